@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) for unit heads, Nội vụ and operators."""

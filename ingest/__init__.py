@@ -1,0 +1,1 @@
+"""Ingest: the MQTT contract, the subscriber, validation, dedupe, dead letters, ack-after-commit."""

@@ -1,0 +1,95 @@
+"""The MQTT contract, version 1: topics and payloads a reader publishes (see docs/mqtt-contract.md).
+
+Everything a reader sends is validated here, at the edge; the rest of ingest trusts it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+TOPIC_ROOT = "kc/v1"
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MESSAGE_KINDS = ("punch", "heartbeat", "status")
+
+DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+CredentialValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+]
+CredentialKind = Literal["card", "fingerprint", "face", "pin", "qr"]
+Direction = Literal["in", "out", "unknown"]
+
+_TOPIC_RE = re.compile(r"^kc/v1/([^/]+)/(punch|heartbeat|status)$")
+_DEVICE_RE = re.compile(DEVICE_ID_PATTERN)
+
+
+class _Payload(BaseModel):
+    # Unknown fields are ignored so a reader may send more than v1 asks; the raw payload
+    # is stored with the punch anyway.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: Literal[1]
+    device_id: DeviceId
+
+
+class PunchV1(_Payload):
+    """One punch (lượt chấm công): a credential presented at a reader."""
+
+    event_id: EventId
+    credential_kind: CredentialKind
+    credential_value: CredentialValue
+    ts: AwareDatetime = Field(description="device time, ISO 8601 with offset")
+    direction: Direction = "unknown"
+    verify_mode: Annotated[str, StringConstraints(max_length=16)] | None = None
+
+
+class HeartbeatV1(_Payload):
+    """A reader's periodic sign of life: its clock and how far it has sent its punches."""
+
+    clock: AwareDatetime
+    sent_up_to: AwareDatetime | None = Field(
+        default=None, description="every punch up to this instant has been published"
+    )
+    backlog: int = Field(default=0, ge=0)
+
+
+class StatusV1(_Payload):
+    """Retained online/offline state; the reader sets "offline" as its last will."""
+
+    state: Literal["online", "offline"]
+
+
+Payload = PunchV1 | HeartbeatV1 | StatusV1
+PAYLOAD_MODELS: dict[str, type[_Payload]] = {
+    "punch": PunchV1,
+    "heartbeat": HeartbeatV1,
+    "status": StatusV1,
+}
+
+
+def topic_for(device_id: str, kind: str) -> str:
+    """The topic a device publishes ``kind`` messages on."""
+    return f"{TOPIC_ROOT}/{device_id}/{kind}"
+
+
+def subscription(shared_group: str | None = None) -> str:
+    """The ingest worker's subscription, optionally shared between workers (MQTT 5)."""
+    topic = f"{TOPIC_ROOT}/+/+"
+    return f"$share/{shared_group}/{topic}" if shared_group else topic
+
+
+def parse_topic(topic: str) -> tuple[str, str] | None:
+    """Split a topic into (device id, message kind), or None when it is not ours."""
+    match = _TOPIC_RE.match(topic)
+    if match is None or not _DEVICE_RE.match(match.group(1)):
+        return None
+    return match.group(1), match.group(2)
+
+
+def format_ts(value: datetime) -> str:
+    """ISO 8601 with offset, as the contract wants timestamps."""
+    return value.isoformat(timespec="milliseconds")

@@ -1,0 +1,1 @@
+"""Kỷ Cương: the application shell (settings, logging, CLI) around the domain packages."""

@@ -1,0 +1,53 @@
+"""Settings (cấu hình) from the environment, one object for the whole process.
+
+Every variable is prefixed ``KC_``; ``.env.example`` lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All runtime configuration; defaults are the embedded one-office quickstart."""
+
+    model_config = SettingsConfigDict(env_prefix="KC_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./kycuong.db"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1884
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_embedded: bool = Field(
+        default=True, description="start the in-process broker (amqtt) instead of using one"
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    mqtt_client_id: str = "kycuong-ingest-1"
+    mqtt_shared_group: str | None = Field(
+        default=None, description="join $share/<group>/... so several workers split the load"
+    )
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+
+    ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)
+    ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
+    max_clock_skew_s: int = Field(default=300, ge=0)
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @property
+    def effective_protocol(self) -> Literal["5", "3.1.1"]:
+        """The embedded broker (amqtt) speaks MQTT 3.1.1 only."""
+        return "3.1.1" if self.mqtt_embedded else self.mqtt_protocol
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

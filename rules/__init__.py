@@ -1,0 +1,1 @@
+"""The pure rules core (no I/O): calendar, policy, and the evaluation of a working day."""

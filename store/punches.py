@@ -1,0 +1,83 @@
+"""Writes of the punch pipeline: punches, unmatched punches, dead letters, device sightings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from store.models import Credential, DeadLetter, Device, Punch, UnmatchedPunch
+from store.upsert import insert_ignoring_duplicates
+
+PUNCHES = cast(Table, Punch.__table__)
+UNMATCHED = cast(Table, UnmatchedPunch.__table__)
+DEAD_LETTERS = cast(Table, DeadLetter.__table__)
+
+
+def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert punches, skipping those already stored (same device and event id).
+
+    Returns the ids of the rows actually inserted.
+    """
+    if not rows:
+        return []
+    stmt = insert_ignoring_duplicates(db, PUNCHES).returning(PUNCHES.c.id)
+    return [row[0] for row in db.execute(stmt, list(rows))]
+
+
+def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
+    """Mark the given punches whose credential no employee held at the punch time."""
+    if not punch_ids:
+        return 0
+    held = exists().where(
+        Credential.kind == Punch.credential_kind,
+        Credential.value == Punch.credential_value,
+        Credential.valid_from <= Punch.punched_at,
+        or_(Credential.valid_to.is_(None), Credential.valid_to > Punch.punched_at),
+    )
+    source = select(
+        Punch.id,
+        Punch.credential_kind,
+        Punch.credential_value,
+        Punch.device_id,
+        Punch.punched_at,
+    ).where(and_(Punch.id.in_(bindparam("ids", expanding=True)), ~held))
+    stmt = UNMATCHED.insert().from_select(
+        ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
+    )
+    result = db.execute(stmt, {"ids": list(punch_ids)})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        db.execute(DEAD_LETTERS.insert(), list(rows))
+
+
+def update_devices(db: DbSession, changes: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Apply per-device changes (last seen, clock offset, high-water mark, state)."""
+    for device_id, values in changes:
+        db.execute(update(Device).where(Device.id == device_id).values(**values))
+
+
+def match_unmatched(db: DbSession, credential: Credential, now: datetime) -> list[int]:
+    """Attach open unmatched punches to a newly registered credential; returns punch ids."""
+    conditions = [
+        UnmatchedPunch.matched_employee_id.is_(None),
+        UnmatchedPunch.credential_kind == credential.kind,
+        UnmatchedPunch.credential_value == credential.value,
+        UnmatchedPunch.punched_at >= credential.valid_from,
+    ]
+    if credential.valid_to is not None:
+        conditions.append(UnmatchedPunch.punched_at < credential.valid_to)
+    ids = list(db.scalars(select(UnmatchedPunch.punch_id).where(*conditions)))
+    if ids:
+        db.execute(
+            update(UnmatchedPunch)
+            .where(UnmatchedPunch.punch_id.in_(ids))
+            .values(matched_employee_id=credential.employee_id, matched_at=now)
+        )
+    return ids

@@ -1,0 +1,19 @@
+"""Dialect-aware INSERT … ON CONFLICT DO NOTHING, so a unique key absorbs duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as DbSession
+
+
+def insert_ignoring_duplicates(db: DbSession, table: Table) -> Any:
+    """An INSERT for ``table`` that skips rows violating a unique constraint."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"no ON CONFLICT support for dialect {dialect}")

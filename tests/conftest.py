@@ -1,0 +1,72 @@
+"""Fixtures: real PostgreSQL databases, real Mosquitto processes, SQLite files, the embedded broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from store.db import make_engine, upgrade
+from tests.support import (
+    MosquittoProcess,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    mosquitto_available,
+    pg_available,
+    require,
+    truncate_all,
+)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    require(pg_available(), "PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = create_pg_database()
+    upgrade(url)
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    truncate_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'kycuong.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    require(mosquitto_available(), "the mosquitto binary is not installed")
+    broker = MosquittoProcess(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def embedded_broker() -> Iterator[int]:
+    from ingest.broker import EmbeddedBroker
+
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port)
+    broker.start()
+    yield port
+    broker.stop()
