@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Bootstrap with nothing but Python: make .venv, install Kỷ Cương into it, then run.
 
-    python3 dev.py run    # the quickstart: SQLite + in-process broker + simulated office day
-    python3 dev.py test   # ruff, mypy and the whole test suite
-    python3 dev.py bench  # the benchmarks (need PostgreSQL and Mosquitto)
+python3 dev.py run    # the quickstart: SQLite + in-process broker + simulated office day
+python3 dev.py test   # ruff, mypy and the whole test suite
+python3 dev.py bench  # the benchmarks (need PostgreSQL and Mosquitto)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ STAMP = VENV / ".installed"
 
 def ensure_env() -> None:
     """Create the virtualenv and (re)install when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit("Kỷ Cương needs Python 3.11 or newer")
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text() == digest:

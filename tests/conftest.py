@@ -1,4 +1,4 @@
-"""Fixtures: real PostgreSQL databases, real Mosquitto processes, SQLite files, the embedded broker."""
+"""Fixtures: real PostgreSQL, real Mosquitto processes, SQLite files, the embedded broker."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
         ("kc/v1/D1/punch", b"{not json", "malformed_json"),
         ("kc/v1/D1/punch", b"\xff\xfe", "malformed_json"),
         ("kc/v1/D1/punch", b"[]", "schema"),
-        ("kc/v1/D1/punch", punch_payload("D1", "e1", None, NOW), "schema"),  # type: ignore[arg-type]
+        ("kc/v1/D1/punch", punch_payload("D1", "e1", None, NOW), "schema"),
         (
             "kc/v1/D1/punch",
             punch_payload("D1", "e1", "C1", NOW, ts="2026-11-24T07:30:00"),
