@@ -1,0 +1,67 @@
+"""The README's first command, as a newcomer runs it: the simulated day ends up stored."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from devices.simulator import badges_from_db, device_ids_from_db, office_day
+from store.db import db_session, make_engine
+from store.models import DeadLetter, Device, Punch, UnmatchedPunch
+from tests.support import free_port
+
+
+def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path) -> None:
+    db_file = tmp_path / "kycuong.db"
+    env = dict(os.environ)
+    env.update(
+        KC_DATABASE_URL=f"sqlite:///{db_file}",
+        KC_MQTT_PORT=str(free_port()),
+        KC_MQTT_EMBEDDED="true",
+    )
+    day = date(2026, 11, 23)
+    args = ["quickstart", "--once", "--speed", "0", "--employees", "40", "--date", day.isoformat()]
+    run = subprocess.run(
+        [sys.executable, "-m", "kycuong.cli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "punches stored" in run.stdout
+
+    engine = make_engine(f"sqlite:///{db_file}")
+    with db_session(engine) as db:
+        # Rebuild the plan the quickstart played, from the same roster and seed.
+        plan = office_day(
+            badges_from_db(db, datetime.now(UTC)), device_ids_from_db(db), day, seed=1
+        )
+        punches = db.scalar(select(func.count()).select_from(Punch))
+        dead = list(db.scalars(select(DeadLetter.reason_code)))
+        unmatched = list(db.scalars(select(UnmatchedPunch.credential_value)))
+        seen = list(db.scalars(select(Device.last_seen_at)))
+    good = [e for e in plan.events if e.kind == "punch"]
+    assert punches == len(good)
+    assert dead == ["malformed_json"]
+    assert unmatched == [plan.unknown_card]
+    assert all(seen)
+
+    # Running it again stores nothing twice: the readers' event ids are stable.
+    again = subprocess.run(
+        [sys.executable, "-m", "kycuong.cli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert again.returncode == 0, again.stderr
+    with db_session(engine) as db:
+        assert db.scalar(select(func.count()).select_from(Punch)) == len(good)
