@@ -89,7 +89,12 @@ def test_a_device_publishes_under_its_own_topic_only(
     broker, secrets = secured_broker
     ingest = V5Client(broker.port, "kc-ingest", "ingest-pw")
     got = threading.Event()
-    ingest.client.on_message = lambda _c, _u, m: (ingest.received.append(m), got.set())
+
+    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        ingest.received.append(message)
+        got.set()
+
+    ingest.client.on_message = on_message
     ingest.client.subscribe("kc/v1/+/+", qos=1)
     device = V5Client(broker.port, "D1", secrets["D1"])
     try:

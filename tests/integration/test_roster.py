@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, select
 
 from store.db import db_session
-from store.models import Credential, Device, Employee, Punch, UnmatchedPunch, Unit
+from store.models import Credential, Device, Employee, Punch, Unit, UnmatchedPunch
 from store.roster import RosterError, import_employees, import_units, normalise_header
 
 UNITS_CSV = (
@@ -108,7 +108,8 @@ def test_a_card_handed_to_someone_else_keeps_the_old_holders_history(
         )
     moved = tmp_path / "moved.csv"
     moved.write_text(
-        "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\nB2,Phạm Thị Bình,VP,CARD9,16/11/2026\n"
+        "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\n"
+        "B2,Phạm Thị Bình,VP,CARD9,16/11/2026\n"
     )
     with db_session(sqlite_engine) as db:
         import_employees(db, moved)
@@ -182,7 +183,8 @@ def test_registering_a_card_matches_the_punches_already_received(
         assert record_unmatched(db, ids) == 1
     path = tmp_path / "new.csv"
     path.write_text(
-        "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\nN1,Ngô Thanh Tâm,VP,NEW1,01/11/2026\n"
+        "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\n"
+        "N1,Ngô Thanh Tâm,VP,NEW1,01/11/2026\n"
     )
     with db_session(sqlite_engine) as db:
         report = import_employees(db, path)
