@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from ingest.mosquitto import MosquittoProcess, free_port
+from ingest.mosquitto import available as mosquitto_available
+
+__all__ = ["MosquittoProcess", "free_port", "mosquitto_available"]
+
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 PG_ADMIN_URL = os.environ.get(
     "KC_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
 )
@@ -33,12 +32,6 @@ def require(condition: bool, why: str) -> None:
         pytest.skip(why)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,75 +39,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: flo
             return
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def render_mosquitto_conf(
-    port: int, data_dir: Path, passwd: Path | None = None, acl: Path | None = None
-) -> str:
-    """The shipped configuration with only the listener and paths changed."""
-    lines = []
-    for line in SHIPPED_MOSQUITTO_CONF.read_text().splitlines():
-        key = line.split(" ", 1)[0]
-        if key == "listener":
-            line = f"listener {port} 127.0.0.1"
-        elif key == "persistence_location":
-            line = f"persistence_location {data_dir}/"
-        elif key == "password_file":
-            line = f"password_file {passwd}" if passwd else ""
-        elif key == "acl_file":
-            line = f"acl_file {acl}" if acl else ""
-        elif key == "allow_anonymous" and passwd is None:
-            line = "allow_anonymous true"
-        lines.append(line)
-    if os.geteuid() == 0:
-        lines.append("user root")  # or Mosquitto drops to a user that cannot read the tmp dir
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class MosquittoProcess:
-    """A Mosquitto of the test's own on a free loopback port."""
-
-    workdir: Path
-    passwd: Path | None = None
-    acl: Path | None = None
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        data = self.workdir / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_mosquitto_conf(self.port, data, self.passwd, self.acl))
-        log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
-        wait_for(self._accepts, 10, f"mosquitto on port {self.port}")
-
-    def _accepts(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(
-                f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-def mosquitto_available() -> bool:
-    return shutil.which("mosquitto") is not None
 
 
 def create_pg_database() -> str:
