@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -85,7 +86,8 @@ class IngestWorker:
         v5 = s.effective_protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=s.mqtt_client_id,
+            # "{hostname}" lets identical replicas keep distinct persistent sessions.
+            client_id=s.mqtt_client_id.format(hostname=socket.gethostname()),
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
             manual_ack=True,
