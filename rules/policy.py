@@ -1,0 +1,29 @@
+"""The discipline policy (quy chế): thresholds an agency or unit sets, with DOMAIN defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rules.calendar import Margins
+
+PunchMode = Literal["per_session", "per_day"]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How punches are judged. Every number is configurable; these are the defaults.
+
+    - ``late_grace_s``: an arrival up to start + grace is on time (đi muộn after it);
+    - ``early_grace_s``: a departure from end − grace on is on time (về sớm before it);
+    - ``absent_after_late_s``: arriving later than this counts as absent for the session;
+    - ``punch_mode``: in and out for each session, or first in / last out for the day;
+    - ``double_tap_s``: punches this close to the previous one are the same punch.
+    """
+
+    late_grace_s: int = 5 * 60
+    early_grace_s: int = 5 * 60
+    absent_after_late_s: int = 120 * 60
+    punch_mode: PunchMode = "per_session"
+    double_tap_s: int = 120
+    margins: Margins = field(default_factory=Margins)
