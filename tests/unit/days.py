@@ -14,11 +14,12 @@ TZ = zone()
 OFFICE = office_hours()
 CALENDAR = vietnam_calendar([2025, 2026])
 MONDAY = date(2026, 11, 23)
+DEFAULT_POLICY = Policy()
 
 
 def local(day: date, hhmm: str) -> datetime:
-    parts = [int(p) for p in hhmm.split(":")]
-    return datetime.combine(day, time(*parts), tzinfo=TZ)
+    hours, minutes, *seconds = (int(p) for p in hhmm.split(":"))
+    return datetime.combine(day, time(hours, minutes, seconds[0] if seconds else 0), tzinfo=TZ)
 
 
 def at(day: date, hhmm: str) -> int:
@@ -37,7 +38,10 @@ def punches(day: date, *times: str) -> list[PunchFact]:
 
 
 def plan(
-    day: date, schedule: Schedule = OFFICE, calendar: Calendar = CALENDAR, policy: Policy = Policy()
+    day: date,
+    schedule: Schedule = OFFICE,
+    calendar: Calendar = CALENDAR,
+    policy: Policy = DEFAULT_POLICY,
 ) -> DayPlan:
     return plan_day(schedule, calendar, day, TZ, policy.margins)
 
@@ -47,7 +51,7 @@ def judge(
     *times: str,
     now: datetime | None = None,
     excuses: Sequence[Excuse] = (),
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
     schedule: Schedule = OFFICE,
     calendar: Calendar = CALENDAR,
     complete_until: datetime | None = None,
