@@ -288,6 +288,24 @@ def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, _settings: Settings) -> int:
+    from kycuong.replay import ReplayError, run_replay
+
+    try:
+        return run_replay(
+            Path(args.policy),
+            Path(args.punches),
+            Path(args.excuses) if args.excuses else None,
+            args.date_from,
+            args.date_to,
+            args.now,
+            Path(args.people) if args.people else None,
+        )
+    except ReplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kycuong", description="Kỷ Cương attendance and discipline monitor"
@@ -346,6 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passwd", default="deploy/mosquitto/passwd")
     p.add_argument("--acl", default="deploy/mosquitto/acl")
     p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("replay", help="evaluate punch files offline: no broker, no database")
+    p.add_argument("--policy", required=True, help="policy file, TOML or JSON")
+    p.add_argument("--punches", required=True, help="punches, JSON lines")
+    p.add_argument("--excuses", help="leave and trips, JSON lines")
+    p.add_argument("--people", help="everyone to evaluate, one code per line (absent people too)")
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+    p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("dead-letters", help="list the most recent refused messages")
     p.add_argument("--limit", type=int, default=20)
