@@ -19,6 +19,7 @@ from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, Statu
 from store.db import db_session
 from store.models import Device
 from store.punches import insert_dead_letters, insert_punches, record_unmatched, update_devices
+from store.queue import enqueue, keys_for_punches
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class BatchOutcome:
     dead_letters: int = 0
     heartbeats: int = 0
     statuses: int = 0
+    keys: int = 0
     dead_by_code: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: BatchOutcome) -> None:
@@ -64,6 +66,7 @@ class BatchOutcome:
         self.dead_letters += other.dead_letters
         self.heartbeats += other.heartbeats
         self.statuses += other.statuses
+        self.keys += other.keys
         for code, count in other.dead_by_code.items():
             self.dead_by_code[code] = self.dead_by_code.get(code, 0) + count
 
@@ -217,6 +220,8 @@ def process_batch(
     with db_session(engine) as db:
         inserted = insert_punches(db, _unique_events(punch_rows))
         outcome.unmatched = record_unmatched(db, inserted)
+        # The rules runner recomputes the (person, date) keys these punches touch.
+        outcome.keys = enqueue(db, keys_for_punches(db, inserted), "punch")
         insert_dead_letters(db, dead_rows)
         update_devices(db, device_changes.items())
     outcome.stored = len(inserted)

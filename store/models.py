@@ -52,6 +52,8 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(255))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("discipline_policies.id"))
 
 
 class Unit(Base):
@@ -65,6 +67,8 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("discipline_policies.id"))
 
 
 class Employee(Base):
@@ -79,6 +83,7 @@ class Employee(Base):
     title: Mapped[str | None] = mapped_column(String(255))
     active_from: Mapped[date] = mapped_column(Date)
     active_to: Mapped[date | None] = mapped_column(Date)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
 
 
 class Credential(Base):
@@ -185,3 +190,175 @@ class DeadLetter(Base):
     reason_code: Mapped[str] = mapped_column(String(32), index=True)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# -- rules: configuration, excuses, derived day records and violations, reviews ------------
+
+
+class WorkSchedule(Base):
+    """A schedule document (rules.config.ScheduleDoc as JSON), shared by agencies, units, people."""
+
+    __tablename__ = "work_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    spec: Mapped[str] = mapped_column(Text)
+
+
+class DisciplinePolicy(Base):
+    """A policy document (rules.config.PolicyDoc as JSON)."""
+
+    __tablename__ = "discipline_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    spec: Mapped[str] = mapped_column(Text)
+
+
+class CalendarDay(Base):
+    """An override of the national calendar: a day off, a làm bù working day, or a holiday
+    that does not apply. ``agency_id`` NULL: for everyone."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "day", name="uq_calendar_days_agency_day"),
+        CheckConstraint("kind IN ('off', 'work', 'not_off')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ExcuseRecord(Base):
+    """Leave, a business trip, training… (lý do vắng mặt) for whole days or some sessions."""
+
+    __tablename__ = "excuses"
+    __table_args__ = (
+        Index("ix_excuses_employee_days", "employee_id", "first_day", "last_day"),
+        CheckConstraint("last_day >= first_day", name="period"),
+        CheckConstraint("status IN ('pending', 'approved', 'cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    sessions: Mapped[str | None] = mapped_column(String(255))  # comma-separated; NULL = all day
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DayRecord(Base):
+    """The derived record of one person and date (recomputable from the facts)."""
+
+    __tablename__ = "day_records"
+    __table_args__ = (Index("ix_day_records_unit_day", "unit_id", "day"),)
+
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(255))
+    first_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_out: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    worked_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    excused: Mapped[str | None] = mapped_column(String(255))  # "morning:annual_leave,…"
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ViolationRecord(Base):
+    """A violation (vi phạm) under its stable identity (employee, date, session, kind).
+
+    Derived: recomputation updates it or marks it withdrawn, never deletes it; reviews are
+    kept apart (``reviews``) under the same identity.
+    """
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "day", "session", "kind", name="uq_violations_identity"),
+        Index("ix_violations_unit_day", "unit_id", "day"),
+        Index("ix_violations_day_kind", "day", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    day: Mapped[date] = mapped_column(Date)
+    session: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of punch ids
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    pending_excuse_id: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ViolationEvent(Base):
+    """The history of a violation: detected, updated, withdrawn, restored."""
+
+    __tablename__ = "violation_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    provisional: Mapped[bool | None] = mapped_column(Boolean)
+    trigger: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Review(Base):
+    """A unit head's decision on a violation (xác nhận / có lý do / bỏ qua), never derived.
+
+    Keyed by the violation's identity, not its row, so recomputation cannot erase it.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        Index("ix_reviews_identity", "employee_id", "day", "session", "kind"),
+        CheckConstraint("decision IN ('confirmed', 'excused', 'dismissed')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    day: Mapped[date] = mapped_column(Date)
+    session: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason_kind: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RecomputeRequest(Base):
+    """A (person, date) whose facts changed: the rules runner recomputes it and deletes the row."""
+
+    __tablename__ = "recompute_queue"
+
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SchedulerState(Base):
+    """Small durable values of the scheduler, e.g. the last instant whose deadlines fired."""
+
+    __tablename__ = "scheduler_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

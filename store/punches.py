@@ -8,7 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Table,
+    and_,
     bindparam,
     exists,
     func,
@@ -75,20 +77,33 @@ def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int
     return [row[0] for row in db.execute(stmt, list(rows))]
 
 
-def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
-    """Mark the given punches whose credential no employee held at the punch time."""
-    if not punch_ids:
-        return 0
-    held = exists().where(
+def credential_held() -> ColumnElement[bool]:
+    """Join condition: the credential of a punch, held by someone at the punch's time."""
+    return and_(
         Credential.kind == Punch.credential_kind,
         Credential.value == Punch.credential_value,
         Credential.valid_from <= Punch.punched_at,
         or_(Credential.valid_to.is_(None), Credential.valid_to > Punch.punched_at),
     )
+
+
+def punch_id_filter(
+    db: DbSession, punch_ids: Sequence[int]
+) -> tuple[ColumnElement[bool], dict[str, Any]]:
+    """``punches.id`` among ``punch_ids``: one array parameter on PostgreSQL, IN elsewhere."""
     if db.get_bind().dialect.name == "postgresql":
-        chosen = Punch.id == func.any(bindparam("ids", type_=ARRAY(BigInteger)))
-    else:
-        chosen = Punch.id.in_(bindparam("ids", expanding=True))
+        return Punch.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))), {
+            "ids": list(punch_ids)
+        }
+    return Punch.id.in_(bindparam("ids", expanding=True)), {"ids": list(punch_ids)}
+
+
+def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
+    """Mark the given punches whose credential no employee held at the punch time."""
+    if not punch_ids:
+        return 0
+    held = exists().where(credential_held())
+    chosen, params = punch_id_filter(db, punch_ids)
     source = select(
         Punch.id,
         Punch.credential_kind,
@@ -99,7 +114,7 @@ def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
     stmt = UNMATCHED.insert().from_select(
         ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
     )
-    result = db.execute(stmt, {"ids": list(punch_ids)})
+    result = db.execute(stmt, params)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 from rules.zones import zone
 from store.models import Agency, Credential, Employee, Unit
 from store.punches import match_unmatched
+from store.queue import enqueue, keys_for_punches
 
 UNIT_COLUMNS = {
     "code": ["madonvi", "ma", "code", "unitcode"],
@@ -231,7 +232,9 @@ def import_employees(db: DbSession, path: Path, tz: ZoneInfo | None = None) -> I
                 continue
             if credential is not None:
                 report.cards_assigned += 1
-                report.punches_matched += len(match_unmatched(db, credential, now))
+                matched = match_unmatched(db, credential, now)
+                report.punches_matched += len(matched)
+                enqueue(db, keys_for_punches(db, matched), "card_registered")
     if problems:
         raise RosterError(problems)
     return report

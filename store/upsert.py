@@ -17,3 +17,20 @@ def insert_ignoring_duplicates(db: DbSession, table: Table) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"no ON CONFLICT support for dialect {dialect}")
+
+
+def upsert(
+    db: DbSession,
+    table: Table,
+    index_elements: list[str],
+    exclude_from_update: tuple[str, ...] = (),
+) -> Any:
+    """INSERT … ON CONFLICT (index_elements) DO UPDATE of every other column."""
+    dialect = db.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table)
+    keep = set(index_elements) | set(exclude_from_update)
+    return stmt.on_conflict_do_update(
+        index_elements=index_elements,
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keep},
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from ingest.mosquitto import MosquittoProcess, free_port
 from ingest.mosquitto import available as mosquitto_available
+from store.models import Base
 
 __all__ = ["MosquittoProcess", "free_port", "mosquitto_available"]
 
@@ -67,16 +68,7 @@ def pg_available() -> bool:
         return False
 
 
-TABLES = [
-    "unmatched_punches",
-    "punches",
-    "dead_letters",
-    "credentials",
-    "employees",
-    "devices",
-    "units",
-    "agencies",
-]
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
 
 
 def truncate_all(engine: Engine) -> None:

@@ -1,0 +1,1 @@
+"""The rules runner: feeds the pure core from the store, writes the difference, fires deadlines."""

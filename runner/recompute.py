@@ -1,0 +1,428 @@
+"""Recompute (employee, date) keys: load their facts, run the pure core, write the difference.
+
+Everything here is set-based: one query per kind of input for the whole batch of keys,
+then one statement per kind of write. Recomputing a key twice writes nothing the second
+time; a violation that disappears is withdrawn with its history, never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy.orm import Session as DbSession
+
+from rules.calendar import DayPlan
+from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
+from rules.reconcile import Change, StoredViolation, ViolationKey, reconcile
+from runner.directory import Person, RulesDirectory
+from store.models import (
+    Credential,
+    DayRecord,
+    Device,
+    ExcuseRecord,
+    Punch,
+    ViolationEvent,
+    ViolationRecord,
+)
+from store.punches import credential_held
+from store.upsert import upsert
+
+Key = tuple[int, date]
+VIOLATIONS = cast(Table, ViolationRecord.__table__)
+EVENTS = cast(Table, ViolationEvent.__table__)
+DAY_RECORDS = cast(Table, DayRecord.__table__)
+
+
+@dataclass(slots=True)
+class RecomputeStats:
+    keys: int = 0
+    detected: int = 0
+    updated: int = 0
+    withdrawn: int = 0
+    restored: int = 0
+    day_records: int = 0
+    changed_keys: list[Key] = field(default_factory=list)
+
+    def add(self, change: Change) -> None:
+        setattr(self, change.action, getattr(self, change.action) + 1)
+
+
+def _midnight(day: date, person: Person) -> int:
+    return int(datetime.combine(day, datetime.min.time(), tzinfo=person.tz).timestamp())
+
+
+def _bounds(plan: DayPlan, person: Person) -> tuple[int, int]:
+    if plan.window_start is not None and plan.window_end is not None:
+        return plan.window_start, plan.window_end
+    return _midnight(plan.day, person), _midnight(plan.day + timedelta(days=1), person) - 1
+
+
+def _expand(keys: set[Key], people: dict[int, Person], directory: RulesDirectory) -> set[Key]:
+    """Add the previous date when its shift reaches into the date a trigger named."""
+    expanded = set()
+    for employee_id, day in keys:
+        person = people.get(employee_id)
+        if person is None:
+            continue
+        expanded.add((employee_id, day))
+        previous = directory.plan(person, day - timedelta(days=1))
+        if previous.window_end is not None and previous.window_end >= _midnight(day, person):
+            expanded.add((employee_id, day - timedelta(days=1)))
+    return expanded
+
+
+def complete_until(db: DbSession) -> dict[int | None, datetime | None]:
+    """Per agency, the instant up to which every enabled reader has reported (its high-water)."""
+    mark = func.coalesce(Device.sent_up_to, Device.last_seen_at)
+    rows = db.execute(
+        select(Device.agency_id, func.min(mark))
+        .where(Device.enabled.is_(True), mark.is_not(None))
+        .group_by(Device.agency_id)
+    ).all()
+    return {agency_id: value for agency_id, value in rows}
+
+
+def _marks_for(agency_id: int, marks: dict[int | None, datetime | None]) -> datetime | None:
+    values = [v for v in (marks.get(agency_id), marks.get(None)) if v is not None]
+    if not values:
+        return None
+    lowest = min(values)
+    return lowest if lowest.tzinfo else lowest.replace(tzinfo=UTC)
+
+
+def recompute(
+    db: DbSession,
+    keys: Iterable[Key],
+    now: datetime,
+    directory: RulesDirectory,
+    trigger: str = "",
+) -> RecomputeStats:
+    """Recompute ``keys`` as of ``now`` inside the caller's transaction."""
+    wanted = set(keys)
+    stats = RecomputeStats()
+    if not wanted:
+        return stats
+    people = directory.people(db, {e for e, _ in wanted})
+    wanted = _expand(wanted, people, directory)
+    if not wanted:
+        return stats
+    stats.keys = len(wanted)
+    plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
+    bounds = {key: _bounds(plans[key], people[key[0]]) for key in wanted}
+    employee_ids = sorted({e for e, _ in wanted})
+    first_day, last_day = min(d for _, d in wanted), max(d for _, d in wanted)
+    lo = datetime.fromtimestamp(min(b[0] for b in bounds.values()), UTC)
+    hi = datetime.fromtimestamp(max(b[1] for b in bounds.values()), UTC)
+
+    punches = _load_punches(db, employee_ids, lo, hi)
+    excuses = _load_excuses(db, employee_ids, first_day, last_day)
+    stored, stored_ids = _load_violations(db, wanted, employee_ids, first_day, last_day)
+    records = _load_day_records(db, wanted, employee_ids, first_day, last_day)
+    marks = complete_until(db)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    record_rows: list[dict[str, Any]] = []
+    record_deletes: list[Key] = []
+    for key in sorted(wanted):
+        employee_id, day = key
+        person = people[employee_id]
+        start, end = bounds[key]
+        facts = [p for p in punches.get(employee_id, ()) if start <= p.at <= end]
+        result: DayResult | None = None
+        if person.active_on(day):
+            result = evaluate_day(
+                plans[key],
+                directory.policy(person),
+                facts,
+                excuses.get(employee_id, ()),
+                now,
+                _marks_for(person.agency_id, marks),
+            )
+        changes = reconcile(stored.get(key, {}), result.violations if result else ())
+        for change in changes:
+            stats.add(change)
+            old = stored.get(key, {}).get(change.key)
+            _plan_write(
+                change,
+                key,
+                person,
+                now,
+                old,
+                stored_ids.get(key, {}),
+                inserts,
+                updates,
+                events,
+                trigger,
+            )
+        if changes:
+            stats.changed_keys.append(key)
+        if result is None:
+            if key in records:
+                record_deletes.append(key)
+            continue
+        row = _record_row(result, person, now)
+        if records.get(key) != _comparable(row):
+            record_rows.append(row)
+
+    if inserts:
+        created = db.execute(
+            insert(VIOLATIONS).returning(
+                VIOLATIONS.c.id,
+                VIOLATIONS.c.employee_id,
+                VIOLATIONS.c.day,
+                VIOLATIONS.c.session,
+                VIOLATIONS.c.kind,
+                sort_by_parameter_order=True,
+            ),
+            inserts,
+        ).all()
+        for created_row, values in zip(created, inserts, strict=True):
+            events.append(
+                _event(
+                    created_row.id,
+                    "detected",
+                    values["minutes"],
+                    values["provisional"],
+                    now,
+                    trigger,
+                )
+            )
+    if updates:
+        db.execute(
+            update(VIOLATIONS)
+            .where(VIOLATIONS.c.id == bindparam("vid"))
+            .values(
+                minutes=bindparam("minutes"),
+                evidence=bindparam("evidence"),
+                provisional=bindparam("provisional"),
+                pending_excuse_id=bindparam("pending_excuse_id"),
+                active=bindparam("active"),
+                updated_at=bindparam("updated_at"),
+                withdrawn_at=bindparam("withdrawn_at"),
+            ),
+            updates,
+        )
+    if events:
+        db.execute(insert(EVENTS), events)
+    if record_rows:
+        db.execute(
+            upsert(db, DAY_RECORDS, ["employee_id", "day"], exclude_from_update=()), record_rows
+        )
+        stats.day_records = len(record_rows)
+    if record_deletes:
+        db.execute(
+            delete(DAY_RECORDS).where(
+                tuple_(DAY_RECORDS.c.employee_id, DAY_RECORDS.c.day).in_(record_deletes)
+            )
+        )
+    return stats
+
+
+def _plan_write(
+    change: Change,
+    key: Key,
+    person: Person,
+    now: datetime,
+    old: StoredViolation | None,
+    ids: dict[ViolationKey, int],
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    trigger: str,
+) -> None:
+    session, kind = change.key
+    v = change.violation
+    if change.action == "detected":
+        assert v is not None
+        inserts.append(
+            {
+                "employee_id": key[0],
+                "unit_id": person.unit_id,
+                "day": key[1],
+                "session": session,
+                "kind": kind,
+                "minutes": v.minutes,
+                "evidence": json.dumps(list(v.evidence)),
+                "provisional": v.provisional,
+                "pending_excuse_id": v.pending_excuse,
+                "active": True,
+                "detected_at": now,
+                "updated_at": now,
+                "withdrawn_at": None,
+            }
+        )
+        return
+    vid = ids[change.key]
+    if v is None:  # withdrawn: the content stays as it was last seen
+        assert old is not None
+        updates.append(
+            {
+                "vid": vid,
+                "minutes": old.minutes,
+                "evidence": json.dumps(list(old.evidence)),
+                "provisional": old.provisional,
+                "pending_excuse_id": old.pending_excuse,
+                "active": False,
+                "updated_at": now,
+                "withdrawn_at": now,
+            }
+        )
+        events.append(_event(vid, "withdrawn", None, None, now, trigger))
+        return
+    updates.append(
+        {
+            "vid": vid,
+            "minutes": v.minutes,
+            "evidence": json.dumps(list(v.evidence)),
+            "provisional": v.provisional,
+            "pending_excuse_id": v.pending_excuse,
+            "active": True,
+            "updated_at": now,
+            "withdrawn_at": None,
+        }
+    )
+    events.append(_event(vid, change.action, v.minutes, v.provisional, now, trigger))
+
+
+def _event(
+    vid: int,
+    action: str,
+    minutes: int | None,
+    provisional: bool | None,
+    now: datetime,
+    trigger: str,
+) -> dict[str, Any]:
+    return {
+        "violation_id": vid,
+        "at": now,
+        "action": action,
+        "minutes": minutes,
+        "provisional": provisional,
+        "trigger": trigger[:32],
+    }
+
+
+def _load_punches(
+    db: DbSession, employee_ids: list[int], lo: datetime, hi: datetime
+) -> dict[int, list[PunchFact]]:
+    rows = db.execute(
+        select(Credential.employee_id, Punch.id, Punch.punched_at, Punch.direction)
+        .join(Credential, credential_held())
+        .where(
+            Credential.employee_id.in_(employee_ids), Punch.punched_at >= lo, Punch.punched_at <= hi
+        )
+    ).all()
+    punches: dict[int, list[PunchFact]] = defaultdict(list)
+    for employee_id, punch_id, at, direction in rows:
+        punches[employee_id].append(PunchFact(punch_id, int(at.timestamp()), direction))
+    return punches
+
+
+def _load_excuses(
+    db: DbSession, employee_ids: list[int], first: date, last: date
+) -> dict[int, list[Excuse]]:
+    rows = db.scalars(
+        select(ExcuseRecord).where(
+            ExcuseRecord.employee_id.in_(employee_ids),
+            ExcuseRecord.status != "cancelled",
+            ExcuseRecord.first_day <= last,
+            ExcuseRecord.last_day >= first,
+        )
+    )
+    excuses: dict[int, list[Excuse]] = defaultdict(list)
+    for row in rows:
+        sessions = frozenset(s for s in row.sessions.split(",") if s) if row.sessions else None
+        excuses[row.employee_id].append(
+            Excuse(row.id, row.kind, row.first_day, row.last_day, sessions, row.status)  # type: ignore[arg-type]
+        )
+    return excuses
+
+
+def _load_violations(
+    db: DbSession, wanted: set[Key], employee_ids: list[int], first: date, last: date
+) -> tuple[dict[Key, dict[ViolationKey, StoredViolation]], dict[Key, dict[ViolationKey, int]]]:
+    rows = db.execute(
+        select(VIOLATIONS).where(
+            VIOLATIONS.c.employee_id.in_(employee_ids),
+            VIOLATIONS.c.day >= first,
+            VIOLATIONS.c.day <= last,
+        )
+    ).all()
+    stored: dict[Key, dict[ViolationKey, StoredViolation]] = defaultdict(dict)
+    ids: dict[Key, dict[ViolationKey, int]] = defaultdict(dict)
+    for row in rows:
+        key = (row.employee_id, row.day)
+        if key not in wanted:
+            continue
+        vkey = (row.session, row.kind)
+        evidence = tuple(json.loads(row.evidence))
+        stored[key][vkey] = StoredViolation(
+            row.minutes, evidence, row.provisional, row.pending_excuse_id, row.active
+        )
+        ids[key][vkey] = row.id
+    return stored, ids
+
+
+def _load_day_records(
+    db: DbSession, wanted: set[Key], employee_ids: list[int], first: date, last: date
+) -> dict[Key, tuple[Any, ...]]:
+    rows = (
+        db.execute(
+            select(DAY_RECORDS).where(
+                DAY_RECORDS.c.employee_id.in_(employee_ids),
+                DAY_RECORDS.c.day >= first,
+                DAY_RECORDS.c.day <= last,
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        (r["employee_id"], r["day"]): _comparable(r)
+        for r in rows
+        if (r["employee_id"], r["day"]) in wanted
+    }
+
+
+_COMPARED = (
+    "unit_id",
+    "status",
+    "label",
+    "first_in",
+    "last_out",
+    "worked_minutes",
+    "excused",
+    "closed",
+)
+
+
+def _comparable(row: Any) -> tuple[Any, ...]:
+    return tuple(row[c] for c in _COMPARED)
+
+
+def _record_row(result: DayResult, person: Person, now: datetime) -> dict[str, Any]:
+    return {
+        "employee_id": person.employee_id,
+        "day": result.day,
+        "unit_id": person.unit_id,
+        "status": result.status,
+        "label": result.label,
+        "first_in": datetime.fromtimestamp(result.first_in, UTC)
+        if result.first_in is not None
+        else None,
+        "last_out": datetime.fromtimestamp(result.last_out, UTC)
+        if result.last_out is not None
+        else None,
+        "worked_minutes": result.worked_minutes,
+        "excused": ",".join(f"{s}:{k}" for s, k in result.excused) or None,
+        "closed": result.closed,
+        "computed_at": now,
+    }
