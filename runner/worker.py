@@ -1,0 +1,175 @@
+"""The rules role: a recompute loop over the queue, and the one scheduler (APScheduler).
+
+The loop claims queued keys, recomputes them and commits, over and over; several loops may
+run against PostgreSQL (SKIP LOCKED). The scheduler fires deadlines, the nightly
+reconciliation and a catch-up at start; run it in one process only (its jobs are
+idempotent, so a second one by mistake does no harm).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from runner.deadlines import nightly, tick, upcoming_deadlines
+from runner.directory import RulesDirectory
+from runner.recompute import RecomputeStats, recompute
+from store.db import db_session
+from store.queue import claim
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecomputeWorker:
+    """Claims keys from the queue and recomputes them until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        directory: RulesDirectory | None = None,
+        *,
+        clock: Clock = utc_now,
+        batch: int = 500,
+        idle_s: float = 0.1,
+    ) -> None:
+        self.engine = engine
+        self.directory = directory or RulesDirectory()
+        self.clock = clock
+        self.batch = batch
+        self.idle_s = idle_s
+        self.recomputed = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rules-recompute", daemon=True)
+
+    def run_once(self) -> RecomputeStats:
+        """Claim one batch and recompute it in one transaction."""
+        with db_session(self.engine) as db:
+            keys = claim(db, self.batch)
+            stats = recompute(db, keys, self.clock(), self.directory, trigger="queue")
+        self.recomputed += stats.keys
+        return stats
+
+    def drain(self) -> int:
+        """Recompute until the queue is empty; returns the keys recomputed."""
+        total = 0
+        while True:
+            stats = self.run_once()
+            if not stats.keys:
+                return total
+            total += stats.keys
+
+    def _loop(self) -> None:
+        delay = self.idle_s
+        while not self._stop.is_set():
+            try:
+                stats = self.run_once()
+                delay = self.idle_s
+            except Exception:
+                log.exception("recompute failed; the keys stay queued, retrying in %.1fs", delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if stats.detected or stats.withdrawn or stats.restored:
+                log.info(
+                    "recomputed %d keys: %d detected, %d updated, %d withdrawn, %d restored",
+                    stats.keys,
+                    stats.detected,
+                    stats.updated,
+                    stats.withdrawn,
+                    stats.restored,
+                )
+            if not stats.keys:
+                self._wake.wait(self.idle_s)
+                self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+
+class DeadlineScheduler:
+    """APScheduler jobs: exact deadline triggers, a safety tick, the nightly reconciliation."""
+
+    def __init__(
+        self, engine: Engine, directory: RulesDirectory, timezone: str, clock: Clock = utc_now
+    ) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.engine = engine
+        self.directory = directory
+        self.timezone = timezone
+        self.clock = clock
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
+
+    def tick(self) -> int:
+        with db_session(self.engine) as db:
+            return tick(db, self.directory, self.clock())
+
+    def reconcile_yesterday(self) -> int:
+        from rules.zones import zone
+
+        yesterday = self.clock().astimezone(zone(self.timezone)).date() - timedelta(days=1)
+        with db_session(self.engine) as db:
+            return nightly(db, yesterday)
+
+    def plan_triggers(self) -> int:
+        """Schedule a tick at each distinct deadline of the coming 36 hours."""
+        with db_session(self.engine) as db:
+            instants = upcoming_deadlines(db, self.directory, self.clock())
+        for instant in instants:
+            self.scheduler.add_job(
+                self.tick,
+                "date",
+                run_date=instant,
+                id=f"deadline-{instant.isoformat()}",
+                replace_existing=True,
+            )
+        return len(instants)
+
+    def start(self) -> None:
+        self.tick()  # catch up on the deadlines missed while down
+        self.scheduler.add_job(
+            self.tick, "interval", minutes=5, id="safety-tick", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.plan_triggers,
+            "cron",
+            hour="*/6",
+            minute=1,
+            id="plan-triggers",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.reconcile_yesterday, "cron", hour=1, minute=0, id="nightly", replace_existing=True
+        )
+        planned = self.plan_triggers()
+        self.scheduler.start()
+        log.info(
+            "scheduler started (%s): %d deadline triggers planned, nightly reconciliation at 01:00",
+            self.timezone,
+            planned,
+        )
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
