@@ -7,6 +7,7 @@ COPY kycuong ./kycuong
 COPY store ./store
 COPY ingest ./ingest
 COPY rules ./rules
+COPY runner ./runner
 COPY api ./api
 COPY devices ./devices
 COPY deploy ./deploy

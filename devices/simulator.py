@@ -73,7 +73,7 @@ def office_day(
     late_share: float = 0.10,
     absent_share: float = 0.03,
     double_tap_share: float = 0.05,
-    lunch_share: float = 0.5,
+    lunch_share: float = 0.9,
 ) -> OfficeDay:
     """Generate the events of one working day (07:30–11:30, 13:00–17:00) for ``badges``."""
     tz = tz or zone()

@@ -65,6 +65,7 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     if seeded:
         log.info("created the demo agency: %d employees in 6 units, 2 readers", args.employees)
     broker, worker = _start_ingest(settings)
+    rules_worker, scheduler = _start_rules(settings)
     tz = ZoneInfo(settings.timezone)
     day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
@@ -90,7 +91,14 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         secrets=secrets if settings.mqtt_username else None,
     )
     worker.wait_idle(timeout=30)
+    # The simulated day is over: judge it whole (the nightly reconciliation does this too).
+    from runner.deadlines import nightly
+
+    with db_session(engine) as db:
+        nightly(db, day)
+    rules_worker.drain()
     _print_summary(settings)
+    _print_violations(settings, day)
     if not args.once:
         log.info(
             "Kỷ Cương is running (ingest on %s:%d). Ctrl-C to stop.",
@@ -98,10 +106,61 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
             settings.mqtt_port,
         )
         _wait_for_signal()
+    scheduler.stop()
+    rules_worker.stop()
     worker.stop()
     if broker:
         broker.stop()
     return 0
+
+
+def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
+    from runner.directory import RulesDirectory
+    from runner.worker import DeadlineScheduler, RecomputeWorker
+
+    engine = engine_for(settings.database_url)
+    directory = RulesDirectory()
+    worker = RecomputeWorker(engine, directory)
+    worker.start()
+    scheduler = DeadlineScheduler(engine, directory, settings.timezone)
+    scheduler.start()
+    return worker, scheduler
+
+
+def _print_violations(settings: Settings, day: date) -> None:
+    from kycuong.labels import SESSION, VIOLATION
+    from store.models import Employee, Unit, ViolationRecord
+
+    with db_session(engine_for(settings.database_url)) as db:
+        rows = db.execute(
+            select(
+                Unit.name,
+                Employee.code,
+                Employee.full_name,
+                ViolationRecord.session,
+                ViolationRecord.kind,
+                ViolationRecord.minutes,
+            )
+            .join(Employee, Employee.id == ViolationRecord.employee_id)
+            .join(Unit, Unit.id == ViolationRecord.unit_id)
+            .where(ViolationRecord.day == day, ViolationRecord.active.is_(True))
+            .order_by(Unit.name, Employee.code, ViolationRecord.session)
+        ).all()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    print(f"== Vi phạm ngày {day:%d/%m/%Y} ==")
+    for kind, label in VIOLATION.items():
+        print(f"  {label}: {counts.get(kind, 0)}")
+    print()
+    for row in rows[:15]:
+        minutes = f" {row.minutes} phút" if row.kind in ("late", "early_leave") else ""
+        session = SESSION.get(row.session, row.session)
+        label = VIOLATION[row.kind] + minutes
+        print(f"  {row.code} {row.full_name:<22} {session:<6} {label:<28} ({row.name})")
+    if len(rows) > 15:
+        print(f"  … và {len(rows) - 15} vi phạm khác")
+    print()
 
 
 def _print_summary(settings: Settings) -> None:
@@ -134,6 +193,91 @@ def cmd_ingest(_args: argparse.Namespace, settings: Settings) -> int:
     worker.stop()
     if broker:
         broker.stop()
+    return 0
+
+
+def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(settings.database_url)
+    worker, scheduler = _start_rules(settings)
+    log.info("rules role running: recompute loop and scheduler (%s)", settings.timezone)
+    _wait_for_signal()
+    scheduler.stop()
+    worker.stop()
+    return 0
+
+
+def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    from runner.worker import RecomputeWorker
+    from store.queue import enqueue, keys_for_days
+
+    if args.date_to < args.date_from:
+        print("Lỗi: --to phải sau hoặc bằng --from", file=sys.stderr)
+        return 2
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        count = enqueue(db, keys_for_days(db, args.date_from, args.date_to), "manual")
+    done = RecomputeWorker(engine).drain()
+    print(f"queued {count} keys, recomputed {done}")
+    return 0
+
+
+def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.labels import EXCUSE, EXCUSE_STATUS
+    from store.excuses import ExcuseError, add_excuse, set_status
+
+    try:
+        with db_session(engine_for(settings.database_url)) as db:
+            if args.action == "add":
+                record = add_excuse(
+                    db,
+                    args.employee,
+                    args.kind,
+                    args.date_from,
+                    args.date_to or args.date_from,
+                    sessions=args.sessions.split(",") if args.sessions else None,
+                    approved=args.approved,
+                    note=args.note or "",
+                )
+            else:
+                record = set_status(
+                    db, args.id, {"approve": "approved", "cancel": "cancelled"}[args.action]
+                )
+            print(
+                f"#{record.id} {EXCUSE[record.kind]} "
+                f"{record.first_day:%d/%m/%Y}–{record.last_day:%d/%m/%Y}: "
+                f"{EXCUSE_STATUS[record.status]}"
+            )
+    except ExcuseError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.replay import ReplayError, load_rules
+    from store.rules_config import (
+        RulesConfigError,
+        queue_scope,
+        save_calendar,
+        save_schedule_and_policy,
+    )
+
+    try:
+        doc = load_rules(Path(args.file))
+        since = args.since or datetime.now(ZoneInfo(settings.timezone)).date()
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        with db_session(engine_for(settings.database_url)) as db:
+            save_schedule_and_policy(db, args.agency, args.unit, doc.schedule, doc.policy)
+            touched = save_calendar(db, doc.calendar, args.agency)
+            queued = queue_scope(
+                db, args.agency, args.unit, min([since, *touched]), max([today, *touched])
+            )
+    except (ReplayError, RulesConfigError) as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"rules saved for {args.agency}{'/' + args.unit if args.unit else ''}; {queued} keys queued"
+    )
     return 0
 
 
@@ -320,17 +464,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--date", type=date.fromisoformat, default=None, help="simulated day (YYYY-MM-DD)"
     )
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=2)
     p.add_argument("--once", action="store_true", help="exit after the simulated day is stored")
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("ingest", help="run the ingest worker only")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")
+    p.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("recompute", help="recompute every person for a date range now")
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+    p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
+    p.add_argument("action", choices=["add", "approve", "cancel"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--employee")
+    p.add_argument("--kind", default="annual_leave")
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat)
+    p.add_argument("--sessions", help="e.g. morning; all day when left out")
+    p.add_argument("--approved", action="store_true")
+    p.add_argument("--note")
+    p.set_defaults(func=cmd_excuses)
+
+    p = sub.add_parser("policy", help="load an agency's or unit's rules file (TOML or JSON)")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("file")
+    p.add_argument("--agency", required=True)
+    p.add_argument("--unit")
+    p.add_argument(
+        "--since", type=date.fromisoformat, help="recompute from this date (default today)"
+    )
+    p.set_defaults(func=cmd_policy)
+
     p = sub.add_parser("simulate", help="publish a simulated office day to the broker")
     p.add_argument("--speed", type=float, default=0.0)
     p.add_argument("--date", type=date.fromisoformat, default=None)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=2)
     p.add_argument("--secrets", help="JSON file {device_id: password} for an authenticating broker")
     p.set_defaults(func=cmd_simulate)
 

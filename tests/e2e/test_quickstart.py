@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from devices.simulator import badges_from_db, device_ids_from_db, office_day
 from store.db import db_session, make_engine
-from store.models import DeadLetter, Device, Punch, UnmatchedPunch
+from store.models import DeadLetter, Device, Employee, Punch, UnmatchedPunch, ViolationRecord
 from tests.support import free_port
 
 
@@ -41,17 +41,29 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
     with db_session(engine) as db:
         # Rebuild the plan the quickstart played, from the same roster and seed.
         plan = office_day(
-            badges_from_db(db, datetime.now(UTC)), device_ids_from_db(db), day, seed=1
+            badges_from_db(db, datetime.now(UTC)), device_ids_from_db(db), day, seed=2
         )
         punches = db.scalar(select(func.count()).select_from(Punch))
         dead = list(db.scalars(select(DeadLetter.reason_code)))
         unmatched = list(db.scalars(select(UnmatchedPunch.credential_value)))
         seen = list(db.scalars(select(Device.last_seen_at)))
+        judged = db.execute(
+            select(Employee.code, ViolationRecord.session, ViolationRecord.kind)
+            .join(Employee, Employee.id == ViolationRecord.employee_id)
+            .where(ViolationRecord.day == day, ViolationRecord.active.is_(True))
+        ).all()
     good = [e for e in plan.events if e.kind == "punch"]
     assert punches == len(good)
     assert dead == ["malformed_json"]
     assert unmatched == [plan.unknown_card]
     assert all(seen)
+    # The rules judged the day: the simulator's late people are late, its absent ones absent.
+    assert {
+        code for code, session, kind in judged if kind == "late" and session == "morning"
+    } == plan.late
+    absent = {code for code, _, kind in judged if kind == "absent"}
+    assert plan.absent <= absent
+    assert "Vi phạm ngày 23/11/2026" in run.stdout and "Đi muộn" in run.stdout
 
     # Running it again stores nothing twice: the readers' event ids are stable.
     again = subprocess.run(

@@ -1,0 +1,45 @@
+"""What people read, in Vietnamese: one table per kind of code, used by the CLI, API and reports."""
+
+from __future__ import annotations
+
+VIOLATION = {
+    "late": "Đi muộn",
+    "early_leave": "Về sớm",
+    "absent": "Vắng mặt không lý do",
+    "missing_in": "Quên chấm công vào",
+    "missing_out": "Quên chấm công ra",
+}
+DAY_STATUS = {
+    "present": "Có mặt",
+    "late": "Đi muộn",
+    "absent": "Vắng mặt",
+    "on_leave": "Nghỉ có lý do",
+    "holiday": "Ngày lễ, Tết",
+    "weekend": "Ngày nghỉ hằng tuần",
+    "off_shift": "Không có ca",
+    "pending": "Chưa đến giờ",
+}
+SESSION = {"morning": "Sáng", "afternoon": "Chiều", "night": "Đêm"}
+EXCUSE = {
+    "annual_leave": "Nghỉ phép năm",
+    "sick_leave": "Nghỉ ốm",
+    "maternity": "Nghỉ thai sản",
+    "personal_paid": "Nghỉ việc riêng có hưởng lương",
+    "unpaid_leave": "Nghỉ không hưởng lương",
+    "business_trip": "Đi công tác",
+    "training": "Đi học, tập huấn, bồi dưỡng",
+    "outside_meeting": "Họp, hội nghị bên ngoài",
+    "compensatory_day": "Nghỉ bù",
+    "other": "Lý do khác",
+}
+EXCUSE_STATUS = {"pending": "Chờ duyệt", "approved": "Đã duyệt", "cancelled": "Đã hủy"}
+DEAD_LETTER = {
+    "malformed_json": "Dữ liệu không phải JSON",
+    "schema": "Sai cấu trúc dữ liệu",
+    "device_mismatch": "Mã thiết bị không khớp chủ đề",
+    "unknown_topic": "Chủ đề không hợp lệ",
+    "unknown_device": "Thiết bị chưa đăng ký",
+    "disabled_device": "Thiết bị đã bị khóa",
+    "future_time": "Thời gian chấm công ở tương lai",
+    "store_error": "Lỗi lưu trữ",
+}
