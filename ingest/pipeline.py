@@ -19,7 +19,7 @@ from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, Statu
 from store.db import db_session
 from store.models import Device
 from store.punches import insert_dead_letters, insert_punches, record_unmatched, update_devices
-from store.queue import enqueue, keys_for_punches
+from store.queue import enqueue_for_punches
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def process_batch(
         inserted = insert_punches(db, _unique_events(punch_rows))
         outcome.unmatched = record_unmatched(db, inserted)
         # The rules runner recomputes the (person, date) keys these punches touch.
-        outcome.keys = enqueue(db, keys_for_punches(db, inserted), "punch")
+        outcome.keys = enqueue_for_punches(db, inserted, "punch")
         insert_dead_letters(db, dead_rows)
         update_devices(db, device_changes.items())
     outcome.stored = len(inserted)

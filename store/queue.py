@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, func, select, text, tuple_
+from sqlalchemy import BigInteger, Table, bindparam, delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import local_date, zone
@@ -74,6 +75,30 @@ def keys_for_punches(db: DbSession, punch_ids: Sequence[int]) -> set[Key]:
         params,
     ).all()
     return {(e, local_date(at, zone(tz))) for e, at, tz in rows}
+
+
+_PG_ENQUEUE_FOR_PUNCHES = text(
+    "INSERT INTO recompute_queue (employee_id, day, reason, enqueued_at) "
+    "SELECT DISTINCT c.employee_id, (p.punched_at AT TIME ZONE a.timezone)::date, :reason, now() "
+    "FROM punches p "
+    "JOIN credentials c ON c.kind = p.credential_kind AND c.value = p.credential_value "
+    " AND c.valid_from <= p.punched_at AND (c.valid_to IS NULL OR c.valid_to > p.punched_at) "
+    "JOIN employees e ON e.id = c.employee_id "
+    "JOIN units u ON u.id = e.unit_id "
+    "JOIN agencies a ON a.id = u.agency_id "
+    "WHERE p.id = ANY(:ids) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+def enqueue_for_punches(db: DbSession, punch_ids: Sequence[int], reason: str) -> int:
+    """Queue the keys that new punches touch; on PostgreSQL in one statement, in the database."""
+    if not punch_ids:
+        return 0
+    if db.get_bind().dialect.name == "postgresql":
+        result = db.execute(_PG_ENQUEUE_FOR_PUNCHES, {"ids": list(punch_ids), "reason": reason})
+        return int(getattr(result, "rowcount", 0) or 0)
+    return enqueue(db, keys_for_punches(db, punch_ids), reason)
 
 
 def keys_for_days(db: DbSession, first: date, last: date, agency_id: int | None = None) -> set[Key]:

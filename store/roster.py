@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 from rules.zones import zone
 from store.models import Agency, Credential, Employee, Unit
 from store.punches import match_unmatched
-from store.queue import enqueue, keys_for_punches
+from store.queue import enqueue_for_punches
 
 UNIT_COLUMNS = {
     "code": ["madonvi", "ma", "code", "unitcode"],
@@ -234,7 +234,7 @@ def import_employees(db: DbSession, path: Path, tz: ZoneInfo | None = None) -> I
                 report.cards_assigned += 1
                 matched = match_unmatched(db, credential, now)
                 report.punches_matched += len(matched)
-                enqueue(db, keys_for_punches(db, matched), "card_registered")
+                enqueue_for_punches(db, matched, "card_registered")
     if problems:
         raise RosterError(problems)
     return report
