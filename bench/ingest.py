@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -232,11 +233,13 @@ def blast(port: int, files: list[Path]) -> float:
     return time.time() - start
 
 
-def paced(port: int, rate: float, seconds: float, cards: int) -> int:
+LineMaker = Callable[[int, str, float], bytes]
+
+
+def paced(port: int, rate: float, seconds: float, make_line: LineMaker) -> int:
     """Write lines stamped with their send time into mosquitto_pub pipes at ``rate``/s."""
     procs = publishers(port)
     pipes: list[IO[bytes]] = [p.stdin for p in procs if p.stdin is not None]
-    base = datetime.now(UTC) - timedelta(hours=1)
     total = int(rate * seconds)
     start = time.time()
     for i in range(total):
@@ -245,21 +248,25 @@ def paced(port: int, rate: float, seconds: float, cards: int) -> int:
         if wait > 0:
             time.sleep(wait)
         k = i % len(DEVICES)
-        pipes[k].write(
-            line(
-                DEVICES[k],
-                f"paced-{i}",
-                f"C{i % cards:07d}",
-                base + timedelta(milliseconds=i),
-                time.time(),
-            )
-        )
+        pipes[k].write(make_line(i, DEVICES[k], time.time()))
         pipes[k].flush()
     for pipe in pipes:
         pipe.close()
     for p in procs:
         p.wait()
     return total
+
+
+def recent_punches(cards: int) -> LineMaker:
+    """Punches of the last hour, spread over the cards."""
+    base = datetime.now(UTC) - timedelta(hours=1)
+
+    def make(i: int, device: str, sent: float) -> bytes:
+        return line(
+            device, f"paced-{i}", f"C{i % cards:07d}", base + timedelta(milliseconds=i), sent
+        )
+
+    return make
 
 
 def seed(db_url: str, employees: int) -> None:
@@ -363,7 +370,7 @@ def main(argv: list[str]) -> int:
 
         expected = int(args.paced_rate * args.paced_seconds)
         worker = spawn("worker", db_url, str(broker.port), str(expected), "kc-bench-paced", "1")
-        paced(broker.port, args.paced_rate, args.paced_seconds, args.employees)
+        paced(broker.port, args.paced_rate, args.paced_seconds, recent_punches(args.employees))
         pac = result_of(worker)
         print(
             f"  paced at {args.paced_rate:,.0f}/s for {args.paced_seconds:.0f} s: "

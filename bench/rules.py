@@ -1,15 +1,22 @@
-"""Rules benchmark: the pure core over a month for 100,000 employees (~2.2 million employee-days).
+"""Rules benchmarks.
 
     python -m bench rules [--employees 100000] [--month 2026-11]
+    python -m bench rules --latency [--rate 3500] [--seconds 15]
 
-Punch lists are drawn from a pool of realistic days (on time, late, absent, lunch punches,
-double taps, missing punches) built before the clock starts; every employee-day is
-evaluated for real. Prints employee-days per second on one core.
+The first runs the pure core over a month of working days for 100,000 employees (~2
+million employee-days): punch lists are drawn from a pool of realistic days (on time,
+late, absent, lunch punches, double taps, missing punches) built before the clock starts,
+and every employee-day is evaluated for real. Prints employee-days per second, one core.
+
+The second measures, through a real Mosquitto and PostgreSQL, how long a late punch takes
+from its receipt by the ingest worker to its violation being stored by the rules runner,
+while ingest carries a paced load of late punches (each a new person-day).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from datetime import date, datetime, timedelta
@@ -44,11 +51,19 @@ def realistic_day(rng: random.Random, day: date, start_id: int) -> list[PunchFac
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "rules-worker":
+        child_rules_worker(argv[1], int(argv[2]))
+        return 0
     parser = argparse.ArgumentParser(prog="python -m bench rules")
     parser.add_argument("--employees", type=int, default=100_000)
     parser.add_argument("--month", default="2026-11")
     parser.add_argument("--pool", type=int, default=20_000)
+    parser.add_argument("--latency", action="store_true", help="punch-to-violation latency instead")
+    parser.add_argument("--rate", type=float, default=3500)
+    parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args(argv)
+    if args.latency:
+        return latency(args.rate, args.seconds)
     year, month = (int(p) for p in args.month.split("-"))
     first = date(year, month, 1)
     days = [
@@ -87,3 +102,158 @@ def main(argv: list[str]) -> int:
     )
     print(f'RESULT {{"employee_days_per_s": {rate:.0f}, "employee_days": {employee_days}}}')
     return 0
+
+
+def child_rules_worker(db_url: str, expected: int) -> None:
+    """The real recompute loop until ``expected`` violations are stored."""
+    import json
+    import resource
+
+    from sqlalchemy import func, select
+
+    from kycuong.logs import configure
+    from runner.worker import RecomputeWorker
+    from store.db import db_session, make_engine
+    from store.models import ViolationRecord
+
+    configure("WARNING")
+    engine = make_engine(db_url)
+    worker = RecomputeWorker(engine)
+    worker.start()
+    print("READY", flush=True)
+    deadline = time.monotonic() + 600
+    count = 0
+    while time.monotonic() < deadline:
+        with db_session(engine) as db:
+            count = int(
+                db.scalar(
+                    select(func.count())
+                    .select_from(ViolationRecord)
+                    .where(ViolationRecord.kind == "late")
+                )
+                or 0
+            )
+        if count >= expected:
+            break
+        time.sleep(0.5)
+    worker.stop()
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps({"violations": count, "recomputed": worker.recomputed, "maxrss_mb": usage}),
+        flush=True,
+    )
+
+
+def latency(rate: float, seconds: float) -> int:
+    """Receipt of a late punch → its violation stored, under a paced ingest load."""
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    import psycopg
+    from sqlalchemy import select
+
+    from bench.ingest import ADMIN, line, paced, result_of, seed, spawn
+    from ingest.mosquitto import MosquittoProcess
+    from store.db import db_session, make_engine
+    from store.models import Credential, Punch, ViolationRecord
+
+    employees = 10_000
+    tz = zone()
+    today = datetime.now(tz).date()
+    calendar = vietnam_calendar([today.year - 1, today.year])
+    days: list[date] = []
+    day = today - timedelta(days=1)
+    while len(days) < 10:
+        if day.weekday() < 5 and calendar.holiday(day) is None:
+            days.append(day)
+        day -= timedelta(days=1)
+    total = int(rate * seconds)
+    if total > employees * len(days):
+        raise SystemExit("too many punches for distinct person-days: lower --rate or --seconds")
+
+    def late_punch(i: int, device: str, sent: float) -> bytes:
+        when = datetime.combine(days[i // employees], datetime.min.time(), tzinfo=tz)
+        at = when + timedelta(hours=8, seconds=i % 600)  # 08:00–08:10: late by 30 minutes or more
+        return line(device, f"late-{i}", f"C{i % employees:07d}", at, sent)
+
+    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = dict(p.split("=", 1) for p in ADMIN.split())
+    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
+    db_url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    broker = MosquittoProcess(Path(tempfile.mkdtemp(prefix="kc-bench-")) / "mosquitto")
+    broker.start()
+    try:
+        seed(db_url, employees)
+        print(
+            f"rules latency: {total:,} late punches at {rate:,.0f}/s through Mosquitto and "
+            f"PostgreSQL, ingest worker and rules runner in their own processes",
+            flush=True,
+        )
+        ingest = spawn("worker", db_url, str(broker.port), str(total), "kc-bench-rules", "0")
+        rules = subprocess_rules(db_url, total)
+        paced(broker.port, rate, seconds, late_punch)
+        result_of(ingest)
+        runner = result_of(rules)
+        engine = make_engine(db_url)
+        with db_session(engine) as db:
+            holder = dict(db.execute(select(Credential.value, Credential.employee_id)).all())
+            received = {
+                (holder[card], at.astimezone(tz).date()): got
+                for card, at, got in db.execute(
+                    select(Punch.credential_value, Punch.punched_at, Punch.received_at)
+                ).all()
+            }
+            detected = db.execute(
+                select(
+                    ViolationRecord.employee_id, ViolationRecord.day, ViolationRecord.detected_at
+                ).where(ViolationRecord.kind == "late")
+            ).all()
+        lags = sorted((at - received[(e, d)]).total_seconds() for e, d, at in detected)
+        p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
+        print(f"  late violations stored: {len(lags):,} of {total:,} late punches")
+        print(
+            f"  receipt-to-violation-stored: p50 {p50 * 1000:.0f} ms, "
+            f"p99 {p99 * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms"
+        )
+        print(f"  rules runner peak RSS: {runner['maxrss_mb']:.0f} MB")
+        print(
+            f'RESULT {{"rate": {rate:.0f}, "p50_ms": {p50 * 1000:.0f}, "p99_ms": {p99 * 1000:.0f}}}'
+        )
+    finally:
+        broker.stop()
+        if not os.environ.get("KC_BENCH_KEEP_DB"):
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            print(f"  kept database {name}")
+    return 0
+
+
+def subprocess_rules(db_url: str, expected: int):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.rules", "rules-worker", db_url, str(expected)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "READY":
+        raise RuntimeError("rules worker did not start")
+    if profile := os.environ.get("KC_BENCH_PROFILE"):  # py-spy, when installed
+        subprocess.Popen(
+            ["py-spy", "record", "--pid", str(proc.pid), "-o", profile, "-f", "raw"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return proc
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from rules.calendar import DayPlan
 from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
 from rules.reconcile import Change, StoredViolation, ViolationKey, reconcile
 from runner.directory import Person, RulesDirectory
+from store.bulk import bulk_insert, bulk_update
 from store.models import (
     Credential,
     DayRecord,
@@ -31,7 +32,6 @@ from store.models import (
     ViolationRecord,
 )
 from store.punches import credential_held
-from store.upsert import upsert
 
 Key = tuple[int, date]
 VIOLATIONS = cast(Table, ViolationRecord.__table__)
@@ -173,49 +173,21 @@ def recompute(
             record_rows.append(row)
 
     if inserts:
-        created = db.execute(
-            insert(VIOLATIONS).returning(
-                VIOLATIONS.c.id,
-                VIOLATIONS.c.employee_id,
-                VIOLATIONS.c.day,
-                VIOLATIONS.c.session,
-                VIOLATIONS.c.kind,
-                sort_by_parameter_order=True,
-            ),
-            inserts,
-        ).all()
-        for created_row, values in zip(created, inserts, strict=True):
+        created = bulk_insert(
+            db, VIOLATIONS, inserts, returning=("id", "employee_id", "day", "session", "kind")
+        )
+        by_identity = {(r[1], r[2], r[3], r[4]): r[0] for r in created}
+        for values in inserts:
+            vid = by_identity[
+                (values["employee_id"], values["day"], values["session"], values["kind"])
+            ]
             events.append(
-                _event(
-                    created_row.id,
-                    "detected",
-                    values["minutes"],
-                    values["provisional"],
-                    now,
-                    trigger,
-                )
+                _event(vid, "detected", values["minutes"], values["provisional"], now, trigger)
             )
-    if updates:
-        db.execute(
-            update(VIOLATIONS)
-            .where(VIOLATIONS.c.id == bindparam("vid"))
-            .values(
-                minutes=bindparam("minutes"),
-                evidence=bindparam("evidence"),
-                provisional=bindparam("provisional"),
-                pending_excuse_id=bindparam("pending_excuse_id"),
-                active=bindparam("active"),
-                updated_at=bindparam("updated_at"),
-                withdrawn_at=bindparam("withdrawn_at"),
-            ),
-            updates,
-        )
-    if events:
-        db.execute(insert(EVENTS), events)
+    bulk_update(db, VIOLATIONS, "id", updates)
+    bulk_insert(db, EVENTS, events)
     if record_rows:
-        db.execute(
-            upsert(db, DAY_RECORDS, ["employee_id", "day"], exclude_from_update=()), record_rows
-        )
+        bulk_insert(db, DAY_RECORDS, record_rows, conflict=("update", ("employee_id", "day")))
         stats.day_records = len(record_rows)
     if record_deletes:
         db.execute(
@@ -265,7 +237,7 @@ def _plan_write(
         assert old is not None
         updates.append(
             {
-                "vid": vid,
+                "id": vid,
                 "minutes": old.minutes,
                 "evidence": json.dumps(list(old.evidence)),
                 "provisional": old.provisional,
@@ -279,7 +251,7 @@ def _plan_write(
         return
     updates.append(
         {
-            "vid": vid,
+            "id": vid,
             "minutes": v.minutes,
             "evidence": json.dumps(list(v.evidence)),
             "provisional": v.provisional,

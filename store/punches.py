@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
+from store.bulk import bulk_insert
 from store.models import Credential, DeadLetter, Device, Punch, UnmatchedPunch
-from store.upsert import insert_ignoring_duplicates
 
 PUNCHES = cast(Table, Punch.__table__)
 UNMATCHED = cast(Table, UnmatchedPunch.__table__)
@@ -30,51 +30,15 @@ DEAD_LETTERS = cast(Table, DeadLetter.__table__)
 DEVICES = cast(Table, Device.__table__)
 
 
-PUNCH_COLUMNS = (
-    "device_id",
-    "event_id",
-    "credential_kind",
-    "credential_value",
-    "device_time",
-    "clock_offset_s",
-    "punched_at",
-    "received_at",
-    "direction",
-    "verify_mode",
-    "raw",
-)
-_PG_TYPES = {
-    "device_time": "timestamptz[]",
-    "punched_at": "timestamptz[]",
-    "received_at": "timestamptz[]",
-    "clock_offset_s": "float8[]",
-}
-# One statement whatever the batch size, one array per column in psycopg's binary format:
-# PostgreSQL plans it once, and nothing is escaped (a multi-row VALUES, or text arrays,
-# cost more than the rest of ingest together).
-_PG_INSERT_PUNCHES = (
-    f"INSERT INTO punches ({', '.join(PUNCH_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"%b::{_PG_TYPES.get(c, 'text[]')}" for c in PUNCH_COLUMNS)
-    + ") ON CONFLICT (device_id, event_id) DO NOTHING RETURNING id"
-)
-
-
 def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert punches, skipping those already stored (same device and event id).
 
     Returns the ids of the rows actually inserted.
     """
-    if not rows:
-        return []
-    if db.get_bind().dialect.name == "postgresql":
-        # The psycopg connection of this session's transaction, for binary parameters.
-        driver = db.connection().connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            cursor.execute(_PG_INSERT_PUNCHES, [[row[c] for row in rows] for c in PUNCH_COLUMNS])
-            return [row[0] for row in cursor.fetchall()]
-    stmt = insert_ignoring_duplicates(db, PUNCHES).returning(PUNCHES.c.id)
-    return [row[0] for row in db.execute(stmt, list(rows))]
+    inserted = bulk_insert(
+        db, PUNCHES, rows, conflict=("nothing", ("device_id", "event_id")), returning=("id",)
+    )
+    return [row[0] for row in inserted]
 
 
 def credential_held() -> ColumnElement[bool]:

@@ -11,9 +11,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import local_date, zone
+from store.bulk import bulk_insert
 from store.models import Agency, Credential, Employee, Punch, RecomputeRequest, Unit
 from store.punches import credential_held, punch_id_filter
-from store.upsert import insert_ignoring_duplicates
 
 Key = tuple[int, date]
 QUEUE = cast(Table, RecomputeRequest.__table__)
@@ -25,8 +25,7 @@ def enqueue(db: DbSession, keys: Iterable[Key], reason: str) -> int:
     rows = [
         {"employee_id": e, "day": d, "reason": reason, "enqueued_at": now} for e, d in set(keys)
     ]
-    if rows:
-        db.execute(insert_ignoring_duplicates(db, QUEUE), rows)
+    bulk_insert(db, QUEUE, rows, conflict=("nothing", ("employee_id", "day")))
     return len(rows)
 
 

@@ -1,0 +1,109 @@
+"""Bulk writes that stay fast on PostgreSQL and plain on SQLite.
+
+On PostgreSQL a batch goes as one statement with one binary array per column
+(``INSERT … SELECT * FROM unnest(…)``): the server plans it once and nothing is escaped
+or parsed per row; a multi-row VALUES of the same batch costs more than the work around
+it. On SQLite the same call is an ordinary executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as DbSession
+
+Conflict = tuple[Literal["nothing", "update"], tuple[str, ...]] | None
+
+
+_PG_TYPES: dict[tuple[str, str], str] = {}
+
+
+def _pg_type(table: Table, column: str) -> str:
+    key = (table.name, column)
+    if key not in _PG_TYPES:
+        _PG_TYPES[key] = str(table.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    return _PG_TYPES[key]
+
+
+def _pg_arrays(table: Table, columns: Sequence[str]) -> str:
+    return ", ".join(f"%b::{_pg_type(table, c)}[]" for c in columns)
+
+
+def _driver_cursor(db: DbSession) -> Any:
+    driver = db.connection().connection.driver_connection
+    assert driver is not None
+    return driver.cursor()
+
+
+def bulk_insert(
+    db: DbSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Conflict = None,
+    returning: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (all with the same keys); returns the ``returning`` columns of new rows."""
+    if not rows:
+        return []
+    columns = list(rows[0].keys())
+    if db.get_bind().dialect.name == "postgresql":
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT * FROM unnest({_pg_arrays(table, columns)})"
+        )
+        if conflict is not None:
+            action, keys = conflict
+            sql += f" ON CONFLICT ({', '.join(keys)}) "
+            if action == "nothing":
+                sql += "DO NOTHING"
+            else:
+                sql += "DO UPDATE SET " + ", ".join(
+                    f"{c} = EXCLUDED.{c}" for c in columns if c not in keys
+                )
+        if returning:
+            sql += " RETURNING " + ", ".join(returning)
+        with _driver_cursor(db) as cursor:
+            cursor.execute(sql, [[row[c] for row in rows] for c in columns])
+            return [tuple(r) for r in cursor.fetchall()] if returning else []
+    stmt: Any = sqlite.insert(table)
+    if conflict is not None:
+        action, keys = conflict
+        if action == "nothing":
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: stmt.excluded[c] for c in columns if c not in keys},
+            )
+    if returning:
+        stmt = stmt.returning(*(table.c[c] for c in returning), sort_by_parameter_order=True)
+        return [tuple(r) for r in db.execute(stmt, list(rows)).all()]
+    db.execute(stmt, list(rows))
+    return []
+
+
+def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update rows by ``key``; every row gives the same columns."""
+    if not rows:
+        return
+    columns = list(rows[0].keys())
+    values = [c for c in columns if c != key]
+    if db.get_bind().dialect.name == "postgresql":
+        sql = (
+            f"UPDATE {table.name} AS t SET {', '.join(f'{c} = u.{c}' for c in values)} "
+            f"FROM unnest({_pg_arrays(table, columns)}) AS u({', '.join(columns)}) "
+            f"WHERE t.{key} = u.{key}"
+        )
+        with _driver_cursor(db) as cursor:
+            cursor.execute(sql, [[row[c] for row in rows] for c in columns])
+        return
+    stmt = (
+        update(table)
+        .where(table.c[key] == bindparam(f"_{key}"))
+        .values({c: bindparam(f"_{c}") for c in values})
+    )
+    db.execute(stmt, [{f"_{c}": row[c] for c in columns} for row in rows])
