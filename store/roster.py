@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from rules.zones import zone
-from store.models import Agency, Credential, Employee, Unit
+from rules.zones import local_date, zone
+from store.models import Agency, Credential, Employee, Punch, Unit
 from store.punches import match_unmatched
-from store.queue import enqueue_for_punches
+from store.queue import enqueue, enqueue_for_punches
 
 UNIT_COLUMNS = {
     "code": ["madonvi", "ma", "code", "unitcode"],
@@ -268,4 +268,20 @@ def assign_card(
     credential = Credential(employee_id=person.id, kind=kind, value=card, valid_from=valid_from)
     db.add(credential)
     db.flush()
+    # Punches of this card since the handover change hands: both holders' days are recomputed.
+    moved = db.execute(
+        select(Punch.id, Punch.punched_at).where(
+            Punch.credential_kind == kind,
+            Punch.credential_value == card,
+            Punch.punched_at >= valid_from,
+        )
+    ).all()
+    if moved:
+        tz = zone()
+        enqueue(
+            db,
+            {(held.employee_id, local_date(at, tz)) for held in current for _, at in moved},
+            "card_reassigned",
+        )
+        enqueue_for_punches(db, [punch_id for punch_id, _ in moved], "card_reassigned")
     return credential

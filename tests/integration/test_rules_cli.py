@@ -1,0 +1,175 @@
+"""The rules from the command line, as an HR clerk or operator uses them (embedded SQLite)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from kycuong.cli import main
+from kycuong.settings import get_settings
+from runner.directory import RulesDirectory
+from runner.worker import RecomputeWorker
+from store.db import db_session
+from store.demo import seed_demo
+from store.models import (
+    Agency,
+    CalendarDay,
+    Credential,
+    Employee,
+    ExcuseRecord,
+    RecomputeRequest,
+    ViolationRecord,
+    WorkSchedule,
+)
+from store.roster import assign_card
+from tests.support import ROOT
+from tests.unit.days import local
+
+
+@pytest.fixture
+def demo(sqlite_url: str, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("KC_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    with db_session(sqlite_engine) as db:
+        seed_demo(db, employees=6)
+    yield sqlite_engine
+    get_settings.cache_clear()
+
+
+def test_loading_a_seasonal_policy_for_an_agency(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "policy",
+            "load",
+            str(ROOT / "examples" / "policy.toml"),
+            "--agency",
+            "SNV",
+            "--since",
+            "2026-11-23",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    with db_session(demo) as db:
+        agency = db.scalars(select(Agency).where(Agency.code == "SNV")).one()
+        assert agency.schedule_id is not None and agency.policy_id is not None
+        assert db.get(WorkSchedule, agency.schedule_id).name == "Giờ hành chính theo mùa"  # type: ignore[union-attr]
+        days_off = {(d.day, d.kind) for d in db.scalars(select(CalendarDay))}
+        assert (date(2026, 12, 31), "off") in days_off and (date(2026, 12, 26), "work") in days_off
+        assert db.scalars(select(RecomputeRequest)).first() is not None
+        directory = RulesDirectory()
+        some = next(iter(directory.people(db, set(db.scalars(select(Employee.id)).all())).values()))
+        summer = directory.plan(some, date(2026, 6, 1)).sessions[0]
+        assert datetime.fromtimestamp(summer.start, UTC).astimezone(some.tz).time() == time(7, 0)
+        assert directory.plan(some, date(2026, 12, 31)).kind == "holiday"
+        assert directory.plan(some, date(2026, 12, 26)).kind == "working"  # a làm bù Saturday
+
+
+def test_an_unknown_agency_is_refused_in_vietnamese(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "load", str(ROOT / "examples" / "policy.toml"), "--agency", "NOPE"]) == 2
+    assert "Không tìm thấy cơ quan NOPE" in capsys.readouterr().err
+
+
+def test_leave_entered_then_approved_clears_the_absence(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = date(2026, 11, 23)
+    worker = RecomputeWorker(demo, clock=lambda: local(day, "18:00").astimezone(UTC))
+    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-23"]) == 0
+    with db_session(demo) as db:
+        worker.drain()
+        absent_before = len(
+            db.scalars(select(ViolationRecord).where(ViolationRecord.kind == "absent")).all()
+        )
+    assert (
+        main(
+            [
+                "excuses",
+                "add",
+                "--employee",
+                "NV00001",
+                "--kind",
+                "business_trip",
+                "--from",
+                "2026-11-23",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Đi công tác 23/11/2026–23/11/2026: Chờ duyệt" in out
+    worker.drain()
+    with db_session(demo) as db:
+        excuse = db.scalars(select(ExcuseRecord)).one()
+        pending = db.scalars(
+            select(ViolationRecord).where(ViolationRecord.pending_excuse_id == excuse.id)
+        ).all()
+        assert len(pending) == 2  # both sessions, marked as awaiting approval
+    assert main(["excuses", "approve", str(excuse.id)]) == 0
+    assert "Đã duyệt" in capsys.readouterr().out
+    worker.drain()
+    with db_session(demo) as db:
+        active = db.scalars(
+            select(ViolationRecord).where(
+                ViolationRecord.kind == "absent", ViolationRecord.active.is_(True)
+            )
+        ).all()
+    assert len(active) == absent_before - 2
+    assert main(["excuses", "add", "--employee", "NOBODY", "--from", "2026-11-23"]) == 2
+    assert "Không tìm thấy cán bộ NOBODY" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "excuses",
+                "add",
+                "--employee",
+                "NV00001",
+                "--from",
+                "2026-11-23",
+                "--to",
+                "2026-11-20",
+            ]
+        )
+        == 2
+    )
+
+
+def test_handing_a_card_over_recomputes_both_holders(demo: Engine) -> None:
+    from ingest.pipeline import DeviceDirectory, Message, process_batch
+    from tests.factories import punch_payload
+
+    day = date(2026, 11, 23)
+    with db_session(demo) as db:
+        old = db.scalars(select(Employee).where(Employee.code == "NV00001")).one()
+        card = db.scalars(select(Credential.value).where(Credential.employee_id == old.id)).one()
+    body = punch_payload("SNV-CONG-CHINH", "e1", card, local(day, "07:50"))
+    process_batch(
+        demo,
+        [Message("kc/v1/SNV-CONG-CHINH/punch", body, datetime.now(UTC))],
+        DeviceDirectory(demo),
+        timedelta(minutes=5),
+    )
+    worker = RecomputeWorker(demo, clock=lambda: local(day, "12:00").astimezone(UTC))
+    worker.drain()
+    with db_session(demo) as db:
+        late = db.execute(
+            select(ViolationRecord.employee_id, ViolationRecord.active).where(
+                ViolationRecord.kind == "late"
+            )
+        ).all()
+        assert late == [(old.id, True)]
+        new = db.scalars(select(Employee).where(Employee.code == "NV00002")).one()
+        assign_card(db, new, card, local(day, "00:00"))  # the card was really NV00002's that day
+    worker.drain()
+    with db_session(demo) as db:
+        late = db.execute(
+            select(ViolationRecord.employee_id, ViolationRecord.active).where(
+                ViolationRecord.kind == "late"
+            )
+        ).all()
+    assert sorted(late) == sorted([(old.id, False), (new.id, True)])
