@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -29,7 +30,9 @@ from tests.unit.days import local
 
 
 @pytest.fixture
-def demo(sqlite_url: str, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+def demo(
+    sqlite_url: str, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
     monkeypatch.setenv("KC_DATABASE_URL", sqlite_url)
     get_settings.cache_clear()
     with db_session(sqlite_engine) as db:
