@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -255,29 +255,35 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.replay import ReplayError, load_rules
+    from store.queue import enqueue
     from store.rules_config import (
         RulesConfigError,
         queue_scope,
         save_calendar,
+        save_employee_schedule,
         save_schedule_and_policy,
     )
 
     try:
         doc = load_rules(Path(args.file))
-        since = args.since or datetime.now(ZoneInfo(settings.timezone)).date()
         today = datetime.now(ZoneInfo(settings.timezone)).date()
+        since = args.since or today
         with db_session(engine_for(settings.database_url)) as db:
-            save_schedule_and_policy(db, args.agency, args.unit, doc.schedule, doc.policy)
-            touched = save_calendar(db, doc.calendar, args.agency)
-            queued = queue_scope(
-                db, args.agency, args.unit, min([since, *touched]), max([today, *touched])
-            )
+            if args.employee:
+                person = save_employee_schedule(db, args.employee, doc.schedule)
+                days = [since + timedelta(days=i) for i in range((today - since).days + 1)]
+                queued = enqueue(db, [(person, d) for d in days], "rules_changed")
+                scope = f"{args.employee} (schedule only)"
+            else:
+                save_schedule_and_policy(db, args.agency, args.unit, doc.schedule, doc.policy)
+                touched = save_calendar(db, doc.calendar, args.agency)
+                first, last = min([since, *touched]), max([today, *touched])
+                queued = queue_scope(db, args.agency, args.unit, first, last)
+                scope = args.agency + (f"/{args.unit}" if args.unit else "")
     except (ReplayError, RulesConfigError) as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"rules saved for {args.agency}{'/' + args.unit if args.unit else ''}; {queued} keys queued"
-    )
+    print(f"rules saved for {scope}; {queued} keys queued")
     return 0
 
 
@@ -494,8 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policy", help="load an agency's or unit's rules file (TOML or JSON)")
     p.add_argument("action", choices=["load"])
     p.add_argument("file")
-    p.add_argument("--agency", required=True)
+    p.add_argument("--agency")
     p.add_argument("--unit")
+    p.add_argument("--employee", help="a person's own schedule (part-time, shift rota)")
     p.add_argument(
         "--since", type=date.fromisoformat, help="recompute from this date (default today)"
     )

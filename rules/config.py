@@ -106,6 +106,7 @@ class PolicyDoc(_Doc):
     absent_after_late_minutes: int = Field(default=120, ge=1, le=24 * 60)
     punch_mode: Literal["per_session", "per_day"] = "per_session"
     double_tap_seconds: int = Field(default=120, ge=0, le=3600)
+    missing_punch: Literal["flag", "ignore"] = "flag"
     early_arrival_margin_minutes: int = Field(default=120, ge=0, le=12 * 60)
     late_departure_margin_minutes: int = Field(default=240, ge=0, le=12 * 60)
 
@@ -116,6 +117,7 @@ class PolicyDoc(_Doc):
             absent_after_late_s=self.absent_after_late_minutes * 60,
             punch_mode=self.punch_mode,
             double_tap_s=self.double_tap_seconds,
+            missing_punch=self.missing_punch,
             margins=Margins(
                 self.early_arrival_margin_minutes * 60, self.late_departure_margin_minutes * 60
             ),

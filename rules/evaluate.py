@@ -105,9 +105,12 @@ def _ceil_minutes(seconds: int) -> int:
 class _Judge:
     """Collects the violations of one day; a helper of ``evaluate_day``."""
 
-    __slots__ = ("closes", "complete", "now", "pending", "violations")
+    __slots__ = ("closes", "complete", "flag_missing", "now", "pending", "violations")
 
-    def __init__(self, now: int, complete: int | None, closes: int) -> None:
+    def __init__(
+        self, now: int, complete: int | None, closes: int, flag_missing: bool = True
+    ) -> None:
+        self.flag_missing = flag_missing
         self.now = now
         self.complete = complete
         self.closes = closes
@@ -122,6 +125,8 @@ class _Judge:
         evidence: tuple[int, ...],
         known_at: int,
     ) -> None:
+        if kind in ("missing_in", "missing_out") and not self.flag_missing:
+            return
         provisional = self.complete is not None and self.complete < known_at
         self.violations.append(
             Violation(kind, session, minutes, evidence, provisional, self.pending.get(session))
@@ -153,7 +158,7 @@ def evaluate_day(
             True,
         )
     closes = plan.sessions[-1].window_end
-    judge = _Judge(now_s, complete, closes)
+    judge = _Judge(now_s, complete, closes, policy.missing_punch == "flag")
     closed = now_s >= closes
     excused: list[tuple[str, ExcuseKind]] = []
     open_sessions: list[PlannedSession] = []

@@ -8,6 +8,7 @@ from typing import Literal
 from rules.calendar import Margins
 
 PunchMode = Literal["per_session", "per_day"]
+MissingPunch = Literal["flag", "ignore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +19,9 @@ class Policy:
     - ``early_grace_s``: a departure from end − grace on is on time (về sớm before it);
     - ``absent_after_late_s``: arriving later than this counts as absent for the session;
     - ``punch_mode``: in and out for each session, or first in / last out for the day;
-    - ``double_tap_s``: punches this close to the previous one are the same punch.
+    - ``double_tap_s``: punches this close to the previous one are the same punch;
+    - ``missing_punch``: flag a missing check-in or check-out (quên chấm công) for review, or
+      ignore it (some agencies only count lateness, early departure and absence).
     """
 
     late_grace_s: int = 5 * 60
@@ -26,4 +29,5 @@ class Policy:
     absent_after_late_s: int = 120 * 60
     punch_mode: PunchMode = "per_session"
     double_tap_s: int = 120
+    missing_punch: MissingPunch = "flag"
     margins: Margins = field(default_factory=Margins)

@@ -64,6 +64,24 @@ def save_schedule_and_policy(
         target.policy_id = prow.id
 
 
+def save_employee_schedule(db: DbSession, employee_code: str, schedule: ScheduleDoc) -> int:
+    """Give one person a schedule of their own (part-time, a shift rota); returns their id."""
+    person = db.scalar(select(Employee).where(Employee.code == employee_code))
+    if person is None:
+        raise RulesConfigError(f"Không tìm thấy cán bộ {employee_code}")
+    code = f"employee/{employee_code}"
+    row = db.scalar(select(WorkSchedule).where(WorkSchedule.code == code))
+    spec = schedule.model_dump_json(by_alias=True, exclude_none=True)
+    if row is None:
+        row = WorkSchedule(code=code, name=schedule.name, spec=spec)
+        db.add(row)
+    else:
+        row.name, row.spec = schedule.name, spec
+    db.flush()
+    person.schedule_id = row.id
+    return person.id
+
+
 def save_calendar(db: DbSession, doc: CalendarDoc, agency_code: str | None) -> list[date]:
     """Replace the overrides of the years the document names; returns the dates it touches."""
     agency_id = _scope(db, agency_code, None)[0].id if agency_code is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -176,3 +177,30 @@ def test_handing_a_card_over_recomputes_both_holders(demo: Engine) -> None:
             )
         ).all()
     assert sorted(late) == sorted([(old.id, False), (new.id, True)])
+
+
+def test_a_person_gets_a_shift_rota_of_their_own(
+    demo: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rota = tmp_path / "rota.toml"
+    rota.write_text(
+        '[schedule]\nname = "Trực đêm"\n[schedule.rota]\nanchor = 2026-11-23\n'
+        'days = [ [ { name = "night", start = 22:00:00, end = 06:00:00 } ], [] ]\n'
+    )
+    assert (
+        main(["policy", "load", str(rota), "--employee", "NV00003", "--since", "2026-11-23"]) == 0
+    ), capsys.readouterr().err
+    with db_session(demo) as db:
+        person = db.scalars(select(Employee).where(Employee.code == "NV00003")).one()
+        directory = RulesDirectory()
+        resolved = directory.people(db, {person.id})[person.id]
+        assert directory.plan(resolved, date(2026, 11, 23)).sessions[0].name == "night"
+        assert directory.plan(resolved, date(2026, 11, 24)).kind == "off_shift"
+        other = db.scalars(select(Employee).where(Employee.code == "NV00002")).one()
+        assert (
+            directory.plan(directory.people(db, {other.id})[other.id], date(2026, 11, 23))
+            .sessions[0]
+            .name
+            == "morning"
+        )
+    assert main(["policy", "load", str(rota), "--employee", "NOBODY"]) == 2

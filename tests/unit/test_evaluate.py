@@ -133,6 +133,15 @@ def test_punches_only_on_the_way_in_are_missing_check_outs() -> None:
     assert result.status == "present"
 
 
+def test_missing_punches_can_be_ignored_by_policy() -> None:
+    ignoring = Policy(missing_punch="ignore")
+    assert judge(MONDAY, "07:25", "12:58", policy=ignoring).violations == ()
+    assert kinds(judge(MONDAY, "07:50", policy=ignoring)) == [
+        ("afternoon", "absent", 240),
+        ("morning", "late", 20),
+    ]
+
+
 def test_punches_only_on_the_way_out_are_missing_check_ins_not_early_departures() -> None:
     result = judge(MONDAY, "11:35", "17:03")
     assert kinds(result) == [("afternoon", "missing_in", 0), ("morning", "missing_in", 0)]
