@@ -168,7 +168,7 @@ def recompute(
             if key in records:
                 record_deletes.append(key)
             continue
-        row = _record_row(result, person, now)
+        row = _record_row(result, person, now, len(plans[key].sessions))
         if records.get(key) != _comparable(row):
             record_rows.append(row)
 
@@ -380,7 +380,7 @@ def _comparable(row: Any) -> tuple[Any, ...]:
     return tuple(row[c] for c in _COMPARED)
 
 
-def _record_row(result: DayResult, person: Person, now: datetime) -> dict[str, Any]:
+def _record_row(result: DayResult, person: Person, now: datetime, sessions: int) -> dict[str, Any]:
     return {
         "employee_id": person.employee_id,
         "day": result.day,
@@ -395,6 +395,8 @@ def _record_row(result: DayResult, person: Person, now: datetime) -> dict[str, A
         else None,
         "worked_minutes": result.worked_minutes,
         "excused": ",".join(f"{s}:{k}" for s, k in result.excused) or None,
+        "excused_kind": result.excused[0][1] if result.excused else None,
+        "excused_fraction": len(result.excused) / sessions if sessions else 0.0,
         "closed": result.closed,
         "computed_at": now,
     }

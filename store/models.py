@@ -272,6 +272,8 @@ class DayRecord(Base):
     last_out: Mapped[datetime | None] = mapped_column(UtcDateTime)
     worked_minutes: Mapped[int] = mapped_column(Integer, default=0)
     excused: Mapped[str | None] = mapped_column(String(255))  # "morning:annual_leave,…"
+    excused_kind: Mapped[str | None] = mapped_column(String(32))
+    excused_fraction: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -338,10 +340,48 @@ class Review(Base):
     session: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
     decision: Mapped[str] = mapped_column(String(16))
+    previous_decision: Mapped[str | None] = mapped_column(String(16))
     reason_kind: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewState(Base):
+    """The current decision per violation identity (the last of ``reviews``), for queries."""
+
+    __tablename__ = "review_state"
+
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    session: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason_kind: Mapped[str | None] = mapped_column(String(32))
+    review_id: Mapped[int] = mapped_column(BigInteger)
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class User(Base):
+    """A person who signs in: a unit head, Nội vụ, an HR clerk, an admin or an auditor."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('unit_head', 'noi_vu', 'hr_clerk', 'admin', 'auditor')", name="role"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RecomputeRequest(Base):
