@@ -32,6 +32,7 @@ from ingest.pipeline import (
     process_batch,
     store_failure,
 )
+from kycuong.metrics import INGEST_COMMIT_SECONDS, INGEST_MESSAGES
 from kycuong.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -245,6 +246,10 @@ class IngestWorker:
             self._stopped.set()
 
     def _count(self, batch: list[Message], outcome: BatchOutcome) -> None:
+        INGEST_MESSAGES.labels("stored").inc(outcome.stored)
+        INGEST_MESSAGES.labels("duplicate").inc(outcome.duplicates)
+        INGEST_MESSAGES.labels("dead_letter").inc(outcome.dead_letters)
+        INGEST_COMMIT_SECONDS.observe(self.stats.last_commit_ms / 1000)
         stats = self.stats
         stats.received += len(batch)
         stats.stored += outcome.stored

@@ -38,6 +38,23 @@ class Settings(BaseSettings):
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
     max_clock_skew_s: int = Field(default=300, ge=0)
 
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_secret: str = Field(
+        default="",
+        description="signs access tokens; every API replica needs the same one (empty: random)",
+    )
+    api_token_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+
+    # Thresholds that open a discipline file (Nghị định 112/2020, as amended): configurable.
+    absence_days_per_month_flag: float = 5
+    absence_days_per_year_flag: float = 20
+    consecutive_absence_days_flag: int = 5
+
+    metrics_port: int | None = Field(
+        default=None, description="serve Prometheus metrics of the ingest/rules role here"
+    )
+
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

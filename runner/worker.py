@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from kycuong.metrics import RECOMPUTE_CHANGES, RECOMPUTE_KEYS, RECOMPUTE_SECONDS
 from runner.deadlines import nightly, tick, upcoming_deadlines
 from runner.directory import RulesDirectory
 from runner.recompute import RecomputeStats, recompute
@@ -54,10 +55,13 @@ class RecomputeWorker:
 
     def run_once(self) -> RecomputeStats:
         """Claim one batch and recompute it in one transaction."""
-        with db_session(self.engine) as db:
+        with RECOMPUTE_SECONDS.time(), db_session(self.engine) as db:
             keys = claim(db, self.batch)
             stats = recompute(db, keys, self.clock(), self.directory, trigger="queue")
         self.recomputed += stats.keys
+        RECOMPUTE_KEYS.inc(stats.keys)
+        for action in ("detected", "updated", "withdrawn", "restored"):
+            RECOMPUTE_CHANGES.labels(action).inc(getattr(stats, action))
         return stats
 
     def drain(self) -> int:

@@ -103,7 +103,9 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _columns(headers: list[str], spec: dict[str, list[str]], required: list[str]) -> dict[str, str]:
+def match_columns(
+    headers: list[str], spec: dict[str, list[str]], required: list[str]
+) -> dict[str, str]:
     found: dict[str, str] = {}
     for header in headers:
         key = normalise_header(header)
@@ -129,7 +131,7 @@ def import_units(db: DbSession, path: Path) -> ImportReport:
     rows = list(read_rows(path))
     if not rows:
         raise RosterError(["Tệp không có dòng dữ liệu nào"])
-    cols = _columns(list(rows[0][1]), UNIT_COLUMNS, ["code", "name", "agency_code"])
+    cols = match_columns(list(rows[0][1]), UNIT_COLUMNS, ["code", "name", "agency_code"])
     report = ImportReport()
     problems: list[str] = []
     pending_parents: list[tuple[int, Unit, str]] = []
@@ -179,7 +181,7 @@ def import_employees(db: DbSession, path: Path, tz: ZoneInfo | None = None) -> I
     rows = list(read_rows(path))
     if not rows:
         raise RosterError(["Tệp không có dòng dữ liệu nào"])
-    cols = _columns(list(rows[0][1]), EMPLOYEE_COLUMNS, ["code", "full_name", "unit"])
+    cols = match_columns(list(rows[0][1]), EMPLOYEE_COLUMNS, ["code", "full_name", "unit"])
     report = ImportReport()
     problems: list[str] = []
     now = datetime.now(UTC)

@@ -1,0 +1,62 @@
+"""The FastAPI application: sign-in, violations, leave, summaries, operations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import Engine
+
+from api import errors, excuses, ops, summaries, violations
+from api.deps import ApiContext, Context, CurrentScope, DbSession
+from api.schemas import Me, Token
+from kycuong.settings import Settings
+from store.db import engine_for
+from store.users import authenticate
+
+auth = APIRouter(tags=["Đăng nhập"])
+
+
+@auth.post(
+    "/auth/token",
+    response_model=Token,
+    responses={401: {"description": "Sai tên đăng nhập hoặc mật khẩu"}},
+    summary="Đăng nhập (OAuth2 password)",
+)
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, context: Context
+) -> Token:
+    user = authenticate(db, form.username, form.password)
+    if user is None:
+        raise errors.ApiError(401, "invalid_credentials", "Sai tên đăng nhập hoặc mật khẩu")
+    access, ttl = context.issue_token(user)
+    return Token(access_token=access, expires_in=ttl)
+
+
+@auth.get(
+    "/me", response_model=Me, responses=errors.responses(401), summary="Tài khoản đang đăng nhập"
+)
+def me(scope: CurrentScope) -> Me:
+    return Me(
+        username=scope.username,
+        role=scope.role,
+        unit_ids=sorted(scope.unit_ids) if scope.unit_ids is not None else None,
+    )
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Kỷ Cương API",
+        version="1.0",
+        description=(
+            "Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. Trưởng đơn vị xem và xử lý vi phạm "
+            "của đơn vị mình; Nội vụ lấy báo cáo tổng hợp (JSON, CSV, XLSX). Lỗi trả về "
+            '`{"error": {"code", "message"}}` với thông điệp tiếng Việt và mã ổn định.'
+        ),
+    )
+    app.state.context = ApiContext(settings, engine or engine_for(settings.database_url))
+    errors.install(app)
+    for router in (auth, violations.router, excuses.router, summaries.router, ops.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,101 @@
+"""API errors: a stable machine code and a Vietnamese message, mapped to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """A domain error the API reports as ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def not_found(what: str = "Đối tượng") -> ApiError:
+    # The same answer whether it does not exist or is outside the caller's scope.
+    return ApiError(404, "not_found", f"{what} không tồn tại hoặc nằm ngoài phạm vi của bạn")
+
+
+def forbidden() -> ApiError:
+    return ApiError(403, "forbidden", "Tài khoản của bạn không có quyền thực hiện thao tác này")
+
+
+def bad_request(code: str, message: str, details: Any = None) -> ApiError:
+    return ApiError(400, code, message, details)
+
+
+ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    401: {"error": {"code": "unauthorized", "message": "Chưa đăng nhập hoặc phiên đã hết hạn"}},
+    403: {
+        "error": {
+            "code": "forbidden",
+            "message": "Tài khoản của bạn không có quyền thực hiện thao tác này",
+        }
+    },
+    404: {
+        "error": {
+            "code": "not_found",
+            "message": "Vi phạm không tồn tại hoặc nằm ngoài phạm vi của bạn",
+        }
+    },
+    422: {
+        "error": {
+            "code": "invalid_request",
+            "message": "Dữ liệu gửi lên không hợp lệ",
+            "details": [],
+        }
+    },
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI descriptions of the error answers a route may give."""
+    return {
+        code: {
+            "description": ERROR_EXAMPLES[code]["error"]["message"],
+            "content": {"application/json": {"example": ERROR_EXAMPLES[code]}},
+        }
+        for code in codes
+    }
+
+
+def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            _body("invalid_request", "Dữ liệu gửi lên không hợp lệ", details), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {
+            401: ("unauthorized", "Chưa đăng nhập hoặc phiên đã hết hạn"),
+            404: ("not_found", "Không tìm thấy địa chỉ yêu cầu"),
+            405: ("method_not_allowed", "Phương thức không được hỗ trợ"),
+        }
+        code, message = messages.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSONResponse(
+            _body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )

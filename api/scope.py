@@ -1,0 +1,77 @@
+"""Who may do what (quyền) and over which units (phạm vi): one table, one resolver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from store.models import Agency, Unit, User
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "violations:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
+    "violations:review": frozenset({"unit_head", "admin"}),
+    "excuses:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
+    "excuses:write": frozenset({"unit_head", "hr_clerk", "admin"}),
+    "excuses:import": frozenset({"hr_clerk", "admin"}),
+    "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
+    "devices:read": frozenset({"admin", "auditor"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The signed-in user, their role and the units they may see (None: every unit)."""
+
+    user_id: int
+    username: str
+    role: str
+    unit_ids: frozenset[int] | None
+
+    def may(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+    def sees(self, unit_id: int) -> bool:
+        return self.unit_ids is None or unit_id in self.unit_ids
+
+
+def subtree_units(
+    db: DbSession, *, unit_id: int | None = None, agency_id: int | None = None
+) -> frozenset[int]:
+    """A unit and its descendants, or every unit of an agency and of its sub-agencies."""
+    units = db.execute(select(Unit.id, Unit.parent_id, Unit.agency_id)).all()
+    if unit_id is not None:
+        children: dict[int | None, list[int]] = {}
+        for uid, parent, _ in units:
+            children.setdefault(parent, []).append(uid)
+        found: set[int] = set()
+        todo = [unit_id]
+        while todo:
+            current = todo.pop()
+            found.add(current)
+            todo.extend(children.get(current, []))
+        return frozenset(found)
+    agencies = db.execute(select(Agency.id, Agency.parent_id)).all()
+    sub: dict[int | None, list[int]] = {}
+    for aid, parent in agencies:
+        sub.setdefault(parent, []).append(aid)
+    within: set[int] = set()
+    pending: list[int] = [agency_id] if agency_id is not None else []
+    while pending:
+        current = pending.pop()
+        within.add(current)
+        pending.extend(sub.get(current, []))
+    return frozenset(uid for uid, _, aid in units if aid in within)
+
+
+def scope_of(db: DbSession, user: User) -> Scope:
+    if user.role == "admin":
+        units = None
+    elif user.role == "unit_head":
+        units = subtree_units(db, unit_id=user.unit_id)
+    elif user.agency_id is not None:
+        units = subtree_units(db, agency_id=user.agency_id)
+    else:
+        units = None  # a province-wide Nội vụ office or auditor
+    return Scope(user.id, user.username, user.role, units)

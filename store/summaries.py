@@ -1,0 +1,329 @@
+"""Discipline summaries for Nội vụ (báo cáo tình hình chấp hành kỷ luật, kỷ cương hành chính).
+
+Aggregated in SQL: per person and per unit, over a month, quarter or year. A violation
+counts unless a reviewer excused or dismissed it; absences are counted in days (an absent
+session is its minutes over an 8-hour day); excused absence comes from the day records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session as DbSession
+
+from store.models import DayRecord, Employee, ReviewState, Unit, ViolationRecord
+
+WORKING = ("present", "late", "absent", "on_leave", "pending")
+PRESENT = ("present", "late")
+DAY_MINUTES = 480.0
+EXCUSE_GROUPS = {
+    "annual_leave": "leave",
+    "personal_paid": "leave",
+    "compensatory_day": "leave",
+    "unpaid_leave": "leave",
+    "sick_leave": "sick",
+    "maternity": "sick",
+    "business_trip": "trip",
+    "outside_meeting": "trip",
+    "training": "study",
+}
+
+
+@dataclass(slots=True)
+class Line:
+    """One row of the summary table, for a person or a unit."""
+
+    key: int
+    name: str
+    code: str = ""
+    unit_id: int = 0
+    unit_name: str = ""
+    staff: int = 0
+    working_days: int = 0
+    present_days: int = 0
+    late_count: int = 0
+    late_minutes: int = 0
+    early_count: int = 0
+    early_minutes: int = 0
+    absent_days: float = 0.0
+    excused_leave: float = 0.0
+    excused_sick: float = 0.0
+    excused_trip: float = 0.0
+    excused_study: float = 0.0
+    excused_other: float = 0.0
+    missing_punches: int = 0
+    confirmed: int = 0
+    excused: int = 0
+    dismissed: int = 0
+    max_month_absent_days: float = 0.0
+    max_consecutive_absent_days: int = 0
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Violations (late, early, absent sessions) per 100 working person-days."""
+        events = self.late_count + self.early_count + self.absent_days * 2
+        return round(100.0 * events / self.working_days, 2) if self.working_days else 0.0
+
+    def add(self, other: Line) -> None:
+        for name in (
+            "staff",
+            "working_days",
+            "present_days",
+            "late_count",
+            "late_minutes",
+            "early_count",
+            "early_minutes",
+            "absent_days",
+            "excused_leave",
+            "excused_sick",
+            "excused_trip",
+            "excused_study",
+            "excused_other",
+            "missing_punches",
+            "confirmed",
+            "excused",
+            "dismissed",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    month_days: float = 5
+    year_days: float = 20
+    consecutive_days: int = 5
+
+
+def _counted() -> Any:
+    return or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
+
+
+def person_lines(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Line]:
+    """One line per person with a day record in the period and in scope."""
+    days = (
+        select(
+            DayRecord.employee_id.label("employee_id"),
+            func.max(DayRecord.unit_id).label("unit_id"),
+            func.sum(case((DayRecord.status.in_(WORKING), 1), else_=0)).label("working"),
+            func.sum(case((DayRecord.status.in_(PRESENT), 1), else_=0)).label("present"),
+            *[
+                func.sum(
+                    case(
+                        (
+                            DayRecord.excused_kind.in_(
+                                [k for k, g in EXCUSE_GROUPS.items() if g == group]
+                            ),
+                            DayRecord.excused_fraction,
+                        ),
+                        else_=0.0,
+                    )
+                ).label(f"ex_{group}")
+                for group in ("leave", "sick", "trip", "study")
+            ],
+            func.sum(
+                case(
+                    (
+                        and_(
+                            DayRecord.excused_kind.is_not(None),
+                            DayRecord.excused_kind.not_in(list(EXCUSE_GROUPS)),
+                        ),
+                        DayRecord.excused_fraction,
+                    ),
+                    else_=0.0,
+                )
+            ).label("ex_other"),
+        )
+        .where(DayRecord.day >= first, DayRecord.day <= last)
+        .group_by(DayRecord.employee_id)
+    )
+    if units is not None:
+        days = days.where(DayRecord.unit_id.in_(units))
+    counted = _counted()
+    v = ViolationRecord
+    violations = (
+        select(
+            v.employee_id.label("employee_id"),
+            func.sum(case((and_(v.kind == "late", counted), 1), else_=0)).label("late_count"),
+            func.sum(case((and_(v.kind == "late", counted), v.minutes), else_=0)).label(
+                "late_minutes"
+            ),
+            func.sum(case((and_(v.kind == "early_leave", counted), 1), else_=0)).label(
+                "early_count"
+            ),
+            func.sum(case((and_(v.kind == "early_leave", counted), v.minutes), else_=0)).label(
+                "early_minutes"
+            ),
+            func.sum(
+                case(
+                    (and_(v.kind == "absent", counted), cast(v.minutes, Float) / DAY_MINUTES),
+                    else_=0.0,
+                )
+            ).label("absent_days"),
+            func.sum(
+                case((and_(v.kind.in_(["missing_in", "missing_out"]), counted), 1), else_=0)
+            ).label("missing"),
+            func.sum(case((ReviewState.decision == "confirmed", 1), else_=0)).label("confirmed"),
+            func.sum(case((ReviewState.decision == "excused", 1), else_=0)).label("excused"),
+            func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)).label("dismissed"),
+        )
+        .outerjoin(
+            ReviewState,
+            and_(
+                ReviewState.employee_id == v.employee_id,
+                ReviewState.day == v.day,
+                ReviewState.session == v.session,
+                ReviewState.kind == v.kind,
+            ),
+        )
+        .where(v.active.is_(True), v.day >= first, v.day <= last)
+        .group_by(v.employee_id)
+    )
+    if units is not None:
+        violations = violations.where(v.unit_id.in_(units))
+    d, vs = days.subquery(), violations.subquery()
+    rows = (
+        db.execute(
+            select(d, vs, Employee.code, Employee.full_name, Unit.name.label("unit_name"))
+            .join(Employee, Employee.id == d.c.employee_id)
+            .join(Unit, Unit.id == d.c.unit_id)
+            .outerjoin(vs, vs.c.employee_id == d.c.employee_id)
+            .order_by(Unit.name, Employee.code)
+        )
+        .mappings()
+        .all()
+    )
+    monthly = _max_month_absence(db, first, last, units)
+    streaks = _longest_absence(db, first, last, units)
+    lines = []
+    for r in rows:
+        line = Line(
+            key=r["employee_id"],
+            name=r["full_name"],
+            code=r["code"],
+            unit_id=r["unit_id"],
+            unit_name=r["unit_name"],
+            staff=1,
+            working_days=int(r["working"] or 0),
+            present_days=int(r["present"] or 0),
+            late_count=int(r["late_count"] or 0),
+            late_minutes=int(r["late_minutes"] or 0),
+            early_count=int(r["early_count"] or 0),
+            early_minutes=int(r["early_minutes"] or 0),
+            absent_days=round(float(r["absent_days"] or 0), 2),
+            excused_leave=float(r["ex_leave"] or 0),
+            excused_sick=float(r["ex_sick"] or 0),
+            excused_trip=float(r["ex_trip"] or 0),
+            excused_study=float(r["ex_study"] or 0),
+            excused_other=float(r["ex_other"] or 0),
+            missing_punches=int(r["missing"] or 0),
+            confirmed=int(r["confirmed"] or 0),
+            excused=int(r["excused"] or 0),
+            dismissed=int(r["dismissed"] or 0),
+            max_month_absent_days=monthly.get(r["employee_id"], 0.0),
+            max_consecutive_absent_days=streaks.get(r["employee_id"], 0),
+        )
+        line.flags = flags_for(line, thresholds)
+        lines.append(line)
+    return lines
+
+
+def flags_for(line: Line, thresholds: Thresholds) -> list[str]:
+    """Threshold flags (vượt ngưỡng xem xét kỷ luật), in Vietnamese."""
+    flags = []
+    if line.max_month_absent_days >= thresholds.month_days:
+        flags.append(f"Nghỉ không lý do {line.max_month_absent_days:g} ngày trong một tháng")
+    if line.absent_days >= thresholds.year_days:
+        flags.append(f"Nghỉ không lý do {line.absent_days:g} ngày trong kỳ")
+    if line.max_consecutive_absent_days >= thresholds.consecutive_days:
+        flags.append(f"Nghỉ không lý do {line.max_consecutive_absent_days} ngày liên tục")
+    return flags
+
+
+def _max_month_absence(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> dict[int, float]:
+    v = ViolationRecord
+    month = func.extract("year", v.day) * 100 + func.extract("month", v.day)
+    per_month = (
+        select(
+            v.employee_id.label("e"),
+            month.label("m"),
+            func.sum(cast(v.minutes, Float) / DAY_MINUTES).label("days"),
+        )
+        .outerjoin(
+            ReviewState,
+            and_(
+                ReviewState.employee_id == v.employee_id,
+                ReviewState.day == v.day,
+                ReviewState.session == v.session,
+                ReviewState.kind == v.kind,
+            ),
+        )
+        .where(v.kind == "absent", v.active.is_(True), v.day >= first, v.day <= last, _counted())
+        .group_by(v.employee_id, month)
+    )
+    if units is not None:
+        per_month = per_month.where(v.unit_id.in_(units))
+    sub = per_month.subquery()
+    rows = db.execute(select(sub.c.e, func.max(sub.c.days)).group_by(sub.c.e)).all()
+    return {e: round(float(days), 2) for e, days in rows}
+
+
+def _longest_absence(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> dict[int, int]:
+    """The longest run of consecutive working days recorded absent (gaps and islands)."""
+    working = select(
+        DayRecord.employee_id.label("e"),
+        DayRecord.status.label("status"),
+        func.row_number()
+        .over(partition_by=DayRecord.employee_id, order_by=DayRecord.day)
+        .label("rn"),
+        DayRecord.day.label("day"),
+    ).where(DayRecord.day >= first, DayRecord.day <= last, DayRecord.status.in_(WORKING))
+    if units is not None:
+        working = working.where(DayRecord.unit_id.in_(units))
+    w = working.subquery()
+    absent = (
+        select(
+            w.c.e,
+            (w.c.rn - func.row_number().over(partition_by=w.c.e, order_by=w.c.day)).label("grp"),
+        )
+        .where(w.c.status == "absent")
+        .subquery()
+    )
+    runs = select(absent.c.e, func.count().label("n")).group_by(absent.c.e, absent.c.grp).subquery()
+    rows = db.execute(select(runs.c.e, func.max(runs.c.n)).group_by(runs.c.e)).all()
+    return {e: int(n) for e, n in rows}
+
+
+def unit_lines(lines: list[Line], thresholds: Thresholds) -> list[Line]:
+    """Roll people up into their units, ranked by violation rate (worst first)."""
+    units: dict[int, Line] = {}
+    for line in lines:
+        unit = units.setdefault(
+            line.unit_id,
+            Line(
+                key=line.unit_id,
+                name=line.unit_name,
+                unit_id=line.unit_id,
+                unit_name=line.unit_name,
+            ),
+        )
+        unit.add(line)
+        if line.flags:
+            unit.flags.append(f"{line.code} {line.name}: {'; '.join(line.flags)}")
+    return sorted(units.values(), key=lambda u: (-u.rate, u.name))
+
+
+def total_line(units: list[Line]) -> Line:
+    total = Line(key=0, name="Tổng cộng")
+    for unit in units:
+        total.add(unit)
+    return total

@@ -1,0 +1,186 @@
+"""Queries on violations for the people who act on them: list, detail, review (xử lý vi phạm)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import Table, and_, select, tuple_
+from sqlalchemy.orm import Session as DbSession
+
+from store.bulk import bulk_insert
+from store.models import (
+    Employee,
+    Punch,
+    Review,
+    ReviewState,
+    Unit,
+    ViolationEvent,
+    ViolationRecord,
+)
+
+REVIEW_STATE = cast(Table, ReviewState.__table__)
+DECISIONS = ("confirmed", "excused", "dismissed")
+State = Literal["active", "withdrawn", "all"]
+ReviewFilter = Literal["pending", "confirmed", "excused", "dismissed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationFilter:
+    units: frozenset[int] | None = None  # None: every unit
+    employee_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    kind: str | None = None
+    state: State = "active"
+    review: ReviewFilter | None = None
+
+
+def _identity_join() -> Any:
+    return and_(
+        ReviewState.employee_id == ViolationRecord.employee_id,
+        ReviewState.day == ViolationRecord.day,
+        ReviewState.session == ViolationRecord.session,
+        ReviewState.kind == ViolationRecord.kind,
+    )
+
+
+def _columns() -> list[Any]:
+    return [
+        ViolationRecord.id,
+        ViolationRecord.employee_id,
+        Employee.code.label("employee_code"),
+        Employee.full_name.label("employee_name"),
+        ViolationRecord.unit_id,
+        Unit.name.label("unit_name"),
+        ViolationRecord.day,
+        ViolationRecord.session,
+        ViolationRecord.kind,
+        ViolationRecord.minutes,
+        ViolationRecord.provisional,
+        ViolationRecord.active,
+        ViolationRecord.pending_excuse_id,
+        ViolationRecord.detected_at,
+        ViolationRecord.withdrawn_at,
+        ReviewState.decision.label("review"),
+    ]
+
+
+def list_violations(
+    db: DbSession, where: ViolationFilter, limit: int, after: tuple[date, int] | None
+) -> list[Any]:
+    """A page of violations, newest date first, keyset-paginated on (date, id)."""
+    query = (
+        select(*_columns())
+        .join(Employee, Employee.id == ViolationRecord.employee_id)
+        .join(Unit, Unit.id == ViolationRecord.unit_id)
+        .outerjoin(ReviewState, _identity_join())
+    )
+    if where.units is not None:
+        query = query.where(ViolationRecord.unit_id.in_(where.units))
+    if where.employee_id is not None:
+        query = query.where(ViolationRecord.employee_id == where.employee_id)
+    if where.date_from is not None:
+        query = query.where(ViolationRecord.day >= where.date_from)
+    if where.date_to is not None:
+        query = query.where(ViolationRecord.day <= where.date_to)
+    if where.kind is not None:
+        query = query.where(ViolationRecord.kind == where.kind)
+    if where.state != "all":
+        query = query.where(ViolationRecord.active.is_(where.state == "active"))
+    if where.review == "pending":
+        query = query.where(ReviewState.decision.is_(None))
+    elif where.review is not None:
+        query = query.where(ReviewState.decision == where.review)
+    if after is not None:
+        query = query.where(tuple_(ViolationRecord.day, ViolationRecord.id) < tuple_(*after))
+    query = query.order_by(ViolationRecord.day.desc(), ViolationRecord.id.desc()).limit(limit)
+    return list(db.execute(query).all())
+
+
+def get_violation(db: DbSession, violation_id: int, units: frozenset[int] | None) -> Any | None:
+    query = (
+        select(*_columns(), ViolationRecord.evidence)
+        .join(Employee, Employee.id == ViolationRecord.employee_id)
+        .join(Unit, Unit.id == ViolationRecord.unit_id)
+        .outerjoin(ReviewState, _identity_join())
+        .where(ViolationRecord.id == violation_id)
+    )
+    if units is not None:
+        query = query.where(ViolationRecord.unit_id.in_(units))
+    return db.execute(query).first()
+
+
+def evidence_punches(db: DbSession, evidence: str) -> list[Punch]:
+    ids = [int(i) for i in json.loads(evidence)]
+    if not ids:
+        return []
+    return list(db.scalars(select(Punch).where(Punch.id.in_(ids)).order_by(Punch.punched_at)))
+
+
+def history(db: DbSession, violation: Any) -> tuple[list[ViolationEvent], list[Review]]:
+    events = list(
+        db.scalars(
+            select(ViolationEvent)
+            .where(ViolationEvent.violation_id == violation.id)
+            .order_by(ViolationEvent.id)
+        )
+    )
+    reviews = list(
+        db.scalars(
+            select(Review)
+            .where(
+                Review.employee_id == violation.employee_id,
+                Review.day == violation.day,
+                Review.session == violation.session,
+                Review.kind == violation.kind,
+            )
+            .order_by(Review.id)
+        )
+    )
+    return events, reviews
+
+
+def review(
+    db: DbSession,
+    violation: Any,
+    decision: str,
+    reason_kind: str | None,
+    note: str,
+    by: str,
+) -> Review:
+    """Record a decision on a violation: appended to the history, and the current state."""
+    identity = (violation.employee_id, violation.day, violation.session, violation.kind)
+    current = db.get(ReviewState, identity)
+    now = datetime.now(UTC)
+    record = Review(
+        employee_id=violation.employee_id,
+        day=violation.day,
+        session=violation.session,
+        kind=violation.kind,
+        decision=decision,
+        previous_decision=current.decision if current else None,
+        reason_kind=reason_kind,
+        note=note,
+        decided_by=by,
+        decided_at=now,
+    )
+    db.add(record)
+    db.flush()
+    state = {
+        "employee_id": identity[0],
+        "day": identity[1],
+        "session": identity[2],
+        "kind": identity[3],
+        "decision": decision,
+        "reason_kind": reason_kind,
+        "review_id": record.id,
+        "decided_by": by,
+        "decided_at": now,
+    }
+    bulk_insert(
+        db, REVIEW_STATE, [state], conflict=("update", ("employee_id", "day", "session", "kind"))
+    )
+    return record
