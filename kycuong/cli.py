@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
 
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
@@ -64,6 +65,8 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         seeded = seed_demo(db, employees=args.employees)
     if seeded:
         log.info("created the demo agency: %d employees in 6 units, 2 readers", args.employees)
+        with db_session(engine) as db:
+            _demo_users(db)
     broker, worker = _start_ingest(settings)
     rules_worker, scheduler = _start_rules(settings)
     tz = ZoneInfo(settings.timezone)
@@ -100,6 +103,12 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     _print_summary(settings)
     _print_violations(settings, day)
     if not args.once:
+        _serve_api_in_background(settings)
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        users = ", ".join(f"{u} / {DEMO_PASSWORD}" for u in ("admin", "truongphong.vp", "noivu"))
+        print(f"API: {base}/docs  (sign in: {users})")
+        report = f"{base}/summaries?period=month&year={day.year}&month={day.month}&format=xlsx"
+        print(f"Báo cáo Nội vụ (XLSX): {report}")
         log.info(
             "Kỷ Cương is running (ingest on %s:%d). Ctrl-C to stop.",
             settings.mqtt_host,
@@ -112,6 +121,26 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     if broker:
         broker.stop()
     return 0
+
+
+DEMO_PASSWORD = "kycuong-demo"
+
+
+def _demo_users(db: DbSession) -> None:
+    """Sign-ins for the demo: an admin, the head of the Văn phòng, and Nội vụ for the agency."""
+    from store.users import create_user
+
+    create_user(db, "admin", DEMO_PASSWORD, "admin", full_name="Quản trị hệ thống")
+    create_user(
+        db,
+        "truongphong.vp",
+        DEMO_PASSWORD,
+        "unit_head",
+        full_name="Chánh Văn phòng",
+        agency_code="SNV",
+        unit_code="VP",
+    )
+    create_user(db, "noivu", DEMO_PASSWORD, "noi_vu", full_name="Phòng Nội vụ", agency_code="SNV")
 
 
 def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
@@ -187,7 +216,10 @@ def _print_summary(settings: Settings) -> None:
 
 
 def cmd_ingest(_args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.metrics import serve
+
     upgrade(settings.database_url)
+    serve(settings.metrics_port)
     broker, worker = _start_ingest(settings)
     _wait_for_signal()
     worker.stop()
@@ -197,7 +229,10 @@ def cmd_ingest(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.metrics import serve
+
     upgrade(settings.database_url)
+    serve(settings.metrics_port)
     worker, scheduler = _start_rules(settings)
     log.info("rules role running: recompute loop and scheduler (%s)", settings.timezone)
     _wait_for_signal()
@@ -284,6 +319,61 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
     print(f"rules saved for {scope}; {queued} keys queued")
+    return 0
+
+
+def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    upgrade(settings.database_url)
+    if not settings.api_secret:
+        log.warning(
+            "KC_API_SECRET is not set: tokens will not survive a restart or work across replicas"
+        )
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
+    return 0
+
+
+def _serve_api_in_background(settings: Settings) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        log_level="warning",
+    )
+    threading.Thread(target=uvicorn.Server(config).run, name="api", daemon=True).start()
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from store.users import UserError, create_user
+
+    password = args.password or getpass.getpass(f"Mật khẩu cho {args.username}: ")
+    try:
+        with db_session(engine_for(settings.database_url)) as db:
+            user = create_user(
+                db,
+                args.username,
+                password,
+                args.role,
+                full_name=args.full_name or "",
+                agency_code=args.agency,
+                unit_code=args.unit,
+            )
+            print(f"created {user.username} ({user.role})")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -476,6 +566,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="run the ingest worker only")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("api", help="serve the HTTP API (KC_API_HOST:KC_API_PORT)")
+    p.set_defaults(func=cmd_api)
+
+    p = sub.add_parser("users", help="create a user who signs in to the API")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("username")
+    p.add_argument(
+        "--role", required=True, choices=["unit_head", "noi_vu", "hr_clerk", "admin", "auditor"]
+    )
+    p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
+    p.add_argument("--unit", help="unit code: the scope of a unit head")
+    p.add_argument("--full-name")
+    p.add_argument("--password", help="asked for when left out")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")
     p.set_defaults(func=cmd_rules)

@@ -64,8 +64,9 @@ class Line:
 
     @property
     def rate(self) -> float:
-        """Violations (late, early, absent sessions) per 100 working person-days."""
-        events = self.late_count + self.early_count + self.absent_days * 2
+        """Violations per 100 working days (ngày công): each late arrival, each early
+        departure and each day of unexcused absence counts one."""
+        events = self.late_count + self.early_count + self.absent_days
         return round(100.0 * events / self.working_days, 2) if self.working_days else 0.0
 
     def add(self, other: Line) -> None:
