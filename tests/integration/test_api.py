@@ -164,7 +164,7 @@ class TestSignIn:
 
         stale = jwt.encode(
             {"sub": "1", "exp": datetime.now(UTC) - timedelta(minutes=1)},
-            "test-secret",
+            "test-secret-of-at-least-thirty-two-bytes",
             algorithm="HS256",
         )
         assert (
