@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -86,6 +87,13 @@ def install(app: FastAPI) -> None:
         ]
         return JSONResponse(
             _body("invalid_request", "Dữ liệu gửi lên không hợp lệ", details), status_code=422
+        )
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_request: Request, _exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a NUL byte, an odd number).
+        return JSONResponse(
+            _body("invalid_value", "Dữ liệu chứa ký tự hoặc giá trị không hợp lệ"), status_code=400
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, UploadFile
+from fastapi import Path as PathParam
 from sqlalchemy import select
 
 from api.deps import DbSession, require
@@ -27,6 +28,7 @@ Reader = Annotated[Scope, Depends(require("excuses:read"))]
 Writer = Annotated[Scope, Depends(require("excuses:write"))]
 Importer = Annotated[Scope, Depends(require("excuses:import"))]
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+ExcusePathId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 def to_excuse(record: ExcuseRecord, employee: Employee) -> Excuse:
@@ -128,14 +130,14 @@ def _change(db: DbSession, scope: Scope, excuse_id: int, status: str) -> Excuse:
     responses=responses(401, 403, 404),
     summary="Duyệt",
 )
-def approve(excuse_id: int, db: DbSession, scope: Writer) -> Excuse:
+def approve(excuse_id: ExcusePathId, db: DbSession, scope: Writer) -> Excuse:
     return _change(db, scope, excuse_id, "approved")
 
 
 @router.post(
     "/{excuse_id}/cancel", response_model=Excuse, responses=responses(401, 403, 404), summary="Hủy"
 )
-def cancel(excuse_id: int, db: DbSession, scope: Writer) -> Excuse:
+def cancel(excuse_id: ExcusePathId, db: DbSession, scope: Writer) -> Excuse:
     return _change(db, scope, excuse_id, "cancelled")
 
 

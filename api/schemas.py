@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Ids as the database holds them: out-of-range numbers are a 422, never a database error.
+BigId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 ViolationKind = Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
 Decision = Literal["confirmed", "excused", "dismissed"]
@@ -150,7 +154,7 @@ class BulkReviewIn(ReviewIn):
         json_schema_extra={"example": {"ids": [1042, 1043], "decision": "confirmed", "note": ""}},
     )
 
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[BigId] = Field(min_length=1, max_length=500)
 
 
 class BulkReviewItem(BaseModel):

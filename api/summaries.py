@@ -147,7 +147,7 @@ def summary(
     year: Annotated[int, Query(ge=2000, le=2100)] = 2026,
     month: Annotated[int | None, Query(ge=1, le=12)] = None,
     quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
-    unit_id: int | None = None,
+    unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
     by: Literal["unit", "employee"] = "unit",
 ) -> SummaryOut | Response:

@@ -6,7 +6,7 @@ import base64
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import DbSession, require
 from api.errors import ApiError, bad_request, not_found, responses
@@ -30,6 +30,7 @@ from store.models import Review
 router = APIRouter(prefix="/violations", tags=["Vi phạm"])
 Reader = Annotated[Scope, Depends(require("violations:read"))]
 Reviewer = Annotated[Scope, Depends(require("violations:review"))]
+ViolationPathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 REVIEW_LABELS = {
     None: "Chưa xử lý",
     "confirmed": "Xác nhận",
@@ -104,8 +105,10 @@ def units_filter(db: DbSession, scope: Scope, unit_id: int | None) -> frozenset[
 def list_violations(
     db: DbSession,
     scope: Reader,
-    unit_id: Annotated[int | None, Query(description="a unit and its sub-units")] = None,
-    employee_id: int | None = None,
+    unit_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="a unit and its sub-units")
+    ] = None,
+    employee_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
     kind: ViolationKind | None = None,
@@ -140,7 +143,7 @@ def list_violations(
     responses=responses(401, 403, 404),
     summary="Chi tiết vi phạm",
 )
-def get_violation(violation_id: int, db: DbSession, scope: Reader) -> ViolationDetail:
+def get_violation(violation_id: ViolationPathId, db: DbSession, scope: Reader) -> ViolationDetail:
     row = queries.get_violation(db, violation_id, scope.unit_ids)
     if row is None:
         raise not_found("Vi phạm")
