@@ -1,0 +1,181 @@
+"""API benchmark on PostgreSQL seeded with a province: 30,000 employees, a year of history,
+over a million violations.
+
+    python -m bench api [--employees 30000] [--requests 300]
+
+Prints the p50/p95 latency of a page of a unit head's violations (first pages and next
+pages), and the time of a month's summary for the whole province (JSON and XLSX). The
+requests go through the real FastAPI application in process (no network hop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+
+import psycopg
+
+from bench.ingest import ADMIN
+
+SEED_SQL = """
+SELECT setseed(0.42);
+INSERT INTO agencies (id, code, name, timezone)
+  SELECT g, 'S' || g, 'Sở số ' || g, 'Asia/Ho_Chi_Minh' FROM generate_series(1, %(agencies)s) g;
+INSERT INTO units (id, agency_id, code, name)
+  SELECT g, 1 + (g - 1) %% %(agencies)s, 'U' || g, 'Phòng số ' || g FROM generate_series(1, %(units)s) g;
+INSERT INTO employees (id, code, full_name, unit_id, active_from)
+  SELECT g, 'NV' || lpad(g::text, 6, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s, DATE '2024-01-01'
+  FROM generate_series(1, %(employees)s) g;
+CREATE TEMP TABLE days AS
+  SELECT d::date AS day FROM generate_series(DATE '2025-11-24', DATE '2026-11-20', INTERVAL '1 day') d
+  WHERE extract(isodow FROM d) < 6;
+CREATE TEMP TABLE facts AS
+  SELECT e.id AS employee_id, e.unit_id, d.day, random() AS r
+  FROM employees e CROSS JOIN days d;
+INSERT INTO day_records (employee_id, day, unit_id, status, worked_minutes, closed, computed_at,
+                         excused_kind, excused_fraction)
+  SELECT employee_id, day, unit_id,
+         CASE WHEN r < 0.02 THEN 'absent' WHEN r < 0.12 THEN 'late'
+              WHEN r < 0.15 THEN 'on_leave' ELSE 'present' END,
+         480, true, now(),
+         CASE WHEN r >= 0.12 AND r < 0.15 THEN 'annual_leave' END,
+         CASE WHEN r >= 0.12 AND r < 0.15 THEN 1.0 ELSE 0.0 END
+  FROM facts;
+INSERT INTO violations (employee_id, unit_id, day, session, kind, minutes, evidence, provisional,
+                        active, detected_at, updated_at)
+  SELECT employee_id, unit_id, day, s.session,
+         CASE WHEN r < 0.02 THEN 'absent' WHEN r < 0.12 THEN 'late' ELSE 'early_leave' END,
+         CASE WHEN r < 0.02 THEN 240 ELSE 1 + (r * 1000)::int %% 60 END,
+         '[]', false, true, now(), now()
+  FROM facts CROSS JOIN (VALUES ('morning'), ('afternoon')) s(session)
+  WHERE (r < 0.02) OR (r < 0.12 AND s.session = 'morning') OR (r > 0.97 AND s.session = 'afternoon');
+SELECT setval(pg_get_serial_sequence('violations', 'id'), (SELECT max(id) FROM violations));
+ANALYZE;
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench api")
+    parser.add_argument("--employees", type=int, default=30_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args(argv)
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from kycuong.settings import Settings
+    from store.db import db_session, make_engine, upgrade
+    from store.users import create_user
+
+    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = dict(p.split("=", 1) for p in ADMIN.split())
+    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
+    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    try:
+        upgrade(url)
+        units = max(1, args.employees // 30)
+        started = time.perf_counter()
+        with psycopg.connect(
+            url.replace("postgresql+psycopg", "postgresql"), autocommit=True
+        ) as conn:
+            values = {"agencies": 30, "units": units, "employees": args.employees}
+            for statement in SEED_SQL.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement, values)
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM day_records)"
+            ).fetchone()
+        assert counts is not None
+        print(
+            f"api benchmark: {args.employees:,} employees in {units:,} units of 30 agencies, "
+            f"{counts[1]:,} day records and {counts[0]:,} violations over a year "
+            f"(seeded in {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+        engine = make_engine(url)
+        rng = random.Random(7)
+        heads = rng.sample(range(1, units + 1), min(30, units))
+        with db_session(engine) as db:
+            for unit in heads:
+                create_user(
+                    db,
+                    f"head{unit}",
+                    "bench-password",
+                    "unit_head",
+                    agency_code=f"S{1 + (unit - 1) % 30}",
+                    unit_code=f"U{unit}",
+                )
+            create_user(db, "noivu", "bench-password", "noi_vu")
+        client = TestClient(
+            create_app(
+                Settings(database_url=url, api_secret="bench-secret-of-thirty-two-bytes!!"), engine
+            )
+        )
+
+        def sign_in(username: str) -> dict[str, str]:
+            token = client.post(
+                "/auth/token", data={"username": username, "password": "bench-password"}
+            ).json()["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        tokens = {unit: sign_in(f"head{unit}") for unit in heads}
+        first_pages: list[float] = []
+        next_pages: list[float] = []
+        for i in range(args.requests):
+            headers = tokens[heads[i % len(heads)]]
+            t = time.perf_counter()
+            page = client.get("/violations", headers=headers, params={"limit": 50})
+            first_pages.append(time.perf_counter() - t)
+            assert page.status_code == 200 and len(page.json()["items"]) == 50
+            cursor = page.json()["next_cursor"]
+            t = time.perf_counter()
+            client.get(
+                "/violations",
+                headers=headers,
+                params={"limit": 50, "cursor": cursor, "kind": "late"},
+            )
+            next_pages.append(time.perf_counter() - t)
+        print(
+            f"  unit head, a page of 50 violations: p50 {statistics.median(first_pages) * 1000:.1f} ms, "
+            f"p95 {percentile(first_pages, 0.95) * 1000:.1f} ms; next page with a filter: "
+            f"p95 {percentile(next_pages, 0.95) * 1000:.1f} ms ({args.requests} each)",
+            flush=True,
+        )
+        province = sign_in("noivu")
+        timings = {}
+        for fmt in ("json", "xlsx"):
+            t = time.perf_counter()
+            answer = client.get(
+                "/summaries",
+                headers=province,
+                params={"period": "month", "year": 2026, "month": 10, "format": fmt},
+            )
+            timings[fmt] = time.perf_counter() - t
+            assert answer.status_code == 200
+        body = client.get(
+            "/summaries", headers=province, params={"period": "month", "year": 2026, "month": 10}
+        ).json()
+        print(
+            f"  month summary, whole province ({body['total']['staff']:,} people, {len(body['units']):,} units): "
+            f"JSON {timings['json']:.2f} s, XLSX {timings['xlsx']:.2f} s",
+            flush=True,
+        )
+        print(
+            f'RESULT {{"page_p95_ms": {percentile(first_pages, 0.95) * 1000:.1f}, '
+            f'"summary_month_s": {timings["json"]:.2f}, "summary_month_xlsx_s": {timings["xlsx"]:.2f}}}'
+        )
+        engine.dispose()
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0
