@@ -25,12 +25,15 @@ SELECT setseed(0.42);
 INSERT INTO agencies (id, code, name, timezone)
   SELECT g, 'S' || g, 'Sở số ' || g, 'Asia/Ho_Chi_Minh' FROM generate_series(1, %(agencies)s) g;
 INSERT INTO units (id, agency_id, code, name)
-  SELECT g, 1 + (g - 1) %% %(agencies)s, 'U' || g, 'Phòng số ' || g FROM generate_series(1, %(units)s) g;
+  SELECT g, 1 + (g - 1) %% %(agencies)s, 'U' || g, 'Phòng số ' || g
+  FROM generate_series(1, %(units)s) g;
 INSERT INTO employees (id, code, full_name, unit_id, active_from)
-  SELECT g, 'NV' || lpad(g::text, 6, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s, DATE '2024-01-01'
+  SELECT g, 'NV' || lpad(g::text, 6, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s,
+         DATE '2024-01-01'
   FROM generate_series(1, %(employees)s) g;
 CREATE TEMP TABLE days AS
-  SELECT d::date AS day FROM generate_series(DATE '2025-11-24', DATE '2026-11-20', INTERVAL '1 day') d
+  SELECT d::date AS day
+  FROM generate_series(DATE '2025-11-24', DATE '2026-11-20', INTERVAL '1 day') d
   WHERE extract(isodow FROM d) < 6;
 CREATE TEMP TABLE facts AS
   SELECT e.id AS employee_id, e.unit_id, d.day, random() AS r
@@ -51,7 +54,8 @@ INSERT INTO violations (employee_id, unit_id, day, session, kind, minutes, evide
          CASE WHEN r < 0.02 THEN 240 ELSE 1 + (r * 1000)::int %% 60 END,
          '[]', false, true, now(), now()
   FROM facts CROSS JOIN (VALUES ('morning'), ('afternoon')) s(session)
-  WHERE (r < 0.02) OR (r < 0.12 AND s.session = 'morning') OR (r > 0.97 AND s.session = 'afternoon');
+  WHERE (r < 0.02) OR (r < 0.12 AND s.session = 'morning')
+     OR (r > 0.97 AND s.session = 'afternoon');
 SELECT setval(pg_get_serial_sequence('violations', 'id'), (SELECT max(id) FROM violations));
 ANALYZE;
 """
@@ -146,7 +150,8 @@ def main(argv: list[str]) -> int:
             )
             next_pages.append(time.perf_counter() - t)
         print(
-            f"  unit head, a page of 50 violations: p50 {statistics.median(first_pages) * 1000:.1f} ms, "
+            "  unit head, a page of 50 violations: "
+            f"p50 {statistics.median(first_pages) * 1000:.1f} ms, "
             f"p95 {percentile(first_pages, 0.95) * 1000:.1f} ms; next page with a filter: "
             f"p95 {percentile(next_pages, 0.95) * 1000:.1f} ms ({args.requests} each)",
             flush=True,
@@ -166,13 +171,15 @@ def main(argv: list[str]) -> int:
             "/summaries", headers=province, params={"period": "month", "year": 2026, "month": 10}
         ).json()
         print(
-            f"  month summary, whole province ({body['total']['staff']:,} people, {len(body['units']):,} units): "
+            f"  month summary, whole province ({body['total']['staff']:,} people, "
+            f"{len(body['units']):,} units): "
             f"JSON {timings['json']:.2f} s, XLSX {timings['xlsx']:.2f} s",
             flush=True,
         )
         print(
             f'RESULT {{"page_p95_ms": {percentile(first_pages, 0.95) * 1000:.1f}, '
-            f'"summary_month_s": {timings["json"]:.2f}, "summary_month_xlsx_s": {timings["xlsx"]:.2f}}}'
+            f'"summary_month_s": {timings["json"]:.2f}, '
+            f'"summary_month_xlsx_s": {timings["xlsx"]:.2f}}}'
         )
         engine.dispose()
     finally:
