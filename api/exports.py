@@ -9,11 +9,12 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from store.summaries import Line
 
@@ -101,36 +102,47 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-def _header_block(ws: Worksheet, scope_name: str, period: str, generated: datetime) -> int:
-    """The agency, the title, the period and the time of generation; returns the table's row."""
-    for text in (
-        scope_name,
-        TITLE,
-        f"Kỳ báo cáo: {period}",
-        f"Thời điểm lập: {generated:%d/%m/%Y %H:%M}",
-    ):
-        ws.append([text])
-    ws.append([])
-    ws["A1"].font = Font(bold=True)
-    ws["A2"].font = Font(bold=True, size=13)
-    return 6
-
-
+_BOLD = Font(bold=True)
+_TITLE_FONT = Font(bold=True, size=13)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
 WIDE = ("Đơn vị", "Họ và tên", "Ghi chú (vượt ngưỡng kỷ luật)")
 
 
-def _table(ws: Worksheet, headers: list[str], rows: list[list[object]], start: int) -> None:
-    ws.append(headers)
-    fill = PatternFill("solid", fgColor="DDEBF7")
+def _styled(
+    ws: Any, value: object, font: Font | None = None, header: bool = False
+) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=value)
+    if font is not None:
+        cell.font = font
+    if header:
+        cell.fill, cell.alignment = _HEADER_FILL, _HEADER_ALIGN
+    return cell
+
+
+def _write_sheet(
+    ws: Any,
+    heading: str,
+    period: str,
+    generated: datetime,
+    headers: list[str],
+    rows: list[list[object]],
+) -> None:
+    """The agency, the title, the period, the time of generation, then the table from row 6.
+
+    Write-only mode: a province's workbook has a thousand sheets and tens of thousands of rows.
+    """
     for col, header in enumerate(headers, start=1):
-        cell = ws.cell(row=start, column=col)
-        cell.font = Font(bold=True)
-        cell.fill = fill
-        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         ws.column_dimensions[get_column_letter(col)].width = 30 if header in WIDE else 12
+    ws.freeze_panes = "C7"
+    ws.append([_styled(ws, heading, _BOLD)])
+    ws.append([_styled(ws, TITLE, _TITLE_FONT)])
+    ws.append([f"Kỳ báo cáo: {period}"])
+    ws.append([f"Thời điểm lập: {generated:%d/%m/%Y %H:%M}"])
+    ws.append([])
+    ws.append([_styled(ws, h, _BOLD, header=True) for h in headers])
     for row in rows:
         ws.append(row)
-    ws.freeze_panes = f"C{start + 1}"
 
 
 def to_xlsx(
@@ -141,24 +153,25 @@ def to_xlsx(
     people: Sequence[Line],
     total: Line,
 ) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Tổng hợp"
-    start = _header_block(sheet, scope_name, period, generated)
+    book = Workbook(write_only=True)
     rows = [[i, u.name, *figures(u)] for i, u in enumerate(units, start=1)]
     rows.append(["", total.name, *figures(total)])
-    _table(sheet, UNIT_HEADERS, rows, start)
+    _write_sheet(book.create_sheet("Tổng hợp"), scope_name, period, generated, UNIT_HEADERS, rows)
+    members: dict[int, list[Line]] = {}
+    for person in people:
+        members.setdefault(person.unit_id, []).append(person)
     used = {"Tổng hợp"}
     for unit in units:
-        ws = book.create_sheet(_sheet_title(unit.name, used))
-        start = _header_block(ws, f"{scope_name} — {unit.name}", period, generated)
-        members = [p for p in people if p.unit_id == unit.key]
-        _table(
-            ws,
+        _write_sheet(
+            book.create_sheet(_sheet_title(unit.name, used)),
+            f"{scope_name} — {unit.name}",
+            period,
+            generated,
             PERSON_HEADERS,
-            [[i, p.code, p.name, p.unit_name, *figures(p)] for i, p in enumerate(members, start=1)],
-            start,
+            [
+                [i, p.code, p.name, p.unit_name, *figures(p)]
+                for i, p in enumerate(members.get(unit.key, []), start=1)
+            ],
         )
     out = io.BytesIO()
     book.save(out)
