@@ -109,9 +109,7 @@ _HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center"
 WIDE = ("Đơn vị", "Họ và tên", "Ghi chú (vượt ngưỡng kỷ luật)")
 
 
-def _styled(
-    ws: Any, value: object, font: Font | None = None, header: bool = False
-) -> WriteOnlyCell:
+def _styled(ws: Any, value: str, font: Font | None = None, header: bool = False) -> Any:
     cell = WriteOnlyCell(ws, value=value)
     if font is not None:
         cell.font = font
