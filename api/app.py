@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordRequestForm
+from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from api import errors, excuses, ops, summaries, violations
@@ -16,6 +19,10 @@ from store.db import engine_for
 from store.users import authenticate
 
 auth = APIRouter(tags=["Đăng nhập"])
+log = logging.getLogger("api.access")
+REQUESTS = Counter(
+    "kc_api_requests_total", "API requests by method and status", ["method", "status"]
+)
 
 
 @auth.post(
@@ -57,6 +64,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.context = ApiContext(settings, engine or engine_for(settings.database_url))
     errors.install(app)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: Any) -> Any:
+        """One line per request for operators: method, path, status, duration."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        REQUESTS.labels(request.method, response.status_code).inc()
+        log.info(
+            "%s %s %d %.1fms", request.method, request.url.path, response.status_code, elapsed_ms
+        )
+        return response
+
     for router in (auth, violations.router, excuses.router, summaries.router, ops.router):
         app.include_router(router)
     return app

@@ -36,5 +36,5 @@ def test_compose_file_is_valid(profile: list[str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     services = set(result.stdout.split())
-    assert {"db", "broker", "migrate", "broker-files", "ingest", "rules"} <= services
+    assert {"db", "broker", "migrate", "broker-files", "ingest", "rules", "api"} <= services
     assert "simulator" in services  # docker-compose 1.x lists profiled services too
