@@ -669,10 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if (
-        getattr(args, "action", None) in ("create", "enable", "disable", "rotate")
-        and not args.device_id
-    ):
+    needs_device = ("create", "enable", "disable", "rotate")
+    if args.command == "devices" and args.action in needs_device and not args.device_id:
         print("error: device id required", file=sys.stderr)
         return 2
     settings = get_settings()
