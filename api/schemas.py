@@ -7,24 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rules.evaluate import ExcuseKind
+
 # Ids as the database holds them: out-of-range numbers are a 422, never a database error.
 BigId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 ViolationKind = Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
 Decision = Literal["confirmed", "excused", "dismissed"]
-ExcuseKindName = Literal[
-    "annual_leave",
-    "sick_leave",
-    "maternity",
-    "personal_paid",
-    "unpaid_leave",
-    "business_trip",
-    "training",
-    "outside_meeting",
-    "compensatory_day",
-    "other",
-]
+ExcuseKindName = ExcuseKind
 
 
 class Token(BaseModel):

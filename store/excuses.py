@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from rules.evaluate import ExcuseKind
 from store.models import Employee, ExcuseRecord
 from store.queue import enqueue
 
-EXCUSE_KINDS = (
-    "annual_leave",
-    "sick_leave",
-    "maternity",
-    "personal_paid",
-    "unpaid_leave",
-    "business_trip",
-    "training",
-    "outside_meeting",
-    "compensatory_day",
-    "other",
-)
+EXCUSE_KINDS: tuple[str, ...] = get_args(ExcuseKind)
 SESSION_NAMES = ("morning", "afternoon", "night")
 
 

@@ -43,15 +43,7 @@ def save_schedule_and_policy(
     code = f"{agency.code}/{unit.code}" if unit else agency.code
     target: Agency | Unit = unit if unit is not None else agency
     if schedule is not None:
-        row = db.scalar(select(WorkSchedule).where(WorkSchedule.code == code))
-        spec = schedule.model_dump_json(by_alias=True, exclude_none=True)
-        if row is None:
-            row = WorkSchedule(code=code, name=schedule.name, spec=spec)
-            db.add(row)
-        else:
-            row.name, row.spec = schedule.name, spec
-        db.flush()
-        target.schedule_id = row.id
+        target.schedule_id = _save_schedule(db, code, schedule)
     if policy is not None:
         prow = db.scalar(select(DisciplinePolicy).where(DisciplinePolicy.code == code))
         pspec = policy.model_dump_json()
@@ -69,7 +61,12 @@ def save_employee_schedule(db: DbSession, employee_code: str, schedule: Schedule
     person = db.scalar(select(Employee).where(Employee.code == employee_code))
     if person is None:
         raise RulesConfigError(f"Không tìm thấy cán bộ {employee_code}")
-    code = f"employee/{employee_code}"
+    person.schedule_id = _save_schedule(db, f"employee/{employee_code}", schedule)
+    return person.id
+
+
+def _save_schedule(db: DbSession, code: str, schedule: ScheduleDoc) -> int:
+    """Create or replace the schedule document stored under ``code``; returns its id."""
     row = db.scalar(select(WorkSchedule).where(WorkSchedule.code == code))
     spec = schedule.model_dump_json(by_alias=True, exclude_none=True)
     if row is None:
@@ -78,8 +75,7 @@ def save_employee_schedule(db: DbSession, employee_code: str, schedule: Schedule
     else:
         row.name, row.spec = schedule.name, spec
     db.flush()
-    person.schedule_id = row.id
-    return person.id
+    return row.id
 
 
 def save_calendar(db: DbSession, doc: CalendarDoc, agency_code: str | None) -> list[date]:

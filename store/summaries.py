@@ -99,6 +99,17 @@ class Thresholds:
     consecutive_days: int = 5
 
 
+def _reviewed() -> Any:
+    """Join condition: a violation and its current review, by identity."""
+    v = ViolationRecord
+    return and_(
+        ReviewState.employee_id == v.employee_id,
+        ReviewState.day == v.day,
+        ReviewState.session == v.session,
+        ReviewState.kind == v.kind,
+    )
+
+
 def _counted() -> Any:
     return or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
 
@@ -173,15 +184,7 @@ def person_lines(
             func.sum(case((ReviewState.decision == "excused", 1), else_=0)).label("excused"),
             func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)).label("dismissed"),
         )
-        .outerjoin(
-            ReviewState,
-            and_(
-                ReviewState.employee_id == v.employee_id,
-                ReviewState.day == v.day,
-                ReviewState.session == v.session,
-                ReviewState.kind == v.kind,
-            ),
-        )
+        .outerjoin(ReviewState, _reviewed())
         .where(v.active.is_(True), v.day >= first, v.day <= last)
         .group_by(v.employee_id)
     )
@@ -257,15 +260,7 @@ def _max_month_absence(
             month.label("m"),
             func.sum(cast(v.minutes, Float) / DAY_MINUTES).label("days"),
         )
-        .outerjoin(
-            ReviewState,
-            and_(
-                ReviewState.employee_id == v.employee_id,
-                ReviewState.day == v.day,
-                ReviewState.session == v.session,
-                ReviewState.kind == v.kind,
-            ),
-        )
+        .outerjoin(ReviewState, _reviewed())
         .where(v.kind == "absent", v.active.is_(True), v.day >= first, v.day <= last, _counted())
         .group_by(v.employee_id, month)
     )
