@@ -114,10 +114,12 @@ def list_violations(
     kind: ViolationKind | None = None,
     state: Literal["active", "withdrawn", "all"] = "active",
     review: Literal["pending", "confirmed", "excused", "dismissed"] | None = None,
+    order: Annotated[Literal["newest", "oldest"], Query(description="by date, then id")] = "newest",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> ViolationPage:
-    """Newest first, in pages of ``limit``; ``next_cursor`` fetches the next page."""
+    """In pages of ``limit``, newest or oldest first; ``next_cursor`` fetches the next page
+    (pass the same filters and order)."""
     if date_from and date_to and date_to < date_from:
         raise bad_request("invalid_range", "Ngày kết thúc phải sau hoặc bằng ngày bắt đầu")
     where = queries.ViolationFilter(
@@ -129,7 +131,8 @@ def list_violations(
         state=state,
         review=review,
     )
-    rows = queries.list_violations(db, where, limit + 1, decode_cursor(cursor) if cursor else None)
+    after = decode_cursor(cursor) if cursor else None
+    rows = queries.list_violations(db, where, limit + 1, after, newest_first=order == "newest")
     items = [to_violation(r) for r in rows[:limit]]
     next_cursor = (
         encode_cursor(rows[limit - 1].day, rows[limit - 1].id) if len(rows) > limit else None

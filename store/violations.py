@@ -69,9 +69,13 @@ def _columns() -> list[Any]:
 
 
 def list_violations(
-    db: DbSession, where: ViolationFilter, limit: int, after: tuple[date, int] | None
+    db: DbSession,
+    where: ViolationFilter,
+    limit: int,
+    after: tuple[date, int] | None,
+    newest_first: bool = True,
 ) -> list[Any]:
-    """A page of violations, newest date first, keyset-paginated on (date, id)."""
+    """A page of violations ordered by (date, id), keyset-paginated after ``after``."""
     query = (
         select(*_columns())
         .join(Employee, Employee.id == ViolationRecord.employee_id)
@@ -94,9 +98,14 @@ def list_violations(
         query = query.where(ReviewState.decision.is_(None))
     elif where.review is not None:
         query = query.where(ReviewState.decision == where.review)
+    key = tuple_(ViolationRecord.day, ViolationRecord.id)
     if after is not None:
-        query = query.where(tuple_(ViolationRecord.day, ViolationRecord.id) < tuple_(*after))
-    query = query.order_by(ViolationRecord.day.desc(), ViolationRecord.id.desc()).limit(limit)
+        query = query.where(key < tuple_(*after) if newest_first else key > tuple_(*after))
+    if newest_first:
+        query = query.order_by(ViolationRecord.day.desc(), ViolationRecord.id.desc())
+    else:
+        query = query.order_by(ViolationRecord.day.asc(), ViolationRecord.id.asc())
+    query = query.limit(limit)
     return list(db.execute(query).all())
 
 

@@ -202,6 +202,15 @@ class TestViolations:
                 break
         everything = [v["id"] for v in world.get("admin", "/violations", limit=500).json()["items"]]
         assert seen == everything and len(seen) == len(set(seen)) >= 4
+        oldest, cursor = [], None
+        while True:
+            params = {"limit": 2, "order": "oldest", **({"cursor": cursor} if cursor else {})}
+            page = world.get("admin", "/violations", **params).json()
+            oldest += [v["id"] for v in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert oldest == list(reversed(everything))
 
     def test_filters(self, world: World) -> None:
         assert codes(world.get("admin", "/violations", kind="absent")) == {("e2", "absent")}
