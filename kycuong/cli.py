@@ -377,6 +377,27 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
+    from devices.zkteco import load_config, run_bridge
+
+    try:
+        config = load_config(Path(args.config))
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info(
+        "ZKTeco bridge: %d terminals → %s:%d",
+        len(config.terminals),
+        config.broker_host,
+        config.broker_port,
+    )
+    run_bridge(config, stop)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from devices.simulator import (
         badges_from_db,
@@ -566,6 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="run the ingest worker only")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("bridge", help="bridge office terminals to the MQTT contract")
+    p.add_argument("kind", choices=["zkteco"])
+    p.add_argument("config", help="TOML file listing the terminals")
+    p.set_defaults(func=cmd_bridge)
 
     p = sub.add_parser("api", help="serve the HTTP API (KC_API_HOST:KC_API_PORT)")
     p.set_defaults(func=cmd_api)

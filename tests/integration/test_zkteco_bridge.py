@@ -1,0 +1,134 @@
+"""The ZKTeco bridge against a terminal emulator speaking the ZK protocol the way pyzk expects,
+through the real Mosquitto into PostgreSQL: a realistic morning arrives once, a bridge killed
+in the middle and restarted repeats and skips nothing, and a terminal 7 minutes fast is
+measured and corrected."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from devices.simulator import Badge, office_day
+from devices.zk_emulator import Terminal, ZkEmulator
+from ingest.mosquitto import MosquittoProcess
+from ingest.worker import IngestWorker
+from kycuong.settings import Settings
+from store.db import db_session
+from store.models import Device, Punch
+from tests.factories import org
+from tests.support import ROOT, wait_for
+
+DAY = date(2026, 11, 23)
+FAST = timedelta(minutes=7)
+
+
+def stored(engine: Engine) -> int:
+    with db_session(engine) as db:
+        return int(db.scalar(select(func.count()).select_from(Punch)) or 0)
+
+
+def start_bridge(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "kycuong.cli", "bridge", "zkteco", str(config)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=out,
+        stderr=out,
+    )
+
+
+def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    made = org(pg_engine, employees=25, devices=("ZK-CONG-1",), card_prefix="")
+    cards = made["cards"]  # "000000", "000001", … as the terminal stores card numbers
+    plan = office_day(
+        [Badge(f"E{i:04d}", c) for i, c in enumerate(cards)], ["ZK-CONG-1"], DAY, seed=3
+    )
+    punches = sorted(
+        (e for e in plan.events if e.kind == "punch" and e.card in cards), key=lambda e: e.at
+    )
+    terminal = Terminal(
+        "CKRS2026001",
+        users=[(i + 1, f"E{i:04d}", f"Nguyen {i}", int(c)) for i, c in enumerate(cards)],
+        clock_offset=FAST,
+    )
+
+    def record(event: object) -> None:  # the terminal stamps its own (fast) local time
+        at = event.at.astimezone(terminal_tz).replace(tzinfo=None) + FAST  # type: ignore[attr-defined]
+        terminal.add_record(
+            f"E{cards.index(event.card):04d}", at, 0 if event.direction == "in" else 1
+        )  # type: ignore[attr-defined]
+
+    from zoneinfo import ZoneInfo
+
+    terminal_tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    half = len(punches) // 2
+    for event in punches[:half]:
+        record(event)
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=mosquitto.port,
+        mqtt_embedded=False,
+        mqtt_protocol="5",
+        mqtt_client_id=f"zk-{uuid.uuid4().hex[:6]}",
+    )
+    ingest = IngestWorker(settings, pg_engine)
+    ingest.start()
+    assert ingest.wait_connected(10)
+    with ZkEmulator(terminal) as zk:
+        config = tmp_path / "bridge.toml"
+        config.write_text(
+            f'state_dir = "{tmp_path / "state"}"\npoll_seconds = 0.5\n[broker]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
+            f'[[terminals]]\ndevice_id = "ZK-CONG-1"\naddress = "127.0.0.1"\nport = {zk.port}\nsite = "Cổng chính"\n'
+        )
+        log = tmp_path / "bridge.log"
+        bridge = start_bridge(config, log)
+        try:
+            wait_for(lambda: stored(pg_engine) >= half, 60, "the first half of the morning")
+            bridge.send_signal(signal.SIGKILL)  # killed mid-morning
+            bridge.wait(10)
+            for event in punches[half:]:
+                record(event)
+            assert stored(pg_engine) == half
+            bridge = start_bridge(config, log)
+            wait_for(lambda: stored(pg_engine) >= len(punches), 60, "the rest after the restart")
+            ingest.wait_idle(10)
+        finally:
+            bridge.send_signal(signal.SIGTERM)
+            bridge.wait(30)
+    ingest.stop()
+    with db_session(pg_engine) as db:
+        rows = db.execute(
+            select(Punch.event_id, Punch.credential_value, Punch.punched_at, Punch.device_time)
+        ).all()
+        device = db.get(Device, "ZK-CONG-1")
+    assert (
+        len(rows) == len({r.event_id for r in rows}) == len(punches)
+    )  # nothing repeated, nothing skipped
+    assert all(r.event_id.startswith("CKRS2026001-E") for r in rows)
+    assert (
+        device is not None
+        and device.clock_offset_s is not None
+        and abs(device.clock_offset_s - 420) < 5
+    )
+    truth = sorted(e.at.astimezone(UTC) for e in punches)
+    assert abs((sorted(r.device_time for r in rows)[0] - truth[0]) - FAST) < timedelta(
+        seconds=2
+    )  # as the terminal said
+    # Punches that arrived after the drift was measured are stored at their true time.
+    corrected = [
+        r for r in rows if abs((r.device_time - r.punched_at) - FAST) < timedelta(seconds=5)
+    ]
+    assert corrected, "the measured offset must correct the terminal's punches"
+    assert all(
+        abs(min(abs(r.punched_at - t) for t in truth)) < timedelta(seconds=5) for r in corrected
+    )
