@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from devices.simulator import Badge, office_day
+from devices.simulator import Badge, SimEvent, office_day
 from devices.zk_emulator import Terminal, ZkEmulator
 from ingest.mosquitto import MosquittoProcess
 from ingest.worker import IngestWorker
@@ -62,11 +62,10 @@ def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
         clock_offset=FAST,
     )
 
-    def record(event: object) -> None:  # the terminal stamps its own (fast) local time
-        at = event.at.astimezone(terminal_tz).replace(tzinfo=None) + FAST  # type: ignore[attr-defined]
-        terminal.add_record(
-            f"E{cards.index(event.card):04d}", at, 0 if event.direction == "in" else 1
-        )  # type: ignore[attr-defined]
+    def record(event: SimEvent) -> None:  # the terminal stamps its own (fast) local time
+        at = event.at.astimezone(terminal_tz).replace(tzinfo=None) + FAST
+        punch = 0 if event.direction == "in" else 1
+        terminal.add_record(f"E{cards.index(event.card):04d}", at, punch)
 
     from zoneinfo import ZoneInfo
 
@@ -87,8 +86,10 @@ def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
     with ZkEmulator(terminal) as zk:
         config = tmp_path / "bridge.toml"
         config.write_text(
-            f'state_dir = "{tmp_path / "state"}"\npoll_seconds = 0.5\n[broker]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
-            f'[[terminals]]\ndevice_id = "ZK-CONG-1"\naddress = "127.0.0.1"\nport = {zk.port}\nsite = "Cổng chính"\n'
+            f'state_dir = "{tmp_path / "state"}"\npoll_seconds = 0.5\n'
+            f'[broker]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
+            f'[[terminals]]\ndevice_id = "ZK-CONG-1"\naddress = "127.0.0.1"\nport = {zk.port}\n'
+            'site = "Cổng chính"\n'
         )
         log = tmp_path / "bridge.log"
         bridge = start_bridge(config, log)
