@@ -378,6 +378,28 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
+    if args.kind == "hikvision":
+        import uvicorn
+
+        from devices import hikvision
+
+        try:
+            hik = hikvision.load_config(Path(args.config))
+        except (OSError, ValueError, TypeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        log.info(
+            "Hikvision bridge on %s:%d → %s:%d",
+            hik.listen_host,
+            hik.listen_port,
+            hik.broker_host,
+            hik.broker_port,
+        )
+        uvicorn.run(
+            hikvision.create_app(hik), host=hik.listen_host, port=hik.listen_port, log_config=None
+        )
+        return 0
+
     from devices.zkteco import load_config, run_bridge
 
     try:
@@ -589,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("bridge", help="bridge office terminals to the MQTT contract")
-    p.add_argument("kind", choices=["zkteco"])
+    p.add_argument("kind", choices=["zkteco", "hikvision"])
     p.add_argument("config", help="TOML file listing the terminals")
     p.set_defaults(func=cmd_bridge)
 
