@@ -33,6 +33,7 @@ class TerminalConfig:
     comm_key: int = 0
     site: str = ""
     mqtt_password: str | None = None
+    direction: Literal["in", "out", "both"] = "both"  # a one-way gate overrides the key pressed
     identify_by: Literal["card", "user_id"] = "card"
     timezone: str = "Asia/Ho_Chi_Minh"
 
@@ -110,6 +111,11 @@ class TerminalBridge:
             conn.disconnect()
         return serial, clock, records, users
 
+    def _direction(self, punch: int) -> str:
+        if self.terminal.direction != "both":
+            return self.terminal.direction
+        return {0: "in", 1: "out"}.get(punch, "unknown")
+
     def poll_once(self) -> int:
         """Read new records and publish them; returns how many were acknowledged."""
         serial, clock, records, users = self._read_terminal()
@@ -139,7 +145,7 @@ class TerminalBridge:
                 f"{serial}-{record.user_id}-{record.timestamp:%Y%m%d%H%M%S}",
                 value,
                 record.timestamp.replace(tzinfo=self.tz),
-                direction={0: "in", 1: "out"}.get(record.punch, "unknown"),
+                direction=self._direction(record.punch),
                 credential_kind=kind,
                 verify_mode={1: "fingerprint", 4: "card", 15: "face"}.get(record.status)
                 or "unknown",

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
@@ -133,3 +133,64 @@ def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
     assert all(
         abs(min(abs(r.punched_at - t) for t in truth)) < timedelta(seconds=5) for r in corrected
     )
+
+
+def test_an_unreachable_terminal_is_reported_offline_and_its_backlog_forwarded_later(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    import threading
+
+    from devices.zkteco import BridgeConfig, TerminalBridge, TerminalConfig
+    from tests.support import free_port
+
+    org(pg_engine, employees=2, devices=("ZK-2",), card_prefix="")
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=mosquitto.port,
+        mqtt_embedded=False,
+        mqtt_protocol="5",
+        mqtt_client_id=f"zk-{uuid.uuid4().hex[:6]}",
+    )
+    ingest = IngestWorker(settings, pg_engine)
+    ingest.start()
+    assert ingest.wait_connected(10)
+    port = free_port()
+    terminal = Terminal("CKRS2", users=[(1, "E0000", "A", 0), (2, "E0001", "B", 1)])
+    config = BridgeConfig("127.0.0.1", mosquitto.port, tmp_path / "state", 0.2, ())
+    bridge = TerminalBridge(config, TerminalConfig("ZK-2", "127.0.0.1", port, direction="in"))
+    runner = threading.Thread(target=bridge.run, daemon=True)
+    runner.start()
+
+    def state() -> str | None:
+        with db_session(pg_engine) as db:
+            device = db.get(Device, "ZK-2")
+            return device.state if device else None
+
+    try:
+        wait_for(lambda: state() == "offline", 20, "the terminal reported offline")
+        terminal.add_record("E0001", datetime(2026, 11, 23, 7, 31), 1)  # held while unreachable
+        with ZkEmulator(terminal, port=port):
+            wait_for(
+                lambda: state() == "online" and stored(pg_engine) == 1,
+                30,
+                "the backlog after it returns",
+            )
+    finally:
+        bridge.stop()
+        runner.join(30)
+        ingest.stop()
+    with db_session(pg_engine) as db:
+        punch = db.scalars(select(Punch)).one()
+    assert (punch.credential_value, punch.direction) == (
+        "1",
+        "in",
+    )  # card 1; a one-way gate says in
+
+
+def test_the_example_configurations_load() -> None:
+    from devices import hikvision, zkteco
+
+    zk = zkteco.load_config(ROOT / "examples" / "zkteco-bridge.toml")
+    assert zk.terminals[0].device_id == "SNV-CONG-CHINH" and zk.poll_seconds == 15
+    hik = hikvision.load_config(ROOT / "examples" / "hikvision-bridge.toml")
+    assert hik.listen_port == 8088 and hik.terminals[0].device_id == "SNV-SANH-1"
