@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, text
 
 from ingest.mosquitto import MosquittoProcess, free_port
 from ingest.mosquitto import available as mosquitto_available
+from ingest.worker import IngestWorker
+from kycuong.settings import Settings
 from store.models import Base
 
 __all__ = ["MosquittoProcess", "free_port", "mosquitto_available"]
@@ -78,3 +81,34 @@ def truncate_all(engine: Engine) -> None:
         else:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
+
+
+def ingest_settings(engine: Engine, port: int, **extra: object) -> Settings:
+    """Settings for a worker of the test's own against a real Mosquitto (MQTT 5)."""
+    values: dict[str, object] = {
+        "database_url": engine.url.render_as_string(hide_password=False),
+        "mqtt_port": port,
+        "mqtt_embedded": False,
+        "mqtt_protocol": "5",
+        "mqtt_client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+    }
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def start_ingest(engine: Engine, port: int, **extra: object) -> IngestWorker:
+    """An ingest worker, started and connected to the broker on ``port``; stop it yourself."""
+    worker = IngestWorker(ingest_settings(engine, port, **extra), engine)
+    worker.start()
+    assert worker.wait_connected(10), "the ingest worker did not connect"
+    return worker
+
+
+@contextmanager
+def running_ingest(engine: Engine, port: int, **extra: object) -> Iterator[IngestWorker]:
+    """An ingest worker connected to the broker on ``port`` for the length of the block."""
+    worker = start_ingest(engine, port, **extra)
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -5,7 +5,6 @@ absences it disproves."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -13,14 +12,12 @@ from sqlalchemy import Engine, select
 
 from devices.simulator import badges_from_db, device_ids_from_db, office_day, play
 from ingest.mosquitto import MosquittoProcess
-from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from runner.directory import RulesDirectory
 from runner.worker import DeadlineScheduler, RecomputeWorker
 from store.db import db_session
 from store.demo import seed_demo
 from store.models import Employee, SchedulerState, ViolationEvent, ViolationRecord
-from tests.support import wait_for
+from tests.support import start_ingest, wait_for
 from tests.unit.days import local
 
 DAY = date(2026, 11, 23)
@@ -61,19 +58,10 @@ def test_a_morning_over_mqtt_to_lateness_absence_and_withdrawal(
         codes = {b.card: b.employee_code for b in badges_from_db(db, datetime.now(UTC))}
     assert plan.offline_device is not None
     clock = Clock()
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=mosquitto.port,
-        mqtt_embedded=False,
-        mqtt_protocol="5",
-        mqtt_client_id=f"e2e-{uuid.uuid4().hex[:6]}",
-    )
-    ingest = IngestWorker(settings, pg_engine)
     directory = RulesDirectory(max_age_s=0)
     rules = RecomputeWorker(pg_engine, directory, clock=clock, idle_s=0.05)
     scheduler = DeadlineScheduler(pg_engine, directory, "Asia/Ho_Chi_Minh", clock=clock)
-    ingest.start()
-    assert ingest.wait_connected(10)
+    ingest = start_ingest(pg_engine, mosquitto.port)
     rules.start()
     try:
         # 08:20: the morning so far, without what the offline reader still holds.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import UTC, date, datetime
 
 from fastapi.testclient import TestClient
@@ -15,7 +14,6 @@ from api.app import create_app
 from devices.simulator import badges_from_db, device_ids_from_db, office_day, play
 from ingest.mosquitto import MosquittoProcess
 from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from runner.deadlines import nightly
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
@@ -23,6 +21,7 @@ from store.db import db_session
 from store.demo import seed_demo
 from store.models import Employee, Unit
 from store.users import create_user
+from tests.support import ingest_settings
 from tests.unit.days import local
 
 DAY = date(2026, 11, 23)
@@ -52,13 +51,8 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
         )
         create_user(db, "noivu", "mật-khẩu-nội-vụ-tỉnh", "noi_vu", agency_code="SNV")
         unit_name = unit.name
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=mosquitto.port,
-        mqtt_embedded=False,
-        mqtt_protocol="5",
-        mqtt_client_id=f"e2e-{uuid.uuid4().hex[:6]}",
-        api_secret="end-to-end-secret-of-32-bytes-or-more",
+    settings = ingest_settings(
+        pg_engine, mosquitto.port, api_secret="end-to-end-secret-of-32-bytes-or-more"
     )
     ingest = IngestWorker(settings, pg_engine)
     rules = RecomputeWorker(

@@ -5,7 +5,6 @@ body kept as a dead letter, a wrong password refused with nothing published."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -15,12 +14,10 @@ from sqlalchemy import Engine, func, select
 
 from devices.hikvision import HikConfig, HikTerminal, create_app
 from ingest.mosquitto import MosquittoProcess
-from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import DeadLetter, Punch
 from tests.factories import org
-from tests.support import wait_for
+from tests.support import running_ingest, wait_for
 
 AUTH = ("HIK-SANH-1", "terminal-password")
 
@@ -60,20 +57,9 @@ def event(
 @pytest.fixture
 def bridge(pg_engine: Engine, mosquitto: MosquittoProcess) -> Iterator[tuple[TestClient, Engine]]:
     org(pg_engine, employees=3, devices=("HIK-SANH-1",))
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=mosquitto.port,
-        mqtt_embedded=False,
-        mqtt_protocol="5",
-        mqtt_client_id=f"hik-{uuid.uuid4().hex[:6]}",
-    )
-    ingest = IngestWorker(settings, pg_engine)
-    ingest.start()
-    assert ingest.wait_connected(10)
     config = HikConfig("127.0.0.1", mosquitto.port, (HikTerminal(*AUTH),))
-    with TestClient(create_app(config)) as client:
+    with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
         yield client, pg_engine
-    ingest.stop()
 
 
 def count(engine: Engine, model: type) -> int:

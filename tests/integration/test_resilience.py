@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from sqlalchemy import Engine, func, select
 
 from devices.reader import Reader
 from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Punch
 from tests.factories import org, punch_payload
-from tests.support import ROOT, MosquittoProcess, wait_for
+from tests.support import ROOT, MosquittoProcess, ingest_settings, wait_for
 
 
 def stored(engine: Engine) -> int:
@@ -36,18 +34,6 @@ def distinct_events(engine: Engine) -> int:
             db.scalar(select(func.count(func.distinct(Punch.device_id + ":" + Punch.event_id))))
             or 0
         )
-
-
-def settings_for(engine: Engine, port: int, **extra: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": engine.url.render_as_string(hide_password=False),
-        "mqtt_port": port,
-        "mqtt_embedded": False,
-        "mqtt_protocol": "5",
-        "mqtt_client_id": f"ingest-{uuid.uuid4().hex[:8]}",
-    }
-    values.update(extra)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 def stream(
@@ -127,7 +113,7 @@ def test_broker_restart_mid_stream_loses_and_doubles_nothing(
     pg_engine: Engine, mosquitto: MosquittoProcess
 ) -> None:
     made = org(pg_engine, employees=50, devices=("D1", "D2"))
-    worker = IngestWorker(settings_for(pg_engine, mosquitto.port), pg_engine)
+    worker = IngestWorker(ingest_settings(pg_engine, mosquitto.port), pg_engine)
     worker.start()
     assert worker.wait_connected(10)
     readers = [Reader(d, "127.0.0.1", mosquitto.port) for d in ("D1", "D2")]
@@ -155,7 +141,9 @@ def test_a_burst_from_a_fast_publisher_is_queued_not_dropped(
 ) -> None:
     """Mosquitto's default per-client queue (1000) would drop most of this burst."""
     made = org(pg_engine, employees=100, devices=("D1",))
-    worker = IngestWorker(settings_for(pg_engine, mosquitto.port, ingest_batch_size=200), pg_engine)
+    worker = IngestWorker(
+        ingest_settings(pg_engine, mosquitto.port, ingest_batch_size=200), pg_engine
+    )
     worker.start()
     assert worker.wait_connected(10)
     total = 20_000
@@ -202,7 +190,9 @@ def test_workers_on_a_shared_subscription_split_the_load_and_store_each_punch_on
 ) -> None:
     made = org(pg_engine, employees=20, devices=("D1", "D2"))
     workers = [
-        IngestWorker(settings_for(pg_engine, mosquitto.port, mqtt_shared_group="ingest"), pg_engine)
+        IngestWorker(
+            ingest_settings(pg_engine, mosquitto.port, mqtt_shared_group="ingest"), pg_engine
+        )
         for _ in range(2)
     ]
     for worker in workers:

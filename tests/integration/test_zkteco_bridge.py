@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,12 +17,10 @@ from sqlalchemy import Engine, func, select
 from devices.simulator import Badge, SimEvent, office_day
 from devices.zk_emulator import Terminal, ZkEmulator
 from ingest.mosquitto import MosquittoProcess
-from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Device, Punch
 from tests.factories import org
-from tests.support import ROOT, wait_for
+from tests.support import ROOT, start_ingest, wait_for
 
 DAY = date(2026, 11, 23)
 FAST = timedelta(minutes=7)
@@ -73,16 +70,7 @@ def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
     half = len(punches) // 2
     for event in punches[:half]:
         record(event)
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=mosquitto.port,
-        mqtt_embedded=False,
-        mqtt_protocol="5",
-        mqtt_client_id=f"zk-{uuid.uuid4().hex[:6]}",
-    )
-    ingest = IngestWorker(settings, pg_engine)
-    ingest.start()
-    assert ingest.wait_connected(10)
+    ingest = start_ingest(pg_engine, mosquitto.port)
     with ZkEmulator(terminal) as zk:
         config = tmp_path / "bridge.toml"
         config.write_text(
@@ -144,16 +132,7 @@ def test_an_unreachable_terminal_is_reported_offline_and_its_backlog_forwarded_l
     from tests.support import free_port
 
     org(pg_engine, employees=2, devices=("ZK-2",), card_prefix="")
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=mosquitto.port,
-        mqtt_embedded=False,
-        mqtt_protocol="5",
-        mqtt_client_id=f"zk-{uuid.uuid4().hex[:6]}",
-    )
-    ingest = IngestWorker(settings, pg_engine)
-    ingest.start()
-    assert ingest.wait_connected(10)
+    ingest = start_ingest(pg_engine, mosquitto.port)
     port = free_port()
     terminal = Terminal("CKRS2", users=[(1, "E0000", "A", 0), (2, "E0001", "B", 1)])
     config = BridgeConfig("127.0.0.1", mosquitto.port, tmp_path / "state", 0.2, ())
