@@ -293,6 +293,7 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
     from store.queue import enqueue
     from store.rules_config import (
         RulesConfigError,
+        bump_rules_version,
         queue_scope,
         save_calendar,
         save_employee_schedule,
@@ -306,6 +307,7 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
         with db_session(engine_for(settings.database_url)) as db:
             if args.employee:
                 person = save_employee_schedule(db, args.employee, doc.schedule)
+                bump_rules_version(db)
                 days = [since + timedelta(days=i) for i in range((today - since).days + 1)]
                 queued = enqueue(db, [(person, d) for d in days], "rules_changed")
                 scope = f"{args.employee} (schedule only)"

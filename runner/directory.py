@@ -18,7 +18,15 @@ from rules.calendar import Calendar, DayPlan, Schedule, office_hours, plan_day, 
 from rules.config import PolicyDoc, ScheduleDoc
 from rules.policy import Policy
 from rules.zones import zone
-from store.models import Agency, CalendarDay, DisciplinePolicy, Employee, Unit, WorkSchedule
+from store.models import (
+    Agency,
+    CalendarDay,
+    DisciplinePolicy,
+    Employee,
+    SchedulerState,
+    Unit,
+    WorkSchedule,
+)
 
 DEFAULT_SCHEDULE = office_hours()
 DEFAULT_POLICY = Policy()
@@ -50,6 +58,7 @@ class RulesDirectory:
     def __init__(self, max_age_s: float = 60.0) -> None:
         self._max_age_s = max_age_s
         self._loaded_at = float("-inf")
+        self._version: str | None = None
         self._lock = threading.Lock()
         self._units: dict[int, Unit] = {}
         self._agencies: dict[int, Agency] = {}
@@ -64,8 +73,13 @@ class RulesDirectory:
             self._loaded_at = float("-inf")
 
     def _refresh(self, db: DbSession) -> None:
-        if time.monotonic() - self._loaded_at < self._max_age_s:
+        # A change of rules in any process bumps the version: reload at once, not after the TTL.
+        version = db.scalar(
+            select(SchedulerState.value).where(SchedulerState.key == "rules_version")
+        )
+        if version == self._version and time.monotonic() - self._loaded_at < self._max_age_s:
             return
+        self._version = version
         with self._lock:
             units = {u.id: u for u in db.scalars(select(Unit))}
             agencies = {a.id: a for a in db.scalars(select(Agency))}

@@ -9,7 +9,15 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session as DbSession
 
 from rules.config import CalendarDoc, PolicyDoc, ScheduleDoc
-from store.models import Agency, CalendarDay, DisciplinePolicy, Employee, Unit, WorkSchedule
+from store.models import (
+    Agency,
+    CalendarDay,
+    DisciplinePolicy,
+    Employee,
+    SchedulerState,
+    Unit,
+    WorkSchedule,
+)
 from store.queue import enqueue, keys_for_days
 
 CALENDAR_DAYS = cast(Table, CalendarDay.__table__)
@@ -98,10 +106,23 @@ def save_calendar(db: DbSession, doc: CalendarDoc, agency_code: str | None) -> l
     return touched
 
 
+RULES_VERSION = "rules_version"
+
+
+def bump_rules_version(db: DbSession) -> None:
+    """Tell every rules runner that schedules, policies or calendars changed (in this commit)."""
+    state = db.get(SchedulerState, RULES_VERSION)
+    if state is None:
+        db.add(SchedulerState(key=RULES_VERSION, value="1"))
+    else:
+        state.value = str(int(state.value) + 1)
+
+
 def queue_scope(
     db: DbSession, agency_code: str | None, unit_code: str | None, first: date, last: date
 ) -> int:
-    """Queue every person in scope for every date of the range."""
+    """Queue every person in scope for every date of the range (after a change of rules)."""
+    bump_rules_version(db)
     agency_id = _scope(db, agency_code, None)[0].id if agency_code else None
     keys = keys_for_days(db, first, last, agency_id)
     if unit_code is not None and agency_code is not None:

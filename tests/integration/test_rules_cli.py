@@ -222,3 +222,19 @@ def test_users_are_created_from_the_cli_and_sign_in(
     assert main(["users", "create", "x", "--role", "unit_head", "--password", "dài-đủ-tám"]) == 2
     assert "needs --unit" in capsys.readouterr().err
     assert main([*args, "--password", "ngắn"]) == 2
+
+
+def test_a_running_rules_process_sees_a_policy_change_at_once(demo: Engine) -> None:
+    directory = RulesDirectory(max_age_s=3600)  # a long-lived runner's cache
+    with db_session(demo) as db:
+        someone = next(
+            iter(directory.people(db, set(db.scalars(select(Employee.id)).all())).values())
+        )
+        june = directory.plan(someone, date(2026, 6, 1)).sessions[0]
+        assert datetime.fromtimestamp(june.start, UTC).astimezone(someone.tz).time() == time(7, 30)
+    policy = str(ROOT / "examples" / "policy.toml")
+    assert main(["policy", "load", policy, "--agency", "SNV", "--since", "2026-11-23"]) == 0
+    with db_session(demo) as db:
+        someone = directory.people(db, {someone.employee_id})[someone.employee_id]
+        june = directory.plan(someone, date(2026, 6, 1)).sessions[0]
+    assert datetime.fromtimestamp(june.start, UTC).astimezone(someone.tz).time() == time(7, 0)
