@@ -158,6 +158,18 @@ def device_ids_from_db(db: DbSession) -> list[str]:
     return list(db.scalars(select(Device.id).where(Device.enabled.is_(True)).order_by(Device.id)))
 
 
+def office_day_from_db(
+    db: DbSession, day: date, *, tz: ZoneInfo | None = None, seed: int = 1
+) -> OfficeDay | None:
+    """The simulated ``day`` for the people with cards and the readers in the database
+    (None when there are none yet)."""
+    badges = badges_from_db(db, datetime.now(zone()))
+    device_ids = device_ids_from_db(db)
+    if not badges or not device_ids:
+        return None
+    return office_day(badges, device_ids, day, tz=tz, seed=seed)
+
+
 def last_working_day(today: date) -> date:
     """The most recent working day before ``today`` (not a weekend, not a public holiday)."""
     import holidays

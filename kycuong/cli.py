@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,13 +50,7 @@ def _start_ingest(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
-    from devices.simulator import (
-        badges_from_db,
-        device_ids_from_db,
-        last_working_day,
-        office_day,
-        play,
-    )
+    from devices.simulator import last_working_day, office_day_from_db, play
     from store.demo import seed_demo
 
     upgrade(settings.database_url)
@@ -72,9 +66,9 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     tz = ZoneInfo(settings.timezone)
     day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
-        badges = badges_from_db(db, datetime.now(UTC))
-        device_ids = device_ids_from_db(db)
-    plan = office_day(badges, device_ids, day, tz=tz, seed=args.seed)
+        plan = office_day_from_db(db, day, tz=tz, seed=args.seed)
+    assert plan is not None, "the demo agency has people with cards and readers"
+    device_ids = sorted({e.device_id for e in plan.events})
     log.info(
         "simulating the office day %s: %d events from %d readers "
         "(%d late, %d absent, reader %s offline 07:25-07:55)",
@@ -423,26 +417,18 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from devices.simulator import (
-        badges_from_db,
-        device_ids_from_db,
-        last_working_day,
-        office_day,
-        play,
-    )
+    from devices.simulator import last_working_day, office_day_from_db, play
 
     tz = ZoneInfo(settings.timezone)
+    day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine_for(settings.database_url)) as db:
-        badges = badges_from_db(db, datetime.now(UTC))
-        device_ids = device_ids_from_db(db)
-    if not badges or not device_ids:
+        plan = office_day_from_db(db, day, tz=tz, seed=args.seed)
+    if plan is None:
         print(
             "Chưa có cán bộ có thẻ hoặc thiết bị nào: chạy `kycuong demo seed` hoặc import trước.",
             file=sys.stderr,
         )
         return 2
-    day = args.date or last_working_day(datetime.now(tz).date())
-    plan = office_day(badges, device_ids, day, tz=tz, seed=args.seed)
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
     play(plan, settings.mqtt_host, settings.mqtt_port, speed=args.speed, secrets=secrets)
     return 0

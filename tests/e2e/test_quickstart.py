@@ -26,14 +26,18 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
     )
     day = date(2026, 11, 23)
     args = ["quickstart", "--once", "--speed", "0", "--employees", "40", "--date", day.isoformat()]
-    run = subprocess.run(
-        [sys.executable, "-m", "kycuong.cli", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+
+    def quickstart() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kycuong.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    run = quickstart()
     assert run.returncode == 0, run.stderr
     assert "punches stored" in run.stdout
 
@@ -66,14 +70,7 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
     assert "Vi phạm ngày 23/11/2026" in run.stdout and "Đi muộn" in run.stdout
 
     # Running it again stores nothing twice: the readers' event ids are stable.
-    again = subprocess.run(
-        [sys.executable, "-m", "kycuong.cli", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    again = quickstart()
     assert again.returncode == 0, again.stderr
     with db_session(engine) as db:
         assert db.scalar(select(func.count()).select_from(Punch)) == len(good)

@@ -56,6 +56,19 @@ class World:
         answer: Response = self.client.get(path, headers=self.headers(user), params=params)
         return answer
 
+    def request_leave(
+        self, user: str, employee: str, kind: str, first: str, last: str | None = None
+    ) -> Response:
+        """POST /excuses as ``user`` for one employee."""
+        body = {
+            "employee_code": employee,
+            "kind": kind,
+            "first_day": first,
+            "last_day": last or first,
+        }
+        answer: Response = self.client.post("/excuses", headers=self.headers(user), json=body)
+        return answer
+
     def violation_id(self, employee: str, kind: str) -> int:
         with db_session(self.engine) as db:
             return int(
@@ -325,16 +338,7 @@ class TestViolations:
 
 class TestLeave:
     def test_register_approve_cancel_within_scope(self, world: World) -> None:
-        created = world.client.post(
-            "/excuses",
-            headers=world.headers("hr_a"),
-            json={
-                "employee_code": "e2",
-                "kind": "sick_leave",
-                "first_day": "2026-11-23",
-                "last_day": "2026-11-23",
-            },
-        )
+        created = world.request_leave("hr_a", "e2", "sick_leave", "2026-11-23")
         assert created.status_code == 201, created.text
         body = created.json()
         assert (body["status"], body["kind_label"], body["created_by"]) == (
@@ -364,40 +368,15 @@ class TestLeave:
         assert world.get("head_a2", "/excuses").json() == []
 
     def test_leave_for_someone_out_of_scope_or_bad_dates_is_refused(self, world: World) -> None:
-        outside = world.client.post(
-            "/excuses",
-            headers=world.headers("hr_a"),
-            json={
-                "employee_code": "e4",
-                "kind": "annual_leave",
-                "first_day": "2026-11-23",
-                "last_day": "2026-11-23",
-            },
-        )
+        outside = world.request_leave("hr_a", "e4", "annual_leave", "2026-11-23")
         assert outside.status_code == 404
-        backwards = world.client.post(
-            "/excuses",
-            headers=world.headers("hr_a"),
-            json={
-                "employee_code": "e3",
-                "kind": "annual_leave",
-                "first_day": "2026-11-23",
-                "last_day": "2026-11-20",
-            },
+        backwards = world.request_leave(
+            "hr_a", "e3", "annual_leave", "2026-11-23", last="2026-11-20"
         )
         assert (
             backwards.status_code == 400 and "Ngày kết thúc" in backwards.json()["error"]["message"]
         )
-        auditor = world.client.post(
-            "/excuses",
-            headers=world.headers("auditor_b"),
-            json={
-                "employee_code": "e4",
-                "kind": "annual_leave",
-                "first_day": "2026-11-23",
-                "last_day": "2026-11-23",
-            },
-        )
+        auditor = world.request_leave("auditor_b", "e4", "annual_leave", "2026-11-23")
         assert auditor.status_code == 403
 
     def test_import_is_all_or_nothing(self, world: World) -> None:

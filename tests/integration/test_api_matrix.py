@@ -39,16 +39,7 @@ def expected(user: str, permission: str | None, in_scope: bool, success: int = 2
 
 
 def _new_excuse(world: World) -> int:
-    answer = world.client.post(
-        "/excuses",
-        headers=world.headers("admin"),
-        json={
-            "employee_code": "e1",
-            "kind": "annual_leave",
-            "first_day": "2026-12-01",
-            "last_day": "2026-12-01",
-        },
-    )
+    answer = world.request_leave("admin", "e1", "annual_leave", "2026-12-01")
     assert answer.status_code == 201
     return int(answer.json()["id"])
 
@@ -92,16 +83,7 @@ class TestMatrix:
         assert world.get(user, "/excuses").status_code == expected(user, "excuses:read", True)
 
     def test_register_leave(self, world: World, user: str) -> None:
-        answer = world.client.post(
-            "/excuses",
-            headers=world.headers(user),
-            json={
-                "employee_code": "e1",
-                "kind": "training",
-                "first_day": "2026-12-02",
-                "last_day": "2026-12-02",
-            },
-        )
+        answer = world.request_leave(user, "e1", "training", "2026-12-02")
         assert answer.status_code == expected(user, "excuses:write", user in SEES_E1, success=201)
 
     @pytest.mark.parametrize("action", ["approve", "cancel"])
