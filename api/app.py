@@ -8,15 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordRequestForm
+from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from api import errors, excuses, ops, summaries, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession
-from api.schemas import Me, Token
 from kycuong.settings import Settings
+from services.accounts import authenticate
+from services.schemas import Me, Token
 from store.db import engine_for
-from store.users import authenticate
 
 auth = APIRouter(tags=["Đăng nhập"])
 log = logging.getLogger("api.access")
@@ -26,7 +27,7 @@ REQUESTS = Counter(
 
 
 @auth.post(
-    "/auth/token",
+    "/api/auth/token",
     response_model=Token,
     responses={401: {"description": "Sai tên đăng nhập hoặc mật khẩu"}},
     summary="Đăng nhập (OAuth2 password)",
@@ -42,7 +43,10 @@ def token(
 
 
 @auth.get(
-    "/me", response_model=Me, responses=errors.responses(401), summary="Tài khoản đang đăng nhập"
+    "/api/me",
+    response_model=Me,
+    responses=errors.responses(401),
+    summary="Tài khoản đang đăng nhập",
 )
 def me(scope: CurrentScope) -> Me:
     return Me(
@@ -53,11 +57,13 @@ def me(scope: CurrentScope) -> Me:
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Kỷ Cương API",
+        static_url="/static/api-docs",
         version="1.0",
         description=(
-            "Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. Trưởng đơn vị xem và xử lý vi phạm "
+            "JSON API dưới `/api`. Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. "
+            "Trưởng đơn vị xem và xử lý vi phạm "
             "của đơn vị mình; Nội vụ lấy báo cáo tổng hợp (JSON, CSV, XLSX). Lỗi trả về "
             '`{"error": {"code", "message"}}` với thông điệp tiếng Việt và mã ổn định.'
         ),
@@ -77,6 +83,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
-    for router in (auth, violations.router, excuses.router, summaries.router, ops.router):
+    app.include_router(ops.router)
+    for router in (auth, violations.router, excuses.router, summaries.router, ops.api_router):
         app.include_router(router)
     return app

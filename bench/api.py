@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
 
         def sign_in(username: str) -> dict[str, str]:
             token = client.post(
-                "/auth/token", data={"username": username, "password": "bench-password"}
+                "/api/auth/token", data={"username": username, "password": "bench-password"}
             ).json()["access_token"]
             return {"Authorization": f"Bearer {token}"}
 
@@ -138,13 +138,13 @@ def main(argv: list[str]) -> int:
         for i in range(args.requests):
             headers = tokens[heads[i % len(heads)]]
             t = time.perf_counter()
-            page = client.get("/violations", headers=headers, params={"limit": 50})
+            page = client.get("/api/violations", headers=headers, params={"limit": 50})
             first_pages.append(time.perf_counter() - t)
             assert page.status_code == 200 and len(page.json()["items"]) == 50
             cursor = page.json()["next_cursor"]
             t = time.perf_counter()
             client.get(
-                "/violations",
+                "/api/violations",
                 headers=headers,
                 params={"limit": 50, "cursor": cursor, "kind": "late"},
             )
@@ -161,14 +161,16 @@ def main(argv: list[str]) -> int:
         for fmt in ("json", "xlsx"):
             t = time.perf_counter()
             answer = client.get(
-                "/summaries",
+                "/api/summaries",
                 headers=province,
                 params={"period": "month", "year": 2026, "month": 10, "format": fmt},
             )
             timings[fmt] = time.perf_counter() - t
             assert answer.status_code == 200
         body = client.get(
-            "/summaries", headers=province, params={"period": "month", "year": 2026, "month": 10}
+            "/api/summaries",
+            headers=province,
+            params={"period": "month", "year": 2026, "month": 10},
         ).json()
         print(
             f"  month summary, whole province ({body['total']['staff']:,} people, "

@@ -6,10 +6,13 @@ Every variable is prefixed ``KC_``; ``.env.example`` lists them with their defau
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from store.summaries import Thresholds
 
 
 class Settings(BaseSettings):
@@ -58,6 +61,17 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The discipline thresholds (NĐ 112/2020) the summaries flag."""
+        from store.summaries import Thresholds
+
+        return Thresholds(
+            self.absence_days_per_month_flag,
+            self.absence_days_per_year_flag,
+            self.consecutive_absence_days_flag,
+        )
 
     @property
     def effective_protocol(self) -> Literal["5", "3.1.1"]:

@@ -90,6 +90,7 @@ class ViolationPage(BaseModel):
 class EvidencePunch(BaseModel):
     id: int
     device_id: str
+    device_site: str = Field(description="where the reader stands, e.g. Cổng phụ")
     punched_at: datetime
     device_time: datetime
     direction: str
@@ -152,6 +153,7 @@ class BulkReviewItem(BaseModel):
     id: int
     ok: bool
     error: str | None = None
+    message: str | None = None
     review: ReviewOut | None = None
 
 
