@@ -37,28 +37,23 @@ class _Punch(Protocol):
 _IN_TIME_ORDER = attrgetter("at", "id")
 
 
-def bursts(punches: Sequence[_Punch], double_tap_s: int, retap_s: int) -> list[Burst]:
-    """Punches (any order) → bursts in time order, anchored on their first punch.
-
-    Double taps (within ``double_tap_s`` of the last kept punch) are dropped as one punch;
-    kept punches within ``retap_s`` of a burst's first punch are its retaps.
-    """
+def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
+    """Punches (any order) → bursts in time order: a burst is a punch and every later one
+    within ``window_s`` of it (double taps and retaps), so adding a retap never moves where
+    a burst starts, and never makes a departure earlier."""
     out: list[Burst] = []
-    anchor_id = anchor_at = last_id = last_at = kept_at = 0
+    anchor_id = anchor_at = last_id = last_at = 0
     started = False
     for punch in sorted(punches, key=_IN_TIME_ORDER):
         pid, at = punch.id, punch.at
         if started:
-            if at - kept_at <= double_tap_s:
-                continue
-            kept_at = at
-            if at - anchor_at <= retap_s:
+            if at - anchor_at <= window_s:
                 last_id, last_at = pid, at
                 continue
             out.append(Burst(anchor_id, anchor_at, last_id, last_at))
         started = True
         anchor_id = last_id = pid
-        anchor_at = last_at = kept_at = at
+        anchor_at = last_at = at
     if started:
         out.append(Burst(anchor_id, anchor_at, last_id, last_at))
     return out

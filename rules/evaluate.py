@@ -195,7 +195,7 @@ def evaluate_day(
     shape = plan.layouts.get(policy.break_cut)
     if shape is None:
         shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
-    attributed = attribute(shape, bursts(punches, policy.double_tap_s, policy.retap_s))
+    attributed = attribute(shape, bursts(punches, max(policy.double_tap_s, policy.retap_s)))
     mine = attributed[offset : offset + len(plan.sessions)] if offset or plan.after else attributed
     if excuses:
         approved = _choose(excuses, "approved")
