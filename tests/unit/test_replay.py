@@ -219,7 +219,12 @@ def test_manual_punches_reviews_and_people_dates_reproduce_the_reviewed_state(
     assert days[0]["manual_punches"] == ["manual-1", "BS-7"]
     (late,) = [r for r in records if r["type"] == "violation"]
     assert late["kind"] == "late" and late["evidence"] == ["R1-0001"]
-    assert late["review"]["decision"] == "excused"
+    assert late["review"] == {
+        "decision": "excused",
+        "reason_kind": "outside_meeting",
+        "by": "truongphong.vp",
+        "note": "",
+    }
     (orphan,) = [r for r in records if r["type"] == "review_without_violation"]
     assert orphan["kind"] == "absent"
 
