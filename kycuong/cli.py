@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="annual_leave")
     p.add_argument("--from", dest="date_from", type=date.fromisoformat)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat)
-    p.add_argument("--sessions", help="e.g. morning; all day when left out")
+    p.add_argument("--sessions", help="e.g. morning or sáng,chiều; all day when left out")
     p.add_argument("--approved", action="store_true")
     p.add_argument("--note")
     p.set_defaults(func=cmd_excuses)
