@@ -136,20 +136,19 @@ def attribute(shape: Layout, found: Sequence[Burst]) -> list[list[Burst]]:
             own[i].append(burst)
     if contested is None:
         return own
-    result = [list(o) for o in own]
+    counts = [len(o) for o in own]  # a session's own bursts, before any contested one
     for i, disputed in enumerate(contested):
         zone = shape.zones[i]
         if zone is None or not disputed:
             continue
-        a_count, b_count = len(own[i]), len(own[i + 1])
         if len(disputed) >= 2:
-            to_earlier = 0 if a_count >= 2 else 1
-        elif a_count >= 2:
+            to_earlier = 0 if counts[i] >= 2 else 1
+        elif counts[i] >= 2:
             to_earlier = 0
-        elif b_count >= 2 or disputed[0].first_at <= zone[2]:
+        elif counts[i + 1] >= 2 or disputed[0].first_at <= zone[2]:
             to_earlier = 1
         else:
             to_earlier = 0
-        result[i].extend(disputed[:to_earlier])
-        result[i + 1][:0] = disputed[to_earlier:]
-    return result
+        own[i].extend(disputed[:to_earlier])
+        own[i + 1][:0] = disputed[to_earlier:]
+    return own

@@ -295,13 +295,19 @@ def _per_session(
     closed: bool,
 ) -> int:
     worked = 0
+    on_time_s = min(policy.late_grace_s, policy.absent_after_late_s)
     for session, found in sessions:
         if not found:
             _absent_if_due(session, policy, judge)
             continue
-        arrival, departure = _sides(found, session.midpoint)
-        if arrival is not None and _judge_arrival(
-            session, arrival.first_at, arrival.first_id, policy, judge
+        arrival: Burst | None = found[0]
+        departure: Burst | None = found[-1]
+        if len(found) == 1:
+            arrival, departure = _sides(found, session.midpoint)
+        if (
+            arrival is not None
+            and arrival.first_at - session.start > on_time_s
+            and _judge_arrival(session, arrival.first_at, arrival.first_id, policy, judge)
         ):
             continue  # so late it counts as absent: nothing more to judge
         if closed:
@@ -309,7 +315,7 @@ def _per_session(
                 judge.add("missing_in", session.name, 0, (departure.last_id,), judge.closes)
             if departure is None and arrival is not None:
                 judge.add("missing_out", session.name, 0, (arrival.first_id,), judge.closes)
-            if departure is not None:
+            if departure is not None and session.end - departure.last_at > policy.early_grace_s:
                 _judge_departure(session, departure.last_at, departure.last_id, policy, judge)
         if arrival is not None and departure is not None:
             worked += _overlap_minutes(arrival.first_at, departure.last_at, session)
