@@ -153,7 +153,8 @@ def explain(error: Any) -> str:
     field = ".".join(loc) or "dòng"
     ctx = dict(error.get("ctx") or {})
     if error["type"] == "value_error":
-        return f"{field}: {ctx.get('error', error['msg']).__str__().removeprefix('Value error, ')}"
+        reason = str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
+        return f"'{field}': {reason}" if loc else reason
     template = _MESSAGES.get(error["type"])
     if template is None:
         return f"{field}: giá trị không hợp lệ ({error['msg']})"

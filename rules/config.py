@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rules.calendar import (
     WEEKDAYS,
@@ -43,9 +43,18 @@ class SeasonDoc(_Doc):
     starts: str = Field(alias="from", pattern=r"^\d{2}-\d{2}$", description="MM-DD")
     sessions: list[SessionDoc]
 
+    @field_validator("starts")
+    @classmethod
+    def _a_real_day(cls, value: str) -> str:
+        month, day = (int(p) for p in value.split("-"))
+        try:
+            date(2024, month, day)
+        except ValueError:
+            raise ValueError(f"ngày {value} không có thật (dạng MM-DD, ví dụ 04-15)") from None
+        return value
+
     def value(self) -> Season:
         month, day = (int(p) for p in self.starts.split("-"))
-        date(2024, month, day)  # raises on 02-30
         return Season((month, day), tuple(s.value() for s in self.sessions))
 
 
@@ -71,7 +80,7 @@ class ScheduleDoc(_Doc):
     def _one_source_of_sessions(self) -> ScheduleDoc:
         sources = [self.sessions is not None, self.seasons is not None, self.rota is not None]
         if sum(sources) != 1:
-            raise ValueError("give exactly one of sessions, seasons or rota")
+            raise ValueError("cần đúng một trong: sessions, seasons hoặc rota")
         for where, day in self._days():
             names = [s.name for s in day]
             twice = sorted({n for n in names if names.count(n) > 1})

@@ -256,3 +256,25 @@ def test_a_bad_excuse_kind_is_named_with_the_accepted_values(
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
     assert code == 2 and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận:" in err
     assert "'business_trip'" in err
+
+
+def test_schedule_errors_in_a_toml_policy_are_in_vietnamese_with_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    seasons = tmp_path / "seasons.toml"
+    seasons.write_text(
+        "[schedule]\n[[schedule.seasons]]\n"
+        'from = "02-30"\n'
+        'sessions = [ { name = "morning", start = 07:00:00, end = 11:30:00 } ]\n'
+    )
+    code, _, err = replay(capsys, "--policy", str(seasons), "--punches", punches, *DAY)
+    assert code == 2 and f"{seasons}:3: 'schedule.seasons.from': ngày 02-30 không có thật" in err
+    both = tmp_path / "both.toml"
+    both.write_text(
+        "[schedule]\n"
+        'sessions = [ { name = "morning", start = 07:00:00, end = 11:30:00 } ]\n'
+        "[schedule.rota]\nanchor = 2026-11-02\ndays = [ [] ]\n"
+    )
+    code, _, err = replay(capsys, "--policy", str(both), "--punches", punches, *DAY)
+    assert code == 2 and "cần đúng một trong: sessions, seasons hoặc rota" in err
