@@ -216,8 +216,17 @@ class DayPlan:
 
     @property
     def closes_at(self) -> int | None:
-        """When the day is closed: no later punch can belong to it."""
-        return self.window_end
+        """When the day is closed: no later punch can belong to it (the next date's first
+        session takes the punches after the cut or the break)."""
+        if not self.sessions:
+            return None
+        last = self.sessions[-1]
+        if self.after and last.window_end >= self.after[0].window_start:
+            following = self.after[0]
+            if last.end > following.start:
+                return last.end
+            return min(last.window_end, following.start)
+        return last.window_end
 
     @property
     def reads_from(self) -> int | None:

@@ -186,7 +186,7 @@ def evaluate_day(
             (),
             True,
         )
-    closes = plan.sessions[-1].window_end
+    closes = plan.closes_at or plan.sessions[-1].window_end
     judge = _Judge(now_s, complete, closes, policy.missing_punch == "flag")
     closed = now_s >= closes
     excused: list[tuple[str, ExcuseKind]] = []

@@ -156,3 +156,9 @@ def test_each_burst_goes_to_at_most_one_session() -> None:
     attributed = attribute(layout(day.context), found)
     assert [[b.first_id for b in bs] for bs in attributed] == [[1, 2], [4, 5]]
     assert attributed[0][-1].last_id == 3  # 11:33 is 11:32's retap
+
+
+def test_a_night_shift_next_to_a_morning_closes_at_its_cut() -> None:
+    # No punch after the night's scheduled end can be the night's: its day closes there.
+    assert plan(JULY_14, schedule=NIGHT_THEN_MORNING).closes_at == at(JULY_15, "08:00")
+    assert plan(MONDAY).closes_at == at(MONDAY, "21:00")
