@@ -162,3 +162,11 @@ def test_a_night_shift_next_to_a_morning_closes_at_its_cut() -> None:
     # No punch after the night's scheduled end can be the night's: its day closes there.
     assert plan(JULY_14, schedule=NIGHT_THEN_MORNING).closes_at == at(JULY_15, "08:00")
     assert plan(MONDAY).closes_at == at(MONDAY, "21:00")
+
+
+def test_first_in_last_out_reads_a_retap_as_the_arrival_repeated() -> None:
+    per_day = Policy(punch_mode="per_day")
+    assert kinds(judge(MONDAY, "07:25", "07:31", policy=per_day)) == [
+        ("afternoon", "missing_out", 0)
+    ]
+    assert kinds(judge(MONDAY, "07:25", "16:58", "17:04", policy=per_day)) == []
