@@ -186,7 +186,8 @@ def evaluate_day(
             (),
             True,
         )
-    closes = plan.closes_at or plan.sessions[-1].window_end
+    after = plan.after
+    closes = plan.sessions[-1].window_end if not after else plan.closes_at or 0
     judge = _Judge(now_s, complete, closes, policy.missing_punch == "flag")
     closed = now_s >= closes
     excused: list[tuple[str, ExcuseKind]] = []
@@ -196,7 +197,7 @@ def evaluate_day(
     if shape is None:
         shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
     attributed = attribute(shape, bursts(punches, max(policy.double_tap_s, policy.retap_s)))
-    mine = attributed[offset : offset + len(plan.sessions)] if offset or plan.after else attributed
+    mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:
         approved = _choose(excuses, "approved")
         pending = _choose(excuses, "pending")
@@ -318,7 +319,10 @@ def _per_session(
             if departure is not None and session.end - departure.last_at > policy.early_grace_s:
                 _judge_departure(session, departure.last_at, departure.last_id, policy, judge)
         if arrival is not None and departure is not None:
-            worked += _overlap_minutes(arrival.first_at, departure.last_at, session)
+            start, end = arrival.first_at, departure.last_at  # clipped to the session
+            start, end = max(start, session.start), min(end, session.end)
+            if end > start:
+                worked += (end - start) // 60
     return worked
 
 
