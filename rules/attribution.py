@@ -35,6 +35,7 @@ class _Punch(Protocol):
 
 
 _IN_TIME_ORDER = attrgetter("at", "id")
+_new = tuple.__new__  # builds a Burst without a Python-level call: the core's hottest loop
 
 
 def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
@@ -50,12 +51,12 @@ def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
             if at - anchor_at <= window_s:
                 last_id, last_at = pid, at
                 continue
-            out.append(Burst(anchor_id, anchor_at, last_id, last_at))
+            out.append(_new(Burst, (anchor_id, anchor_at, last_id, last_at)))
         started = True
         anchor_id = last_id = pid
         anchor_at = last_at = at
     if started:
-        out.append(Burst(anchor_id, anchor_at, last_id, last_at))
+        out.append(_new(Burst, (anchor_id, anchor_at, last_id, last_at)))
     return out
 
 
