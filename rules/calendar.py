@@ -230,14 +230,17 @@ class DayPlan:
 
     @property
     def reads_from(self) -> int | None:
-        """The earliest punch that can change this date's result (neighbours included)."""
-        first = self.before[0] if self.before else (self.sessions[0] if self.sessions else None)
-        return first.window_start if first is not None else None
+        """The earliest punch that can change this date's result (neighbours included);
+        None for a date without sessions (its punches are those of its calendar day)."""
+        if not self.sessions:
+            return None
+        return (self.before[0] if self.before else self.sessions[0]).window_start
 
     @property
     def reads_until(self) -> int | None:
-        last = self.after[-1] if self.after else (self.sessions[-1] if self.sessions else None)
-        return last.window_end if last is not None else None
+        if not self.sessions:
+            return None
+        return (self.after[-1] if self.after else self.sessions[-1]).window_end
 
     @property
     def context(self) -> tuple[PlannedSession, ...]:
@@ -306,9 +309,22 @@ def plan_day(
     """The concrete sessions of ``day`` with their punch windows, and the neighbours' sessions
     whose windows overlap them (two on each side: the second bounds the first's own range)."""
     kind, label, own = _planned(schedule, calendar, day, tz, margins)
-    if not own:
-        return DayPlan(day, kind, label, ())
     one = timedelta(days=1)
+    if not own:
+        # A day off still knows the neighbours' shifts reaching into it: their punches
+        # (a night shift's departure) are not this day's.
+        midnight = int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+        next_midnight = int(datetime.combine(day + one, time(0), tzinfo=tz).timestamp())
+        prev = _planned(schedule, calendar, day - one, tz, margins)[2][-1:]
+        nxt = _planned(schedule, calendar, day + one, tz, margins)[2][:1]
+        return DayPlan(
+            day,
+            kind,
+            label,
+            (),
+            tuple(s for s in prev if s.window_end >= midnight),
+            tuple(s for s in nxt if s.window_start < next_midnight),
+        )
     before: list[PlannedSession] = []
     prev = _planned(schedule, calendar, day - one, tz, margins)[2]
     if prev and _overlap(prev[-1], own[0]):

@@ -174,7 +174,13 @@ def evaluate_day(
     now_s = int(now.timestamp())
     complete = int(complete_until.timestamp()) if complete_until is not None else None
     if not plan.sessions:
-        kept = collapse_double_taps(punches, policy.double_tap_s)
+        theirs = plan.before + plan.after  # neighbours' shifts reaching into this day off
+        kept = collapse_double_taps(
+            [p for p in punches if not any(s.contains(p.at) for s in theirs)]
+            if theirs
+            else punches,
+            policy.double_tap_s,
+        )
         return DayResult(
             plan.day,
             plan.kind if plan.kind != "working" else "off_shift",

@@ -170,3 +170,16 @@ def test_first_in_last_out_reads_a_retap_as_the_arrival_repeated() -> None:
         ("afternoon", "missing_out", 0)
     ]
     assert kinds(judge(MONDAY, "07:25", "16:58", "17:04", policy=per_day)) == []
+
+
+def test_a_night_shift_s_departure_is_not_the_next_day_off_s_attendance() -> None:
+    nights = Schedule(
+        name="Trực đêm",
+        rota=((SessionSpec("night", time(22, 0), time(6, 0)),), ()),
+        rota_anchor=MONDAY,
+        observes_holidays=False,
+    )
+    tuesday = MONDAY + timedelta(days=1)
+    off = judge(tuesday, "05:40", "15:00", schedule=nights)
+    assert off.status == "off_shift" and off.first_in == at(tuesday, "15:00")
+    assert off.last_out is None
