@@ -571,9 +571,11 @@ def cmd_replay(args: argparse.Namespace, _settings: Settings) -> int:
             args.date_to,
             args.now,
             Path(args.people) if args.people else None,
+            Path(args.manual) if args.manual else None,
+            Path(args.reviews) if args.reviews else None,
         )
     except ReplayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
 
 
@@ -633,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="annual_leave")
     p.add_argument("--from", dest="date_from", type=date.fromisoformat)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat)
-    p.add_argument("--sessions", help="e.g. morning; all day when left out")
+    p.add_argument("--sessions", help="e.g. morning or sáng,chiều; all day when left out")
     p.add_argument("--approved", action="store_true")
     p.add_argument("--note")
     p.set_defaults(func=cmd_excuses)
@@ -688,10 +690,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("replay", help="evaluate punch files offline: no broker, no database")
-    p.add_argument("--policy", required=True, help="policy file, TOML or JSON")
+    p.add_argument("--policy", required=True, help="policy file, TOML or JSON (by content)")
     p.add_argument("--punches", required=True, help="punches, JSON lines")
+    p.add_argument("--manual", help="accepted forgotten punches (manual), JSON lines")
     p.add_argument("--excuses", help="leave and trips, JSON lines")
-    p.add_argument("--people", help="everyone to evaluate, one code per line (absent people too)")
+    p.add_argument("--reviews", help="reviewers' decisions on violations, JSON lines")
+    p.add_argument(
+        "--people", help="the only people to judge: a code a line, or JSON with dates and cards"
+    )
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")

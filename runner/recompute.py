@@ -58,22 +58,28 @@ def _midnight(day: date, person: Person) -> int:
 
 
 def _bounds(plan: DayPlan, person: Person) -> tuple[int, int]:
-    if plan.window_start is not None and plan.window_end is not None:
-        return plan.window_start, plan.window_end
+    """The punches that can change a date's result: its sessions' and their neighbours'."""
+    if plan.reads_from is not None and plan.reads_until is not None:
+        return plan.reads_from, plan.reads_until
     return _midnight(plan.day, person), _midnight(plan.day + timedelta(days=1), person) - 1
 
 
 def _expand(keys: set[Key], people: dict[int, Person], directory: RulesDirectory) -> set[Key]:
-    """Add the previous date when its shift reaches into the date a trigger named."""
+    """Add the neighbouring dates that read punches of a date a trigger named (a night shift
+    reaching into it, or sessions whose windows overlap across midnight)."""
     expanded = set()
     for employee_id, day in keys:
         person = people.get(employee_id)
         if person is None:
             continue
         expanded.add((employee_id, day))
-        previous = directory.plan(person, day - timedelta(days=1))
-        if previous.window_end is not None and previous.window_end >= _midnight(day, person):
-            expanded.add((employee_id, day - timedelta(days=1)))
+        lo, hi = _midnight(day, person), _midnight(day + timedelta(days=1), person)
+        for shift in (-2, -1, 1, 2):
+            other = directory.plan(person, day + timedelta(days=shift))
+            if other.reads_from is None or other.reads_until is None:
+                continue
+            if other.reads_from < hi and other.reads_until >= lo:
+                expanded.add((employee_id, other.day))
     return expanded
 
 

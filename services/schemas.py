@@ -177,7 +177,8 @@ class ExcuseIn(BaseModel):
     kind: ExcuseKindName
     first_day: date
     last_day: date
-    sessions: list[Literal["morning", "afternoon", "night"]] | None = None
+    # The schedule's own session names, or sáng, chiều, đêm; unknown names are refused.
+    sessions: list[str] | None = Field(default=None, max_length=8)
     approved: bool = False
     note: str = Field(default="", max_length=2000)
 
