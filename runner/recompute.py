@@ -32,6 +32,7 @@ from store.models import (
     ViolationRecord,
 )
 from store.punches import credential_held
+from store.queue import lock_keys
 
 Key = tuple[int, date]
 VIOLATIONS = cast(Table, ViolationRecord.__table__)
@@ -112,6 +113,8 @@ def recompute(
     wanted = _expand(wanted, people, directory)
     if not wanted:
         return stats
+    # Before any read: another runner holding one of these person-months commits first.
+    lock_keys(db, wanted)
     stats.keys = len(wanted)
     plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
     bounds = {key: _bounds(plans[key], people[key[0]]) for key in wanted}

@@ -385,12 +385,19 @@ class User(Base):
 
 
 class RecomputeRequest(Base):
-    """A (person, date) whose facts changed: the rules runner recomputes it and deletes the row."""
+    """A (person, date) whose facts changed: the rules runner recomputes it and deletes the row.
+
+    One row per request, written in the same transaction as the change it announces (never
+    merged into a row already queued): a runner can claim a row only once its transaction is
+    committed, so the recompute that follows reads the change. A key queued twice is
+    recomputed once per batch that holds it.
+    """
 
     __tablename__ = "recompute_queue"
 
-    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(32), default="")
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

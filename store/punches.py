@@ -88,8 +88,11 @@ def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> Non
 
 
 def update_devices(db: DbSession, changes: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Apply per-device changes (last seen, clock offset, high-water mark, state)."""
-    for device_id, values in changes:
+    """Apply per-device changes (last seen, clock offset, high-water mark, state).
+
+    In one order of device ids: two ingest workers updating the same readers in different
+    orders would deadlock."""
+    for device_id, values in sorted(changes, key=lambda change: change[0]):
         db.execute(update(DEVICES).where(DEVICES.c.id == device_id).values(**values))
 
 

@@ -1,0 +1,59 @@
+"""recompute queue: one row per request (no merge into a queued key)
+
+A request merged into an already queued key (ON CONFLICT DO NOTHING) was lost when a runner
+claimed that key while the request's transaction was still open. Each request is now a row
+of its own, visible to runners only once its transaction commits.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 01:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from store.types import UtcDateTime
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _queue(name: str, requests: bool) -> None:
+    columns: list[sa.Column[object]] = []
+    if requests:
+        columns.append(sa.Column("id", BigId, autoincrement=True, nullable=False))
+    columns += [
+        sa.Column("employee_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("enqueued_at", UtcDateTime(), nullable=False),
+    ]
+    key = ("id",) if requests else ("employee_id", "day")
+    op.create_table(name, *columns, sa.PrimaryKeyConstraint(*key, name="pk_recompute_queue"))
+
+
+def _swap(requests: bool) -> None:
+    op.rename_table("recompute_queue", "recompute_queue_old")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE recompute_queue_old RENAME CONSTRAINT pk_recompute_queue TO pk_old")
+    _queue("recompute_queue", requests)
+    op.execute(
+        "INSERT INTO recompute_queue (employee_id, day, reason, enqueued_at) "
+        "SELECT employee_id, day, min(reason), min(enqueued_at) FROM recompute_queue_old "
+        "GROUP BY employee_id, day"
+    )
+    op.drop_table("recompute_queue_old")
+
+
+def upgrade() -> None:
+    _swap(requests=True)
+
+
+def downgrade() -> None:
+    _swap(requests=False)
