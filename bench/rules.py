@@ -330,7 +330,16 @@ def subprocess_rules(db_url: str, expected: int):  # type: ignore[no-untyped-def
         raise RuntimeError("rules worker did not start")
     if profile := os.environ.get("KC_BENCH_PROFILE"):  # py-spy, when installed
         subprocess.Popen(
-            ["py-spy", "record", "--pid", str(proc.pid), "-o", f"{profile}.{proc.pid}", "-f", "raw"],
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(proc.pid),
+                "-o",
+                f"{profile}.{proc.pid}",
+                "-f",
+                "raw",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

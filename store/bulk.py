@@ -1,4 +1,4 @@
-"""Bulk writes that stay fast on PostgreSQL and plain on SQLite.
+"""Bulk writes (and set filters) that stay fast on PostgreSQL and plain on SQLite.
 
 On PostgreSQL a batch goes as one statement with one binary array per column
 (``INSERT … SELECT * FROM unnest(…)``): the server plans it once and nothing is escaped
@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 Conflict = tuple[Literal["nothing", "update"], tuple[str, ...]] | None
@@ -107,3 +108,11 @@ def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[st
         .values({c: bindparam(f"_{c}") for c in values})
     )
     db.execute(stmt, [{f"_{c}": row[c] for c in columns} for row in rows])
+
+
+def among(db: DbSession, column: Any, ids: Sequence[int] | set[int]) -> ColumnElement[bool]:
+    """``column`` among integer ``ids``: one array parameter on PostgreSQL (nothing to
+    render per id), IN elsewhere."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == func.any(literal(sorted(ids), ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]

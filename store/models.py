@@ -258,14 +258,17 @@ class ExcuseRecord(Base):
 
 
 class DayRecord(Base):
-    """The derived record of one person and date (recomputable from the facts)."""
+    """The derived record of one person and date (recomputable from the facts).
+
+    Derived rows (day records, violations, their events) carry no foreign keys: only the
+    runner writes them, from rows it has just read, and keys would cost it dearly."""
 
     __tablename__ = "day_records"
     __table_args__ = (Index("ix_day_records_unit_day", "unit_id", "day"),)
 
-    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), primary_key=True)
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(255))
     first_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -293,8 +296,8 @@ class ViolationRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    employee_id: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(Integer)
     day: Mapped[date] = mapped_column(Date)
     session: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
@@ -314,7 +317,7 @@ class ViolationEvent(Base):
     __tablename__ = "violation_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)
+    violation_id: Mapped[int] = mapped_column(BigId, index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     action: Mapped[str] = mapped_column(String(16))
     minutes: Mapped[int | None] = mapped_column(Integer)
