@@ -250,6 +250,16 @@ def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
+    from store.rollups import rebuild
+
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        written = rebuild(db, args.date_from, args.date_to)
+    print(f"rebuilt {written} person-months")
+    return 0
+
+
 def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.labels import EXCUSE, EXCUSE_STATUS
     from store.excuses import ExcuseError, add_excuse, set_status
@@ -625,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("rollups", help="person-months that summaries read")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, default=None)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, default=None)
+    p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
     p.add_argument("action", choices=["add", "approve", "cancel"])

@@ -34,6 +34,8 @@ from store.models import (
 )
 from store.punches import credential_held
 from store.queue import lock_keys
+from store.rollups import month_of
+from store.rollups import refresh as refresh_person_months
 
 Key = tuple[int, date]
 VIOLATIONS = cast(Table, ViolationRecord.__table__)
@@ -217,6 +219,10 @@ def recompute(
                 tuple_(DAY_RECORDS.c.employee_id, DAY_RECORDS.c.day).in_(record_deletes)
             )
         )
+    # The person-months above what changed, in the same transaction (held by lock_keys).
+    touched = {*stats.changed_keys, *record_deletes}
+    touched |= {(r["employee_id"], r["day"]) for r in record_rows}
+    refresh_person_months(db, {(e, month_of(d)) for e, d in touched})
     return stats
 
 

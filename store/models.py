@@ -311,6 +311,42 @@ class ViolationRecord(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class PersonMonth(Base):
+    """A person's month in one unit, summed from day records and violations (derived).
+
+    Kept by the runner in the transaction that writes the day records, and by a review when
+    it is decided, so a summary of a month, quarter or year reads one row per person and
+    month. Absence runs (in working days) let consecutive months join their streaks.
+    """
+
+    __tablename__ = "person_months"
+    __table_args__ = (Index("ix_person_months_unit_month", "unit_id", "month"),)
+
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    working_days: Mapped[int] = mapped_column(Integer)
+    present_days: Mapped[int] = mapped_column(Integer)
+    late_count: Mapped[int] = mapped_column(Integer)
+    late_minutes: Mapped[int] = mapped_column(Integer)
+    early_count: Mapped[int] = mapped_column(Integer)
+    early_minutes: Mapped[int] = mapped_column(Integer)
+    absent_days: Mapped[float] = mapped_column(Float)
+    missing_punches: Mapped[int] = mapped_column(Integer)
+    excused_leave: Mapped[float] = mapped_column(Float)
+    excused_sick: Mapped[float] = mapped_column(Float)
+    excused_trip: Mapped[float] = mapped_column(Float)
+    excused_study: Mapped[float] = mapped_column(Float)
+    excused_other: Mapped[float] = mapped_column(Float)
+    confirmed: Mapped[int] = mapped_column(Integer)
+    excused: Mapped[int] = mapped_column(Integer)
+    dismissed: Mapped[int] = mapped_column(Integer)
+    absent_status_days: Mapped[int] = mapped_column(Integer)
+    absent_run_head: Mapped[int] = mapped_column(Integer)  # absent from the month's start
+    absent_run_tail: Mapped[int] = mapped_column(Integer)  # absent up to the month's end
+    absent_run_max: Mapped[int] = mapped_column(Integer)
+
+
 class ViolationEvent(Base):
     """The history of a violation: detected, updated, withdrawn, restored."""
 

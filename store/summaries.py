@@ -8,13 +8,13 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
-from store.models import DayRecord, Employee, ReviewState, Unit, ViolationRecord
+from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
 
 WORKING = ("present", "late", "absent", "on_leave", "pending")
 PRESENT = ("present", "late")
@@ -117,7 +117,83 @@ def _counted() -> Any:
 def person_lines(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """One line per person with a day record in the period and in scope."""
+    """One line per person with a day record in the period and in scope.
+
+    Whole months (a month, quarter or year) read the person-months (``store.rollups``): one
+    row per person and month, whatever the history stored; other periods read the days."""
+    if first.day == 1 and (last + timedelta(days=1)).day == 1 and first <= last:
+        return person_lines_from_months(db, first, last, units, thresholds)
+    return person_lines_from_days(db, first, last, units, thresholds)
+
+
+def person_lines_from_months(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Line]:
+    """``person_lines`` of whole months, from the person-months."""
+    pm = PersonMonth
+    query = (
+        select(pm, Employee.code, Employee.full_name)
+        .join(Employee, Employee.id == pm.employee_id)
+        .where(pm.month >= first, pm.month <= last)
+        .order_by(pm.employee_id, pm.month)
+    )
+    if units is not None:
+        query = query.where(pm.unit_id.in_(units))
+    unit_names = dict(db.execute(select(Unit.id, Unit.name)).all())
+    lines: dict[int, Line] = {}
+    months: dict[int, dict[date, float]] = {}
+    runs: dict[int, tuple[int, int]] = {}  # employee: (current run, longest run)
+    for row, code, full_name in db.execute(query):
+        line = lines.get(row.employee_id)
+        if line is None:
+            line = lines[row.employee_id] = Line(
+                key=row.employee_id, name=full_name, code=code, staff=1
+            )
+        line.unit_id = max(line.unit_id, row.unit_id)
+        line.working_days += row.working_days
+        line.present_days += row.present_days
+        line.late_count += row.late_count
+        line.late_minutes += row.late_minutes
+        line.early_count += row.early_count
+        line.early_minutes += row.early_minutes
+        line.absent_days += row.absent_days
+        line.excused_leave += row.excused_leave
+        line.excused_sick += row.excused_sick
+        line.excused_trip += row.excused_trip
+        line.excused_study += row.excused_study
+        line.excused_other += row.excused_other
+        line.missing_punches += row.missing_punches
+        line.confirmed += row.confirmed
+        line.excused += row.excused
+        line.dismissed += row.dismissed
+        per_month = months.setdefault(row.employee_id, {})
+        per_month[row.month] = per_month.get(row.month, 0.0) + row.absent_days
+        # Runs join across months: a month absent throughout carries the run on.
+        current, longest = runs.get(row.employee_id, (0, 0))
+        if row.working_days == 0:
+            pass
+        elif row.absent_run_head == row.working_days:
+            current += row.working_days
+        else:
+            longest = max(longest, current + row.absent_run_head)
+            current = row.absent_run_tail
+        longest = max(longest, current, row.absent_run_max)
+        runs[row.employee_id] = (current, longest)
+    result = []
+    for employee_id, line in lines.items():
+        line.unit_name = unit_names.get(line.unit_id, "")
+        line.absent_days = round(line.absent_days, 2)
+        line.max_month_absent_days = round(max(months[employee_id].values(), default=0.0), 2)
+        line.max_consecutive_absent_days = runs[employee_id][1]
+        line.flags = flags_for(line, thresholds)
+        result.append(line)
+    return sorted(result, key=lambda x: (x.unit_name, x.code))
+
+
+def person_lines_from_days(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Line]:
+    """``person_lines`` of any period, from the day records and violations themselves."""
     days = (
         select(
             DayRecord.employee_id.label("employee_id"),

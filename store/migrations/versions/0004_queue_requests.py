@@ -8,6 +8,8 @@ Day records, violations and their events are derived, written only by the runner
 has just read: their foreign keys cost about 40 % of the runner's inserts and cannot follow
 them into monthly partitions, so they go.
 
+Person-months: the rollups summaries read (kept by the runner and by reviews).
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 01:00:00
@@ -72,12 +74,40 @@ DERIVED_KEYS = [
 
 def upgrade() -> None:
     _swap(requests=True)
+    counts = [
+        "working_days",
+        "present_days",
+        "late_count",
+        "late_minutes",
+        "early_count",
+        "early_minutes",
+    ]
+    days = ["absent_days"]
+    more = ["missing_punches"]
+    excused = ["excused_leave", "excused_sick", "excused_trip", "excused_study", "excused_other"]
+    reviews = ["confirmed", "excused", "dismissed"]
+    runs = ["absent_status_days", "absent_run_head", "absent_run_tail", "absent_run_max"]
+    op.create_table(
+        "person_months",
+        sa.Column("employee_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        *[sa.Column(c, sa.Integer(), nullable=False) for c in counts],
+        *[sa.Column(c, sa.Float(), nullable=False) for c in days],
+        *[sa.Column(c, sa.Integer(), nullable=False) for c in more],
+        *[sa.Column(c, sa.Float(), nullable=False) for c in excused],
+        *[sa.Column(c, sa.Integer(), nullable=False) for c in reviews + runs],
+        sa.PrimaryKeyConstraint("employee_id", "month", "unit_id", name="pk_person_months"),
+    )
+    op.create_index("ix_person_months_unit_month", "person_months", ["unit_id", "month"])
     for table, name, _column, _referred in DERIVED_KEYS:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_constraint(name, type_="foreignkey")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_person_months_unit_month", table_name="person_months")
+    op.drop_table("person_months")
     for table, name, column, referred in DERIVED_KEYS:
         with op.batch_alter_table(table) as batch_op:
             batch_op.create_foreign_key(name, referred, [column], ["id"])
