@@ -202,6 +202,100 @@ _PG_DELETE = text(
 ).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
 
 
+def _pg_in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _pg_group(group: str) -> str:
+    return _pg_in(k for k, g in EXCUSE_GROUPS.items() if g == group)
+
+
+_COUNTED = "(s.decision IS NULL OR s.decision = 'confirmed')"
+# The same sums as the SQLite path below, computed in the server from each pair's rows
+# (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
+_PG_INSERT = text(
+    f"""
+WITH k AS (SELECT * FROM unnest(:e, :m) AS k(e, m)),
+d AS (
+  SELECT r.employee_id, k.m AS month, r.unit_id,
+    count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
+    count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
+    count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("leave")}), 0)
+      AS excused_leave,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("sick")}), 0)
+      AS excused_sick,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("trip")}), 0)
+      AS excused_trip,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
+      AS excused_study,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
+      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
+  FROM k CROSS JOIN LATERAL (SELECT * FROM day_records WHERE employee_id = k.e
+    AND day >= k.m AND day < (k.m + interval '1 month')::date OFFSET 0) AS r
+  GROUP BY r.employee_id, k.m, r.unit_id
+),
+v AS (
+  SELECT x.employee_id, k.m AS month, x.unit_id,
+    count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
+    count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
+      AS early_minutes,
+    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
+      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
+    count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
+      AS missing_punches,
+    count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
+    count(*) FILTER (WHERE s.decision = 'excused') AS excused,
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+  FROM k CROSS JOIN LATERAL (SELECT * FROM violations WHERE employee_id = k.e
+    AND day >= k.m AND day < (k.m + interval '1 month')::date AND active OFFSET 0) AS x
+  LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
+    AND s.session = x.session AND s.kind = x.kind
+  GROUP BY x.employee_id, k.m, x.unit_id
+)
+INSERT INTO person_months (employee_id, month, unit_id, working_days, present_days,
+  late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
+  excused_leave, excused_sick, excused_trip, excused_study, excused_other,
+  confirmed, excused, dismissed,
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+SELECT coalesce(d.employee_id, v.employee_id), coalesce(d.month, v.month),
+  coalesce(d.unit_id, v.unit_id), coalesce(d.working_days, 0), coalesce(d.present_days, 0),
+  coalesce(v.late_count, 0), coalesce(v.late_minutes, 0), coalesce(v.early_count, 0),
+  coalesce(v.early_minutes, 0), coalesce(v.absent_days, 0), coalesce(v.missing_punches, 0),
+  coalesce(d.excused_leave, 0), coalesce(d.excused_sick, 0), coalesce(d.excused_trip, 0),
+  coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
+  coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
+  coalesce(d.absent_status_days, 0), 0, 0, 0
+FROM d FULL JOIN v ON v.employee_id = d.employee_id AND v.month = d.month
+  AND v.unit_id = d.unit_id
+RETURNING employee_id, month, unit_id, absent_status_days
+"""
+).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
+
+
+def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
+    ordered = sorted(wanted)
+    arrays = {"e": [e for e, _ in ordered], "m": [m for _, m in ordered]}
+    db.execute(_PG_DELETE, arrays)
+    written = db.execute(_PG_INSERT, arrays).all()
+    absent = {(e, m, u) for e, m, u, days in written if days}
+    runs = [
+        {"e": e, "m": m, "u": u, "h": head, "t": tail, "x": longest}
+        for (e, m, u), (head, tail, longest) in _runs(db, absent).items()
+    ]
+    if runs:
+        db.execute(
+            text(
+                "UPDATE person_months SET absent_run_head = :h, absent_run_tail = :t,"
+                " absent_run_max = :x WHERE employee_id = :e AND month = :m AND unit_id = :u"
+            ),
+            runs,
+        )
+    return len(written)
+
+
 def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     """Rewrite the rows of the given (person, month) pairs from day records and violations.
 
@@ -210,6 +304,8 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     wanted = {(e, month_of(m)) for e, m in pairs}
     if not wanted:
         return 0
+    if db.get_bind().dialect.name == "postgresql":
+        return _pg_refresh(db, wanted)
     ids = {e for e, _ in wanted}
     first = min(m for _, m in wanted)
     end = _next_month(max(m for _, m in wanted))
@@ -262,12 +358,8 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     for r in rows.values():  # integer and float columns as the table declares them
         for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
             r[c] = float(r[c])
-    if db.get_bind().dialect.name == "postgresql":
-        ordered = sorted(wanted)
-        db.execute(_PG_DELETE, {"e": [e for e, _ in ordered], "m": [m for _, m in ordered]})
-    else:
-        pm = PERSON_MONTHS.c
-        db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
+    pm = PERSON_MONTHS.c
+    db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
     bulk_insert(db, PERSON_MONTHS, [rows[k] for k in sorted(rows)])
     return len(rows)
 
