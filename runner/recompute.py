@@ -412,7 +412,7 @@ def _load_excuses(
     excuses: dict[int, list[Excuse]] = defaultdict(list)
     for employee_id, xid, kind, first_day, last_day, sessions, status in rows:
         chosen = frozenset(s for s in sessions.split(",") if s) if sessions else None
-        excuses[employee_id].append(Excuse(xid, kind, first_day, last_day, chosen, status))
+        excuses[employee_id].append(Excuse(xid, kind, first_day, last_day, chosen, status))  # type: ignore[arg-type]
     return excuses
 
 
