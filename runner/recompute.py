@@ -22,7 +22,7 @@ from rules.calendar import DayPlan
 from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
 from rules.reconcile import Change, StoredViolation, ViolationKey, reconcile
 from runner.directory import Person, RulesDirectory
-from store.bulk import among, bulk_insert, bulk_update
+from store.bulk import among, bulk_insert, bulk_insert_logged, bulk_update
 from store.models import (
     Credential,
     DayRecord,
@@ -196,18 +196,16 @@ def recompute(
         if records.get(key) != _comparable(row):
             record_rows.append(row)
 
-    if inserts:
-        created = bulk_insert(
-            db, VIOLATIONS, inserts, returning=("id", "employee_id", "day", "session", "kind")
-        )
-        by_identity = {(r[1], r[2], r[3], r[4]): r[0] for r in created}
-        for values in inserts:
-            vid = by_identity[
-                (values["employee_id"], values["day"], values["session"], values["kind"])
-            ]
-            events.append(
-                _event(vid, "detected", values["minutes"], values["provisional"], now, trigger)
-            )
+    # New violations and their "detected" events in one statement.
+    bulk_insert_logged(
+        db,
+        VIOLATIONS,
+        inserts,
+        EVENTS,
+        "violation_id",
+        ("minutes", "provisional"),
+        {"at": now, "action": "detected", "trigger": trigger[:32]},
+    )
     bulk_update(db, VIOLATIONS, "id", updates)
     bulk_insert(db, EVENTS, events)
     if record_rows:

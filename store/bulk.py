@@ -87,6 +87,47 @@ def bulk_insert(
     return []
 
 
+def bulk_insert_logged(
+    db: DbSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    log: Table,
+    link: str,
+    copied: tuple[str, ...],
+    constants: Mapping[str, Any],
+) -> int:
+    """Insert ``rows`` and, for each new row, a row of ``log`` (its ``link`` column the new
+    row's id, ``copied`` columns from the new row, ``constants`` for the rest).
+
+    On PostgreSQL one statement (the insert's RETURNING feeds the log's insert); elsewhere two.
+    Returns the rows inserted."""
+    if not rows:
+        return 0
+    columns = list(rows[0].keys())
+    if db.get_bind().dialect.name == "postgresql":
+        fixed = list(constants)
+        sql = (
+            f"WITH new AS (INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT * FROM unnest({_pg_arrays(table, columns)}) "
+            f"RETURNING id, {', '.join(copied)}) "
+            f"INSERT INTO {log.name} ({link}, {', '.join(copied)}, {', '.join(fixed)}) "
+            f"SELECT id, {', '.join(copied)}, "
+            + ", ".join(f"%b::{_pg_type(log, c)}" for c in fixed)
+            + " FROM new"
+        )
+        params = [[row[c] for row in rows] for c in columns] + [constants[c] for c in fixed]
+        with _driver_cursor(db) as cursor:
+            cursor.execute(sql, params)
+        return len(rows)
+    created = bulk_insert(db, table, rows, returning=("id", *copied))
+    bulk_insert(
+        db,
+        log,
+        [{link: r[0], **dict(zip(copied, r[1:], strict=True)), **constants} for r in created],
+    )
+    return len(created)
+
+
 def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Update rows by ``key``; every row gives the same columns."""
     if not rows:
