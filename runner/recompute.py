@@ -126,7 +126,7 @@ def recompute(
     wanted = _expand(wanted, people, directory)
     if not wanted:
         return stats
-    # Before any read: another runner holding one of these person-months commits first.
+    # Before any read: another runner holding one of these people commits first.
     lock_keys(db, wanted)
     stats.keys = len(wanted)
     plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
