@@ -7,6 +7,7 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -126,68 +127,94 @@ def person_lines(
     return person_lines_from_days(db, first, last, units, thresholds)
 
 
+_SUMMED = (
+    "working_days",
+    "present_days",
+    "late_count",
+    "late_minutes",
+    "early_count",
+    "early_minutes",
+    "absent_days",
+    "excused_leave",
+    "excused_sick",
+    "excused_trip",
+    "excused_study",
+    "excused_other",
+    "missing_punches",
+    "confirmed",
+    "excused",
+    "dismissed",
+)
+
+
 def person_lines_from_months(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """``person_lines`` of whole months, from the person-months."""
+    """``person_lines`` of whole months, from the person-months: sums in SQL, then each
+    person's months in order for the longest absence and the worst month."""
     pm = PersonMonth
-    query = (
-        select(pm, Employee.code, Employee.full_name)
-        .join(Employee, Employee.id == pm.employee_id)
-        .where(pm.month >= first, pm.month <= last)
-        .order_by(pm.employee_id, pm.month)
-    )
+    scope = [pm.month >= first, pm.month <= last]
     if units is not None:
-        query = query.where(pm.unit_id.in_(units))
-    unit_names = dict(db.execute(select(Unit.id, Unit.name)).all())
-    lines: dict[int, Line] = {}
-    months: dict[int, dict[date, float]] = {}
-    runs: dict[int, tuple[int, int]] = {}  # employee: (current run, longest run)
-    for row, code, full_name in db.execute(query):
-        line = lines.get(row.employee_id)
-        if line is None:
-            line = lines[row.employee_id] = Line(
-                key=row.employee_id, name=full_name, code=code, staff=1
-            )
-        line.unit_id = max(line.unit_id, row.unit_id)
-        line.working_days += row.working_days
-        line.present_days += row.present_days
-        line.late_count += row.late_count
-        line.late_minutes += row.late_minutes
-        line.early_count += row.early_count
-        line.early_minutes += row.early_minutes
-        line.absent_days += row.absent_days
-        line.excused_leave += row.excused_leave
-        line.excused_sick += row.excused_sick
-        line.excused_trip += row.excused_trip
-        line.excused_study += row.excused_study
-        line.excused_other += row.excused_other
-        line.missing_punches += row.missing_punches
-        line.confirmed += row.confirmed
-        line.excused += row.excused
-        line.dismissed += row.dismissed
-        per_month = months.setdefault(row.employee_id, {})
-        per_month[row.month] = per_month.get(row.month, 0.0) + row.absent_days
-        # Runs join across months: a month absent throughout carries the run on.
-        current, longest = runs.get(row.employee_id, (0, 0))
-        if row.working_days == 0:
-            pass
-        elif row.absent_run_head == row.working_days:
-            current += row.working_days
-        else:
-            longest = max(longest, current + row.absent_run_head)
-            current = row.absent_run_tail
-        longest = max(longest, current, row.absent_run_max)
-        runs[row.employee_id] = (current, longest)
-    result = []
-    for employee_id, line in lines.items():
-        line.unit_name = unit_names.get(line.unit_id, "")
+        scope.append(pm.unit_id.in_(units))
+    sums = (
+        select(
+            pm.employee_id,
+            func.max(pm.unit_id).label("unit_id"),
+            *[func.sum(getattr(pm, c)).label(c) for c in _SUMMED],
+        )
+        .where(*scope)
+        .group_by(pm.employee_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(sums, Employee.code, Employee.full_name, Unit.name.label("unit_name"))
+        .join(Employee, Employee.id == sums.c.employee_id)
+        .join(Unit, Unit.id == sums.c.unit_id)
+        .order_by(Unit.name, Employee.code)
+    ).mappings()
+    lines = []
+    for r in rows:
+        line = Line(
+            key=r["employee_id"],
+            name=r["full_name"],
+            code=r["code"],
+            unit_id=r["unit_id"],
+            unit_name=r["unit_name"],
+            staff=1,
+        )
+        for c in _SUMMED:
+            setattr(line, c, type(getattr(line, c))(r[c] or 0))
         line.absent_days = round(line.absent_days, 2)
-        line.max_month_absent_days = round(max(months[employee_id].values(), default=0.0), 2)
-        line.max_consecutive_absent_days = runs[employee_id][1]
+        lines.append(line)
+    months: dict[int, dict[date, float]] = defaultdict(dict)
+    runs: dict[int, tuple[int, int]] = {}  # employee: (current run, longest run)
+    for e, month, absent, working, head, tail, longest_in in db.execute(
+        select(
+            pm.employee_id,
+            pm.month,
+            pm.absent_days,
+            pm.working_days,
+            pm.absent_run_head,
+            pm.absent_run_tail,
+            pm.absent_run_max,
+        )
+        .where(*scope)
+        .order_by(pm.employee_id, pm.month)
+    ).tuples():
+        months[e][month] = months[e].get(month, 0.0) + absent
+        # Runs join across months: a month absent throughout carries the run on.
+        current, longest = runs.get(e, (0, 0))
+        if working and head == working:
+            current += working
+        elif working:
+            longest = max(longest, current + head)
+            current = tail
+        runs[e] = (current, max(longest, current, longest_in))
+    for line in lines:
+        line.max_month_absent_days = round(max(months[line.key].values(), default=0.0), 2)
+        line.max_consecutive_absent_days = runs.get(line.key, (0, 0))[1]
         line.flags = flags_for(line, thresholds)
-        result.append(line)
-    return sorted(result, key=lambda x: (x.unit_name, x.code))
+    return lines
 
 
 def person_lines_from_days(
