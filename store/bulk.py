@@ -128,6 +128,53 @@ def bulk_insert_logged(
     return len(created)
 
 
+def bulk_insert_keyed(
+    db: DbSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Table,
+    key_columns: tuple[str, ...],
+) -> list[int]:
+    """Insert the ``rows`` whose key (``key_columns``, all of ``keys``' columns taken from the
+    row) is new to ``keys``, recording it there; returns the ids of the rows inserted.
+
+    The unique key lives apart from ``table`` (a partitioned table cannot hold it): on
+    PostgreSQL one statement, the keys' insert feeding the rows' insert."""
+    if not rows:
+        return []
+    columns = list(rows[0].keys())
+    kept = [c.name for c in keys.columns]
+    if db.get_bind().dialect.name == "postgresql":
+        join = " AND ".join(f"u.{c} = new.{c}" for c in key_columns)
+        sql = (
+            f"WITH new AS (INSERT INTO {keys.name} ({', '.join(kept)}) "
+            f"SELECT * FROM unnest({_pg_arrays(keys, kept)}) "
+            f"ON CONFLICT DO NOTHING RETURNING {', '.join(key_columns)}) "
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT {', '.join('u.' + c for c in columns)} "
+            f"FROM unnest({_pg_arrays(table, columns)}) AS u({', '.join(columns)}) "
+            f"JOIN new ON {join} RETURNING id"
+        )
+        params = [[row[c] for row in rows] for c in kept] + [
+            [row[c] for row in rows] for c in columns
+        ]
+        with _driver_cursor(db) as cursor:
+            cursor.execute(sql, params)
+            return [r[0] for r in cursor.fetchall()]
+    new = {
+        tuple(r)
+        for r in bulk_insert(
+            db,
+            keys,
+            [{c: row[c] for c in kept} for row in rows],
+            conflict=("nothing", key_columns),
+            returning=key_columns,
+        )
+    }
+    fresh = [row for row in rows if tuple(row[c] for c in key_columns) in new]
+    return [r[0] for r in bulk_insert(db, table, fresh, returning=("id",))]
+
+
 def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Update rows by ``key``; every row gives the same columns."""
     if not rows:

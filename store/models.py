@@ -130,11 +130,14 @@ class Device(Base):
 
 
 class Punch(Base):
-    """A punch (lượt chấm công) exactly as a reader reported it: a fact, never edited."""
+    """A punch (lượt chấm công) exactly as a reader reported it: a fact, never edited.
+
+    Kept once per (device, event id) by ``PunchKey``; on PostgreSQL partitioned by month of
+    ``punched_at`` (primary key (id, punched_at) there).
+    """
 
     __tablename__ = "punches"
     __table_args__ = (
-        UniqueConstraint("device_id", "event_id", name="uq_punches_device_event"),
         Index("ix_punches_credential_time", "credential_kind", "credential_value", "punched_at"),
     )
 
@@ -152,6 +155,17 @@ class Punch(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
+class PunchKey(Base):
+    """The identity of every punch stored (device, event id), apart from the partitioned
+    punches so that a redelivery is refused exactly, whatever month it names."""
+
+    __tablename__ = "punch_keys"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    punched_at: Mapped[datetime] = mapped_column(UtcDateTime)  # for retention
+
+
 class UnmatchedPunch(Base):
     """A punch whose credential no employee held at the time (thẻ chưa đăng ký).
 
@@ -160,7 +174,7 @@ class UnmatchedPunch(Base):
 
     __tablename__ = "unmatched_punches"
 
-    punch_id: Mapped[int] = mapped_column(ForeignKey("punches.id"), primary_key=True)
+    punch_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # punches.id
     credential_kind: Mapped[str] = mapped_column(String(16))
     credential_value: Mapped[str] = mapped_column(String(128))
     device_id: Mapped[str] = mapped_column(String(64))

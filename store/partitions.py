@@ -1,4 +1,4 @@
-"""Monthly partitions of the history on PostgreSQL: day records and violations.
+"""Monthly partitions of the history on PostgreSQL: punches, day records and violations.
 
 Each month is a partition (``violations_p2026_11``) made ahead of time by the scheduler; a
 default partition catches a row outside them so nothing is refused. Old months are archived
@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as DbSession
 
-PARTITIONED = ("day_records", "violations")
+# table: its partition column and how a month's bound is written for it
+PARTITIONED = {
+    "punches": ("punched_at", "{:%Y-%m-%d} 00:00:00+00"),
+    "day_records": ("day", "{:%Y-%m-%d}"),
+    "violations": ("day", "{:%Y-%m-%d}"),
+}
 _PARTITION = re.compile(rf"^({'|'.join(PARTITIONED)})_(p\d{{4}}_\d{{2}}|default)($|_)")
 
 
@@ -85,10 +90,11 @@ def ensure(bind: Connection | DbSession, first: date, last: date) -> int:
             name = partition_name(table, month)
             if name in existing:
                 continue
+            bound = PARTITIONED[table][1]
             bind.execute(
                 text(
-                    f"CREATE TABLE {name} PARTITION OF {table} "
-                    f"FOR VALUES FROM ('{month}') TO ('{next_month(month)}')"
+                    f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES "
+                    f"FROM ('{bound.format(month)}') TO ('{bound.format(next_month(month))}')"
                 )
             )
             created += 1
@@ -114,14 +120,19 @@ class Archived:
 def archive(db: DbSession, before: date, drop: bool) -> list[Archived]:
     """Detach (and with ``drop`` drop) every monthly partition wholly before ``before``.
 
-    On SQLite, with ``drop``, the rows before that month are deleted instead."""
+    On SQLite, with ``drop``, the rows before that month are deleted instead. With ``drop``
+    the identities of the dropped punches go too: a redelivery that old would be stored
+    again (into the default partition)."""
     before = first_of(before)
     done: list[Archived] = []
     if _dialect(db) != "postgresql":
         if drop:
-            for table in PARTITIONED:
-                db.execute(text(f"DELETE FROM {table} WHERE day < :d"), {"d": before})
+            cut = datetime.combine(before, time(), tzinfo=UTC).replace(tzinfo=None)
+            for table, (column, _) in PARTITIONED.items():
+                value = cut if column == "punched_at" else before
+                db.execute(text(f"DELETE FROM {table} WHERE {column} < :d"), {"d": value})
                 done.append(Archived(table, before, table, True))
+            db.execute(text("DELETE FROM punch_keys WHERE punched_at < :d"), {"d": cut})
         return done
     for table in PARTITIONED:
         if not is_partitioned(db, table):
@@ -144,4 +155,7 @@ def archive(db: DbSession, before: date, drop: bool) -> list[Archived]:
             if drop:
                 db.execute(text(f"DROP TABLE {name}"))
             done.append(Archived(table, month, name, drop))
+    if drop:
+        cut = datetime.combine(before, time(), tzinfo=UTC)
+        db.execute(text("DELETE FROM punch_keys WHERE punched_at < :d"), {"d": cut})
     return done
