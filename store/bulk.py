@@ -138,29 +138,12 @@ def bulk_insert_keyed(
     """Insert the ``rows`` whose key (``key_columns``, all of ``keys``' columns taken from the
     row) is new to ``keys``, recording it there; returns the ids of the rows inserted.
 
-    The unique key lives apart from ``table`` (a partitioned table cannot hold it): on
-    PostgreSQL one statement, the keys' insert feeding the rows' insert."""
+    The unique key lives apart from ``table`` (a partitioned table cannot hold it). Two
+    statements in the caller's transaction: a concurrent insert of the same key waits for
+    it, then finds the key taken."""
     if not rows:
         return []
-    columns = list(rows[0].keys())
     kept = [c.name for c in keys.columns]
-    if db.get_bind().dialect.name == "postgresql":
-        join = " AND ".join(f"u.{c} = new.{c}" for c in key_columns)
-        sql = (
-            f"WITH new AS (INSERT INTO {keys.name} ({', '.join(kept)}) "
-            f"SELECT * FROM unnest({_pg_arrays(keys, kept)}) "
-            f"ON CONFLICT DO NOTHING RETURNING {', '.join(key_columns)}) "
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT {', '.join('u.' + c for c in columns)} "
-            f"FROM unnest({_pg_arrays(table, columns)}) AS u({', '.join(columns)}) "
-            f"JOIN new ON {join} RETURNING id"
-        )
-        params = [[row[c] for row in rows] for c in kept] + [
-            [row[c] for row in rows] for c in columns
-        ]
-        with _driver_cursor(db) as cursor:
-            cursor.execute(sql, params)
-            return [r[0] for r in cursor.fetchall()]
     new = {
         tuple(r)
         for r in bulk_insert(
