@@ -261,12 +261,15 @@ def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from store.partitions import archive, ensure_ahead
+    from store.partitions import archive, ensure, ensure_ahead
 
     engine = engine_for(settings.database_url)
     with db_session(engine) as db:
         if args.action == "ensure":
-            print(f"created {ensure_ahead(db, date.today(), args.ahead)} monthly partitions")
+            made = ensure_ahead(db, date.today(), args.ahead)
+            if args.since is not None:  # before importing history older than the partitions
+                made += ensure(db, args.since, date.today())
+            print(f"created {made} monthly partitions")
             return 0
         if args.before is None:
             print("Lỗi: cần --before YYYY-MM-DD", file=sys.stderr)
@@ -656,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="monthly partitions: create ahead, archive old months")
     p.add_argument("action", choices=["ensure", "archive"])
     p.add_argument("--ahead", type=int, default=3, help="months ahead to create (ensure)")
+    p.add_argument("--since", type=date.fromisoformat, default=None, help="and months since")
     p.add_argument("--before", type=date.fromisoformat, default=None, help="archive months before")
     p.add_argument("--drop", action="store_true", help="drop the archived months")
     p.set_defaults(func=cmd_history)
