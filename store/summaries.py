@@ -200,7 +200,7 @@ def person_lines_from_months(
         )
         .where(*scope)
         .order_by(pm.employee_id, pm.month)
-    ).tuples():
+    ):
         months[e][month] = months[e].get(month, 0.0) + absent
         # Runs join across months: a month absent throughout carries the run on.
         current, longest = runs.get(e, (0, 0))
