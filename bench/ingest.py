@@ -71,8 +71,11 @@ def child_raw_subscriber(port: int, expected: int) -> None:
     )
 
 
-def child_worker(db_url: str, port: int, expected: int, client_id: str, latency: bool) -> None:
-    """The real ingest worker, with a commit hook that records times."""
+def child_worker(
+    db_url: str, port: int, expected: int, client_id: str, latency: bool, group: str = ""
+) -> None:
+    """The real ingest worker, with a commit hook that records times; with a shared
+    subscription ``group`` it also stops once idle for 3 s (its share is not known ahead)."""
     from ingest.worker import IngestWorker
     from kycuong.logs import configure
     from kycuong.settings import Settings
@@ -86,6 +89,7 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
         mqtt_protocol="5",
         mqtt_client_id=client_id,
         mqtt_session_expiry_s=1,
+        mqtt_shared_group=group or None,
     )
     state: dict[str, Any] = {"n": 0, "first": None, "last": 0.0, "lat": []}
     done = threading.Event()
@@ -105,7 +109,10 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
     worker.start()
     worker.wait_connected(10)
     print("READY", flush=True)
-    done.wait(900)
+    deadline = time.time() + 900
+    while not done.wait(0.5) and time.time() < deadline:
+        if group and state["n"] and time.time() - state["last"] > 3:
+            break
     worker.stop()
     lat = sorted(state["lat"])
     result = {
@@ -285,7 +292,8 @@ def main(argv: list[str]) -> int:
         child_raw_subscriber(int(argv[1]), int(argv[2]))
         return 0
     if argv and argv[0] == "worker":
-        child_worker(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1")
+        group = argv[6] if len(argv) > 6 else ""
+        child_worker(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1", group)
         return 0
 
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
@@ -347,6 +355,23 @@ def main(argv: list[str]) -> int:
         print(f"  ratio to the raw subscriber: {rate / raw_rate:.2f}", flush=True)
         time.sleep(2)  # let the finished worker's session expire
 
+        files = write_files(workdir, "two", total, args.employees)
+        pair = [
+            spawn("worker", db_url, str(broker.port), str(total), f"kc-bench-two{i}", "0", "two")
+            for i in range(2)
+        ]
+        blast(broker.port, files)
+        both = [result_of(w) for w in pair]
+        two_rate = sum(b["count"] for b in both) / max(
+            max(b["last"] for b in both) - min(b["first"] for b in both), 1e-9
+        )
+        print(
+            f"  two workers on a shared subscription: {two_rate:,.0f} events/s "
+            f"({' + '.join(str(b['count']) for b in both)}); two / one: {two_rate / rate:.2f}",
+            flush=True,
+        )
+        time.sleep(2)
+
         expected = int(args.paced_rate * args.paced_seconds)
         worker = spawn("worker", db_url, str(broker.port), str(expected), "kc-bench-paced", "1")
         paced(broker.port, args.paced_rate, args.paced_seconds, recent_punches(args.employees))
@@ -363,6 +388,7 @@ def main(argv: list[str]) -> int:
             "raw_msgs_per_s": round(raw_rate),
             "ingest_events_per_s": round(rate),
             "ratio": round(rate / raw_rate, 2),
+            "two_workers_over_one": round(two_rate / rate, 2),
             "p50_ms": round(pac["p50"] * 1000),
             "p99_ms": round(pac["p99"] * 1000),
             "peak_rss_mb": round(max(sat["maxrss_mb"], pac["maxrss_mb"])),

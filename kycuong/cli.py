@@ -250,6 +250,36 @@ def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
+    from store.rollups import rebuild
+
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        written = rebuild(db, args.date_from, args.date_to)
+    print(f"rebuilt {written} person-months")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from store.partitions import archive, ensure, ensure_ahead
+
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        if args.action == "ensure":
+            made = ensure_ahead(db, date.today(), args.ahead)
+            if args.since is not None:  # before importing history older than the partitions
+                made += ensure(db, args.since, date.today())
+            print(f"created {made} monthly partitions")
+            return 0
+        if args.before is None:
+            print("Lỗi: cần --before YYYY-MM-DD", file=sys.stderr)
+            return 2
+        for done in archive(db, args.before, args.drop):
+            what = "dropped" if done.dropped else "detached (pg_dump it, then drop it)"
+            print(f"{done.table} {done.month:%m/%Y}: {done.partition} {what}")
+    return 0
+
+
 def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.labels import EXCUSE, EXCUSE_STATUS
     from store.excuses import ExcuseError, add_excuse, set_status
@@ -627,6 +657,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("history", help="monthly partitions: create ahead, archive old months")
+    p.add_argument("action", choices=["ensure", "archive"])
+    p.add_argument("--ahead", type=int, default=3, help="months ahead to create (ensure)")
+    p.add_argument("--since", type=date.fromisoformat, default=None, help="and months since")
+    p.add_argument("--before", type=date.fromisoformat, default=None, help="archive months before")
+    p.add_argument("--drop", action="store_true", help="drop the archived months")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("rollups", help="person-months that summaries read")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, default=None)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, default=None)
+    p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
     p.add_argument("action", choices=["add", "approve", "cancel"])

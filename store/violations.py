@@ -21,6 +21,8 @@ from store.models import (
     ViolationEvent,
     ViolationRecord,
 )
+from store.queue import lock_keys
+from store.rollups import refresh as refresh_person_months
 
 REVIEW_STATE = cast(Table, ReviewState.__table__)
 DECISIONS = ("confirmed", "excused", "dismissed")
@@ -200,4 +202,7 @@ def review(
     bulk_insert(
         db, REVIEW_STATE, [state], conflict=("update", ("employee_id", "day", "session", "kind"))
     )
+    # Summaries count the decision at once: the person's month is rewritten now.
+    lock_keys(db, [(identity[0], identity[1])])
+    refresh_person_months(db, [(identity[0], identity[1])])
     return record

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from kycuong.cli import main
 from kycuong.settings import get_settings
@@ -21,6 +21,7 @@ from store.models import (
     Credential,
     Employee,
     ExcuseRecord,
+    PersonMonth,
     RecomputeRequest,
     ViolationRecord,
     WorkSchedule,
@@ -276,3 +277,18 @@ def test_duplicate_session_names_are_refused_when_loaded(
     )
     assert main(["policy", "load", str(twice), "--agency", "SNV"]) == 2
     assert "tên ca trùng nhau trong sessions: morning" in capsys.readouterr().err
+
+
+def test_rollups_rebuild_and_history_commands_run_on_the_office_database(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-27"]) == 0
+    with db_session(demo) as db:
+        kept = db.scalar(select(func.count()).select_from(PersonMonth))
+    assert kept and kept > 0
+    assert main(["rollups", "rebuild"]) == 0
+    assert f"rebuilt {kept} person-months" in capsys.readouterr().out
+    assert main(["history", "ensure"]) == 0  # SQLite: no partitions, nothing to make
+    assert "created 0 monthly partitions" in capsys.readouterr().out
+    assert main(["history", "archive"]) == 2
+    assert "Lỗi: cần --before" in capsys.readouterr().err
