@@ -218,6 +218,9 @@ class Reader:
                 f"broker refused reader {self.device_id}: {self._refused_connection}"
             )
 
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout) and self._refused_connection is None
+
     @property
     def connected(self) -> bool:
         return self._connected.is_set() and self._refused_connection is None
