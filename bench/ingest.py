@@ -2,7 +2,8 @@
 
 Prints, from one run: the raw rate of a do-nothing paho subscriber fed by the same load
 generator; the worker's sustained rate under saturation and its ratio to the raw rate;
-publish-to-commit latency p50/p99 at a paced load; the worker's peak RSS.
+publish-to-commit latency p50/p99 at a paced load; the worker's peak RSS; the saturated
+rate again with receipts off (contract v1.1 receipts are on by default), and the ratio.
 
     python -m bench ingest [--messages 100000] [--paced-rate 2000] [--paced-seconds 20]
 
@@ -71,7 +72,9 @@ def child_raw_subscriber(port: int, expected: int) -> None:
     )
 
 
-def child_worker(db_url: str, port: int, expected: int, client_id: str, latency: bool) -> None:
+def child_worker(
+    db_url: str, port: int, expected: int, client_id: str, latency: bool, receipts: bool = True
+) -> None:
     """The real ingest worker, with a commit hook that records times."""
     from ingest.worker import IngestWorker
     from kycuong.logs import configure
@@ -86,6 +89,7 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
         mqtt_protocol="5",
         mqtt_client_id=client_id,
         mqtt_session_expiry_s=1,
+        ingest_receipts=receipts,
     )
     state: dict[str, Any] = {"n": 0, "first": None, "last": 0.0, "lat": []}
     done = threading.Event()
@@ -285,7 +289,9 @@ def main(argv: list[str]) -> int:
         child_raw_subscriber(int(argv[1]), int(argv[2]))
         return 0
     if argv and argv[0] == "worker":
-        child_worker(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1")
+        child_worker(
+            argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1", argv[6:7] != ["0"]
+        )
         return 0
 
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
@@ -347,6 +353,18 @@ def main(argv: list[str]) -> int:
         print(f"  ratio to the raw subscriber: {rate / raw_rate:.2f}", flush=True)
         time.sleep(2)  # let the finished worker's session expire
 
+        files = write_files(workdir, "off", total, args.employees)
+        worker = spawn("worker", db_url, str(broker.port), str(total), "kc-bench-off", "0", "0")
+        blast(broker.port, files)
+        off = result_of(worker)
+        rate_off = off["count"] / max(off["last"] - off["first"], 1e-9)
+        print(
+            f"  same, receipts off:         {rate_off:,.0f} events/s committed "
+            f"(receipts on / off: {rate / rate_off:.2f})",
+            flush=True,
+        )
+        time.sleep(2)
+
         expected = int(args.paced_rate * args.paced_seconds)
         worker = spawn("worker", db_url, str(broker.port), str(expected), "kc-bench-paced", "1")
         paced(broker.port, args.paced_rate, args.paced_seconds, recent_punches(args.employees))
@@ -363,6 +381,8 @@ def main(argv: list[str]) -> int:
             "raw_msgs_per_s": round(raw_rate),
             "ingest_events_per_s": round(rate),
             "ratio": round(rate / raw_rate, 2),
+            "receipts_off_events_per_s": round(rate_off),
+            "receipts_on_off_ratio": round(rate / rate_off, 2),
             "p50_ms": round(pac["p50"] * 1000),
             "p99_ms": round(pac["p99"] * 1000),
             "peak_rss_mb": round(max(sat["maxrss_mb"], pac["maxrss_mb"])),
