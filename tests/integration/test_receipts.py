@@ -187,3 +187,27 @@ def test_the_unmatched_counter_counts_unmatched_punches_on_postgresql(
         assert int(db.scalar(select(func.count()).select_from(Punch)) or 0) == 30
     assert unmatched == 8
     assert worker.stats.unmatched == unmatched
+
+
+def test_a_jump_of_a_terminals_clock_is_an_operator_warning(
+    sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ingest.pipeline import DeviceDirectory, Message, process_batch
+
+    org(sqlite_engine, employees=1, devices=("D1",))
+    directory = DeviceDirectory(sqlite_engine)
+    now = datetime.now(UTC)
+
+    def heartbeat(clock: datetime) -> None:
+        body = {"v": 1, "device_id": "D1", "clock": clock.isoformat()}
+        message = Message("kc/v1/D1/heartbeat", json.dumps(body).encode(), now)
+        process_batch(sqlite_engine, [message], directory, timedelta(minutes=5))
+
+    with caplog.at_level("WARNING", logger="ingest.pipeline"):
+        heartbeat(now + timedelta(seconds=3))  # a little drift: no warning
+        heartbeat(now + timedelta(seconds=4))
+        assert not caplog.records
+        heartbeat(now - timedelta(days=365 * 26))  # reset to 2000 after a power cut
+    assert [r.getMessage() for r in caplog.records] == [
+        "Đồng hồ của thiết bị D1 nhảy -819936004 giây (lệch -819936000 giây, trước đó +4 giây)"
+    ]
