@@ -113,6 +113,7 @@ class Reader:
         self.resend_after = resend_after
         self.resent = 0
         self.refused: dict[str, str] = {}
+        self.state = "online"  # what a (re)connection announces; a bridge sets its terminal's
         self._on_receipt = on_receipt
         self._outbox = Outbox(outbox)
         self._confirmed = threading.Condition()
@@ -158,8 +159,13 @@ class Reader:
             return
         # Every time: a broker that crashed has forgotten the subscription with the session.
         client.subscribe(receipt_topic(self.device_id), qos=1)
-        self.publish_raw("status", self._status("online"), retain=True)
+        self.publish_raw("status", self._status(self.state), retain=True)
         self._connected.set()
+
+    def set_state(self, state: str) -> None:
+        """Announce online/offline (retained), now and on every reconnection."""
+        self.state = state
+        self.publish_raw("status", self._status(state), retain=True)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -198,11 +198,7 @@ class TerminalBridge:
         now = datetime.now(UTC)
         offset_s = (clock.replace(tzinfo=self.tz) - now).total_seconds()
         if self.online is not True:
-            self.reader.publish_raw(
-                "status",
-                json.dumps({"v": 1, "device_id": self.terminal.device_id, "state": "online"}),
-                retain=True,
-            )
+            self.reader.set_state("online")
             self.online = True
         position = Position.load(self.state_path)
         if (
@@ -297,13 +293,7 @@ class TerminalBridge:
                     log.warning(
                         "%s unreachable (%s); retrying with backoff", self.terminal.device_id, exc
                     )
-                    self.reader.publish_raw(
-                        "status",
-                        json.dumps(
-                            {"v": 1, "device_id": self.terminal.device_id, "state": "offline"}
-                        ),
-                        retain=True,
-                    )
+                    self.reader.set_state("offline")
                     self.online = False
                 delay = min(max(delay * 2, 1.0), 300.0)
             self._stop.wait(delay)
