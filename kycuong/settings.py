@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
+    ingest_receipts: bool = Field(
+        default=True, description="after each commit, tell each device which punches are stored"
+    )
     max_clock_skew_s: int = Field(default=300, ge=0)
 
     api_host: str = "127.0.0.1"

@@ -73,11 +73,15 @@ def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
         Punch.device_id,
         Punch.punched_at,
     ).where(chosen, ~held)
-    stmt = UNMATCHED.insert().from_select(
-        ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
+    stmt = (
+        UNMATCHED.insert()
+        .from_select(
+            ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
+        )
+        .returning(UNMATCHED.c.punch_id)
     )
-    result = db.execute(stmt, params)
-    return int(getattr(result, "rowcount", 0) or 0)
+    # Counted from RETURNING: psycopg's rowcount for INSERT … SELECT is not reliable here.
+    return len(db.execute(stmt, params).all())
 
 
 def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -105,7 +105,7 @@ def test_person_months_kept_by_runner_and_reviews_equal_a_rebuild_and_the_days(
             decision = rng.choice(["confirmed", "excused", "dismissed"])
             violation = get_violation(db, vid, None)
             reason = "other" if decision == "excused" else None
-            review(db, violation, decision, reason, "", "truongphong")
+            review(db, violation, decision, reason, "", "truongphong", now)
 
     for first, last in ((date(2026, 10, 1), date(2026, 10, 31)), (FIRST, LAST)):
         with db_session(engine) as db:
