@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
@@ -18,7 +19,10 @@ from kycuong.settings import Settings
 from services.accounts import authenticate
 from services.schemas import Me, Token
 from store.db import engine_for
+from web import pages
+from web.pages import HERE as WEB_HERE
 
+WEB_STATIC = WEB_HERE / "static"
 auth = APIRouter(tags=["Đăng nhập"])
 log = logging.getLogger("api.access")
 REQUESTS = Counter(
@@ -83,6 +87,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
+    app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
+    app.include_router(pages.router)
     app.include_router(ops.router)
     for router in (auth, violations.router, excuses.router, summaries.router, ops.api_router):
         app.include_router(router)
