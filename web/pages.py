@@ -12,17 +12,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import EXCUSE, REVIEW, VIOLATION
 from rules.zones import zone
+from services import summaries as summary_service
 from services import violations as violation_service
 from services.accounts import authenticate
 from services.schemas import ReviewIn
 from store.violations import ReviewFilter
 from web import session as web_session
+from web.charts import unit_rates
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -173,6 +176,7 @@ def violations_page(
     den: str = "",
     loai: str = "",
     xu_ly: str = "pending",
+    can_bo: int | None = None,
     trang: str | None = None,
 ) -> Response:
     with _db(request) as db:
@@ -186,6 +190,7 @@ def violations_page(
         page = None
         try:
             query = violation_service.ViolationQuery(
+                employee_id=can_bo if can_bo and 0 < can_bo < 2**31 else None,
                 date_from=parse_date(tu, "Từ ngày"),
                 date_to=parse_date(den, "Đến ngày"),
                 kind=loai if loai in VIOLATION else None,
@@ -203,7 +208,7 @@ def violations_page(
             visitor=visitor,
             page=page,
             error=error,
-            filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly},
+            filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly, "can_bo": can_bo or ""},
         )
 
 
@@ -274,3 +279,119 @@ def review_action(
         saved=False,
         error=error,
     )
+
+
+@router.get("/bao-cao", response_class=HTMLResponse)
+def summary_page(
+    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+) -> Response:
+    context = _context(request)
+    now = web_session.now_utc()
+    today = now.astimezone(_tz(request)).date()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            query = _summary_query(ky, nam, thang, quy, today)
+            report = summary_service.summary(
+                db,
+                visitor.scope,
+                query,
+                context.settings.thresholds,
+                now,
+                context.settings.timezone,
+            )
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except Forbidden as exc:
+            return _page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
+        except KcError as exc:
+            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        chart = unit_rates(
+            [(u.name, u.rate_per_100_days) for u in report.units],
+            "Tỷ lệ vi phạm trên 100 ngày làm việc",
+        )
+        flagged = [p for p in report.people if p.flags]
+        params = (
+            f"ky={query.period}&nam={query.year}"
+            f"&thang={query.month or ''}&quy={query.quarter or ''}"
+        )
+        return _page(
+            request,
+            "summary.html",
+            visitor=visitor,
+            report=report,
+            chart=Markup(chart),
+            flagged=flagged,
+            query=query,
+            params=params,
+            vn_number=vn_number,
+        )
+
+
+@router.get("/bao-cao/tai-ve")
+def summary_download(
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    dinh_dang: str = "xlsx",
+) -> Response:
+    context = _context(request)
+    now = web_session.now_utc()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            query = _summary_query(ky, nam, thang, quy, now.astimezone(_tz(request)).date())
+            file = summary_service.summary_file(
+                db,
+                visitor.scope,
+                query,
+                context.settings.thresholds,
+                now,
+                context.settings.timezone,
+                "csv" if dinh_dang == "csv" else "xlsx",
+            )
+        except KcError as exc:
+            return _not_found(request, visitor, exc.message)
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
+
+
+def _summary_query(
+    kind: str, year: str, month: str, quarter: str, today: date
+) -> summary_service.SummaryQuery:
+    """The period as the form sends it; by default the current month."""
+    period: summary_service.PeriodKind = (
+        "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
+    )
+    try:
+        y = int(year) if year else today.year
+        m = int(month) if month else today.month
+        q = int(quarter) if quarter else (today.month - 1) // 3 + 1
+    except ValueError as exc:
+        raise KcError("invalid_period", "Năm, tháng hoặc quý phải là số") from exc
+    if not (2000 <= y <= 2100 and 1 <= m <= 12 and 1 <= q <= 4):
+        raise KcError("invalid_period", "Năm (2000–2100), tháng (1–12) hoặc quý (1–4) không hợp lệ")
+    return summary_service.SummaryQuery(
+        period, y, m if period == "month" else None, q if period == "quarter" else None
+    )
+
+
+def vn_number(value: float, digits: int = 0) -> str:
+    """Vietnamese separators: 1.234,5 (dot for thousands, comma for decimals)."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")

@@ -81,5 +81,19 @@ def test_a_unit_head_excuses_a_late_arrival_in_the_browser(served: tuple[World, 
         page.get_by_role("button", name="Lưu quyết định").click()
         assert "Đã lưu quyết định." in page.inner_text("main")
         page.screenshot(path=str(SCREENS / "reviewed-phone.png"), full_page=True)
+        for width, height, name in ((1366, 768, "desktop"), (390, 844, "phone")):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(f"{base}/bao-cao?ky=month&nam=2026&thang=11")
+            page.get_by_label("Tên đăng nhập").fill("noivu_a")
+            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{base}/bao-cao?ky=month&nam=2026&thang=11")
+            assert page.locator("section.chart svg").count() == 1
+            page.screenshot(path=str(SCREENS / f"summary-{name}.png"), full_page=True)
+            if name == "desktop":
+                with page.expect_download() as download:
+                    page.get_by_role("link", name="Tải Excel (XLSX)").click()
+                assert download.value.suggested_filename.endswith(".xlsx")
+            page.close()
         browser.close()
     assert world.get("head_a1", f"/api/violations/{late}").json()["review"] == "excused"

@@ -152,3 +152,34 @@ def test_pages_load_nothing_from_another_host(world: World) -> None:
         assert not EXTERNAL.search(html), path
         for asset in re.findall(r"""(?:src|href)="(/static/[^"]+)\"""", html):
             assert client.get(asset).status_code == 200, asset
+
+
+def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    client = browser(world)
+    sign_in(client, "noivu_a")
+    page = client.get("/bao-cao", params={"ky": "month", "nam": "2026", "thang": "11"})
+    assert page.status_code == 200
+    assert "Tháng 11/2026" in page.text or "tháng 11/2026" in page.text.lower()
+    assert "<svg" in page.text and "Văn phòng Sở" in page.text
+    assert "Phòng Ngân sách" not in page.text  # agency B is outside Nội vụ A's scope
+    assert not EXTERNAL.search(page.text)
+    xlsx = client.get(
+        "/bao-cao/tai-ve", params={"ky": "month", "nam": "2026", "thang": "11", "dinh_dang": "xlsx"}
+    )
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith(
+        "application/vnd.openxmlformats"
+    )
+    book = load_workbook(BytesIO(xlsx.content))
+    cells = [str(c.value) for row in book.worksheets[0].iter_rows() for c in row if c.value]
+    assert any("Văn phòng Sở" in c for c in cells)
+    bad = client.get("/bao-cao", params={"thang": "13"})
+    assert bad.status_code == 400 and "tháng (1–12)" in bad.text
+
+
+def test_a_unit_head_without_a_session_gets_no_xlsx(world: World) -> None:
+    answer = browser(world).get("/bao-cao/tai-ve", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/?next=")
