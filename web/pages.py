@@ -23,7 +23,7 @@ from services import days as day_service
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.accounts import authenticate
-from services.schemas import ReviewIn
+from services.schemas import BulkReviewIn, ReviewIn
 from store.violations import ReviewFilter
 from web import session as web_session
 from web.charts import unit_rates
@@ -179,6 +179,7 @@ def violations_page(
     xu_ly: str = "pending",
     can_bo: int | None = None,
     trang: str | None = None,
+    thong_bao: str = "",
 ) -> Response:
     with _db(request) as db:
         try:
@@ -209,6 +210,8 @@ def violations_page(
             visitor=visitor,
             page=page,
             error=error,
+            notice=thong_bao[:200],
+            may_review=visitor.scope.may("violations:review"),
             filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly, "can_bo": can_bo or ""},
         )
 
@@ -461,3 +464,45 @@ def month_page(
             symbols=day_service.SYMBOLS,
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
         )
+
+
+@router.post("/vi-pham/xu-ly-nhieu")
+async def review_many_action(request: Request) -> Response:
+    """A decision for the ticked rows of the queue; each row gets its own result."""
+    form = await request.form()
+    raw = [str(v) for v in form.getlist("ids")]
+    ids = [int(v) for v in raw if v.isdigit() and 0 < int(v) < 2**63][:500]
+    decision = str(form.get("decision") or "")
+    reason_kind = str(form.get("reason_kind") or "") or None
+    note = str(form.get("note") or "")[:2000]
+    csrf = str(form.get("csrf") or "")
+    context = _context(request)
+    with _db(request) as db, db.begin():
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+        if not ids:
+            message = "Hãy đánh dấu ít nhất một vi phạm."
+        else:
+            try:
+                body = BulkReviewIn(
+                    ids=ids,
+                    decision=decision,  # type: ignore[arg-type]
+                    reason_kind=reason_kind,  # type: ignore[arg-type]
+                    note=note,
+                )
+                results = violation_service.review_many(
+                    db, visitor.scope, body, web_session.now_utc()
+                )
+                done = sum(1 for r in results if r.ok)
+                message = f"Đã lưu quyết định cho {done}/{len(results)} vi phạm."
+            except ValidationError:
+                message = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+            except KcError as exc:
+                message = exc.message
+    return RedirectResponse(f"/vi-pham?thong_bao={quote(message)}", status_code=303)

@@ -90,6 +90,14 @@ def test_a_unit_head_excuses_a_late_arrival_in_the_browser(served: tuple[World, 
         page.get_by_role("button", name="Lưu quyết định").click()
         assert "Đã lưu quyết định." in page.inner_text("main")
         page.screenshot(path=str(SCREENS / "reviewed-phone.png"), full_page=True)
+        page.goto(f"{base}/vi-pham")
+        boxes = page.get_by_role("checkbox")
+        assert boxes.count() == 1  # the excused one left the pending queue
+        boxes.first.check()
+        page.get_by_label("Quyết định").select_option(label="Xác nhận")
+        page.get_by_role("button", name="Lưu cho các vi phạm đã chọn").click()
+        assert "Đã lưu quyết định cho 1/1 vi phạm." in page.inner_text("main")
+        page.screenshot(path=str(SCREENS / "bulk-phone.png"), full_page=True)
         for width, height, name in ((1366, 768, "desktop"), (390, 844, "phone")):
             page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(f"{base}/bao-cao?ky=month&nam=2026&thang=11")

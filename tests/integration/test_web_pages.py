@@ -223,3 +223,22 @@ def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) ->
         "/hom-nay", params={"don_vi": unit_id(world, "A1")}, headers={"HX-Request": "true"}
     )
     assert "<html" not in partial.text and "Trần Văn e1" in partial.text
+
+
+def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    queue = client.get("/vi-pham")
+    ids = sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"', queue.text))
+    assert len(ids) == 2
+    forged = client.post(
+        "/vi-pham/xu-ly-nhieu", data={"ids": ids, "decision": "confirmed"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    done = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={"ids": ids, "decision": "confirmed", "note": "", "csrf": csrf_of(queue.text)},
+    )
+    assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
+    for vid in ids:
+        assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"
