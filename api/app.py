@@ -64,6 +64,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="Kỷ Cương API",
         static_url="/static/api-docs",
+        redoc_url=None,  # ReDoc's bundle loads its logo from a CDN; Swagger UI at /docs is local
         version="1.0",
         description=(
             "JSON API dưới `/api`. Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. "

@@ -123,6 +123,7 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
         )
     }
     late: dict[int, int] = {}
+    absent: set[int] = set()
     provisional: set[int] = set()
     for employee_id, kind, minutes, is_provisional in db.execute(
         select(
@@ -138,6 +139,8 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
     ):
         if kind == "late":
             late[employee_id] = late.get(employee_id, 0) + minutes
+        elif kind == "absent":
+            absent.add(employee_id)
         if is_provisional:
             provisional.add(employee_id)
     rows = [
@@ -145,7 +148,7 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
             employee_id=p.id,
             code=p.code,
             name=p.full_name,
-            status=records[p.id].status if p.id in records else "none",
+            status=_status_now(records.get(p.id), p.id in late, p.id in absent),
             first_in=records[p.id].first_in if p.id in records else None,
             late_minutes=late.get(p.id, 0),
             provisional=p.id in provisional,
@@ -163,6 +166,14 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
         if mark is None or now - mark > BEHIND:
             lagging.append(site or device_id)
     return TodayBoard(unit.name, day, rows, sorted(lagging))
+
+
+def _status_now(record: DayRecord | None, late: bool, absent: bool) -> str:
+    """The day so far: a violation already found beats an undecided ("pending") record."""
+    status = record.status if record is not None else "none"
+    if status in ("none", "pending") and (late or absent):
+        return "late" if late else "absent"
+    return status
 
 
 def month(db: DbSession, scope: Scope, unit_id: int | None, year: int, month: int) -> MonthGrid:

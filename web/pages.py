@@ -24,7 +24,7 @@ from services import summaries as summary_service
 from services import violations as violation_service
 from services.accounts import authenticate
 from services.schemas import BulkReviewIn, ReviewIn
-from store.violations import ReviewFilter
+from store.violations import ReviewFilter, State
 from web import session as web_session
 from web.charts import unit_rates
 
@@ -68,6 +68,11 @@ templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE
 
 
+def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
+    """An id typed or linked by a person: a positive number within the column's range."""
+    return int(text) if text and text.isdigit() and 0 < int(text) <= limit else None
+
+
 def _db(request: Request) -> DbSession:
     db: DbSession = _context(request).sessions()
     return db
@@ -79,9 +84,12 @@ def _sign_in_redirect(request: Request) -> RedirectResponse:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request, name, {"tz": _tz(request), "local_time": local_time, **context}, status_code=status
     )
+    # A signed-in page must not come back from the cache after sign-out (Back button).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _not_found(request: Request, visitor: web_session.Visitor | None, message: str) -> Response:
@@ -161,12 +169,24 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") 
     return response
 
 
+def _saved_notice(code: str) -> str | None:
+    """The result of a bulk decision, from counts in the link (never free text)."""
+    done, _, total = code.partition("-")
+    if done.isdigit() and total.isdigit() and int(done) <= int(total) <= 500:
+        return f"Đã lưu quyết định cho {done}/{total} vi phạm."
+    return None
+
+
 REVIEW_FILTERS: dict[str, ReviewFilter] = {
     "pending": "pending",
     "confirmed": "confirmed",
     "excused": "excused",
     "dismissed": "dismissed",
 }
+STATES: dict[str, State] = {"active": "active", "withdrawn": "withdrawn", "all": "all"}
+_DECISION_MESSAGE = (
+    "Hãy chọn một quyết định (Xác nhận, Có lý do hoặc Bỏ qua) và một lý do trong danh sách."
+)
 _CSRF_MESSAGE = "Biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng tải lại trang rồi thử lại."
 
 
@@ -177,9 +197,10 @@ def violations_page(
     den: str = "",
     loai: str = "",
     xu_ly: str = "pending",
-    can_bo: int | None = None,
+    trang_thai: str = "active",
+    can_bo: str = "",
     trang: str | None = None,
-    thong_bao: str = "",
+    luu: str = "",
 ) -> Response:
     with _db(request) as db:
         try:
@@ -192,7 +213,12 @@ def violations_page(
         page = None
         try:
             query = violation_service.ViolationQuery(
-                employee_id=can_bo if can_bo and 0 < can_bo < 2**31 else None,
+                employee_id=row_id(can_bo),
+                state="withdrawn"
+                if trang_thai == "withdrawn"
+                else "all"
+                if trang_thai == "all"
+                else "active",
                 date_from=parse_date(tu, "Từ ngày"),
                 date_to=parse_date(den, "Đến ngày"),
                 kind=loai if loai in VIOLATION else None,
@@ -210,14 +236,21 @@ def violations_page(
             visitor=visitor,
             page=page,
             error=error,
-            notice=thong_bao[:200],
+            notice=_saved_notice(luu),
             may_review=visitor.scope.may("violations:review"),
-            filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly, "can_bo": can_bo or ""},
+            filters={
+                "tu": tu,
+                "den": den,
+                "loai": loai,
+                "xu_ly": xu_ly,
+                "can_bo": row_id(can_bo) or "",
+                "trang_thai": trang_thai,
+            },
         )
 
 
 @router.get("/vi-pham/{violation_id}", response_class=HTMLResponse)
-def violation_page(request: Request, violation_id: int, msg: str = "") -> Response:
+def violation_page(request: Request, violation_id: str, msg: str = "") -> Response:
     with _db(request) as db:
         try:
             visitor = web_session.visitor(
@@ -225,8 +258,11 @@ def violation_page(request: Request, violation_id: int, msg: str = "") -> Respon
             )
         except Unauthorized:
             return _sign_in_redirect(request)
+        number = row_id(violation_id, 2**63 - 1)
         try:
-            detail = violation_service.detail(db, visitor.scope, violation_id)
+            if number is None:
+                raise NotFound("Vi phạm")
+            detail = violation_service.detail(db, visitor.scope, number)
         except KcError as exc:
             return _not_found(request, visitor, exc.message)
         return _page(
@@ -243,7 +279,7 @@ def violation_page(request: Request, violation_id: int, msg: str = "") -> Respon
 @router.post("/vi-pham/{violation_id}/xu-ly")
 def review_action(
     request: Request,
-    violation_id: int,
+    violation_id: str,
     decision: Annotated[str, Form(max_length=16)] = "",
     reason_kind: Annotated[str, Form(max_length=32)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -259,20 +295,23 @@ def review_action(
         if not web_session.same(csrf, visitor.csrf):
             return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
         error: str | None
+        number = row_id(violation_id, 2**63 - 1)
+        if number is None:
+            return _not_found(request, visitor, NotFound("Vi phạm").message)
         try:
             body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
-            violation_service.review(db, visitor.scope, violation_id, body, web_session.now_utc())
+            violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
             error = None
         except ValidationError:
-            error = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+            error = _DECISION_MESSAGE
         except NotFound as exc:
             return _not_found(request, visitor, exc.message)
         except KcError as exc:
             error = exc.message
         if error is None:
-            return RedirectResponse(f"/vi-pham/{violation_id}?msg=da-luu", status_code=303)
+            return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
     with _db(request) as db:
-        detail = violation_service.detail(db, visitor.scope, violation_id)
+        detail = violation_service.detail(db, visitor.scope, number)
     return _page(
         request,
         "violation.html",
@@ -402,7 +441,7 @@ def vn_number(value: float, digits: int = 0) -> str:
 
 
 @router.get("/hom-nay", response_class=HTMLResponse)
-def today_page(request: Request, don_vi: int | None = None) -> Response:
+def today_page(request: Request, don_vi: str = "") -> Response:
     now = web_session.now_utc()
     with _db(request) as db:
         try:
@@ -412,7 +451,7 @@ def today_page(request: Request, don_vi: int | None = None) -> Response:
         except Unauthorized:
             return _sign_in_redirect(request)
         try:
-            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            unit = row_id(don_vi)
             board = day_service.today(
                 db, visitor.scope, unit, now.astimezone(_tz(request)).date(), now
             )
@@ -426,15 +465,13 @@ def today_page(request: Request, don_vi: int | None = None) -> Response:
             visitor=visitor,
             board=board,
             units=units,
-            unit_id=don_vi,
+            unit_id=row_id(don_vi),
             labels=DAY_STATUS,
         )
 
 
 @router.get("/bang-thang", response_class=HTMLResponse)
-def month_page(
-    request: Request, don_vi: int | None = None, thang: str = "", nam: str = ""
-) -> Response:
+def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "") -> Response:
     today = web_session.now_utc().astimezone(_tz(request)).date()
     with _db(request) as db:
         try:
@@ -448,7 +485,7 @@ def month_page(
                 year, month = int(nam or today.year), int(thang or today.month)
             except ValueError as exc:
                 raise KcError("invalid_period", "Tháng và năm phải là số") from exc
-            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            unit = row_id(don_vi)
             grid = day_service.month(db, visitor.scope, unit, year, month)
             units = day_service.units_for(db, visitor.scope)
         except NotFound as exc:
@@ -500,9 +537,9 @@ async def review_many_action(request: Request) -> Response:
                     db, visitor.scope, body, web_session.now_utc()
                 )
                 done = sum(1 for r in results if r.ok)
-                message = f"Đã lưu quyết định cho {done}/{len(results)} vi phạm."
+                return RedirectResponse(f"/vi-pham?luu={done}-{len(results)}", status_code=303)
             except ValidationError:
-                message = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+                message = _DECISION_MESSAGE
             except KcError as exc:
                 message = exc.message
-    return RedirectResponse(f"/vi-pham?thong_bao={quote(message)}", status_code=303)
+    return _page(request, "not_found.html", 400, visitor=visitor, message=message)

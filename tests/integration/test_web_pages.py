@@ -242,3 +242,18 @@ def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> 
     assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
     for vid in ids:
         assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"
+
+
+def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
+    world: World,
+) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    for path in ("/vi-pham/99999999999999999999", "/vi-pham/abc", "/vi-pham/-1"):
+        page = client.get(path)
+        assert page.status_code == 404 and "phạm vi của bạn" in page.text, path
+    for path in ("/vi-pham?can_bo=abc", "/hom-nay?don_vi=abc", "/bang-thang?don_vi=abc"):
+        assert client.get(path).status_code == 200, path
+    forged = client.get("/vi-pham", params={"luu": "Thông báo giả mạo"})
+    assert "Thông báo giả mạo" not in forged.text
+    assert forged.headers["cache-control"] == "no-store"
