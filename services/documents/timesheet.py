@@ -1,0 +1,272 @@
+"""Bảng chấm công, mẫu C01a-HD (chế độ kế toán hành chính, sự nghiệp: Thông tư
+24/2024/TT-BTC, which replaced Thông tư 107/2017/TT-BTC from 01/01/2025): a row per person,
+a column per day with the form's symbols, the "Quy ra công" totals, three signatures.
+
+The symbol table is configuration (``Symbols``) with the form's defaults; docs/documents.md
+lists them and the two the form lacks (holiday, unexcused absence).
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+from services.documents.header import DocumentHeader
+from store.timesheets import DayMark, PersonMonth
+
+FORM = "Mẫu số C01a-HD"
+FORM_SOURCE = (
+    "(Ban hành kèm theo Thông tư số 24/2024/TT-BTC ngày 17/4/2024 của Bộ trưởng Bộ Tài chính)"
+)
+TITLE = "BẢNG CHẤM CÔNG"
+
+# bucket: which "Quy ra công" column a symbol counts in.
+TIME_PAY, UNPAID, INSURANCE = "time_pay", "unpaid", "insurance"
+BUCKETS = {
+    TIME_PAY: "Số công hưởng lương thời gian",
+    UNPAID: "Số công nghỉ không lương",
+    INSURANCE: "Số công hưởng BHXH",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    code: str
+    label: str
+    bucket: str
+
+
+DEFAULT_SYMBOLS: dict[str, Symbol] = {
+    "present": Symbol("+", "Lương thời gian (làm việc)", TIME_PAY),
+    "sick_leave": Symbol("Ô", "Ốm, điều dưỡng", INSURANCE),
+    "maternity": Symbol("Ts", "Thai sản", INSURANCE),
+    "annual_leave": Symbol("P", "Nghỉ phép", TIME_PAY),
+    "personal_paid": Symbol("P", "Nghỉ phép", TIME_PAY),
+    "training": Symbol("H", "Hội nghị, học tập", TIME_PAY),
+    "outside_meeting": Symbol("H", "Hội nghị, học tập", TIME_PAY),
+    "compensatory_day": Symbol("Nb", "Nghỉ bù", TIME_PAY),
+    "unpaid_leave": Symbol("No", "Nghỉ không lương", UNPAID),
+    "business_trip": Symbol("CT", "Công tác", TIME_PAY),
+    "other": Symbol("K", "Nghỉ có lý do khác", TIME_PAY),
+    "holiday": Symbol("L", "Nghỉ lễ, Tết", TIME_PAY),
+    "absent": Symbol("V", "Vắng không lý do", UNPAID),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbols:
+    """The symbol of each day kind; ``overrides`` maps a kind to another code (configuration)."""
+
+    table: Mapping[str, Symbol] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
+
+    @classmethod
+    def with_overrides(cls, overrides: Mapping[str, str]) -> Symbols:
+        table = dict(DEFAULT_SYMBOLS)
+        for kind, code in overrides.items():
+            if kind in table:
+                old = table[kind]
+                table[kind] = Symbol(code, old.label, old.bucket)
+        return cls(table)
+
+    def legend(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for symbol in self.table.values():
+            seen.setdefault(symbol.code, symbol.label)
+        return list(seen.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One person's line: the cell text of each day and the Quy ra công totals."""
+
+    code: str
+    name: str
+    title: str
+    cells: tuple[str, ...]
+    totals: dict[str, float]
+
+
+def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, float]]:
+    """The symbols of a date with the share of the day each takes (half days split)."""
+    t = symbols.table
+    if mark is None or mark.status in ("weekend", "off_shift", "pending"):
+        return []
+    if mark.status == "holiday":
+        return [(t["holiday"], 1.0)]
+    if mark.status == "absent":
+        if mark.absence_review == "dismissed":
+            return [(t["present"], 1.0)]
+        if mark.absence_review == "excused":
+            return [(t.get(mark.absence_reason or "other", t["other"]), 1.0)]
+        return [(t["absent"], 1.0)]
+    excused = [t.get(kind, t["other"]) for _, kind in mark.excused]
+    if mark.status == "on_leave":
+        share = 1.0 / len(excused) if excused else 1.0
+        return [(s, share) for s in excused] or [(t["other"], 1.0)]
+    # present or late, possibly with an excused session (a half day's leave or trip)
+    if not excused:
+        return [(t["present"], 1.0)]
+    sessions = max(2, len(excused) + 1)
+    share = 1.0 / sessions
+    return [(t["present"], 1.0 - share * len(excused))] + [(s, share) for s in excused]
+
+
+def _cell(parts: list[tuple[Symbol, float]]) -> str:
+    codes: list[str] = []
+    for symbol, _ in parts:
+        if symbol.code not in codes:
+            codes.append(symbol.code)
+    return "/".join(codes)
+
+
+def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Symbols) -> list[Row]:
+    """The form's rows for a month: symbols per day and Quy ra công per bucket."""
+    days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    rows = []
+    for person in people:
+        totals = dict.fromkeys(BUCKETS, 0.0)
+        cells = []
+        for day in days:
+            parts = day_parts(person.days.get(day), symbols)
+            for symbol, share in parts:
+                totals[symbol.bucket] += share
+            cells.append(_cell(parts))
+        rows.append(
+            Row(
+                person.code,
+                person.name,
+                person.title,
+                tuple(cells),
+                {k: round(v, 2) for k, v in totals.items()},
+            )
+        )
+    return rows
+
+
+_THIN = Side(style="thin")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_BOLD = Font(bold=True)
+
+
+def _write_unit(
+    ws: Any,
+    header: DocumentHeader,
+    unit_name: str,
+    year: int,
+    month: int,
+    rows: Sequence[Row],
+    symbols: Symbols,
+) -> None:
+    ndays = calendar.monthrange(year, month)[1]
+    last_col = 3 + ndays + len(BUCKETS)
+    ws.cell(1, 1, f"Đơn vị: {header.agency}").font = _BOLD
+    ws.cell(2, 1, f"Bộ phận: {unit_name}")
+    ws.cell(3, 1, "Mã QHNS: ................")
+    ws.cell(1, last_col - 8, FORM).font = _BOLD
+    ws.cell(2, last_col - 8, FORM_SOURCE)
+    ws.merge_cells(start_row=5, start_column=1, end_row=5, end_column=last_col)
+    title = ws.cell(5, 1, TITLE)
+    title.font, title.alignment = Font(bold=True, size=14), _CENTER
+    ws.merge_cells(start_row=6, start_column=1, end_row=6, end_column=last_col)
+    sub = ws.cell(6, 1, f"Tháng {month:02d} năm {year}")
+    sub.alignment = _CENTER
+    head, sub_row = 8, 9
+    for col, text in ((1, "STT"), (2, "Họ và tên"), (3, "Ngạch, bậc lương hoặc cấp bậc, chức vụ")):
+        ws.merge_cells(start_row=head, start_column=col, end_row=sub_row, end_column=col)
+        ws.cell(head, col, text)
+    ws.merge_cells(start_row=head, start_column=4, end_row=head, end_column=3 + ndays)
+    ws.cell(head, 4, "Ngày trong tháng")
+    ws.merge_cells(start_row=head, start_column=4 + ndays, end_row=head, end_column=last_col)
+    ws.cell(head, 4 + ndays, "Quy ra công")
+    for d in range(1, ndays + 1):
+        ws.cell(sub_row, 3 + d, d)
+    for i, label in enumerate(BUCKETS.values()):
+        ws.cell(sub_row, 4 + ndays + i, label)
+    letters = [
+        "A",
+        "B",
+        "C",
+        *[str(d) for d in range(1, ndays + 1)],
+        *[str(ndays + 1 + i) for i in range(len(BUCKETS))],
+    ]
+    for col, text in enumerate(letters, start=1):
+        ws.cell(sub_row + 1, col, text)
+    for r in range(head, sub_row + 2):
+        for c in range(1, last_col + 1):
+            cell = ws.cell(r, c)
+            cell.border, cell.alignment, cell.font = _BOX, _CENTER, _BOLD
+    first_data = sub_row + 2
+    for i, row in enumerate(rows, start=1):
+        r = first_data + i - 1
+        values = [i, row.name, row.title or "", *row.cells, *row.totals.values()]
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(r, c, value)
+            cell.border = _BOX
+            if c != 2 and c != 3:
+                cell.alignment = _CENTER
+    total_row = first_data + len(rows)
+    ws.cell(total_row, 2, "Cộng").font = _BOLD
+    for i, bucket in enumerate(BUCKETS):
+        col = 4 + ndays + i
+        ws.cell(total_row, col, round(sum(row.totals[bucket] for row in rows), 2)).font = _BOLD
+    for c in range(1, last_col + 1):
+        ws.cell(total_row, c).border = _BOX
+    r = total_row + 2
+    ws.cell(r, last_col - 8, header.dated_line()).alignment = Alignment(horizontal="center")
+    r += 1
+    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
+    for col, role in zip((2, 4 + ndays // 3, 4 + 2 * ndays // 3), roles, strict=True):
+        ws.cell(r, col, role).font = _BOLD
+        ws.cell(r + 1, col, "(Ký, họ tên)").font = Font(italic=True)
+    r += 6
+    ws.cell(r, 1, "Ký hiệu chấm công:").font = _BOLD
+    legend = symbols.legend()
+    per_column = (len(legend) + 2) // 3
+    for i, (code, label) in enumerate(legend):
+        col = 2 + (i // per_column) * (ndays // 3)
+        ws.cell(r + 1 + i % per_column, col, f"- {label}: {code}")
+    ws.column_dimensions["A"].width = 5
+    ws.column_dimensions["B"].width = 24
+    ws.column_dimensions["C"].width = 14
+    for d in range(1, ndays + 1):
+        ws.column_dimensions[get_column_letter(3 + d)].width = 3.6
+    for i in range(len(BUCKETS)):
+        ws.column_dimensions[get_column_letter(4 + ndays + i)].width = 10
+    ws.row_dimensions[sub_row].height = 60
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{head}:{sub_row + 1}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddFooter.center.text = "Trang &P / &N"
+    ws.freeze_panes = ws.cell(first_data, 4)
+
+
+def to_xlsx(
+    header: DocumentHeader,
+    units: Sequence[tuple[str, Sequence[Row]]],
+    year: int,
+    month: int,
+    symbols: Symbols,
+) -> bytes:
+    """One sheet per unit: the form with its header, rows, Cộng, signatures and legend."""
+    from services.documents.sheets import sheet_titles
+
+    book = Workbook()
+    book.remove(book.worksheets[0])
+    for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
+        _write_unit(book.create_sheet(title), header, unit_name, year, month, rows, symbols)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
