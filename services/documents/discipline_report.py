@@ -254,3 +254,107 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _pdf_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")
+    return str(value)
+
+
+def _pdf_table(
+    pdf: Any,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    total: Sequence[object],
+    wide: dict[int, float],
+) -> None:
+    from services.documents.pdf import FAMILY, HEADINGS
+
+    usable = pdf.w - pdf.l_margin - pdf.r_margin
+    narrow = (usable - sum(wide.values())) / (len(headers) - len(wide))
+    widths = [wide.get(i, narrow) for i in range(len(headers))]
+    pdf.set_font(FAMILY, "", 6.5)
+    with pdf.table(
+        col_widths=widths,
+        width=usable,
+        headings_style=HEADINGS,
+        line_height=3.2,
+        text_align="CENTER",
+        repeat_headings=1,
+        padding=0.6,
+    ) as table:
+        table.row(list(headers))
+        for row in rows:
+            cells = table.row()
+            for i, value in enumerate(row):
+                cells.cell(_pdf_text(value), align="LEFT" if i in wide else "CENTER")
+        cells = table.row(style=HEADINGS)
+        for i, value in enumerate(total):
+            cells.cell(_pdf_text(value), align="LEFT" if i in wide else "CENTER")
+
+
+def _pdf_section(pdf: Any, header: DocumentHeader, heading: str) -> None:
+    from services.documents.pdf import header_lines
+
+    pdf.add_page()
+    pdf.national_block(header.agency, heading, header.dated_line())
+    pdf.centered(TITLE, "B", 12, 6)
+    pdf.centered(f"Kỳ báo cáo: {header.period_label}")
+    if header.recipient:
+        pdf.centered(f"Kính gửi: {header.recipient}")
+    pdf.centered(header_lines(header), "I", 8)
+    pdf.ln(2)
+
+
+def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
+    """The same document as a PDF: the totals section, then a section per unit."""
+    from services.documents.pdf import DocumentPdf
+
+    pdf = DocumentPdf("L")
+    pdf.set_title(f"{TITLE} - {header.period_label}")
+    t = data.thresholds
+    members: dict[int, list[Line]] = {}
+    for person in data.people:
+        members.setdefault(person.unit_id, []).append(person)
+    roles = [(s.role, s.note) for s in header.signatures]
+    _pdf_section(pdf, header, header.unit or header.agency)
+    unit_rows = []
+    for i, unit in enumerate(data.units, start=1):
+        flagged = [
+            f"{p.code} {p.name}: {flag}"
+            for p in members.get(unit.key, [])
+            for flag in person_flags(p, t)
+        ]
+        unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
+    total = data.total
+    _pdf_table(
+        pdf,
+        UNIT_HEADERS,
+        unit_rows,
+        ["", "", "Tổng cộng", total.staff, *figures(total, [])],
+        {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52},
+    )
+    pdf.ln(2)
+    pdf.notice(RATE_NOTE)
+    pdf.signatures(roles)
+    titles = data.titles or {}
+    for unit in data.units:
+        people = members.get(unit.key, [])
+        _pdf_section(pdf, header, unit.name)
+        _pdf_table(
+            pdf,
+            PERSON_HEADERS,
+            [
+                [i, p.code, p.name, titles.get(p.key, ""), *figures(p, person_flags(p, t))]
+                for i, p in enumerate(people, start=1)
+            ],
+            ["", "", f"Cộng ({len(people)} người)", "", *figures(unit, [])],
+            {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50},
+        )
+        pdf.ln(2)
+        pdf.notice(RATE_NOTE)
+        pdf.signatures(roles)
+    return pdf.output_bytes()

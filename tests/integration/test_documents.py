@@ -4,7 +4,11 @@ discipline report of a hand-made month (tests/integration/month.py) against valu
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +149,48 @@ def test_the_discipline_report_is_a_document_whose_totals_are_the_sums_of_its_ro
     assert totals[ucol["Số ngày làm việc"]] == 60
     assert ws.print_title_rows == "$9:$9" and summary.page_setup.fitToWidth == 1
     assert summary.oddFooter.center.text == "Trang &P / &N"
+
+
+def _pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_discipline_report_pdf_carries_the_blocks_and_the_figures_with_diacritics(
+    month: Engine, tmp_path: Path
+) -> None:
+    thresholds = Thresholds(month_days=2, year_days=20, consecutive_days=2)
+    with db_session(month) as db:
+        people = person_lines(db, date(2026, 11, 1), date(2026, 11, 30), None, thresholds)
+    units = unit_lines(people, thresholds)
+    for u in units:
+        u.code = "P1"
+    content = discipline_report.to_pdf(
+        HEADER, discipline_report.ReportData(units, people, total_line(units), thresholds)
+    )
+    assert content.startswith(b"%PDF")
+    text = " ".join(_pdf_text(content).split())  # cells wrap: compare words
+    for expected in (
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH",
+        "Kính gửi: Sở Nội vụ",
+        "Nguyễn Văn 2",
+        "Nghỉ không lý do 2 ngày liên tục (ngưỡng 2 ngày)",
+        "Người lập biểu",
+        "Thủ trưởng đơn vị",
+        "Trang 1/2",
+    ):
+        assert expected in text, expected
+    (tmp_path / "report.pdf").write_bytes(content)
+    save_png(content, "report")
+
+
+def save_png(content: bytes, name: str) -> None:
+    """Render the first page with pdftoppm (when installed) for a person to look at."""
+    out = Path(os.environ.get("KC_DOCUMENT_PNG_DIR", "/tmp")) / f"kycuong-{name}"
+    if shutil.which("pdftoppm"):
+        pdf = out.with_suffix(".pdf")
+        pdf.write_bytes(content)
+        subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(out)], check=True)
