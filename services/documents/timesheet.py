@@ -270,3 +270,97 @@ def to_xlsx(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def to_pdf(
+    header: DocumentHeader,
+    units: Sequence[tuple[str, Sequence[Row]]],
+    year: int,
+    month: int,
+    symbols: Symbols,
+) -> bytes:
+    """The form on A4 landscape, one unit after another (each on its own pages)."""
+    from services.documents.pdf import FAMILY, HEADINGS, DocumentPdf
+
+    ndays = calendar.monthrange(year, month)[1]
+    pdf = DocumentPdf("L")
+    pdf.set_title(f"{TITLE} - Tháng {month:02d}/{year}")
+    usable = pdf.w - pdf.l_margin - pdf.r_margin
+    widths = [7.0, 38.0, 24.0, *([4.9] * ndays), *([14.0] * len(BUCKETS))]
+    widths[1] += usable - sum(widths)
+    headers = [
+        "STT",
+        "Họ và tên",
+        "Ngạch, chức vụ",
+        *[str(d) for d in range(1, ndays + 1)],
+        "Công hưởng lương thời gian",
+        "Công nghỉ không lương",
+        "Công hưởng BHXH",
+    ]
+    for unit_name, rows in units:
+        pdf.add_page()
+        y = pdf.get_y()
+        pdf.set_font(FAMILY, "", 8.5)
+        pdf.multi_cell(
+            120,
+            4.2,
+            f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.set_xy(pdf.w - pdf.r_margin - 110, y)
+        pdf.set_font(FAMILY, "B", 8.5)
+        pdf.cell(110, 4.2, FORM, align="C", new_x="LEFT", new_y="NEXT")
+        pdf.set_font(FAMILY, "I", 7.5)
+        pdf.multi_cell(110, 3.8, FORM_SOURCE, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(max(pdf.get_y(), y + 14))
+        pdf.centered(TITLE, "B", 13, 6)
+        pdf.centered(f"Tháng {month:02d} năm {year}", "", 9, 5)
+        pdf.ln(1)
+        pdf.set_font(FAMILY, "", 6.5)
+        with pdf.table(
+            col_widths=widths,
+            width=usable,
+            headings_style=HEADINGS,
+            line_height=3.1,
+            text_align="CENTER",
+            repeat_headings=1,
+            padding=0.4,
+        ) as table:
+            table.row(headers)
+            for i, row in enumerate(rows, start=1):
+                cells = table.row()
+                cells.cell(str(i))
+                cells.cell(row.name, align="LEFT")
+                cells.cell(row.title, align="LEFT")
+                for text in row.cells:
+                    cells.cell(text)
+                for value in row.totals.values():
+                    cells.cell(f"{value:g}".replace(".", ","))
+            cells = table.row(style=HEADINGS)
+            cells.cell("")
+            cells.cell("Cộng", align="LEFT")
+            for _ in range(1 + ndays):
+                cells.cell("")
+            for bucket in BUCKETS:
+                cells.cell(f"{round(sum(r.totals[bucket] for r in rows), 2):g}".replace(".", ","))
+        pdf.ln(3)
+        pdf.signatures(
+            [
+                ("Người chấm công", "(Ký, họ tên)"),
+                ("Phụ trách bộ phận", "(Ký, họ tên)"),
+                ("Người duyệt", "(Ký, họ tên)"),
+            ],
+            header.dated_line(),
+        )
+        pdf.set_font(FAMILY, "B", 7.5)
+        pdf.cell(0, 4, "Ký hiệu chấm công:", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FAMILY, "", 7.5)
+        legend = symbols.legend()
+        per_row = 4
+        for start in range(0, len(legend), per_row):
+            chunk = legend[start : start + per_row]
+            for code, label in chunk:
+                pdf.cell(usable / per_row, 3.8, f"- {label}: {code}")
+            pdf.ln(3.8)
+    return pdf.output_bytes()

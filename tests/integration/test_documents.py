@@ -194,3 +194,26 @@ def save_png(content: bytes, name: str) -> None:
         pdf = out.with_suffix(".pdf")
         pdf.write_bytes(content)
         subprocess.run(["pdftoppm", "-png", "-r", "80", str(pdf), str(out)], check=True)
+
+
+def test_the_timesheet_pdf_has_the_form_the_symbols_and_the_signatures(month: Engine) -> None:
+    with db_session(month) as db:
+        people = month_marks(db, None, date(2026, 11, 1), date(2026, 11, 30))
+    symbols = timesheet.Symbols()
+    rows = timesheet.build_rows(people, 2026, 11, symbols)
+    content = timesheet.to_pdf(HEADER, [("Phòng Một", rows)], 2026, 11, symbols)
+    text = " ".join(_pdf_text(content).split())
+    for expected in (
+        "Mẫu số C01a-HD",
+        "BẢNG CHẤM CÔNG",
+        "Tháng 11 năm 2026",
+        "Bộ phận: Phòng Một",
+        "Phó Trưởng phòng",
+        "Người chấm công",
+        "Phụ trách bộ phận",
+        "Người duyệt",
+        "Ốm, điều dưỡng: Ô",
+        "Vắng không lý do: V",
+    ):
+        assert expected in text, expected
+    save_png(content, "timesheet")
