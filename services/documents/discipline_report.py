@@ -271,29 +271,22 @@ def _pdf_table(
     total: Sequence[object],
     wide: dict[int, float],
 ) -> None:
-    from services.documents.pdf import FAMILY, HEADINGS
+    from services.documents.grid import Column, draw_grid
+    from services.documents.pdf import FAMILY
 
     usable = pdf.w - pdf.l_margin - pdf.r_margin
     narrow = (usable - sum(wide.values())) / (len(headers) - len(wide))
-    widths = [wide.get(i, narrow) for i in range(len(headers))]
-    pdf.set_font(FAMILY, "", 6.5)
-    with pdf.table(
-        col_widths=widths,
-        width=usable,
-        headings_style=HEADINGS,
-        line_height=3.2,
-        text_align="CENTER",
-        repeat_headings=1,
-        padding=0.6,
-    ) as table:
-        table.row(list(headers))
-        for row in rows:
-            cells = table.row()
-            for i, value in enumerate(row):
-                cells.cell(_pdf_text(value), align="LEFT" if i in wide else "CENTER")
-        cells = table.row(style=HEADINGS)
-        for i, value in enumerate(total):
-            cells.cell(_pdf_text(value), align="LEFT" if i in wide else "CENTER")
+    columns = [
+        Column(h, wide.get(i, narrow), "L" if i in wide else "C", wrap=i in wide)
+        for i, h in enumerate(headers)
+    ]
+    draw_grid(
+        pdf,
+        FAMILY,
+        columns,
+        ([_pdf_text(v) for v in row] for row in rows),
+        [_pdf_text(v) for v in total],
+    )
 
 
 def _pdf_section(pdf: Any, header: DocumentHeader, heading: str) -> None:

@@ -272,6 +272,10 @@ def to_xlsx(
     return out.getvalue()
 
 
+def _number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
 def to_pdf(
     header: DocumentHeader,
     units: Sequence[tuple[str, Sequence[Row]]],
@@ -280,7 +284,8 @@ def to_pdf(
     symbols: Symbols,
 ) -> bytes:
     """The form on A4 landscape, one unit after another (each on its own pages)."""
-    from services.documents.pdf import FAMILY, HEADINGS, DocumentPdf
+    from services.documents.grid import Column, draw_grid
+    from services.documents.pdf import FAMILY, DocumentPdf
 
     ndays = calendar.monthrange(year, month)[1]
     pdf = DocumentPdf("L")
@@ -317,33 +322,16 @@ def to_pdf(
         pdf.centered(TITLE, "B", 13, 6)
         pdf.centered(f"Tháng {month:02d} năm {year}", "", 9, 5)
         pdf.ln(1)
-        pdf.set_font(FAMILY, "", 6.5)
-        with pdf.table(
-            col_widths=widths,
-            width=usable,
-            headings_style=HEADINGS,
-            line_height=3.1,
-            text_align="CENTER",
-            repeat_headings=1,
-            padding=0.4,
-        ) as table:
-            table.row(headers)
-            for i, row in enumerate(rows, start=1):
-                cells = table.row()
-                cells.cell(str(i))
-                cells.cell(row.name, align="LEFT")
-                cells.cell(row.title, align="LEFT")
-                for text in row.cells:
-                    cells.cell(text)
-                for value in row.totals.values():
-                    cells.cell(f"{value:g}".replace(".", ","))
-            cells = table.row(style=HEADINGS)
-            cells.cell("")
-            cells.cell("Cộng", align="LEFT")
-            for _ in range(1 + ndays):
-                cells.cell("")
-            for bucket in BUCKETS:
-                cells.cell(f"{round(sum(r.totals[bucket] for r in rows), 2):g}".replace(".", ","))
+        columns = [
+            Column(h, w, "L" if i in (1, 2) else "C", wrap=i in (1, 2))
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        ]
+        body = (
+            [str(i), row.name, row.title, *row.cells, *(_number(v) for v in row.totals.values())]
+            for i, row in enumerate(rows, start=1)
+        )
+        sums = [_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
+        draw_grid(pdf, FAMILY, columns, body, ["", "Cộng", "", *([""] * ndays), *sums])
         pdf.ln(3)
         pdf.signatures(
             [
