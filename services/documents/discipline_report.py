@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import sheet_titles
+from services.documents.sheets import StyledCells, sheet_titles
 from store.summaries import Line, Thresholds
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
@@ -125,23 +124,6 @@ _WRAP = Alignment(wrap_text=True, vertical="top")
 _CENTER = Alignment(horizontal="center")
 
 
-def _cell(
-    ws: Any,
-    value: object,
-    font: Font | None = None,
-    align: Alignment | None = None,
-    box: bool = False,
-) -> Any:
-    cell = WriteOnlyCell(ws, value=value)  # type: ignore[arg-type]
-    if font is not None:
-        cell.font = font
-    if align is not None:
-        cell.alignment = align
-    if box:
-        cell.border = _BOX
-    return cell
-
-
 def _write_sheet(
     ws: Any,
     header: DocumentHeader,
@@ -150,6 +132,7 @@ def _write_sheet(
     rows: Sequence[Sequence[object]],
     total: Sequence[object],
 ) -> None:
+    cell = StyledCells(ws)
     ncols = len(headers)
     right = max(ncols - 8, 5)  # the column where the national title block starts
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -164,36 +147,32 @@ def _write_sheet(
         ws.append(row)
 
     line(
-        (1, _cell(ws, header.agency.upper(), _BOLD, _CENTER)),
-        (right, _cell(ws, NATIONAL_TITLE, _BOLD, _CENTER)),
+        (1, cell(header.agency.upper(), _BOLD, _CENTER)),
+        (right, cell(NATIONAL_TITLE, _BOLD, _CENTER)),
     )
-    line((1, _cell(ws, heading, _BOLD, _CENTER)), (right, _cell(ws, MOTTO, _BOLD, _CENTER)))
-    line((right, _cell(ws, header.dated_line(), _ITALIC, _CENTER)))
-    line((1, _cell(ws, TITLE, _TITLE, _CENTER)))
-    line((1, _cell(ws, f"Kỳ báo cáo: {header.period_label}", None, _CENTER)))
-    line((1, _cell(ws, f"Kính gửi: {header.recipient}" if header.recipient else "", None, _CENTER)))
+    line((1, cell(heading, _BOLD, _CENTER)), (right, cell(MOTTO, _BOLD, _CENTER)))
+    line((right, cell(header.dated_line(), _ITALIC, _CENTER)))
+    line((1, cell(TITLE, _TITLE, _CENTER)))
+    line((1, cell(f"Kỳ báo cáo: {header.period_label}", None, _CENTER)))
+    line((1, cell(f"Kính gửi: {header.recipient}" if header.recipient else "", None, _CENTER)))
     generated = f"{header.generated:%H:%M ngày %d/%m/%Y}" if header.generated else ""
-    line((1, _cell(ws, f"Thời điểm lập: {generated}", _ITALIC, _CENTER)))
+    line((1, cell(f"Thời điểm lập: {generated}", _ITALIC, _CENTER)))
     ws.append([])
-    ws.append([_cell(ws, h, _BOLD, _HEAD, box=True) for h in headers])
+    ws.append([cell(h, _BOLD, _HEAD, box=True) for h in headers])
     for row in rows:
-        ws.append(
-            [_cell(ws, v, None, _WRAP if isinstance(v, str) else None, box=True) for v in row]
-        )
-    ws.append([_cell(ws, v, _BOLD, _WRAP if isinstance(v, str) else None, box=True) for v in total])
+        ws.append([cell(v, None, _WRAP if isinstance(v, str) else None, box=True) for v in row])
+    ws.append([cell(v, _BOLD, _WRAP if isinstance(v, str) else None, box=True) for v in total])
     ws.append([])
-    ws.append([_cell(ws, RATE_NOTE, _ITALIC)])
-    ws.append([_cell(ws, SUGGESTS, _ITALIC)])
+    ws.append([cell(RATE_NOTE, _ITALIC)])
+    ws.append([cell(SUGGESTS, _ITALIC)])
     ws.append([])
     signatures = header.signatures
     cols = [2] + ([right] if len(signatures) > 1 else [])
-    line(*[(c, _cell(ws, s.role, _BOLD, _CENTER)) for c, s in zip(cols, signatures, strict=False)])
-    line(
-        *[(c, _cell(ws, s.note, _ITALIC, _CENTER)) for c, s in zip(cols, signatures, strict=False)]
-    )
+    line(*[(c, cell(s.role, _BOLD, _CENTER)) for c, s in zip(cols, signatures, strict=False)])
+    line(*[(c, cell(s.note, _ITALIC, _CENTER)) for c, s in zip(cols, signatures, strict=False)])
     for _ in range(3):
         ws.append([])
-    line(*[(c, _cell(ws, s.name, _BOLD, _CENTER)) for c, s in zip(cols, signatures, strict=False)])
+    line(*[(c, cell(s.name, _BOLD, _CENTER)) for c, s in zip(cols, signatures, strict=False)])
     last = get_column_letter(ncols)
     left_end = get_column_letter(max(right - 1, 1))
     for r in (1, 2):

@@ -15,6 +15,7 @@ from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentH
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVuSerifCondensed"
+PAGES = "{pages_total}"  # long enough to hold a province's page count
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(221, 235, 247))
 
 
@@ -30,11 +31,12 @@ class DocumentPdf(FPDF):
         self.set_auto_page_break(True, margin=12)
         self.set_font(FAMILY, "", 9)
         self.set_creator("Kỷ Cương")
+        self.alias_nb_pages(PAGES)
 
     def footer(self) -> None:
         self.set_y(-9)
         self.set_font(FAMILY, "I", 7)
-        self.cell(0, 4, f"Trang {self.page_no()}/{{nb}}", align="C")
+        self.cell(0, 4, f"Trang {self.page_no()}/{PAGES}", align="C")
 
     def national_block(self, left_top: str, left_bottom: str, dated: str | None = None) -> None:
         """The issuing body on the left, Quốc hiệu and tiêu ngữ on the right."""

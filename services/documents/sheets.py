@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from copy import copy
+from typing import Any
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, Side
 
 LIMIT = 31
 ABBREVIATIONS = (
@@ -57,3 +62,39 @@ def sheet_titles(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str
         used.add(title.casefold())
         titles.append(title)
     return titles
+
+
+class StyledCells:
+    """Write-only cells with a font, an alignment and a thin box, the style computed once per
+    combination and copied (setting styles cell by cell costs ≈ 15 µs; a copy ≈ 1 µs)."""
+
+    _thin = Side(style="thin")
+    BOX = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.styles: dict[tuple[Any, Any, bool], Any] = {}
+
+    def __call__(
+        self,
+        value: object,
+        font: Font | None = None,
+        align: Alignment | None = None,
+        box: bool = False,
+    ) -> Any:
+        cell: Any = WriteOnlyCell(self.ws, value=value)  # type: ignore[arg-type]
+        if font is None and align is None and not box:
+            return cell
+        key = (font, align, box)
+        style = self.styles.get(key)
+        if style is None:
+            if font is not None:
+                cell.font = font
+            if align is not None:
+                cell.alignment = align
+            if box:
+                cell.border = self.BOX
+            self.styles[key] = copy(cell._style)
+        else:
+            cell._style = copy(style)
+        return cell

@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 from services.documents.header import DocumentHeader
+from services.documents.sheets import StyledCells, sheet_titles
 from store.timesheets import DayMark, PersonMonth
 
 FORM = "Mẫu số C01a-HD"
@@ -166,74 +167,13 @@ def _write_unit(
     rows: Sequence[Row],
     symbols: Symbols,
 ) -> None:
+    """The form on one sheet, row by row (write-only: a province has a thousand units)."""
     ndays = calendar.monthrange(year, month)[1]
     last_col = 3 + ndays + len(BUCKETS)
-    ws.cell(1, 1, f"Đơn vị: {header.agency}").font = _BOLD
-    ws.cell(2, 1, f"Bộ phận: {unit_name}")
-    ws.cell(3, 1, "Mã QHNS: ................")
-    ws.cell(1, last_col - 8, FORM).font = _BOLD
-    ws.cell(2, last_col - 8, FORM_SOURCE)
-    ws.merge_cells(start_row=5, start_column=1, end_row=5, end_column=last_col)
-    title = ws.cell(5, 1, TITLE)
-    title.font, title.alignment = Font(bold=True, size=14), _CENTER
-    ws.merge_cells(start_row=6, start_column=1, end_row=6, end_column=last_col)
-    sub = ws.cell(6, 1, f"Tháng {month:02d} năm {year}")
-    sub.alignment = _CENTER
-    head, sub_row = 8, 9
-    for col, text in ((1, "STT"), (2, "Họ và tên"), (3, "Ngạch, bậc lương hoặc cấp bậc, chức vụ")):
-        ws.merge_cells(start_row=head, start_column=col, end_row=sub_row, end_column=col)
-        ws.cell(head, col, text)
-    ws.merge_cells(start_row=head, start_column=4, end_row=head, end_column=3 + ndays)
-    ws.cell(head, 4, "Ngày trong tháng")
-    ws.merge_cells(start_row=head, start_column=4 + ndays, end_row=head, end_column=last_col)
-    ws.cell(head, 4 + ndays, "Quy ra công")
-    for d in range(1, ndays + 1):
-        ws.cell(sub_row, 3 + d, d)
-    for i, label in enumerate(BUCKETS.values()):
-        ws.cell(sub_row, 4 + ndays + i, label)
-    letters = [
-        "A",
-        "B",
-        "C",
-        *[str(d) for d in range(1, ndays + 1)],
-        *[str(ndays + 1 + i) for i in range(len(BUCKETS))],
-    ]
-    for col, text in enumerate(letters, start=1):
-        ws.cell(sub_row + 1, col, text)
-    for r in range(head, sub_row + 2):
-        for c in range(1, last_col + 1):
-            cell = ws.cell(r, c)
-            cell.border, cell.alignment, cell.font = _BOX, _CENTER, _BOLD
-    first_data = sub_row + 2
-    for i, row in enumerate(rows, start=1):
-        r = first_data + i - 1
-        values = [i, row.name, row.title or "", *row.cells, *row.totals.values()]
-        for c, value in enumerate(values, start=1):
-            cell = ws.cell(r, c, value)
-            cell.border = _BOX
-            if c != 2 and c != 3:
-                cell.alignment = _CENTER
-    total_row = first_data + len(rows)
-    ws.cell(total_row, 2, "Cộng").font = _BOLD
-    for i, bucket in enumerate(BUCKETS):
-        col = 4 + ndays + i
-        ws.cell(total_row, col, round(sum(row.totals[bucket] for row in rows), 2)).font = _BOLD
-    for c in range(1, last_col + 1):
-        ws.cell(total_row, c).border = _BOX
-    r = total_row + 2
-    ws.cell(r, last_col - 8, header.dated_line()).alignment = Alignment(horizontal="center")
-    r += 1
-    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
-    for col, role in zip((2, 4 + ndays // 3, 4 + 2 * ndays // 3), roles, strict=True):
-        ws.cell(r, col, role).font = _BOLD
-        ws.cell(r + 1, col, "(Ký, họ tên)").font = Font(italic=True)
-    r += 6
-    ws.cell(r, 1, "Ký hiệu chấm công:").font = _BOLD
-    legend = symbols.legend()
-    per_column = (len(legend) + 2) // 3
-    for i, (code, label) in enumerate(legend):
-        col = 2 + (i // per_column) * (ndays // 3)
-        ws.cell(r + 1 + i % per_column, col, f"- {label}: {code}")
+    form_col = last_col - 8
+    head = 8
+    first_data = head + 3
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.column_dimensions["A"].width = 5
     ws.column_dimensions["B"].width = 24
     ws.column_dimensions["C"].width = 14
@@ -241,16 +181,82 @@ def _write_unit(
         ws.column_dimensions[get_column_letter(3 + d)].width = 3.6
     for i in range(len(BUCKETS)):
         ws.column_dimensions[get_column_letter(4 + ndays + i)].width = 10
-    ws.row_dimensions[sub_row].height = 60
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.freeze_panes = f"D{first_data}"
+
+    cell = StyledCells(ws)
+
+    def line(*cells: tuple[int, Any]) -> None:
+        row: list[Any] = [None] * last_col
+        for col, c in cells:
+            row[col - 1] = c
+        ws.append(row)
+
+    line((1, cell(f"Đơn vị: {header.agency}", _BOLD)), (form_col, cell(FORM, _BOLD)))
+    line((1, cell(f"Bộ phận: {unit_name}")), (form_col, cell(FORM_SOURCE, Font(italic=True))))
+    line((1, cell("Mã QHNS: ................")))
+    ws.append([])
+    line((1, cell(TITLE, Font(bold=True, size=14), _CENTER)))
+    line((1, cell(f"Tháng {month:02d} năm {year}", None, _CENTER)))
+    ws.append([])
+    top = [cell(None, _BOLD, _CENTER, True) for _ in range(last_col)]
+    for col, text in (
+        (1, "STT"),
+        (2, "Họ và tên"),
+        (3, "Ngạch, bậc lương hoặc cấp bậc, chức vụ"),
+        (4, "Ngày trong tháng"),
+        (4 + ndays, "Quy ra công"),
+    ):
+        top[col - 1].value = text
+    ws.append(top)
+    ws.append(
+        [
+            cell(v, _BOLD, _CENTER, True)
+            for v in [None, None, None, *range(1, ndays + 1), *BUCKETS.values()]
+        ]
+    )
+    letters = ["A", "B", "C", *[str(d) for d in range(1, ndays + len(BUCKETS) + 1)]]
+    ws.append([cell(v, _BOLD, _CENTER, True) for v in letters])
+    for i, row in enumerate(rows, start=1):
+        values = [i, row.name, row.title or "", *row.cells, *row.totals.values()]
+        ws.append(
+            [cell(v, None, None if c in (1, 2) else _CENTER, True) for c, v in enumerate(values)]
+        )
+    sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
+    ws.append([cell(v, _BOLD, None, True) for v in [None, "Cộng", None, *([None] * ndays), *sums]])
+    ws.append([])
+    line((form_col, cell(header.dated_line(), Font(italic=True), Alignment(horizontal="center"))))
+    role_cols = (2, 4 + ndays // 3, 4 + 2 * ndays // 3)
+    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
+    line(*[(c, cell(r, _BOLD)) for c, r in zip(role_cols, roles, strict=True)])
+    line(*[(c, cell("(Ký, họ tên)", Font(italic=True))) for c in role_cols])
+    for _ in range(4):
+        ws.append([])
+    line((1, cell("Ký hiệu chấm công:", _BOLD)))
+    legend = symbols.legend()
+    per_column = (len(legend) + 2) // 3
+    for r in range(per_column):
+        entries = []
+        for k in range(3):
+            n = k * per_column + r
+            if n < len(legend):
+                code, label = legend[n]
+                entries.append((2 + k * (ndays // 3), cell(f"- {label}: {code}")))
+        line(*entries)
+    last = get_column_letter(last_col)
+    for r in (5, 6):
+        ws.merged_cells.add(f"A{r}:{last}{r}")
+    for col in (1, 2, 3):
+        letter = get_column_letter(col)
+        ws.merged_cells.add(f"{letter}{head}:{letter}{head + 1}")
+    ws.merged_cells.add(f"D{head}:{get_column_letter(3 + ndays)}{head}")
+    ws.merged_cells.add(f"{get_column_letter(4 + ndays)}{head}:{last}{head}")
+    ws.page_setup.paperSize = "9"
+    ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{head}:{sub_row + 1}"
+    ws.print_title_rows = f"{head}:{head + 2}"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = "Trang &P / &N"
-    ws.freeze_panes = ws.cell(first_data, 4)
 
 
 def to_xlsx(
@@ -261,10 +267,7 @@ def to_xlsx(
     symbols: Symbols,
 ) -> bytes:
     """One sheet per unit: the form with its header, rows, Cộng, signatures and legend."""
-    from services.documents.sheets import sheet_titles
-
-    book = Workbook()
-    book.remove(book.worksheets[0])
+    book = Workbook(write_only=True)
     for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
         _write_unit(book.create_sheet(title), header, unit_name, year, month, rows, symbols)
     out = io.BytesIO()
