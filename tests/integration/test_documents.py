@@ -147,7 +147,10 @@ def test_the_discipline_report_is_a_document_whose_totals_are_the_sums_of_its_ro
     assert unit_row[ucol["Ghi chú (vượt ngưỡng kỷ luật)"]].count("\n") == 1
     totals = next(r for r in summary.iter_rows(min_row=10, values_only=True) if r[2] == "Tổng cộng")
     assert totals[ucol["Số ngày làm việc"]] == 60
-    assert ws.print_title_rows == "$9:$9" and summary.page_setup.fitToWidth == 1
+    assert ws.print_title_rows == "$9:$9"
+    setup = summary.page_setup  # fit to one page wide (1 is the default), any number tall
+    assert summary.sheet_properties.pageSetUpPr.fitToPage and setup.fitToHeight == 0
+    assert (setup.paperSize, setup.orientation, setup.fitToWidth or 1) == (9, "landscape", 1)
     assert summary.oddFooter.center.text == "Trang &P / &N"
 
 
