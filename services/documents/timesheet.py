@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import StyledCells, sheet_titles
+from services.documents.sheets import sheet_titles
 from store.timesheets import DayMark, PersonMonth
 
 FORM = "Mẫu số C01a-HD"
@@ -152,14 +150,27 @@ def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Sy
     return rows
 
 
-_THIN = Side(style="thin")
-_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-_BOLD = Font(bold=True)
+class _Formats:
+    def __init__(self, book: Any) -> None:
+        base = {"font_name": "Times New Roman", "font_size": 10}
+        self.bold = book.add_format({**base, "bold": True})
+        self.italic = book.add_format({**base, "italic": True})
+        self.plain = book.add_format(base)
+        self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
+        self.title = book.add_format({**base, "bold": True, "size": 14, "align": "center"})
+        self.center = book.add_format({**base, "align": "center"})
+        box = {**base, "border": 1, "valign": "vcenter"}
+        self.head = book.add_format(
+            {**box, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#DDEBF7"}
+        )
+        self.name = book.add_format(box)
+        self.day = book.add_format({**box, "align": "center"})
+        self.total = book.add_format({**box, "bold": True, "align": "center"})
 
 
 def _write_unit(
     ws: Any,
+    f: _Formats,
     header: DocumentHeader,
     unit_name: str,
     year: int,
@@ -167,96 +178,66 @@ def _write_unit(
     rows: Sequence[Row],
     symbols: Symbols,
 ) -> None:
-    """The form on one sheet, row by row (write-only: a province has a thousand units)."""
+    """The form on one sheet, rows in order (constant memory: a province has a thousand units)."""
     ndays = calendar.monthrange(year, month)[1]
-    last_col = 3 + ndays + len(BUCKETS)
-    form_col = last_col - 8
-    head = 8
-    first_data = head + 3
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.column_dimensions["A"].width = 5
-    ws.column_dimensions["B"].width = 24
-    ws.column_dimensions["C"].width = 14
-    for d in range(1, ndays + 1):
-        ws.column_dimensions[get_column_letter(3 + d)].width = 3.6
-    for i in range(len(BUCKETS)):
-        ws.column_dimensions[get_column_letter(4 + ndays + i)].width = 10
-    ws.freeze_panes = f"D{first_data}"
-
-    cell = StyledCells(ws)
-
-    def line(*cells: tuple[int, Any]) -> None:
-        row: list[Any] = [None] * last_col
-        for col, c in cells:
-            row[col - 1] = c
-        ws.append(row)
-
-    line((1, cell(f"Đơn vị: {header.agency}", _BOLD)), (form_col, cell(FORM, _BOLD)))
-    line((1, cell(f"Bộ phận: {unit_name}")), (form_col, cell(FORM_SOURCE, Font(italic=True))))
-    line((1, cell("Mã QHNS: ................")))
-    ws.append([])
-    line((1, cell(TITLE, Font(bold=True, size=14), _CENTER)))
-    line((1, cell(f"Tháng {month:02d} năm {year}", None, _CENTER)))
-    ws.append([])
-    top = [cell(None, _BOLD, _CENTER, True) for _ in range(last_col)]
-    for col, text in (
-        (1, "STT"),
-        (2, "Họ và tên"),
-        (3, "Ngạch, bậc lương hoặc cấp bậc, chức vụ"),
-        (4, "Ngày trong tháng"),
-        (4 + ndays, "Quy ra công"),
-    ):
-        top[col - 1].value = text
-    ws.append(top)
-    ws.append(
-        [
-            cell(v, _BOLD, _CENTER, True)
-            for v in [None, None, None, *range(1, ndays + 1), *BUCKETS.values()]
-        ]
-    )
+    last = 2 + ndays + len(BUCKETS)  # zero-based index of the last column
+    form_col = last - 8
+    head = 7  # zero-based: the heading rows are 8, 9 and 10 of the sheet
+    ws.set_column(0, 0, 5)
+    ws.set_column(1, 1, 24)
+    ws.set_column(2, 2, 14)
+    ws.set_column(3, 2 + ndays, 3.6)
+    ws.set_column(3 + ndays, last, 10)
+    ws.write(0, 0, f"Đơn vị: {header.agency}", f.bold)
+    ws.write(0, form_col, FORM, f.bold)
+    ws.write(1, 0, f"Bộ phận: {unit_name}", f.plain)
+    ws.write(1, form_col, FORM_SOURCE, f.italic)
+    ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.merge_range(4, 0, 4, last, TITLE, f.title)
+    ws.merge_range(5, 0, 5, last, f"Tháng {month:02d} năm {year}", f.center)
+    # Rows are written in order (constant memory), so the three first headings are not
+    # merged down: the cell below each stays blank in the heading's format.
+    ws.write_row(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
+    ws.merge_range(head, 3, head, 2 + ndays, "Ngày trong tháng", f.head)
+    ws.merge_range(head, 3 + ndays, head, last, "Quy ra công", f.head)
+    ws.write_row(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
     letters = ["A", "B", "C", *[str(d) for d in range(1, ndays + len(BUCKETS) + 1)]]
-    ws.append([cell(v, _BOLD, _CENTER, True) for v in letters])
+    ws.write_row(head + 2, 0, letters, f.head)
+    r = head + 3
     for i, row in enumerate(rows, start=1):
-        values = [i, row.name, row.title or "", *row.cells, *row.totals.values()]
-        ws.append(
-            [cell(v, None, None if c in (1, 2) else _CENTER, True) for c, v in enumerate(values)]
-        )
+        ws.write(r, 0, i, f.day)
+        ws.write(r, 1, row.name, f.name)
+        ws.write(r, 2, row.title or "", f.name)
+        ws.write_row(r, 3, row.cells, f.day)
+        ws.write_row(r, 3 + ndays, list(row.totals.values()), f.day)
+        r += 1
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
-    ws.append([cell(v, _BOLD, None, True) for v in [None, "Cộng", None, *([None] * ndays), *sums]])
-    ws.append([])
-    line((form_col, cell(header.dated_line(), Font(italic=True), Alignment(horizontal="center"))))
-    role_cols = (2, 4 + ndays // 3, 4 + 2 * ndays // 3)
+    ws.write_row(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
+    r += 2
+    ws.write(r, form_col, header.dated_line(), f.italic_center)
+    role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
     roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
-    line(*[(c, cell(r, _BOLD)) for c, r in zip(role_cols, roles, strict=True)])
-    line(*[(c, cell("(Ký, họ tên)", Font(italic=True))) for c in role_cols])
-    for _ in range(4):
-        ws.append([])
-    line((1, cell("Ký hiệu chấm công:", _BOLD)))
+    for c, role in zip(role_cols, roles, strict=True):
+        ws.write(r + 1, c, role, f.bold)
+    for c in role_cols:
+        ws.write(r + 2, c, "(Ký, họ tên)", f.italic)
+    r += 7
+    ws.write(r, 0, "Ký hiệu chấm công:", f.bold)
     legend = symbols.legend()
     per_column = (len(legend) + 2) // 3
-    for r in range(per_column):
-        entries = []
+    for n in range(per_column):
         for k in range(3):
-            n = k * per_column + r
-            if n < len(legend):
-                code, label = legend[n]
-                entries.append((2 + k * (ndays // 3), cell(f"- {label}: {code}")))
-        line(*entries)
-    last = get_column_letter(last_col)
-    for r in (5, 6):
-        ws.merged_cells.add(f"A{r}:{last}{r}")
-    for col in (1, 2, 3):
-        letter = get_column_letter(col)
-        ws.merged_cells.add(f"{letter}{head}:{letter}{head + 1}")
-    ws.merged_cells.add(f"D{head}:{get_column_letter(3 + ndays)}{head}")
-    ws.merged_cells.add(f"{get_column_letter(4 + ndays)}{head}:{last}{head}")
-    ws.page_setup.paperSize = "9"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.print_title_rows = f"{head}:{head + 2}"
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.oddFooter.center.text = "Trang &P / &N"
+            m = k * per_column + n
+            if m < len(legend):
+                code, label = legend[m]
+                ws.write(r + 1 + n, 1 + k * (ndays // 3), f"- {label}: {code}", f.plain)
+    ws.freeze_panes(head + 3, 3)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(head, head + 2)
+    ws.set_margins(left=0.4, right=0.4)
+    ws.set_footer("&CTrang &P / &N")
 
 
 def to_xlsx(
@@ -267,11 +248,12 @@ def to_xlsx(
     symbols: Symbols,
 ) -> bytes:
     """One sheet per unit: the form with its header, rows, Cộng, signatures and legend."""
-    book = Workbook(write_only=True)
-    for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
-        _write_unit(book.create_sheet(title), header, unit_name, year, month, rows, symbols)
     out = io.BytesIO()
-    book.save(out)
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    f = _Formats(book)
+    for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
+        _write_unit(book.add_worksheet(title), f, header, unit_name, year, month, rows, symbols)
+    book.close()
     return out.getvalue()
 
 
