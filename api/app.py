@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import errors, excuses, ops, summaries, violations
+from api import documents, errors, excuses, ops, summaries, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession
 from api.schemas import Me, Token
 from kycuong.settings import Settings
@@ -77,6 +77,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
-    for router in (auth, violations.router, excuses.router, summaries.router, ops.router):
+    routers = (auth, violations.router, excuses.router, summaries.router, documents.router)
+    for router in (*routers, ops.router):
         app.include_router(router)
     return app

@@ -101,3 +101,16 @@ def timesheet_file(
     return DocumentFile(
         timesheet.to_xlsx(header, units, year, month, symbols), XLSX, f"{stem}.xlsx"
     )
+
+
+def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> tuple[str, str]:
+    """(agency, unit) that issue a document: the unit asked for, else the user's own."""
+    from store.models import Agency, User
+
+    user = db.get(User, user_id)
+    unit = db.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None and user is not None and user.role == "unit_head" and user.unit_id:
+        unit = db.get(Unit, user.unit_id)
+    agency_id = unit.agency_id if unit is not None else (user.agency_id if user else None)
+    agency = db.get(Agency, agency_id) if agency_id is not None else None
+    return (agency.name if agency else fallback), (unit.name if unit else "")

@@ -1,0 +1,96 @@
+"""The documents through the API: who may download them, and the score decision route."""
+
+from __future__ import annotations
+
+import io
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Engine, select
+
+from api.app import create_app
+from kycuong.settings import Settings
+from store.db import db_session
+from store.models import Employee
+from store.users import create_user
+from tests.integration.month import make_month
+
+
+def _client(engine: Engine) -> TestClient:
+    make_month(engine)
+    with db_session(engine) as db:
+        create_user(
+            db,
+            "truongphong",
+            "mật-khẩu-trưởng-phòng",
+            "unit_head",
+            agency_code="AG",
+            unit_code="P1",
+        )
+        create_user(db, "noivu", "mật-khẩu-nội-vụ", "noi_vu", agency_code="AG")
+        create_user(db, "vanthu", "mật-khẩu-văn-thư", "hr_clerk", agency_code="AG")
+    settings = Settings(
+        database_url=str(engine.url), api_secret="test-secret-of-at-least-thirty-two-bytes"
+    )
+    return TestClient(create_app(settings, engine))
+
+
+def _auth(client: TestClient, user: str, password: str) -> dict[str, str]:
+    answer = client.post("/auth/token", data={"username": user, "password": password})
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    month = {"year": 2026, "month": 11}
+    xlsx = client.get("/documents/discipline-report", params=month, headers=noivu)
+    assert xlsx.status_code == 200, xlsx.text
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Tổng hợp", "Phòng Một"]
+    texts = [c.value for row in book["Tổng hợp"].iter_rows() for c in row if c.value]
+    assert "SỞ THỬ NGHIỆM" in texts and "Kính gửi: Sở Nội vụ" in texts
+    pdf = client.get(
+        "/documents/discipline-report", params={**month, "format": "pdf"}, headers=noivu
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    sheet = client.get("/documents/timesheets", params={**month, "format": "xlsx"}, headers=noivu)
+    assert sheet.status_code == 200
+    assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Phòng Một"]
+    assert client.get(
+        "/documents/timesheets", params={**month, "format": "pdf"}, headers=noivu
+    ).content.startswith(b"%PDF")
+    clerk = _auth(client, "vanthu", "mật-khẩu-văn-thư")
+    assert client.get("/documents/timesheets", params=month, headers=clerk).status_code == 403
+    future = client.get(
+        "/documents/discipline-report", params={"year": 2099, "month": 1}, headers=noivu
+    )
+    assert future.status_code == 400
+    assert future.json()["error"]["code"] == "period_not_started"
+
+
+def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_decide(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    head = _auth(client, "truongphong", "mật-khẩu-trưởng-phòng")
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    with db_session(sqlite_engine) as db:
+        absent = db.scalars(select(Employee.id).where(Employee.code == "E0002")).one()
+    body = {"year": 2026, "month": 11, "score": 2.0, "flag": "not_good", "note": "Đã nhắc nhở"}
+    assert client.post(f"/scores/{absent}/decision", json=body, headers=noivu).status_code == 403
+    decided = client.post(f"/scores/{absent}/decision", json=body, headers=head)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "adjusted" and decided.json()["suggested_score"] == 1.0
+    scores = client.get("/scores", params={"year": 2026, "month": 11}, headers=noivu).json()
+    item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
+    assert (item["score"], item["decided_by"], item["unit_code"]) == (2.0, "truongphong", "P1")
+    assert "người có thẩm quyền" in scores["notice"]
+    xlsx = client.get(
+        "/scores", params={"year": 2026, "month": 11, "format": "xlsx"}, headers=noivu
+    )
+    assert xlsx.status_code == 200
+    assert client.post("/scores/999999/decision", json=body, headers=head).status_code == 404
