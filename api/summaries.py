@@ -9,21 +9,33 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import Context, DbSession, require
 from api.errors import bad_request, responses
-from api.exports import period_label, to_csv, to_xlsx
+from api.exports import to_csv
 from api.scope import Scope
 from api.violations import units_filter
 from rules.zones import zone
+from services.documents.discipline_report import events
+from services.documents.files import issuer, report_file, with_unit_codes
+from services.documents.header import DocumentHeader
+from services.documents.period import Invalid, report_period
 from store.models import Agency, Unit, User
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
 
 router = APIRouter(prefix="/summaries", tags=["Báo cáo Nội vụ"])
 Reader = Annotated[Scope, Depends(require("summaries:read"))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class RateOut(BaseModel):
+    """Tỷ lệ vi phạm = violations ÷ working days × 100, with both terms to check it."""
+
+    violations: float = Field(description="late arrivals + early departures + absence days")
+    working_days: int
+    per_100_days: float
 
 
 class LineOut(BaseModel):
@@ -33,7 +45,7 @@ class LineOut(BaseModel):
     name: str
     unit_id: int
     unit_name: str
-    staff: int
+    staff: int | None = Field(description="staff count (Tổng số CBCCVC): units and total only")
     working_days: int
     present_days: int
     late_count: int
@@ -45,13 +57,16 @@ class LineOut(BaseModel):
     missing_punches: int
     reviewed: dict[str, int]
     rate_per_100_days: float
+    rate: RateOut
     flags: list[str]
 
 
 class PeriodOut(BaseModel):
     kind: Literal["month", "quarter", "year"]
     first_day: date
-    last_day: date
+    last_day: date = Field(description="the last day counted: the last closed day if not over")
+    end_day: date = Field(description="the period's own last day")
+    complete: bool
     label: str
 
 
@@ -83,7 +98,7 @@ def period_bounds(
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def out(line: Line, rank: int | None = None) -> LineOut:
+def out(line: Line, rank: int | None = None, person: bool = False) -> LineOut:
     return LineOut(
         rank=rank,
         id=line.key,
@@ -91,7 +106,7 @@ def out(line: Line, rank: int | None = None) -> LineOut:
         name=line.name,
         unit_id=line.unit_id,
         unit_name=line.unit_name,
-        staff=line.staff,
+        staff=None if person else line.staff,
         working_days=line.working_days,
         present_days=line.present_days,
         late_count=line.late_count,
@@ -113,6 +128,9 @@ def out(line: Line, rank: int | None = None) -> LineOut:
             "dismissed": line.dismissed,
         },
         rate_per_100_days=line.rate,
+        rate=RateOut(
+            violations=events(line), working_days=line.working_days, per_100_days=line.rate
+        ),
         flags=line.flags,
     )
 
@@ -148,11 +166,18 @@ def summary(
     month: Annotated[int | None, Query(ge=1, le=12)] = None,
     quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
     unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    format: Literal["json", "csv", "xlsx"] = "json",
+    format: Literal["json", "csv", "xlsx", "pdf"] = "json",
     by: Literal["unit", "employee"] = "unit",
 ) -> SummaryOut | Response:
-    """Per unit (ranked, worst rate first) and per person, with the flags of the thresholds."""
-    first, last = period_bounds(period, year, month, quarter)
+    """Per unit (ranked, worst rate first) and per person, with the flags of the thresholds.
+
+    A period not over counts up to the last closed day; XLSX and PDF are the official document."""
+    generated = datetime.now(UTC).astimezone(zone(context.settings.timezone))
+    try:
+        p = report_period(period, year, month, quarter, generated.date())
+    except Invalid as error:
+        raise bad_request(error.code, error.message) from error
+    first, last = p.first, p.last
     units = units_filter(db, scope, unit_id)
     settings = context.settings
     thresholds = Thresholds(
@@ -161,10 +186,25 @@ def summary(
         settings.consecutive_absence_days_flag,
     )
     people = person_lines(db, first, last, units, thresholds)
-    ranked = unit_lines(people, thresholds)
+    if format in ("xlsx", "pdf"):
+        agency, unit = issuer(db, scope.user_id, unit_id, settings.report_issuer)
+        header = DocumentHeader(
+            agency=agency,
+            unit=unit,
+            recipient=settings.report_recipient,
+            period_label=p.label,
+            generated=generated,
+            place=settings.report_place,
+        )
+        doc = report_file(db, units, p, thresholds, header, format)
+        return Response(
+            doc.content,
+            media_type=doc.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{doc.filename}"'},
+        )
+    ranked = with_unit_codes(db, unit_lines(people, thresholds))
     total = total_line(ranked)
-    generated = datetime.now(UTC).astimezone(zone(settings.timezone))
-    label = period_label(period, first, last)
+    label = p.label
     name = scope_name(db, scope, unit_id)
     stem = f"bao-cao-ky-luat-{first:%Y%m%d}-{last:%Y%m%d}"
     if format == "csv":
@@ -173,15 +213,16 @@ def summary(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
         )
-    if format == "xlsx":
-        return Response(
-            to_xlsx(name, label, generated, ranked, people, total),
-            media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
-        )
     return SummaryOut(
         scope=name,
-        period=PeriodOut(kind=period, first_day=first, last_day=last, label=label),
+        period=PeriodOut(
+            kind=period,
+            first_day=first,
+            last_day=last,
+            end_day=p.end,
+            complete=p.complete,
+            label=label,
+        ),
         generated_at=generated,
         thresholds={
             "absence_days_per_month": thresholds.month_days,
@@ -189,6 +230,6 @@ def summary(
             "consecutive_absence_days": thresholds.consecutive_days,
         },
         units=[out(u, rank) for rank, u in enumerate(ranked, start=1)],
-        people=[out(p) for p in people],
+        people=[out(line, person=True) for line in people],
         total=out(total),
     )

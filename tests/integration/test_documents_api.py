@@ -94,3 +94,18 @@ def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_de
     )
     assert xlsx.status_code == 200
     assert client.post("/scores/999999/decision", json=body, headers=head).status_code == 404
+
+
+def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per_person(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    body = client.get("/summaries", params={"year": 2026, "month": 11}, headers=noivu).json()
+    assert body["units"][0]["code"] == "P1" and body["units"][0]["staff"] == 3
+    assert {p["staff"] for p in body["people"]} == {None}
+    # By hand: 1 late + 2 absence days over 60 working days.
+    assert body["total"]["rate"] == {"violations": 3.0, "working_days": 60, "per_100_days": 5.0}
+    person = next(p for p in body["people"] if p["code"] == "E0002")
+    assert person["rate"] == {"violations": 2.0, "working_days": 20, "per_100_days": 10.0}
+    assert body["period"]["complete"] is True and body["period"]["end_day"] == "2026-11-30"
