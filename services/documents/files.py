@@ -32,11 +32,8 @@ class DocumentFile:
 
 def with_unit_codes(db: DbSession, units: list[Line]) -> list[Line]:
     """Unit lines carry their unit's code (the roll-up leaves it empty)."""
-    codes = dict(
-        db.execute(select(Unit.id, Unit.code).where(Unit.id.in_([u.key for u in units])))
-        .tuples()
-        .all()
-    )
+    query = select(Unit.id, Unit.code).where(Unit.id.in_([u.key for u in units]))
+    codes: dict[int, str] = {unit_id: code for unit_id, code in db.execute(query)}
     for unit in units:
         unit.code = codes.get(unit.key, "")
     return units
@@ -50,7 +47,7 @@ def report_data(
     titled = select(Employee.id, Employee.title).where(
         Employee.id.in_([p.key for p in people]), Employee.title.is_not(None)
     )
-    titles = {employee_id: title or "" for employee_id, title in db.execute(titled).tuples()}
+    titles = {employee_id: title or "" for employee_id, title in db.execute(titled)}
     return discipline_report.ReportData(units, people, total_line(units), thresholds, titles)
 
 
