@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 from fastapi.testclient import TestClient
@@ -109,3 +110,16 @@ def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per
     person = next(p for p in body["people"] if p["code"] == "E0002")
     assert person["rate"] == {"violations": 2.0, "working_days": 20, "per_100_days": 10.0}
     assert body["period"]["complete"] is True and body["period"]["end_day"] == "2026-11-30"
+
+
+def test_the_csv_per_person_leaves_the_staff_count_empty(sqlite_engine: Engine) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    answer = client.get(
+        "/summaries",
+        params={"year": 2026, "month": 11, "format": "csv", "by": "employee"},
+        headers=noivu,
+    )
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    staff = rows[0].index("Tổng số CBCCVC")
+    assert [r[staff] for r in rows[1:]] == ["", "", ""]
