@@ -26,36 +26,64 @@ ABBREVIATIONS = (
 )
 
 
-def shorten(name: str, limit: int = LIMIT) -> str:
-    """A readable name of at most ``limit`` characters, cut between words."""
-    text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'") or "Đơn vị"
-    if len(text) <= limit:
-        return text
+def _clean(name: str) -> str:
+    text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'")
+    return text or "Đơn vị"
+
+
+def _abbreviated(text: str) -> str:
     for long, short in ABBREVIATIONS:
         if text.startswith(long):
-            text = short + text[len(long) :]
-            break
-    if len(text) <= limit:
-        return text
+            return short + text[len(long) :]
+    return text
+
+
+def _words_fitting(words: list[str], budget: int) -> str:
     kept = ""
-    for word in text.split(" "):
+    for word in words:
         candidate = f"{kept} {word}".strip()
-        if len(candidate) + 1 > limit:
+        if len(candidate) > budget:
             break
         kept = candidate
-    if not kept:  # a single word longer than the limit
-        kept = text[: limit - 1]
-    return kept.rstrip(",;.-– ") + "…"
+    return kept.rstrip(",;.-– ")
+
+
+def shorten(name: str, limit: int = LIMIT) -> str:
+    """A readable name of at most ``limit`` characters, cut between words."""
+    text = _clean(name)
+    if len(text) <= limit:
+        return text
+    text = _abbreviated(text)
+    if len(text) <= limit:
+        return text
+    kept = _words_fitting(text.split(" "), limit - 1) or text[: limit - 1]
+    return kept + "…"
+
+
+def _with_tail(name: str, tail_words: int, limit: int = LIMIT) -> str:
+    """The beginning and the last words: "TT Phục vụ… cơ sở 2" (what tells two units apart)."""
+    words = _abbreviated(_clean(name)).split(" ")
+    if len(words) <= tail_words:
+        return shorten(name, limit)
+    tail = " ".join(words[-tail_words:])
+    head = _words_fitting(words[:-tail_words], limit - len(tail) - 2)
+    return f"{head}… {tail}" if head else shorten(name, limit)
 
 
 def sheet_titles(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str]:
-    """Distinct titles for ``names`` in order, avoiding ``reserved``."""
+    """Distinct titles for ``names`` in order, avoiding ``reserved``: a title already taken is
+    tried with the name's last words, then numbered."""
     used = {r.casefold() for r in reserved}
+    seen: set[str] = set()
     titles = []
     for name in names:
-        title = shorten(name)
+        candidates = [shorten(name)]
+        if _clean(name).casefold() not in seen:  # the same name twice is simply numbered
+            candidates += [_with_tail(name, k) for k in (3, 2, 4)]
+        seen.add(_clean(name).casefold())
+        title = next((c for c in candidates if c.casefold() not in used), "")
         n = 2
-        while title.casefold() in used:
+        while not title or title.casefold() in used:
             suffix = f" ({n})"
             title = shorten(name, LIMIT - len(suffix)) + suffix
             n += 1

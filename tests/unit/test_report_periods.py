@@ -53,4 +53,9 @@ def test_names_that_shorten_alike_stay_distinct_and_never_take_a_reserved_name()
     assert len({t.casefold() for t in titles}) == 3
     assert all(len(t) <= 31 for t in titles)
     assert titles[2] == "tổng hợp (2)"
-    assert titles[1].endswith("(2)")
+    assert titles[0].endswith("…") and titles[1].endswith("cơ sở 2")
+
+
+def test_identical_names_are_numbered() -> None:
+    assert sheet_titles(["Phòng Một", "Phòng Một"]) == ["Phòng Một", "Phòng Một (2)"]
+    assert sheet_titles(["Phòng Tài chính kế toán"] * 2)[1] == "Phòng Tài chính kế toán (2)"
