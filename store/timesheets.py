@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from store.models import DayRecord, Employee, ReviewState, Unit, ViolationRecord
+from store.summaries import DAY_MINUTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class DayMark:
     excused: tuple[tuple[str, str], ...]  # (session, excuse kind) of approved excuses
     absence_review: str | None  # "excused", "dismissed" when every absence was cleared
     absence_reason: str | None  # the reviewer's reason kind, when excused
+    absent_share: float = 0.0  # a partly absent day: the unexcused part (minutes / 480)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,9 @@ def month_marks(
         return []
     v = ViolationRecord
     reviews: dict[tuple[int, date], list[tuple[str | None, str | None]]] = {}
+    missed: dict[tuple[int, date], int] = {}
     absences = (
-        select(v.employee_id, v.day, ReviewState.decision, ReviewState.reason_kind)
+        select(v.employee_id, v.day, ReviewState.decision, ReviewState.reason_kind, v.minutes)
         .outerjoin(
             ReviewState,
             and_(
@@ -96,8 +99,10 @@ def month_marks(
             v.employee_id.in_(found),
         )
     )
-    for employee_id, day, decision, reason in db.execute(absences):
+    for employee_id, day, decision, reason, minutes in db.execute(absences):
         reviews.setdefault((employee_id, day), []).append((decision, reason))
+        if decision in (None, "confirmed"):
+            missed[(employee_id, day)] = missed.get((employee_id, day), 0) + minutes
     records = select(
         DayRecord.employee_id, DayRecord.day, DayRecord.status, DayRecord.label, DayRecord.excused
     ).where(DayRecord.day >= first, DayRecord.day <= last, DayRecord.employee_id.in_(found))
@@ -110,7 +115,8 @@ def month_marks(
             excusing = [r for d, r in decisions if d == "excused"]
             review = "excused" if excusing else "dismissed"
             reason = next((r for r in excusing if r), None)
+        share = min(1.0, missed.get((employee_id, day), 0) / DAY_MINUTES)
         found[employee_id].days[day] = DayMark(
-            day, status, label, _excused(excused), review, reason
+            day, status, label, _excused(excused), review, reason, round(share, 2)
         )
     return list(found.values())

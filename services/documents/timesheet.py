@@ -110,12 +110,16 @@ def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, floa
     if mark.status == "on_leave":
         share = 1.0 / len(excused) if excused else 1.0
         return [(s, share) for s in excused] or [(t["other"], 1.0)]
-    # present or late, possibly with an excused session (a half day's leave or trip)
-    if not excused:
-        return [(t["present"], 1.0)]
-    sessions = max(2, len(excused) + 1)
-    share = 1.0 / sessions
-    return [(t["present"], 1.0 - share * len(excused))] + [(s, share) for s in excused]
+    # present or late, possibly with an excused session (a half day's leave or trip) or an
+    # unexcused absent session (the other half)
+    parts: list[tuple[Symbol, float]] = []
+    if excused:
+        share = 1.0 / max(2, len(excused) + 1)
+        parts += [(s, share) for s in excused]
+    if mark.absent_share:
+        parts.append((t["absent"], mark.absent_share))
+    worked = 1.0 - sum(share for _, share in parts)
+    return [(t["present"], round(worked, 2)), *parts] if worked > 0 else parts
 
 
 def _cell(parts: list[tuple[Symbol, float]]) -> str:
