@@ -8,16 +8,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from api import documents, errors, excuses, ops, summaries, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession
-from api.schemas import Me, Token
 from kycuong.settings import Settings
+from services.accounts import authenticate
+from services.schemas import Me, Token
 from store.db import engine_for
-from store.users import authenticate
+from web import pages
+from web.pages import HERE as WEB_HERE
 
+WEB_STATIC = WEB_HERE / "static"
 auth = APIRouter(tags=["Đăng nhập"])
 log = logging.getLogger("api.access")
 REQUESTS = Counter(
@@ -26,7 +31,7 @@ REQUESTS = Counter(
 
 
 @auth.post(
-    "/auth/token",
+    "/api/auth/token",
     response_model=Token,
     responses={401: {"description": "Sai tên đăng nhập hoặc mật khẩu"}},
     summary="Đăng nhập (OAuth2 password)",
@@ -42,7 +47,10 @@ def token(
 
 
 @auth.get(
-    "/me", response_model=Me, responses=errors.responses(401), summary="Tài khoản đang đăng nhập"
+    "/api/me",
+    response_model=Me,
+    responses=errors.responses(401),
+    summary="Tài khoản đang đăng nhập",
 )
 def me(scope: CurrentScope) -> Me:
     return Me(
@@ -53,11 +61,13 @@ def me(scope: CurrentScope) -> Me:
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Kỷ Cương API",
+        static_url="/static/api-docs",
         version="1.0",
         description=(
-            "Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. Trưởng đơn vị xem và xử lý vi phạm "
+            "JSON API dưới `/api`. Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. "
+            "Trưởng đơn vị xem và xử lý vi phạm "
             "của đơn vị mình; Nội vụ lấy báo cáo tổng hợp (JSON, CSV, XLSX). Lỗi trả về "
             '`{"error": {"code", "message"}}` với thông điệp tiếng Việt và mã ổn định.'
         ),
@@ -77,7 +87,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
-    routers = (auth, violations.router, excuses.router, summaries.router, documents.router)
-    for router in (*routers, ops.router):
+    app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
+    app.include_router(pages.router)
+    app.include_router(ops.router)
+    for router in (auth, violations.router, excuses.router, summaries.router, documents.router, ops.api_router):
         app.include_router(router)
     return app

@@ -13,13 +13,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError, forbidden
-from api.scope import Scope, scope_of
+from kycuong.errors import Unauthorized
 from kycuong.settings import Settings
+from services.scope import Scope, scope_of
 from store.db import session_factory
 from store.models import User
 
-oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 class ApiContext:
@@ -58,8 +58,8 @@ def get_db(context: Context) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def _unauthorized() -> ApiError:
-    return ApiError(401, "unauthorized", "Chưa đăng nhập hoặc phiên đã hết hạn")
+def _unauthorized() -> Unauthorized:
+    return Unauthorized()
 
 
 def get_scope(
@@ -85,8 +85,6 @@ def require(permission: str) -> Callable[[Scope], Scope]:
     """A dependency that lets through only roles holding ``permission``."""
 
     def check(scope: CurrentScope) -> Scope:
-        if not scope.may(permission):
-            raise forbidden()
-        return scope
+        return scope.require(permission)
 
     return check

@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Context, DbSession, require
 from api.errors import ApiError, bad_request, responses
-from api.scope import Scope
-from api.violations import units_filter
+from services.scope import Scope, units_filter
 from rules.discipline_score import ScoreRule
 from rules.zones import zone
 from services import discipline_scores
@@ -23,7 +22,7 @@ from services.documents.header import DocumentHeader
 from services.documents.period import Invalid, ReportPeriod, report_period
 from store.summaries import Thresholds
 
-router = APIRouter(tags=["Văn bản, biểu mẫu"])
+router = APIRouter(prefix="/api", tags=["Văn bản, biểu mẫu"])
 Reader = Annotated[Scope, Depends(require("summaries:read"))]
 Reviewer = Annotated[Scope, Depends(require("violations:review"))]
 Id = Annotated[int | None, Query(ge=1, le=2**31 - 1)]

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kycuong.errors import KcError
+
 
 class ApiError(Exception):
     """A domain error the API reports as ``{"error": {"code", "message"}}``."""
@@ -75,6 +77,10 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(KcError)
+    async def _domain_error(_request: Request, exc: KcError) -> JSONResponse:
+        return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -15,18 +15,17 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from api.deps import Context, DbSession, require
 from api.errors import responses
-from api.schemas import Device, Health
-from api.scope import Scope
-from store.models import DeadLetter, Punch, RecomputeRequest, UnmatchedPunch
-from store.models import Device as DeviceRow
+from services import devices as device_service
+from services.schemas import Device, Health
+from services.scope import Scope
 
 router = APIRouter(tags=["Vận hành"])
+api_router = APIRouter(tags=["Vận hành"])
 Operator = Annotated[Scope, Depends(require("devices:read"))]
-ONLINE_WITHIN = timedelta(minutes=3)
 
 
 @router.get("/healthz", response_model=Health, summary="Tiến trình còn sống")
@@ -61,79 +60,33 @@ def readyz(context: Context) -> Response:
 def metrics(db: DbSession) -> Response:
     """This process's counters plus gauges read from the database at scrape time."""
     registry = CollectorRegistry()
+    figures = device_service.gauges(db, datetime.now(UTC))
     dead = Gauge("kc_dead_letters", "Dead letters stored, by reason", ["reason"], registry=registry)
-    for reason, count in db.execute(
-        select(DeadLetter.reason_code, func.count()).group_by(DeadLetter.reason_code)
-    ):
+    for reason, count in dict(figures["dead_letters"]).items():  # type: ignore[arg-type]
         dead.labels(reason).set(count)
     Gauge("kc_recompute_queue", "Keys waiting for the rules runner", registry=registry).set(
-        db.scalar(select(func.count()).select_from(RecomputeRequest)) or 0
+        float(figures["queue"])  # type: ignore[arg-type]
     )
     Gauge(
         "kc_unmatched_punches_open", "Punches of unknown cards not yet matched", registry=registry
-    ).set(
-        db.scalar(
-            select(func.count())
-            .select_from(UnmatchedPunch)
-            .where(UnmatchedPunch.matched_employee_id.is_(None))
-        )
-        or 0
-    )
-    last = db.scalar(select(func.max(Punch.received_at)))
+    ).set(float(figures["unmatched"]))  # type: ignore[arg-type]
     lag = Gauge(
         "kc_seconds_since_last_punch", "Time since the last punch was received", registry=registry
     )
-    if last is not None:
-        lag.set((datetime.now(UTC) - last).total_seconds())
+    if "since_last_punch" in figures:
+        lag.set(float(figures["since_last_punch"]))  # type: ignore[arg-type]
     devices = Gauge("kc_devices", "Readers by state", ["state"], registry=registry)
-    now = datetime.now(UTC)
-    online = offline = 0
-    for seen, enabled in db.execute(select(DeviceRow.last_seen_at, DeviceRow.enabled)):
-        if enabled and seen is not None and now - seen <= ONLINE_WITHIN:
-            online += 1
-        elif enabled:
-            offline += 1
-    devices.labels("online").set(online)
-    devices.labels("offline").set(offline)
+    for state, count in dict(figures["devices"]).items():  # type: ignore[arg-type]
+        devices.labels(state).set(count)
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get(
-    "/devices",
+@api_router.get(
+    "/api/devices",
     response_model=list[Device],
     responses=responses(401, 403),
     summary="Trạng thái thiết bị",
 )
-def devices(db: DbSession, _scope: Operator) -> list[Device]:
-    now = datetime.now(UTC)
-    unknown = dict(
-        db.execute(
-            select(UnmatchedPunch.device_id, func.count())
-            .where(UnmatchedPunch.punched_at >= now - timedelta(days=1))
-            .group_by(UnmatchedPunch.device_id)
-        ).all()
-    )
-    result = []
-    for d in db.scalars(select(DeviceRow).order_by(DeviceRow.id)):
-        online = (
-            d.last_seen_at is not None
-            and now - d.last_seen_at <= ONLINE_WITHIN
-            and d.state != "offline"
-        )
-        result.append(
-            Device(
-                id=d.id,
-                site=d.site,
-                direction=d.direction,
-                enabled=d.enabled,
-                state=d.state,
-                online=online,
-                last_seen_at=d.last_seen_at,
-                clock_offset_s=d.clock_offset_s,
-                sent_up_to=d.sent_up_to,
-                backlog=d.backlog,
-                unknown_cards_24h=int(unknown.get(d.id, 0)),
-            )
-        )
-    return result
+def devices(db: DbSession, scope: Operator) -> list[Device]:
+    return device_service.status(db, scope, datetime.now(UTC))

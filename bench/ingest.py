@@ -2,7 +2,8 @@
 
 Prints, from one run: the raw rate of a do-nothing paho subscriber fed by the same load
 generator; the worker's sustained rate under saturation and its ratio to the raw rate;
-publish-to-commit latency p50/p99 at a paced load; the worker's peak RSS.
+publish-to-commit latency p50/p99 at a paced load; the worker's peak RSS; the saturated
+rate again with receipts off (contract v1.1 receipts are on by default), and the ratio.
 
     python -m bench ingest [--messages 100000] [--paced-rate 2000] [--paced-seconds 20]
 
@@ -29,6 +30,8 @@ from typing import IO, Any
 
 import psycopg
 
+# "5" against Mosquitto; "3.1.1" against the NATS cluster (its MQTT speaks 3.1.1 only).
+PROTOCOL = os.environ.get("KC_BENCH_MQTT_PROTOCOL", "5")
 ADMIN = os.environ.get("KC_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 DEVICES = [f"BENCH-{i}" for i in range(4)]
 
@@ -56,7 +59,7 @@ def child_raw_subscriber(port: int, expected: int) -> None:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=f"raw-{uuid.uuid4().hex[:6]}",
-        protocol=MQTTProtocolVersion.MQTTv5,
+        protocol=MQTTProtocolVersion.MQTTv5 if PROTOCOL == "5" else MQTTProtocolVersion.MQTTv311,
     )
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe("kc/v1/+/+", qos=1)
@@ -71,8 +74,17 @@ def child_raw_subscriber(port: int, expected: int) -> None:
     )
 
 
-def child_worker(db_url: str, port: int, expected: int, client_id: str, latency: bool) -> None:
-    """The real ingest worker, with a commit hook that records times."""
+def child_worker(
+    db_url: str,
+    port: int,
+    expected: int,
+    client_id: str,
+    latency: bool,
+    receipts: bool = True,
+    group: str = "",
+) -> None:
+    """The real ingest worker, with a commit hook that records times; with a shared
+    subscription ``group`` it also stops once idle for 3 s (its share is not known ahead)."""
     from ingest.worker import IngestWorker
     from kycuong.logs import configure
     from kycuong.settings import Settings
@@ -83,9 +95,11 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
         database_url=db_url,
         mqtt_port=port,
         mqtt_embedded=False,
-        mqtt_protocol="5",
+        mqtt_protocol="3.1.1" if PROTOCOL == "3.1.1" else "5",
         mqtt_client_id=client_id,
         mqtt_session_expiry_s=1,
+        mqtt_shared_group=group or None,
+        ingest_receipts=receipts,
     )
     state: dict[str, Any] = {"n": 0, "first": None, "last": 0.0, "lat": []}
     done = threading.Event()
@@ -105,8 +119,13 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
     worker.start()
     worker.wait_connected(10)
     print("READY", flush=True)
-    done.wait(900)
+    deadline = time.time() + 900
+    while not done.wait(0.5) and time.time() < deadline:
+        if group and state["n"] and time.time() - state["last"] > 3:
+            break
     worker.stop()
+    if PROTOCOL != "5":  # MQTT 3.1.1 has no session expiry: end the session by hand
+        forget_session(port, client_id)
     lat = sorted(state["lat"])
     result = {
         "count": state["n"],
@@ -119,6 +138,18 @@ def child_worker(db_url: str, port: int, expected: int, client_id: str, latency:
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps(result), flush=True)
+
+
+def forget_session(port: int, client_id: str) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    time.sleep(0.5)
+    client.disconnect()
+    client.loop_stop()
 
 
 # -- parent --------------------------------------------------------------------------------
@@ -174,7 +205,7 @@ def mosquitto_pub(port: int, device: str) -> list[str]:
         "-M",
         "1000",
         "-V",
-        "5",
+        "5" if PROTOCOL == "5" else "311",
         "-t",
         f"kc/v1/{device}/punch",
         "-l",
@@ -285,7 +316,10 @@ def main(argv: list[str]) -> int:
         child_raw_subscriber(int(argv[1]), int(argv[2]))
         return 0
     if argv and argv[0] == "worker":
-        child_worker(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1")
+        group = argv[7] if len(argv) > 7 else ""
+        child_worker(
+            argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5] == "1", argv[6:7] != ["0"], group
+        )
         return 0
 
     parser = argparse.ArgumentParser(prog="python -m bench ingest")
@@ -293,10 +327,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--employees", type=int, default=10_000)
     parser.add_argument("--paced-rate", type=float, default=2000)
     parser.add_argument("--paced-seconds", type=float, default=20)
+    parser.add_argument(
+        "--broker",
+        choices=["mosquitto", "nats"],
+        default="mosquitto",
+        help="nats: a three-node NATS JetStream cluster of our own (deploy/nats/nats.conf)",
+    )
     args = parser.parse_args(argv)
+    if args.broker == "nats":
+        global PROTOCOL
+        PROTOCOL = os.environ["KC_BENCH_MQTT_PROTOCOL"] = "3.1.1"  # children read it too
     total = args.messages - args.messages % len(DEVICES)
 
     from ingest.mosquitto import MosquittoProcess
+    from ingest.nats import NatsCluster
 
     name = f"kc_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -305,20 +349,28 @@ def main(argv: list[str]) -> int:
     user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
     db_url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
     workdir = Path(tempfile.mkdtemp(prefix="kc-bench-"))
-    broker = MosquittoProcess(workdir / "mosquitto")
-    broker.start()
+    broker: MosquittoProcess | NatsCluster
+    if args.broker == "nats":
+        broker = NatsCluster(workdir / "nats")
+        broker.start()
+        port = broker.nodes[0].mqtt_port  # every client on one node; the streams have 3 copies
+    else:
+        broker = MosquittoProcess(workdir / "mosquitto")
+        broker.start()
+        port = broker.port
     try:
         seed(db_url, args.employees)
         print(
             f"ingest benchmark: {total} messages from {len(DEVICES)} mosquitto_pub "
-            f"(QoS 1, MQTT 5), {args.employees} employees with cards, "
-            "Mosquitto with the shipped config, PostgreSQL",
+            f"(QoS 1, MQTT {PROTOCOL}), {args.employees} employees with cards, "
+            f"{'a 3-node NATS JetStream cluster' if args.broker == 'nats' else 'Mosquitto'} "
+            "with the shipped config, PostgreSQL",
             flush=True,
         )
 
         raw_files = write_files(workdir, "raw", total, args.employees)
-        sub = spawn("raw-subscriber", str(broker.port), str(total))
-        blast(broker.port, raw_files)
+        sub = spawn("raw-subscriber", str(port), str(total))
+        blast(port, raw_files)
         raw = result_of(sub)
         raw_rate = raw["count"] / max(raw["last"] - raw["first"], 1e-9)
         print(
@@ -330,13 +382,13 @@ def main(argv: list[str]) -> int:
         worker = spawn(
             "worker",
             db_url,
-            str(broker.port),
+            str(port),
             str(total),
             "kc-bench-sat",
             "0",
             profile=os.environ.get("KC_BENCH_PROFILE"),
         )
-        blast(broker.port, files)
+        blast(port, files)
         sat = result_of(worker)
         rate = sat["count"] / max(sat["last"] - sat["first"], 1e-9)
         print(
@@ -347,9 +399,40 @@ def main(argv: list[str]) -> int:
         print(f"  ratio to the raw subscriber: {rate / raw_rate:.2f}", flush=True)
         time.sleep(2)  # let the finished worker's session expire
 
+        files = write_files(workdir, "off", total, args.employees)
+        worker = spawn("worker", db_url, str(port), str(total), "kc-bench-off", "0", "0")
+        blast(port, files)
+        off = result_of(worker)
+        rate_off = off["count"] / max(off["last"] - off["first"], 1e-9)
+        print(
+            f"  same, receipts off:         {rate_off:,.0f} events/s committed "
+            f"(receipts on / off: {rate / rate_off:.2f})",
+            flush=True,
+        )
+        time.sleep(2)
+
+        two_rate = 0.0
+        if args.broker != "nats":  # NATS MQTT has no $share subscriptions
+            files = write_files(workdir, "two", total, args.employees)
+            pair = [
+                spawn("worker", db_url, str(port), str(total), f"kc-bench-two{i}", "0", "1", "two")
+                for i in range(2)
+            ]
+            blast(port, files)
+            both = [result_of(w) for w in pair]
+            two_rate = sum(b["count"] for b in both) / max(
+                max(b["last"] for b in both) - min(b["first"] for b in both), 1e-9
+            )
+            print(
+                f"  two workers on a shared subscription: {two_rate:,.0f} events/s "
+                f"({' + '.join(str(b['count']) for b in both)}); two / one: {two_rate / rate:.2f}",
+                flush=True,
+            )
+            time.sleep(2)
+
         expected = int(args.paced_rate * args.paced_seconds)
-        worker = spawn("worker", db_url, str(broker.port), str(expected), "kc-bench-paced", "1")
-        paced(broker.port, args.paced_rate, args.paced_seconds, recent_punches(args.employees))
+        worker = spawn("worker", db_url, str(port), str(expected), "kc-bench-paced", "1")
+        paced(port, args.paced_rate, args.paced_seconds, recent_punches(args.employees))
         pac = result_of(worker)
         print(
             f"  paced at {args.paced_rate:,.0f}/s for {args.paced_seconds:.0f} s: "
@@ -363,6 +446,9 @@ def main(argv: list[str]) -> int:
             "raw_msgs_per_s": round(raw_rate),
             "ingest_events_per_s": round(rate),
             "ratio": round(rate / raw_rate, 2),
+            "two_workers_over_one": round(two_rate / rate, 2) if two_rate else None,
+            "receipts_off_events_per_s": round(rate_off),
+            "receipts_on_off_ratio": round(rate / rate_off, 2),
             "p50_ms": round(pac["p50"] * 1000),
             "p99_ms": round(pac["p99"] * 1000),
             "peak_rss_mb": round(max(sat["maxrss_mb"], pac["maxrss_mb"])),

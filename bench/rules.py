@@ -1,16 +1,18 @@
 """Rules benchmarks.
 
     python -m bench rules [--employees 100000] [--month 2026-11]
-    python -m bench rules --latency [--rate 3500] [--seconds 15]
+    python -m bench rules --latency [--rates 3500,7000] [--seconds 10] [--saturate 20000]
 
 The first runs the pure core over a month of working days for 100,000 employees (~2
 million employee-days): punch lists are drawn from a pool of realistic days (on time,
 late, absent, lunch punches, double taps, missing punches) built before the clock starts,
 and every employee-day is evaluated for real. Prints employee-days per second, one core.
 
-The second measures, through a real Mosquitto and PostgreSQL, how long a late punch takes
-from its receipt by the ingest worker to its violation being stored by the rules runner,
-while ingest carries a paced load of late punches (each a new person-day).
+The second, through a real Mosquitto and PostgreSQL, in one run: the ingest worker's
+saturated rate alone, then one and then two rules runners' saturated rate (keys/s) on the
+queue it filled, as ratios; then how long a late punch takes from its receipt by the
+ingest worker to its violation being stored, while ingest carries a paced load of late
+punches (each a new person-day) at each rate.
 """
 
 from __future__ import annotations
@@ -59,11 +61,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--month", default="2026-11")
     parser.add_argument("--pool", type=int, default=20_000)
     parser.add_argument("--latency", action="store_true", help="punch-to-violation latency instead")
-    parser.add_argument("--rate", type=float, default=3500)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rates", default="3500,7000", help="paced rates, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--saturate", type=int, default=20_000, help="punches per saturated run")
     args = parser.parse_args(argv)
     if args.latency:
-        return latency(args.rate, args.seconds)
+        return latency([float(r) for r in args.rates.split(",")], args.seconds, args.saturate)
     year, month = (int(p) for p in args.month.split("-"))
     first = date(year, month, 1)
     days = [
@@ -88,7 +91,7 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     violations = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for e in range(args.employees):
         excuses = leave if e % 50 == 0 else []
         for plan in working:
@@ -96,16 +99,23 @@ def main(argv: list[str]) -> int:
             punches = pool[(e * 7919) % len(pool)]
             violations += len(evaluate_day(plan, policy, punches, excuses, now).violations)
     elapsed = time.perf_counter() - started
+    cpu_rate = employee_days / (time.process_time() - cpu_started)
     rate = employee_days / elapsed
     print(
         f"  evaluated in {elapsed:.1f} s: {rate:,.0f} employee-days/s ({violations:,} violations)"
     )
-    print(f'RESULT {{"employee_days_per_s": {rate:.0f}, "employee_days": {employee_days}}}')
+    # Per second of this process's CPU: less disturbed by other work on a shared machine.
+    print(f"  {cpu_rate:,.0f} employee-days per CPU second")
+    print(
+        f'RESULT {{"employee_days_per_s": {rate:.0f}, "employee_days_per_cpu_s": {cpu_rate:.0f}, '
+        f'"employee_days": {employee_days}}}'
+    )
     return 0
 
 
 def child_rules_worker(db_url: str, expected: int) -> None:
-    """The real recompute loop until ``expected`` violations are stored."""
+    """The real recompute loop until ``expected`` late violations are stored; prints the
+    time it took from its start and its peak RSS."""
     import json
     import resource
 
@@ -119,9 +129,10 @@ def child_rules_worker(db_url: str, expected: int) -> None:
     configure("WARNING")
     engine = make_engine(db_url)
     worker = RecomputeWorker(engine)
-    worker.start()
     print("READY", flush=True)
-    deadline = time.monotonic() + 600
+    started = time.monotonic()
+    worker.start()
+    deadline = started + 600
     count = 0
     while time.monotonic() < deadline:
         with db_session(engine) as db:
@@ -135,17 +146,38 @@ def child_rules_worker(db_url: str, expected: int) -> None:
             )
         if count >= expected:
             break
-        time.sleep(0.5)
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
     worker.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        json.dumps({"violations": count, "recomputed": worker.recomputed, "maxrss_mb": usage}),
+        json.dumps(
+            {
+                "violations": count,
+                "recomputed": worker.recomputed,
+                "elapsed": elapsed,
+                "maxrss_mb": usage,
+            }
+        ),
         flush=True,
     )
 
 
-def latency(rate: float, seconds: float) -> int:
-    """Receipt of a late punch → its violation stored, under a paced ingest load."""
+def working_days_before(today: date, count: int) -> list[date]:
+    calendar = vietnam_calendar([today.year - 1, today.year])
+    days: list[date] = []
+    day = today - timedelta(days=1)
+    while len(days) < count:
+        if day.weekday() < 5 and calendar.holiday(day) is None:
+            days.append(day)
+        day -= timedelta(days=1)
+    return days
+
+
+def latency(rates: list[float], seconds: float, saturate: int, employees: int = 10_000) -> int:
+    """In one run: saturated ingest, then one and two saturated runners, then receipt of a
+    late punch → its violation stored under a paced load at each rate."""
+    import json
     import tempfile
     import uuid
     from pathlib import Path
@@ -153,29 +185,22 @@ def latency(rate: float, seconds: float) -> int:
     import psycopg
     from sqlalchemy import select
 
-    from bench.ingest import ADMIN, line, paced, result_of, seed, spawn
+    from bench.ingest import ADMIN, DEVICES, blast, line, paced, result_of, seed, spawn
     from ingest.mosquitto import MosquittoProcess
     from store.db import db_session, make_engine
     from store.models import Credential, Punch, ViolationRecord
 
-    employees = 10_000
     tz = zone()
-    today = datetime.now(tz).date()
-    calendar = vietnam_calendar([today.year - 1, today.year])
-    days: list[date] = []
-    day = today - timedelta(days=1)
-    while len(days) < 10:
-        if day.weekday() < 5 and calendar.holiday(day) is None:
-            days.append(day)
-        day -= timedelta(days=1)
-    total = int(rate * seconds)
-    if total > employees * len(days):
-        raise SystemExit("too many punches for distinct person-days: lower --rate or --seconds")
+    paced_total = sum(int(rate * seconds) for rate in rates)
+    needed = 2 * saturate + paced_total
+    days = working_days_before(datetime.now(tz).date(), needed // employees + 1)
+    offset = 0  # the next unused person-day: every late punch is a new key
 
-    def late_punch(i: int, device: str, sent: float) -> bytes:
-        when = datetime.combine(days[i // employees], datetime.min.time(), tzinfo=tz)
-        at = when + timedelta(hours=8, seconds=i % 600)  # 08:00–08:10: late by 30 minutes or more
-        return line(device, f"late-{i}", f"C{i % employees:07d}", at, sent)
+    def late_punch(i: int, device: str, sent: float | None) -> bytes:
+        n = offset + i
+        when = datetime.combine(days[n // employees], datetime.min.time(), tzinfo=tz)
+        at = when + timedelta(hours=8, seconds=n % 600)  # 08:00–08:10: late by 30 minutes or more
+        return line(device, f"late-{n}", f"C{n % employees:07d}", at, sent)
 
     name = f"kc_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -183,45 +208,110 @@ def latency(rate: float, seconds: float) -> int:
     params = dict(p.split("=", 1) for p in ADMIN.split())
     user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
     db_url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
-    broker = MosquittoProcess(Path(tempfile.mkdtemp(prefix="kc-bench-")) / "mosquitto")
+    workdir = Path(tempfile.mkdtemp(prefix="kc-bench-"))
+    broker = MosquittoProcess(workdir / "mosquitto")
     broker.start()
+    stored = 0  # late violations expected so far
+    rss = {"ingest": 0.0, "runner": 0.0}
+    summary: dict[str, object] = {}
     try:
         seed(db_url, employees)
         print(
-            f"rules latency: {total:,} late punches at {rate:,.0f}/s through Mosquitto and "
-            f"PostgreSQL, ingest worker and rules runner in their own processes",
+            f"rules benchmark through Mosquitto and PostgreSQL, {employees:,} people; "
+            "ingest worker and rules runners in their own processes (2 cores shared: noisy)",
             flush=True,
         )
-        ingest = spawn("worker", db_url, str(broker.port), str(total), "kc-bench-rules", "0")
-        rules = subprocess_rules(db_url, total)
-        paced(broker.port, rate, seconds, late_punch)
-        result_of(ingest)
-        runner = result_of(rules)
+        # 1. Saturation: ingest alone, then runners alone on the queue it filled.
+        keys_per_s = []
+        for runners in (1, 2):
+            files = []
+            for k, device in enumerate(DEVICES):
+                path = workdir / f"sat-{runners}-{device}.jsonl"
+                with open(path, "wb") as f:
+                    for i in range(k, saturate, len(DEVICES)):
+                        f.write(late_punch(i, device, None))
+                files.append(path)
+            ingest = spawn("worker", db_url, str(broker.port), str(saturate), f"sat{runners}", "0")
+            blast(broker.port, files)
+            sat = result_of(ingest)
+            rss["ingest"] = max(rss["ingest"], sat["maxrss_mb"])
+            ingest_rate = sat["count"] / max(sat["last"] - sat["first"], 1e-9)
+            offset += saturate
+            stored += saturate
+            children = [subprocess_rules(db_url, stored) for _ in range(runners)]
+            done = [result_of(child) for child in children]
+            rss["runner"] = max(rss["runner"], *(d["maxrss_mb"] for d in done))
+            keys = sum(d["recomputed"] for d in done)
+            rate = saturate / max(d["elapsed"] for d in done)
+            keys_per_s.append(rate)
+            print(
+                f"  saturated: ingest {ingest_rate:,.0f} events/s alone; {runners} runner(s) "
+                f"{rate:,.0f} keys/s ({keys:,} keys recomputed); "
+                f"runner/ingest ratio {rate / ingest_rate:.2f}",
+                flush=True,
+            )
+            summary[f"ingest_events_per_s_{runners}"] = round(ingest_rate)
+            summary[f"runner_keys_per_s_{runners}"] = round(rate)
+            summary[f"runner_ingest_ratio_{runners}"] = round(rate / ingest_rate, 2)
+        print(f"  two runners / one: {keys_per_s[1] / keys_per_s[0]:.2f}", flush=True)
+        summary["two_runners_over_one"] = round(keys_per_s[1] / keys_per_s[0], 2)
+
+        # 2. Latency at each paced rate, ingest and one runner running together.
         engine = make_engine(db_url)
-        with db_session(engine) as db:
-            holder = dict(db.execute(select(Credential.value, Credential.employee_id)).all())
-            received = {
-                (holder[card], at.astimezone(tz).date()): got
-                for card, at, got in db.execute(
-                    select(Punch.credential_value, Punch.punched_at, Punch.received_at)
+        for rate in rates:
+            total = int(rate * seconds)
+            first = offset
+            ingest = spawn("worker", db_url, str(broker.port), str(total), f"paced{rate}", "0")
+            rules = subprocess_rules(db_url, stored + total)
+            paced(broker.port, rate, seconds, late_punch)
+            rss["ingest"] = max(rss["ingest"], result_of(ingest)["maxrss_mb"])
+            rss["runner"] = max(rss["runner"], result_of(rules)["maxrss_mb"])
+            offset += total
+            stored += total
+            with db_session(engine) as db:
+                holder = dict(db.execute(select(Credential.value, Credential.employee_id)).all())
+                received = {
+                    (holder[card], at.astimezone(tz).date()): got
+                    for card, at, got, event in db.execute(
+                        select(
+                            Punch.credential_value,
+                            Punch.punched_at,
+                            Punch.received_at,
+                            Punch.event_id,
+                        )
+                    ).all()
+                    if first <= int(event.split("-")[1]) < first + total
+                }
+                detected = db.execute(
+                    select(
+                        ViolationRecord.employee_id,
+                        ViolationRecord.day,
+                        ViolationRecord.detected_at,
+                    ).where(ViolationRecord.kind == "late")
                 ).all()
-            }
-            detected = db.execute(
-                select(
-                    ViolationRecord.employee_id, ViolationRecord.day, ViolationRecord.detected_at
-                ).where(ViolationRecord.kind == "late")
-            ).all()
-        lags = sorted((at - received[(e, d)]).total_seconds() for e, d, at in detected)
-        p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
-        print(f"  late violations stored: {len(lags):,} of {total:,} late punches")
+            lags = sorted(
+                (at - received[(e, d)]).total_seconds()
+                for e, d, at in detected
+                if (e, d) in received
+            )
+            p50, p99 = lags[len(lags) // 2], lags[int(len(lags) * 0.99)]
+            print(
+                f"  paced {rate:,.0f} late punches/s for {seconds:.0f} s: {len(lags):,} of "
+                f"{total:,} judged; receipt-to-violation-stored p50 {p50 * 1000:.0f} ms, "
+                f"p99 {p99 * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms",
+                flush=True,
+            )
+            summary[f"p50_ms_{rate:.0f}"] = round(p50 * 1000)
+            summary[f"p99_ms_{rate:.0f}"] = round(p99 * 1000)
+        engine.dispose()
         print(
-            f"  receipt-to-violation-stored: p50 {p50 * 1000:.0f} ms, "
-            f"p99 {p99 * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms"
+            f"  peak RSS: ingest worker {rss['ingest']:.0f} MB, "
+            f"rules runner {rss['runner']:.0f} MB",
+            flush=True,
         )
-        print(f"  rules runner peak RSS: {runner['maxrss_mb']:.0f} MB")
-        print(
-            f'RESULT {{"rate": {rate:.0f}, "p50_ms": {p50 * 1000:.0f}, "p99_ms": {p99 * 1000:.0f}}}'
-        )
+        summary["ingest_rss_mb"] = round(rss["ingest"])
+        summary["runner_rss_mb"] = round(rss["runner"])
+        print("RESULT " + json.dumps(summary), flush=True)
     finally:
         broker.stop()
         if not os.environ.get("KC_BENCH_KEEP_DB"):
@@ -246,7 +336,16 @@ def subprocess_rules(db_url: str, expected: int):  # type: ignore[no-untyped-def
         raise RuntimeError("rules worker did not start")
     if profile := os.environ.get("KC_BENCH_PROFILE"):  # py-spy, when installed
         subprocess.Popen(
-            ["py-spy", "record", "--pid", str(proc.pid), "-o", profile, "-f", "raw"],
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(proc.pid),
+                "-o",
+                f"{profile}.{proc.pid}",
+                "-f",
+                "raw",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

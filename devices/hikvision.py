@@ -1,7 +1,11 @@
 """Hikvision bridge: face and card terminals push ISAPI event notifications over HTTP
 (``AccessControllerEvent``, JSON or multipart with the JSON in a part); the bridge checks
 the terminal's credentials, maps the event to the MQTT contract, publishes it as that
-device, and answers the terminal only after the broker has acknowledged it.
+device, and answers the terminal "OK" only on the server's receipt (contract v1.1); until
+then it answers 503, so the terminal sends the event again. The bridge never blocks on the
+broker: while it is unreachable every terminal is answered at once, and punches wait in an
+outbox. It reads each terminal's clock (ISAPI ``/ISAPI/System/time``) into heartbeats, so a
+terminal with a wrong time or zone is measured and corrected.
 
 A body that cannot be read is forwarded raw, so the server keeps it as a dead letter with
 its reason (nothing lost), and the terminal gets a 400; a wrong password gets a 401 and
@@ -11,7 +15,9 @@ publishes nothing (nothing forged).
 import hmac
 import json
 import logging
+import threading
 import tomllib
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
+from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -36,6 +44,9 @@ class HikTerminal:
     device_id: str
     password: str  # what the terminal sends (HTTP basic, user = device id)
     mqtt_password: str | None = None
+    address: str | None = None  # e.g. "http://192.168.1.64": where to read its clock
+    isapi_user: str = "admin"
+    isapi_password: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +56,10 @@ class HikConfig:
     terminals: tuple[HikTerminal, ...]
     listen_host: str = "0.0.0.0"
     listen_port: int = 8088
+    state_dir: Path = Path("hikvision-state")
+    receipt_timeout_s: float = 10.0  # then 503: the terminal sends the event again
+    resend_seconds: float = 30.0
+    clock_seconds: float = 60.0
 
 
 def load_config(path: Path) -> HikConfig:
@@ -59,7 +74,30 @@ def load_config(path: Path) -> HikConfig:
         terminals,
         listen.get("host", "0.0.0.0"),
         int(listen.get("port", 8088)),
+        Path(data.get("state_dir", "hikvision-state")),
+        float(data.get("receipt_timeout_seconds", 10)),
+        float(data.get("resend_seconds", 30)),
+        float(data.get("clock_seconds", 60)),
     )
+
+
+def read_clock(terminal: HikTerminal, timeout: float = 5.0) -> datetime:
+    """The terminal's clock as it states it (ISAPI System/time ``localTime``, with its offset)."""
+    assert terminal.address is not None
+    answer = httpx.get(
+        f"{terminal.address.rstrip('/')}/ISAPI/System/time",
+        auth=httpx.DigestAuth(terminal.isapi_user, terminal.isapi_password),
+        timeout=timeout,
+    )
+    answer.raise_for_status()
+    root = ET.fromstring(answer.text)
+    local = next((e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "localTime"), None)
+    if not local:
+        raise ValueError("no localTime in the terminal's answer")
+    clock = datetime.fromisoformat(local.strip())
+    if clock.tzinfo is None:
+        raise ValueError(f"the terminal's localTime has no offset: {local!r}")
+    return clock
 
 
 class EventError(ValueError):
@@ -106,8 +144,10 @@ def to_punch(device_id: str, event: dict[str, Any]) -> dict[str, Any] | None:
     if ts.tzinfo is None:
         raise EventError("dateTime has no offset")
     status = str(body.get("attendanceStatus") or "")
+    # A terminal reset restarts serialNo: with its time, a reused serial is another event,
+    # while the terminal's resend of the same event keeps the same id.
     return {
-        "event_id": f"{device_id}-{serial}",
+        "event_id": f"{device_id}-{serial}-{ts:%Y%m%d%H%M%S}",
         "credential_value": card or employee,
         "credential_kind": "card" if card else "pin",
         "ts": ts,
@@ -118,29 +158,52 @@ def to_punch(device_id: str, event: dict[str, Any]) -> dict[str, Any] | None:
 
 def create_app(config: HikConfig) -> FastAPI:
     terminals = {t.device_id: t for t in config.terminals}
-    readers: dict[str, Reader] = {}
+    readers = {
+        t.device_id: Reader(
+            t.device_id,
+            config.broker_host,
+            config.broker_port,
+            password=t.mqtt_password,
+            outbox=config.state_dir / f"{t.device_id}.outbox.sqlite",
+            resend_after=config.resend_seconds,
+        )
+        for t in config.terminals
+    }
+    stop = threading.Event()
+
+    def report_clocks() -> None:
+        """Every ``clock_seconds``: each terminal's clock into a heartbeat (server measures it)."""
+        while True:
+            for t in config.terminals:
+                reader = readers[t.device_id]
+                if t.address is None or not reader.connected:
+                    continue
+                try:
+                    clock = read_clock(t)
+                except (httpx.HTTPError, ValueError, ET.ParseError) as exc:
+                    log.warning("%s: cannot read the terminal's clock: %s", t.device_id, exc)
+                    continue
+                backlog = reader.unconfirmed()
+                reader.heartbeat(clock, clock if backlog == 0 else None, backlog)
+            if stop.wait(config.clock_seconds):
+                return
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
         for reader in readers.values():
-            reader.close()
+            reader.connect(wait=False)  # never hold a terminal for the broker
+        for reader in readers.values():  # but give it a moment to answer at start
+            await to_thread.run_sync(reader.wait_connected, 2.0)
+        clocks = threading.Thread(target=report_clocks, name="hik-clocks", daemon=True)
+        clocks.start()
+        yield
+        stop.set()
+        for reader in readers.values():
+            await to_thread.run_sync(reader.close)
 
     # Annotations here are evaluated eagerly (no postponed annotations in this module), so
     # FastAPI sees the local ``terminal`` dependency below.
     app = FastAPI(title="Kỷ Cương — Hikvision bridge", lifespan=lifespan)
-
-    def reader_for(device_id: str) -> Reader:
-        if device_id not in readers:
-            reader = Reader(
-                device_id,
-                config.broker_host,
-                config.broker_port,
-                password=terminals[device_id].mqtt_password,
-            )
-            reader.connect()
-            readers[device_id] = reader
-        return readers[device_id]
 
     def terminal(
         credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
@@ -157,28 +220,44 @@ def create_app(config: HikConfig) -> FastAPI:
             )
         return known
 
+    def not_yet(reason: str) -> JSONResponse:
+        """503: the terminal keeps the event and sends it again."""
+        return JSONResponse(
+            {"statusCode": 6, "statusString": "Device Busy", "subStatusCode": reason},
+            status_code=503,
+        )
+
     @app.post("/isapi/events")
     async def receive(
         request: Request, sender: Annotated[HikTerminal, Depends(terminal)]
     ) -> JSONResponse:
-        reader = reader_for(sender.device_id)
+        reader = readers[sender.device_id]
         try:
             event, _ = await read_event(request)
             punch = to_punch(sender.device_id, event)
         except EventError as exc:
-            reader.publish_raw(
-                "punch", await request.body()
-            )  # the server keeps it as a dead letter
-            reader.drain(timeout=30)
             log.warning("%s sent an unreadable event: %s", sender.device_id, exc)
+            if not reader.connected:
+                return not_yet("broker unreachable")
+            reader.publish_raw("punch", await request.body())  # the server keeps a dead letter
+            try:
+                await to_thread.run_sync(reader.drain, config.receipt_timeout_s)
+            except TimeoutError:
+                return not_yet("broker did not acknowledge")
             return JSONResponse(
                 {"statusCode": 4, "statusString": "Invalid Content", "subStatusCode": str(exc)},
                 status_code=400,
             )
         if punch is None:
             return JSONResponse({"statusCode": 1, "statusString": "OK", "subStatusCode": "ignored"})
-        reader.punch(punch.pop("event_id"), punch.pop("credential_value"), punch.pop("ts"), **punch)
-        reader.drain(timeout=30)  # answer only once the broker holds it
+        event_id = punch.pop("event_id")
+        # Kept in the outbox even while the broker is away; a retry of it is not kept twice.
+        reader.punch(event_id, punch.pop("credential_value"), punch.pop("ts"), **punch)
+        if not reader.connected:
+            return not_yet("broker unreachable")
+        stored = await to_thread.run_sync(reader.wait_receipt, event_id, config.receipt_timeout_s)
+        if not stored:
+            return not_yet("not yet stored")
         return JSONResponse({"statusCode": 1, "statusString": "OK", "subStatusCode": "ok"})
 
     @app.get("/healthz")

@@ -189,10 +189,12 @@ def play(
     speed: float = 0.0,
     secrets: dict[str, str] | None = None,
     progress: Callable[[str], None] = log.info,
+    receipt_timeout: float = 120.0,
 ) -> int:
     """Publish a day's events over MQTT; ``speed`` > 0 compresses time (600 = 1 h in 6 s).
 
-    Returns the number of messages the broker acknowledged.
+    Returns the number of messages published; waits up to ``receipt_timeout`` for the
+    server's receipts (a reader resends what is not confirmed).
     """
     readers = {
         d: Reader(d, host, port, password=(secrets or {}).get(d))
@@ -228,8 +230,13 @@ def play(
                 now, max((e.at for e in plan.events if e.device_id == device_id), default=None)
             )
             reader.drain(timeout=120)
+        for reader in readers.values():
+            try:  # the broker's PUBACK is not storage: wait for the server's receipts
+                reader.wait_receipts(timeout=receipt_timeout)
+            except TimeoutError as exc:
+                progress(f"simulator: {exc}")
     finally:
         for reader in readers.values():
             reader.close()
-    progress(f"simulator: {sent} messages published and acknowledged by the broker")
+    progress(f"simulator: {sent} messages published, punches confirmed stored by the server")
     return sent

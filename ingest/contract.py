@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 TOPIC_ROOT = "kc/v1"
+# Receipts live outside TOPIC_ROOT so the ingest subscription (kc/v1/+/+) never sees them.
+RECEIPT_ROOT = "kc/receipts"
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MESSAGE_KINDS = ("punch", "heartbeat", "status")
 
@@ -45,6 +47,12 @@ class PunchV1(_Payload):
     ts: AwareDatetime = Field(description="device time, ISO 8601 with offset")
     direction: Direction = "unknown"
     verify_mode: Annotated[str, StringConstraints(max_length=16)] | None = None
+    clock_offset_s: float | None = Field(
+        default=None,
+        ge=-(10**10),
+        le=10**10,
+        description="v1.1: the device clock's offset when the punch was made, if the sender knows",
+    )
 
 
 class HeartbeatV1(_Payload):
@@ -63,6 +71,18 @@ class StatusV1(_Payload):
     state: Literal["online", "offline"]
 
 
+class ReceiptV1(_Payload):
+    """v1.1, server to device: which of its punches are stored (or kept as dead letters).
+
+    A device keeps each punch until an event id comes back in ``stored`` or ``refused``.
+    """
+
+    stored: list[str] = Field(default_factory=list)
+    refused: dict[str, str] = Field(
+        default_factory=dict, description="event id -> dead-letter reason code"
+    )
+
+
 Payload = PunchV1 | HeartbeatV1 | StatusV1
 PAYLOAD_MODELS: dict[str, type[_Payload]] = {
     "punch": PunchV1,
@@ -74,6 +94,11 @@ PAYLOAD_MODELS: dict[str, type[_Payload]] = {
 def topic_for(device_id: str, kind: str) -> str:
     """The topic a device publishes ``kind`` messages on."""
     return f"{TOPIC_ROOT}/{device_id}/{kind}"
+
+
+def receipt_topic(device_id: str) -> str:
+    """Where the server tells a device which of its punches are stored (contract v1.1)."""
+    return f"{RECEIPT_ROOT}/{device_id}"
 
 
 def subscription(shared_group: str | None = None) -> str:

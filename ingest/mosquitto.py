@@ -29,13 +29,20 @@ def available() -> bool:
 
 
 def render_config(
-    port: int, data_dir: Path, passwd: Path | None = None, acl: Path | None = None
+    port: int,
+    data_dir: Path,
+    passwd: Path | None = None,
+    acl: Path | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> str:
-    """The shipped configuration with only the listener and paths changed."""
+    """The shipped configuration with only the listener and paths changed (and ``overrides``,
+    for a test that needs a worst case, e.g. no snapshot since the messages arrived)."""
     lines = []
     for line in SHIPPED_CONF.read_text().splitlines():
         key = line.split(" ", 1)[0]
-        if key == "listener":
+        if overrides and key in overrides:
+            line = f"{key} {overrides[key]}"
+        elif key == "listener":
             line = f"listener {port} 127.0.0.1"
         elif key == "persistence_location":
             line = f"persistence_location {data_dir}/"
@@ -59,13 +66,14 @@ class MosquittoProcess:
     passwd: Path | None = None
     acl: Path | None = None
     port: int = field(default_factory=free_port)
+    overrides: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_config(self.port, data, self.passwd, self.acl))
+        conf.write_text(render_config(self.port, data, self.passwd, self.acl, self.overrides))
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout

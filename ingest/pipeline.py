@@ -6,6 +6,7 @@ caller may then acknowledge every message of the batch (ack after commit).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # A measured clock offset smaller than this is network jitter, not drift.
 MIN_OFFSET_CORRECTION_S = 1.0
+# A change of the measured offset larger than this is a clock set by hand: tell the operator.
+CLOCK_JUMP_WARNING_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,19 @@ class Rejection:
 
 
 @dataclass(slots=True)
+class Receipt:
+    """What one device is told after a commit: event ids stored, and refused with a code."""
+
+    stored: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def payload(self, device_id: str) -> bytes:
+        return json.dumps(
+            {"v": 1, "device_id": device_id, "stored": self.stored, "refused": self.refused}
+        ).encode()
+
+
+@dataclass(slots=True)
 class BatchOutcome:
     stored: int = 0
     duplicates: int = 0
@@ -58,6 +74,7 @@ class BatchOutcome:
     statuses: int = 0
     keys: int = 0
     dead_by_code: dict[str, int] = field(default_factory=dict)
+    receipts: dict[str, Receipt] = field(default_factory=dict)
 
     def merge(self, other: BatchOutcome) -> None:
         self.stored += other.stored
@@ -69,6 +86,30 @@ class BatchOutcome:
         self.keys += other.keys
         for code, count in other.dead_by_code.items():
             self.dead_by_code[code] = self.dead_by_code.get(code, 0) + count
+        for device_id, receipt in other.receipts.items():
+            mine = self.receipts.setdefault(device_id, Receipt())
+            mine.stored.extend(receipt.stored)
+            mine.refused.update(receipt.refused)
+
+    def refuse(self, message: Message, code: str) -> None:
+        """Name a dead-lettered punch in its device's receipt, so the device stops resending."""
+        named = punch_identity(message)
+        if named is not None:
+            self.receipts.setdefault(named[0], Receipt()).refused[named[1]] = code
+
+
+def punch_identity(message: Message) -> tuple[str, str] | None:
+    """(device id, event id) of a punch message, read leniently; None when neither is readable."""
+    parsed = parse_topic(message.topic)
+    if parsed is None or parsed[1] != "punch":
+        return None
+    try:
+        event_id = json.loads(message.payload).get("event_id")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 128:
+        return None
+    return parsed[0], event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +195,7 @@ def process_batch(
 
     def reject(message: Message, rejection: Rejection, device_id: str | None) -> None:
         dead_rows.append(_dead_letter_row(message, rejection, device_id))
+        outcome.refuse(message, rejection.code)
         outcome.dead_by_code[rejection.code] = outcome.dead_by_code.get(rejection.code, 0) + 1
 
     for message in messages:
@@ -174,7 +216,13 @@ def process_batch(
             )
 
         if isinstance(payload, PunchV1):
-            offset = info.clock_offset_s or 0.0
+            # A sender that knows the offset in force when the punch was made (a bridge that
+            # watched the terminal's clock) says so; otherwise the last measurement applies.
+            offset = (
+                payload.clock_offset_s
+                if payload.clock_offset_s is not None
+                else info.clock_offset_s or 0.0
+            )
             if abs(offset) < MIN_OFFSET_CORRECTION_S:
                 offset = 0.0
             punched_at = payload.ts - timedelta(seconds=offset)
@@ -208,6 +256,20 @@ def process_batch(
         elif isinstance(payload, HeartbeatV1):
             outcome.heartbeats += 1
             offset_s = (payload.clock - message.received_at).total_seconds()
+            previous = directory.get(payload.device_id)
+            if (
+                previous is not None
+                and previous.clock_offset_s is not None
+                and abs(offset_s - previous.clock_offset_s) > CLOCK_JUMP_WARNING_S
+            ):
+                log.warning(
+                    "Đồng hồ của thiết bị %s nhảy %+.0f giây "
+                    "(lệch %+.0f giây, trước đó %+.0f giây)",
+                    payload.device_id,
+                    offset_s - previous.clock_offset_s,
+                    offset_s,
+                    previous.clock_offset_s,
+                )
             changes.update(clock_offset_s=offset_s, backlog=payload.backlog)
             # Punches later in this very batch are corrected with the new measurement.
             directory.set_offset(payload.device_id, offset_s)
@@ -225,6 +287,8 @@ def process_batch(
         insert_dead_letters(db, dead_rows)
         update_devices(db, device_changes.items())
     outcome.stored = len(inserted)
+    for row in punch_rows:  # inserted now or before: either way stored
+        outcome.receipts.setdefault(row["device_id"], Receipt()).stored.append(row["event_id"])
     outcome.duplicates = len(punch_rows) - len(inserted)
     outcome.dead_letters = len(dead_rows)
     return outcome
@@ -250,7 +314,9 @@ def store_failure(engine: Engine, message: Message, error: str) -> BatchOutcome:
         insert_dead_letters(
             db, [_dead_letter_row(message, rejection, parsed[0] if parsed else None)]
         )
-    return BatchOutcome(dead_letters=1, dead_by_code={"store_error": 1})
+    outcome = BatchOutcome(dead_letters=1, dead_by_code={"store_error": 1})
+    outcome.refuse(message, "store_error")
+    return outcome
 
 
 def _dead_letter_row(

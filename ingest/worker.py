@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from ingest.contract import subscription
+from ingest.contract import receipt_topic, subscription
 from ingest.pipeline import (
     BatchOutcome,
     DeviceDirectory,
@@ -210,6 +210,16 @@ class IngestWorker:
             if message.generation == generation and message.qos > 0:
                 self._client.ack(message.mid, message.qos)
 
+    def _send_receipts(self, outcome: BatchOutcome) -> None:
+        """Tell each device which of its punches are now stored (contract v1.1).
+
+        A lost receipt costs a resend, which the unique key absorbs; so QoS 1 without waiting.
+        """
+        if not self.settings.ingest_receipts:
+            return
+        for device_id, receipt in outcome.receipts.items():
+            self._client.publish(receipt_topic(device_id), receipt.payload(device_id), qos=1)
+
     def _write_loop(self) -> None:
         last_report = time.monotonic()
         reported_received = 0
@@ -223,6 +233,7 @@ class IngestWorker:
                     self._in_batch = True
                     outcome = self._commit(batch)
                     self._ack(batch)
+                    self._send_receipts(outcome)
                     self._in_batch = False
                     self._last_activity = time.monotonic()
                     self._count(batch, outcome)

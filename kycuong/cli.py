@@ -100,9 +100,9 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         _serve_api_in_background(settings)
         base = f"http://{settings.api_host}:{settings.api_port}"
         users = ", ".join(f"{u} / {DEMO_PASSWORD}" for u in ("admin", "truongphong.vp", "noivu"))
-        print(f"API: {base}/docs  (sign in: {users})")
-        report = f"{base}/summaries?period=month&year={day.year}&month={day.month}&format=xlsx"
-        print(f"Báo cáo Nội vụ (XLSX): {report}")
+        print(f"Trang web: {base}/  (đăng nhập: {users})")
+        print(f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}")
+        print(f"API: {base}/docs (JSON dưới {base}/api)")
         log.info(
             "Kỷ Cương is running (ingest on %s:%d). Ctrl-C to stop.",
             settings.mqtt_host,
@@ -247,6 +247,36 @@ def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
         count = enqueue(db, keys_for_days(db, args.date_from, args.date_to), "manual")
     done = RecomputeWorker(engine).drain()
     print(f"queued {count} keys, recomputed {done}")
+    return 0
+
+
+def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
+    from store.rollups import rebuild
+
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        written = rebuild(db, args.date_from, args.date_to)
+    print(f"rebuilt {written} person-months")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from store.partitions import archive, ensure, ensure_ahead
+
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        if args.action == "ensure":
+            made = ensure_ahead(db, date.today(), args.ahead)
+            if args.since is not None:  # before importing history older than the partitions
+                made += ensure(db, args.since, date.today())
+            print(f"created {made} monthly partitions")
+            return 0
+        if args.before is None:
+            print("Lỗi: cần --before YYYY-MM-DD", file=sys.stderr)
+            return 2
+        for done in archive(db, args.before, args.drop):
+            what = "dropped" if done.dropped else "detached (pg_dump it, then drop it)"
+            print(f"{done.table} {done.month:%m/%Y}: {done.partition} {what}")
     return 0
 
 
@@ -571,9 +601,11 @@ def cmd_replay(args: argparse.Namespace, _settings: Settings) -> int:
             args.date_to,
             args.now,
             Path(args.people) if args.people else None,
+            Path(args.manual) if args.manual else None,
+            Path(args.reviews) if args.reviews else None,
         )
     except ReplayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
 
 
@@ -626,6 +658,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.set_defaults(func=cmd_recompute)
 
+    p = sub.add_parser("history", help="monthly partitions: create ahead, archive old months")
+    p.add_argument("action", choices=["ensure", "archive"])
+    p.add_argument("--ahead", type=int, default=3, help="months ahead to create (ensure)")
+    p.add_argument("--since", type=date.fromisoformat, default=None, help="and months since")
+    p.add_argument("--before", type=date.fromisoformat, default=None, help="archive months before")
+    p.add_argument("--drop", action="store_true", help="drop the archived months")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("rollups", help="person-months that summaries read")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, default=None)
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, default=None)
+    p.set_defaults(func=cmd_rollups)
+
     p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
     p.add_argument("action", choices=["add", "approve", "cancel"])
     p.add_argument("id", nargs="?", type=int)
@@ -633,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="annual_leave")
     p.add_argument("--from", dest="date_from", type=date.fromisoformat)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat)
-    p.add_argument("--sessions", help="e.g. morning; all day when left out")
+    p.add_argument("--sessions", help="e.g. morning or sáng,chiều; all day when left out")
     p.add_argument("--approved", action="store_true")
     p.add_argument("--note")
     p.set_defaults(func=cmd_excuses)
@@ -688,10 +734,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("replay", help="evaluate punch files offline: no broker, no database")
-    p.add_argument("--policy", required=True, help="policy file, TOML or JSON")
+    p.add_argument("--policy", required=True, help="policy file, TOML or JSON (by content)")
     p.add_argument("--punches", required=True, help="punches, JSON lines")
+    p.add_argument("--manual", help="accepted forgotten punches (manual), JSON lines")
     p.add_argument("--excuses", help="leave and trips, JSON lines")
-    p.add_argument("--people", help="everyone to evaluate, one code per line (absent people too)")
+    p.add_argument("--reviews", help="reviewers' decisions on violations, JSON lines")
+    p.add_argument(
+        "--people", help="the only people to judge: a code a line, or JSON with dates and cards"
+    )
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")

@@ -32,6 +32,12 @@ EXCUSE = {
     "compensatory_day": "Nghỉ bù",
     "other": "Lý do khác",
 }
+REVIEW: dict[str | None, str] = {
+    None: "Chưa xử lý",
+    "confirmed": "Xác nhận",
+    "excused": "Có lý do",
+    "dismissed": "Bỏ qua",
+}
 EXCUSE_STATUS = {"pending": "Chờ duyệt", "approved": "Đã duyệt", "cancelled": "Đã hủy"}
 DEAD_LETTER = {
     "malformed_json": "Dữ liệu không phải JSON",

@@ -6,10 +6,13 @@ Every variable is prefixed ``KC_``; ``.env.example`` lists them with their defau
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from store.summaries import Thresholds
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,9 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
+    ingest_receipts: bool = Field(
+        default=True, description="after each commit, tell each device which punches are stored"
+    )
     max_clock_skew_s: int = Field(default=300, ge=0)
 
     api_host: str = "127.0.0.1"
@@ -68,6 +74,17 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The discipline thresholds (NĐ 112/2020) the summaries flag."""
+        from store.summaries import Thresholds
+
+        return Thresholds(
+            self.absence_days_per_month_flag,
+            self.absence_days_per_year_flag,
+            self.consecutive_absence_days_flag,
+        )
 
     @property
     def effective_protocol(self) -> Literal["5", "3.1.1"]:

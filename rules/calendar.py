@@ -11,8 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from rules.attribution import Layout
 
 DayKind = Literal["working", "weekend", "holiday", "off_shift"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -154,8 +157,9 @@ def vietnam_calendar(
 class PlannedSession:
     """One session on one date, as instants (epoch seconds) in the agency's zone.
 
-    ``window_start``/``window_end`` bound the punches that belong to it, both inclusive
-    (``window_start`` is exclusive when it is the cut after an earlier session).
+    ``window_start``/``window_end`` (both inclusive) bound the punches that may belong to
+    it: its start minus the early-arrival margin, its end plus the late-departure margin.
+    Where two sessions' windows overlap, ``rules.attribution`` decides which one a punch is.
     """
 
     name: str
@@ -163,16 +167,17 @@ class PlannedSession:
     end: int
     window_start: int
     window_end: int
-    window_start_exclusive: bool = False
 
     def contains(self, t: int) -> bool:
-        if self.window_start_exclusive:
-            return self.window_start < t <= self.window_end
         return self.window_start <= t <= self.window_end
 
     @property
     def minutes(self) -> int:
         return (self.end - self.start) // 60
+
+    @property
+    def midpoint(self) -> int:
+        return (self.start + self.end) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +190,21 @@ class Margins:
 
 @dataclass(frozen=True, slots=True)
 class DayPlan:
-    """What one date is for one schedule: its kind, label and concrete sessions."""
+    """What one date is for one schedule: its kind, label and concrete sessions.
+
+    ``before`` and ``after`` are the neighbouring dates' sessions whose windows reach this
+    date's (a night shift next to a morning): punches are attributed across all of them,
+    so a punch belongs to one session whichever date is evaluated.
+    """
 
     day: date
     kind: DayKind
     label: str | None
     sessions: tuple[PlannedSession, ...]
+    before: tuple[PlannedSession, ...] = ()
+    after: tuple[PlannedSession, ...] = ()
+    # How the context shares time, per break cut: computed once per plan (rules.attribution).
+    layouts: dict[str, Layout] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def window_start(self) -> int | None:
@@ -202,8 +216,36 @@ class DayPlan:
 
     @property
     def closes_at(self) -> int | None:
-        """When the day is closed: no later punch can belong to it."""
-        return self.window_end
+        """When the day is closed: no later punch can belong to it (the next date's first
+        session takes the punches after the cut or the break)."""
+        if not self.sessions:
+            return None
+        last = self.sessions[-1]
+        if self.after and last.window_end >= self.after[0].window_start:
+            following = self.after[0]
+            if last.end > following.start:
+                return last.end
+            return min(last.window_end, following.start)
+        return last.window_end
+
+    @property
+    def reads_from(self) -> int | None:
+        """The earliest punch that can change this date's result (neighbours included);
+        None for a date without sessions (its punches are those of its calendar day)."""
+        if not self.sessions:
+            return None
+        return (self.before[0] if self.before else self.sessions[0]).window_start
+
+    @property
+    def reads_until(self) -> int | None:
+        if not self.sessions:
+            return None
+        return (self.after[-1] if self.after else self.sessions[-1]).window_end
+
+    @property
+    def context(self) -> tuple[PlannedSession, ...]:
+        """Every session punches are attributed across, in time order."""
+        return self.before + self.sessions + self.after
 
 
 def _raw_sessions(
@@ -215,7 +257,11 @@ def _raw_sessions(
             return "holiday", holiday, ()
         swapped = calendar.swapped_working_day(day)
         if swapped is not None:
-            # A làm bù Saturday works like the weekday it stands for: the usual sessions.
+            # A làm bù Saturday works like the weekday it stands for: the usual sessions;
+            # a rota works its own cycle that day (its shift is not lost to the weekend rule).
+            if schedule.rota:
+                sessions = schedule.sessions_on(day)
+                return ("working", swapped, sessions) if sessions else ("off_shift", None, ())
             return "working", swapped, schedule.season_sessions(day)
     if not schedule.works_on_weekday(day):
         return ("off_shift" if schedule.rota else "weekend"), None, ()
@@ -232,6 +278,27 @@ def _instants(day: date, spec: SessionSpec, tz: ZoneInfo) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
+def _planned(
+    schedule: Schedule, calendar: Calendar, day: date, tz: ZoneInfo, margins: Margins
+) -> tuple[DayKind, str | None, list[PlannedSession]]:
+    kind, label, specs = _raw_sessions(schedule, calendar, day)
+    spans = sorted((*_instants(day, s, tz), s.name) for s in specs)
+    return (
+        kind,
+        label,
+        [
+            PlannedSession(
+                name, start, end, start - margins.early_arrival_s, end + margins.late_departure_s
+            )
+            for start, end, name in spans
+        ],
+    )
+
+
+def _overlap(earlier: PlannedSession, later: PlannedSession) -> bool:
+    return earlier.window_end >= later.window_start
+
+
 def plan_day(
     schedule: Schedule,
     calendar: Calendar,
@@ -239,45 +306,33 @@ def plan_day(
     tz: ZoneInfo,
     margins: Margins = Margins(),
 ) -> DayPlan:
-    """The concrete sessions of ``day`` with their punch windows.
-
-    Where two sessions' windows overlap (lunch break, back-to-back shifts, a night shift
-    and the next morning), they are cut at the middle of the gap between the earlier end
-    and the later start; a punch on the cut belongs to the earlier session. With no gap
-    (shifts that touch) this is the earlier session's scheduled end.
-    """
-    kind, label, specs = _raw_sessions(schedule, calendar, day)
-    if not specs:
-        return DayPlan(day, kind, label, ())
-    spans = sorted((_instants(day, s, tz), s.name) for s in specs)
-    windows = [
-        [start - margins.early_arrival_s, end + margins.late_departure_s, False]
-        for (start, end), _ in spans
-    ]
-    for i in range(len(spans) - 1):
-        (_, earlier_end), (later_start, _) = spans[i][0], spans[i + 1][0]
-        if windows[i][1] >= windows[i + 1][0]:
-            cut = earlier_end + max(0, later_start - earlier_end) // 2
-            windows[i][1], windows[i + 1][0], windows[i + 1][2] = cut, cut, True
-    # The neighbouring days' sessions cut this day's outer windows the same way.
-    for neighbour, first in ((day - timedelta(days=1), True), (day + timedelta(days=1), False)):
-        _, _, other = _raw_sessions(schedule, calendar, neighbour)
-        if not other:
-            continue
-        other_spans = sorted(_instants(neighbour, s, tz) for s in other)
-        if first:
-            prev_end = other_spans[-1][1]
-            prev_window_end = prev_end + margins.late_departure_s
-            start = spans[0][0][0]
-            if prev_window_end >= windows[0][0] and prev_end <= start:
-                windows[0][0], windows[0][2] = prev_end + (start - prev_end) // 2, True
-        else:
-            next_start = other_spans[0][0]
-            end = spans[-1][0][1]
-            if next_start - margins.early_arrival_s <= windows[-1][1] and end <= next_start:
-                windows[-1][1] = end + (next_start - end) // 2
-    sessions = tuple(
-        PlannedSession(name, start, end, int(w[0]), int(w[1]), bool(w[2]))
-        for ((start, end), name), w in zip(spans, windows, strict=True)
-    )
-    return DayPlan(day, kind, label, sessions)
+    """The concrete sessions of ``day`` with their punch windows, and the neighbours' sessions
+    whose windows overlap them (two on each side: the second bounds the first's own range)."""
+    kind, label, own = _planned(schedule, calendar, day, tz, margins)
+    one = timedelta(days=1)
+    if not own:
+        # A day off still knows the neighbours' shifts reaching into it: their punches
+        # (a night shift's departure) are not this day's.
+        midnight = int(datetime.combine(day, time(0), tzinfo=tz).timestamp())
+        next_midnight = int(datetime.combine(day + one, time(0), tzinfo=tz).timestamp())
+        prev = _planned(schedule, calendar, day - one, tz, margins)[2][-1:]
+        nxt = _planned(schedule, calendar, day + one, tz, margins)[2][:1]
+        return DayPlan(
+            day,
+            kind,
+            label,
+            (),
+            tuple(s for s in prev if s.window_end >= midnight),
+            tuple(s for s in nxt if s.window_start < next_midnight),
+        )
+    before: list[PlannedSession] = []
+    prev = _planned(schedule, calendar, day - one, tz, margins)[2]
+    if prev and _overlap(prev[-1], own[0]):
+        earlier = prev[:-1] or _planned(schedule, calendar, day - 2 * one, tz, margins)[2][-1:]
+        before = [*([earlier[-1]] if earlier and _overlap(earlier[-1], prev[-1]) else []), prev[-1]]
+    after: list[PlannedSession] = []
+    nxt = _planned(schedule, calendar, day + one, tz, margins)[2]
+    if nxt and _overlap(own[-1], nxt[0]):
+        later = nxt[1:] or _planned(schedule, calendar, day + 2 * one, tz, margins)[2][:1]
+        after = [nxt[0], *([later[0]] if later and _overlap(nxt[0], later[0]) else [])]
+    return DayPlan(day, kind, label, tuple(own), tuple(before), tuple(after))

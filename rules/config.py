@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rules.calendar import (
     WEEKDAYS,
@@ -43,9 +43,18 @@ class SeasonDoc(_Doc):
     starts: str = Field(alias="from", pattern=r"^\d{2}-\d{2}$", description="MM-DD")
     sessions: list[SessionDoc]
 
+    @field_validator("starts")
+    @classmethod
+    def _a_real_day(cls, value: str) -> str:
+        month, day = (int(p) for p in value.split("-"))
+        try:
+            date(2024, month, day)
+        except ValueError:
+            raise ValueError(f"ngày {value} không có thật (dạng MM-DD, ví dụ 04-15)") from None
+        return value
+
     def value(self) -> Season:
         month, day = (int(p) for p in self.starts.split("-"))
-        date(2024, month, day)  # raises on 02-30
         return Season((month, day), tuple(s.value() for s in self.sessions))
 
 
@@ -71,8 +80,38 @@ class ScheduleDoc(_Doc):
     def _one_source_of_sessions(self) -> ScheduleDoc:
         sources = [self.sessions is not None, self.seasons is not None, self.rota is not None]
         if sum(sources) != 1:
-            raise ValueError("give exactly one of sessions, seasons or rota")
+            raise ValueError("cần đúng một trong: sessions, seasons hoặc rota")
+        for where, day in self._days():
+            names = [s.name for s in day]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                # A violation's identity is (person, date, session, kind): two sessions of one
+                # day with one name would make two violations with the same identity.
+                raise ValueError(
+                    f"tên ca trùng nhau trong {where}: {', '.join(twice)} "
+                    "(mỗi ca trong một ngày cần một tên riêng)"
+                )
         return self
+
+    def _days(self) -> list[tuple[str, list[SessionDoc]]]:
+        days: list[tuple[str, list[SessionDoc]]] = []
+        if self.sessions is not None:
+            days.append(("sessions", self.sessions))
+        for i, season in enumerate(self.seasons or []):
+            days.append((f"seasons[{i}]", season.sessions))
+        for weekday, sessions in self.weekday_sessions.items():
+            days.append((f"weekday_sessions.{weekday}", sessions))
+        for i, day in enumerate(self.rota.days if self.rota else []):
+            days.append((f"rota.days[{i}]", day))
+        return days
+
+    def session_names(self) -> list[str]:
+        """Every session name this schedule uses, in first-seen order."""
+        seen: dict[str, None] = {}
+        for _, day in self._days():
+            for session in day:
+                seen.setdefault(session.name, None)
+        return list(seen)
 
     def value(self) -> Schedule:
         seasons: tuple[Season, ...] = ()
@@ -109,6 +148,8 @@ class PolicyDoc(_Doc):
     missing_punch: Literal["flag", "ignore"] = "flag"
     early_arrival_margin_minutes: int = Field(default=120, ge=0, le=12 * 60)
     late_departure_margin_minutes: int = Field(default=240, ge=0, le=12 * 60)
+    retap_minutes: int = Field(default=10, ge=0, le=120)
+    break_cut: Literal["earlier_end", "middle", "later_start"] = "middle"
 
     def value(self) -> Policy:
         return Policy(
@@ -118,6 +159,8 @@ class PolicyDoc(_Doc):
             punch_mode=self.punch_mode,
             double_tap_s=self.double_tap_seconds,
             missing_punch=self.missing_punch,
+            retap_s=self.retap_minutes * 60,
+            break_cut=self.break_cut,
             margins=Margins(
                 self.early_arrival_margin_minutes * 60, self.late_departure_margin_minutes * 60
             ),
@@ -163,3 +206,41 @@ class RulesDoc(_Doc):
     schedule: ScheduleDoc = Field(default_factory=lambda: ScheduleDoc(sessions=DEFAULT_SESSIONS))
     policy: PolicyDoc = Field(default_factory=PolicyDoc)
     calendar: CalendarDoc = Field(default_factory=CalendarDoc)
+
+
+SESSION_ALIASES: dict[str, str] = {"sang": "morning", "chieu": "afternoon", "dem": "night"}
+SESSION_LABELS: dict[str, str] = {"morning": "sáng", "afternoon": "chiều", "night": "đêm"}
+
+
+class SessionNameError(ValueError):
+    """A session name the schedule does not have; the message lists the valid ones."""
+
+
+def _plain(text: str) -> str:
+    import unicodedata
+
+    bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    words = "".join(c for c in bare if unicodedata.category(c) != "Mn").lower().split()
+    if len(words) > 1 and words[0] in ("buoi", "ca"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def resolve_session_names(requested: list[str], known: list[str]) -> frozenset[str]:
+    """Session names as people type them (the schedule's own, or sáng, chiều, đêm) → the
+    schedule's names; an unknown name is refused with the valid names listed."""
+    by_plain = {_plain(name): name for name in known}
+    resolved: set[str] = set()
+    for name in requested:
+        if name in known:
+            resolved.add(name)
+            continue
+        plain = _plain(name)
+        match = by_plain.get(plain) or by_plain.get(SESSION_ALIASES.get(plain, ""))
+        if match is None:
+            valid = ", ".join(
+                f"{n} ({SESSION_LABELS[n]})" if n in SESSION_LABELS else n for n in known
+            )
+            raise SessionNameError(f"Ca không hợp lệ: {name!r}; các ca của lịch làm việc: {valid}")
+        resolved.add(match)
+    return frozenset(resolved)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from rules.attribution import Burst, attribute, bursts, layout
 from rules.calendar import DayPlan, PlannedSession
 from rules.policy import Policy
 
@@ -30,6 +31,21 @@ ExcuseKind = Literal[
     "other",
 ]
 ExcuseStatus = Literal["approved", "pending"]
+# Which kind a session lands in when approved excuses overlap: leave of every kind before
+# trips, training and meetings (as the peers let leave win over on-duty requests), so the
+# day record and Nội vụ's phép/công tác columns never depend on the order rows were stored.
+EXCUSE_PRECEDENCE: tuple[ExcuseKind, ...] = (
+    "maternity",
+    "sick_leave",
+    "annual_leave",
+    "personal_paid",
+    "unpaid_leave",
+    "compensatory_day",
+    "business_trip",
+    "training",
+    "outside_meeting",
+    "other",
+)
 ViolationKind = Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
 DayStatus = Literal[
     "present", "late", "absent", "on_leave", "holiday", "weekend", "off_shift", "pending"
@@ -55,6 +71,11 @@ class Excuse:
     last_day: date
     sessions: frozenset[str] | None = None  # None: the whole day
     status: ExcuseStatus = "approved"
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Where two approved (or two pending) excuses cover a session, the lower rank wins."""
+        return EXCUSE_PRECEDENCE.index(self.kind), self.id
 
     def covers(self, day: date, session: str) -> bool:
         return self.first_day <= day <= self.last_day and (
@@ -133,6 +154,10 @@ class _Judge:
         )
 
 
+def _choose(excuses: Sequence[Excuse], status: ExcuseStatus) -> list[Excuse]:
+    return sorted((e for e in excuses if e.status == status), key=lambda e: e.rank)
+
+
 def evaluate_day(
     plan: DayPlan,
     policy: Policy,
@@ -141,11 +166,21 @@ def evaluate_day(
     now: datetime,
     complete_until: datetime | None = None,
 ) -> DayResult:
-    """Judge one employee's date: day status, first in, last out, minutes worked, violations."""
+    """Judge one employee's date: day status, first in, last out, minutes worked, violations.
+
+    ``punches`` are the person's punches from ``plan.reads_from`` to ``plan.reads_until``:
+    the neighbouring dates' sessions take theirs (rules.attribution).
+    """
     now_s = int(now.timestamp())
     complete = int(complete_until.timestamp()) if complete_until is not None else None
-    kept = collapse_double_taps(punches, policy.double_tap_s)
     if not plan.sessions:
+        theirs = plan.before + plan.after  # neighbours' shifts reaching into this day off
+        kept = collapse_double_taps(
+            [p for p in punches if not any(s.contains(p.at) for s in theirs)]
+            if theirs
+            else punches,
+            policy.double_tap_s,
+        )
         return DayResult(
             plan.day,
             plan.kind if plan.kind != "working" else "off_shift",
@@ -157,42 +192,52 @@ def evaluate_day(
             (),
             True,
         )
-    closes = plan.sessions[-1].window_end
+    after = plan.after
+    closes = plan.sessions[-1].window_end if not after else plan.closes_at or 0
     judge = _Judge(now_s, complete, closes, policy.missing_punch == "flag")
     closed = now_s >= closes
     excused: list[tuple[str, ExcuseKind]] = []
-    open_sessions: list[PlannedSession] = []
-    for session in plan.sessions:
-        approved = next(
-            (e for e in excuses if e.status == "approved" and e.covers(plan.day, session.name)),
-            None,
-        )
-        if approved is not None:
-            excused.append((session.name, approved.kind))
-            continue
-        pending = next(
-            (e for e in excuses if e.status == "pending" and e.covers(plan.day, session.name)),
-            None,
-        )
-        if pending is not None:
-            judge.pending[session.name] = pending.id
-        open_sessions.append(session)
-
-    in_day = [p for p in kept if any(s.contains(p.at) for s in plan.sessions)]
-    if policy.punch_mode == "per_day":
-        worked = _per_day(open_sessions, in_day, policy, judge, closed)
+    open_sessions: list[tuple[PlannedSession, list[Burst]]] = []
+    offset = len(plan.before)
+    shape = plan.layouts.get(policy.break_cut)
+    if shape is None:
+        shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
+    attributed = attribute(shape, bursts(punches, max(policy.double_tap_s, policy.retap_s)))
+    mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
+    if excuses:
+        approved = _choose(excuses, "approved")
+        pending = _choose(excuses, "pending")
+        for session, found in zip(plan.sessions, mine, strict=True):
+            cover = next((e for e in approved if e.covers(plan.day, session.name)), None)
+            if cover is not None:
+                excused.append((session.name, cover.kind))
+                continue
+            waiting = next((e for e in pending if e.covers(plan.day, session.name)), None)
+            if waiting is not None:
+                judge.pending[session.name] = waiting.id
+            open_sessions.append((session, found))
     else:
-        worked = _per_session(open_sessions, in_day, policy, judge, closed)
+        open_sessions = list(zip(plan.sessions, mine, strict=True))
 
+    if policy.punch_mode == "per_day":
+        worked = _per_day(
+            open_sessions, [b for found in mine for b in found], policy, judge, closed
+        )
+    else:
+        worked = _per_session(open_sessions, policy, judge, closed)
+
+    day_bursts = [found for found in mine if found]  # the sessions that have punches
+    first_in = day_bursts[0][0].first_at if day_bursts else None
+    several = len(day_bursts) > 1 or (len(day_bursts) == 1 and len(day_bursts[0]) > 1)
     violations = tuple(judge.violations)
     absent_sessions = {v.session for v in violations if v.kind == "absent"}
     if len(excused) == len(plan.sessions):
         status: DayStatus = "on_leave"
-    elif absent_sessions and all(s.name in absent_sessions for s in open_sessions):
+    elif absent_sessions and all(s.name in absent_sessions for s, _ in open_sessions):
         status = "absent"
     elif any(v.kind == "late" for v in violations):
         status = "late"
-    elif in_day:
+    elif day_bursts:
         status = "present"
     else:
         status = "pending"
@@ -200,8 +245,8 @@ def evaluate_day(
         plan.day,
         status,
         plan.label,
-        in_day[0].at if in_day else None,
-        in_day[-1].at if len(in_day) > 1 else None,
+        first_in,
+        day_bursts[-1][-1].last_at if several else None,
         worked,
         violations,
         tuple(excused),
@@ -210,26 +255,24 @@ def evaluate_day(
 
 
 def _judge_arrival(
-    session: PlannedSession, arrival: PunchFact, policy: Policy, judge: _Judge
+    session: PlannedSession, at: int, pid: int, policy: Policy, judge: _Judge
 ) -> bool:
     """Late or, past the threshold, absent; returns True when it counts as absent."""
-    late_s = arrival.at - session.start
+    late_s = at - session.start
     if late_s > policy.absent_after_late_s:
-        judge.add("absent", session.name, session.minutes, (arrival.id,), arrival.at)
+        judge.add("absent", session.name, session.minutes, (pid,), at)
         return True
     if late_s > policy.late_grace_s:
-        judge.add("late", session.name, _ceil_minutes(late_s), (arrival.id,), arrival.at)
+        judge.add("late", session.name, _ceil_minutes(late_s), (pid,), at)
     return False
 
 
 def _judge_departure(
-    session: PlannedSession, departure: PunchFact, policy: Policy, judge: _Judge
+    session: PlannedSession, at: int, pid: int, policy: Policy, judge: _Judge
 ) -> None:
-    early_s = session.end - departure.at
+    early_s = session.end - at
     if early_s > policy.early_grace_s:
-        judge.add(
-            "early_leave", session.name, _ceil_minutes(early_s), (departure.id,), judge.closes
-        )
+        judge.add("early_leave", session.name, _ceil_minutes(early_s), (pid,), judge.closes)
 
 
 def _absent_if_due(session: PlannedSession, policy: Policy, judge: _Judge) -> None:
@@ -242,80 +285,96 @@ def _overlap_minutes(start: int, end: int, session: PlannedSession) -> int:
     return max(0, min(end, session.end) - max(start, session.start)) // 60
 
 
+def _sides(found: list[Burst], midpoint: int) -> tuple[Burst | None, Burst | None]:
+    """Arrival and departure: the first and last bursts; a lone one is an arrival before the
+    midpoint and a departure after it (a retap is never a departure)."""
+    if len(found) > 1:
+        return found[0], found[-1]
+    if found[0].first_at > midpoint:
+        return None, found[0]
+    return found[0], None
+
+
 def _per_session(
-    sessions: list[PlannedSession],
-    punches: list[PunchFact],
+    sessions: list[tuple[PlannedSession, list[Burst]]],
     policy: Policy,
     judge: _Judge,
     closed: bool,
 ) -> int:
     worked = 0
-    for session in sessions:
-        mine = [p for p in punches if session.contains(p.at)]
-        if not mine:
+    on_time_s = min(policy.late_grace_s, policy.absent_after_late_s)
+    for session, found in sessions:
+        if not found:
             _absent_if_due(session, policy, judge)
             continue
-        arrival: PunchFact | None = mine[0]
-        departure: PunchFact | None = mine[-1] if len(mine) > 1 else None
-        if departure is None and mine[0].at > (session.start + session.end) // 2:
-            arrival, departure = None, mine[0]
-        if arrival is not None and _judge_arrival(session, arrival, policy, judge):
+        arrival: Burst | None = found[0]
+        departure: Burst | None = found[-1]
+        if len(found) == 1:
+            arrival, departure = _sides(found, session.midpoint)
+        if (
+            arrival is not None
+            and arrival.first_at - session.start > on_time_s
+            and _judge_arrival(session, arrival.first_at, arrival.first_id, policy, judge)
+        ):
             continue  # so late it counts as absent: nothing more to judge
         if closed:
             if arrival is None and departure is not None:
-                judge.add("missing_in", session.name, 0, (departure.id,), judge.closes)
+                judge.add("missing_in", session.name, 0, (departure.last_id,), judge.closes)
             if departure is None and arrival is not None:
-                judge.add("missing_out", session.name, 0, (arrival.id,), judge.closes)
-            if departure is not None:
-                _judge_departure(session, departure, policy, judge)
+                judge.add("missing_out", session.name, 0, (arrival.first_id,), judge.closes)
+            if departure is not None and session.end - departure.last_at > policy.early_grace_s:
+                _judge_departure(session, departure.last_at, departure.last_id, policy, judge)
         if arrival is not None and departure is not None:
-            worked += _overlap_minutes(arrival.at, departure.at, session)
+            start, end = arrival.first_at, departure.last_at  # clipped to the session
+            start, end = max(start, session.start), min(end, session.end)
+            if end > start:
+                worked += (end - start) // 60
     return worked
 
 
 def _per_day(
-    sessions: list[PlannedSession],
-    punches: list[PunchFact],
+    open_sessions: list[tuple[PlannedSession, list[Burst]]],
+    found: list[Burst],
     policy: Policy,
     judge: _Judge,
     closed: bool,
 ) -> int:
     """First in / last out for the whole day; the lunch break is not punched."""
-    if not sessions:
+    if not open_sessions:
         return 0
-    if not punches:
+    sessions = [s for s, _ in open_sessions]
+    if not found:
         for session in sessions:
             _absent_if_due(session, policy, judge)
         return 0
-    first: PunchFact | None = punches[0]
-    last: PunchFact | None = punches[-1] if len(punches) > 1 else None
-    if last is None and punches[0].at > (sessions[0].start + sessions[-1].end) // 2:
-        first, last = None, punches[0]
+    first_b, last_b = _sides(found, (sessions[0].start + sessions[-1].end) // 2)
     # The arrival's session: the first one it is not too late for.
     arrived = 0
-    if first is not None:
+    if first_b is not None:
+        first_at, first_id = first_b.first_at, first_b.first_id
         while (
             arrived < len(sessions) - 1
-            and first.at - sessions[arrived].start > policy.absent_after_late_s
+            and first_at - sessions[arrived].start > policy.absent_after_late_s
         ):
             judge.add(
-                "absent", sessions[arrived].name, sessions[arrived].minutes, (first.id,), first.at
+                "absent", sessions[arrived].name, sessions[arrived].minutes, (first_id,), first_at
             )
             arrived += 1
-        if _judge_arrival(sessions[arrived], first, policy, judge):
+        if _judge_arrival(sessions[arrived], first_at, first_id, policy, judge):
             arrived += 1
-    elif closed:
-        judge.add("missing_in", sessions[0].name, 0, (punches[0].id,), judge.closes)
-    if last is None:
-        if closed and first is not None and arrived < len(sessions):
-            judge.add("missing_out", sessions[-1].name, 0, (first.id,), judge.closes)
+    elif closed and last_b is not None:
+        judge.add("missing_in", sessions[0].name, 0, (last_b.last_id,), judge.closes)
+    if last_b is None:
+        if closed and first_b is not None and arrived < len(sessions):
+            judge.add("missing_out", sessions[-1].name, 0, (first_b.first_id,), judge.closes)
         return 0
+    last_at, last_id = last_b.last_at, last_b.last_id
     # The departure's session: the last one that started before it.
-    left = max((i for i, s in enumerate(sessions) if s.start < last.at), default=-1)
+    left = max((i for i, s in enumerate(sessions) if s.start < last_at), default=-1)
     if closed:
         for session in sessions[max(left + 1, arrived) :]:
-            judge.add("absent", session.name, session.minutes, (last.id,), judge.closes)
+            judge.add("absent", session.name, session.minutes, (last_id,), judge.closes)
         if left >= arrived:
-            _judge_departure(sessions[left], last, policy, judge)
-    start = first.at if first is not None else sessions[0].start
-    return sum(_overlap_minutes(start, last.at, s) for s in sessions[arrived : left + 1])
+            _judge_departure(sessions[left], last_at, last_id, policy, judge)
+    start = first_b.first_at if first_b is not None else sessions[0].start
+    return sum(_overlap_minutes(start, last_at, s) for s in sessions[arrived : left + 1])

@@ -18,6 +18,7 @@ from rules.calendar import Calendar, DayPlan, Schedule, office_hours, plan_day, 
 from rules.config import PolicyDoc, ScheduleDoc
 from rules.policy import Policy
 from rules.zones import zone
+from store.bulk import among
 from store.models import (
     Agency,
     CalendarDay,
@@ -112,7 +113,7 @@ class RulesDirectory:
                 Employee.schedule_id,
                 Employee.active_from,
                 Employee.active_to,
-            ).where(Employee.id.in_(employee_ids))
+            ).where(among(db, Employee.id, employee_ids))
         ).all()
         return {
             row.id: self._person(

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import Date, DateTime, Integer, Table, bindparam, delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from rules.calendar import DayPlan
 from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
 from rules.reconcile import Change, StoredViolation, ViolationKey, reconcile
 from runner.directory import Person, RulesDirectory
-from store.bulk import bulk_insert, bulk_update
+from store.bulk import among, bulk_insert, bulk_insert_logged, bulk_update
 from store.models import (
     Credential,
     DayRecord,
@@ -32,11 +33,24 @@ from store.models import (
     ViolationRecord,
 )
 from store.punches import credential_held
+from store.queue import lock_keys
+from store.rollups import month_of
+from store.rollups import refresh as refresh_person_months
 
 Key = tuple[int, date]
 VIOLATIONS = cast(Table, ViolationRecord.__table__)
 EVENTS = cast(Table, ViolationEvent.__table__)
 DAY_RECORDS = cast(Table, DayRecord.__table__)
+_COMPARED = (
+    "unit_id",
+    "status",
+    "label",
+    "first_in",
+    "last_out",
+    "worked_minutes",
+    "excused",
+    "closed",
+)
 
 
 @dataclass(slots=True)
@@ -58,22 +72,28 @@ def _midnight(day: date, person: Person) -> int:
 
 
 def _bounds(plan: DayPlan, person: Person) -> tuple[int, int]:
-    if plan.window_start is not None and plan.window_end is not None:
-        return plan.window_start, plan.window_end
+    """The punches that can change a date's result: its sessions' and their neighbours'."""
+    if plan.reads_from is not None and plan.reads_until is not None:
+        return plan.reads_from, plan.reads_until
     return _midnight(plan.day, person), _midnight(plan.day + timedelta(days=1), person) - 1
 
 
 def _expand(keys: set[Key], people: dict[int, Person], directory: RulesDirectory) -> set[Key]:
-    """Add the previous date when its shift reaches into the date a trigger named."""
+    """Add the neighbouring dates that read punches of a date a trigger named (a night shift
+    reaching into it, or sessions whose windows overlap across midnight)."""
     expanded = set()
     for employee_id, day in keys:
         person = people.get(employee_id)
         if person is None:
             continue
         expanded.add((employee_id, day))
-        previous = directory.plan(person, day - timedelta(days=1))
-        if previous.window_end is not None and previous.window_end >= _midnight(day, person):
-            expanded.add((employee_id, day - timedelta(days=1)))
+        lo, hi = _midnight(day, person), _midnight(day + timedelta(days=1), person)
+        for shift in (-2, -1, 1, 2):
+            other = directory.plan(person, day + timedelta(days=shift))
+            if other.reads_from is None or other.reads_until is None:
+                continue
+            if other.reads_from < hi and other.reads_until >= lo:
+                expanded.add((employee_id, other.day))
     return expanded
 
 
@@ -112,6 +132,8 @@ def recompute(
     wanted = _expand(wanted, people, directory)
     if not wanted:
         return stats
+    # Before any read: another runner holding one of these people commits first.
+    lock_keys(db, wanted)
     stats.keys = len(wanted)
     plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
     bounds = {key: _bounds(plans[key], people[key[0]]) for key in wanted}
@@ -120,10 +142,18 @@ def recompute(
     lo = datetime.fromtimestamp(min(b[0] for b in bounds.values()), UTC)
     hi = datetime.fromtimestamp(max(b[1] for b in bounds.values()), UTC)
 
-    punches = _load_punches(db, employee_ids, lo, hi)
-    excuses = _load_excuses(db, employee_ids, first_day, last_day)
-    stored, stored_ids = _load_violations(db, wanted, employee_ids, first_day, last_day)
-    records = _load_day_records(db, wanted, employee_ids, first_day, last_day)
+    if db.get_bind().dialect.name == "postgresql":
+        # Each key's own window and rows, joined against arrays of the keys: one statement
+        # per kind of input, whatever the spread of the batch's dates.
+        punches = _pg_load_punches(db, bounds)
+        excuses = _load_excuses(db, employee_ids, first_day, last_day)
+        stored, stored_ids = _pg_load_violations(db, wanted)
+        records = _pg_load_day_records(db, wanted)
+    else:
+        punches = _load_punches(db, employee_ids, lo, hi)
+        excuses = _load_excuses(db, employee_ids, first_day, last_day)
+        stored, stored_ids = _load_violations(db, wanted, employee_ids, first_day, last_day)
+        records = _load_day_records(db, wanted, employee_ids, first_day, last_day)
     marks = complete_until(db)
 
     inserts: list[dict[str, Any]] = []
@@ -172,18 +202,16 @@ def recompute(
         if records.get(key) != _comparable(row):
             record_rows.append(row)
 
-    if inserts:
-        created = bulk_insert(
-            db, VIOLATIONS, inserts, returning=("id", "employee_id", "day", "session", "kind")
-        )
-        by_identity = {(r[1], r[2], r[3], r[4]): r[0] for r in created}
-        for values in inserts:
-            vid = by_identity[
-                (values["employee_id"], values["day"], values["session"], values["kind"])
-            ]
-            events.append(
-                _event(vid, "detected", values["minutes"], values["provisional"], now, trigger)
-            )
+    # New violations and their "detected" events in one statement.
+    bulk_insert_logged(
+        db,
+        VIOLATIONS,
+        inserts,
+        EVENTS,
+        "violation_id",
+        ("minutes", "provisional"),
+        {"at": now, "action": "detected", "trigger": trigger[:32]},
+    )
     bulk_update(db, VIOLATIONS, "id", updates)
     bulk_insert(db, EVENTS, events)
     if record_rows:
@@ -195,6 +223,10 @@ def recompute(
                 tuple_(DAY_RECORDS.c.employee_id, DAY_RECORDS.c.day).in_(record_deletes)
             )
         )
+    # The person-months above what changed, in the same transaction (held by lock_keys).
+    touched = {*stats.changed_keys, *record_deletes}
+    touched |= {(r["employee_id"], r["day"]) for r in record_rows}
+    refresh_person_months(db, {(e, month_of(d)) for e, d in touched})
     return stats
 
 
@@ -282,6 +314,77 @@ def _event(
     }
 
 
+# Each key drives an index lookup (LATERAL ... OFFSET 0 keeps the planner from turning the
+# batch into a scan of the whole table when its statistics lag behind a burst of inserts).
+_PG_PUNCHES = text(
+    "SELECT DISTINCT c.employee_id, p.id, extract(epoch FROM p.punched_at)::bigint, p.direction "
+    "FROM unnest(:e, :lo, :hi) AS k(e, lo, hi) "
+    "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to"
+    " FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
+    "CROSS JOIN LATERAL (SELECT id, punched_at, direction FROM punches"
+    " WHERE credential_kind = c.kind AND credential_value = c.value"
+    " AND punched_at >= greatest(k.lo, c.valid_from) AND punched_at <= k.hi"
+    " AND (c.valid_to IS NULL OR punched_at < c.valid_to) OFFSET 0) AS p"
+).bindparams(
+    bindparam("e", type_=ARRAY(Integer)),
+    bindparam("lo", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("hi", type_=ARRAY(DateTime(timezone=True))),
+)
+_PG_VIOLATIONS = text(
+    "SELECT v.* FROM unnest(:e, :d) AS k(e, d) "
+    "CROSS JOIN LATERAL (SELECT id, employee_id, day, session, kind, minutes, evidence,"
+    " provisional, pending_excuse_id, active FROM violations"
+    " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS v"
+).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("d", type_=ARRAY(Date)))
+_PG_DAY_RECORDS = text(
+    "SELECT r.* FROM unnest(:e, :d) AS k(e, d) "
+    f"CROSS JOIN LATERAL (SELECT employee_id, day, {', '.join(_COMPARED)} FROM day_records"
+    " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS r"
+).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("d", type_=ARRAY(Date)))
+
+
+def _pg_load_punches(
+    db: DbSession, bounds: dict[Key, tuple[int, int]]
+) -> dict[int, list[PunchFact]]:
+    keys = sorted(bounds)
+    rows = db.execute(
+        _PG_PUNCHES,
+        {
+            "e": [e for e, _ in keys],
+            "lo": [datetime.fromtimestamp(bounds[k][0], UTC) for k in keys],
+            "hi": [datetime.fromtimestamp(bounds[k][1], UTC) for k in keys],
+        },
+    ).all()
+    punches: dict[int, list[PunchFact]] = defaultdict(list)
+    for employee_id, punch_id, at, direction in rows:
+        punches[employee_id].append(PunchFact(punch_id, at, direction))
+    return punches
+
+
+def _key_arrays(wanted: set[Key]) -> dict[str, list[Any]]:
+    keys = sorted(wanted)
+    return {"e": [e for e, _ in keys], "d": [d for _, d in keys]}
+
+
+def _pg_load_violations(
+    db: DbSession, wanted: set[Key]
+) -> tuple[dict[Key, dict[ViolationKey, StoredViolation]], dict[Key, dict[ViolationKey, int]]]:
+    stored: dict[Key, dict[ViolationKey, StoredViolation]] = defaultdict(dict)
+    ids: dict[Key, dict[ViolationKey, int]] = defaultdict(dict)
+    for vid, e, day, session, kind, minutes, evidence, provisional, pending, active in db.execute(
+        _PG_VIOLATIONS, _key_arrays(wanted)
+    ):
+        stored[(e, day)][(session, kind)] = StoredViolation(
+            minutes, tuple(json.loads(evidence)), provisional, pending, active
+        )
+        ids[(e, day)][(session, kind)] = vid
+    return stored, ids
+
+
+def _pg_load_day_records(db: DbSession, wanted: set[Key]) -> dict[Key, tuple[Any, ...]]:
+    return {(r[0], r[1]): tuple(r[2:]) for r in db.execute(_PG_DAY_RECORDS, _key_arrays(wanted))}
+
+
 def _load_punches(
     db: DbSession, employee_ids: list[int], lo: datetime, hi: datetime
 ) -> dict[int, list[PunchFact]]:
@@ -301,20 +404,19 @@ def _load_punches(
 def _load_excuses(
     db: DbSession, employee_ids: list[int], first: date, last: date
 ) -> dict[int, list[Excuse]]:
-    rows = db.scalars(
-        select(ExcuseRecord).where(
-            ExcuseRecord.employee_id.in_(employee_ids),
-            ExcuseRecord.status != "cancelled",
-            ExcuseRecord.first_day <= last,
-            ExcuseRecord.last_day >= first,
+    x = ExcuseRecord
+    rows = db.execute(
+        select(x.employee_id, x.id, x.kind, x.first_day, x.last_day, x.sessions, x.status).where(
+            among(db, x.employee_id, employee_ids),
+            x.status != "cancelled",
+            x.first_day <= last,
+            x.last_day >= first,
         )
     )
     excuses: dict[int, list[Excuse]] = defaultdict(list)
-    for row in rows:
-        sessions = frozenset(s for s in row.sessions.split(",") if s) if row.sessions else None
-        excuses[row.employee_id].append(
-            Excuse(row.id, row.kind, row.first_day, row.last_day, sessions, row.status)  # type: ignore[arg-type]
-        )
+    for employee_id, xid, kind, first_day, last_day, sessions, status in rows:
+        chosen = frozenset(s for s in sessions.split(",") if s) if sessions else None
+        excuses[employee_id].append(Excuse(xid, kind, first_day, last_day, chosen, status))  # type: ignore[arg-type]
     return excuses
 
 
@@ -362,18 +464,6 @@ def _load_day_records(
         for r in rows
         if (r["employee_id"], r["day"]) in wanted
     }
-
-
-_COMPARED = (
-    "unit_id",
-    "status",
-    "label",
-    "first_in",
-    "last_out",
-    "worked_minutes",
-    "excused",
-    "closed",
-)
 
 
 def _comparable(row: Any) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ from runner.deadlines import nightly, tick, upcoming_deadlines
 from runner.directory import RulesDirectory
 from runner.recompute import RecomputeStats, recompute
 from store.db import db_session
+from store.partitions import ensure_ahead
 from store.queue import claim
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,13 @@ class DeadlineScheduler:
         with db_session(self.engine) as db:
             return nightly(db, yesterday)
 
+    def partitions_ahead(self) -> int:
+        """Next months' partitions of the history, made before their first row arrives."""
+        from rules.zones import zone
+
+        with db_session(self.engine) as db:
+            return ensure_ahead(db, self.clock().astimezone(zone(self.timezone)).date())
+
     def plan_triggers(self) -> int:
         """Schedule a tick at each distinct deadline of the coming 36 hours."""
         with db_session(self.engine) as db:
@@ -166,6 +174,10 @@ class DeadlineScheduler:
         )
         self.scheduler.add_job(
             self.reconcile_yesterday, "cron", hour=1, minute=0, id="nightly", replace_existing=True
+        )
+        self.partitions_ahead()
+        self.scheduler.add_job(
+            self.partitions_ahead, "cron", hour=2, minute=0, id="partitions", replace_existing=True
         )
         planned = self.plan_triggers()
         self.scheduler.start()

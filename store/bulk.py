@@ -1,4 +1,4 @@
-"""Bulk writes that stay fast on PostgreSQL and plain on SQLite.
+"""Bulk writes (and set filters) that stay fast on PostgreSQL and plain on SQLite.
 
 On PostgreSQL a batch goes as one statement with one binary array per column
 (``INSERT … SELECT * FROM unnest(…)``): the server plans it once and nothing is escaped
@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 Conflict = tuple[Literal["nothing", "update"], tuple[str, ...]] | None
@@ -86,6 +87,77 @@ def bulk_insert(
     return []
 
 
+def bulk_insert_logged(
+    db: DbSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    log: Table,
+    link: str,
+    copied: tuple[str, ...],
+    constants: Mapping[str, Any],
+) -> int:
+    """Insert ``rows`` and, for each new row, a row of ``log`` (its ``link`` column the new
+    row's id, ``copied`` columns from the new row, ``constants`` for the rest).
+
+    On PostgreSQL one statement (the insert's RETURNING feeds the log's insert); elsewhere two.
+    Returns the rows inserted."""
+    if not rows:
+        return 0
+    columns = list(rows[0].keys())
+    if db.get_bind().dialect.name == "postgresql":
+        fixed = list(constants)
+        sql = (
+            f"WITH new AS (INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT * FROM unnest({_pg_arrays(table, columns)}) "
+            f"RETURNING id, {', '.join(copied)}) "
+            f"INSERT INTO {log.name} ({link}, {', '.join(copied)}, {', '.join(fixed)}) "
+            f"SELECT id, {', '.join(copied)}, "
+            + ", ".join(f"%b::{_pg_type(log, c)}" for c in fixed)
+            + " FROM new"
+        )
+        params = [[row[c] for row in rows] for c in columns] + [constants[c] for c in fixed]
+        with _driver_cursor(db) as cursor:
+            cursor.execute(sql, params)
+        return len(rows)
+    created = bulk_insert(db, table, rows, returning=("id", *copied))
+    bulk_insert(
+        db,
+        log,
+        [{link: r[0], **dict(zip(copied, r[1:], strict=True)), **constants} for r in created],
+    )
+    return len(created)
+
+
+def bulk_insert_keyed(
+    db: DbSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Table,
+    key_columns: tuple[str, ...],
+) -> list[int]:
+    """Insert the ``rows`` whose key (``key_columns``, all of ``keys``' columns taken from the
+    row) is new to ``keys``, recording it there; returns the ids of the rows inserted.
+
+    The unique key lives apart from ``table`` (a partitioned table cannot hold it). Two
+    statements in the caller's transaction: a concurrent insert of the same key waits for
+    it, then finds the key taken."""
+    if not rows:
+        return []
+    kept = [c.name for c in keys.columns]
+    new = {
+        tuple(r)
+        for r in bulk_insert(
+            db,
+            keys,
+            [{c: row[c] for c in kept} for row in rows],
+            conflict=("nothing", key_columns),
+            returning=key_columns,
+        )
+    }
+    fresh = [row for row in rows if tuple(row[c] for c in key_columns) in new]
+    return [r[0] for r in bulk_insert(db, table, fresh, returning=("id",))]
+
+
 def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Update rows by ``key``; every row gives the same columns."""
     if not rows:
@@ -107,3 +179,11 @@ def bulk_update(db: DbSession, table: Table, key: str, rows: Sequence[Mapping[st
         .values({c: bindparam(f"_{c}") for c in values})
     )
     db.execute(stmt, [{f"_{c}": row[c] for c in columns} for row in rows])
+
+
+def among(db: DbSession, column: Any, ids: Sequence[int] | set[int]) -> ColumnElement[bool]:
+    """``column`` among integer ``ids``: one array parameter on PostgreSQL (nothing to
+    render per id), IN elsewhere."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == func.any(literal(sorted(ids), ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]

@@ -8,12 +8,12 @@ from typing import Any, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from rules.config import RulesDoc, ScheduleDoc, SessionNameError, resolve_session_names
 from rules.evaluate import ExcuseKind
-from store.models import Employee, ExcuseRecord
+from store.models import Agency, Employee, ExcuseRecord, Unit, WorkSchedule
 from store.queue import enqueue
 
 EXCUSE_KINDS: tuple[str, ...] = get_args(ExcuseKind)
-SESSION_NAMES = ("morning", "afternoon", "night")
 
 
 class ExcuseError(ValueError):
@@ -42,11 +42,14 @@ def add_excuse(
         raise ExcuseError("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu")
     if (last_day - first_day).days > 366:
         raise ExcuseError("Một lý do vắng mặt không quá một năm")
-    if sessions and any(s not in SESSION_NAMES for s in sessions):
-        raise ExcuseError(f"Ca không hợp lệ: {', '.join(sessions)}")
     employee = db.scalar(select(Employee).where(Employee.code == employee_code))
     if employee is None:
         raise ExcuseError(f"Không tìm thấy cán bộ {employee_code}")
+    if sessions:
+        try:
+            sessions = sorted(resolve_session_names(sessions, _session_names(db, employee)))
+        except SessionNameError as exc:
+            raise ExcuseError(str(exc)) from exc
     now = datetime.now(UTC)
     record = ExcuseRecord(
         employee_id=employee.id,
@@ -64,6 +67,23 @@ def add_excuse(
     db.flush()
     enqueue(db, [(employee.id, d) for d in _days(first_day, last_day)], "excuse")
     return record
+
+
+def _session_names(db: DbSession, employee: Employee) -> list[str]:
+    """The session names of the schedule someone works (their own, their unit's, their
+    agency's, up the trees; the built-in hours otherwise), as the rules runner resolves it."""
+    schedule_id = employee.schedule_id
+    unit = db.get(Unit, employee.unit_id)
+    agency = db.get(Agency, unit.agency_id) if unit is not None else None
+    while schedule_id is None and unit is not None:
+        schedule_id = unit.schedule_id
+        unit = db.get(Unit, unit.parent_id) if unit.parent_id else None
+    while schedule_id is None and agency is not None:
+        schedule_id = agency.schedule_id
+        agency = db.get(Agency, agency.parent_id) if agency.parent_id else None
+    row = db.get(WorkSchedule, schedule_id) if schedule_id is not None else None
+    doc = ScheduleDoc.model_validate_json(row.spec) if row is not None else RulesDoc().schedule
+    return doc.session_names()
 
 
 def set_status(db: DbSession, excuse_id: int, status: str) -> ExcuseRecord:
@@ -90,7 +110,6 @@ EXCUSE_COLUMNS = {
     "status": ["trangthai", "status"],
     "note": ["ghichu", "note"],
 }
-_SESSION_WORDS = {"sang": "morning", "chieu": "afternoon", "dem": "night"}
 
 
 def _kind_of(text: str) -> str | None:
@@ -140,12 +159,9 @@ def import_excuses(db: DbSession, path: Any, units: frozenset[int] | None, by: s
         except ValueError:
             problems.append(f"Dòng {number}: ngày không hợp lệ (dùng dd/mm/yyyy)")
             continue
-        words = [
-            normalise_header(w)
-            for w in cells.get(cols.get("sessions", ""), "").split(",")
-            if w.strip()
-        ]
-        sessions = [_SESSION_WORDS.get(w, w) for w in words] or None
+        sessions = [
+            w.strip() for w in cells.get(cols.get("sessions", ""), "").split(",") if w.strip()
+        ] or None
         status = normalise_header(cells.get(cols.get("status", ""), ""))
         try:
             add_excuse(

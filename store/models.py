@@ -130,11 +130,14 @@ class Device(Base):
 
 
 class Punch(Base):
-    """A punch (lượt chấm công) exactly as a reader reported it: a fact, never edited."""
+    """A punch (lượt chấm công) exactly as a reader reported it: a fact, never edited.
+
+    Kept once per (device, event id) by ``PunchKey``; on PostgreSQL partitioned by month of
+    ``punched_at`` (primary key (id, punched_at) there).
+    """
 
     __tablename__ = "punches"
     __table_args__ = (
-        UniqueConstraint("device_id", "event_id", name="uq_punches_device_event"),
         Index("ix_punches_credential_time", "credential_kind", "credential_value", "punched_at"),
     )
 
@@ -152,6 +155,17 @@ class Punch(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
+class PunchKey(Base):
+    """The identity of every punch stored (device, event id), apart from the partitioned
+    punches so that a redelivery is refused exactly, whatever month it names."""
+
+    __tablename__ = "punch_keys"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    punched_at: Mapped[datetime] = mapped_column(UtcDateTime)  # for retention
+
+
 class UnmatchedPunch(Base):
     """A punch whose credential no employee held at the time (thẻ chưa đăng ký).
 
@@ -160,7 +174,7 @@ class UnmatchedPunch(Base):
 
     __tablename__ = "unmatched_punches"
 
-    punch_id: Mapped[int] = mapped_column(ForeignKey("punches.id"), primary_key=True)
+    punch_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # punches.id
     credential_kind: Mapped[str] = mapped_column(String(16))
     credential_value: Mapped[str] = mapped_column(String(128))
     device_id: Mapped[str] = mapped_column(String(64))
@@ -258,14 +272,17 @@ class ExcuseRecord(Base):
 
 
 class DayRecord(Base):
-    """The derived record of one person and date (recomputable from the facts)."""
+    """The derived record of one person and date (recomputable from the facts).
+
+    Derived rows (day records, violations, their events) carry no foreign keys: only the
+    runner writes them, from rows it has just read, and keys would cost it dearly."""
 
     __tablename__ = "day_records"
     __table_args__ = (Index("ix_day_records_unit_day", "unit_id", "day"),)
 
-    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), primary_key=True)
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(255))
     first_in: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -293,8 +310,8 @@ class ViolationRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    employee_id: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(Integer)
     day: Mapped[date] = mapped_column(Date)
     session: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
@@ -308,13 +325,49 @@ class ViolationRecord(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class PersonMonth(Base):
+    """A person's month in one unit, summed from day records and violations (derived).
+
+    Kept by the runner in the transaction that writes the day records, and by a review when
+    it is decided, so a summary of a month, quarter or year reads one row per person and
+    month. Absence runs (in working days) let consecutive months join their streaks.
+    """
+
+    __tablename__ = "person_months"
+    __table_args__ = (Index("ix_person_months_unit_month", "unit_id", "month"),)
+
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    working_days: Mapped[int] = mapped_column(Integer)
+    present_days: Mapped[int] = mapped_column(Integer)
+    late_count: Mapped[int] = mapped_column(Integer)
+    late_minutes: Mapped[int] = mapped_column(Integer)
+    early_count: Mapped[int] = mapped_column(Integer)
+    early_minutes: Mapped[int] = mapped_column(Integer)
+    absent_days: Mapped[float] = mapped_column(Float)
+    missing_punches: Mapped[int] = mapped_column(Integer)
+    excused_leave: Mapped[float] = mapped_column(Float)
+    excused_sick: Mapped[float] = mapped_column(Float)
+    excused_trip: Mapped[float] = mapped_column(Float)
+    excused_study: Mapped[float] = mapped_column(Float)
+    excused_other: Mapped[float] = mapped_column(Float)
+    confirmed: Mapped[int] = mapped_column(Integer)
+    excused: Mapped[int] = mapped_column(Integer)
+    dismissed: Mapped[int] = mapped_column(Integer)
+    absent_status_days: Mapped[int] = mapped_column(Integer)
+    absent_run_head: Mapped[int] = mapped_column(Integer)  # absent from the month's start
+    absent_run_tail: Mapped[int] = mapped_column(Integer)  # absent up to the month's end
+    absent_run_max: Mapped[int] = mapped_column(Integer)
+
+
 class ViolationEvent(Base):
     """The history of a violation: detected, updated, withdrawn, restored."""
 
     __tablename__ = "violation_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    violation_id: Mapped[int] = mapped_column(ForeignKey("violations.id"), index=True)
+    violation_id: Mapped[int] = mapped_column(BigId, index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     action: Mapped[str] = mapped_column(String(16))
     minutes: Mapped[int | None] = mapped_column(Integer)
@@ -385,12 +438,19 @@ class User(Base):
 
 
 class RecomputeRequest(Base):
-    """A (person, date) whose facts changed: the rules runner recomputes it and deletes the row."""
+    """A (person, date) whose facts changed: the rules runner recomputes it and deletes the row.
+
+    One row per request, written in the same transaction as the change it announces (never
+    merged into a row already queued): a runner can claim a row only once its transaction is
+    committed, so the recompute that follows reads the change. A key queued twice is
+    recomputed once per batch that holds it.
+    """
 
     __tablename__ = "recompute_queue"
 
-    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(32), default="")
     enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

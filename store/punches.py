@@ -21,10 +21,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
-from store.bulk import bulk_insert
-from store.models import Credential, DeadLetter, Device, Punch, UnmatchedPunch
+from store.bulk import bulk_insert_keyed
+from store.models import Credential, DeadLetter, Device, Punch, PunchKey, UnmatchedPunch
 
 PUNCHES = cast(Table, Punch.__table__)
+PUNCH_KEYS = cast(Table, PunchKey.__table__)
 UNMATCHED = cast(Table, UnmatchedPunch.__table__)
 DEAD_LETTERS = cast(Table, DeadLetter.__table__)
 DEVICES = cast(Table, Device.__table__)
@@ -35,10 +36,7 @@ def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int
 
     Returns the ids of the rows actually inserted.
     """
-    inserted = bulk_insert(
-        db, PUNCHES, rows, conflict=("nothing", ("device_id", "event_id")), returning=("id",)
-    )
-    return [row[0] for row in inserted]
+    return bulk_insert_keyed(db, PUNCHES, rows, PUNCH_KEYS, ("device_id", "event_id"))
 
 
 def credential_held() -> ColumnElement[bool]:
@@ -75,11 +73,15 @@ def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
         Punch.device_id,
         Punch.punched_at,
     ).where(chosen, ~held)
-    stmt = UNMATCHED.insert().from_select(
-        ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
+    stmt = (
+        UNMATCHED.insert()
+        .from_select(
+            ["punch_id", "credential_kind", "credential_value", "device_id", "punched_at"], source
+        )
+        .returning(UNMATCHED.c.punch_id)
     )
-    result = db.execute(stmt, params)
-    return int(getattr(result, "rowcount", 0) or 0)
+    # Counted from RETURNING: psycopg's rowcount for INSERT … SELECT is not reliable here.
+    return len(db.execute(stmt, params).all())
 
 
 def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -88,8 +90,11 @@ def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> Non
 
 
 def update_devices(db: DbSession, changes: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Apply per-device changes (last seen, clock offset, high-water mark, state)."""
-    for device_id, values in changes:
+    """Apply per-device changes (last seen, clock offset, high-water mark, state).
+
+    In one order of device ids: two ingest workers updating the same readers in different
+    orders would deadlock."""
+    for device_id, values in sorted(changes, key=lambda change: change[0]):
         db.execute(update(DEVICES).where(DEVICES.c.id == device_id).values(**values))
 
 

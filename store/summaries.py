@@ -7,14 +7,15 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
-from store.models import DayRecord, Employee, ReviewState, Unit, ViolationRecord
+from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
 
 WORKING = ("present", "late", "absent", "on_leave", "pending")
 PRESENT = ("present", "late")
@@ -117,7 +118,109 @@ def _counted() -> Any:
 def person_lines(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """One line per person with a day record in the period and in scope."""
+    """One line per person with a day record in the period and in scope.
+
+    Whole months (a month, quarter or year) read the person-months (``store.rollups``): one
+    row per person and month, whatever the history stored; other periods read the days."""
+    if first.day == 1 and (last + timedelta(days=1)).day == 1 and first <= last:
+        return person_lines_from_months(db, first, last, units, thresholds)
+    return person_lines_from_days(db, first, last, units, thresholds)
+
+
+_SUMMED = (
+    "working_days",
+    "present_days",
+    "late_count",
+    "late_minutes",
+    "early_count",
+    "early_minutes",
+    "absent_days",
+    "excused_leave",
+    "excused_sick",
+    "excused_trip",
+    "excused_study",
+    "excused_other",
+    "missing_punches",
+    "confirmed",
+    "excused",
+    "dismissed",
+)
+
+
+def person_lines_from_months(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Line]:
+    """``person_lines`` of whole months, from the person-months: sums in SQL, then each
+    person's months in order for the longest absence and the worst month."""
+    pm = PersonMonth
+    scope = [pm.month >= first, pm.month <= last]
+    if units is not None:
+        scope.append(pm.unit_id.in_(units))
+    sums = (
+        select(
+            pm.employee_id,
+            func.max(pm.unit_id).label("unit_id"),
+            *[func.sum(getattr(pm, c)).label(c) for c in _SUMMED],
+        )
+        .where(*scope)
+        .group_by(pm.employee_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(sums, Employee.code, Employee.full_name, Unit.name.label("unit_name"))
+        .join(Employee, Employee.id == sums.c.employee_id)
+        .join(Unit, Unit.id == sums.c.unit_id)
+        .order_by(Unit.name, Employee.code)
+    ).mappings()
+    lines = []
+    for r in rows:
+        line = Line(
+            key=r["employee_id"],
+            name=r["full_name"],
+            code=r["code"],
+            unit_id=r["unit_id"],
+            unit_name=r["unit_name"],
+            staff=1,
+        )
+        for c in _SUMMED:
+            setattr(line, c, type(getattr(line, c))(r[c] or 0))
+        line.absent_days = round(line.absent_days, 2)
+        lines.append(line)
+    months: dict[int, dict[date, float]] = defaultdict(dict)
+    runs: dict[int, tuple[int, int]] = {}  # employee: (current run, longest run)
+    for e, month, absent, working, head, tail, longest_in in db.execute(
+        select(
+            pm.employee_id,
+            pm.month,
+            pm.absent_days,
+            pm.working_days,
+            pm.absent_run_head,
+            pm.absent_run_tail,
+            pm.absent_run_max,
+        )
+        .where(*scope)
+        .order_by(pm.employee_id, pm.month)
+    ):
+        months[e][month] = months[e].get(month, 0.0) + absent
+        # Runs join across months: a month absent throughout carries the run on.
+        current, longest = runs.get(e, (0, 0))
+        if working and head == working:
+            current += working
+        elif working:
+            longest = max(longest, current + head)
+            current = tail
+        runs[e] = (current, max(longest, current, longest_in))
+    for line in lines:
+        line.max_month_absent_days = round(max(months[line.key].values(), default=0.0), 2)
+        line.max_consecutive_absent_days = runs.get(line.key, (0, 0))[1]
+        line.flags = flags_for(line, thresholds)
+    return lines
+
+
+def person_lines_from_days(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Line]:
+    """``person_lines`` of any period, from the day records and violations themselves."""
     days = (
         select(
             DayRecord.employee_id.label("employee_id"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, and_, select, tuple_
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from store.bulk import bulk_insert
 from store.models import (
+    Device,
     Employee,
     Punch,
     Review,
@@ -20,6 +21,8 @@ from store.models import (
     ViolationEvent,
     ViolationRecord,
 )
+from store.queue import lock_keys
+from store.rollups import refresh as refresh_person_months
 
 REVIEW_STATE = cast(Table, ReviewState.__table__)
 DECISIONS = ("confirmed", "excused", "dismissed")
@@ -122,11 +125,18 @@ def get_violation(db: DbSession, violation_id: int, units: frozenset[int] | None
     return db.execute(query).first()
 
 
-def evidence_punches(db: DbSession, evidence: str) -> list[Punch]:
+def evidence_punches(db: DbSession, evidence: str) -> list[tuple[Punch, str]]:
+    """The punches a violation rests on, each with its reader's site (e.g. "Cổng phụ")."""
     ids = [int(i) for i in json.loads(evidence)]
     if not ids:
         return []
-    return list(db.scalars(select(Punch).where(Punch.id.in_(ids)).order_by(Punch.punched_at)))
+    rows = db.execute(
+        select(Punch, Device.site)
+        .outerjoin(Device, Device.id == Punch.device_id)
+        .where(Punch.id.in_(ids))
+        .order_by(Punch.punched_at)
+    ).all()
+    return [(punch, site or punch.device_id) for punch, site in rows]
 
 
 def history(db: DbSession, violation: Any) -> tuple[list[ViolationEvent], list[Review]]:
@@ -159,11 +169,11 @@ def review(
     reason_kind: str | None,
     note: str,
     by: str,
+    now: datetime,
 ) -> Review:
     """Record a decision on a violation: appended to the history, and the current state."""
     identity = (violation.employee_id, violation.day, violation.session, violation.kind)
     current = db.get(ReviewState, identity)
-    now = datetime.now(UTC)
     record = Review(
         employee_id=violation.employee_id,
         day=violation.day,
@@ -192,4 +202,7 @@ def review(
     bulk_insert(
         db, REVIEW_STATE, [state], conflict=("update", ("employee_id", "day", "session", "kind"))
     )
+    # Summaries count the decision at once: the person's month is rewritten now.
+    lock_keys(db, [(identity[0], identity[1])])
+    refresh_person_months(db, [(identity[0], identity[1])])
     return record

@@ -7,6 +7,7 @@ from sqlalchemy import pool
 
 from store.db import make_engine
 from store.models import Base
+from store.partitions import not_a_partition
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,6 +35,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=not_a_partition,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

@@ -73,9 +73,9 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
     client = TestClient(create_app(settings, pg_engine))
 
     def sign_in(user: str, password: str) -> dict[str, str]:
-        token = client.post("/auth/token", data={"username": user, "password": password}).json()[
-            "access_token"
-        ]
+        token = client.post(
+            "/api/auth/token", data={"username": user, "password": password}
+        ).json()["access_token"]
         return {"Authorization": f"Bearer {token}"}
 
     head, noivu = (
@@ -83,31 +83,31 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
         sign_in("noivu", "mật-khẩu-nội-vụ-tỉnh"),
     )
     month = {"period": "month", "year": 2026, "month": 11}
-    before = client.get("/summaries", headers=noivu, params=month).json()
+    before = client.get("/api/summaries", headers=noivu, params=month).json()
     unit_before = next(u for u in before["units"] if u["name"] == unit_name)
 
     listed = client.get(
-        "/violations",
+        "/api/violations",
         headers=head,
         params={"kind": "late", "from": "2026-11-23", "to": "2026-11-23"},
     ).json()["items"]
     target = next(v for v in listed if v["employee_code"] == late_code)
     assert {v["unit_name"] for v in listed} == {unit_name}  # the head sees only their unit
     answer = client.post(
-        f"/violations/{target['id']}/review",
+        f"/api/violations/{target['id']}/review",
         headers=head,
         json={"decision": "excused", "reason_kind": "outside_meeting", "note": "Họp tại UBND tỉnh"},
     )
     assert answer.status_code == 200 and answer.json()["decision_label"] == "Có lý do"
 
-    after = client.get("/summaries", headers=noivu, params=month).json()
+    after = client.get("/api/summaries", headers=noivu, params=month).json()
     unit_after = next(u for u in after["units"] if u["name"] == unit_name)
     assert unit_after["reviewed"]["excused"] == unit_before["reviewed"]["excused"] + 1
     assert unit_after["late_count"] == unit_before["late_count"] - 1
     person = next(p for p in after["people"] if p["code"] == late_code)
     assert person["reviewed"]["excused"] == 1 and person["late_count"] == 0
 
-    workbook = client.get("/summaries", headers=noivu, params={**month, "format": "xlsx"})
+    workbook = client.get("/api/summaries", headers=noivu, params={**month, "format": "xlsx"})
     assert workbook.status_code == 200
     sheet = load_workbook(io.BytesIO(workbook.content))["Tổng hợp"]
     headers = [c.value for c in sheet[9]]

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from api.scope import PERMISSIONS
 from kycuong.settings import Settings
+from services.scope import PERMISSIONS
 from store.db import make_engine
 from tests.integration.test_api import USERS, World, build_world
 from tests.support import free_port, truncate_all
@@ -47,21 +47,23 @@ def _new_excuse(world: World) -> int:
 @pytest.mark.parametrize("user", sorted(USERS))
 class TestMatrix:
     def test_me(self, world: World, user: str) -> None:
-        assert world.get(user, "/me").status_code == 200
+        assert world.get(user, "/api/me").status_code == 200
 
     def test_list_violations(self, world: World, user: str) -> None:
-        assert world.get(user, "/violations").status_code == expected(user, "violations:read", True)
+        assert world.get(user, "/api/violations").status_code == expected(
+            user, "violations:read", True
+        )
 
     def test_read_a_violation(self, world: World, user: str) -> None:
         target = world.violation_id("e1", "late")
-        assert world.get(user, f"/violations/{target}").status_code == expected(
+        assert world.get(user, f"/api/violations/{target}").status_code == expected(
             user, "violations:read", user in SEES_E1
         )
 
     def test_review_a_violation(self, world: World, user: str) -> None:
         target = world.violation_id("e1", "late")
         answer = world.client.post(
-            f"/violations/{target}/review",
+            f"/api/violations/{target}/review",
             headers=world.headers(user),
             json={"decision": "confirmed"},
         )
@@ -70,7 +72,7 @@ class TestMatrix:
     def test_review_in_bulk(self, world: World, user: str) -> None:
         target = world.violation_id("e1", "late")
         answer = world.client.post(
-            "/violations/reviews",
+            "/api/violations/reviews",
             headers=world.headers(user),
             json={"ids": [target], "decision": "confirmed"},
         )
@@ -80,7 +82,7 @@ class TestMatrix:
             assert answer.json()[0]["ok"] == (user in SEES_E1)
 
     def test_list_leave(self, world: World, user: str) -> None:
-        assert world.get(user, "/excuses").status_code == expected(user, "excuses:read", True)
+        assert world.get(user, "/api/excuses").status_code == expected(user, "excuses:read", True)
 
     def test_register_leave(self, world: World, user: str) -> None:
         answer = world.request_leave(user, "e1", "training", "2026-12-02")
@@ -89,13 +91,13 @@ class TestMatrix:
     @pytest.mark.parametrize("action", ["approve", "cancel"])
     def test_decide_leave(self, world: World, user: str, action: str) -> None:
         excuse = _new_excuse(world)
-        answer = world.client.post(f"/excuses/{excuse}/{action}", headers=world.headers(user))
+        answer = world.client.post(f"/api/excuses/{excuse}/{action}", headers=world.headers(user))
         assert answer.status_code == expected(user, "excuses:write", user in SEES_E1)
 
     def test_import_leave(self, world: World, user: str) -> None:
         body = "Mã cán bộ,Loại,Từ ngày\ne1,phép,03/12/2026\n".encode()
         answer = world.client.post(
-            "/excuses/import",
+            "/api/excuses/import",
             headers=world.headers(user),
             files={"file": ("n.csv", body, "text/csv")},
         )
@@ -106,11 +108,11 @@ class TestMatrix:
             assert answer.status_code == (200 if user in SEES_E1 else 400)
 
     def test_summaries(self, world: World, user: str) -> None:
-        answer = world.get(user, "/summaries", period="month", year=2026, month=11)
+        answer = world.get(user, "/api/summaries", period="month", year=2026, month=11)
         assert answer.status_code == expected(user, "summaries:read", True)
         if answer.status_code == 200:
             codes = {p["code"] for p in answer.json()["people"]}
             assert ("e1" in codes) == (user in SEES_E1)
 
     def test_devices(self, world: World, user: str) -> None:
-        assert world.get(user, "/devices").status_code == expected(user, "devices:read", True)
+        assert world.get(user, "/api/devices").status_code == expected(user, "devices:read", True)

@@ -21,7 +21,11 @@ def compose_command() -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("profile", [[], ["--profile", "sim"]], ids=["default", "sim"])
+@pytest.mark.parametrize(
+    "profile",
+    [[], ["--profile", "sim"], ["--profile", "cluster"]],
+    ids=["default", "sim", "cluster"],
+)
 def test_compose_file_is_valid(profile: list[str]) -> None:
     command = compose_command()
     if command is None:

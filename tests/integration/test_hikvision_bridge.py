@@ -5,8 +5,16 @@ body kept as a dead letter, a wrong password refused with nothing published."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import datetime
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,9 +23,17 @@ from sqlalchemy import Engine, func, select
 from devices.hikvision import HikConfig, HikTerminal, create_app
 from ingest.mosquitto import MosquittoProcess
 from store.db import db_session
-from store.models import DeadLetter, Punch
+from store.models import DeadLetter, Device, Punch
 from tests.factories import org
-from tests.support import running_ingest, wait_for
+from tests.support import (
+    mosquitto_available,
+    require,
+    running_ingest,
+    start_ingest,
+    wait_for,
+)
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 AUTH = ("HIK-SANH-1", "terminal-password")
 
@@ -55,9 +71,13 @@ def event(
 
 
 @pytest.fixture
-def bridge(pg_engine: Engine, mosquitto: MosquittoProcess) -> Iterator[tuple[TestClient, Engine]]:
+def bridge(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> Iterator[tuple[TestClient, Engine]]:
     org(pg_engine, employees=3, devices=("HIK-SANH-1",))
-    config = HikConfig("127.0.0.1", mosquitto.port, (HikTerminal(*AUTH),))
+    config = HikConfig(
+        "127.0.0.1", mosquitto.port, (HikTerminal(*AUTH),), state_dir=tmp_path / "state"
+    )
     with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
         yield client, pg_engine
 
@@ -93,8 +113,8 @@ def test_json_and_multipart_events_become_punches_once(bridge: tuple[TestClient,
             select(Punch.event_id, Punch.direction, Punch.verify_mode, Punch.device_time)
         ).all()
     assert sorted((r.event_id, r.direction, r.verify_mode) for r in rows) == [
-        ("HIK-SANH-1-101", "in", "face"),
-        ("HIK-SANH-1-102", "out", "face"),
+        ("HIK-SANH-1-101-20261123072941", "in", "face"),
+        ("HIK-SANH-1-102-20261123072941", "out", "face"),
     ]
     assert rows[0].device_time == datetime.fromisoformat("2026-11-23T07:29:41+07:00")
 
@@ -130,3 +150,142 @@ def test_a_wrong_password_publishes_nothing(
     answer = client.post("/isapi/events", json=event(105), auth=auth)
     assert answer.status_code == 401
     assert count(engine, Punch) == count(engine, DeadLetter) == 0
+
+
+def hik_config(port: int, tmp_path: Path, *terminals: HikTerminal, **extra: Any) -> HikConfig:
+    return HikConfig("127.0.0.1", port, terminals, state_dir=tmp_path / "state", **extra)
+
+
+def test_a_reused_serial_number_with_another_card_and_time_is_stored(
+    bridge: tuple[TestClient, Engine],
+) -> None:
+    client, engine = bridge
+    assert client.post("/isapi/events", json=event(500), auth=AUTH).status_code == 200
+    reset = event(500, card="C000002")  # the terminal was reset and numbers from 1 again
+    reset["dateTime"] = "2026-11-24T07:31:05+07:00"
+    assert client.post("/isapi/events", json=reset, auth=AUTH).status_code == 200
+    with db_session(engine) as db:
+        cards = sorted(db.scalars(select(Punch.credential_value)))
+    assert cards == ["C000001", "C000002"]
+
+
+@contextmanager
+def isapi_clock(say: Callable[[], str]) -> Iterator[str]:
+    """A terminal's ISAPI /ISAPI/System/time answering ``say()`` as its localTime."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<Time version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">'
+                f"<timeMode>manual</timeMode><localTime>{say()}</localTime>"
+                "<timeZone>CST-8:00:00</timeZone></Time>"
+            ).encode()
+            self.send_response(200 if self.path == "/ISAPI/System/time" else 404)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_terminal_in_the_wrong_time_zone_is_measured_and_its_punches_corrected(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    org(pg_engine, employees=3, devices=("HIK-SANH-1",))
+    plus8 = timezone(timedelta(hours=8))
+
+    def wall() -> str:  # Hà Nội wall-clock time, labelled +08:00
+        return datetime.now(HANOI).replace(tzinfo=plus8).isoformat(timespec="seconds")
+
+    with isapi_clock(wall) as address:
+        terminal = HikTerminal(*AUTH, address=address)
+        config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=0.5)
+        with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
+
+            def offset() -> float | None:
+                with db_session(pg_engine) as db:
+                    device = db.get(Device, "HIK-SANH-1")
+                    return device.clock_offset_s if device else None
+
+            wait_for(lambda: offset() is not None, 20, "the terminal's clock measured")
+            live = event(600)
+            live["dateTime"] = wall()
+            assert client.post("/isapi/events", json=live, auth=AUTH).status_code == 200
+    measured = offset()
+    assert measured is not None and abs(measured + 3600) < 5
+    with db_session(pg_engine) as db:
+        punch = db.scalars(select(Punch)).one()
+    assert abs(punch.punched_at - datetime.now(UTC)) < timedelta(seconds=30)
+
+
+def test_while_the_broker_is_down_every_terminal_is_answered_at_once_and_retries_succeed(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    org(pg_engine, employees=3, devices=("HIK-SANH-1", "HIK-SANH-2"))
+    other = ("HIK-SANH-2", "second-password")
+    config = hik_config(mosquitto.port, tmp_path, HikTerminal(*AUTH), HikTerminal(*other))
+    with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
+        mosquitto.stop()
+        answers = []
+        for auth, serial in ((AUTH, 701), (other, 702)):
+            started = time.monotonic()
+            answer = client.post("/isapi/events", json=event(serial), auth=auth)
+            answers.append((answer.status_code, time.monotonic() - started))
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        assert time.monotonic() - started < 2
+        assert [code for code, _ in answers] == [503, 503]
+        assert all(seconds < 5 for _, seconds in answers), answers  # was 30 s and 39 s
+        mosquitto.start()
+
+        def retried() -> bool:  # each terminal sends its event again until it gets OK
+            return all(
+                client.post("/isapi/events", json=event(serial), auth=auth).status_code == 200
+                for auth, serial in ((AUTH, 701), (other, 702))
+            )
+
+        wait_for(retried, 60, "both events stored after the broker returned", step=0.5)
+    assert count(pg_engine, Punch) == 2
+
+
+def test_an_event_acked_by_a_broker_that_crashes_is_stored_once_when_the_terminal_retries(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    require(mosquitto_available(), "the mosquitto binary is not installed")
+    broker = MosquittoProcess(tmp_path / "mosquitto", overrides={"autosave_interval": "3600"})
+    broker.start()
+    org(pg_engine, employees=3, devices=("HIK-SANH-1",))
+    start_ingest(pg_engine, broker.port, mqtt_client_id="ingest-hik").stop()  # session, stopped
+    config = hik_config(
+        broker.port, tmp_path, HikTerminal(*AUTH), receipt_timeout_s=1.0, resend_seconds=1.0
+    )
+    try:
+        with TestClient(create_app(config)) as client:
+            answer = client.post("/isapi/events", json=event(801), auth=AUTH)
+            assert answer.status_code == 503  # the broker has it, the server does not yet
+            broker.stop(signal.SIGKILL)
+            broker.start()
+            with running_ingest(pg_engine, broker.port, mqtt_client_id="ingest-hik"):
+                wait_for(
+                    lambda: (
+                        client.post("/isapi/events", json=event(801), auth=AUTH).status_code == 200
+                    ),
+                    60,
+                    "the terminal's retry answered OK",
+                    step=0.5,
+                )
+    finally:
+        broker.stop()
+    with db_session(pg_engine) as db:
+        assert list(db.scalars(select(Punch.event_id))) == ["HIK-SANH-1-801-20261123072941"]

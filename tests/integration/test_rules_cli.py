@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from kycuong.cli import main
 from kycuong.settings import get_settings
@@ -21,6 +21,7 @@ from store.models import (
     Credential,
     Employee,
     ExcuseRecord,
+    PersonMonth,
     RecomputeRequest,
     ViolationRecord,
     WorkSchedule,
@@ -238,3 +239,56 @@ def test_a_running_rules_process_sees_a_policy_change_at_once(demo: Engine) -> N
         someone = directory.people(db, {someone.employee_id})[someone.employee_id]
         june = directory.plan(someone, date(2026, 6, 1)).sessions[0]
     assert datetime.fromtimestamp(june.start, UTC).astimezone(someone.tz).time() == time(7, 0)
+
+
+def test_excuse_sessions_are_the_schedule_s_own_names_or_vietnamese_aliases(
+    demo: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store.excuses import ExcuseError, add_excuse
+
+    shifts = tmp_path / "shifts.toml"
+    shifts.write_text(
+        '[schedule]\nname = "Hai ca"\nsessions = [\n'
+        '  { name = "Ca 1", start = 06:00:00, end = 14:00:00 },\n'
+        '  { name = "Ca 2", start = 14:00:00, end = 22:00:00 } ]\n'
+    )
+    assert main(["policy", "load", str(shifts), "--employee", "NV00003"]) == 0, (
+        capsys.readouterr().err
+    )
+    day = date(2026, 11, 23)
+    with db_session(demo) as db:
+        morning = add_excuse(db, "NV00001", "annual_leave", day, day, sessions=["sáng"])
+        shift = add_excuse(db, "NV00003", "training", day, day, sessions=["ca 2"])
+        assert (morning.sessions, shift.sessions) == ("morning", "Ca 2")
+        with pytest.raises(ExcuseError, match=r"'tối'.*morning \(sáng\), afternoon \(chiều\)"):
+            add_excuse(db, "NV00001", "annual_leave", day, day, sessions=["tối"])
+        with pytest.raises(ExcuseError, match=r"'morning'.*Ca 1, Ca 2"):
+            add_excuse(db, "NV00003", "annual_leave", day, day, sessions=["morning"])
+
+
+def test_duplicate_session_names_are_refused_when_loaded(
+    demo: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    twice = tmp_path / "twice.toml"
+    twice.write_text(
+        "[schedule]\nsessions = [\n"
+        '  { name = "morning", start = 07:30:00, end = 11:30:00 },\n'
+        '  { name = "morning", start = 13:00:00, end = 17:00:00 } ]\n'
+    )
+    assert main(["policy", "load", str(twice), "--agency", "SNV"]) == 2
+    assert "tên ca trùng nhau trong sessions: morning" in capsys.readouterr().err
+
+
+def test_rollups_rebuild_and_history_commands_run_on_the_office_database(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-27"]) == 0
+    with db_session(demo) as db:
+        kept = db.scalar(select(func.count()).select_from(PersonMonth))
+    assert kept and kept > 0
+    assert main(["rollups", "rebuild"]) == 0
+    assert f"rebuilt {kept} person-months" in capsys.readouterr().out
+    assert main(["history", "ensure"]) == 0  # SQLite: no partitions, nothing to make
+    assert "created 0 monthly partitions" in capsys.readouterr().out
+    assert main(["history", "archive"]) == 2
+    assert "Lỗi: cần --before" in capsys.readouterr().err

@@ -277,6 +277,44 @@ def test_a_night_shift_punch_after_midnight_recomputes_the_day_it_started(rig: R
     assert sorted(rows) == [(DAY, "early_leave", 20), (DAY, "late", 20)]
 
 
+def test_a_punch_between_a_night_shift_and_the_next_morning_counts_once(rig: Rig) -> None:
+    rota = {
+        "name": "Đêm rồi sáng",
+        "rota": {
+            "anchor": DAY.isoformat(),
+            "days": [
+                [{"name": "night", "start": "22:00", "end": "08:00"}],
+                [{"name": "morning", "start": "07:30", "end": "11:30"}],
+            ],
+        },
+    }
+    employee_id = rig.employee_id("E0000")
+    with db_session(rig.engine) as db:
+        schedule = WorkSchedule(code="NIGHT-MORNING", name="Đêm rồi sáng", spec=json.dumps(rota))
+        db.add(schedule)
+        db.flush()
+        db.get(Employee, employee_id).schedule_id = schedule.id  # type: ignore[union-attr]
+    rig.clock.set(DAY + timedelta(days=2), "12:00")
+    rig.punch(rig.cards[0], DAY + timedelta(days=1), "07:45")  # names the next date only
+    rig.run()
+    with db_session(rig.engine) as db:
+        rows = db.execute(
+            select(
+                ViolationRecord.day,
+                ViolationRecord.session,
+                ViolationRecord.kind,
+                ViolationRecord.minutes,
+                ViolationRecord.evidence,
+            ).where(ViolationRecord.employee_id == employee_id)
+        ).all()
+    found = sorted((d, s, k, m, len(json.loads(e))) for d, s, k, m, e in rows)
+    assert found == [
+        (DAY, "night", "early_leave", 15, 1),
+        (DAY, "night", "missing_in", 0, 1),
+        (DAY + timedelta(days=1), "morning", "absent", 240, 0),
+    ]
+
+
 def test_an_absence_decided_while_a_reader_lags_is_provisional_until_it_catches_up(
     rig: Rig,
 ) -> None:

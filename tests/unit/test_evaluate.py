@@ -273,13 +273,14 @@ def test_configurable_policy_changes_the_verdict() -> None:
     ]
 
 
-def test_windows_are_cut_between_lunch_sessions_and_bounded_by_margins() -> None:
+def test_windows_are_bounded_by_margins_and_overlap_in_the_break() -> None:
     day = plan(MONDAY, policy=Policy(margins=Margins(early_arrival_s=3600, late_departure_s=3600)))
     morning, afternoon = day.sessions
     assert morning.window_start == at(MONDAY, "06:30")
-    assert morning.window_end == afternoon.window_start == at(MONDAY, "12:15")
-    assert not afternoon.contains(at(MONDAY, "12:15")) and morning.contains(at(MONDAY, "12:15"))
+    assert morning.window_end == at(MONDAY, "12:30")
+    assert afternoon.window_start == at(MONDAY, "12:00")  # the overlap is read in order
     assert afternoon.window_end == at(MONDAY, "18:00")
+    assert (day.reads_from, day.reads_until) == (at(MONDAY, "06:30"), at(MONDAY, "18:00"))
     stray = evaluate_day(
         day, Policy(), [PunchFact(1, at(MONDAY, "05:00"))], [], local(MONDAY, "23:00")
     )

@@ -52,7 +52,9 @@ def test_the_examples_replay_into_day_records_and_violations(
     assert days[("NV00003", "2026-11-23")]["status"] == "on_leave"
     assert violations[("NV00004", "afternoon", "absent")]["pending_excuse"] == 2
     assert days[("NV00005", "2026-11-23")]["status"] == "absent"  # in the roster, never punched
-    assert ("0001000123", "morning", "missing_out") in violations  # a reader's export, by card
+    # A reader's export names the card; the people file says whose it is.
+    assert ("NV00006", "morning", "missing_out") in violations
+    assert violations[("NV00006", "morning", "missing_out")]["evidence"] == ["X"]  # event_id
 
 
 def test_a_policy_change_is_tried_before_adopting_it(
@@ -117,7 +119,7 @@ def test_a_reversed_range_and_a_bad_policy_are_refused(
         "--to",
         "2026-11-23",
     )
-    assert code == 2 and "--to is before --from" in err
+    assert code == 2 and "--to trước --from" in err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"policy": {"late_grace_minutes": -1}}))
     code, _, err = replay(
@@ -131,4 +133,148 @@ def test_a_reversed_range_and_a_bad_policy_are_refused(
         "--to",
         "2026-11-23",
     )
-    assert code == 2 and "late_grace_minutes" in err
+    assert code == 2 and "'policy.late_grace_minutes': phải lớn hơn hoặc bằng 0" in err
+    assert f"{bad}:1:" in err
+
+
+def _write(path: Path, *lines: object) -> str:
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    return str(path)
+
+
+DAY = ("--from", "2026-11-23", "--to", "2026-11-24", "--now", "2026-11-25T08:00:00+07:00")
+POLICY = ("--policy", str(EXAMPLES / "policy.toml"))
+
+
+def test_only_the_listed_people_are_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Case 8: an excuse for someone not listed does not make them judged on the other days.
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    excuses = _write(
+        tmp_path / "e.jsonl",
+        {"employee": "B", "kind": "annual_leave", "from": "2026-11-23", "to": "2026-11-23"},
+    )
+    people = tmp_path / "people.txt"
+    people.write_text("A\n")
+    code, records, _ = replay(
+        capsys, *POLICY, "--punches", punches, "--excuses", excuses, "--people", str(people), *DAY
+    )
+    assert code == 0 and {r["person"] for r in records} == {"A"}
+
+
+def test_excuse_sessions_accept_vietnamese_names_and_refuse_unknown_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Case 7: what a clerk types ("sáng") excuses the morning; "tối" is refused, names listed.
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T12:58:00+07:00"})
+    leave = {"employee": "A", "kind": "annual_leave", "from": "2026-11-23", "to": "2026-11-23"}
+    excuses = _write(tmp_path / "e.jsonl", {**leave, "sessions": ["sáng"]})
+    code, records, _ = replay(
+        capsys, *POLICY, "--punches", punches, "--excuses", excuses, "--from", "2026-11-23",
+        "--to", "2026-11-23", "--now", "2026-11-24T08:00:00+07:00",
+    )  # fmt: skip
+    day = next(r for r in records if r["type"] == "day")
+    assert code == 0 and day["excused"] == [{"session": "morning", "kind": "annual_leave"}]
+    excuses = _write(tmp_path / "e.jsonl", leave, {**leave, "sessions": ["tối"]})
+    code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
+    assert code == 2
+    assert "e.jsonl:2: 'sessions': Ca không hợp lệ: 'tối'" in err
+    assert "morning (sáng), afternoon (chiều)" in err
+
+
+def test_manual_punches_reviews_and_people_dates_reproduce_the_reviewed_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(
+        tmp_path / "p.jsonl",
+        {"employee": 1001, "at": "2026-11-23T07:50:00+07:00", "event_id": "R1-0001"},
+        {"employee": 1001, "at": "2026-11-23T17:02:00+07:00", "event_id": "R1-0002"},
+    )
+    manual = _write(
+        tmp_path / "m.jsonl",
+        {
+            "employee": "1001",
+            "at": "2026-11-23T11:31:00+07:00",
+            "reason": "Quên chấm công ra trưa",
+            "approved_by": "truongphong.vp",
+        },
+        {"employee": "1001", "at": "2026-11-23T12:59:00+07:00", "id": "BS-7"},
+    )
+    reviews = _write(
+        tmp_path / "r.jsonl",
+        {"employee": 1001, "date": "2026-11-23", "session": "sáng", "kind": "late",
+         "decision": "excused", "reason_kind": "outside_meeting", "by": "truongphong.vp"},
+        {"employee": 1001, "date": "2026-11-23", "session": "afternoon", "kind": "absent",
+         "decision": "confirmed"},
+    )  # fmt: skip
+    people = _write(tmp_path / "people.txt", {"employee": 1001, "to": "2026-11-23"})
+    code, records, _ = replay(
+        capsys, *POLICY, "--punches", punches, "--manual", manual, "--reviews", reviews,
+        "--people", people, *DAY,
+    )  # fmt: skip
+    assert code == 0
+    days = [r for r in records if r["type"] == "day"]
+    assert [d["date"] for d in days] == ["2026-11-23"]  # 24/11 is after the person's end date
+    assert days[0]["manual_punches"] == ["manual-1", "BS-7"]
+    (late,) = [r for r in records if r["type"] == "violation"]
+    assert late["kind"] == "late" and late["evidence"] == ["R1-0001"]
+    assert late["review"] == {
+        "decision": "excused",
+        "reason_kind": "outside_meeting",
+        "by": "truongphong.vp",
+        "note": "",
+    }
+    (orphan,) = [r for r in records if r["type"] == "review_without_violation"]
+    assert orphan["kind"] == "absent"
+
+
+def test_the_policy_file_is_read_by_its_content_and_errors_name_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    as_json = tmp_path / "policy.conf"
+    as_json.write_text(json.dumps({"policy": {"late_grace_minutes": 20}}))
+    code, _, _ = replay(capsys, "--policy", str(as_json), "--punches", punches, *DAY)
+    assert code == 0
+    as_toml = tmp_path / "policy.json"
+    as_toml.write_text('timezone = "Asia/Ho_Chi_Minh"\n\n[policy]\npunch_mode = "per_week"\n')
+    code, _, err = replay(capsys, "--policy", str(as_toml), "--punches", punches, *DAY)
+    assert code == 2
+    assert f"{as_toml}:4: 'policy.punch_mode': giá trị \"per_week\" không hợp lệ" in err
+    assert "'per_session' or 'per_day'" in err
+
+
+def test_a_bad_excuse_kind_is_named_with_the_accepted_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    excuses = _write(
+        tmp_path / "e.jsonl",
+        {"employee": "A", "kind": "phép", "from": "2026-11-23", "to": "2026-11-23"},
+    )
+    code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
+    assert code == 2 and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận:" in err
+    assert "'business_trip'" in err
+
+
+def test_schedule_errors_in_a_toml_policy_are_in_vietnamese_with_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    seasons = tmp_path / "seasons.toml"
+    seasons.write_text(
+        "[schedule]\n[[schedule.seasons]]\n"
+        'from = "02-30"\n'
+        'sessions = [ { name = "morning", start = 07:00:00, end = 11:30:00 } ]\n'
+    )
+    code, _, err = replay(capsys, "--policy", str(seasons), "--punches", punches, *DAY)
+    assert code == 2 and f"{seasons}:3: 'schedule.seasons.from': ngày 02-30 không có thật" in err
+    both = tmp_path / "both.toml"
+    both.write_text(
+        "[schedule]\n"
+        'sessions = [ { name = "morning", start = 07:00:00, end = 11:30:00 } ]\n'
+        "[schedule.rota]\nanchor = 2026-11-02\ndays = [ [] ]\n"
+    )
+    code, _, err = replay(capsys, "--policy", str(both), "--punches", punches, *DAY)
+    assert code == 2 and "cần đúng một trong: sessions, seasons hoặc rota" in err

@@ -1,7 +1,7 @@
 """score decisions: a unit head's confirmation or adjustment of a monthly kỷ luật score
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-01 01:45:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from store.types import UtcDateTime
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

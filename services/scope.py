@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong.errors import Forbidden, NotFound
 from store.models import Agency, Unit, User
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -31,6 +32,12 @@ class Scope:
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
+
+    def require(self, permission: str) -> Scope:
+        """Raise ``Forbidden`` unless the role holds ``permission``; return self to chain."""
+        if not self.may(permission):
+            raise Forbidden()
+        return self
 
     def sees(self, unit_id: int) -> bool:
         return self.unit_ids is None or unit_id in self.unit_ids
@@ -75,3 +82,12 @@ def scope_of(db: DbSession, user: User) -> Scope:
     else:
         units = None  # a province-wide Nội vụ office or auditor
     return Scope(user.id, user.username, user.role, units)
+
+
+def units_filter(db: DbSession, scope: Scope, unit_id: int | None) -> frozenset[int] | None:
+    """The units a query covers: the caller's scope, or one unit's subtree inside it."""
+    if unit_id is None:
+        return scope.unit_ids
+    if not scope.sees(unit_id):
+        raise NotFound("Đơn vị")
+    return subtree_units(db, unit_id=unit_id)

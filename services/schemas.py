@@ -90,6 +90,7 @@ class ViolationPage(BaseModel):
 class EvidencePunch(BaseModel):
     id: int
     device_id: str
+    device_site: str = Field(description="where the reader stands, e.g. Cổng phụ")
     punched_at: datetime
     device_time: datetime
     direction: str
@@ -152,6 +153,7 @@ class BulkReviewItem(BaseModel):
     id: int
     ok: bool
     error: str | None = None
+    message: str | None = None
     review: ReviewOut | None = None
 
 
@@ -175,7 +177,8 @@ class ExcuseIn(BaseModel):
     kind: ExcuseKindName
     first_day: date
     last_day: date
-    sessions: list[Literal["morning", "afternoon", "night"]] | None = None
+    # The schedule's own session names, or sáng, chiều, đêm; unknown names are refused.
+    sessions: list[str] | None = Field(default=None, max_length=8)
     approved: bool = False
     note: str = Field(default="", max_length=2000)
 

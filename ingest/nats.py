@@ -1,0 +1,104 @@
+"""A local NATS cluster (JetStream, MQTT listener) run with the shipped configuration
+(deploy/nats/nats.conf), for tests and benchmarks of the clustered broker tier.
+
+Each node is its own process with its own ports and data directory; only the values the
+shipped file reads from the environment change, so what is tested is what ships.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.mosquitto import free_port
+
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats" / "nats.conf"
+
+
+def available() -> bool:
+    return shutil.which("nats-server") is not None
+
+
+@dataclass
+class NatsNode:
+    name: str
+    workdir: Path
+    mqtt_port: int = field(default_factory=free_port)
+    client_port: int = field(default_factory=free_port)
+    cluster_port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class NatsCluster:
+    """Three nodes on loopback; ``kill(i)`` SIGKILLs one, ``start(i)`` brings it back."""
+
+    workdir: Path
+    size: int = 3
+    nodes: list[NatsNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.nodes = [NatsNode(f"kc-{i + 1}", self.workdir / f"n{i + 1}") for i in range(self.size)]
+
+    def _env(self, node: NatsNode) -> dict[str, str]:
+        routes = [f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes]
+        env = dict(os.environ)
+        env.update(
+            KC_NATS_NAME=node.name,
+            KC_NATS_CLIENT_LISTEN=f"127.0.0.1:{node.client_port}",
+            KC_NATS_MONITOR_LISTEN=f"127.0.0.1:{node.monitor_port}",
+            KC_NATS_CLUSTER_LISTEN=f"127.0.0.1:{node.cluster_port}",
+            KC_NATS_MQTT_LISTEN=f"127.0.0.1:{node.mqtt_port}",
+            KC_NATS_STORE_DIR=str(node.workdir / "jetstream"),
+            **{f"KC_NATS_ROUTE_{i + 1}": r for i, r in enumerate(routes)},
+        )
+        return env
+
+    def start(self, index: int | None = None, timeout: float = 30.0) -> None:
+        for node in self.nodes if index is None else [self.nodes[index]]:
+            node.workdir.mkdir(parents=True, exist_ok=True)
+            log = open(node.workdir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
+            node.proc = subprocess.Popen(
+                ["nats-server", "-c", str(SHIPPED_CONF)],
+                env=self._env(node),
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + timeout
+        for node in self.nodes if index is None else [self.nodes[index]]:
+            while not self._accepts(node):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{node.name} did not listen on {node.mqtt_port}")
+                time.sleep(0.1)
+
+    def _accepts(self, node: NatsNode) -> bool:
+        assert node.proc is not None
+        if node.proc.poll() is not None:
+            log = (node.workdir / "nats.log").read_text()
+            raise RuntimeError(f"{node.name} exited: {log[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", node.mqtt_port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def kill(self, index: int, sig: int = signal.SIGKILL) -> None:
+        node = self.nodes[index]
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(sig)
+            node.proc.wait(timeout=20)
+        node.proc = None
+
+    def stop(self) -> None:
+        for index in range(len(self.nodes)):
+            self.kill(index, signal.SIGTERM)
+
+    def log(self, index: int) -> str:
+        return (self.nodes[index].workdir / "nats.log").read_text(errors="replace")

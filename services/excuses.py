@@ -1,0 +1,137 @@
+"""Leave and business trips (nghỉ phép, công tác): list, register, approve, cancel, import.
+
+Every change queues the days it covers, so the rules recompute them (store/excuses.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import Conflict, Invalid, NotFound
+from kycuong.labels import EXCUSE, EXCUSE_STATUS
+from services.schemas import Excuse, ExcuseIn, ImportReport
+from services.scope import Scope
+from store.excuses import ExcuseError, add_excuse, set_status
+from store.excuses import import_excuses as import_file
+from store.models import Employee, ExcuseRecord
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ExcuseQuery:
+    employee_code: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    status: str | None = None
+    limit: int = 200
+
+
+def to_excuse(record: ExcuseRecord, employee: Employee) -> Excuse:
+    return Excuse(
+        id=record.id,
+        employee_id=employee.id,
+        employee_code=employee.code,
+        employee_name=employee.full_name,
+        kind=record.kind,  # type: ignore[arg-type]
+        kind_label=EXCUSE.get(record.kind, record.kind),
+        first_day=record.first_day,
+        last_day=record.last_day,
+        sessions=record.sessions.split(",") if record.sessions else None,
+        status=record.status,  # type: ignore[arg-type]
+        status_label=EXCUSE_STATUS[record.status],
+        note=record.note,
+        created_by=record.created_by,
+        created_at=record.created_at,
+    )
+
+
+def employee_in_scope(db: DbSession, scope: Scope, code: str) -> Employee:
+    """The person with this code, if the caller's scope covers their unit."""
+    employee = db.scalar(select(Employee).where(Employee.code == code))
+    if employee is None or not scope.sees(employee.unit_id):
+        raise NotFound("Cán bộ")
+    return employee
+
+
+def listing(db: DbSession, scope: Scope, query: ExcuseQuery) -> list[Excuse]:
+    """Leave and trips in scope, newest first."""
+    scope.require("excuses:read")
+    sql = select(ExcuseRecord, Employee).join(Employee, Employee.id == ExcuseRecord.employee_id)
+    if scope.unit_ids is not None:
+        sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
+    if query.employee_code is not None:
+        sql = sql.where(Employee.code == query.employee_code)
+    if query.date_from is not None:
+        sql = sql.where(ExcuseRecord.last_day >= query.date_from)
+    if query.date_to is not None:
+        sql = sql.where(ExcuseRecord.first_day <= query.date_to)
+    if query.status is not None:
+        sql = sql.where(ExcuseRecord.status == query.status)
+    sql = sql.order_by(ExcuseRecord.first_day.desc(), ExcuseRecord.id.desc()).limit(query.limit)
+    return [to_excuse(record, employee) for record, employee in db.execute(sql).all()]
+
+
+def create(db: DbSession, scope: Scope, body: ExcuseIn) -> Excuse:
+    """Register leave or a trip for a person in scope (pending unless ``approved``)."""
+    scope.require("excuses:write")
+    employee = employee_in_scope(db, scope, body.employee_code)
+    try:
+        record = add_excuse(
+            db,
+            employee.code,
+            body.kind,
+            body.first_day,
+            body.last_day,
+            sessions=list(body.sessions) if body.sessions else None,
+            approved=body.approved,
+            note=body.note,
+            by=scope.username,
+        )
+    except ExcuseError as exc:
+        raise Invalid("invalid_excuse", str(exc)) from exc
+    return to_excuse(record, employee)
+
+
+def change_status(db: DbSession, scope: Scope, excuse_id: int, status: str) -> Excuse:
+    """Approve (duyệt) or cancel (hủy); a cancelled one cannot change again."""
+    scope.require("excuses:write")
+    record = db.get(ExcuseRecord, excuse_id)
+    employee = db.get(Employee, record.employee_id) if record else None
+    if record is None or employee is None or not scope.sees(employee.unit_id):
+        raise NotFound("Đơn nghỉ")
+    if record.status == "cancelled":
+        raise Conflict("cancelled", "Đơn đã bị hủy, không thể thay đổi")
+    set_status(db, excuse_id, status)
+    return to_excuse(record, employee)
+
+
+def import_upload(db: DbSession, scope: Scope, filename: str, content: bytes) -> ImportReport:
+    """Import a CSV/XLSX of leave; a file with any bad row changes nothing.
+
+    Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú.
+    """
+    scope.require("excuses:import")
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise Invalid("unsupported_file", "Chỉ nhận tệp .csv hoặc .xlsx")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Invalid("file_too_large", "Tệp quá lớn (tối đa 5 MB)")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        handle.write(content)
+        handle.flush()
+        try:
+            created = import_file(db, Path(handle.name), scope.unit_ids, by=scope.username)
+        except ExcuseError as exc:
+            raise Invalid(
+                "invalid_file",
+                "Tệp có dòng không hợp lệ, chưa nhập gì",
+                exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
+            ) from exc
+    return ImportReport(created=created, problems=[])

@@ -1,0 +1,258 @@
+"""Discipline summaries for Nội vụ (báo cáo tình hình chấp hành kỷ luật, kỷ cương hành chính):
+per unit (ranked, worst rate first) and per person, month, quarter or year, with the flags of
+the thresholds (NĐ 112/2020), as a view or as CSV/XLSX files."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import Invalid
+from rules.zones import zone
+from services.exports import period_label, to_csv, to_xlsx
+from services.documents.discipline_report import events
+from services.documents.files import issuer, report_file, with_unit_codes
+from services.documents.header import DocumentHeader
+from services.documents.period import ReportPeriod, report_period
+from services.scope import Scope, units_filter
+from store.models import Agency, Unit, User
+from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
+
+PeriodKind = Literal["month", "quarter", "year"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryQuery:
+    period: PeriodKind = "month"
+    year: int = 2026
+    month: int | None = None
+    quarter: int | None = None
+    unit_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryFile:
+    """A downloadable report: bytes, media type and a file name."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+class RateOut(BaseModel):
+    """Tỷ lệ vi phạm = violations ÷ working days × 100, with both terms to check it."""
+
+    violations: float = Field(description="late arrivals + early departures + absence days")
+    working_days: int
+    per_100_days: float
+
+
+class LineOut(BaseModel):
+    rank: int | None = None
+    id: int
+    code: str
+    name: str
+    unit_id: int
+    unit_name: str
+    staff: int | None = Field(description="staff count (Tổng số CBCCVC): units and total only")
+    working_days: int
+    present_days: int
+    late_count: int
+    late_minutes: int
+    early_count: int
+    early_minutes: int
+    absent_days: float
+    excused_days: dict[str, float]
+    missing_punches: int
+    reviewed: dict[str, int]
+    rate_per_100_days: float
+    rate: RateOut
+    flags: list[str]
+
+
+class PeriodOut(BaseModel):
+    end_day: date | None = Field(default=None, description="the period's own last day")
+    complete: bool = True
+    kind: Literal["month", "quarter", "year"]
+    first_day: date
+    last_day: date
+    label: str
+
+
+class SummaryOut(BaseModel):
+    scope: str
+    period: PeriodOut
+    generated_at: datetime
+    thresholds: dict[str, float]
+    units: list[LineOut]
+    people: list[LineOut]
+    total: LineOut
+
+
+def period_bounds(
+    kind: str, year: int, month: int | None, quarter: int | None
+) -> tuple[date, date]:
+    if kind == "month":
+        if month is None:
+            raise Invalid("month_required", "Cần chọn tháng (1–12)")
+        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    if kind == "quarter":
+        if quarter is None:
+            raise Invalid("quarter_required", "Cần chọn quý (1–4)")
+        first_month = 3 * (quarter - 1) + 1
+        last_month = first_month + 2
+        return date(year, first_month, 1), date(
+            year, last_month, calendar.monthrange(year, last_month)[1]
+        )
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def out(line: Line, rank: int | None = None, person: bool = False) -> LineOut:
+    return LineOut(
+        rank=rank,
+        id=line.key,
+        code=line.code,
+        name=line.name,
+        unit_id=line.unit_id,
+        unit_name=line.unit_name,
+        staff=None if person else line.staff,
+        working_days=line.working_days,
+        present_days=line.present_days,
+        late_count=line.late_count,
+        late_minutes=line.late_minutes,
+        early_count=line.early_count,
+        early_minutes=line.early_minutes,
+        absent_days=round(line.absent_days, 2),
+        excused_days={
+            "leave": round(line.excused_leave, 2),
+            "sick": round(line.excused_sick, 2),
+            "trip": round(line.excused_trip, 2),
+            "study": round(line.excused_study, 2),
+            "other": round(line.excused_other, 2),
+        },
+        missing_punches=line.missing_punches,
+        reviewed={
+            "confirmed": line.confirmed,
+            "excused": line.excused,
+            "dismissed": line.dismissed,
+        },
+        rate_per_100_days=line.rate,
+        rate=RateOut(
+            violations=events(line), working_days=line.working_days, per_100_days=line.rate
+        ),
+        flags=line.flags,
+    )
+
+
+def scope_name(db: DbSession, scope: Scope, unit_id: int | None) -> str:
+    """The heading of a report: the unit, the agency, or every agency."""
+    if unit_id is not None:
+        unit = db.get(Unit, unit_id)
+        return unit.name if unit else ""
+    user = db.get(User, scope.user_id)
+    if user is not None and user.unit_id is not None and scope.role == "unit_head":
+        unit = db.get(Unit, user.unit_id)
+        return unit.name if unit else ""
+    if user is not None and user.agency_id is not None:
+        return db.scalar(select(Agency.name).where(Agency.id == user.agency_id)) or ""
+    return "Tất cả cơ quan, đơn vị"
+
+
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    name: str
+    label: str
+    first: date
+    last: date
+    thresholds: Thresholds
+    people: list[Line]
+    ranked: list[Line]
+    total: Line
+    period: ReportPeriod
+
+
+def _compute(
+    db: DbSession, scope: Scope, query: SummaryQuery, thresholds: Thresholds, today: date
+) -> _Computed:
+    """A period not over counts up to the last closed day (``today`` − 1) and says so."""
+    scope.require("summaries:read")
+    p = report_period(query.period, query.year, query.month, query.quarter, today)
+    first, last = p.first, p.last
+    units = units_filter(db, scope, query.unit_id)
+    people = person_lines(db, first, last, units, thresholds)
+    ranked = with_unit_codes(db, unit_lines(people, thresholds))
+    return _Computed(
+        period=p,
+        name=scope_name(db, scope, query.unit_id),
+        label=p.label,
+        first=first,
+        last=last,
+        thresholds=thresholds,
+        people=people,
+        ranked=ranked,
+        total=total_line(ranked),
+    )
+
+
+def summary(
+    db: DbSession,
+    scope: Scope,
+    query: SummaryQuery,
+    thresholds: Thresholds,
+    now: datetime,
+    timezone: str,
+) -> SummaryOut:
+    """The summary of a period for the units in scope (404 for a unit outside it)."""
+    c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
+    return SummaryOut(
+        scope=c.name,
+        period=PeriodOut(
+            kind=query.period,
+            first_day=c.first,
+            last_day=c.last,
+            end_day=c.period.end,
+            complete=c.period.complete,
+            label=c.label,
+        ),
+        generated_at=now.astimezone(zone(timezone)),
+        thresholds={
+            "absence_days_per_month": thresholds.month_days,
+            "absence_days_per_period": thresholds.year_days,
+            "consecutive_absence_days": thresholds.consecutive_days,
+        },
+        units=[out(u, rank) for rank, u in enumerate(c.ranked, start=1)],
+        people=[out(line, person=True) for line in c.people],
+        total=out(c.total),
+    )
+
+
+def summary_file(
+    db: DbSession,
+    scope: Scope,
+    query: SummaryQuery,
+    thresholds: Thresholds,
+    now: datetime,
+    timezone: str,
+    fmt: Literal["csv", "xlsx", "pdf"],
+    by: Literal["unit", "employee"] = "unit",
+) -> SummaryFile:
+    """The same summary as a CSV (UTF-8 with BOM, for Excel), or the official document (XLSX,
+    PDF: services/documents)."""
+    generated = now.astimezone(zone(timezone))
+    c = _compute(db, scope, query, thresholds, generated.date())
+    stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
+    if fmt == "csv":
+        return SummaryFile(to_csv(c.ranked, c.people, by), "text/csv; charset=utf-8", f"{stem}.csv")
+    agency, unit = issuer(db, scope.user_id, query.unit_id, "Sở Nội vụ")
+    header = DocumentHeader(
+        agency=agency, unit=unit, recipient="Sở Nội vụ", period_label=c.label, generated=generated
+    )
+    doc = report_file(db, units_filter(db, scope, query.unit_id), c.period, thresholds, header, fmt)
+    return SummaryFile(doc.content, doc.media_type, doc.filename)

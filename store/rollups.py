@@ -1,0 +1,388 @@
+"""Person-months: each person's month summed from day records and violations (derived).
+
+``refresh`` rewrites the given (person, month) rows from the rows beneath them; the runner
+calls it in the transaction that writes day records, a review in the transaction that
+records the decision, and ``rebuild`` for everything. A summary then reads one row per person
+and month, whatever the years stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session as DbSession
+
+from store.bulk import among, bulk_insert
+from store.models import DayRecord, PersonMonth, ReviewState, ViolationRecord
+
+PERSON_MONTHS = cast(Table, PersonMonth.__table__)
+Pair = tuple[int, date]  # (employee id, first day of the month)
+
+WORKING = ("present", "late", "absent", "on_leave", "pending")
+PRESENT = ("present", "late")
+DAY_MINUTES = 480.0
+EXCUSE_GROUPS = {
+    "annual_leave": "leave",
+    "personal_paid": "leave",
+    "compensatory_day": "leave",
+    "unpaid_leave": "leave",
+    "sick_leave": "sick",
+    "maternity": "sick",
+    "business_trip": "trip",
+    "outside_meeting": "trip",
+    "training": "study",
+}
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _month_expr(db: DbSession, column: Any) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return sql_cast(func.date_trunc("month", column), Date)
+    return func.date(column, "start of month")
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _reviewed() -> Any:
+    v = ViolationRecord
+    return and_(
+        ReviewState.employee_id == v.employee_id,
+        ReviewState.day == v.day,
+        ReviewState.session == v.session,
+        ReviewState.kind == v.kind,
+    )
+
+
+def _day_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+    d = DayRecord
+    month = _month_expr(db, d.day)
+    groups = {
+        g: [k for k, v in EXCUSE_GROUPS.items() if v == g] for g in set(EXCUSE_GROUPS.values())
+    }
+    return list(
+        db.execute(
+            select(
+                d.employee_id,
+                month.label("month"),
+                d.unit_id,
+                func.sum(case((d.status.in_(WORKING), 1), else_=0)),
+                func.sum(case((d.status.in_(PRESENT), 1), else_=0)),
+                func.sum(case((d.status == "absent", 1), else_=0)),
+                *[
+                    func.sum(case((d.excused_kind.in_(groups[g]), d.excused_fraction), else_=0.0))
+                    for g in ("leave", "sick", "trip", "study")
+                ],
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                d.excused_kind.is_not(None),
+                                d.excused_kind.not_in(list(EXCUSE_GROUPS)),
+                            ),
+                            d.excused_fraction,
+                        ),
+                        else_=0.0,
+                    )
+                ),
+            )
+            .where(among(db, d.employee_id, ids), d.day >= first, d.day < end)
+            .group_by(d.employee_id, month, d.unit_id)
+        ).all()
+    )
+
+
+def _violation_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+    v = ViolationRecord
+    month = _month_expr(db, v.day)
+    counted = or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
+    return list(
+        db.execute(
+            select(
+                v.employee_id,
+                month.label("month"),
+                v.unit_id,
+                func.sum(case((and_(v.kind == "late", counted), 1), else_=0)),
+                func.sum(case((and_(v.kind == "late", counted), v.minutes), else_=0)),
+                func.sum(case((and_(v.kind == "early_leave", counted), 1), else_=0)),
+                func.sum(case((and_(v.kind == "early_leave", counted), v.minutes), else_=0)),
+                func.sum(
+                    case(
+                        (
+                            and_(v.kind == "absent", counted),
+                            sql_cast(v.minutes, Float) / DAY_MINUTES,
+                        ),
+                        else_=0.0,
+                    )
+                ),
+                func.sum(
+                    case((and_(v.kind.in_(["missing_in", "missing_out"]), counted), 1), else_=0)
+                ),
+                func.sum(case((ReviewState.decision == "confirmed", 1), else_=0)),
+                func.sum(case((ReviewState.decision == "excused", 1), else_=0)),
+                func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)),
+            )
+            .outerjoin(ReviewState, _reviewed())
+            .where(among(db, v.employee_id, ids), v.active.is_(True), v.day >= first, v.day < end)
+            .group_by(v.employee_id, month, v.unit_id)
+        ).all()
+    )
+
+
+RowKey = tuple[int, date, int]  # (employee id, month, unit id)
+
+
+def _runs(
+    db: DbSession, pairs: set[tuple[int, date, int]]
+) -> dict[tuple[int, date, int], tuple[int, int, int]]:
+    """Head, tail and longest run of absent working days of each (person, month, unit)."""
+    if not pairs:
+        return {}
+    ids = {e for e, _, _ in pairs}
+    first = min(m for _, m, _ in pairs)
+    end = _next_month(max(m for _, m, _ in pairs))
+    d = DayRecord
+    statuses: dict[RowKey, list[bool]] = defaultdict(list)
+    for e, day, unit, status in db.execute(
+        select(d.employee_id, d.day, d.unit_id, d.status)
+        .where(
+            among(db, d.employee_id, ids),
+            d.day >= first,
+            d.day < end,
+            d.status.in_(WORKING),
+        )
+        .order_by(d.employee_id, d.day)
+    ):
+        key = (e, month_of(day), unit)
+        if key in pairs:
+            statuses[key].append(status == "absent")
+    runs = {}
+    for key, days in statuses.items():
+        head = next((i for i, absent in enumerate(days) if not absent), len(days))
+        tail = next((i for i, absent in enumerate(reversed(days)) if not absent), len(days))
+        longest = current = 0
+        for absent in days:
+            current = current + 1 if absent else 0
+            longest = max(longest, current)
+        runs[key] = (head, tail, longest)
+    return runs
+
+
+_PG_DELETE = text(
+    "DELETE FROM person_months p USING unnest(:e, :m) AS k(e, m)"
+    " WHERE p.employee_id = k.e AND p.month = k.m"
+).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
+
+
+def _pg_in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _pg_group(group: str) -> str:
+    return _pg_in(k for k, g in EXCUSE_GROUPS.items() if g == group)
+
+
+_COUNTED = "(s.decision IS NULL OR s.decision = 'confirmed')"
+# The same sums as the SQLite path below, computed in the server from each pair's rows
+# (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
+_PG_INSERT = text(
+    f"""
+WITH k AS (SELECT * FROM unnest(:e, :m) AS k(e, m)),
+d AS (
+  SELECT r.employee_id, k.m AS month, r.unit_id,
+    count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
+    count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
+    count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("leave")}), 0)
+      AS excused_leave,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("sick")}), 0)
+      AS excused_sick,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("trip")}), 0)
+      AS excused_trip,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
+      AS excused_study,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
+      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
+  FROM k CROSS JOIN LATERAL (SELECT * FROM day_records WHERE employee_id = k.e
+    AND day >= k.m AND day < (k.m + interval '1 month')::date OFFSET 0) AS r
+  GROUP BY r.employee_id, k.m, r.unit_id
+),
+v AS (
+  SELECT x.employee_id, k.m AS month, x.unit_id,
+    count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
+    count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
+      AS early_minutes,
+    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
+      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
+    count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
+      AS missing_punches,
+    count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
+    count(*) FILTER (WHERE s.decision = 'excused') AS excused,
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+  FROM k CROSS JOIN LATERAL (SELECT * FROM violations WHERE employee_id = k.e
+    AND day >= k.m AND day < (k.m + interval '1 month')::date AND active OFFSET 0) AS x
+  LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
+    AND s.session = x.session AND s.kind = x.kind
+  GROUP BY x.employee_id, k.m, x.unit_id
+)
+INSERT INTO person_months (employee_id, month, unit_id, working_days, present_days,
+  late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
+  excused_leave, excused_sick, excused_trip, excused_study, excused_other,
+  confirmed, excused, dismissed,
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+SELECT coalesce(d.employee_id, v.employee_id), coalesce(d.month, v.month),
+  coalesce(d.unit_id, v.unit_id), coalesce(d.working_days, 0), coalesce(d.present_days, 0),
+  coalesce(v.late_count, 0), coalesce(v.late_minutes, 0), coalesce(v.early_count, 0),
+  coalesce(v.early_minutes, 0), coalesce(v.absent_days, 0), coalesce(v.missing_punches, 0),
+  coalesce(d.excused_leave, 0), coalesce(d.excused_sick, 0), coalesce(d.excused_trip, 0),
+  coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
+  coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
+  coalesce(d.absent_status_days, 0), 0, 0, 0
+FROM d FULL JOIN v ON v.employee_id = d.employee_id AND v.month = d.month
+  AND v.unit_id = d.unit_id
+RETURNING employee_id, month, unit_id, absent_status_days
+"""
+).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
+
+
+def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
+    ordered = sorted(wanted)
+    arrays = {"e": [e for e, _ in ordered], "m": [m for _, m in ordered]}
+    db.execute(_PG_DELETE, arrays)
+    written = db.execute(_PG_INSERT, arrays).all()
+    absent = {(e, m, u) for e, m, u, days in written if days}
+    runs = [
+        {"e": e, "m": m, "u": u, "h": head, "t": tail, "x": longest}
+        for (e, m, u), (head, tail, longest) in _runs(db, absent).items()
+    ]
+    if runs:
+        db.execute(
+            text(
+                "UPDATE person_months SET absent_run_head = :h, absent_run_tail = :t,"
+                " absent_run_max = :x WHERE employee_id = :e AND month = :m AND unit_id = :u"
+            ),
+            runs,
+        )
+    return len(written)
+
+
+def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
+    """Rewrite the rows of the given (person, month) pairs from day records and violations.
+
+    The caller holds the pairs (``store.queue.lock_keys``) or runs alone; returns the rows
+    written."""
+    wanted = {(e, month_of(m)) for e, m in pairs}
+    if not wanted:
+        return 0
+    if db.get_bind().dialect.name == "postgresql":
+        return _pg_refresh(db, wanted)
+    ids = {e for e, _ in wanted}
+    first = min(m for _, m in wanted)
+    end = _next_month(max(m for _, m in wanted))
+    rows: dict[RowKey, dict[str, Any]] = {}
+
+    def row(e: int, month: Any, unit: int) -> dict[str, Any] | None:
+        key = (e, _as_date(month), unit)
+        if (e, key[1]) not in wanted:
+            return None
+        if key not in rows:
+            rows[key] = {c.name: 0 for c in PERSON_MONTHS.columns} | {
+                "employee_id": e,
+                "month": key[1],
+                "unit_id": unit,
+            }
+        return rows[key]
+
+    for e, month, unit, working, present, absent_status, lv, sk, tr, st, other in _day_sums(
+        db, ids, first, end
+    ):
+        if (r := row(e, month, unit)) is not None:
+            r.update(
+                working_days=int(working or 0),
+                present_days=int(present or 0),
+                absent_status_days=int(absent_status or 0),
+                excused_leave=float(lv or 0),
+                excused_sick=float(sk or 0),
+                excused_trip=float(tr or 0),
+                excused_study=float(st or 0),
+                excused_other=float(other or 0),
+            )
+    for e, month, unit, *sums in _violation_sums(db, ids, first, end):
+        if (r := row(e, month, unit)) is not None:
+            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
+            r.update(
+                late_count=int(late or 0),
+                late_minutes=int(late_min or 0),
+                early_count=int(early or 0),
+                early_minutes=int(early_min or 0),
+                absent_days=float(absent or 0),
+                missing_punches=int(missing or 0),
+                confirmed=int(conf or 0),
+                excused=int(exc or 0),
+                dismissed=int(dis or 0),
+            )
+    for key, (head, tail, longest) in _runs(
+        db, {k for k, r in rows.items() if r["absent_status_days"]}
+    ).items():
+        rows[key].update(absent_run_head=head, absent_run_tail=tail, absent_run_max=longest)
+    for r in rows.values():  # integer and float columns as the table declares them
+        for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
+            r[c] = float(r[c])
+    pm = PERSON_MONTHS.c
+    db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
+    bulk_insert(db, PERSON_MONTHS, [rows[k] for k in sorted(rows)])
+    return len(rows)
+
+
+def rebuild(db: DbSession, first: date | None = None, last: date | None = None) -> int:
+    """Recompute every person-month (of the months from ``first`` to ``last``) from the day
+    records and violations; returns the rows written."""
+    d = DayRecord
+    query = select(d.employee_id, _month_expr(db, d.day)).distinct()
+    if first is not None:
+        query = query.where(d.day >= month_of(first))
+    if last is not None:
+        query = query.where(d.day < _next_month(month_of(last)))
+    pairs = {(e, _as_date(month)) for e, month in db.execute(query)}
+    pm = PERSON_MONTHS.c
+    stale = delete(PERSON_MONTHS)
+    if first is not None:
+        stale = stale.where(pm.month >= month_of(first))
+    if last is not None:
+        stale = stale.where(pm.month <= month_of(last))
+    db.execute(stale)
+    written = 0
+    ordered = sorted(pairs)
+    for i in range(0, len(ordered), 5000):
+        written += refresh(db, ordered[i : i + 5000])
+    return written

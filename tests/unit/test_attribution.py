@@ -1,0 +1,185 @@
+"""Which session a punch belongs to and which excuse wins: the nine cases of issue 9."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from rules.attribution import attribute, bursts, layout
+from rules.calendar import Margins, Schedule, SessionSpec
+from rules.config import RulesDoc, SessionNameError, resolve_session_names
+from rules.evaluate import Excuse
+from rules.policy import Policy
+from tests.unit.days import MONDAY, at, judge, kinds, local, plan, punches
+
+JULY_14, JULY_15 = date(2026, 7, 14), date(2026, 7, 15)
+
+
+def test_back_early_from_lunch_is_an_ordinary_day() -> None:
+    # Case 1: 11:32 is the morning's departure and 12:10 the afternoon's arrival.
+    result = judge(MONDAY, "07:25", "11:32", "12:10", "17:03")
+    assert result.violations == ()
+    assert result.worked_minutes == 480
+
+
+def test_a_retap_minutes_after_arriving_is_not_a_departure() -> None:
+    # Case 2: no lunch-out; the retap at 07:28:10 leaves the morning without a departure.
+    result = judge(MONDAY, "07:25:00", "07:28:10", "12:58", "17:05")
+    assert kinds(result) == [("morning", "missing_out", 0)]
+    assert result.violations[0].evidence == (1,)
+
+
+def test_a_retap_after_the_afternoon_arrival_is_not_an_early_departure() -> None:
+    result = judge(MONDAY, "07:25", "11:35", "12:58", "13:04")
+    assert kinds(result) == [("afternoon", "missing_out", 0)]
+
+
+NARROW = Policy(margins=Margins(early_arrival_s=90 * 60, late_departure_s=15 * 60))
+
+
+def test_a_punch_only_the_afternoon_window_holds_is_the_afternoon_s() -> None:
+    # Case 3: the morning's window ends 11:45, the afternoon's opens 11:30.
+    alone = judge(MONDAY, "12:05", policy=NARROW)
+    assert kinds(alone) == [("afternoon", "missing_out", 0), ("morning", "absent", 240)]
+    assert judge(MONDAY, "07:25", "11:31", "12:05", "17:01", policy=NARROW).violations == ()
+
+
+NIGHT_THEN_MORNING = Schedule(
+    name="Trực đêm rồi ca sáng",
+    rota=(
+        (SessionSpec("night", time(22, 0), time(8, 0)),),
+        (SessionSpec("morning", time(7, 30), time(11, 30)),),
+    ),
+    rota_anchor=JULY_14,
+    observes_holidays=False,
+)
+
+
+def test_a_punch_between_a_night_shift_and_the_next_morning_belongs_to_one_session() -> None:
+    # Case 4: 07:45 on 15/07 is the night's departure (cut at the night's scheduled end).
+    later = local(JULY_15 + timedelta(days=2), "00:00")
+    night = judge(JULY_14, "+1 07:45", schedule=NIGHT_THEN_MORNING, now=later)
+    morning = judge(JULY_15, "07:45", schedule=NIGHT_THEN_MORNING, now=later)
+    assert kinds(night) == [("night", "early_leave", 15), ("night", "missing_in", 0)]
+    assert {v.evidence for v in night.violations} == {(1,)}
+    assert kinds(morning) == [("morning", "absent", 240)]
+    assert morning.violations[0].evidence == () and morning.first_in is None
+
+
+def test_the_night_shift_s_neighbour_is_read_with_it() -> None:
+    day = plan(JULY_15, schedule=NIGHT_THEN_MORNING)
+    assert [s.name for s in day.before] == ["night"]
+    assert day.reads_from == at(JULY_14, "20:00")
+
+
+def test_a_rota_keeps_its_shift_on_a_swapped_working_saturday() -> None:
+    # Case 5: 22/08/2026 is làm bù; a rota's shift that day is a working day.
+    every_day = Schedule(
+        name="Ca ngày",
+        rota=((SessionSpec("day", time(7, 30), time(17, 0)),),),
+        rota_anchor=date(2026, 1, 1),
+        observes_holidays=True,
+    )
+    saturday = date(2026, 8, 22)
+    assert plan(saturday, schedule=every_day).kind == "working"
+    result = judge(saturday, "09:00", schedule=every_day)
+    assert kinds(result) == [("day", "late", 90), ("day", "missing_out", 0)]
+    assert result.status == "late"
+
+
+@pytest.mark.parametrize("trip_first", [True, False])
+def test_leave_wins_over_a_business_trip_whatever_the_order(trip_first: bool) -> None:
+    # Case 6: the same facts give the same day record whatever order they were stored in.
+    trip = Excuse(1, "business_trip", JULY_14, JULY_15)
+    leave = Excuse(2, "annual_leave", JULY_15, JULY_15)
+    stored = [trip, leave] if trip_first else [leave, trip]
+    result = judge(JULY_15, excuses=stored)
+    assert result.excused == (("morning", "annual_leave"), ("afternoon", "annual_leave"))
+    assert judge(JULY_14, excuses=stored).excused[0] == ("morning", "business_trip")
+
+
+def test_pending_excuses_are_chosen_by_the_same_precedence() -> None:
+    trip = Excuse(5, "business_trip", MONDAY, MONDAY, status="pending")
+    sick = Excuse(9, "sick_leave", MONDAY, MONDAY, status="pending")
+    for stored in ([trip, sick], [sick, trip]):
+        assert {v.pending_excuse for v in judge(MONDAY, excuses=stored).violations} == {9}
+
+
+def test_session_names_are_the_schedule_s_own_with_vietnamese_aliases() -> None:
+    # Case 7: what a clerk types is accepted; an unknown name is refused with the valid ones.
+    known = ["morning", "afternoon"]
+    assert resolve_session_names(["sáng", "Buổi chiều"], known) == {"morning", "afternoon"}
+    assert resolve_session_names(["Ca 1"], ["Ca 1", "Ca 2"]) == {"Ca 1"}
+    with pytest.raises(SessionNameError, match=r"'tối'.*morning \(sáng\), afternoon \(chiều\)"):
+        resolve_session_names(["tối"], known)
+    assert RulesDoc().schedule.session_names() == ["morning", "afternoon"]
+
+
+def test_duplicate_session_names_are_refused_when_the_rules_are_loaded() -> None:
+    # Case 9: two sessions of one day with one name would make two violations with one identity.
+    twice = {"name": "morning", "start": "07:30:00", "end": "11:30:00"}
+    again = {"name": "morning", "start": "13:00:00", "end": "17:00:00"}
+    with pytest.raises(ValidationError, match="tên ca trùng nhau trong sessions: morning"):
+        RulesDoc.model_validate({"schedule": {"sessions": [twice, again]}})
+    with pytest.raises(ValidationError, match=r"rota.days\[1\]"):
+        RulesDoc.model_validate(
+            {"schedule": {"rota": {"anchor": "2026-07-14", "days": [[twice], [twice, again]]}}}
+        )
+
+
+def test_a_single_break_punch_is_decided_by_the_configured_cut() -> None:
+    assert kinds(judge(MONDAY, "07:25", "12:10", "17:03")) == [("afternoon", "missing_in", 0)]
+    assert kinds(judge(MONDAY, "07:25", "12:20", "17:03")) == [("morning", "missing_out", 0)]
+    at_end = Policy(break_cut="earlier_end")
+    assert kinds(judge(MONDAY, "07:25", "11:32", "17:03", policy=at_end)) == [
+        ("morning", "missing_out", 0)
+    ]
+    at_start = Policy(break_cut="later_start")
+    assert kinds(judge(MONDAY, "07:25", "12:50", "17:03", policy=at_start)) == [
+        ("afternoon", "missing_in", 0)
+    ]
+
+
+def test_a_single_break_punch_completes_the_session_that_lacks_a_side() -> None:
+    # The afternoon already has an arrival and a departure: 12:40 is the lunch-out.
+    assert judge(MONDAY, "07:25", "12:40", "13:20", "17:03").violations != ()
+    assert kinds(judge(MONDAY, "07:25", "12:40", "13:20", "17:03")) == [("afternoon", "late", 20)]
+    # The morning already has both: 11:50 is the afternoon's arrival.
+    assert judge(MONDAY, "07:25", "11:28", "11:50", "17:03").violations == ()
+
+
+def test_each_burst_goes_to_at_most_one_session() -> None:
+    day = plan(MONDAY)
+    found = bursts(punches(MONDAY, "07:25", "11:32", "11:33", "12:10", "17:03"), 600)
+    attributed = attribute(layout(day.context), found)
+    assert [[b.first_id for b in bs] for bs in attributed] == [[1, 2], [4, 5]]
+    assert attributed[0][-1].last_id == 3  # 11:33 is 11:32's retap
+
+
+def test_a_night_shift_next_to_a_morning_closes_at_its_cut() -> None:
+    # No punch after the night's scheduled end can be the night's: its day closes there.
+    assert plan(JULY_14, schedule=NIGHT_THEN_MORNING).closes_at == at(JULY_15, "08:00")
+    assert plan(MONDAY).closes_at == at(MONDAY, "21:00")
+
+
+def test_first_in_last_out_reads_a_retap_as_the_arrival_repeated() -> None:
+    per_day = Policy(punch_mode="per_day")
+    assert kinds(judge(MONDAY, "07:25", "07:31", policy=per_day)) == [
+        ("afternoon", "missing_out", 0)
+    ]
+    assert kinds(judge(MONDAY, "07:25", "16:58", "17:04", policy=per_day)) == []
+
+
+def test_a_night_shift_s_departure_is_not_the_next_day_off_s_attendance() -> None:
+    nights = Schedule(
+        name="Trực đêm",
+        rota=((SessionSpec("night", time(22, 0), time(6, 0)),), ()),
+        rota_anchor=MONDAY,
+        observes_holidays=False,
+    )
+    tuesday = MONDAY + timedelta(days=1)
+    off = judge(tuesday, "05:40", "15:00", schedule=nights)
+    assert off.status == "off_shift" and off.first_in == at(tuesday, "15:00")
+    assert off.last_out is None

@@ -1,0 +1,192 @@
+"""Attribution invariants over generated days of every shape (hypothesis)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules.attribution import attribute, bursts, layout
+from rules.calendar import DayPlan, Margins, Schedule, SessionSpec, office_hours
+from rules.evaluate import Excuse, PunchFact, evaluate_day
+from rules.policy import Policy
+from rules.reconcile import apply_changes, reconcile
+from tests.unit.days import MONDAY, TZ, at, local, plan
+
+ONE = timedelta(days=1)
+
+
+def _rota(name: str, *days: tuple[tuple[str, str, str], ...]) -> Schedule:
+    return Schedule(
+        name=name,
+        rota=tuple(
+            tuple(SessionSpec(n, time.fromisoformat(s), time.fromisoformat(e)) for n, s, e in day)
+            for day in days
+        ),
+        rota_anchor=MONDAY - 7 * ONE,
+        observes_holidays=False,
+    )
+
+
+SHAPES: dict[str, Schedule] = {
+    "office": office_hours(),
+    "hanoi": office_hours(("08:00", "12:00"), ("13:00", "17:00")),
+    "summer": office_hours(("07:00", "11:30"), ("13:30", "17:00")),
+    "night_then_morning": _rota(
+        "Đêm rồi sáng", (("night", "22:00", "08:00"),), (("morning", "07:30", "11:30"),)
+    ),
+    "three_shifts": _rota(
+        "Ba ca",
+        (("early", "06:00", "14:00"), ("late", "14:00", "22:00"), ("night", "22:00", "06:00")),
+    ),
+    "nights": _rota("Trực đêm", (("night", "22:00", "06:00"),), ()),
+    "long_day": _rota("Ca dài", (("day", "07:00", "19:00"),)),
+}
+OFFICE_SHAPES = ("office", "hanoi", "summer")
+
+policies = st.builds(
+    Policy,
+    late_grace_s=st.sampled_from([0, 300, 900]),
+    early_grace_s=st.sampled_from([0, 300]),
+    absent_after_late_s=st.sampled_from([3600, 7200]),
+    punch_mode=st.sampled_from(["per_session", "per_day"]),
+    double_tap_s=st.sampled_from([0, 60, 120]),
+    retap_s=st.sampled_from([0, 180, 600, 900]),
+    break_cut=st.sampled_from(["earlier_end", "middle", "later_start"]),
+    margins=st.builds(
+        Margins,
+        early_arrival_s=st.sampled_from([0, 30 * 60, 90 * 60, 120 * 60, 240 * 60]),
+        late_departure_s=st.sampled_from([0, 15 * 60, 120 * 60, 240 * 60, 480 * 60]),
+    ),
+)
+# Punches over three dates: the day before, the day, the day after (neighbours' shifts).
+instants = st.integers(min_value=at(MONDAY - ONE, "12:00"), max_value=at(MONDAY + ONE, "14:00"))
+punch_lists = st.lists(instants, max_size=12).map(
+    lambda ts: [PunchFact(i + 1, t) for i, t in enumerate(ts)]
+)
+FINAL = local(MONDAY + 3 * ONE, "00:00")
+moments = st.integers(min_value=at(MONDAY, "00:00"), max_value=int(FINAL.timestamp())).map(
+    lambda t: datetime.fromtimestamp(t, tz=TZ)
+)
+shapes = st.sampled_from(sorted(SHAPES))
+
+
+def _plan(shape: str, day: date, policy: Policy) -> DayPlan:
+    return plan(day, schedule=SHAPES[shape], policy=policy)
+
+
+@given(shapes, policies, punch_lists)
+def test_a_punch_is_attributed_to_at_most_one_session(
+    shape: str, policy: Policy, punches: list[PunchFact]
+) -> None:
+    window = max(policy.double_tap_s, policy.retap_s)
+    found = bursts(punches, window)
+    owner: dict[int, tuple[date, str]] = {}
+    for day in (MONDAY - ONE, MONDAY, MONDAY + ONE):
+        day_plan = _plan(shape, day, policy)
+        if not day_plan.sessions:
+            continue
+        attributed = attribute(layout(day_plan.context, policy.break_cut), found)
+        offset = len(day_plan.before)
+        for session, mine in zip(day_plan.sessions, attributed[offset:], strict=False):
+            for burst in mine:
+                assert session.contains(burst.first_at)
+                where = (day, session.name)
+                assert owner.setdefault(burst.first_id, where) == where
+
+
+def _keys(shape: str, policy: Policy, punches: list[PunchFact], now: datetime) -> set[object]:
+    return {
+        (day, v.session, v.kind)
+        for day in (MONDAY - ONE, MONDAY, MONDAY + ONE)
+        for v in evaluate_day(_plan(shape, day, policy), policy, punches, [], now).violations
+    }
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+@given(shapes, policies, punch_lists, moments, st.data())
+def test_adding_a_retap_never_adds_a_violation(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime, data: st.DataObject
+) -> None:
+    window = max(policy.double_tap_s, policy.retap_s)
+    found = bursts(punches, window)
+    if not found or window == 0:
+        return
+    repeated = data.draw(st.sampled_from(found))
+    retap = PunchFact(99, repeated.first_at + data.draw(st.integers(1, window)))
+    before = _keys(shape, policy, punches, now)
+    after = _keys(shape, policy, [*punches, retap], now)
+    assert after <= before
+
+
+@given(
+    st.sampled_from(OFFICE_SHAPES),
+    policies.filter(
+        lambda p: p.margins.early_arrival_s >= 120 * 60 and p.margins.late_departure_s >= 120 * 60
+    ),
+    st.data(),
+)
+def test_a_valid_four_punch_day_with_lunch_punches_anywhere_in_the_break_has_no_violation(
+    shape: str, policy: Policy, data: st.DataObject
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    morning, afternoon = day_plan.sessions
+    window = max(policy.double_tap_s, policy.retap_s)
+    arrive = data.draw(st.integers(morning.start - policy.margins.early_arrival_s, morning.start))
+    out = data.draw(st.integers(morning.end, afternoon.start - window - 1))
+    back = data.draw(st.integers(out + window + 1, afternoon.start))
+    leave = data.draw(st.integers(afternoon.end, afternoon.end + policy.margins.late_departure_s))
+    punches = [PunchFact(i, t) for i, t in enumerate((arrive, out, back, leave), start=1)]
+    result = evaluate_day(day_plan, policy, punches, [], FINAL)
+    assert result.violations == ()
+    assert result.status == "present"
+
+
+kinds_of_excuse = st.sampled_from(
+    ["annual_leave", "sick_leave", "business_trip", "training", "outside_meeting", "other"]
+)
+excuse_lists = st.lists(
+    st.builds(
+        Excuse,
+        id=st.integers(1, 50),
+        kind=kinds_of_excuse,
+        first_day=st.sampled_from([MONDAY - ONE, MONDAY]),
+        last_day=st.sampled_from([MONDAY, MONDAY + ONE]),
+        sessions=st.sampled_from([None, frozenset({"morning"}), frozenset({"afternoon", "night"})]),
+        status=st.sampled_from(["approved", "pending"]),
+    ),
+    max_size=4,
+    unique_by=lambda e: e.id,
+)
+
+
+@given(shapes, policies, punch_lists, excuse_lists, moments, st.randoms())
+def test_the_order_of_punches_and_excuses_never_changes_the_result(
+    shape: str,
+    policy: Policy,
+    punches: list[PunchFact],
+    excuses: list[Excuse],
+    now: datetime,
+    rnd: random.Random,
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    shuffled_punches, shuffled_excuses = list(punches), list(excuses)
+    rnd.shuffle(shuffled_punches)
+    rnd.shuffle(shuffled_excuses)
+    assert evaluate_day(day_plan, policy, shuffled_punches, shuffled_excuses, now) == (
+        evaluate_day(day_plan, policy, punches, excuses, now)
+    )
+
+
+@given(shapes, policies, punch_lists, excuse_lists, moments)
+def test_recomputing_any_shape_is_idempotent(
+    shape: str, policy: Policy, punches: list[PunchFact], excuses: list[Excuse], now: datetime
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    result = evaluate_day(day_plan, policy, punches, excuses, now)
+    state = apply_changes({}, reconcile({}, result.violations))
+    again = evaluate_day(day_plan, policy, punches, excuses, now)
+    assert again == result
+    assert reconcile(state, again.violations) == []
