@@ -90,6 +90,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(pages.router)
     app.include_router(ops.router)
-    for router in (auth, violations.router, excuses.router, summaries.router, documents.router, ops.api_router):
+    for router in (
+        auth,
+        violations.router,
+        excuses.router,
+        summaries.router,
+        documents.router,
+        ops.api_router,
+    ):
         app.include_router(router)
     return app

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from api.deps import Context, DbSession, require
 from api.errors import ApiError, bad_request, responses
-from services.scope import Scope, units_filter
 from rules.discipline_score import ScoreRule
 from rules.zones import zone
 from services import discipline_scores
@@ -20,6 +19,7 @@ from services.documents import timesheet
 from services.documents.files import DocumentFile, issuer, report_file, timesheet_file
 from services.documents.header import DocumentHeader
 from services.documents.period import Invalid, ReportPeriod, report_period
+from services.scope import Scope, units_filter
 from store.summaries import Thresholds
 
 router = APIRouter(prefix="/api", tags=["Văn bản, biểu mẫu"])

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid
 from rules.zones import zone
-from services.exports import period_label, to_csv, to_xlsx
 from services.documents.discipline_report import events
 from services.documents.files import issuer, report_file, with_unit_codes
 from services.documents.header import DocumentHeader
 from services.documents.period import ReportPeriod, report_period
+from services.exports import to_csv
 from services.scope import Scope, units_filter
 from store.models import Agency, Unit, User
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines

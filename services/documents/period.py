@@ -10,15 +10,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from kycuong.errors import Invalid
+
+__all__ = ["Invalid", "PeriodKind", "ReportPeriod", "report_period"]
+
 PeriodKind = Literal["month", "quarter", "year"]
-
-
-class Invalid(Exception):
-    """A period that cannot be reported (kycuong.errors.Invalid once the error tree lands)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,9 @@ def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     )
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-type"] == "application/pdf"
-    sheet = client.get("/api/documents/timesheets", params={**month, "format": "xlsx"}, headers=noivu)
+    sheet = client.get(
+        "/api/documents/timesheets", params={**month, "format": "xlsx"}, headers=noivu
+    )
     assert sheet.status_code == 200
     assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Phòng Một"]
     assert client.get(
@@ -82,7 +84,9 @@ def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_de
     with db_session(sqlite_engine) as db:
         absent = db.scalars(select(Employee.id).where(Employee.code == "E0002")).one()
     body = {"year": 2026, "month": 11, "score": 2.0, "flag": "not_good", "note": "Đã nhắc nhở"}
-    assert client.post(f"/api/scores/{absent}/decision", json=body, headers=noivu).status_code == 403
+    assert (
+        client.post(f"/api/scores/{absent}/decision", json=body, headers=noivu).status_code == 403
+    )
     decided = client.post(f"/api/scores/{absent}/decision", json=body, headers=head)
     assert decided.status_code == 200, decided.text
     assert decided.json()["status"] == "adjusted" and decided.json()["suggested_score"] == 1.0
@@ -94,7 +98,7 @@ def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_de
         "/api/scores", params={"year": 2026, "month": 11, "format": "xlsx"}, headers=noivu
     )
     assert xlsx.status_code == 200
-    assert client.post("/scores/999999/decision", json=body, headers=head).status_code == 404
+    assert client.post("/api/scores/999999/decision", json=body, headers=head).status_code == 404
 
 
 def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per_person(
