@@ -17,12 +17,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
-from kycuong.labels import EXCUSE, REVIEW, VIOLATION
+from kycuong.labels import DAY_STATUS, EXCUSE, REVIEW, VIOLATION
 from rules.zones import zone
+from services import days as day_service
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.accounts import authenticate
-from services.schemas import ReviewIn
+from services.schemas import BulkReviewIn, ReviewIn
 from store.violations import ReviewFilter
 from web import session as web_session
 from web.charts import unit_rates
@@ -178,6 +179,7 @@ def violations_page(
     xu_ly: str = "pending",
     can_bo: int | None = None,
     trang: str | None = None,
+    thong_bao: str = "",
 ) -> Response:
     with _db(request) as db:
         try:
@@ -208,6 +210,8 @@ def violations_page(
             visitor=visitor,
             page=page,
             error=error,
+            notice=thong_bao[:200],
+            may_review=visitor.scope.may("violations:review"),
             filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly, "can_bo": can_bo or ""},
         )
 
@@ -395,3 +399,110 @@ def vn_number(value: float, digits: int = 0) -> str:
     """Vietnamese separators: 1.234,5 (dot for thousands, comma for decimals)."""
     text = f"{value:,.{digits}f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+@router.get("/hom-nay", response_class=HTMLResponse)
+def today_page(request: Request, don_vi: int | None = None) -> Response:
+    now = web_session.now_utc()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            board = day_service.today(
+                db, visitor.scope, unit, now.astimezone(_tz(request)).date(), now
+            )
+            units = day_service.units_for(db, visitor.scope)
+        except KcError as exc:
+            return _not_found(request, visitor, exc.message)
+        partial = request.headers.get("HX-Request") == "true"
+        return _page(
+            request,
+            "_today_board.html" if partial else "today.html",
+            visitor=visitor,
+            board=board,
+            units=units,
+            unit_id=don_vi,
+            labels=DAY_STATUS,
+        )
+
+
+@router.get("/bang-thang", response_class=HTMLResponse)
+def month_page(
+    request: Request, don_vi: int | None = None, thang: str = "", nam: str = ""
+) -> Response:
+    today = web_session.now_utc().astimezone(_tz(request)).date()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            try:
+                year, month = int(nam or today.year), int(thang or today.month)
+            except ValueError as exc:
+                raise KcError("invalid_period", "Tháng và năm phải là số") from exc
+            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            grid = day_service.month(db, visitor.scope, unit, year, month)
+            units = day_service.units_for(db, visitor.scope)
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except KcError as exc:
+            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        return _page(
+            request,
+            "month.html",
+            visitor=visitor,
+            grid=grid,
+            units=units,
+            symbols=day_service.SYMBOLS,
+            weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
+        )
+
+
+@router.post("/vi-pham/xu-ly-nhieu")
+async def review_many_action(request: Request) -> Response:
+    """A decision for the ticked rows of the queue; each row gets its own result."""
+    form = await request.form()
+    raw = [str(v) for v in form.getlist("ids")]
+    ids = [int(v) for v in raw if v.isdigit() and 0 < int(v) < 2**63][:500]
+    decision = str(form.get("decision") or "")
+    reason_kind = str(form.get("reason_kind") or "") or None
+    note = str(form.get("note") or "")[:2000]
+    csrf = str(form.get("csrf") or "")
+    context = _context(request)
+    with _db(request) as db, db.begin():
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+        if not ids:
+            message = "Hãy đánh dấu ít nhất một vi phạm."
+        else:
+            try:
+                body = BulkReviewIn(
+                    ids=ids,
+                    decision=decision,  # type: ignore[arg-type]
+                    reason_kind=reason_kind,  # type: ignore[arg-type]
+                    note=note,
+                )
+                results = violation_service.review_many(
+                    db, visitor.scope, body, web_session.now_utc()
+                )
+                done = sum(1 for r in results if r.ok)
+                message = f"Đã lưu quyết định cho {done}/{len(results)} vi phạm."
+            except ValidationError:
+                message = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+            except KcError as exc:
+                message = exc.message
+    return RedirectResponse(f"/vi-pham?thong_bao={quote(message)}", status_code=303)

@@ -183,3 +183,62 @@ def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World
 def test_a_unit_head_without_a_session_gets_no_xlsx(world: World) -> None:
     answer = browser(world).get("/bao-cao/tai-ve", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/?next=")
+
+
+def unit_id(world: World, code: str) -> int:
+    from sqlalchemy import select
+
+    from store.db import db_session
+    from store.models import Unit
+
+    with db_session(world.engine) as db:
+        found = db.scalar(select(Unit.id).where(Unit.code == code))
+    assert found is not None
+    return found
+
+
+def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    grid = client.get("/bang-thang", params={"don_vi": unit_id(world, "A1"), "thang": "11"})
+    assert grid.status_code == 200 and "Bảng theo dõi tháng 11/2026" in grid.text
+    assert "Trần Văn e1" in grid.text and "Trần Văn e3" not in grid.text
+    e1 = world.people["e1"]
+    assert re.search(rf"can_bo={e1}&tu=23/11/2026&den=23/11/2026\"[^>]*>M</a>", grid.text)
+    assert "M:1" in grid.text
+    other = client.get("/bang-thang", params={"don_vi": unit_id(world, "A2")})
+    assert other.status_code == 404 and "nằm ngoài phạm vi" in other.text
+    wrong = client.get("/bang-thang", params={"thang": "13"})
+    assert wrong.status_code == 400 and "Tháng (1–12)" in wrong.text
+
+
+def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    page = client.get("/hom-nay", params={"don_vi": unit_id(world, "A1")})
+    assert page.status_code == 200 and "Trần Văn e1" in page.text
+    assert 'hx-trigger="every 60s"' in page.text
+    assert "Tạm tính — máy chấm công GATE chưa gửi đủ dữ liệu." in page.text
+    partial = client.get(
+        "/hom-nay", params={"don_vi": unit_id(world, "A1")}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in partial.text and "Trần Văn e1" in partial.text
+
+
+def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    queue = client.get("/vi-pham")
+    ids = sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"', queue.text))
+    assert len(ids) == 2
+    forged = client.post(
+        "/vi-pham/xu-ly-nhieu", data={"ids": ids, "decision": "confirmed"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    done = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={"ids": ids, "decision": "confirmed", "note": "", "csrf": csrf_of(queue.text)},
+    )
+    assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
+    for vid in ids:
+        assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"
