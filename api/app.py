@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import errors, excuses, ops, summaries, violations
+from api import documents, errors, excuses, ops, summaries, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession
 from kycuong.settings import Settings
 from services.accounts import authenticate
@@ -91,6 +91,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
     app.include_router(pages.router)
     app.include_router(ops.router)
-    for router in (auth, violations.router, excuses.router, summaries.router, ops.api_router):
+    for router in (
+        auth,
+        violations.router,
+        excuses.router,
+        summaries.router,
+        documents.router,
+        ops.api_router,
+    ):
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ def main() -> int:
         "ingest": "bench.ingest",
         "rules": "bench.rules",
         "api": "bench.api",
+        "documents": "bench.documents",
         "flood": "bench.flood",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:

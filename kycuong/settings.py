@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     absence_days_per_year_flag: float = 20
     consecutive_absence_days_flag: int = 5
 
+    # Documents (báo cáo, bảng chấm công): who receives a report, where it is issued, symbols.
+    report_recipient: str = "Sở Nội vụ"
+    report_issuer: str = Field(
+        default="Sở Nội vụ", description="issuing body when the user has no agency (province)"
+    )
+    report_place: str = Field(default="", description="'Hà Nội' in 'Hà Nội, ngày … tháng …'")
+    timesheet_symbols: dict[str, str] = Field(
+        default_factory=dict, description='overrides of the C01a-HD symbols, e.g. {"absent": "Ko"}'
+    )
+
     metrics_port: int | None = Field(
         default=None, description="serve Prometheus metrics of the ingest/rules role here"
     )

@@ -84,7 +84,8 @@ def to_csv(units: Sequence[Line], people: Sequence[Line], by: str) -> bytes:
     if by == "employee":
         writer.writerow(PERSON_HEADERS)
         for i, line in enumerate(people, start=1):
-            writer.writerow([i, line.code, line.name, line.unit_name, *figures(line)])
+            # A person is not a staff count: the column stays empty on their rows.
+            writer.writerow([i, line.code, line.name, line.unit_name, "", *figures(line)[1:]])
     else:
         writer.writerow(UNIT_HEADERS)
         for i, line in enumerate(units, start=1):

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid
 from rules.zones import zone
-from services.exports import period_label, to_csv, to_xlsx
+from services.documents.discipline_report import events
+from services.documents.files import issuer, report_file, with_unit_codes
+from services.documents.header import DocumentHeader
+from services.documents.period import ReportPeriod, report_period
+from services.exports import to_csv
 from services.scope import Scope, units_filter
 from store.models import Agency, Unit, User
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
@@ -42,6 +46,14 @@ class SummaryFile:
     filename: str
 
 
+class RateOut(BaseModel):
+    """Tỷ lệ vi phạm = violations ÷ working days × 100, with both terms to check it."""
+
+    violations: float = Field(description="late arrivals + early departures + absence days")
+    working_days: int
+    per_100_days: float
+
+
 class LineOut(BaseModel):
     rank: int | None = None
     id: int
@@ -49,7 +61,7 @@ class LineOut(BaseModel):
     name: str
     unit_id: int
     unit_name: str
-    staff: int
+    staff: int | None = Field(description="staff count (Tổng số CBCCVC): units and total only")
     working_days: int
     present_days: int
     late_count: int
@@ -61,10 +73,13 @@ class LineOut(BaseModel):
     missing_punches: int
     reviewed: dict[str, int]
     rate_per_100_days: float
+    rate: RateOut
     flags: list[str]
 
 
 class PeriodOut(BaseModel):
+    end_day: date | None = Field(default=None, description="the period's own last day")
+    complete: bool = True
     kind: Literal["month", "quarter", "year"]
     first_day: date
     last_day: date
@@ -99,7 +114,7 @@ def period_bounds(
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def out(line: Line, rank: int | None = None) -> LineOut:
+def out(line: Line, rank: int | None = None, person: bool = False) -> LineOut:
     return LineOut(
         rank=rank,
         id=line.key,
@@ -107,7 +122,7 @@ def out(line: Line, rank: int | None = None) -> LineOut:
         name=line.name,
         unit_id=line.unit_id,
         unit_name=line.unit_name,
-        staff=line.staff,
+        staff=None if person else line.staff,
         working_days=line.working_days,
         present_days=line.present_days,
         late_count=line.late_count,
@@ -129,6 +144,9 @@ def out(line: Line, rank: int | None = None) -> LineOut:
             "dismissed": line.dismissed,
         },
         rate_per_100_days=line.rate,
+        rate=RateOut(
+            violations=events(line), working_days=line.working_days, per_100_days=line.rate
+        ),
         flags=line.flags,
     )
 
@@ -157,17 +175,23 @@ class _Computed:
     people: list[Line]
     ranked: list[Line]
     total: Line
+    period: ReportPeriod
 
 
-def _compute(db: DbSession, scope: Scope, query: SummaryQuery, thresholds: Thresholds) -> _Computed:
+def _compute(
+    db: DbSession, scope: Scope, query: SummaryQuery, thresholds: Thresholds, today: date
+) -> _Computed:
+    """A period not over counts up to the last closed day (``today`` − 1) and says so."""
     scope.require("summaries:read")
-    first, last = period_bounds(query.period, query.year, query.month, query.quarter)
+    p = report_period(query.period, query.year, query.month, query.quarter, today)
+    first, last = p.first, p.last
     units = units_filter(db, scope, query.unit_id)
     people = person_lines(db, first, last, units, thresholds)
-    ranked = unit_lines(people, thresholds)
+    ranked = with_unit_codes(db, unit_lines(people, thresholds))
     return _Computed(
+        period=p,
         name=scope_name(db, scope, query.unit_id),
-        label=period_label(query.period, first, last),
+        label=p.label,
         first=first,
         last=last,
         thresholds=thresholds,
@@ -186,10 +210,17 @@ def summary(
     timezone: str,
 ) -> SummaryOut:
     """The summary of a period for the units in scope (404 for a unit outside it)."""
-    c = _compute(db, scope, query, thresholds)
+    c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
     return SummaryOut(
         scope=c.name,
-        period=PeriodOut(kind=query.period, first_day=c.first, last_day=c.last, label=c.label),
+        period=PeriodOut(
+            kind=query.period,
+            first_day=c.first,
+            last_day=c.last,
+            end_day=c.period.end,
+            complete=c.period.complete,
+            label=c.label,
+        ),
         generated_at=now.astimezone(zone(timezone)),
         thresholds={
             "absence_days_per_month": thresholds.month_days,
@@ -197,7 +228,7 @@ def summary(
             "consecutive_absence_days": thresholds.consecutive_days,
         },
         units=[out(u, rank) for rank, u in enumerate(c.ranked, start=1)],
-        people=[out(p) for p in c.people],
+        people=[out(line, person=True) for line in c.people],
         total=out(c.total),
     )
 
@@ -209,14 +240,19 @@ def summary_file(
     thresholds: Thresholds,
     now: datetime,
     timezone: str,
-    fmt: Literal["csv", "xlsx"],
+    fmt: Literal["csv", "xlsx", "pdf"],
     by: Literal["unit", "employee"] = "unit",
 ) -> SummaryFile:
-    """The same summary as a CSV (UTF-8 with BOM, for Excel) or an XLSX workbook."""
-    c = _compute(db, scope, query, thresholds)
+    """The same summary as a CSV (UTF-8 with BOM, for Excel), or the official document (XLSX,
+    PDF: services/documents)."""
+    generated = now.astimezone(zone(timezone))
+    c = _compute(db, scope, query, thresholds, generated.date())
     stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
     if fmt == "csv":
         return SummaryFile(to_csv(c.ranked, c.people, by), "text/csv; charset=utf-8", f"{stem}.csv")
-    generated = now.astimezone(zone(timezone))
-    content = to_xlsx(c.name, c.label, generated, c.ranked, c.people, c.total)
-    return SummaryFile(content, XLSX, f"{stem}.xlsx")
+    agency, unit = issuer(db, scope.user_id, query.unit_id, "Sở Nội vụ")
+    header = DocumentHeader(
+        agency=agency, unit=unit, recipient="Sở Nội vụ", period_label=c.label, generated=generated
+    )
+    doc = report_file(db, units_filter(db, scope, query.unit_id), c.period, thresholds, header, fmt)
+    return SummaryFile(doc.content, doc.media_type, doc.filename)

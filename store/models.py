@@ -462,3 +462,26 @@ class SchedulerState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ScoreDecision(Base):
+    """A unit head's decision on a person's suggested monthly kỷ luật score: confirmed or
+    adjusted, with a note. Human input, never derived: a recompute changes the suggestion,
+    never this row. The newest row of (employee, month) is the one in force."""
+
+    __tablename__ = "score_decisions"
+    __table_args__ = (
+        Index("ix_score_decisions_employee_month", "employee_id", "month"),
+        CheckConstraint("decision IN ('confirmed', 'adjusted')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    decision: Mapped[str] = mapped_column(String(16))
+    suggested_score: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    flag: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -110,8 +110,8 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
     workbook = client.get("/api/summaries", headers=noivu, params={**month, "format": "xlsx"})
     assert workbook.status_code == 200
     sheet = load_workbook(io.BytesIO(workbook.content))["Tổng hợp"]
-    headers = [c.value for c in sheet[6]]
-    row = next(r for r in sheet.iter_rows(min_row=7, values_only=True) if r[1] == unit_name)
+    headers = [c.value for c in sheet[9]]
+    row = next(r for r in sheet.iter_rows(min_row=10, values_only=True) if r[2] == unit_name)
     assert row[headers.index("Đã xử lý: có lý do")] == unit_after["reviewed"]["excused"]
     assert row[headers.index("Đi muộn (lượt)")] == unit_after["late_count"]
-    assert sheet["A1"].value == "Sở Nội vụ (demo)"
+    assert sheet["A1"].value == "SỞ NỘI VỤ (DEMO)"

@@ -461,13 +461,13 @@ class TestSummaries:
             "Tổ Một cửa",
             "Phòng Công chức",
         }
-        totals = book["Tổng hợp"]
-        assert totals["A1"].value == "Sở Nội vụ tỉnh A"
-        assert totals["A3"].value == "Kỳ báo cáo: Quý 4/2026 (từ 01/10/2026 đến 31/12/2026)"
-        assert str(totals["A4"].value).startswith("Thời điểm lập: ")
-        assert [c.value for c in totals[6]][:3] == ["STT", "Đơn vị", "Tổng số CBCCVC"]
+        totals = book["Tổng hợp"]  # the official document (services/documents)
+        assert totals["A1"].value == "SỞ NỘI VỤ TỈNH A"
+        assert str(totals["A5"].value).startswith("Kỳ báo cáo: Quý 4/2026")
+        assert str(totals["A7"].value).startswith("Thời điểm lập: ")
+        assert [c.value for c in totals[9]][:4] == ["STT", "Mã đơn vị", "Đơn vị", "Tổng số CBCCVC"]
         sheet = book["Phòng Công chức"]
-        assert [c.value for c in sheet[7]][1:3] == ["e3", "Trần Văn e3"]
+        assert [c.value for c in sheet[10]][1:3] == ["e3", "Trần Văn e3"]
 
     def test_period_errors_and_scope(self, world: World) -> None:
         assert world.get("noivu_a", "/api/summaries", period="month", year=2026).status_code == 400

@@ -1,0 +1,105 @@
+"""Documents benchmark on PostgreSQL seeded with the API benchmark's province: the discipline
+report and the bảng chấm công of every unit for a month, XLSX and PDF, timed.
+
+    python -m bench documents [--employees 30000] [--history year|month]
+
+The province is bench/api.py's (30 agencies, one unit per 30 people, late/absent/leave at the
+same rates); ``--history month`` seeds only November 2026 (what these documents read), which
+seeds in a fraction of the time. Figures are wall-clock on a shared machine: noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+import psycopg
+
+from bench.api import SEED_SQL
+from bench.ingest import ADMIN
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench documents")
+    parser.add_argument("--employees", type=int, default=30_000)
+    parser.add_argument("--history", choices=["year", "month"], default="month")
+    args = parser.parse_args(argv)
+
+    from services.documents import timesheet
+    from services.documents.files import report_data, report_file, timesheet_file
+    from services.documents.header import DocumentHeader
+    from services.documents.period import report_period
+    from store.db import db_session, make_engine, upgrade
+    from store.summaries import Thresholds
+    from store.timesheets import month_marks
+
+    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = dict(p.split("=", 1) for p in ADMIN.split())
+    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
+    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    seed = SEED_SQL
+    if args.history == "month":
+        seed = seed.replace("DATE '2025-11-24'", "DATE '2026-11-02'")
+    try:
+        upgrade(url)
+        units = max(1, args.employees // 30)
+        started = time.perf_counter()
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+            values = {"agencies": 30, "units": units, "employees": args.employees}
+            for statement in seed.split(";\n"):
+                if statement.strip():
+                    c.execute(statement, values)
+        print(
+            f"documents benchmark: {args.employees:,} employees in {units:,} units, "
+            f"history {args.history} (seeded in {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+        engine = make_engine(url)
+        today = date(2026, 12, 1)
+        period = report_period("month", 2026, 11, None, today)
+        header = DocumentHeader(
+            agency="Sở Nội vụ tỉnh",
+            recipient="Ủy ban nhân dân tỉnh",
+            period_label=period.label,
+            generated=datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+        )
+        symbols = timesheet.Symbols()
+        started = time.perf_counter()
+        with db_session(engine) as db:
+            report_data(db, None, period, Thresholds())
+        gathered = time.perf_counter() - started
+        started = time.perf_counter()
+        with db_session(engine) as db:
+            month_marks(db, None, period.first, period.last)
+        print(
+            f"figures alone (SQL): discipline report {gathered:.1f} s, "
+            f"timesheets' day records {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        for what, fmt in (
+            ("discipline report", "xlsx"),
+            ("discipline report", "pdf"),
+            ("bảng chấm công", "xlsx"),
+            ("bảng chấm công", "pdf"),
+        ):
+            started = time.perf_counter()
+            with db_session(engine) as db:
+                if what == "discipline report":
+                    out = report_file(db, None, period, Thresholds(), header, fmt)  # type: ignore[arg-type]
+                else:
+                    out = timesheet_file(db, None, 2026, 11, symbols, header, fmt)  # type: ignore[arg-type]
+            elapsed = time.perf_counter() - started
+            print(
+                f"{what} {fmt.upper()}, whole province, November 2026: {elapsed:.1f} s, "
+                f"{len(out.content) / 1e6:.1f} MB",
+                flush=True,
+            )
+        engine.dispose()
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0

@@ -1,0 +1,344 @@
+"""Báo cáo tình hình chấp hành kỷ luật, kỷ cương hành chính as an official document (XLSX).
+
+Quốc hiệu and tiêu ngữ, the issuing agency and the recipient, the period and the time of
+generation; a totals sheet (one row per unit, ranked) and one sheet per unit (one row per
+person), each closed by its totals row; the threshold flags one per line in their own column;
+signature blocks; A4 landscape, header rows repeated, fitted to the width, page numbers.
+Written with XlsxWriter (constant memory): a province's workbook has a thousand sheets.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import xlsxwriter
+
+from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
+from services.documents.sheets import sheet_titles
+from store.summaries import Line, Thresholds
+
+TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
+TOTALS_SHEET = "Tổng hợp"
+RATE_NOTE = (
+    "Tỷ lệ vi phạm = (số lượt đi muộn + số lượt về sớm + số ngày nghỉ không lý do) "
+    "÷ số ngày làm việc × 100. Vi phạm đã được xét là có lý do hoặc bỏ qua không tính."
+)
+FIGURES = (
+    "Số ngày làm việc",
+    "Số ngày có mặt",
+    "Đi muộn (lượt)",
+    "Đi muộn (phút)",
+    "Về sớm (lượt)",
+    "Về sớm (phút)",
+    "Nghỉ không lý do (ngày)",
+    "Nghỉ có lý do: phép",
+    "Nghỉ có lý do: ốm",
+    "Nghỉ có lý do: công tác",
+    "Nghỉ có lý do: học tập",
+    "Nghỉ có lý do: khác",
+    "Quên chấm công (lượt)",
+    "Đã xử lý: xác nhận",
+    "Đã xử lý: có lý do",
+    "Đã xử lý: bỏ qua",
+    "Số lượt vi phạm tính tỷ lệ",
+    "Tỷ lệ vi phạm (lượt/100 ngày làm việc)",
+    "Ghi chú (vượt ngưỡng kỷ luật)",
+)
+UNIT_HEADERS = ("STT", "Mã đơn vị", "Đơn vị", "Tổng số CBCCVC", *FIGURES)
+PERSON_HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Chức vụ", *FIGURES)
+WIDTHS = {"Đơn vị": 32, "Họ và tên": 26, "Chức vụ": 16, "Ghi chú (vượt ngưỡng kỷ luật)": 46}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """The figures of a report: ranked units (their ``code`` set), people, the total."""
+
+    units: Sequence[Line]
+    people: Sequence[Line]
+    total: Line
+    thresholds: Thresholds
+    titles: dict[int, str] | None = None  # employee id → chức vụ
+
+
+def events(line: Line) -> float:
+    """The numerator of the rate: late arrivals + early departures + unexcused absence days."""
+    return round(line.late_count + line.early_count + line.absent_days, 2)
+
+
+def person_flags(line: Line, t: Thresholds) -> list[str]:
+    """Each threshold a person reaches, with the threshold (Nghị định 112/2020/NĐ-CP)."""
+    flags = []
+    if line.max_month_absent_days >= t.month_days:
+        flags.append(
+            f"Nghỉ không lý do {line.max_month_absent_days:g} ngày trong một tháng "
+            f"(ngưỡng {t.month_days:g} ngày/tháng)"
+        )
+    if line.absent_days >= t.year_days:
+        flags.append(
+            f"Nghỉ không lý do {line.absent_days:g} ngày trong kỳ (ngưỡng {t.year_days:g} ngày)"
+        )
+    if line.max_consecutive_absent_days >= t.consecutive_days:
+        flags.append(
+            f"Nghỉ không lý do {line.max_consecutive_absent_days} ngày liên tục "
+            f"(ngưỡng {t.consecutive_days} ngày)"
+        )
+    return flags
+
+
+def figures(line: Line, flags: Sequence[str]) -> list[object]:
+    return [
+        line.working_days,
+        line.present_days,
+        line.late_count,
+        line.late_minutes,
+        line.early_count,
+        line.early_minutes,
+        round(line.absent_days, 2),
+        round(line.excused_leave, 2),
+        round(line.excused_sick, 2),
+        round(line.excused_trip, 2),
+        round(line.excused_study, 2),
+        round(line.excused_other, 2),
+        line.missing_punches,
+        line.confirmed,
+        line.excused,
+        line.dismissed,
+        events(line),
+        line.rate,
+        "\n".join(flags),
+    ]
+
+
+class _Formats:
+    """XlsxWriter formats of the document, made once per workbook."""
+
+    def __init__(self, book: Any) -> None:
+        base = {"font_name": "Times New Roman", "font_size": 11}
+        self.bold_center = book.add_format({**base, "bold": True, "align": "center"})
+        self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
+        self.center = book.add_format({**base, "align": "center"})
+        self.title = book.add_format({**base, "bold": True, "size": 13, "align": "center"})
+        self.italic = book.add_format({**base, "italic": True})
+        box = {**base, "border": 1, "valign": "top"}
+        self.head = book.add_format(
+            {
+                **box,
+                "bold": True,
+                "text_wrap": True,
+                "align": "center",
+                "valign": "vcenter",
+                "bg_color": "#DDEBF7",
+            }
+        )
+        self.cell = book.add_format(box)
+        self.text = book.add_format({**box, "text_wrap": True})
+        self.total = book.add_format({**box, "bold": True})
+        self.total_text = book.add_format({**box, "bold": True, "text_wrap": True})
+
+
+def _write_sheet(
+    ws: Any,
+    f: _Formats,
+    header: DocumentHeader,
+    heading: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    total: Sequence[object],
+) -> None:
+    """Header blocks, the table from row 10 (index 9 is its heading), notes, signatures.
+
+    Rows are written in order (constant-memory mode: a province has a thousand sheets)."""
+    ncols = len(headers)
+    last = ncols - 1
+    right = max(ncols - 9, 4)  # the first column of the national title block
+    for col, name in enumerate(headers):
+        ws.set_column(col, col, WIDTHS.get(name, 10 if col else 5))
+    ws.merge_range(0, 0, 0, right - 1, header.agency.upper(), f.bold_center)
+    ws.merge_range(0, right, 0, last, NATIONAL_TITLE, f.bold_center)
+    ws.merge_range(1, 0, 1, right - 1, heading, f.bold_center)
+    ws.merge_range(1, right, 1, last, MOTTO, f.bold_center)
+    ws.merge_range(2, right, 2, last, header.dated_line(), f.italic_center)
+    generated = f"{header.generated:%H:%M ngày %d/%m/%Y}" if header.generated else ""
+    for r, text, fmt in (
+        (3, TITLE, f.title),
+        (4, f"Kỳ báo cáo: {header.period_label}", f.center),
+        (5, f"Kính gửi: {header.recipient}" if header.recipient else "", f.center),
+        (6, f"Thời điểm lập: {generated}", f.italic_center),
+    ):
+        ws.merge_range(r, 0, r, last, text, fmt)
+    ws.write_row(8, 0, headers, f.head)
+    r = 9
+    for row in rows:
+        for c, value in enumerate(row):
+            ws.write(r, c, value, f.text if isinstance(value, str) else f.cell)
+        r += 1
+    for c, value in enumerate(total):
+        ws.write(r, c, value, f.total_text if isinstance(value, str) else f.total)
+    r += 2
+    ws.write(r, 0, RATE_NOTE, f.italic)
+    ws.write(r + 1, 0, SUGGESTS, f.italic)
+    r += 3
+    cols = [1, right + 2][: len(header.signatures)]
+    for c, s in zip(cols, header.signatures, strict=False):
+        ws.write(r, c, s.role, f.bold_center)
+    for c, s in zip(cols, header.signatures, strict=False):
+        ws.write(r + 1, c, s.note, f.italic_center)
+    for c, s in zip(cols, header.signatures, strict=False):
+        ws.write(r + 5, c, s.name, f.bold_center)
+    ws.freeze_panes(9, 3)
+    ws.set_paper(9)  # A4
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(8)
+    ws.set_margins(left=0.4, right=0.4)
+    ws.set_footer("&CTrang &P / &N")
+
+
+def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
+    """The workbook: the totals sheet, then one sheet per unit in the order of ``data.units``.
+
+    XlsxWriter in constant-memory mode: three times faster than openpyxl for a province."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    f = _Formats(book)
+    t = data.thresholds
+    members: dict[int, list[Line]] = {}
+    for person in data.people:
+        members.setdefault(person.unit_id, []).append(person)
+    unit_rows = []
+    for i, unit in enumerate(data.units, start=1):
+        flagged = [
+            f"{p.code} {p.name}: {flag}"
+            for p in members.get(unit.key, [])
+            for flag in person_flags(p, t)
+        ]
+        unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
+    total = data.total
+    _write_sheet(
+        book.add_worksheet(TOTALS_SHEET),
+        f,
+        header,
+        header.unit or header.agency,
+        UNIT_HEADERS,
+        unit_rows,
+        ["", "", "Tổng cộng", total.staff, *figures(total, [])],
+    )
+    titles = data.titles or {}
+    for title, unit in zip(
+        sheet_titles([u.name for u in data.units], reserved=[TOTALS_SHEET]), data.units, strict=True
+    ):
+        people = members.get(unit.key, [])
+        _write_sheet(
+            book.add_worksheet(title),
+            f,
+            header,
+            unit.name,
+            PERSON_HEADERS,
+            [
+                [i, p.code, p.name, titles.get(p.key, ""), *figures(p, person_flags(p, t))]
+                for i, p in enumerate(people, start=1)
+            ],
+            ["", "", f"Cộng ({len(people)} người)", "", *figures(unit, [])],
+        )
+    book.close()
+    return out.getvalue()
+
+
+def _pdf_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")
+    return str(value)
+
+
+def _pdf_table(
+    pdf: Any,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    total: Sequence[object],
+    wide: dict[int, float],
+) -> None:
+    from services.documents.grid import Column, draw_grid
+    from services.documents.pdf import FAMILY
+
+    usable = pdf.w - pdf.l_margin - pdf.r_margin
+    narrow = (usable - sum(wide.values())) / (len(headers) - len(wide))
+    columns = [
+        Column(h, wide.get(i, narrow), "L" if i in wide else "C", wrap=i in wide)
+        for i, h in enumerate(headers)
+    ]
+    draw_grid(
+        pdf,
+        FAMILY,
+        columns,
+        ([_pdf_text(v) for v in row] for row in rows),
+        [_pdf_text(v) for v in total],
+    )
+
+
+def _pdf_section(pdf: Any, header: DocumentHeader, heading: str) -> None:
+    from services.documents.pdf import header_lines
+
+    pdf.add_page()
+    pdf.national_block(header.agency, heading, header.dated_line())
+    pdf.centered(TITLE, "B", 12, 6)
+    pdf.centered(f"Kỳ báo cáo: {header.period_label}")
+    if header.recipient:
+        pdf.centered(f"Kính gửi: {header.recipient}")
+    pdf.centered(header_lines(header), "I", 8)
+    pdf.ln(2)
+
+
+def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
+    """The same document as a PDF: the totals section, then a section per unit."""
+    from services.documents.pdf import DocumentPdf
+
+    pdf = DocumentPdf("L")
+    pdf.set_title(f"{TITLE} - {header.period_label}")
+    t = data.thresholds
+    members: dict[int, list[Line]] = {}
+    for person in data.people:
+        members.setdefault(person.unit_id, []).append(person)
+    roles = [(s.role, s.note) for s in header.signatures]
+    _pdf_section(pdf, header, header.unit or header.agency)
+    unit_rows = []
+    for i, unit in enumerate(data.units, start=1):
+        flagged = [
+            f"{p.code} {p.name}: {flag}"
+            for p in members.get(unit.key, [])
+            for flag in person_flags(p, t)
+        ]
+        unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
+    total = data.total
+    _pdf_table(
+        pdf,
+        UNIT_HEADERS,
+        unit_rows,
+        ["", "", "Tổng cộng", total.staff, *figures(total, [])],
+        {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52},
+    )
+    pdf.ln(2)
+    pdf.notice(RATE_NOTE)
+    pdf.signatures(roles)
+    titles = data.titles or {}
+    for unit in data.units:
+        people = members.get(unit.key, [])
+        _pdf_section(pdf, header, unit.name)
+        _pdf_table(
+            pdf,
+            PERSON_HEADERS,
+            [
+                [i, p.code, p.name, titles.get(p.key, ""), *figures(p, person_flags(p, t))]
+                for i, p in enumerate(people, start=1)
+            ],
+            ["", "", f"Cộng ({len(people)} người)", "", *figures(unit, [])],
+            {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50},
+        )
+        pdf.ln(2)
+        pdf.notice(RATE_NOTE)
+        pdf.signatures(roles)
+    return pdf.output_bytes()

@@ -1,0 +1,113 @@
+"""The documents as files: gather the figures in the units given, build XLSX or PDF.
+
+Scope checks stay with the caller (services of the summaries, the API, the pages): these
+functions take the units already allowed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from services.documents import discipline_report, timesheet
+from services.documents.header import DocumentHeader
+from services.documents.period import ReportPeriod
+from store.models import Employee, Unit
+from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
+from store.timesheets import PersonMonth, month_marks, unit_refs
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF = "application/pdf"
+DocumentFormat = Literal["xlsx", "pdf"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFile:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def with_unit_codes(db: DbSession, units: list[Line]) -> list[Line]:
+    """Unit lines carry their unit's code (the roll-up leaves it empty)."""
+    query = select(Unit.id, Unit.code).where(Unit.id.in_([u.key for u in units]))
+    codes: dict[int, str] = {unit_id: code for unit_id, code in db.execute(query)}
+    for unit in units:
+        unit.code = codes.get(unit.key, "")
+    return units
+
+
+def report_data(
+    db: DbSession, unit_ids: frozenset[int] | None, period: ReportPeriod, thresholds: Thresholds
+) -> discipline_report.ReportData:
+    people = person_lines(db, period.first, period.last, unit_ids, thresholds)
+    units = with_unit_codes(db, unit_lines(people, thresholds))
+    titled = select(Employee.id, Employee.title).where(
+        Employee.id.in_([p.key for p in people]), Employee.title.is_not(None)
+    )
+    titles = {employee_id: title or "" for employee_id, title in db.execute(titled)}
+    return discipline_report.ReportData(units, people, total_line(units), thresholds, titles)
+
+
+def report_file(
+    db: DbSession,
+    unit_ids: frozenset[int] | None,
+    period: ReportPeriod,
+    thresholds: Thresholds,
+    header: DocumentHeader,
+    fmt: DocumentFormat,
+) -> DocumentFile:
+    """Báo cáo tình hình chấp hành kỷ luật, kỷ cương hành chính as XLSX or PDF."""
+    data = report_data(db, unit_ids, period, thresholds)
+    stem = f"bao-cao-ky-luat-{period.first:%Y%m%d}-{period.last:%Y%m%d}"
+    if fmt == "pdf":
+        return DocumentFile(discipline_report.to_pdf(header, data), PDF, f"{stem}.pdf")
+    return DocumentFile(discipline_report.to_xlsx(header, data), XLSX, f"{stem}.xlsx")
+
+
+def timesheet_file(
+    db: DbSession,
+    unit_ids: frozenset[int] | None,
+    year: int,
+    month: int,
+    symbols: timesheet.Symbols,
+    header: DocumentHeader,
+    fmt: DocumentFormat,
+) -> DocumentFile:
+    """Bảng chấm công (C01a-HD) of each unit for a month, as XLSX (a sheet per unit) or PDF."""
+    from calendar import monthrange
+    from datetime import date
+
+    first, last = date(year, month, 1), date(year, month, monthrange(year, month)[1])
+    people = month_marks(db, unit_ids, first, last)
+    members: dict[int, list[PersonMonth]] = {}
+    for person in people:
+        members.setdefault(person.unit_id, []).append(person)
+    units = [
+        (u.name, timesheet.build_rows(members[u.id], year, month, symbols))
+        for u in unit_refs(db, unit_ids)
+        if u.id in members
+    ]
+    stem = f"bang-cham-cong-{year}{month:02d}"
+    if fmt == "pdf":
+        return DocumentFile(
+            timesheet.to_pdf(header, units, year, month, symbols), PDF, f"{stem}.pdf"
+        )
+    return DocumentFile(
+        timesheet.to_xlsx(header, units, year, month, symbols), XLSX, f"{stem}.xlsx"
+    )
+
+
+def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> tuple[str, str]:
+    """(agency, unit) that issue a document: the unit asked for, else the user's own."""
+    from store.models import Agency, User
+
+    user = db.get(User, user_id)
+    unit = db.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None and user is not None and user.role == "unit_head" and user.unit_id:
+        unit = db.get(Unit, user.unit_id)
+    agency_id = unit.agency_id if unit is not None else (user.agency_id if user else None)
+    agency = db.get(Agency, agency_id) if agency_id is not None else None
+    return (agency.name if agency else fallback), (unit.name if unit else "")

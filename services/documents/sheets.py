@@ -1,0 +1,128 @@
+"""Worksheet names: Excel allows 31 characters without []:*?/\\ and compares them without case.
+
+A long unit name is shortened by rule, never cut mid-word: the usual prefixes become their
+customary abbreviations (Phòng → P., Trung tâm → TT…), then whole words are kept while they fit
+and "…" marks the cut; a name already taken gets " (2)", " (3)"…"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from copy import copy
+from typing import Any
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, Side
+
+LIMIT = 31
+ABBREVIATIONS = (
+    ("Ủy ban nhân dân", "UBND"),
+    ("Văn phòng", "VP"),
+    ("Trung tâm", "TT"),
+    ("Chi cục", "CC"),
+    ("Phòng", "P."),
+    ("Ban quản lý", "BQL"),
+    ("Sở ", "S. "),
+)
+
+
+def _clean(name: str) -> str:
+    text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'")
+    return text or "Đơn vị"
+
+
+def _abbreviated(text: str) -> str:
+    for long, short in ABBREVIATIONS:
+        if text.startswith(long):
+            return short + text[len(long) :]
+    return text
+
+
+def _words_fitting(words: list[str], budget: int) -> str:
+    kept = ""
+    for word in words:
+        candidate = f"{kept} {word}".strip()
+        if len(candidate) > budget:
+            break
+        kept = candidate
+    return kept.rstrip(",;.-– ")
+
+
+def shorten(name: str, limit: int = LIMIT) -> str:
+    """A readable name of at most ``limit`` characters, cut between words."""
+    text = _clean(name)
+    if len(text) <= limit:
+        return text
+    text = _abbreviated(text)
+    if len(text) <= limit:
+        return text
+    kept = _words_fitting(text.split(" "), limit - 1) or text[: limit - 1]
+    return kept + "…"
+
+
+def _with_tail(name: str, tail_words: int, limit: int = LIMIT) -> str:
+    """The beginning and the last words: "TT Phục vụ… cơ sở 2" (what tells two units apart)."""
+    words = _abbreviated(_clean(name)).split(" ")
+    if len(words) <= tail_words:
+        return shorten(name, limit)
+    tail = " ".join(words[-tail_words:])
+    head = _words_fitting(words[:-tail_words], limit - len(tail) - 2)
+    return f"{head}… {tail}" if head else shorten(name, limit)
+
+
+def sheet_titles(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str]:
+    """Distinct titles for ``names`` in order, avoiding ``reserved``: a title already taken is
+    tried with the name's last words, then numbered."""
+    used = {r.casefold() for r in reserved}
+    seen: set[str] = set()
+    titles = []
+    for name in names:
+        candidates = [shorten(name)]
+        if _clean(name).casefold() not in seen:  # the same name twice is simply numbered
+            candidates += [_with_tail(name, k) for k in (3, 2, 4)]
+        seen.add(_clean(name).casefold())
+        title = next((c for c in candidates if c.casefold() not in used), "")
+        n = 2
+        while not title or title.casefold() in used:
+            suffix = f" ({n})"
+            title = shorten(name, LIMIT - len(suffix)) + suffix
+            n += 1
+        used.add(title.casefold())
+        titles.append(title)
+    return titles
+
+
+class StyledCells:
+    """Write-only cells with a font, an alignment and a thin box, the style computed once per
+    combination and copied (setting styles cell by cell costs ≈ 15 µs; a copy ≈ 1 µs)."""
+
+    _thin = Side(style="thin")
+    BOX = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.styles: dict[tuple[Any, Any, bool], Any] = {}
+
+    def __call__(
+        self,
+        value: object,
+        font: Font | None = None,
+        align: Alignment | None = None,
+        box: bool = False,
+    ) -> Any:
+        cell: Any = WriteOnlyCell(self.ws, value=value)  # type: ignore[arg-type]
+        if font is None and align is None and not box:
+            return cell
+        key = (font, align, box)
+        style = self.styles.get(key)
+        if style is None:
+            if font is not None:
+                cell.font = font
+            if align is not None:
+                cell.alignment = align
+            if box:
+                cell.border = self.BOX
+            self.styles[key] = copy(cell._style)
+        else:
+            cell._style = copy(style)
+        return cell

@@ -1,0 +1,343 @@
+"""Bảng chấm công, mẫu C01a-HD (chế độ kế toán hành chính, sự nghiệp: Thông tư
+24/2024/TT-BTC, which replaced Thông tư 107/2017/TT-BTC from 01/01/2025): a row per person,
+a column per day with the form's symbols, the "Quy ra công" totals, three signatures.
+
+The symbol table is configuration (``Symbols``) with the form's defaults; docs/documents.md
+lists them and the two the form lacks (holiday, unexcused absence).
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import xlsxwriter
+
+from services.documents.header import DocumentHeader
+from services.documents.sheets import sheet_titles
+from store.timesheets import DayMark, PersonMonth
+
+FORM = "Mẫu số C01a-HD"
+FORM_SOURCE = (
+    "(Ban hành kèm theo Thông tư số 24/2024/TT-BTC ngày 17/4/2024 của Bộ trưởng Bộ Tài chính)"
+)
+TITLE = "BẢNG CHẤM CÔNG"
+
+# bucket: which "Quy ra công" column a symbol counts in.
+TIME_PAY, UNPAID, INSURANCE = "time_pay", "unpaid", "insurance"
+BUCKETS = {
+    TIME_PAY: "Số công hưởng lương thời gian",
+    UNPAID: "Số công nghỉ không lương",
+    INSURANCE: "Số công hưởng BHXH",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    code: str
+    label: str
+    bucket: str
+
+
+DEFAULT_SYMBOLS: dict[str, Symbol] = {
+    "present": Symbol("+", "Lương thời gian (làm việc)", TIME_PAY),
+    "sick_leave": Symbol("Ô", "Ốm, điều dưỡng", INSURANCE),
+    "maternity": Symbol("Ts", "Thai sản", INSURANCE),
+    "annual_leave": Symbol("P", "Nghỉ phép", TIME_PAY),
+    "personal_paid": Symbol("P", "Nghỉ phép", TIME_PAY),
+    "training": Symbol("H", "Hội nghị, học tập", TIME_PAY),
+    "outside_meeting": Symbol("H", "Hội nghị, học tập", TIME_PAY),
+    "compensatory_day": Symbol("Nb", "Nghỉ bù", TIME_PAY),
+    "unpaid_leave": Symbol("No", "Nghỉ không lương", UNPAID),
+    "business_trip": Symbol("CT", "Công tác", TIME_PAY),
+    "other": Symbol("K", "Nghỉ có lý do khác", TIME_PAY),
+    "holiday": Symbol("L", "Nghỉ lễ, Tết", TIME_PAY),
+    "absent": Symbol("V", "Vắng không lý do", UNPAID),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbols:
+    """The symbol of each day kind; ``overrides`` maps a kind to another code (configuration)."""
+
+    table: Mapping[str, Symbol] = field(default_factory=lambda: dict(DEFAULT_SYMBOLS))
+
+    @classmethod
+    def with_overrides(cls, overrides: Mapping[str, str]) -> Symbols:
+        table = dict(DEFAULT_SYMBOLS)
+        for kind, code in overrides.items():
+            if kind in table:
+                old = table[kind]
+                table[kind] = Symbol(code, old.label, old.bucket)
+        return cls(table)
+
+    def legend(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for symbol in self.table.values():
+            seen.setdefault(symbol.code, symbol.label)
+        return list(seen.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One person's line: the cell text of each day and the Quy ra công totals."""
+
+    code: str
+    name: str
+    title: str
+    cells: tuple[str, ...]
+    totals: dict[str, float]
+
+
+def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, float]]:
+    """The symbols of a date with the share of the day each takes (half days split)."""
+    t = symbols.table
+    if mark is None or mark.status in ("weekend", "off_shift", "pending"):
+        return []
+    if mark.status == "holiday":
+        return [(t["holiday"], 1.0)]
+    if mark.status == "absent":
+        if mark.absence_review == "dismissed":
+            return [(t["present"], 1.0)]
+        if mark.absence_review == "excused":
+            return [(t.get(mark.absence_reason or "other", t["other"]), 1.0)]
+        return [(t["absent"], 1.0)]
+    excused = [t.get(kind, t["other"]) for _, kind in mark.excused]
+    if mark.status == "on_leave":
+        share = 1.0 / len(excused) if excused else 1.0
+        return [(s, share) for s in excused] or [(t["other"], 1.0)]
+    # present or late, possibly with an excused session (a half day's leave or trip) or an
+    # unexcused absent session (the other half)
+    parts: list[tuple[Symbol, float]] = []
+    if excused:
+        share = 1.0 / max(2, len(excused) + 1)
+        parts += [(s, share) for s in excused]
+    if mark.absent_share:
+        parts.append((t["absent"], mark.absent_share))
+    worked = 1.0 - sum(share for _, share in parts)
+    return [(t["present"], round(worked, 2)), *parts] if worked > 0 else parts
+
+
+def _cell(parts: list[tuple[Symbol, float]]) -> str:
+    codes: list[str] = []
+    for symbol, _ in parts:
+        if symbol.code not in codes:
+            codes.append(symbol.code)
+    return "/".join(codes)
+
+
+def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Symbols) -> list[Row]:
+    """The form's rows for a month: symbols per day and Quy ra công per bucket."""
+    days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    rows = []
+    for person in people:
+        totals = dict.fromkeys(BUCKETS, 0.0)
+        cells = []
+        for day in days:
+            parts = day_parts(person.days.get(day), symbols)
+            for symbol, share in parts:
+                totals[symbol.bucket] += share
+            cells.append(_cell(parts))
+        rows.append(
+            Row(
+                person.code,
+                person.name,
+                person.title,
+                tuple(cells),
+                {k: round(v, 2) for k, v in totals.items()},
+            )
+        )
+    return rows
+
+
+class _Formats:
+    def __init__(self, book: Any) -> None:
+        base = {"font_name": "Times New Roman", "font_size": 10}
+        self.bold = book.add_format({**base, "bold": True})
+        self.italic = book.add_format({**base, "italic": True})
+        self.plain = book.add_format(base)
+        self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
+        self.title = book.add_format({**base, "bold": True, "size": 14, "align": "center"})
+        self.center = book.add_format({**base, "align": "center"})
+        box = {**base, "border": 1, "valign": "vcenter"}
+        self.head = book.add_format(
+            {**box, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#DDEBF7"}
+        )
+        self.name = book.add_format(box)
+        self.day = book.add_format({**box, "align": "center"})
+        self.total = book.add_format({**box, "bold": True, "align": "center"})
+
+
+def _write_unit(
+    ws: Any,
+    f: _Formats,
+    header: DocumentHeader,
+    unit_name: str,
+    year: int,
+    month: int,
+    rows: Sequence[Row],
+    symbols: Symbols,
+) -> None:
+    """The form on one sheet, rows in order (constant memory: a province has a thousand units)."""
+    ndays = calendar.monthrange(year, month)[1]
+    last = 2 + ndays + len(BUCKETS)  # zero-based index of the last column
+    form_col = last - 8
+    head = 7  # zero-based: the heading rows are 8, 9 and 10 of the sheet
+    ws.set_column(0, 0, 5)
+    ws.set_column(1, 1, 24)
+    ws.set_column(2, 2, 14)
+    ws.set_column(3, 2 + ndays, 3.6)
+    ws.set_column(3 + ndays, last, 10)
+    ws.write(0, 0, f"Đơn vị: {header.agency}", f.bold)
+    ws.write(0, form_col, FORM, f.bold)
+    ws.write(1, 0, f"Bộ phận: {unit_name}", f.plain)
+    ws.write(1, form_col, FORM_SOURCE, f.italic)
+    ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.merge_range(4, 0, 4, last, TITLE, f.title)
+    ws.merge_range(5, 0, 5, last, f"Tháng {month:02d} năm {year}", f.center)
+    # Rows are written in order (constant memory), so the three first headings are not
+    # merged down: the cell below each stays blank in the heading's format.
+    ws.write_row(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
+    ws.merge_range(head, 3, head, 2 + ndays, "Ngày trong tháng", f.head)
+    ws.merge_range(head, 3 + ndays, head, last, "Quy ra công", f.head)
+    ws.write_row(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
+    letters = ["A", "B", "C", *[str(d) for d in range(1, ndays + len(BUCKETS) + 1)]]
+    ws.write_row(head + 2, 0, letters, f.head)
+    r = head + 3
+    for i, row in enumerate(rows, start=1):
+        ws.write(r, 0, i, f.day)
+        ws.write(r, 1, row.name, f.name)
+        ws.write(r, 2, row.title or "", f.name)
+        ws.write_row(r, 3, row.cells, f.day)
+        ws.write_row(r, 3 + ndays, list(row.totals.values()), f.day)
+        r += 1
+    sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
+    ws.write_row(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
+    r += 2
+    ws.write(r, form_col, header.dated_line(), f.italic_center)
+    role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
+    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
+    for c, role in zip(role_cols, roles, strict=True):
+        ws.write(r + 1, c, role, f.bold)
+    for c in role_cols:
+        ws.write(r + 2, c, "(Ký, họ tên)", f.italic)
+    r += 7
+    ws.write(r, 0, "Ký hiệu chấm công:", f.bold)
+    legend = symbols.legend()
+    per_column = (len(legend) + 2) // 3
+    for n in range(per_column):
+        for k in range(3):
+            m = k * per_column + n
+            if m < len(legend):
+                code, label = legend[m]
+                ws.write(r + 1 + n, 1 + k * (ndays // 3), f"- {label}: {code}", f.plain)
+    ws.freeze_panes(head + 3, 3)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(head, head + 2)
+    ws.set_margins(left=0.4, right=0.4)
+    ws.set_footer("&CTrang &P / &N")
+
+
+def to_xlsx(
+    header: DocumentHeader,
+    units: Sequence[tuple[str, Sequence[Row]]],
+    year: int,
+    month: int,
+    symbols: Symbols,
+) -> bytes:
+    """One sheet per unit: the form with its header, rows, Cộng, signatures and legend."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    f = _Formats(book)
+    for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
+        _write_unit(book.add_worksheet(title), f, header, unit_name, year, month, rows, symbols)
+    book.close()
+    return out.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def to_pdf(
+    header: DocumentHeader,
+    units: Sequence[tuple[str, Sequence[Row]]],
+    year: int,
+    month: int,
+    symbols: Symbols,
+) -> bytes:
+    """The form on A4 landscape, one unit after another (each on its own pages)."""
+    from services.documents.grid import Column, draw_grid
+    from services.documents.pdf import FAMILY, DocumentPdf
+
+    ndays = calendar.monthrange(year, month)[1]
+    pdf = DocumentPdf("L")
+    pdf.set_title(f"{TITLE} - Tháng {month:02d}/{year}")
+    usable = pdf.w - pdf.l_margin - pdf.r_margin
+    widths = [7.0, 38.0, 24.0, *([4.9] * ndays), *([14.0] * len(BUCKETS))]
+    widths[1] += usable - sum(widths)
+    headers = [
+        "STT",
+        "Họ và tên",
+        "Ngạch, chức vụ",
+        *[str(d) for d in range(1, ndays + 1)],
+        "Công hưởng lương thời gian",
+        "Công nghỉ không lương",
+        "Công hưởng BHXH",
+    ]
+    for unit_name, rows in units:
+        pdf.add_page()
+        y = pdf.get_y()
+        pdf.set_font(FAMILY, "", 8.5)
+        pdf.multi_cell(
+            120,
+            4.2,
+            f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        pdf.set_xy(pdf.w - pdf.r_margin - 110, y)
+        pdf.set_font(FAMILY, "B", 8.5)
+        pdf.cell(110, 4.2, FORM, align="C", new_x="LEFT", new_y="NEXT")
+        pdf.set_font(FAMILY, "I", 7.5)
+        pdf.multi_cell(110, 3.8, FORM_SOURCE, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(max(pdf.get_y(), y + 14))
+        pdf.centered(TITLE, "B", 13, 6)
+        pdf.centered(f"Tháng {month:02d} năm {year}", "", 9, 5)
+        pdf.ln(1)
+        columns = [
+            Column(h, w, "L" if i in (1, 2) else "C", wrap=i in (1, 2))
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        ]
+        body = (
+            [str(i), row.name, row.title, *row.cells, *(_number(v) for v in row.totals.values())]
+            for i, row in enumerate(rows, start=1)
+        )
+        sums = [_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
+        draw_grid(pdf, FAMILY, columns, body, ["", "Cộng", "", *([""] * ndays), *sums])
+        pdf.ln(3)
+        pdf.signatures(
+            [
+                ("Người chấm công", "(Ký, họ tên)"),
+                ("Phụ trách bộ phận", "(Ký, họ tên)"),
+                ("Người duyệt", "(Ký, họ tên)"),
+            ],
+            header.dated_line(),
+        )
+        pdf.set_font(FAMILY, "B", 7.5)
+        pdf.cell(0, 4, "Ký hiệu chấm công:", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FAMILY, "", 7.5)
+        legend = symbols.legend()
+        per_row = 4
+        for start in range(0, len(legend), per_row):
+            chunk = legend[start : start + per_row]
+            for code, label in chunk:
+                pdf.cell(usable / per_row, 3.8, f"- {label}: {code}")
+            pdf.ln(3.8)
+    return pdf.output_bytes()

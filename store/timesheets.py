@@ -1,0 +1,122 @@
+"""What a bảng chấm công needs from the store: a unit's people and their day records for a
+month, with the reviewers' decisions on absences (an excused absence is not marked absent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session as DbSession
+
+from store.models import DayRecord, Employee, ReviewState, Unit, ViolationRecord
+from store.summaries import DAY_MINUTES
+
+
+@dataclass(frozen=True, slots=True)
+class DayMark:
+    """One person's date as the rules recorded it, with the review of its absences."""
+
+    day: date
+    status: str
+    label: str | None
+    excused: tuple[tuple[str, str], ...]  # (session, excuse kind) of approved excuses
+    absence_review: str | None  # "excused", "dismissed" when every absence was cleared
+    absence_reason: str | None  # the reviewer's reason kind, when excused
+    absent_share: float = 0.0  # a partly absent day: the unexcused part (minutes / 480)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMonth:
+    employee_id: int
+    code: str
+    name: str
+    title: str
+    unit_id: int
+    days: dict[date, DayMark]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    id: int
+    code: str
+    name: str
+
+
+def unit_refs(db: DbSession, unit_ids: frozenset[int] | None) -> list[UnitRef]:
+    """The units in scope, by name."""
+    query = select(Unit.id, Unit.code, Unit.name).order_by(Unit.name, Unit.code)
+    if unit_ids is not None:
+        query = query.where(Unit.id.in_(unit_ids))
+    return [UnitRef(i, c, n) for i, c, n in db.execute(query)]
+
+
+def _excused(text: str | None) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    pairs = (part.split(":", 1) for part in text.split(",") if ":" in part)
+    return tuple((s, k) for s, k in pairs)
+
+
+def month_marks(
+    db: DbSession, unit_ids: frozenset[int] | None, first: date, last: date
+) -> list[PersonMonth]:
+    """Everyone of the units who was employed during [first, last], with their day records.
+
+    A person is listed under their current unit; day records carry the unit of each date."""
+    people = select(Employee).where(
+        Employee.active_from <= last,
+        or_(Employee.active_to.is_(None), Employee.active_to >= first),
+    )
+    if unit_ids is not None:
+        people = people.where(Employee.unit_id.in_(unit_ids))
+    people = people.order_by(Employee.unit_id, Employee.code)
+    found = {
+        e.id: PersonMonth(e.id, e.code, e.full_name, e.title or "", e.unit_id, {})
+        for e in db.scalars(people)
+    }
+    if not found:
+        return []
+    v = ViolationRecord
+    reviews: dict[tuple[int, date], list[tuple[str | None, str | None]]] = {}
+    missed: dict[tuple[int, date], int] = {}
+    absences = (
+        select(v.employee_id, v.day, ReviewState.decision, ReviewState.reason_kind, v.minutes)
+        .outerjoin(
+            ReviewState,
+            and_(
+                ReviewState.employee_id == v.employee_id,
+                ReviewState.day == v.day,
+                ReviewState.session == v.session,
+                ReviewState.kind == v.kind,
+            ),
+        )
+        .where(
+            v.kind == "absent",
+            v.active.is_(True),
+            v.day >= first,
+            v.day <= last,
+            v.employee_id.in_(found),
+        )
+    )
+    for employee_id, day, decision, reason, minutes in db.execute(absences):
+        reviews.setdefault((employee_id, day), []).append((decision, reason))
+        if decision in (None, "confirmed"):
+            missed[(employee_id, day)] = missed.get((employee_id, day), 0) + minutes
+    records = select(
+        DayRecord.employee_id, DayRecord.day, DayRecord.status, DayRecord.label, DayRecord.excused
+    ).where(DayRecord.day >= first, DayRecord.day <= last, DayRecord.employee_id.in_(found))
+    for employee_id, day, status, label, excused in db.execute(records):
+        decisions = reviews.get((employee_id, day), [])
+        cleared = bool(decisions) and all(d in ("excused", "dismissed") for d, _ in decisions)
+        review = None
+        reason = None
+        if cleared:
+            excusing = [r for d, r in decisions if d == "excused"]
+            review = "excused" if excusing else "dismissed"
+            reason = next((r for r in excusing if r), None)
+        share = min(1.0, missed.get((employee_id, day), 0) / DAY_MINUTES)
+        found[employee_id].days[day] = DayMark(
+            day, status, label, _excused(excused), review, reason, round(share, 2)
+        )
+    return list(found.values())

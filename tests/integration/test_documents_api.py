@@ -1,0 +1,129 @@
+"""The documents through the API: who may download them, and the score decision route."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Engine, select
+
+from api.app import create_app
+from kycuong.settings import Settings
+from store.db import db_session
+from store.models import Employee
+from store.users import create_user
+from tests.integration.month import make_month
+
+
+def _client(engine: Engine) -> TestClient:
+    make_month(engine)
+    with db_session(engine) as db:
+        create_user(
+            db,
+            "truongphong",
+            "mật-khẩu-trưởng-phòng",
+            "unit_head",
+            agency_code="AG",
+            unit_code="P1",
+        )
+        create_user(db, "noivu", "mật-khẩu-nội-vụ", "noi_vu", agency_code="AG")
+        create_user(db, "vanthu", "mật-khẩu-văn-thư", "hr_clerk", agency_code="AG")
+    settings = Settings(
+        database_url=str(engine.url), api_secret="test-secret-of-at-least-thirty-two-bytes"
+    )
+    return TestClient(create_app(settings, engine))
+
+
+def _auth(client: TestClient, user: str, password: str) -> dict[str, str]:
+    answer = client.post("/api/auth/token", data={"username": user, "password": password})
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    month = {"year": 2026, "month": 11}
+    xlsx = client.get("/api/documents/discipline-report", params=month, headers=noivu)
+    assert xlsx.status_code == 200, xlsx.text
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Tổng hợp", "Phòng Một"]
+    texts = [c.value for row in book["Tổng hợp"].iter_rows() for c in row if c.value]
+    assert "SỞ THỬ NGHIỆM" in texts and "Kính gửi: Sở Nội vụ" in texts
+    pdf = client.get(
+        "/api/documents/discipline-report", params={**month, "format": "pdf"}, headers=noivu
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    sheet = client.get(
+        "/api/documents/timesheets", params={**month, "format": "xlsx"}, headers=noivu
+    )
+    assert sheet.status_code == 200
+    assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Phòng Một"]
+    assert client.get(
+        "/api/documents/timesheets", params={**month, "format": "pdf"}, headers=noivu
+    ).content.startswith(b"%PDF")
+    clerk = _auth(client, "vanthu", "mật-khẩu-văn-thư")
+    assert client.get("/api/documents/timesheets", params=month, headers=clerk).status_code == 403
+    future = client.get(
+        "/api/documents/discipline-report", params={"year": 2099, "month": 1}, headers=noivu
+    )
+    assert future.status_code == 400
+    assert future.json()["error"]["code"] == "period_not_started"
+
+
+def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_decide(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    head = _auth(client, "truongphong", "mật-khẩu-trưởng-phòng")
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    with db_session(sqlite_engine) as db:
+        absent = db.scalars(select(Employee.id).where(Employee.code == "E0002")).one()
+    body = {"year": 2026, "month": 11, "score": 2.0, "flag": "not_good", "note": "Đã nhắc nhở"}
+    assert (
+        client.post(f"/api/scores/{absent}/decision", json=body, headers=noivu).status_code == 403
+    )
+    decided = client.post(f"/api/scores/{absent}/decision", json=body, headers=head)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "adjusted" and decided.json()["suggested_score"] == 1.0
+    scores = client.get("/api/scores", params={"year": 2026, "month": 11}, headers=noivu).json()
+    item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
+    assert (item["score"], item["decided_by"], item["unit_code"]) == (2.0, "truongphong", "P1")
+    assert "người có thẩm quyền" in scores["notice"]
+    xlsx = client.get(
+        "/api/scores", params={"year": 2026, "month": 11, "format": "xlsx"}, headers=noivu
+    )
+    assert xlsx.status_code == 200
+    assert client.post("/api/scores/999999/decision", json=body, headers=head).status_code == 404
+
+
+def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per_person(
+    sqlite_engine: Engine,
+) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    body = client.get("/api/summaries", params={"year": 2026, "month": 11}, headers=noivu).json()
+    assert body["units"][0]["code"] == "P1" and body["units"][0]["staff"] == 3
+    assert {p["staff"] for p in body["people"]} == {None}
+    # By hand: 1 late + 2 absence days over 60 working days.
+    assert body["total"]["rate"] == {"violations": 3.0, "working_days": 60, "per_100_days": 5.0}
+    person = next(p for p in body["people"] if p["code"] == "E0002")
+    assert person["rate"] == {"violations": 2.0, "working_days": 20, "per_100_days": 10.0}
+    assert body["period"]["complete"] is True and body["period"]["end_day"] == "2026-11-30"
+
+
+def test_the_csv_per_person_leaves_the_staff_count_empty(sqlite_engine: Engine) -> None:
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    answer = client.get(
+        "/api/summaries",
+        params={"year": 2026, "month": 11, "format": "csv", "by": "employee"},
+        headers=noivu,
+    )
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    staff = rows[0].index("Tổng số CBCCVC")
+    assert [r[staff] for r in rows[1:]] == ["", "", ""]
