@@ -403,7 +403,7 @@ def summary_download(
                 context.settings.thresholds,
                 now,
                 context.settings.timezone,
-                "csv" if dinh_dang == "csv" else "xlsx",
+                "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
             )
         except KcError as exc:
             return _not_found(request, visitor, exc.message)

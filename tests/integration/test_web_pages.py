@@ -176,6 +176,10 @@ def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World
     book = load_workbook(BytesIO(xlsx.content))
     cells = [str(c.value) for row in book.worksheets[0].iter_rows() for c in row if c.value]
     assert any("Văn phòng Sở" in c for c in cells)
+    pdf = client.get(
+        "/bao-cao/tai-ve", params={"ky": "month", "nam": "2026", "thang": "11", "dinh_dang": "pdf"}
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     bad = client.get("/bao-cao", params={"thang": "13"})
     assert bad.status_code == 400 and "tháng (1–12)" in bad.text
 
