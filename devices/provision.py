@@ -68,8 +68,13 @@ def create_device(
     direction: str = "both",
     agency_code: str | None = None,
     secret: str | None = None,
+    registered_at: datetime | None = None,
 ) -> str:
-    """Register a reader and return its broker password (shown once, stored only hashed)."""
+    """Register a reader and return its broker password (shown once, stored only hashed).
+
+    Punches dated before ``registered_at`` (default: now) are quarantined; give the date the
+    reader was installed when its earlier records are to be accepted.
+    """
     if not re.match(DEVICE_ID_PATTERN, device_id):
         raise ProvisionError(
             f"device id {device_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
@@ -93,7 +98,7 @@ def create_device(
             direction=direction,
             secret_hash=hash_password(secret),
             enabled=True,
-            created_at=datetime.now(UTC),
+            created_at=registered_at or datetime.now(UTC),
         )
     )
     db.flush()

@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
     max_clock_skew_s: int = Field(default=300, ge=0)
+    max_backlog_age_days: int = Field(
+        default=62,
+        ge=1,
+        le=3650,
+        description="punches older than this when received are quarantined as dead letters",
+    )
+    dead_letter_device_cap: int = Field(
+        default=200, ge=1, description="distinct dead letters kept per device; then counted"
+    )
+    dead_letter_retention_days: int = Field(default=90, ge=1)
+    dead_letter_payload_bytes: int = Field(default=65_536, ge=256)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

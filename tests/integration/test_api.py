@@ -115,7 +115,7 @@ def build_world(engine: Engine, settings: Settings) -> World:
                 )
             )
             people[code] = person.id
-        create_device(db, "GATE", agency_code="A")
+        create_device(db, "GATE", agency_code="A", registered_at=datetime(2024, 1, 1, tzinfo=UTC))
         for name, (role, agency_code, unit_code) in USERS.items():
             create_user(db, name, PASSWORD, role, agency_code=agency_code, unit_code=unit_code)
     devices = DeviceDirectory(engine)
