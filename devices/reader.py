@@ -40,7 +40,7 @@ class Reader:
         self._acked = threading.Condition()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"reader-{device_id}",
+            client_id=device_id,  # the broker binds a reader's client id to its device id
             protocol=protocol,
             clean_session=False if protocol != MQTTProtocolVersion.MQTTv5 else None,
         )

@@ -113,11 +113,17 @@ class DeadlineScheduler:
     """APScheduler jobs: exact deadline triggers, a safety tick, the nightly reconciliation."""
 
     def __init__(
-        self, engine: Engine, directory: RulesDirectory, timezone: str, clock: Clock = utc_now
+        self,
+        engine: Engine,
+        directory: RulesDirectory,
+        timezone: str,
+        clock: Clock = utc_now,
+        dead_letter_retention: timedelta = timedelta(days=90),
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.engine = engine
+        self.dead_letter_retention = dead_letter_retention
         self.directory = directory
         self.timezone = timezone
         self.clock = clock
@@ -136,6 +142,16 @@ class DeadlineScheduler:
         yesterday = self.clock().astimezone(zone(self.timezone)).date() - timedelta(days=1)
         with db_session(self.engine) as db:
             return nightly(db, yesterday)
+
+    def purge_dead_letters(self) -> int:
+        """Forget dead letters (and tallies) not seen again within the retention period."""
+        from store.punches import purge_dead_letters
+
+        with db_session(self.engine) as db:
+            purged = purge_dead_letters(db, self.clock() - self.dead_letter_retention)
+        if purged:
+            log.info("purged %d dead letters older than the retention period", purged)
+        return purged
 
     def plan_triggers(self) -> int:
         """Schedule a tick at each distinct deadline of the coming 36 hours."""
@@ -166,6 +182,14 @@ class DeadlineScheduler:
         )
         self.scheduler.add_job(
             self.reconcile_yesterday, "cron", hour=1, minute=0, id="nightly", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.purge_dead_letters,
+            "cron",
+            hour=2,
+            minute=30,
+            id="dead-letter-retention",
+            replace_existing=True,
         )
         planned = self.plan_triggers()
         self.scheduler.start()
