@@ -24,11 +24,15 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from devices.reader import Reader
+from kycuong.bodylimit import BodyLimit
 
 log = logging.getLogger(__name__)
 basic = HTTPBasic(auto_error=False)
 # Major type 5 (event); minor types that mean "this person was let through".
 GRANTED = {1: "card", 38: "fingerprint", 75: "face", 76: "face"}
+
+
+MAX_FORWARDED_BYTES = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class HikConfig:
     terminals: tuple[HikTerminal, ...]
     listen_host: str = "0.0.0.0"
     listen_port: int = 8088
+    # An event with its face picture is a few hundred KB; anything much larger is refused
+    # (413) before it is read, so a terminal or a stranger cannot exhaust the bridge's memory.
+    max_body_bytes: int = 2 * 1024 * 1024
 
 
 def load_config(path: Path) -> HikConfig:
@@ -59,6 +66,7 @@ def load_config(path: Path) -> HikConfig:
         terminals,
         listen.get("host", "0.0.0.0"),
         int(listen.get("port", 8088)),
+        int(listen.get("max_body_bytes", 2 * 1024 * 1024)),
     )
 
 
@@ -129,6 +137,7 @@ def create_app(config: HikConfig) -> FastAPI:
     # Annotations here are evaluated eagerly (no postponed annotations in this module), so
     # FastAPI sees the local ``terminal`` dependency below.
     app = FastAPI(title="Kỷ Cương — Hikvision bridge", lifespan=lifespan)
+    app.add_middleware(BodyLimit, default=config.max_body_bytes)
 
     def reader_for(device_id: str) -> Reader:
         if device_id not in readers:
@@ -166,9 +175,8 @@ def create_app(config: HikConfig) -> FastAPI:
             event, _ = await read_event(request)
             punch = to_punch(sender.device_id, event)
         except EventError as exc:
-            reader.publish_raw(
-                "punch", await request.body()
-            )  # the server keeps it as a dead letter
+            # The server keeps it as a dead letter; the broker takes at most 64 KB.
+            reader.publish_raw("punch", (await request.body())[:MAX_FORWARDED_BYTES])
             reader.drain(timeout=30)
             log.warning("%s sent an unreadable event: %s", sender.device_id, exc)
             return JSONResponse(

@@ -26,9 +26,7 @@ def test_compose_file_is_valid(profile: list[str]) -> None:
     command = compose_command()
     if command is None:
         pytest.skip("neither `docker compose` nor docker-compose is installed")
-    env = dict(
-        os.environ, KC_DEMO_SEED="true", KC_INGEST_PASSWORD="x" * 32, KC_API_SECRET="y" * 48
-    )
+    env = dict(os.environ, KC_DEMO_SEED="true", KC_INGEST_PASSWORD="x" * 32, KC_API_SECRET="y" * 48)
     result = subprocess.run(
         [*command, *profile, "config", "--services"],
         cwd=ROOT,

@@ -4,6 +4,7 @@ body kept as a dead letter, a wrong password refused with nothing published."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,7 +18,7 @@ from ingest.mosquitto import MosquittoProcess
 from store.db import db_session
 from store.models import DeadLetter, Punch
 from tests.factories import org
-from tests.support import running_ingest, wait_for
+from tests.support import push_body, running_ingest, serving, wait_for
 
 AUTH = ("HIK-SANH-1", "terminal-password")
 
@@ -130,3 +131,23 @@ def test_a_wrong_password_publishes_nothing(
     answer = client.post("/isapi/events", json=event(105), auth=auth)
     assert answer.status_code == 401
     assert count(engine, Punch) == count(engine, DeadLetter) == 0
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_or_authenticated(
+    mosquitto: MosquittoProcess,
+) -> None:
+    config = HikConfig("127.0.0.1", mosquitto.port, (HikTerminal(*AUTH),))
+    app = create_app(config)
+    with TestClient(app) as client:
+        declared = client.post(
+            "/isapi/events", content=b"{}", headers={"content-length": str(300 * 1024 * 1024)}
+        )
+    assert declared.status_code == 413  # not 401: refused from the header alone
+    assert "quá lớn" in declared.json()["error"]["message"]
+    basic = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    with serving(app) as port:  # a known terminal streaming 300 MB without a length
+        status, sent = push_body(
+            port, "/isapi/events", 300 * 1024 * 1024, {"Authorization": f"Basic {basic}"}
+        )
+    assert status in (413, None)
+    assert sent < 20 * 1024 * 1024, f"the bridge read {sent} bytes of a 300 MB body"
