@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -154,10 +154,8 @@ def push_body(
             yield piece
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
+    with suppress(BrokenPipeError, ConnectionResetError):  # the server stopped reading
         conn.request("POST", path, body=chunks(), headers=headers or {}, encode_chunked=True)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
     try:
         return conn.getresponse().status, sent
     except (ConnectionResetError, http.client.RemoteDisconnected):
