@@ -405,6 +405,35 @@ class User(Base):
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Tokens issued before this instant are refused (sign-out, disabling, a password change).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SigninThrottle(Base):
+    """Failed sign-ins per account ("user:<name>") or client address ("addr:<ip>").
+
+    Enough failures in the window lock the key for a time that doubles with each lockout;
+    admins see the rows and may delete one to unlock.
+    """
+
+    __tablename__ = "signin_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServerKey(Base):
+    """Keys the server makes for itself on first start and shares through the database."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RecomputeRequest(Base):
