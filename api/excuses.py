@@ -5,16 +5,20 @@ Every change queues the days it covers, so the rules recompute them.
 
 from __future__ import annotations
 
+import csv
 import tempfile
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, UploadFile
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.deps import DbSession, require
+from api.deps import Context, DbSession, require
 from api.errors import ApiError, bad_request, not_found, responses
 from api.schemas import Excuse, ExcuseIn, ImportReport
 from api.scope import Scope
@@ -141,13 +145,52 @@ def cancel(excuse_id: ExcusePathId, db: DbSession, scope: Writer) -> Excuse:
     return _change(db, scope, excuse_id, "cancelled")
 
 
+def _import(db: Session, scope: Scope, content: bytes, suffix: str, max_rows: int) -> int:
+    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+        handle.write(content)
+        handle.flush()
+        try:
+            return import_file(
+                db, Path(handle.name), scope.unit_ids, by=scope.username, max_rows=max_rows
+            )
+        except ExcuseError as exc:
+            raise bad_request(
+                "invalid_file",
+                "Tệp có dòng không hợp lệ, chưa nhập gì",
+                exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
+            ) from exc
+        except (
+            ValueError,
+            UnicodeError,
+            KeyError,
+            IndexError,
+            zipfile.BadZipFile,
+            csv.Error,
+        ) as exc:
+            # openpyxl's InvalidFileException is an Exception too; see below.
+            raise unreadable() from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("openpyxl"):
+                raise unreadable() from exc
+            raise
+
+
+def unreadable() -> ApiError:
+    return bad_request(
+        "unreadable_file",
+        "Không đọc được tệp: hãy lưu lại dưới dạng CSV (UTF-8) hoặc XLSX rồi gửi lại",
+    )
+
+
 @router.post(
     "/import",
     response_model=ImportReport,
     responses=responses(401, 403, 422),
     summary="Nhập từ tệp CSV/XLSX",
 )
-async def import_excuses(file: UploadFile, db: DbSession, scope: Importer) -> ImportReport:
+async def import_excuses(
+    file: UploadFile, db: DbSession, scope: Importer, context: Context
+) -> ImportReport:
     """Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú.
 
     A file with any bad row changes nothing; the answer lists every problem by row.
@@ -158,15 +201,7 @@ async def import_excuses(file: UploadFile, db: DbSession, scope: Importer) -> Im
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise bad_request("file_too_large", "Tệp quá lớn (tối đa 5 MB)")
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
-        handle.write(content)
-        handle.flush()
-        try:
-            created = import_file(db, Path(handle.name), scope.unit_ids, by=scope.username)
-        except ExcuseError as exc:
-            raise bad_request(
-                "invalid_file",
-                "Tệp có dòng không hợp lệ, chưa nhập gì",
-                exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
-            ) from exc
+    max_rows = context.settings.import_max_rows
+    # Parsing and checking a file is long work: off the event loop, so no request waits.
+    created = await run_in_threadpool(_import, db, scope, content, suffix, max_rows)
     return ImportReport(created=created, problems=[])

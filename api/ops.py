@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,7 +19,7 @@ from prometheus_client import (
 from sqlalchemy import func, select, text
 
 from api.deps import Context, DbSession, require
-from api.errors import responses
+from api.errors import not_found, responses
 from api.schemas import Device, Health
 from api.scope import Scope
 from store.models import DeadLetter, Punch, RecomputeRequest, UnmatchedPunch
@@ -57,7 +58,20 @@ def readyz(context: Context) -> Response:
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus", response_class=Response)
+def metrics_allowed(context: Context, request: Request) -> None:
+    """/metrics only with ``KC_METRICS_TOKEN`` as a bearer token; off when none is set."""
+    expected = context.settings.metrics_token
+    given = request.headers.get("authorization", "")
+    if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise not_found("Trang")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus (Authorization: Bearer KC_METRICS_TOKEN)",
+    response_class=Response,
+    dependencies=[Depends(metrics_allowed)],
+)
 def metrics(db: DbSession) -> Response:
     """This process's counters plus gauges read from the database at scrape time."""
     registry = CollectorRegistry()

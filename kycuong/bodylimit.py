@@ -57,29 +57,36 @@ class BodyLimit:
                     await _refuse(send, limit)
                     return
         seen = 0
-        started = False
+        started = exceeded = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
+            # A framework may turn our exception into its own error answer (FastAPI answers
+            # 400 when a form cannot be parsed): the answer is 413 all the same.
             nonlocal started
+            if exceeded:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _refuse(send, limit)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            if started:
-                raise
-            await _refuse(send, limit)
+            if not started:
+                await _refuse(send, limit)
 
 
 async def _refuse(send: Send, limit: int) -> None:

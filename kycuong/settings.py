@@ -53,9 +53,21 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_secret: str = Field(
         default="",
-        description="signs access tokens; every API replica needs the same one (empty: random)",
+        description=(
+            "signs access tokens, at least 32 characters; empty: a key made on first start and "
+            "kept in the database, shared by every replica"
+        ),
     )
     api_token_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+    api_docs: bool = Field(default=True, description="serve /docs and /openapi.json")
+    metrics_token: str = Field(
+        default="", description="bearer token for the API's /metrics (empty: /metrics is off)"
+    )
+    signin_account_failures: int = Field(default=10, ge=1)
+    signin_address_failures: int = Field(default=50, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1)
+    signin_lockout_minutes: int = Field(default=5, ge=1)
+    import_max_rows: int = Field(default=20_000, ge=1)
 
     # Thresholds that open a discipline file (Nghị định 112/2020, as amended): configurable.
     absence_days_per_month_flag: float = 5

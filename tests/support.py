@@ -136,7 +136,7 @@ def serving(app: object) -> Iterator[int]:
 
 
 def push_body(
-    port: int, path: str, total: int, headers: dict[str, str] | None = None
+    port: int, path: str, total: int, headers: dict[str, str] | None = None, prefix: bytes = b""
 ) -> tuple[int | None, int]:
     """POST ``total`` bytes chunked (no length) in 1 MB pieces; returns (status, bytes sent).
 
@@ -149,6 +149,7 @@ def push_body(
     def chunks() -> Iterator[bytes]:
         nonlocal sent
         piece = b"x" * (1024 * 1024)
+        yield prefix
         while sent < total:
             sent += len(piece)
             yield piece

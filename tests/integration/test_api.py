@@ -148,6 +148,7 @@ def world(pg_engine: Engine) -> Iterator[World]:
         database_url=pg_engine.url.render_as_string(hide_password=False),
         mqtt_port=free_port(),
         api_secret="test-secret-of-at-least-thirty-two-bytes",
+        metrics_token="scraper-token",
     )
     yield build_world(pg_engine, settings)
 
@@ -478,7 +479,11 @@ class TestOperations:
         assert (
             ready.status_code == 503 and ready.json()["checks"]["database"] == "ok"
         )  # no broker on that port
-        metrics = world.client.get("/metrics").text
+        assert world.client.get("/metrics").status_code == 404  # only with the token
+        wrong = {"Authorization": "Bearer guess"}
+        assert world.client.get("/metrics", headers=wrong).status_code == 404
+        scraper = {"Authorization": "Bearer scraper-token"}
+        metrics = world.client.get("/metrics", headers=scraper).text
         assert "kc_recompute_queue 0.0" in metrics and "kc_devices" in metrics
         devices = world.get("admin", "/devices").json()
         assert devices[0]["id"] == "GATE" and devices[0]["last_seen_at"] is not None
