@@ -6,7 +6,12 @@ import sys
 
 
 def main() -> int:
-    names = {"ingest": "bench.ingest", "rules": "bench.rules", "api": "bench.api"}
+    names = {
+        "ingest": "bench.ingest",
+        "rules": "bench.rules",
+        "api": "bench.api",
+        "hostile": "bench.hostile",
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2

@@ -344,9 +344,7 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     if not settings.api_secret:
-        log.warning(
-            "KC_API_SECRET is not set: tokens will not survive a restart or work across replicas"
-        )
+        log.info("KC_API_SECRET is not set: tokens are signed with the key kept in the database")
     uvicorn.run(
         create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
     )
