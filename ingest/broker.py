@@ -27,6 +27,8 @@ from store.db import db_session, engine_for
 from store.models import Device
 
 log = logging.getLogger(__name__)
+# As deploy/mosquitto/mosquitto.conf's message_size_limit.
+MAX_MESSAGE_BYTES = 65_536
 
 
 def _matches(topic_filter: str, topic: str) -> bool:
@@ -102,6 +104,25 @@ class _Broker(Broker):  # type: ignore[misc]
         if self._services is None:
             return True  # the anonymous broker of ingest tests
         return may(session.username, self._services, topic, action)
+
+    async def _handle_message_delivery(
+        self, client_session: Session, handler: Any, wait_deliver: Any
+    ) -> bool:
+        # Mosquitto's message_size_limit, here: a larger message is not delivered (amqtt has
+        # no limit of its own; it has read the packet by now, and closing the loop here would
+        # leave the connection hanging, so the sender stays connected).
+        message = wait_deliver.result()
+        data = getattr(message, "data", None) or b""
+        if self._services is not None and len(data) > MAX_MESSAGE_BYTES:
+            log.warning(
+                "%s sent a %d-byte message, over the %d-byte limit: not delivered",
+                client_session.client_id,
+                len(data),
+                MAX_MESSAGE_BYTES,
+            )
+            return True
+        result: bool = await super()._handle_message_delivery(client_session, handler, wait_deliver)
+        return result
 
     async def _handle_client_session(
         self,

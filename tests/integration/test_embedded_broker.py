@@ -163,3 +163,20 @@ def test_a_stranger_with_the_ingest_client_id_does_not_disconnect_the_ingest(
         assert ingest.disconnects == 0 and ingest.client.is_connected()
     finally:
         ingest.close()
+
+
+def test_a_message_over_the_size_limit_is_not_delivered(
+    secured: Secured,
+) -> None:
+    ingest = Client(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1")
+    reader = Client(secured.port, "D1", secured.secrets["D1"], "D1")
+    try:
+        assert ingest.subscribe("kc/v1/+/+") == 1
+        reader.client.publish("kc/v1/D1/punch", b"x" * 100_000, qos=1)
+        reader.client.publish("kc/v1/D1/status", b"{}", qos=1)
+        wait_for(lambda: ingest.received == ["kc/v1/D1/status"], 10, "the next, small message")
+        time.sleep(0.3)
+        assert ingest.received == ["kc/v1/D1/status"]
+    finally:
+        reader.close()
+        ingest.close()
