@@ -52,6 +52,7 @@ class HikConfig:
     # An event with its face picture is a few hundred KB; anything much larger is refused
     # (413) before it is read, so a terminal or a stranger cannot exhaust the bridge's memory.
     max_body_bytes: int = 2 * 1024 * 1024
+    broker_tls_ca: str | None = None
 
 
 def load_config(path: Path) -> HikConfig:
@@ -67,6 +68,7 @@ def load_config(path: Path) -> HikConfig:
         listen.get("host", "0.0.0.0"),
         int(listen.get("port", 8088)),
         int(listen.get("max_body_bytes", 2 * 1024 * 1024)),
+        broker.get("tls_ca"),
     )
 
 
@@ -146,6 +148,7 @@ def create_app(config: HikConfig) -> FastAPI:
                 config.broker_host,
                 config.broker_port,
                 password=terminals[device_id].mqtt_password,
+                tls_ca=config.broker_tls_ca,
             )
             reader.connect()
             readers[device_id] = reader

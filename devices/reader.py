@@ -29,6 +29,7 @@ class Reader:
         *,
         password: str | None = None,
         protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311,
+        tls_ca: str | None = None,
     ) -> None:
         self.device_id = device_id
         self.host = host
@@ -50,6 +51,8 @@ class Reader:
         self.client.max_queued_messages_set(0)
         if password is not None:
             self.client.username_pw_set(device_id, password)
+        if tls_ca:  # the broker's TLS listener (8883), checked against the installation's CA
+            self.client.tls_set(ca_certs=tls_ca)
         self.client.will_set(
             topic_for(device_id, "status"), self._status("offline"), qos=1, retain=True
         )

@@ -45,6 +45,7 @@ class BridgeConfig:
     state_dir: Path = Path("bridge-state")
     poll_seconds: float = 15.0
     terminals: tuple[TerminalConfig, ...] = field(default_factory=tuple)
+    broker_tls_ca: str | None = None
 
 
 def load_config(path: Path) -> BridgeConfig:
@@ -60,6 +61,7 @@ def load_config(path: Path) -> BridgeConfig:
         state_dir=Path(data.get("state_dir", "bridge-state")),
         poll_seconds=float(data.get("poll_seconds", 15)),
         terminals=terminals,
+        broker_tls_ca=broker.get("tls_ca"),
     )
 
 
@@ -76,6 +78,7 @@ class TerminalBridge:
             config.broker_host,
             config.broker_port,
             password=terminal.mqtt_password,
+            tls_ca=config.broker_tls_ca,
         )
         self.online: bool | None = None
         self.forwarded = 0

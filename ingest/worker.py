@@ -99,6 +99,8 @@ class IngestWorker:
         client.max_inflight_messages_set(s.ingest_receive_maximum)
         if s.mqtt_username:
             client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        if s.mqtt_tls_ca:
+            client.tls_set(ca_certs=s.mqtt_tls_ca)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

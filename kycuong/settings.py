@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         default=None, description="join $share/<group>/... so several workers split the load"
     )
     mqtt_session_expiry_s: int = 7 * 24 * 3600
+    mqtt_tls_ca: str | None = Field(
+        default=None, description="CA certificate: connect to the broker's TLS listener"
+    )
 
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)

@@ -246,3 +246,34 @@ def test_the_tls_listener_serves_readers_with_the_documented_certificate(
         assert not answer.is_failure  # accepted (no subscriber here)
     finally:
         device.close()
+
+
+def test_a_reader_and_the_ingest_use_the_tls_listener_with_the_ca(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]], certs: Path
+) -> None:
+    from devices.reader import Reader
+
+    broker, secrets = secured_broker
+    assert broker.tls is not None
+    ingest = V5Client(broker.tls.port, "kc-ingest", "ingest-pw", INGEST_ID, tls_ca=certs / "ca.crt")
+    assert ingest.subscribe("kc/v1/+/+").value == 1
+    reader = Reader(
+        "D1", "127.0.0.1", broker.tls.port, password=secrets["D1"], tls_ca=str(certs / "ca.crt")
+    )
+    reader.connect()
+    try:
+        reader.punch("tls-1", "C000001", datetime.now(UTC))
+        reader.drain(10)
+        wait_for(lambda: "kc/v1/D1/punch" in [m.topic for m in ingest.received], 5, "the punch")
+    finally:
+        reader.close()
+        ingest.close()
+
+
+def test_the_example_bridge_configurations_use_tls() -> None:
+    from devices import hikvision, zkteco
+
+    zk = zkteco.load_config(ROOT / "examples/zkteco-bridge.toml")
+    hik = hikvision.load_config(ROOT / "examples/hikvision-bridge.toml")
+    assert (zk.broker_port, hik.broker_port) == (8883, 8883)
+    assert zk.broker_tls_ca and hik.broker_tls_ca
