@@ -22,7 +22,7 @@ from api.deps import Context, DbSession, require
 from api.errors import not_found, responses
 from api.schemas import Device, Health
 from api.scope import Scope
-from store.models import DeadLetter, Punch, RecomputeRequest, UnmatchedPunch
+from store.models import DeadLetter, DeadLetterTally, Punch, RecomputeRequest, UnmatchedPunch
 from store.models import Device as DeviceRow
 
 router = APIRouter(tags=["Vận hành"])
@@ -75,10 +75,24 @@ def metrics_allowed(context: Context, request: Request) -> None:
 def metrics(db: DbSession) -> Response:
     """This process's counters plus gauges read from the database at scrape time."""
     registry = CollectorRegistry()
-    dead = Gauge("kc_dead_letters", "Dead letters stored, by reason", ["reason"], registry=registry)
+    dead = Gauge(
+        "kc_dead_letters",
+        "Refused messages kept or counted, by reason",
+        ["reason"],
+        registry=registry,
+    )
+    refused: dict[str, int] = {}
     for reason, count in db.execute(
-        select(DeadLetter.reason_code, func.count()).group_by(DeadLetter.reason_code)
+        select(DeadLetter.reason_code, func.sum(DeadLetter.count)).group_by(DeadLetter.reason_code)
     ):
+        refused[reason] = refused.get(reason, 0) + int(count or 0)
+    for reason, count in db.execute(
+        select(DeadLetterTally.reason_code, func.sum(DeadLetterTally.count)).group_by(
+            DeadLetterTally.reason_code
+        )
+    ):
+        refused[reason] = refused.get(reason, 0) + int(count or 0)
+    for reason, count in refused.items():
         dead.labels(reason).set(count)
     Gauge("kc_recompute_queue", "Keys waiting for the rules runner", registry=registry).set(
         db.scalar(select(func.count()).select_from(RecomputeRequest)) or 0
