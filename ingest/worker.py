@@ -79,6 +79,7 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._connected = threading.Event()
+        self._subscribe_mid: int | None = None
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._client = self._make_client()
 
@@ -104,6 +105,7 @@ class IngestWorker:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -124,8 +126,9 @@ class IngestWorker:
             return
         self._generation += 1
         topic = subscription(self.settings.mqtt_shared_group)
-        client.subscribe(topic, qos=1)
-        self._connected.set()
+        # Connected means subscribed: until the SUBACK, a new session receives nothing, so a
+        # caller that publishes right after wait_connected() would lose its first messages.
+        _, self._subscribe_mid = client.subscribe(topic, qos=1)
         log.info(
             "connected to %s:%s (session present: %s), subscribed to %s",
             self.settings.mqtt_host,
@@ -133,6 +136,16 @@ class IngestWorker:
             flags.session_present,
             topic,
         )
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            log.error("the broker refused the subscription: %s", reasons)
+            return
+        self._connected.set()
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
