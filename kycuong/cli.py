@@ -296,7 +296,7 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
                 f"{EXCUSE_STATUS[record.status]}"
             )
     except ExcuseError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -331,7 +331,7 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
                 queued = queue_scope(db, args.agency, args.unit, first, last)
                 scope = args.agency + (f"/{args.unit}" if args.unit else "")
     except (ReplayError, RulesConfigError) as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rules saved for {scope}; {queued} keys queued")
     return 0
@@ -345,9 +345,14 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     if not settings.api_secret:
         log.info("KC_API_SECRET is not set: tokens are signed with the key kept in the database")
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
-    )
+    from api.deps import WeakSecret
+
+    try:
+        app = create_app(settings)
+    except WeakSecret as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     return 0
 
 

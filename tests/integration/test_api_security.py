@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -231,3 +235,23 @@ def test_answers_carry_security_headers_and_docs_can_be_turned_off(engine: Engin
     off = TestClient(create_app(settings_for(engine, api_docs=False), engine))
     assert off.get("/openapi.json").status_code == 404
     assert off.get("/docs").status_code == 404
+
+
+def test_kycuong_api_refuses_to_start_with_a_published_secret(tmp_path: Path) -> None:
+    """As an operator runs it, from anywhere (the installed packages, services/ included)."""
+    env = dict(
+        os.environ,
+        KC_DATABASE_URL=f"sqlite:///{tmp_path / 'k.db'}",
+        KC_API_SECRET="change-me-to-a-long-random-string",
+        KC_API_PORT=str(free_port()),
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "kycuong.cli", "api"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "KC_API_SECRET must be at least 32" in run.stderr
