@@ -21,8 +21,7 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 from sqlalchemy import select
 
-from devices.provision import device_acls, verify_password
-from ingest.contract import TOPIC_ROOT
+from devices.provision import ServiceAccount, device_acls, service_acls, verify_password
 from store.db import db_session, engine_for
 from store.models import Device
 
@@ -40,13 +39,6 @@ def _matches(topic_filter: str, topic: str) -> bool:
         if i >= len(levels) or (part != "+" and part != levels[i]):
             return False
     return len(parts) == len(levels)
-
-
-def _device_may(device_id: str, acltype: str, topic: str) -> bool:
-    return any(
-        acl["acltype"] == acltype and acl["allow"] and _matches(acl["topic"], topic)
-        for acl in device_acls(device_id)
-    )
 
 
 class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
@@ -77,15 +69,29 @@ class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
 
 
 def may(username: str | None, services: dict[str, str], topic: str, action: Action) -> bool:
-    """Readers publish under their own topic and read nothing; services only subscribe."""
+    """The dynamic-security rules Mosquitto gets (``devices.provision``), applied in process."""
     if not username:
         return False
     if action == Action.RECEIVE:
         return True  # what a client may subscribe to was checked at SUBSCRIBE
-    if username in services:
-        return action == Action.SUBSCRIBE and _matches(f"{TOPIC_ROOT}/#", topic)
-    acltype = "publishClientSend" if action == Action.PUBLISH else "subscribeLiteral"
-    return _device_may(username, acltype, topic)
+    acls = (
+        service_acls(ServiceAccount(username, ""))
+        if username in services
+        else device_acls(username)
+    )
+    for acl in acls:
+        kind = acl["acltype"]
+        if action == Action.PUBLISH and kind == "publishClientSend":
+            allowed = _matches(acl["topic"], topic)
+        elif action == Action.SUBSCRIBE and kind == "subscribeLiteral":
+            allowed = acl["topic"] == topic
+        elif action == Action.SUBSCRIBE and kind == "subscribePattern":
+            allowed = _matches(acl["topic"], topic)
+        else:
+            continue
+        if allowed:
+            return bool(acl["allow"])
+    return False
 
 
 class _Broker(Broker):  # type: ignore[misc]
