@@ -11,6 +11,7 @@ def main() -> int:
         "rules": "bench.rules",
         "api": "bench.api",
         "flood": "bench.flood",
+        "hostile": "bench.hostile",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)
