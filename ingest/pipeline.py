@@ -320,6 +320,17 @@ def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _P
         }
     elif isinstance(payload, HeartbeatV1):
         offset_s = (payload.clock - received).total_seconds()
+        # Told even when the clock is not believed below (a reader reset to 2000 after a power
+        # cut): the operator sets it right; the last believed offset stays in force.
+        previous = info.clock_offset_s
+        if previous is not None and abs(offset_s - previous) > CLOCK_JUMP_WARNING_S:
+            log.warning(
+                "Đồng hồ của thiết bị %s nhảy %+.0f giây (lệch %+.0f giây, trước đó %+.0f giây)",
+                device_id,
+                offset_s - previous,
+                offset_s,
+                previous,
+            )
         # A clock off by more than the backlog window corrects nothing: its reader was reset
         # or is lying. The heartbeat is kept as a dead letter, the last offset stays.
         if abs(offset_s) > limits.max_backlog_age.total_seconds():
@@ -335,15 +346,6 @@ def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _P
                 "implausible_clock",
                 f"sent_up_to {payload.sent_up_to.isoformat()} is after the reader's own clock "
                 f"{payload.clock.isoformat()}; quarantined",
-            )
-        previous = info.clock_offset_s
-        if previous is not None and abs(offset_s - previous) > CLOCK_JUMP_WARNING_S:
-            log.warning(
-                "Đồng hồ của thiết bị %s nhảy %+.0f giây (lệch %+.0f giây, trước đó %+.0f giây)",
-                device_id,
-                offset_s - previous,
-                offset_s,
-                previous,
             )
         changes.update(clock_offset_s=offset_s, backlog=payload.backlog)
         # Punches later in this very batch are corrected with the new measurement.

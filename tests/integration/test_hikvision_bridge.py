@@ -306,7 +306,8 @@ def test_an_oversized_body_is_refused_before_it_is_read_or_authenticated(
     assert declared.status_code == 413  # not 401: refused from the header alone
     assert "quá lớn" in declared.json()["error"]["message"]
     basic = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
-    with serving(app) as port:  # a known terminal streaming 300 MB without a length
+    # A fresh bridge: one app's readers connect once, in its first lifespan.
+    with serving(create_app(config)) as port:  # a known terminal streaming 300 MB, no length
         status, sent = push_body(
             port, "/isapi/events", 300 * 1024 * 1024, {"Authorization": f"Basic {basic}"}
         )
