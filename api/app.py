@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
@@ -24,7 +25,10 @@ from services.schemas import Me, SigninLock, Token
 from services.scope import Scope
 from store.db import engine_for
 from store.models import User
+from web import pages
+from web.pages import HERE as WEB_HERE
 
+WEB_STATIC = WEB_HERE / "static"
 auth = APIRouter(tags=["Đăng nhập"])
 log = logging.getLogger("api.access")
 REQUESTS = Counter(
@@ -151,6 +155,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
+    app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
+    app.include_router(pages.router)
     app.include_router(ops.router)
     for router in (auth, violations.router, excuses.router, summaries.router, ops.api_router):
         app.include_router(router)
@@ -163,5 +169,5 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 # Request bodies by route, checked from the headers and while streaming, before
 # authentication: a sign-in form is small, an import file at most 5 MB plus its envelope.
 BODY_LIMIT = 1 * MB
-BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024}
+BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}

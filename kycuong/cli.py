@@ -114,9 +114,9 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         _serve_api_in_background(settings)
         base = f"http://{settings.api_host}:{settings.api_port}"
         users = ", ".join(f"{u} / {DEMO_PASSWORD}" for u in ("admin", "truongphong.vp", "noivu"))
-        print(f"API: {base}/docs  (sign in: {users})")
-        report = f"{base}/summaries?period=month&year={day.year}&month={day.month}&format=xlsx"
-        print(f"Báo cáo Nội vụ (XLSX): {report}")
+        print(f"Trang web: {base}/  (đăng nhập: {users})")
+        print(f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}")
+        print(f"API: {base}/docs (JSON dưới {base}/api)")
         log.info(
             "Kỷ Cương is running (ingest on %s:%d). Ctrl-C to stop.",
             settings.mqtt_host,

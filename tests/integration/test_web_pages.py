@@ -1,0 +1,244 @@
+"""The pages a unit head uses, against the real PostgreSQL: sign-in with a session cookie and
+CSRF, the violations queue, evidence in local time, a review decision, scope as 404."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+
+from kycuong.settings import Settings
+from tests.integration.test_api import PASSWORD, World, build_world
+from tests.support import free_port
+
+EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture
+def world(pg_engine: Engine) -> Iterator[World]:
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=free_port(),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+    )
+    yield build_world(pg_engine, settings)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:
+    page = client.get("/")
+    answer: Response = client.post(
+        "/dang-nhap",
+        data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    return answer
+
+
+def browser(world: World) -> TestClient:
+    return TestClient(world.client.app)
+
+
+def test_the_sign_in_page_is_vietnamese_and_refuses_a_wrong_password(world: World) -> None:
+    client = browser(world)
+    page = client.get("/")
+    assert page.status_code == 200 and "Đăng nhập" in page.text
+    assert '<label for="password">Mật khẩu</label>' in page.text
+    wrong = sign_in(client, "head_a1", "sai-mật-khẩu")
+    assert wrong.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
+    assert "kc_session" not in wrong.cookies
+
+
+def test_a_sign_in_without_the_form_token_is_refused(world: World) -> None:
+    client = browser(world)
+    client.get("/")
+    answer = client.post(
+        "/dang-nhap", data={"username": "head_a1", "password": PASSWORD}, follow_redirects=False
+    )
+    assert answer.status_code == 403 and "kc_session" not in answer.cookies
+
+
+def test_a_unit_head_sees_only_their_units_queue_with_local_times(world: World) -> None:
+    client = browser(world)
+    answer = sign_in(client, "head_a1")
+    assert answer.status_code == 303 and answer.headers["location"] == "/vi-pham"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    queue = client.get("/vi-pham")
+    assert queue.status_code == 200
+    assert "Trần Văn e1" in queue.text and "Đi muộn 20 phút" in queue.text
+    assert "Trần Văn e3" not in queue.text and "Trần Văn e4" not in queue.text
+    late = world.violation_id("e1", "late")
+    detail = client.get(f"/vi-pham/{late}")
+    assert "23/11/2026 07:50" in detail.text  # the 07:50 punch in Hà Nội time, not 00:50Z
+    assert "buổi sáng" in detail.text
+
+
+def test_another_units_violation_is_a_vietnamese_404(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a2")
+    theirs = world.violation_id("e1", "late")
+    page = client.get(f"/vi-pham/{theirs}")
+    assert page.status_code == 404
+    assert "không tồn tại hoặc nằm ngoài phạm vi của bạn" in page.text
+
+
+def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    late = world.violation_id("e1", "late")
+    form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp ở tỉnh"}
+    forged = client.post(f"/vi-pham/{late}/xu-ly", data=form, follow_redirects=False)
+    assert forged.status_code == 403
+    assert world.get("head_a1", f"/api/violations/{late}").json()["review"] is None
+    token = csrf_of(client.get(f"/vi-pham/{late}").text)
+    missing_reason = client.post(
+        f"/vi-pham/{late}/xu-ly", data={**form, "reason_kind": "", "csrf": token}
+    )
+    assert missing_reason.status_code == 400 and "Cần chọn lý do" in missing_reason.text
+    saved = client.post(
+        f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"])
+    assert "Đã lưu quyết định." in page.text and "Đi công tác" in page.text
+    assert "head_a1" in page.text
+    assert world.get("noivu_a", f"/api/violations/{late}").json()["review"] == "excused"
+
+
+def test_a_page_without_a_session_returns_to_sign_in_and_then_to_the_page(world: World) -> None:
+    client = browser(world)
+    late = world.violation_id("e1", "late")
+    answer = client.get(f"/vi-pham/{late}", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/?next=/vi-pham/{late}"
+    page = client.get(answer.headers["location"])
+    back = client.post(
+        "/dang-nhap",
+        data={
+            "username": "head_a1",
+            "password": PASSWORD,
+            "csrf": csrf_of(page.text),
+            "next": f"/vi-pham/{late}",
+        },
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == f"/vi-pham/{late}"
+
+
+def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    assert "Trần Văn e1" in client.get("/vi-pham", params={"tu": "23/11/2026"}).text
+    assert "Trần Văn e1" not in client.get("/vi-pham", params={"tu": "24/11/2026"}).text
+    wrong = client.get("/vi-pham", params={"tu": "31/02/2026"})
+    assert wrong.status_code == 400 and "không phải ngày hợp lệ (dạng dd/mm/yyyy)" in wrong.text
+
+
+def test_pages_load_nothing_from_another_host(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    late = world.violation_id("e1", "late")
+    for path in ("/", "/vi-pham", f"/vi-pham/{late}"):
+        html = client.get(path).text
+        assert not EXTERNAL.search(html), path
+        for asset in re.findall(r"""(?:src|href)="(/static/[^"]+)\"""", html):
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    client = browser(world)
+    sign_in(client, "noivu_a")
+    page = client.get("/bao-cao", params={"ky": "month", "nam": "2026", "thang": "11"})
+    assert page.status_code == 200
+    assert "Tháng 11/2026" in page.text or "tháng 11/2026" in page.text.lower()
+    assert "<svg" in page.text and "Văn phòng Sở" in page.text
+    assert "Phòng Ngân sách" not in page.text  # agency B is outside Nội vụ A's scope
+    assert not EXTERNAL.search(page.text)
+    xlsx = client.get(
+        "/bao-cao/tai-ve", params={"ky": "month", "nam": "2026", "thang": "11", "dinh_dang": "xlsx"}
+    )
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith(
+        "application/vnd.openxmlformats"
+    )
+    book = load_workbook(BytesIO(xlsx.content))
+    cells = [str(c.value) for row in book.worksheets[0].iter_rows() for c in row if c.value]
+    assert any("Văn phòng Sở" in c for c in cells)
+    bad = client.get("/bao-cao", params={"thang": "13"})
+    assert bad.status_code == 400 and "tháng (1–12)" in bad.text
+
+
+def test_a_unit_head_without_a_session_gets_no_xlsx(world: World) -> None:
+    answer = browser(world).get("/bao-cao/tai-ve", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/?next=")
+
+
+def unit_id(world: World, code: str) -> int:
+    from sqlalchemy import select
+
+    from store.db import db_session
+    from store.models import Unit
+
+    with db_session(world.engine) as db:
+        found = db.scalar(select(Unit.id).where(Unit.code == code))
+    assert found is not None
+    return found
+
+
+def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    grid = client.get("/bang-thang", params={"don_vi": unit_id(world, "A1"), "thang": "11"})
+    assert grid.status_code == 200 and "Bảng theo dõi tháng 11/2026" in grid.text
+    assert "Trần Văn e1" in grid.text and "Trần Văn e3" not in grid.text
+    e1 = world.people["e1"]
+    assert re.search(rf"can_bo={e1}&tu=23/11/2026&den=23/11/2026\"[^>]*>M</a>", grid.text)
+    assert "M:1" in grid.text
+    other = client.get("/bang-thang", params={"don_vi": unit_id(world, "A2")})
+    assert other.status_code == 404 and "nằm ngoài phạm vi" in other.text
+    wrong = client.get("/bang-thang", params={"thang": "13"})
+    assert wrong.status_code == 400 and "Tháng (1–12)" in wrong.text
+
+
+def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    page = client.get("/hom-nay", params={"don_vi": unit_id(world, "A1")})
+    assert page.status_code == 200 and "Trần Văn e1" in page.text
+    assert 'hx-trigger="every 60s"' in page.text
+    assert "Tạm tính — máy chấm công GATE chưa gửi đủ dữ liệu." in page.text
+    partial = client.get(
+        "/hom-nay", params={"don_vi": unit_id(world, "A1")}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in partial.text and "Trần Văn e1" in partial.text
+
+
+def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    queue = client.get("/vi-pham")
+    ids = sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"', queue.text))
+    assert len(ids) == 2
+    forged = client.post(
+        "/vi-pham/xu-ly-nhieu", data={"ids": ids, "decision": "confirmed"}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    done = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={"ids": ids, "decision": "confirmed", "note": "", "csrf": csrf_of(queue.text)},
+    )
+    assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
+    for vid in ids:
+        assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"

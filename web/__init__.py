@@ -1,0 +1,5 @@
+"""Server-rendered Vietnamese pages (Jinja2, vendored htmx, local CSS) over ``services/``.
+
+No CDN, no Node build: every asset is served by the app, so the pages work on an isolated
+office LAN. Pages and the JSON API call the same service functions with the same ``Scope``.
+"""

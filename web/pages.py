@@ -1,0 +1,520 @@
+"""The pages: sign-in (Đăng nhập), the violations queue (Vi phạm chờ xử lý), one violation
+with its evidence in local time, and the review decision. Each route: parse, one service
+call, render; domain errors become a Vietnamese alert or the 404 page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.labels import DAY_STATUS, EXCUSE, REVIEW, VIOLATION
+from rules.zones import zone
+from services import days as day_service
+from services import signin
+from services import summaries as summary_service
+from services import violations as violation_service
+from services.schemas import BulkReviewIn, ReviewIn
+from store.violations import ReviewFilter
+from web import session as web_session
+from web.charts import unit_rates
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def _context(request: Request) -> Any:
+    return request.app.state.context
+
+
+def _tz(request: Request) -> Any:
+    return zone(_context(request).settings.timezone)
+
+
+def local_time(value: datetime | None, tz: Any) -> str:
+    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M") if value else ""
+
+
+def local_date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def parse_date(text: str | None, field: str) -> date | None:
+    """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
+    if not text or not text.strip():
+        return None
+    raw = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    raise KcError("invalid_date", f"{field}: “{raw}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
+
+
+templates.env.filters["vn_date"] = local_date
+templates.env.globals["VIOLATION"] = VIOLATION
+templates.env.globals["REVIEW"] = REVIEW
+templates.env.globals["EXCUSE"] = EXCUSE
+
+
+def _db(request: Request) -> DbSession:
+    db: DbSession = _context(request).sessions()
+    return db
+
+
+def _sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/?next={quote(target)}", status_code=303)
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"tz": _tz(request), "local_time": local_time, **context}, status_code=status
+    )
+
+
+def _not_found(request: Request, visitor: web_session.Visitor | None, message: str) -> Response:
+    return _page(request, "not_found.html", 404, visitor=visitor, message=message)
+
+
+@router.get("/", response_class=HTMLResponse)
+def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
+    with _db(request) as db:
+        try:
+            web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+            return RedirectResponse(_safe_next(next), status_code=303)
+        except Unauthorized:
+            pass
+    return _login(request, next, None, 200)
+
+
+def _safe_next(target: str) -> str:
+    # Only paths of this site: never an open redirect to another host.
+    return target if target.startswith("/") and not target.startswith("//") else "/vi-pham"
+
+
+def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
+    token = web_session.new_prelogin_token()
+    response = _page(
+        request, "sign_in.html", status, visitor=None, csrf=token, next=next_url, error=error
+    )
+    response.set_cookie(
+        web_session.PRELOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/dang-nhap")
+def sign_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/vi-pham",
+) -> Response:
+    if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
+        return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
+    context = _context(request)
+    address = request.client.host if request.client else None
+    try:  # the API's throttle: failures count per account and per address, wherever made
+        user = signin.sign_in(
+            context.engine,
+            username.strip(),
+            password,
+            address,
+            web_session.now_utc(),
+            context.signin_policy,
+        )
+    except signin.Throttled as exc:
+        refused = _login(request, next, exc.message, 429)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
+    if user is None:
+        return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
+    minutes = context.settings.api_token_minutes
+    token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        web_session.SESSION_COOKIE,
+        token,
+        max_age=minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(web_session.PRELOGIN_COOKIE)
+    return response
+
+
+@router.post("/dang-xuat")
+def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    token = request.cookies.get(web_session.SESSION_COOKIE) or ""
+    if token and not web_session.same(csrf, web_session.csrf_for(token, _context(request).secret)):
+        return _page(request, "not_found.html", 403, visitor=None, message=_CSRF_MESSAGE)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(web_session.SESSION_COOKIE)
+    return response
+
+
+REVIEW_FILTERS: dict[str, ReviewFilter] = {
+    "pending": "pending",
+    "confirmed": "confirmed",
+    "excused": "excused",
+    "dismissed": "dismissed",
+}
+_CSRF_MESSAGE = "Biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng tải lại trang rồi thử lại."
+
+
+@router.get("/vi-pham", response_class=HTMLResponse)
+def violations_page(
+    request: Request,
+    tu: str = "",
+    den: str = "",
+    loai: str = "",
+    xu_ly: str = "pending",
+    can_bo: int | None = None,
+    trang: str | None = None,
+    thong_bao: str = "",
+) -> Response:
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        error = None
+        page = None
+        try:
+            query = violation_service.ViolationQuery(
+                employee_id=can_bo if can_bo and 0 < can_bo < 2**31 else None,
+                date_from=parse_date(tu, "Từ ngày"),
+                date_to=parse_date(den, "Đến ngày"),
+                kind=loai if loai in VIOLATION else None,
+                review=REVIEW_FILTERS.get(xu_ly),
+            )
+            page = violation_service.page(db, visitor.scope, query, 50, trang or None)
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except KcError as exc:
+            error = exc.message
+        return _page(
+            request,
+            "violations.html",
+            400 if error else 200,
+            visitor=visitor,
+            page=page,
+            error=error,
+            notice=thong_bao[:200],
+            may_review=visitor.scope.may("violations:review"),
+            filters={"tu": tu, "den": den, "loai": loai, "xu_ly": xu_ly, "can_bo": can_bo or ""},
+        )
+
+
+@router.get("/vi-pham/{violation_id}", response_class=HTMLResponse)
+def violation_page(request: Request, violation_id: int, msg: str = "") -> Response:
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            detail = violation_service.detail(db, visitor.scope, violation_id)
+        except KcError as exc:
+            return _not_found(request, visitor, exc.message)
+        return _page(
+            request,
+            "violation.html",
+            visitor=visitor,
+            v=detail,
+            may_review=visitor.scope.may("violations:review"),
+            saved=msg == "da-luu",
+            error=None,
+        )
+
+
+@router.post("/vi-pham/{violation_id}/xu-ly")
+def review_action(
+    request: Request,
+    violation_id: int,
+    decision: Annotated[str, Form(max_length=16)] = "",
+    reason_kind: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    context = _context(request)
+    token = request.cookies.get(web_session.SESSION_COOKIE)
+    with _db(request) as db, db.begin():
+        try:
+            visitor = web_session.visitor(db, token, context.secret)
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+        error: str | None
+        try:
+            body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
+            violation_service.review(db, visitor.scope, violation_id, body, web_session.now_utc())
+            error = None
+        except ValidationError:
+            error = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except KcError as exc:
+            error = exc.message
+        if error is None:
+            return RedirectResponse(f"/vi-pham/{violation_id}?msg=da-luu", status_code=303)
+    with _db(request) as db:
+        detail = violation_service.detail(db, visitor.scope, violation_id)
+    return _page(
+        request,
+        "violation.html",
+        400,
+        visitor=visitor,
+        v=detail,
+        may_review=True,
+        saved=False,
+        error=error,
+    )
+
+
+@router.get("/bao-cao", response_class=HTMLResponse)
+def summary_page(
+    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+) -> Response:
+    context = _context(request)
+    now = web_session.now_utc()
+    today = now.astimezone(_tz(request)).date()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            query = _summary_query(ky, nam, thang, quy, today)
+            report = summary_service.summary(
+                db,
+                visitor.scope,
+                query,
+                context.settings.thresholds,
+                now,
+                context.settings.timezone,
+            )
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except Forbidden as exc:
+            return _page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
+        except KcError as exc:
+            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        chart = unit_rates(
+            [(u.name, u.rate_per_100_days) for u in report.units],
+            "Tỷ lệ vi phạm trên 100 ngày làm việc",
+        )
+        flagged = [p for p in report.people if p.flags]
+        params = (
+            f"ky={query.period}&nam={query.year}"
+            f"&thang={query.month or ''}&quy={query.quarter or ''}"
+        )
+        return _page(
+            request,
+            "summary.html",
+            visitor=visitor,
+            report=report,
+            chart=Markup(chart),
+            flagged=flagged,
+            query=query,
+            params=params,
+            vn_number=vn_number,
+        )
+
+
+@router.get("/bao-cao/tai-ve")
+def summary_download(
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    dinh_dang: str = "xlsx",
+) -> Response:
+    context = _context(request)
+    now = web_session.now_utc()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            query = _summary_query(ky, nam, thang, quy, now.astimezone(_tz(request)).date())
+            file = summary_service.summary_file(
+                db,
+                visitor.scope,
+                query,
+                context.settings.thresholds,
+                now,
+                context.settings.timezone,
+                "csv" if dinh_dang == "csv" else "xlsx",
+            )
+        except KcError as exc:
+            return _not_found(request, visitor, exc.message)
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
+
+
+def _summary_query(
+    kind: str, year: str, month: str, quarter: str, today: date
+) -> summary_service.SummaryQuery:
+    """The period as the form sends it; by default the current month."""
+    period: summary_service.PeriodKind = (
+        "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
+    )
+    try:
+        y = int(year) if year else today.year
+        m = int(month) if month else today.month
+        q = int(quarter) if quarter else (today.month - 1) // 3 + 1
+    except ValueError as exc:
+        raise KcError("invalid_period", "Năm, tháng hoặc quý phải là số") from exc
+    if not (2000 <= y <= 2100 and 1 <= m <= 12 and 1 <= q <= 4):
+        raise KcError("invalid_period", "Năm (2000–2100), tháng (1–12) hoặc quý (1–4) không hợp lệ")
+    return summary_service.SummaryQuery(
+        period, y, m if period == "month" else None, q if period == "quarter" else None
+    )
+
+
+def vn_number(value: float, digits: int = 0) -> str:
+    """Vietnamese separators: 1.234,5 (dot for thousands, comma for decimals)."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+@router.get("/hom-nay", response_class=HTMLResponse)
+def today_page(request: Request, don_vi: int | None = None) -> Response:
+    now = web_session.now_utc()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            board = day_service.today(
+                db, visitor.scope, unit, now.astimezone(_tz(request)).date(), now
+            )
+            units = day_service.units_for(db, visitor.scope)
+        except KcError as exc:
+            return _not_found(request, visitor, exc.message)
+        partial = request.headers.get("HX-Request") == "true"
+        return _page(
+            request,
+            "_today_board.html" if partial else "today.html",
+            visitor=visitor,
+            board=board,
+            units=units,
+            unit_id=don_vi,
+            labels=DAY_STATUS,
+        )
+
+
+@router.get("/bang-thang", response_class=HTMLResponse)
+def month_page(
+    request: Request, don_vi: int | None = None, thang: str = "", nam: str = ""
+) -> Response:
+    today = web_session.now_utc().astimezone(_tz(request)).date()
+    with _db(request) as db:
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        try:
+            try:
+                year, month = int(nam or today.year), int(thang or today.month)
+            except ValueError as exc:
+                raise KcError("invalid_period", "Tháng và năm phải là số") from exc
+            unit = don_vi if don_vi and 0 < don_vi < 2**31 else None
+            grid = day_service.month(db, visitor.scope, unit, year, month)
+            units = day_service.units_for(db, visitor.scope)
+        except NotFound as exc:
+            return _not_found(request, visitor, exc.message)
+        except KcError as exc:
+            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        return _page(
+            request,
+            "month.html",
+            visitor=visitor,
+            grid=grid,
+            units=units,
+            symbols=day_service.SYMBOLS,
+            weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
+        )
+
+
+@router.post("/vi-pham/xu-ly-nhieu")
+async def review_many_action(request: Request) -> Response:
+    """A decision for the ticked rows of the queue; each row gets its own result."""
+    form = await request.form()
+    raw = [str(v) for v in form.getlist("ids")]
+    ids = [int(v) for v in raw if v.isdigit() and 0 < int(v) < 2**63][:500]
+    decision = str(form.get("decision") or "")
+    reason_kind = str(form.get("reason_kind") or "") or None
+    note = str(form.get("note") or "")[:2000]
+    csrf = str(form.get("csrf") or "")
+    context = _context(request)
+    with _db(request) as db, db.begin():
+        try:
+            visitor = web_session.visitor(
+                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
+            )
+        except Unauthorized:
+            return _sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+        if not ids:
+            message = "Hãy đánh dấu ít nhất một vi phạm."
+        else:
+            try:
+                body = BulkReviewIn(
+                    ids=ids,
+                    decision=decision,  # type: ignore[arg-type]
+                    reason_kind=reason_kind,  # type: ignore[arg-type]
+                    note=note,
+                )
+                results = violation_service.review_many(
+                    db, visitor.scope, body, web_session.now_utc()
+                )
+                done = sum(1 for r in results if r.ok)
+                message = f"Đã lưu quyết định cho {done}/{len(results)} vi phạm."
+            except ValidationError:
+                message = "Hãy chọn một quyết định: Xác nhận, Có lý do hoặc Bỏ qua."
+            except KcError as exc:
+                message = exc.message
+    return RedirectResponse(f"/vi-pham?thong_bao={quote(message)}", status_code=303)
