@@ -24,6 +24,7 @@ from services import signin
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn
+from store.models import User
 from store.violations import ReviewFilter
 from web import session as web_session
 from web.charts import unit_rates
@@ -168,6 +169,15 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") 
     token = request.cookies.get(web_session.SESSION_COOKIE) or ""
     if token and not web_session.same(csrf, web_session.csrf_for(token, _context(request).secret)):
         return _page(request, "not_found.html", 403, visitor=None, message=_CSRF_MESSAGE)
+    if token:  # ended on the server too: the cookie, if copied, no longer works anywhere
+        with _db(request) as db, db.begin():
+            try:
+                who = web_session.visitor(db, token, _context(request).secret)
+            except Unauthorized:
+                who = None
+            user = db.get(User, who.scope.user_id) if who is not None else None
+            if user is not None:
+                user.tokens_valid_after = web_session.now_utc()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(web_session.SESSION_COOKIE)
     return response
