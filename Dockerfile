@@ -8,6 +8,7 @@ COPY store ./store
 COPY ingest ./ingest
 COPY rules ./rules
 COPY runner ./runner
+COPY services ./services
 COPY api ./api
 COPY devices ./devices
 COPY deploy ./deploy

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -14,11 +16,15 @@ from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from api import documents, errors, excuses, ops, summaries, violations
-from api.deps import ApiContext, Context, CurrentScope, DbSession
+from api.deps import ApiContext, Context, CurrentScope, DbSession, require
+from kycuong.bodylimit import MB, BodyLimit
+from kycuong.headers import SecurityHeaders
 from kycuong.settings import Settings
-from services.accounts import authenticate
-from services.schemas import Me, Token
+from services import signin
+from services.schemas import Me, SigninLock, Token
+from services.scope import Scope
 from store.db import engine_for
+from store.models import User
 from web import pages
 from web.pages import HERE as WEB_HERE
 
@@ -33,17 +39,73 @@ REQUESTS = Counter(
 @auth.post(
     "/api/auth/token",
     response_model=Token,
-    responses={401: {"description": "Sai tên đăng nhập hoặc mật khẩu"}},
+    responses={
+        401: {"description": "Sai tên đăng nhập hoặc mật khẩu"},
+        429: {"description": "Đăng nhập sai quá nhiều lần: tạm khóa"},
+    },
     summary="Đăng nhập (OAuth2 password)",
 )
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, context: Context
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, context: Context
 ) -> Token:
-    user = authenticate(db, form.username, form.password)
+    # A sync route: FastAPI runs it in a worker thread, so argon2 stays off the event loop.
+    address = request.client.host if request.client else None
+    try:
+        user = signin.sign_in(
+            context.engine,
+            form.username,
+            form.password,
+            address,
+            datetime.now(UTC),
+            context.signin_policy,
+        )
+    except signin.Throttled as exc:
+        raise errors.ApiError(
+            429, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after_s)}
+        ) from exc
     if user is None:
         raise errors.ApiError(401, "invalid_credentials", "Sai tên đăng nhập hoặc mật khẩu")
     access, ttl = context.issue_token(user)
     return Token(access_token=access, expires_in=ttl)
+
+
+@auth.post(
+    "/api/auth/logout",
+    status_code=204,
+    responses=errors.responses(401),
+    summary="Đăng xuất: mọi phiên và mã truy cập đã cấp đều hết hiệu lực",
+)
+def logout(scope: CurrentScope, db: DbSession) -> Response:
+    user = db.get(User, scope.user_id)
+    assert user is not None
+    user.tokens_valid_after = datetime.now(UTC)
+    return Response(status_code=204)
+
+
+@auth.get(
+    "/api/auth/locks",
+    response_model=list[SigninLock],
+    responses=errors.responses(401, 403),
+    summary="Tài khoản và địa chỉ bị tạm khóa đăng nhập (quản trị)",
+)
+def signin_locks(
+    scope: Annotated[Scope, Depends(require("users:admin"))], context: Context
+) -> list[SigninLock]:
+    return [SigninLock(**asdict(lock)) for lock in signin.locks(context.engine)]
+
+
+@auth.delete(
+    "/api/auth/locks/{key}",
+    status_code=204,
+    responses=errors.responses(401, 403, 404),
+    summary="Mở khóa đăng nhập (quản trị)",
+)
+def signin_unlock(
+    key: str, scope: Annotated[Scope, Depends(require("users:admin"))], context: Context
+) -> Response:
+    if not signin.unlock(context.engine, key):
+        raise errors.not_found("Khóa đăng nhập")
+    return Response(status_code=204)
 
 
 @auth.get(
@@ -61,17 +123,22 @@ def me(scope: CurrentScope) -> Me:
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    app = FastAPIOffline(
-        title="Kỷ Cương API",
-        static_url="/static/api-docs",
-        redoc_url=None,  # ReDoc's bundle loads its logo from a CDN; Swagger UI at /docs is local
-        version="1.0",
-        description=(
+    meta: dict[str, Any] = {
+        "title": "Kỷ Cương API",
+        "version": "1.0",
+        "description": (
             "JSON API dưới `/api`. Giám sát giờ giấc, kỷ luật, kỷ cương hành chính. "
             "Trưởng đơn vị xem và xử lý vi phạm "
             "của đơn vị mình; Nội vụ lấy báo cáo tổng hợp (JSON, CSV, XLSX). Lỗi trả về "
             '`{"error": {"code", "message"}}` với thông điệp tiếng Việt và mã ổn định.'
         ),
+    }
+    # /docs and /redoc are served offline (their assets from this app); KC_API_DOCS=false
+    # turns them off together with /openapi.json.
+    app = (
+        FastAPIOffline(static_url="/static/api-docs", redoc_url=None, **meta)
+        if settings.api_docs
+        else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **meta)
     )
     app.state.context = ApiContext(settings, engine or engine_for(settings.database_url))
     errors.install(app)
@@ -100,4 +167,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         ops.api_router,
     ):
         app.include_router(router)
+    # Outermost last: sizes are checked before anything else reads the body.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, default=BODY_LIMIT, by_prefix=BODY_LIMITS)
     return app
+
+
+# Request bodies by route, checked from the headers and while streaming, before
+# authentication: a sign-in form is small, an import file at most 5 MB plus its envelope.
+BODY_LIMIT = 1 * MB
+BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
+BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, UploadFile
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 
-from api.deps import DbSession, require
+from api.deps import Context, DbSession, require
 from api.errors import responses
 from services import excuses as service
 from services.schemas import Excuse, ExcuseIn, ImportReport
@@ -77,10 +78,20 @@ def cancel(excuse_id: ExcusePathId, db: DbSession, scope: Writer) -> Excuse:
     responses=responses(401, 403, 422),
     summary="Nhập từ tệp CSV/XLSX",
 )
-async def import_excuses(file: UploadFile, db: DbSession, scope: Importer) -> ImportReport:
+async def import_excuses(
+    file: UploadFile, db: DbSession, scope: Importer, context: Context
+) -> ImportReport:
     """Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú.
 
     A file with any bad row changes nothing; the answer lists every problem by row.
     """
     content = await file.read(service.MAX_UPLOAD_BYTES + 1)
-    return service.import_upload(db, scope, file.filename or "", content)
+    # Parsing and checking a file is long work: off the event loop, so no request waits.
+    return await run_in_threadpool(
+        service.import_upload,
+        db,
+        scope,
+        file.filename or "",
+        content,
+        context.settings.import_max_rows,
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import socket
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,7 +19,7 @@ from prometheus_client import (
 from sqlalchemy import text
 
 from api.deps import Context, DbSession, require
-from api.errors import responses
+from api.errors import not_found, responses
 from services import devices as device_service
 from services.schemas import Device, Health
 from services.scope import Scope
@@ -56,12 +57,30 @@ def readyz(context: Context) -> Response:
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus", response_class=Response)
+def metrics_allowed(context: Context, request: Request) -> None:
+    """/metrics only with ``KC_METRICS_TOKEN`` as a bearer token; off when none is set."""
+    expected = context.settings.metrics_token
+    given = request.headers.get("authorization", "")
+    if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise not_found("Trang")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus (Authorization: Bearer KC_METRICS_TOKEN)",
+    response_class=Response,
+    dependencies=[Depends(metrics_allowed)],
+)
 def metrics(db: DbSession) -> Response:
     """This process's counters plus gauges read from the database at scrape time."""
     registry = CollectorRegistry()
     figures = device_service.gauges(db, datetime.now(UTC))
-    dead = Gauge("kc_dead_letters", "Dead letters stored, by reason", ["reason"], registry=registry)
+    dead = Gauge(
+        "kc_dead_letters",
+        "Refused messages kept or counted, by reason",
+        ["reason"],
+        registry=registry,
+    )
     for reason, count in dict(figures["dead_letters"]).items():  # type: ignore[arg-type]
         dead.labels(reason).set(count)
     Gauge("kc_recompute_queue", "Keys waiting for the rules runner", registry=registry).set(

@@ -12,6 +12,7 @@ def main() -> int:
         "api": "bench.api",
         "documents": "bench.documents",
         "flood": "bench.flood",
+        "hostile": "bench.hostile",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)

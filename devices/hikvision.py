@@ -32,11 +32,15 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from devices.reader import Reader
+from kycuong.bodylimit import BodyLimit
 
 log = logging.getLogger(__name__)
 basic = HTTPBasic(auto_error=False)
 # Major type 5 (event); minor types that mean "this person was let through".
 GRANTED = {1: "card", 38: "fingerprint", 75: "face", 76: "face"}
+
+
+MAX_FORWARDED_BYTES = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,10 @@ class HikConfig:
     receipt_timeout_s: float = 10.0  # then 503: the terminal sends the event again
     resend_seconds: float = 30.0
     clock_seconds: float = 60.0
+    # An event with its face picture is a few hundred KB; anything much larger is refused
+    # (413) before it is read, so a terminal or a stranger cannot exhaust the bridge's memory.
+    max_body_bytes: int = 2 * 1024 * 1024
+    broker_tls_ca: str | None = None
 
 
 def load_config(path: Path) -> HikConfig:
@@ -78,6 +86,8 @@ def load_config(path: Path) -> HikConfig:
         float(data.get("receipt_timeout_seconds", 10)),
         float(data.get("resend_seconds", 30)),
         float(data.get("clock_seconds", 60)),
+        int(listen.get("max_body_bytes", 2 * 1024 * 1024)),
+        broker.get("tls_ca"),
     )
 
 
@@ -166,6 +176,7 @@ def create_app(config: HikConfig) -> FastAPI:
             password=t.mqtt_password,
             outbox=config.state_dir / f"{t.device_id}.outbox.sqlite",
             resend_after=config.resend_seconds,
+            tls_ca=config.broker_tls_ca,
         )
         for t in config.terminals
     }
@@ -204,6 +215,7 @@ def create_app(config: HikConfig) -> FastAPI:
     # Annotations here are evaluated eagerly (no postponed annotations in this module), so
     # FastAPI sees the local ``terminal`` dependency below.
     app = FastAPI(title="Kỷ Cương — Hikvision bridge", lifespan=lifespan)
+    app.add_middleware(BodyLimit, default=config.max_body_bytes)
 
     def terminal(
         credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
@@ -239,7 +251,8 @@ def create_app(config: HikConfig) -> FastAPI:
             log.warning("%s sent an unreadable event: %s", sender.device_id, exc)
             if not reader.connected:
                 return not_yet("broker unreachable")
-            reader.publish_raw("punch", await request.body())  # the server keeps a dead letter
+            # The server keeps it as a dead letter; the broker takes at most 64 KB.
+            reader.publish_raw("punch", (await request.body())[:MAX_FORWARDED_BYTES])
             try:
                 await to_thread.run_sync(reader.drain, config.receipt_timeout_s)
             except TimeoutError:

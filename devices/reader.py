@@ -106,6 +106,7 @@ class Reader:
         outbox: Path | None = None,
         resend_after: float = 30.0,
         on_receipt: ReceiptHook | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         self.device_id = device_id
         self.host = host
@@ -125,7 +126,7 @@ class Reader:
         self._acked = threading.Condition()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"reader-{device_id}",
+            client_id=device_id,  # the broker binds a reader's client id to its device id
             protocol=protocol,
             clean_session=False if protocol != MQTTProtocolVersion.MQTTv5 else None,
         )
@@ -135,6 +136,8 @@ class Reader:
         self.client.max_queued_messages_set(0)
         if password is not None:
             self.client.username_pw_set(device_id, password)
+        if tls_ca:  # the broker's TLS listener (8883), checked against the installation's CA
+            self.client.tls_set(ca_certs=tls_ca)
         self.client.will_set(
             topic_for(device_id, "status"), self._status("offline"), qos=1, retain=True
         )

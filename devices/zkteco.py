@@ -48,6 +48,7 @@ class BridgeConfig:
     poll_seconds: float = 15.0
     terminals: tuple[TerminalConfig, ...] = field(default_factory=tuple)
     resend_seconds: float = 30.0  # a punch without the server's receipt is sent again
+    broker_tls_ca: str | None = None
 
 
 def load_config(path: Path) -> BridgeConfig:
@@ -64,6 +65,7 @@ def load_config(path: Path) -> BridgeConfig:
         poll_seconds=float(data.get("poll_seconds", 15)),
         terminals=terminals,
         resend_seconds=float(data.get("resend_seconds", 30)),
+        broker_tls_ca=broker.get("tls_ca"),
     )
 
 
@@ -158,6 +160,7 @@ class TerminalBridge:
             outbox=config.state_dir / f"{terminal.device_id}.outbox.sqlite",
             resend_after=config.resend_seconds,
             on_receipt=self._on_receipt,
+            tls_ca=config.broker_tls_ca,
         )
         self.online: bool | None = None
         self.forwarded = 0

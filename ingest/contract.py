@@ -6,10 +6,11 @@ Everything a reader sends is validated here, at the edge; the rest of ingest tru
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 TOPIC_ROOT = "kc/v1"
 # Receipts live outside TOPIC_ROOT so the ingest subscription (kc/v1/+/+) never sees them.
@@ -24,6 +25,32 @@ CredentialValue = Annotated[
 ]
 CredentialKind = Literal["card", "fingerprint", "face", "pin", "qr"]
 Direction = Literal["in", "out", "unknown"]
+
+# The largest backlog count a database integer column holds on every engine.
+MAX_BACKLOG = 2**31 - 1
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL among them) and lone surrogates: no store can hold them."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"control character U+{ord(char):04X} is not allowed")
+    return value
+
+
+PrintableText = Annotated[str, AfterValidator(_printable)]
+
+
+def _representable(value: datetime) -> datetime:
+    """Refuse an instant that has no UTC value (year 1 at +14:00, year 9999 at -14:00)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("instant out of range") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_representable)]
 
 _TOPIC_RE = re.compile(r"^kc/v1/([^/]+)/(punch|heartbeat|status)$")
 _DEVICE_RE = re.compile(DEVICE_ID_PATTERN)
@@ -44,9 +71,9 @@ class PunchV1(_Payload):
     event_id: EventId
     credential_kind: CredentialKind
     credential_value: CredentialValue
-    ts: AwareDatetime = Field(description="device time, ISO 8601 with offset")
+    ts: Instant = Field(description="device time, ISO 8601 with offset")
     direction: Direction = "unknown"
-    verify_mode: Annotated[str, StringConstraints(max_length=16)] | None = None
+    verify_mode: Annotated[PrintableText, StringConstraints(max_length=16)] | None = None
     clock_offset_s: float | None = Field(
         default=None,
         ge=-(10**10),
@@ -58,11 +85,11 @@ class PunchV1(_Payload):
 class HeartbeatV1(_Payload):
     """A reader's periodic sign of life: its clock and how far it has sent its punches."""
 
-    clock: AwareDatetime
-    sent_up_to: AwareDatetime | None = Field(
+    clock: Instant
+    sent_up_to: Instant | None = Field(
         default=None, description="every punch up to this instant has been published"
     )
-    backlog: int = Field(default=0, ge=0)
+    backlog: int = Field(default=0, ge=0, le=MAX_BACKLOG)
 
 
 class StatusV1(_Payload):

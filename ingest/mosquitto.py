@@ -6,6 +6,7 @@ tested is the configuration that ships.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
@@ -28,29 +29,59 @@ def available() -> bool:
     return shutil.which("mosquitto") is not None
 
 
+def dynsec_plugin() -> str:
+    """Where this machine's Mosquitto keeps its dynamic-security plugin."""
+    found = sorted(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so"))
+    found += sorted(glob.glob("/usr/lib/mosquitto_dynamic_security.so"))
+    found += sorted(glob.glob("/usr/local/lib/mosquitto_dynamic_security.so"))
+    if not found:
+        raise FileNotFoundError("mosquitto_dynamic_security.so is not installed")
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    certfile: Path
+    keyfile: Path
+    port: int
+
+
 def render_config(
     port: int,
     data_dir: Path,
-    passwd: Path | None = None,
-    acl: Path | None = None,
+    dynsec: Path | None = None,
+    tls: TlsFiles | None = None,
     overrides: dict[str, str] | None = None,
 ) -> str:
-    """The shipped configuration with only the listener and paths changed (and ``overrides``,
-    for a test that needs a worst case, e.g. no snapshot since the messages arrived)."""
+    """The shipped configuration with only the listeners and paths changed.
+
+    Without ``dynsec`` the broker is anonymous (for tests of ingest alone); without ``tls``
+    the TLS listener is left out. ``overrides`` replaces single settings, for a test that
+    needs a worst case (e.g. no snapshot since the messages arrived).
+    """
     lines = []
     for line in SHIPPED_CONF.read_text().splitlines():
-        key = line.split(" ", 1)[0]
+        key, _, value = line.partition(" ")
         if overrides and key in overrides:
             line = f"{key} {overrides[key]}"
         elif key == "listener":
-            line = f"listener {port} 127.0.0.1"
+            if value == "1883":
+                line = f"listener {port} 127.0.0.1"
+            else:
+                line = f"listener {tls.port} 127.0.0.1" if tls else ""
+        elif key in ("certfile", "keyfile", "tls_version") and tls is None:
+            line = ""
+        elif key == "certfile" and tls is not None:
+            line = f"certfile {tls.certfile}"
+        elif key == "keyfile" and tls is not None:
+            line = f"keyfile {tls.keyfile}"
         elif key == "persistence_location":
             line = f"persistence_location {data_dir}/"
-        elif key == "password_file":
-            line = f"password_file {passwd}" if passwd else ""
-        elif key == "acl_file":
-            line = f"acl_file {acl}" if acl else ""
-        elif key == "allow_anonymous" and passwd is None:
+        elif key == "plugin":
+            line = f"plugin {dynsec_plugin()}" if dynsec else ""
+        elif key == "plugin_opt_config_file":
+            line = f"plugin_opt_config_file {dynsec}" if dynsec else ""
+        elif key == "allow_anonymous" and dynsec is None:
             line = "allow_anonymous true"
         lines.append(line)
     if os.geteuid() == 0:
@@ -63,8 +94,8 @@ class MosquittoProcess:
     """A Mosquitto of our own on a free loopback port; restartable with its persistence."""
 
     workdir: Path
-    passwd: Path | None = None
-    acl: Path | None = None
+    dynsec: Path | None = None
+    tls: TlsFiles | None = None
     port: int = field(default_factory=free_port)
     overrides: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -73,7 +104,7 @@ class MosquittoProcess:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_config(self.port, data, self.passwd, self.acl, self.overrides))
+        conf.write_text(render_config(self.port, data, self.dynsec, self.tls, self.overrides))
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout

@@ -6,17 +6,20 @@ caller may then acknowledge every message of the batch (ack after commit).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, StatusV1, parse_topic
+from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Device
 from store.punches import insert_dead_letters, insert_punches, record_unmatched, update_devices
@@ -116,6 +119,26 @@ def punch_identity(message: Message) -> tuple[str, str] | None:
 class DeviceInfo:
     enabled: bool
     clock_offset_s: float | None
+    registered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What ingest accepts as plausible, and how it keeps what it refuses."""
+
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    max_backlog_age: timedelta = timedelta(days=62)
+    dead_letter_device_cap: int = 200
+    dead_letter_payload_bytes: int = 65_536
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
+            max_backlog_age=timedelta(days=settings.max_backlog_age_days),
+            dead_letter_device_cap=settings.dead_letter_device_cap,
+            dead_letter_payload_bytes=settings.dead_letter_payload_bytes,
+        )
 
 
 class DeviceDirectory:
@@ -137,14 +160,18 @@ class DeviceDirectory:
 
     def reload(self) -> None:
         with db_session(self._engine) as db:
-            rows = db.execute(select(Device.id, Device.enabled, Device.clock_offset_s)).all()
-        self._devices = {row.id: DeviceInfo(row.enabled, row.clock_offset_s) for row in rows}
+            rows = db.execute(
+                select(Device.id, Device.enabled, Device.clock_offset_s, Device.created_at)
+            ).all()
+        self._devices = {
+            row.id: DeviceInfo(row.enabled, row.clock_offset_s, row.created_at) for row in rows
+        }
         self._loaded_at = time.monotonic()
 
     def set_offset(self, device_id: str, offset_s: float) -> None:
         info = self._devices.get(device_id)
         if info is not None:
-            self._devices[device_id] = DeviceInfo(info.enabled, offset_s)
+            self._devices[device_id] = DeviceInfo(info.enabled, offset_s, info.registered_at)
 
 
 def decode(message: Message) -> Payload | Rejection:
@@ -181,112 +208,226 @@ def check_device(payload: Payload, directory: DeviceDirectory) -> DeviceInfo | R
     return info
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """One message after validation: a punch row, a dead letter, or device changes."""
+
+    message: Message
+    punch: dict[str, Any] | None = None
+    dead: dict[str, Any] | None = None
+    device_id: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""
+
+
 def process_batch(
     engine: Engine,
     messages: list[Message],
     directory: DeviceDirectory,
-    max_clock_skew: timedelta,
+    max_clock_skew: timedelta | None = None,
+    *,
+    limits: Limits | None = None,
 ) -> BatchOutcome:
-    """Store a batch in one transaction; returns after the commit."""
+    """Store a batch; returns after the commit, with every message stored or dead-lettered.
+
+    If the database refuses the batch, it is split until the refused messages are alone;
+    those become dead letters with the database's reason and the rest is stored. Only an
+    unreachable database (``OperationalError``, ``InterfaceError``) is raised, for a retry.
+    """
+    limits = limits or Limits()
+    if max_clock_skew is not None:
+        limits = replace(limits, max_clock_skew=max_clock_skew)
     outcome = BatchOutcome()
-    punch_rows: list[dict[str, Any]] = []
-    dead_rows: list[dict[str, Any]] = []
-    device_changes: dict[str, dict[str, Any]] = {}
-
-    def reject(message: Message, rejection: Rejection, device_id: str | None) -> None:
-        dead_rows.append(_dead_letter_row(message, rejection, device_id))
-        outcome.refuse(message, rejection.code)
-        outcome.dead_by_code[rejection.code] = outcome.dead_by_code.get(rejection.code, 0) + 1
-
+    prepared = []
     for message in messages:
-        payload = decode(message)
-        if isinstance(payload, Rejection):
-            parsed = parse_topic(message.topic)
-            reject(message, payload, parsed[0] if parsed else None)
-            continue
-        info = check_device(payload, directory)
-        if isinstance(info, Rejection):
-            reject(message, info, payload.device_id)
-            continue
-        changes = device_changes.setdefault(payload.device_id, {})
-        if not message.retain:
-            seen = changes.get("last_seen_at")
-            changes["last_seen_at"] = (
-                max(seen, message.received_at) if seen else message.received_at
-            )
-
-        if isinstance(payload, PunchV1):
-            # A sender that knows the offset in force when the punch was made (a bridge that
-            # watched the terminal's clock) says so; otherwise the last measurement applies.
-            offset = (
-                payload.clock_offset_s
-                if payload.clock_offset_s is not None
-                else info.clock_offset_s or 0.0
-            )
-            if abs(offset) < MIN_OFFSET_CORRECTION_S:
-                offset = 0.0
-            punched_at = payload.ts - timedelta(seconds=offset)
-            if punched_at > message.received_at + max_clock_skew:
-                reject(
+        try:
+            item = _prepare(message, directory, limits)
+        except Exception as exc:  # a message must never stop ingest; keep it with the reason
+            log.exception("message on %s could not be checked", message.topic)
+            item = _Prepared(
+                message,
+                dead=_dead_letter_row(
                     message,
-                    Rejection(
-                        "future_time",
-                        f"punch time {punched_at.isoformat()} is more than "
-                        f"{int(max_clock_skew.total_seconds())} s after its receipt "
-                        f"{message.received_at.isoformat()}; quarantined",
-                    ),
-                    payload.device_id,
-                )
-                continue
-            punch_rows.append(
-                {
-                    "device_id": payload.device_id,
-                    "event_id": payload.event_id,
-                    "credential_kind": payload.credential_kind,
-                    "credential_value": payload.credential_value,
-                    "device_time": payload.ts,
-                    "clock_offset_s": offset,
-                    "punched_at": punched_at,
-                    "received_at": message.received_at,
-                    "direction": payload.direction,
-                    "verify_mode": payload.verify_mode,
-                    "raw": bytes(message.payload).decode("utf-8"),
-                }
+                    Rejection("invalid", f"message could not be checked: {exc!r}"[:500]),
+                    None,
+                    limits,
+                ),
             )
-        elif isinstance(payload, HeartbeatV1):
-            outcome.heartbeats += 1
-            offset_s = (payload.clock - message.received_at).total_seconds()
-            previous = directory.get(payload.device_id)
-            if (
-                previous is not None
-                and previous.clock_offset_s is not None
-                and abs(offset_s - previous.clock_offset_s) > CLOCK_JUMP_WARNING_S
-            ):
-                log.warning(
-                    "Đồng hồ của thiết bị %s nhảy %+.0f giây "
-                    "(lệch %+.0f giây, trước đó %+.0f giây)",
-                    payload.device_id,
-                    offset_s - previous.clock_offset_s,
-                    offset_s,
-                    previous.clock_offset_s,
-                )
-            changes.update(clock_offset_s=offset_s, backlog=payload.backlog)
-            # Punches later in this very batch are corrected with the new measurement.
-            directory.set_offset(payload.device_id, offset_s)
-            if payload.sent_up_to is not None:
-                changes["sent_up_to"] = payload.sent_up_to
-        else:
+        prepared.append(item)
+        if item.dead is not None:
+            code = item.dead["reason_code"]
+            outcome.dead_by_code[code] = outcome.dead_by_code.get(code, 0) + 1
+        elif item.kind == "status":
             outcome.statuses += 1
-            changes.update(state=payload.state, state_at=message.received_at)
+        elif item.kind == "heartbeat":
+            outcome.heartbeats += 1
+    outcome.merge(_store_isolating(engine, prepared, limits))
+    return outcome
 
+
+def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _Prepared:
+    payload = decode(message)
+    if isinstance(payload, Rejection):
+        parsed = parse_topic(message.topic)
+        device_id = parsed[0] if parsed else None
+        return _Prepared(message, dead=_dead_letter_row(message, payload, device_id, limits))
+    info = check_device(payload, directory)
+    if isinstance(info, Rejection):
+        return _Prepared(message, dead=_dead_letter_row(message, info, payload.device_id, limits))
+    device_id = payload.device_id
+
+    def quarantine(code: str, reason: str) -> _Prepared:
+        rejection = Rejection(code, reason)
+        return _Prepared(message, dead=_dead_letter_row(message, rejection, device_id, limits))
+
+    changes: dict[str, Any] = {}
+    if not message.retain:
+        changes["last_seen_at"] = message.received_at
+    kind = "punch" if isinstance(payload, PunchV1) else "heartbeat"
+    if isinstance(payload, StatusV1):
+        kind = "status"
+    item = _Prepared(message, device_id=device_id, changes=changes, kind=kind)
+    received = message.received_at
+    if isinstance(payload, PunchV1):
+        # A sender that knows the offset in force when the punch was made (a bridge that
+        # watched the terminal's clock) says so; otherwise the last measurement applies.
+        offset = (
+            payload.clock_offset_s
+            if payload.clock_offset_s is not None
+            else info.clock_offset_s or 0.0
+        )
+        if abs(offset) < MIN_OFFSET_CORRECTION_S:
+            offset = 0.0
+        try:
+            punched_at = payload.ts - timedelta(seconds=offset)
+            problem = _implausible(punched_at, received, info, limits)
+        except OverflowError:
+            return quarantine("too_old", f"punch time {payload.ts} is out of range; quarantined")
+        if problem is not None:
+            return quarantine(*problem)
+        item.punch = {
+            "device_id": device_id,
+            "event_id": payload.event_id,
+            "credential_kind": payload.credential_kind,
+            "credential_value": payload.credential_value,
+            "device_time": payload.ts,
+            "clock_offset_s": offset,
+            "punched_at": punched_at,
+            "received_at": received,
+            "direction": payload.direction,
+            "verify_mode": payload.verify_mode,
+            "raw": bytes(message.payload).decode("utf-8"),
+        }
+    elif isinstance(payload, HeartbeatV1):
+        offset_s = (payload.clock - received).total_seconds()
+        # Told even when the clock is not believed below (a reader reset to 2000 after a power
+        # cut): the operator sets it right; the last believed offset stays in force.
+        previous = info.clock_offset_s
+        if previous is not None and abs(offset_s - previous) > CLOCK_JUMP_WARNING_S:
+            log.warning(
+                "Đồng hồ của thiết bị %s nhảy %+.0f giây (lệch %+.0f giây, trước đó %+.0f giây)",
+                device_id,
+                offset_s - previous,
+                offset_s,
+                previous,
+            )
+        # A clock off by more than the backlog window corrects nothing: its reader was reset
+        # or is lying. The heartbeat is kept as a dead letter, the last offset stays.
+        if abs(offset_s) > limits.max_backlog_age.total_seconds():
+            return quarantine(
+                "implausible_clock",
+                f"heartbeat clock {payload.clock.isoformat()} is {offset_s / 86400:+.0f} days "
+                f"from its receipt {received.isoformat()}; quarantined",
+            )
+        if payload.sent_up_to is not None and (
+            payload.sent_up_to > payload.clock + limits.max_clock_skew
+        ):
+            return quarantine(
+                "implausible_clock",
+                f"sent_up_to {payload.sent_up_to.isoformat()} is after the reader's own clock "
+                f"{payload.clock.isoformat()}; quarantined",
+            )
+        changes.update(clock_offset_s=offset_s, backlog=payload.backlog)
+        # Punches later in this very batch are corrected with the new measurement.
+        directory.set_offset(device_id, offset_s)
+        if payload.sent_up_to is not None:
+            changes["sent_up_to"] = payload.sent_up_to
+    else:
+        changes.update(state=payload.state, state_at=received)
+    return item
+
+
+def _implausible(
+    punched_at: datetime, received: datetime, info: DeviceInfo, limits: Limits
+) -> tuple[str, str] | None:
+    """Why a punch time cannot be true (quarantined, kept as a dead letter), or None."""
+    if punched_at > received + limits.max_clock_skew:
+        return (
+            "future_time",
+            f"punch time {punched_at.isoformat()} is more than "
+            f"{int(limits.max_clock_skew.total_seconds())} s after its receipt "
+            f"{received.isoformat()}; quarantined",
+        )
+    if punched_at < received - limits.max_backlog_age:
+        return (
+            "too_old",
+            f"punch time {punched_at.isoformat()} is more than {limits.max_backlog_age.days} "
+            f"days before its receipt {received.isoformat()}; quarantined",
+        )
+    registered = info.registered_at
+    if registered is not None and punched_at < registered - limits.max_clock_skew:
+        return (
+            "before_registration",
+            f"punch time {punched_at.isoformat()} is before the reader was registered "
+            f"({registered.isoformat()}); quarantined",
+        )
+    return None
+
+
+def _store_isolating(engine: Engine, items: list[_Prepared], limits: Limits) -> BatchOutcome:
+    """Store items in one transaction; if refused, split until the offenders are alone."""
+    try:
+        return _store(engine, items, limits)
+    except (OperationalError, InterfaceError):
+        raise  # the database is unreachable: the caller retries the whole batch
+    except Exception as exc:
+        if len(items) > 1:
+            middle = len(items) // 2
+            outcome = _store_isolating(engine, items[:middle], limits)
+            outcome.merge(_store_isolating(engine, items[middle:], limits))
+            return outcome
+        item = items[0]
+        reason = str(getattr(exc, "orig", None) or exc)
+        log.warning("message on %s refused by the database: %s", item.message.topic, reason)
+        return store_failure(engine, item.message, reason, limits)
+
+
+def _store(engine: Engine, items: list[_Prepared], limits: Limits) -> BatchOutcome:
+    outcome = BatchOutcome()
+    punch_rows = [item.punch for item in items if item.punch is not None]
+    dead_rows = [item.dead for item in items if item.dead is not None]
+    device_changes: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if item.device_id is None or item.dead is not None:
+            continue
+        changes = device_changes.setdefault(item.device_id, {})
+        seen = changes.get("last_seen_at")
+        changes.update(item.changes)
+        if seen is not None and "last_seen_at" in item.changes:
+            changes["last_seen_at"] = max(seen, item.changes["last_seen_at"])
+        elif seen is not None:
+            changes["last_seen_at"] = seen
     with db_session(engine) as db:
         inserted = insert_punches(db, _unique_events(punch_rows))
         outcome.unmatched = record_unmatched(db, inserted)
         # The rules runner recomputes the (person, date) keys these punches touch.
         outcome.keys = enqueue_for_punches(db, inserted, "punch")
-        insert_dead_letters(db, dead_rows)
-        update_devices(db, device_changes.items())
+        insert_dead_letters(db, dead_rows, per_device_cap=limits.dead_letter_device_cap)
+        update_devices(db, ((d, c) for d, c in device_changes.items() if c))
     outcome.stored = len(inserted)
+    for item in items:  # committed as dead letters: the device stops resending them
+        if item.dead is not None:
+            outcome.refuse(item.message, item.dead["reason_code"])
     for row in punch_rows:  # inserted now or before: either way stored
         outcome.receipts.setdefault(row["device_id"], Receipt()).stored.append(row["event_id"])
     outcome.duplicates = len(punch_rows) - len(inserted)
@@ -306,27 +447,42 @@ def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def store_failure(engine: Engine, message: Message, error: str) -> BatchOutcome:
+def store_failure(
+    engine: Engine, message: Message, error: str, limits: Limits | None = None
+) -> BatchOutcome:
     """Keep a message the database refused as a dead letter, so it is neither lost nor retried."""
+    limits = limits or Limits()
     parsed = parse_topic(message.topic)
     rejection = Rejection("store_error", f"database refused the message: {error[:500]}")
+    row = _dead_letter_row(message, rejection, parsed[0] if parsed else None, limits)
     with db_session(engine) as db:
-        insert_dead_letters(
-            db, [_dead_letter_row(message, rejection, parsed[0] if parsed else None)]
-        )
+        insert_dead_letters(db, [row], per_device_cap=limits.dead_letter_device_cap)
     outcome = BatchOutcome(dead_letters=1, dead_by_code={"store_error": 1})
     outcome.refuse(message, "store_error")
     return outcome
 
 
+def fingerprint(topic: str, payload: bytes) -> str:
+    """The identity of a message: a redelivered or retained copy has the same one."""
+    return hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
+
+
+def _clean(text: str, limit: int) -> str:
+    """Text a database column can hold: no NUL, no lone surrogate, bounded."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\x00")[:limit]
+
+
 def _dead_letter_row(
-    message: Message, rejection: Rejection, device_id: str | None
+    message: Message, rejection: Rejection, device_id: str | None, limits: Limits
 ) -> dict[str, Any]:
+    payload = bytes(message.payload)
     return {
-        "topic": message.topic[:512],
-        "payload": bytes(message.payload),
+        "topic": _clean(message.topic, 512),
+        "payload": payload[: limits.dead_letter_payload_bytes],
+        "payload_size": len(payload),
+        "fingerprint": fingerprint(message.topic, payload),
         "device_id": device_id,
         "reason_code": rejection.code,
-        "reason": rejection.reason,
+        "reason": _clean(rejection.reason, 4000),
         "received_at": message.received_at,
     }

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -22,15 +22,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import receipt_topic, subscription
 from ingest.pipeline import (
     BatchOutcome,
     DeviceDirectory,
+    Limits,
     Message,
     process_batch,
-    store_failure,
 )
 from kycuong.metrics import INGEST_COMMIT_SECONDS, INGEST_MESSAGES
 from kycuong.settings import Settings
@@ -51,6 +51,7 @@ class IngestStats:
         self.dead_letters = 0
         self.batches = 0
         self.commit_errors = 0
+        self.lost = 0
         self.last_commit_ms = 0.0
 
 
@@ -68,6 +69,7 @@ class IngestWorker:
         self.settings = settings
         self.engine = engine
         self.directory = DeviceDirectory(engine)
+        self.limits = Limits.from_settings(settings)
         self.stats = IngestStats()
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
@@ -77,6 +79,7 @@ class IngestWorker:
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._connected = threading.Event()
+        self._subscribe_mid: int | None = None
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._client = self._make_client()
 
@@ -97,9 +100,12 @@ class IngestWorker:
         client.max_inflight_messages_set(s.ingest_receive_maximum)
         if s.mqtt_username:
             client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        if s.mqtt_tls_ca:
+            client.tls_set(ca_certs=s.mqtt_tls_ca)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -120,8 +126,9 @@ class IngestWorker:
             return
         self._generation += 1
         topic = subscription(self.settings.mqtt_shared_group)
-        client.subscribe(topic, qos=1)
-        self._connected.set()
+        # Connected means subscribed: until the SUBACK, a new session receives nothing, so a
+        # caller that publishes right after wait_connected() would lose its first messages.
+        _, self._subscribe_mid = client.subscribe(topic, qos=1)
         log.info(
             "connected to %s:%s (session present: %s), subscribed to %s",
             self.settings.mqtt_host,
@@ -129,6 +136,16 @@ class IngestWorker:
             flags.session_present,
             topic,
         )
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: Any, _props: Any
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            log.error("the broker refused the subscription: %s", reasons)
+            return
+        self._connected.set()
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -176,13 +193,16 @@ class IngestWorker:
         return batch
 
     def _commit(self, batch: list[Message]) -> BatchOutcome:
-        """Commit a batch, retrying with backoff while the database is unreachable."""
-        skew = timedelta(seconds=self.settings.max_clock_skew_s)
+        """Commit a batch, retrying with backoff while the database is unreachable.
+
+        Messages the database refuses are isolated and dead-lettered by ``process_batch``;
+        only an unreachable database makes this wait.
+        """
         delay = 0.5
         while True:
             try:
                 started = time.perf_counter()
-                outcome = process_batch(self.engine, batch, self.directory, skew)
+                outcome = process_batch(self.engine, batch, self.directory, limits=self.limits)
                 self.stats.last_commit_ms = (time.perf_counter() - started) * 1000
                 return outcome
             except (OperationalError, InterfaceError) as exc:
@@ -192,15 +212,6 @@ class IngestWorker:
                 )
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            except DBAPIError as exc:
-                if len(batch) == 1:
-                    log.exception("message on %s cannot be stored", batch[0].topic)
-                    return store_failure(self.engine, batch[0], str(exc.orig))
-                # One bad message must not block the others: store them one by one.
-                outcome = BatchOutcome()
-                for message in batch:
-                    outcome.merge(self._commit([message]))
-                return outcome
 
     def _ack(self, batch: list[Message]) -> None:
         generation = self._generation
@@ -231,14 +242,9 @@ class IngestWorker:
                         return
                 else:
                     self._in_batch = True
-                    outcome = self._commit(batch)
-                    self._ack(batch)
-                    self._send_receipts(outcome)
+                    self._handle(batch)
                     self._in_batch = False
                     self._last_activity = time.monotonic()
-                    self._count(batch, outcome)
-                    if self._on_commit is not None:
-                        self._on_commit(batch, outcome)
                 now = time.monotonic()
                 if now - last_report >= 10 and self.stats.received != reported_received:
                     rate = (self.stats.received - reported_received) / (now - last_report)
@@ -255,6 +261,27 @@ class IngestWorker:
                     last_report, reported_received = now, self.stats.received
         finally:
             self._stopped.set()
+
+    def _handle(self, batch: list[Message]) -> None:
+        """Commit, ack, count: whatever one batch holds, the writer goes on to the next."""
+        try:
+            outcome = self._commit(batch)
+        except Exception:
+            # Not reached while process_batch keeps its promise; if it ever breaks it, the
+            # batch is logged as lost rather than the writer stopping for every reader.
+            log.exception("batch of %d messages could not be stored; acknowledged", len(batch))
+            self.stats.lost += len(batch)
+            INGEST_MESSAGES.labels("lost").inc(len(batch))
+            self._ack(batch)
+            return
+        self._ack(batch)
+        self._send_receipts(outcome)
+        self._count(batch, outcome)
+        if self._on_commit is not None:
+            try:
+                self._on_commit(batch, outcome)
+            except Exception:
+                log.exception("commit hook failed")
 
     def _count(self, batch: list[Message], outcome: BatchOutcome) -> None:
         INGEST_MESSAGES.labels("stored").inc(outcome.stored)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from secrets import token_urlsafe
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -36,7 +37,20 @@ def _start_ingest(settings: Settings):  # type: ignore[no-untyped-def]
 
     broker = None
     if settings.mqtt_embedded:
-        broker = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port)
+        # The embedded broker authenticates like Mosquitto: the ingest signs in with an
+        # account of this process, readers with their own passwords.
+        from devices.provision import hash_password
+
+        password = token_urlsafe(24)
+        settings = settings.model_copy(
+            update={"mqtt_username": "kc-ingest", "mqtt_password": password}
+        )
+        broker = EmbeddedBroker(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            database_url=settings.database_url,
+            services={"kc-ingest": hash_password(password)},
+        )
         broker.start()
     worker = IngestWorker(settings, engine_for(settings.database_url))
     worker.start()
@@ -79,14 +93,14 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         len(plan.absent),
         plan.offline_device,
     )
-    secrets = seeded.device_secrets if seeded else None
-    play(
-        plan,
-        settings.mqtt_host,
-        settings.mqtt_port,
-        speed=args.speed,
-        secrets=secrets if settings.mqtt_username else None,
-    )
+    device_secrets = seeded.device_secrets if seeded else None
+    if device_secrets is None and settings.mqtt_embedded:
+        # Shown once at the first run; on the embedded broker the demo readers get new ones.
+        from devices.provision import rotate_secret
+
+        with db_session(engine) as db:
+            device_secrets = {d: rotate_secret(db, d) for d in device_ids}
+    play(plan, settings.mqtt_host, settings.mqtt_port, speed=args.speed, secrets=device_secrets)
     worker.wait_idle(timeout=30)
     # The simulated day is over: judge it whole (the nightly reconciliation does this too).
     from runner.deadlines import nightly
@@ -145,7 +159,12 @@ def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
     directory = RulesDirectory()
     worker = RecomputeWorker(engine, directory)
     worker.start()
-    scheduler = DeadlineScheduler(engine, directory, settings.timezone)
+    scheduler = DeadlineScheduler(
+        engine,
+        directory,
+        settings.timezone,
+        dead_letter_retention=timedelta(days=settings.dead_letter_retention_days),
+    )
     scheduler.start()
     return worker, scheduler
 
@@ -307,7 +326,7 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
                 f"{EXCUSE_STATUS[record.status]}"
             )
     except ExcuseError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -342,7 +361,7 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
                 queued = queue_scope(db, args.agency, args.unit, first, last)
                 scope = args.agency + (f"/{args.unit}" if args.unit else "")
     except (ReplayError, RulesConfigError) as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"rules saved for {scope}; {queued} keys queued")
     return 0
@@ -355,12 +374,15 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     if not settings.api_secret:
-        log.warning(
-            "KC_API_SECRET is not set: tokens will not survive a restart or work across replicas"
-        )
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
-    )
+        log.info("KC_API_SECRET is not set: tokens are signed with the key kept in the database")
+    from api.deps import WeakSecret
+
+    try:
+        app = create_app(settings)
+    except WeakSecret as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     return 0
 
 
@@ -564,12 +586,10 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                             settings.mqtt_username, provision.hash_password(settings.mqtt_password)
                         )
                     )
-                count = provision.write_broker_files(
-                    db, Path(args.passwd), Path(args.acl), services
-                )
+                count = provision.write_broker_files(db, Path(args.config), services)
                 print(
-                    f"wrote {args.passwd} and {args.acl}: {count} devices, "
-                    f"{len(services)} service accounts; reload Mosquitto (SIGHUP) to apply"
+                    f"wrote {args.config}: {count} devices, {len(services)} service accounts; "
+                    "restart Mosquitto to apply"
                 )
     except provision.ProvisionError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -578,13 +598,24 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
-    from store.models import DeadLetter
+    from store.models import DeadLetter, DeadLetterTally
 
     with db_session(engine_for(settings.database_url)) as db:
         rows = db.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(args.limit))
         for row in rows:
+            seen = f" (×{row.count})" if row.count > 1 else ""
             print(
-                f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.reason_code}\t{row.topic}\t{row.reason}"
+                f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.reason_code}{seen}\t{row.topic}"
+                f"\t{row.reason}"
+            )
+        tallies = list(db.scalars(select(DeadLetterTally).order_by(DeadLetterTally.count.desc())))
+        if tallies:
+            print("\nbeyond the per-device cap (counted, latest kept as a sample):")
+        for tally in tallies:
+            print(
+                f"{tally.device_id or '?'}\t{tally.reason_code}\t{tally.count} messages"
+                f"\t{tally.first_received_at:%Y-%m-%d %H:%M} → "
+                f"{tally.last_received_at:%Y-%m-%d %H:%M}\t{tally.sample_reason}"
             )
     return 0
 
@@ -729,8 +760,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--secrets-out", help="append the new secret to this JSON file instead of printing"
     )
-    p.add_argument("--passwd", default="deploy/mosquitto/passwd")
-    p.add_argument("--acl", default="deploy/mosquitto/acl")
+    p.add_argument(
+        "--config",
+        default="deploy/mosquitto/dynamic-security.json",
+        help="Mosquitto dynamic-security file to write (broker-files)",
+    )
     p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("replay", help="evaluate punch files offline: no broker, no database")

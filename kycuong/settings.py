@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default=None, description="join $share/<group>/... so several workers split the load"
     )
     mqtt_session_expiry_s: int = 7 * 24 * 3600
+    mqtt_tls_ca: str | None = Field(
+        default=None, description="CA certificate: connect to the broker's TLS listener"
+    )
 
     ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
     ingest_flush_ms: int = Field(default=50, ge=1, le=10_000)
@@ -43,14 +46,37 @@ class Settings(BaseSettings):
         default=True, description="after each commit, tell each device which punches are stored"
     )
     max_clock_skew_s: int = Field(default=300, ge=0)
+    max_backlog_age_days: int = Field(
+        default=62,
+        ge=1,
+        le=3650,
+        description="punches older than this when received are quarantined as dead letters",
+    )
+    dead_letter_device_cap: int = Field(
+        default=200, ge=1, description="distinct dead letters kept per device; then counted"
+    )
+    dead_letter_retention_days: int = Field(default=90, ge=1)
+    dead_letter_payload_bytes: int = Field(default=65_536, ge=256)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_secret: str = Field(
         default="",
-        description="signs access tokens; every API replica needs the same one (empty: random)",
+        description=(
+            "signs access tokens, at least 32 characters; empty: a key made on first start and "
+            "kept in the database, shared by every replica"
+        ),
     )
     api_token_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+    api_docs: bool = Field(default=True, description="serve /docs and /openapi.json")
+    metrics_token: str = Field(
+        default="", description="bearer token for the API's /metrics (empty: /metrics is off)"
+    )
+    signin_account_failures: int = Field(default=10, ge=1)
+    signin_address_failures: int = Field(default=50, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1)
+    signin_lockout_minutes: int = Field(default=5, ge=1)
+    import_max_rows: int = Field(default=20_000, ge=1)
 
     # Thresholds that open a discipline file (Nghị định 112/2020, as amended): configurable.
     absence_days_per_month_flag: float = 5

@@ -114,11 +114,17 @@ class DeadlineScheduler:
     """APScheduler jobs: exact deadline triggers, a safety tick, the nightly reconciliation."""
 
     def __init__(
-        self, engine: Engine, directory: RulesDirectory, timezone: str, clock: Clock = utc_now
+        self,
+        engine: Engine,
+        directory: RulesDirectory,
+        timezone: str,
+        clock: Clock = utc_now,
+        dead_letter_retention: timedelta = timedelta(days=90),
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.engine = engine
+        self.dead_letter_retention = dead_letter_retention
         self.directory = directory
         self.timezone = timezone
         self.clock = clock
@@ -144,6 +150,16 @@ class DeadlineScheduler:
 
         with db_session(self.engine) as db:
             return ensure_ahead(db, self.clock().astimezone(zone(self.timezone)).date())
+
+    def purge_dead_letters(self) -> int:
+        """Forget dead letters (and tallies) not seen again within the retention period."""
+        from store.punches import purge_dead_letters
+
+        with db_session(self.engine) as db:
+            purged = purge_dead_letters(db, self.clock() - self.dead_letter_retention)
+        if purged:
+            log.info("purged %d dead letters older than the retention period", purged)
+        return purged
 
     def plan_triggers(self) -> int:
         """Schedule a tick at each distinct deadline of the coming 36 hours."""
@@ -178,6 +194,14 @@ class DeadlineScheduler:
         self.partitions_ahead()
         self.scheduler.add_job(
             self.partitions_ahead, "cron", hour=2, minute=0, id="partitions", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.purge_dead_letters,
+            "cron",
+            hour=2,
+            minute=30,
+            id="dead-letter-retention",
+            replace_existing=True,
         )
         planned = self.plan_triggers()
         self.scheduler.start()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from services.schemas import Device
 from services.scope import Scope
-from store.models import DeadLetter, Punch, RecomputeRequest, UnmatchedPunch
+from store.models import DeadLetter, DeadLetterTally, Punch, RecomputeRequest, UnmatchedPunch
 from store.models import Device as DeviceRow
 
 ONLINE_WITHIN = timedelta(minutes=3)
@@ -58,12 +58,13 @@ def site_names(db: DbSession) -> dict[str, str]:
 
 def gauges(db: DbSession, now: datetime) -> dict[str, float | dict[str, float]]:
     """What the database says about the pipeline, for /metrics (no scope: operators only)."""
-    dead = {
-        reason: float(count)
+    # Refused messages kept (each with its repeat count) or counted beyond a device's cap.
+    dead: dict[str, float] = {}
+    for table in (DeadLetter, DeadLetterTally):
         for reason, count in db.execute(
-            select(DeadLetter.reason_code, func.count()).group_by(DeadLetter.reason_code)
-        )
-    }
+            select(table.reason_code, func.sum(table.count)).group_by(table.reason_code)
+        ):
+            dead[reason] = dead.get(reason, 0.0) + float(count or 0)
     queue = db.scalar(select(func.count()).select_from(RecomputeRequest)) or 0
     unmatched = (
         db.scalar(

@@ -5,7 +5,9 @@ Every change queues the days it covers, so the rules recompute them (store/excus
 
 from __future__ import annotations
 
+import csv
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -112,10 +114,14 @@ def change_status(db: DbSession, scope: Scope, excuse_id: int, status: str) -> E
     return to_excuse(record, employee)
 
 
-def import_upload(db: DbSession, scope: Scope, filename: str, content: bytes) -> ImportReport:
+def import_upload(
+    db: DbSession, scope: Scope, filename: str, content: bytes, max_rows: int | None = None
+) -> ImportReport:
     """Import a CSV/XLSX of leave; a file with any bad row changes nothing.
 
     Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú.
+    A file longer than ``max_rows`` rows is refused before any row is checked. Long work:
+    an async caller runs it off its event loop.
     """
     scope.require("excuses:import")
     suffix = Path(filename).suffix.lower()
@@ -127,11 +133,34 @@ def import_upload(db: DbSession, scope: Scope, filename: str, content: bytes) ->
         handle.write(content)
         handle.flush()
         try:
-            created = import_file(db, Path(handle.name), scope.unit_ids, by=scope.username)
+            created = import_file(
+                db, Path(handle.name), scope.unit_ids, by=scope.username, max_rows=max_rows
+            )
         except ExcuseError as exc:
             raise Invalid(
                 "invalid_file",
                 "Tệp có dòng không hợp lệ, chưa nhập gì",
                 exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
             ) from exc
+        except (
+            ValueError,
+            UnicodeError,
+            KeyError,
+            IndexError,
+            zipfile.BadZipFile,
+            csv.Error,
+        ) as exc:
+            raise unreadable() from exc
+        except Exception as exc:
+            # openpyxl's InvalidFileException and its kin derive from Exception only.
+            if type(exc).__module__.startswith("openpyxl"):
+                raise unreadable() from exc
+            raise
     return ImportReport(created=created, problems=[])
+
+
+def unreadable() -> Invalid:
+    return Invalid(
+        "unreadable_file",
+        "Không đọc được tệp: hãy lưu lại dưới dạng CSV (UTF-8) hoặc XLSX rồi gửi lại",
+    )

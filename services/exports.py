@@ -44,6 +44,20 @@ UNIT_HEADERS = ["STT", "Đơn vị", *FIGURES]
 PERSON_HEADERS = ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", *FIGURES]
 
 
+# What a spreadsheet program reads as the start of a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def as_text(value: object) -> object:
+    """A person's input written as data, never as a formula: a leading quote neutralises it.
+
+    Numbers stay numbers; only text that a spreadsheet would evaluate is changed.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def figures(line: Line) -> list[object]:
     return [
         line.staff,
@@ -64,7 +78,7 @@ def figures(line: Line) -> list[object]:
         line.excused,
         line.dismissed,
         line.rate,
-        "; ".join(line.flags),
+        as_text("; ".join(line.flags)),
     ]
 
 
@@ -85,16 +99,25 @@ def to_csv(units: Sequence[Line], people: Sequence[Line], by: str) -> bytes:
         writer.writerow(PERSON_HEADERS)
         for i, line in enumerate(people, start=1):
             # A person is not a staff count: the column stays empty on their rows.
-            writer.writerow([i, line.code, line.name, line.unit_name, "", *figures(line)[1:]])
+            writer.writerow(
+                [
+                    i,
+                    as_text(line.code),
+                    as_text(line.name),
+                    as_text(line.unit_name),
+                    "",
+                    *figures(line)[1:],
+                ]
+            )
     else:
         writer.writerow(UNIT_HEADERS)
         for i, line in enumerate(units, start=1):
-            writer.writerow([i, line.name, *figures(line)])
+            writer.writerow([i, as_text(line.name), *figures(line)])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", " ", name).strip()[:28] or "Đơn vị"
+    base = re.sub(r"[\[\]:*?/\\\x00-\x1f]", " ", name).strip().lstrip("='+-@ ")[:28] or "Đơn vị"
     title, n = base, 2
     while title in used:
         title = f"{base[:25]} ({n})"
@@ -112,6 +135,7 @@ WIDE = ("Đơn vị", "Họ và tên", "Ghi chú (vượt ngưỡng kỷ luật)
 
 def _styled(ws: Any, value: str, font: Font | None = None, header: bool = False) -> Any:
     cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # a unit or agency name is text, even one beginning with '='
     if font is not None:
         cell.font = font
     if header:
@@ -136,12 +160,21 @@ def _write_sheet(
     ws.freeze_panes = "C7"
     ws.append([_styled(ws, heading, _BOLD)])
     ws.append([_styled(ws, TITLE, _TITLE_FONT)])
-    ws.append([f"Kỳ báo cáo: {period}"])
+    ws.append([_styled(ws, f"Kỳ báo cáo: {period}")])
     ws.append([f"Thời điểm lập: {generated:%d/%m/%Y %H:%M}"])
     ws.append([])
     ws.append([_styled(ws, h, _BOLD, header=True) for h in headers])
     for row in rows:
-        ws.append(row)
+        ws.append([_data(ws, value) for value in row])
+
+
+def _data(ws: Any, value: object) -> object:
+    """Text goes in as a string cell, never a formula (openpyxl reads '=…' as one)."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def to_xlsx(

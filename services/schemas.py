@@ -222,3 +222,13 @@ class Device(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
+
+
+class SigninLock(BaseModel):
+    """Failed sign-ins of an account ("user:…") or a client address ("addr:…")."""
+
+    key: str
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime | None
+    lockouts: int

@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "excuses:import": frozenset({"hr_clerk", "admin"}),
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
+    "users:admin": frozenset({"admin"}),
 }
 
 

@@ -119,7 +119,12 @@ def seed_demo(db: DbSession, employees: int = 60, seed: int = 7) -> DemoSecrets 
         )
     secrets = {
         device_id: create_device(
-            db, device_id, site=site, direction=direction, agency_code=AGENCY_CODE
+            db,
+            device_id,
+            site=site,
+            direction=direction,
+            agency_code=AGENCY_CODE,
+            registered_at=valid_from,
         )
         for device_id, site, direction in DEVICES
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any, get_args
 
 from sqlalchemy import select
@@ -129,11 +130,20 @@ def _kind_of(text: str) -> str | None:
     return aliases.get(key)
 
 
-def import_excuses(db: DbSession, path: Any, units: frozenset[int] | None, by: str = "") -> int:
+def import_excuses(
+    db: DbSession,
+    path: Any,
+    units: frozenset[int] | None,
+    by: str = "",
+    max_rows: int | None = None,
+) -> int:
     """Import leave and trips from CSV or XLSX; all rows or none (ExcuseError lists problems)."""
     from store.roster import RosterError, match_columns, normalise_header, parse_date, read_rows
 
-    rows = list(read_rows(path))
+    # Read no further than the bound: a file of half a million rows is refused at once.
+    rows = list(islice(read_rows(path), max_rows + 1 if max_rows is not None else None))
+    if max_rows is not None and len(rows) > max_rows:
+        raise ExcuseError([f"Tệp có quá nhiều dòng (tối đa {max_rows:,} dòng)".replace(",", ".")])
     if not rows:
         raise ExcuseError(["Tệp không có dòng dữ liệu nào"])
     try:

@@ -193,7 +193,12 @@ Index(
 
 
 class DeadLetter(Base):
-    """A message that could not be accepted, kept with the reason (never dropped)."""
+    """A message that could not be accepted, kept with the reason (never dropped).
+
+    One row per distinct message (``fingerprint`` of topic and payload): a redelivered or
+    retained copy only raises ``count``. Beyond a per-device cap, messages are tallied in
+    ``DeadLetterTally`` instead.
+    """
 
     __tablename__ = "dead_letters"
 
@@ -204,6 +209,24 @@ class DeadLetter(Base):
     reason_code: Mapped[str] = mapped_column(String(32), index=True)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payload_size: Mapped[int | None] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeadLetterTally(Base):
+    """Refused messages of a device beyond its dead-letter cap: a count and the latest sample."""
+
+    __tablename__ = "dead_letter_tallies"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" when unknown
+    reason_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    sample_reason: Mapped[str] = mapped_column(Text)
+    sample_payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # -- rules: configuration, excuses, derived day records and violations, reviews ------------
@@ -434,6 +457,35 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Tokens issued before this instant are refused (sign-out, disabling, a password change).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SigninThrottle(Base):
+    """Failed sign-ins per account ("user:<name>") or client address ("addr:<ip>").
+
+    Enough failures in the window lock the key for a time that doubles with each lockout;
+    admins see the rows and may delete one to unlock.
+    """
+
+    __tablename__ = "signin_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServerKey(Base):
+    """Keys the server makes for itself on first start and shares through the database."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -18,17 +18,27 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from store.bulk import bulk_insert_keyed
-from store.models import Credential, DeadLetter, Device, Punch, PunchKey, UnmatchedPunch
+from store.models import (
+    Credential,
+    DeadLetter,
+    DeadLetterTally,
+    Device,
+    Punch,
+    PunchKey,
+    UnmatchedPunch,
+)
 
 PUNCHES = cast(Table, Punch.__table__)
 PUNCH_KEYS = cast(Table, PunchKey.__table__)
 UNMATCHED = cast(Table, UnmatchedPunch.__table__)
 DEAD_LETTERS = cast(Table, DeadLetter.__table__)
 DEVICES = cast(Table, Device.__table__)
+TALLIES = cast(Table, DeadLetterTally.__table__)
 
 
 def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -84,9 +94,102 @@ def record_unmatched(db: DbSession, punch_ids: Sequence[int]) -> int:
     return len(db.execute(stmt, params).all())
 
 
-def insert_dead_letters(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        db.execute(DEAD_LETTERS.insert(), list(rows))
+def _dialect_insert(db: DbSession, table: Table) -> Any:
+    if db.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_dead_letters(
+    db: DbSession, rows: Sequence[Mapping[str, Any]], *, per_device_cap: int = 200
+) -> None:
+    """Keep refused messages: one row per distinct message, a tally beyond a device's cap.
+
+    Each row carries a ``fingerprint``; a copy already kept (a redelivery, a retained
+    message seen again) only raises its ``count``. A device with ``per_device_cap`` rows
+    already kept gets its further new messages counted per reason in ``dead_letter_tallies``
+    with the latest as a sample, so a flooding device cannot fill the disk.
+    """
+    if not rows:
+        return
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        kept = merged.get(row["fingerprint"])
+        if kept is None:
+            merged[row["fingerprint"]] = {**row, "count": 1, "last_received_at": row["received_at"]}
+        else:
+            kept["count"] += 1
+            kept["last_received_at"] = max(kept["last_received_at"], row["received_at"])
+    devices = {row["device_id"] for row in merged.values()}
+    named = [d for d in devices if d is not None]
+    which = [DeadLetter.device_id.in_(named)] if named else []
+    if None in devices:
+        which.append(DeadLetter.device_id.is_(None))
+    kept_per_device: dict[str | None, int] = {
+        device: count
+        for device, count in db.execute(
+            select(DeadLetter.device_id, func.count())
+            .where(or_(*which))
+            .group_by(DeadLetter.device_id)
+        ).all()
+    }
+    budget = {d: per_device_cap - kept_per_device.get(d, 0) for d in devices}
+    fresh, over = [], []
+    for row in merged.values():
+        if budget[row["device_id"]] > 0:
+            budget[row["device_id"]] -= 1
+            fresh.append(row)
+        else:
+            over.append(row)
+    if fresh:
+        stmt = _dialect_insert(db, DEAD_LETTERS)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["fingerprint"],
+            set_={
+                "count": DEAD_LETTERS.c["count"] + stmt.excluded["count"],
+                "last_received_at": stmt.excluded.last_received_at,
+            },
+        )
+        db.execute(stmt, fresh)
+    for row in over:
+        seen_again = db.execute(
+            update(DEAD_LETTERS)
+            .where(DEAD_LETTERS.c.fingerprint == row["fingerprint"])
+            .values(
+                count=DEAD_LETTERS.c["count"] + row["count"],
+                last_received_at=row["last_received_at"],
+            )
+        )
+        if getattr(seen_again, "rowcount", 0):
+            continue
+        stmt = _dialect_insert(db, TALLIES).values(
+            device_id=row["device_id"] or "",
+            reason_code=row["reason_code"],
+            count=row["count"],
+            first_received_at=row["received_at"],
+            last_received_at=row["last_received_at"],
+            sample_reason=row["reason"],
+            sample_payload=row["payload"],
+        )
+        db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["device_id", "reason_code"],
+                set_={
+                    "count": TALLIES.c["count"] + stmt.excluded["count"],
+                    "last_received_at": stmt.excluded.last_received_at,
+                    "sample_reason": stmt.excluded.sample_reason,
+                    "sample_payload": stmt.excluded.sample_payload,
+                },
+            )
+        )
+
+
+def purge_dead_letters(db: DbSession, before: datetime) -> int:
+    """Delete dead letters and tallies last seen before ``before`` (the retention period)."""
+    last_seen = func.coalesce(DEAD_LETTERS.c.last_received_at, DEAD_LETTERS.c.received_at)
+    purged = db.execute(DEAD_LETTERS.delete().where(last_seen < before))
+    db.execute(TALLIES.delete().where(TALLIES.c.last_received_at < before))
+    return int(getattr(purged, "rowcount", 0) or 0)
 
 
 def update_devices(db: DbSession, changes: Iterable[tuple[str, dict[str, Any]]]) -> None:

@@ -22,6 +22,7 @@ def org(
     card_prefix: str = "C",
 ) -> dict[str, Any]:
     """An agency with one unit, ``employees`` people with cards, and readers."""
+    valid_from = datetime(2024, 1, 1, tzinfo=UTC)
     with db_session(engine) as db:
         agency = Agency(code="AG", name="Sở Thử nghiệm")
         db.add(agency)
@@ -50,7 +51,8 @@ def org(
             )
             cards.append(card)
         secrets = {
-            d: create_device(db, d, site="Cổng", agency_code="AG") for d in devices + disabled
+            d: create_device(db, d, site="Cổng", agency_code="AG", registered_at=valid_from)
+            for d in devices + disabled
         }
         for d in disabled:
             set_enabled(db, d, False)

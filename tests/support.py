@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -112,3 +112,54 @@ def running_ingest(engine: Engine, port: int, **extra: object) -> Iterator[Inges
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def serving(app: object) -> Iterator[int]:
+    """A real uvicorn server for ``app`` on a free loopback port, for the block."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 10, "uvicorn to start")
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def push_body(
+    port: int, path: str, total: int, headers: dict[str, str] | None = None, prefix: bytes = b""
+) -> tuple[int | None, int]:
+    """POST ``total`` bytes chunked (no length) in 1 MB pieces; returns (status, bytes sent).
+
+    Stops sending when the server answers or closes, as a real client does.
+    """
+    import http.client
+
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal sent
+        piece = b"x" * (1024 * 1024)
+        yield prefix
+        while sent < total:
+            sent += len(piece)
+            yield piece
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    with suppress(BrokenPipeError, ConnectionResetError):  # the server stopped reading
+        conn.request("POST", path, body=chunks(), headers=headers or {}, encode_chunked=True)
+    try:
+        return conn.getresponse().status, sent
+    except (ConnectionResetError, http.client.RemoteDisconnected):
+        return None, sent
+    finally:
+        conn.close()

@@ -20,10 +20,11 @@ from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, EXCUSE, REVIEW, VIOLATION
 from rules.zones import zone
 from services import days as day_service
+from services import signin
 from services import summaries as summary_service
 from services import violations as violation_service
-from services.accounts import authenticate
 from services.schemas import BulkReviewIn, ReviewIn
+from store.models import User
 from store.violations import ReviewFilter, State
 from web import session as web_session
 from web.charts import unit_rates
@@ -140,12 +141,24 @@ def sign_in(
     if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
         return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
     context = _context(request)
-    with _db(request) as db, db.begin():
-        user = authenticate(db, username.strip(), password)
-        if user is None:
-            return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
-        minutes = context.settings.api_token_minutes
-        token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
+    address = request.client.host if request.client else None
+    try:  # the API's throttle: failures count per account and per address, wherever made
+        user = signin.sign_in(
+            context.engine,
+            username.strip(),
+            password,
+            address,
+            web_session.now_utc(),
+            context.signin_policy,
+        )
+    except signin.Throttled as exc:
+        refused = _login(request, next, exc.message, 429)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
+    if user is None:
+        return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
+    minutes = context.settings.api_token_minutes
+    token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         web_session.SESSION_COOKIE,
@@ -164,6 +177,15 @@ def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") 
     token = request.cookies.get(web_session.SESSION_COOKIE) or ""
     if token and not web_session.same(csrf, web_session.csrf_for(token, _context(request).secret)):
         return _page(request, "not_found.html", 403, visitor=None, message=_CSRF_MESSAGE)
+    if token:  # ended on the server too: the cookie, if copied, no longer works anywhere
+        with _db(request) as db, db.begin():
+            try:
+                who = web_session.visitor(db, token, _context(request).secret)
+            except Unauthorized:
+                who = None
+            user = db.get(User, who.scope.user_id) if who is not None else None
+            if user is not None:
+                user.tokens_valid_after = web_session.now_utc()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(web_session.SESSION_COOKIE)
     return response

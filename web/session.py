@@ -34,7 +34,7 @@ def issue(user: User, secret: str, minutes: int, now: datetime) -> str:
     claims = {
         "sub": str(user.id),
         "role": user.role,
-        "iat": now,
+        "iat": now.timestamp(),  # precise, so that a sign-out refuses every earlier session
         "exp": now + timedelta(minutes=minutes),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -59,14 +59,17 @@ def visitor(db: DbSession, token: str | None, secret: str) -> Visitor:
         raise Unauthorized("Vui lòng đăng nhập")
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+            token, secret, algorithms=["HS256"], options={"require": ["exp", "iat", "sub"]}
         )
         user_id = int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        issued = float(claims["iat"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại") from exc
     user = db.get(User, user_id)
     if user is None or not user.active:
         raise Unauthorized("Tài khoản đã bị khóa hoặc không còn tồn tại")
+    if user.tokens_valid_after is not None and issued < user.tokens_valid_after.timestamp():
+        raise Unauthorized("Phiên đăng nhập đã kết thúc, vui lòng đăng nhập lại")
     return Visitor(scope_of(db, user), user.full_name or user.username, csrf_for(token, secret))
 
 

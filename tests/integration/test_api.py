@@ -115,7 +115,7 @@ def build_world(engine: Engine, settings: Settings) -> World:
                 )
             )
             people[code] = person.id
-        create_device(db, "GATE", agency_code="A")
+        create_device(db, "GATE", agency_code="A", registered_at=datetime(2024, 1, 1, tzinfo=UTC))
         for name, (role, agency_code, unit_code) in USERS.items():
             create_user(db, name, PASSWORD, role, agency_code=agency_code, unit_code=unit_code)
     devices = DeviceDirectory(engine)
@@ -148,6 +148,7 @@ def world(pg_engine: Engine) -> Iterator[World]:
         database_url=pg_engine.url.render_as_string(hide_password=False),
         mqtt_port=free_port(),
         api_secret="test-secret-of-at-least-thirty-two-bytes",
+        metrics_token="scraper-token",
     )
     yield build_world(pg_engine, settings)
 
@@ -486,7 +487,11 @@ class TestOperations:
         assert (
             ready.status_code == 503 and ready.json()["checks"]["database"] == "ok"
         )  # no broker on that port
-        metrics = world.client.get("/metrics").text
+        assert world.client.get("/metrics").status_code == 404  # only with the token
+        wrong = {"Authorization": "Bearer guess"}
+        assert world.client.get("/metrics", headers=wrong).status_code == 404
+        scraper = {"Authorization": "Bearer scraper-token"}
+        metrics = world.client.get("/metrics", headers=scraper).text
         assert "kc_recompute_queue 0.0" in metrics and "kc_devices" in metrics
         devices = world.get("admin", "/api/devices").json()
         assert devices[0]["id"] == "GATE" and devices[0]["last_seen_at"] is not None

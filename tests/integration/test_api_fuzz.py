@@ -39,6 +39,8 @@ def test_no_server_error_and_answers_match_the_schema(
     headers = world.headers("admin")
     tried: dict[str, int] = {}
 
+    # Signing out ends the admin's tokens: fuzz it last, so it does not turn the rest into 401s.
+    operations.sort(key=lambda op: op.path.endswith("/logout"))
     for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
         try:

@@ -116,3 +116,11 @@ class TestMatrix:
 
     def test_devices(self, world: World, user: str) -> None:
         assert world.get(user, "/api/devices").status_code == expected(user, "devices:read", True)
+
+    def test_signin_locks(self, world: World, user: str) -> None:
+        assert world.get(user, "/api/auth/locks").status_code == expected(user, "users:admin", True)
+
+    def test_unlock(self, world: World, user: str) -> None:
+        answer = world.client.delete("/api/auth/locks/user:nobody", headers=world.headers(user))
+        # Permission granted, but no such lock: 404.
+        assert answer.status_code == expected(user, "users:admin", False)

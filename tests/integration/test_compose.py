@@ -30,7 +30,7 @@ def test_compose_file_is_valid(profile: list[str]) -> None:
     command = compose_command()
     if command is None:
         pytest.skip("neither `docker compose` nor docker-compose is installed")
-    env = dict(os.environ, KC_DEMO_SEED="true")
+    env = dict(os.environ, KC_DEMO_SEED="true", KC_INGEST_PASSWORD="x" * 32, KC_API_SECRET="y" * 48)
     result = subprocess.run(
         [*command, *profile, "config", "--services"],
         cwd=ROOT,
@@ -42,3 +42,11 @@ def test_compose_file_is_valid(profile: list[str]) -> None:
     services = set(result.stdout.split())
     assert {"db", "broker", "migrate", "broker-files", "ingest", "rules", "api"} <= services
     assert "simulator" in services  # docker-compose 1.x lists profiled services too
+
+
+def test_compose_ships_no_default_secret_and_keeps_plain_mqtt_on_loopback() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "change-me" not in text
+    assert "${KC_API_SECRET:?" in text and "${KC_INGEST_PASSWORD:?" in text
+    assert '"127.0.0.1:1883:1883"' in text and '"1883:1883"' not in text
+    assert '"8883:8883"' in text

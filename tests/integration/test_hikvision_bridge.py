@@ -4,6 +4,7 @@ body kept as a dead letter, a wrong password refused with nothing published."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import threading
@@ -27,8 +28,10 @@ from store.models import DeadLetter, Device, Punch
 from tests.factories import org
 from tests.support import (
     mosquitto_available,
+    push_body,
     require,
     running_ingest,
+    serving,
     start_ingest,
     wait_for,
 )
@@ -289,3 +292,24 @@ def test_an_event_acked_by_a_broker_that_crashes_is_stored_once_when_the_termina
         broker.stop()
     with db_session(pg_engine) as db:
         assert list(db.scalars(select(Punch.event_id))) == ["HIK-SANH-1-801-20261123072941"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_or_authenticated(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    config = hik_config(mosquitto.port, tmp_path, HikTerminal(*AUTH))
+    app = create_app(config)
+    with TestClient(app) as client:
+        declared = client.post(
+            "/isapi/events", content=b"{}", headers={"content-length": str(300 * 1024 * 1024)}
+        )
+    assert declared.status_code == 413  # not 401: refused from the header alone
+    assert "quá lớn" in declared.json()["error"]["message"]
+    basic = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    # A fresh bridge: one app's readers connect once, in its first lifespan.
+    with serving(create_app(config)) as port:  # a known terminal streaming 300 MB, no length
+        status, sent = push_body(
+            port, "/isapi/events", 300 * 1024 * 1024, {"Authorization": f"Basic {basic}"}
+        )
+    assert status in (413, None)
+    assert sent < 20 * 1024 * 1024, f"the bridge read {sent} bytes of a 300 MB body"

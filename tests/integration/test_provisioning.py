@@ -1,8 +1,12 @@
-"""Provisioning is real: a Mosquitto of our own with the generated password and ACL files."""
+"""Provisioning is real: a Mosquitto of our own with the shipped configuration and the
+generated dynamic-security file: readers publish under their own topic and nothing else."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,28 +19,45 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 
 from devices.provision import ServiceAccount, hash_password, write_broker_files
+from ingest.mosquitto import TlsFiles, free_port
 from store.db import db_session
 from tests.factories import org, punch_payload
-from tests.support import MosquittoProcess, mosquitto_available, require
+from tests.support import ROOT, MosquittoProcess, mosquitto_available, require, wait_for
+
+INGEST_ID = "kycuong-ingest-host1"
 
 
 class V5Client:
-    """A bare MQTT 5 client that records CONNACK and PUBACK reason codes."""
+    """A bare MQTT 5 client that records CONNACK, SUBACK and PUBACK reason codes."""
 
-    def __init__(self, port: int, username: str, password: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        username: str | None,
+        password: str | None,
+        client_id: str | None = None,
+        tls_ca: Path | None = None,
+    ) -> None:
         self.connack: ReasonCode | None = None
+        self.disconnected: ReasonCode | None = None
         self.pubacks: dict[int, ReasonCode] = {}
+        self.subacks: dict[int, list[ReasonCode]] = {}
         self.received: list[mqtt.MQTTMessage] = []
         self._connected = threading.Event()
         self._acked = threading.Condition()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"{username}-{uuid.uuid4().hex[:6]}",
+            client_id=client_id or username or f"anon-{uuid.uuid4().hex[:6]}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        self.client.username_pw_set(username, password)
+        if tls_ca is not None:
+            self.client.tls_set(ca_certs=str(tls_ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = lambda _c, _u, m: self.received.append(m)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
@@ -48,9 +69,21 @@ class V5Client:
         self.connack = reason
         self._connected.set()
 
+    def _on_disconnect(
+        self, _c: object, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        self.disconnected = reason
+
     def _on_publish(self, _c: object, _u: object, mid: int, reason: ReasonCode, _p: object) -> None:
         with self._acked:
             self.pubacks[mid] = reason
+            self._acked.notify_all()
+
+    def _on_subscribe(
+        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        with self._acked:
+            self.subacks[mid] = reasons
             self._acked.notify_all()
 
     def publish(self, topic: str, payload: bytes) -> ReasonCode:
@@ -59,24 +92,43 @@ class V5Client:
             assert self._acked.wait_for(lambda: info.mid in self.pubacks, 5), "no PUBACK"
             return self.pubacks[info.mid]
 
+    def subscribe(self, topic: str) -> ReasonCode:
+        _, mid = self.client.subscribe(topic, qos=1)
+        with self._acked:
+            assert self._acked.wait_for(lambda: mid in self.subacks, 5), "no SUBACK"
+            return self.subacks[mid][0]  # type: ignore[index]
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
 
 
 @pytest.fixture
+def certs(tmp_path: Path) -> Path:
+    """The broker certificate made the documented way (deploy/mosquitto/make-certs.sh)."""
+    out = tmp_path / "certs"
+    subprocess.run(
+        ["sh", str(ROOT / "deploy/mosquitto/make-certs.sh"), str(out), "localhost", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture
 def secured_broker(
-    sqlite_engine: Engine, tmp_path: Path
+    sqlite_engine: Engine, tmp_path: Path, certs: Path
 ) -> Iterator[tuple[MosquittoProcess, dict[str, str]]]:
     require(mosquitto_available(), "the mosquitto binary is not installed")
     made = org(sqlite_engine, employees=1, devices=("D1", "D2"), disabled=("D3",))
-    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    config = tmp_path / "dynamic-security.json"
     with db_session(sqlite_engine) as db:
         written = write_broker_files(
-            db, passwd, acl, [ServiceAccount("kc-ingest", hash_password("ingest-pw"))]
+            db, config, [ServiceAccount("kc-ingest", hash_password("ingest-pw"))]
         )
     assert written == 2  # the disabled reader gets no account
-    broker = MosquittoProcess(tmp_path / "mosquitto", passwd=passwd, acl=acl)
+    tls = TlsFiles(certs / "server.crt", certs / "server.key", free_port())
+    broker = MosquittoProcess(tmp_path / "mosquitto", dynsec=config, tls=tls)
     broker.start()
     secrets: dict[str, str] = made["secrets"]
     yield broker, secrets
@@ -87,7 +139,7 @@ def test_a_device_publishes_under_its_own_topic_only(
     secured_broker: tuple[MosquittoProcess, dict[str, str]],
 ) -> None:
     broker, secrets = secured_broker
-    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw")
+    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
     got = threading.Event()
 
     def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -95,7 +147,7 @@ def test_a_device_publishes_under_its_own_topic_only(
         got.set()
 
     ingest.client.on_message = on_message
-    ingest.client.subscribe("kc/v1/+/+", qos=1)
+    assert ingest.subscribe("kc/v1/+/+").value == 1
     device = V5Client(broker.port, "D1", secrets["D1"])
     try:
         assert device.connack is not None and not device.connack.is_failure
@@ -115,12 +167,74 @@ def test_a_device_publishes_under_its_own_topic_only(
 
 
 @pytest.mark.parametrize(
+    "topic",
+    [
+        "kc/v1/+/+",
+        "#",
+        "kc/v1/D1/#",
+        "kc/v1/D2/punch",
+        "$share/ingest/kc/v1/+/+",
+        "kc/receipts/#",
+        "kc/receipts/+",
+        "kc/receipts/D2",
+    ],
+)
+def test_a_device_may_subscribe_to_nothing_but_its_receipts_not_even_the_ingest_group(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]], topic: str
+) -> None:
+    broker, secrets = secured_broker
+    device = V5Client(broker.port, "D1", secrets["D1"])
+    try:
+        assert device.subscribe(topic).value == 135
+    finally:
+        device.close()
+
+
+def test_the_ingest_group_keeps_every_punch_when_a_device_tries_to_join(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]],
+) -> None:
+    broker, secrets = secured_broker
+    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
+    thief = V5Client(broker.port, "D2", secrets["D2"])
+    device = V5Client(broker.port, "D1", secrets["D1"])
+    try:
+        assert ingest.subscribe("$share/ingest/kc/v1/+/+").value == 1
+        assert thief.subscribe("$share/ingest/kc/v1/+/+").value == 135
+        now = datetime.now(UTC)
+        for i in range(50):
+            answer = device.publish("kc/v1/D1/punch", punch_payload("D1", f"e{i}", "C", now))
+            assert answer.value == 0
+        wait_for(lambda: len(ingest.received) == 50, 5, "every punch at the ingest")
+        assert thief.received == []
+    finally:
+        for client in (device, thief, ingest):
+            client.close()
+
+
+def test_no_device_can_take_the_ingest_client_id_or_another_device_s(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]],
+) -> None:
+    broker, secrets = secured_broker
+    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
+    try:
+        for client_id in (INGEST_ID, "D2"):
+            impostor = V5Client(broker.port, "D1", secrets["D1"], client_id=client_id)
+            assert impostor.connack is not None and impostor.connack.is_failure
+            impostor.close()
+        assert ingest.disconnected is None and ingest.client.is_connected()
+    finally:
+        ingest.close()
+
+
+@pytest.mark.parametrize(
     ("user", "password"),
-    [("D1", "wrong-password"), ("D3", "whatever"), ("nobody", "x")],
-    ids=["wrong-password", "disabled-device", "unknown-user"],
+    [("D1", "wrong-password"), ("D3", "whatever"), ("nobody", "x"), (None, None)],
+    ids=["wrong-password", "disabled-device", "unknown-user", "anonymous"],
 )
 def test_bad_credentials_are_refused_at_connect(
-    secured_broker: tuple[MosquittoProcess, dict[str, str]], user: str, password: str
+    secured_broker: tuple[MosquittoProcess, dict[str, str]],
+    user: str | None,
+    password: str | None,
 ) -> None:
     broker, _ = secured_broker
     client = V5Client(broker.port, user, password)
@@ -128,3 +242,71 @@ def test_bad_credentials_are_refused_at_connect(
         assert client.connack is not None and client.connack.is_failure
     finally:
         client.close()
+
+
+def test_the_tls_listener_serves_readers_with_the_documented_certificate(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]], certs: Path
+) -> None:
+    broker, secrets = secured_broker
+    assert broker.tls is not None
+    device = V5Client(broker.tls.port, "D1", secrets["D1"], tls_ca=certs / "ca.crt")
+    try:
+        assert device.connack is not None and not device.connack.is_failure
+        now = datetime.now(UTC)
+        answer = device.publish("kc/v1/D1/punch", punch_payload("D1", "tls", "C", now))
+        assert not answer.is_failure  # accepted (no subscriber here)
+    finally:
+        device.close()
+
+
+def test_a_reader_and_the_ingest_use_the_tls_listener_with_the_ca(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]], certs: Path
+) -> None:
+    from devices.reader import Reader
+
+    broker, secrets = secured_broker
+    assert broker.tls is not None
+    ingest = V5Client(broker.tls.port, "kc-ingest", "ingest-pw", INGEST_ID, tls_ca=certs / "ca.crt")
+    assert ingest.subscribe("kc/v1/+/+").value == 1
+    reader = Reader(
+        "D1", "127.0.0.1", broker.tls.port, password=secrets["D1"], tls_ca=str(certs / "ca.crt")
+    )
+    reader.connect()
+    try:
+        reader.punch("tls-1", "C000001", datetime.now(UTC))
+        reader.drain(10)
+        wait_for(lambda: "kc/v1/D1/punch" in [m.topic for m in ingest.received], 5, "the punch")
+    finally:
+        reader.close()
+        ingest.close()
+
+
+def test_the_example_bridge_configurations_use_tls() -> None:
+    from devices import hikvision, zkteco
+
+    zk = zkteco.load_config(ROOT / "examples/zkteco-bridge.toml")
+    hik = hikvision.load_config(ROOT / "examples/hikvision-bridge.toml")
+    assert (zk.broker_port, hik.broker_port) == (8883, 8883)
+    assert zk.broker_tls_ca and hik.broker_tls_ca
+
+
+def test_the_ingest_writes_a_receipt_that_only_its_device_reads(
+    secured_broker: tuple[MosquittoProcess, dict[str, str]],
+) -> None:
+    broker, secrets = secured_broker
+    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
+    device = V5Client(broker.port, "D1", secrets["D1"])
+    other = V5Client(broker.port, "D2", secrets["D2"])
+    try:
+        assert device.subscribe("kc/receipts/D1").value == 1
+        assert other.subscribe("kc/receipts/D1").value == 135
+        receipt = b'{"v":1,"device_id":"D1","stored":["e1"],"refused":{}}'
+        assert ingest.publish("kc/receipts/D1", receipt).value in (0, 16)  # 16: no subscriber
+        wait_for(lambda: len(device.received) == 1, 5, "the receipt at its device")
+        assert device.received[0].payload == receipt
+        assert device.publish("kc/receipts/D2", b"{}").value == 135  # devices do not write them
+        time.sleep(0.3)
+        assert other.received == []
+    finally:
+        for client in (other, device, ingest):
+            client.close()

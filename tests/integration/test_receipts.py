@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from devices.reader import Reader
 from ingest.mosquitto import MosquittoProcess
 from store.db import db_session
-from store.models import Punch, UnmatchedPunch
+from store.models import DeadLetter, Device, Punch, UnmatchedPunch
 from tests.factories import org
 from tests.integration.test_resilience import distinct_events, stored, stream
 from tests.support import mosquitto_available, require, running_ingest, start_ingest, wait_for
@@ -211,3 +211,7 @@ def test_a_jump_of_a_terminals_clock_is_an_operator_warning(
     assert [r.getMessage() for r in caplog.records] == [
         "Đồng hồ của thiết bị D1 nhảy -819936004 giây (lệch -819936000 giây, trước đó +4 giây)"
     ]
+    # Told, but not believed (issue-14): kept as a dead letter, the last offset stays.
+    with db_session(sqlite_engine) as db:
+        assert db.scalar(select(Device.clock_offset_s).where(Device.id == "D1")) == 4.0
+        assert db.scalars(select(DeadLetter.reason_code)).all() == ["implausible_clock"]

@@ -261,3 +261,32 @@ def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
     forged = client.get("/vi-pham", params={"luu": "Thông báo giả mạo"})
     assert "Thông báo giả mạo" not in forged.text
     assert forged.headers["cache-control"] == "no-store"
+
+
+def test_a_sign_out_elsewhere_ends_the_web_session_and_guessing_is_throttled(world: World) -> None:
+    client = browser(world)
+    assert sign_in(client, "head_a1").status_code == 303
+    assert client.get("/vi-pham", follow_redirects=False).status_code == 200
+    token = client.post("/api/auth/token", data={"username": "head_a1", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert client.post("/api/auth/logout", headers=bearer).status_code == 204
+    assert client.get("/vi-pham", follow_redirects=False).status_code == 303  # signed out
+    for _ in range(10):
+        assert sign_in(client, "head_a1", "sai-mật-khẩu").status_code == 401
+    locked = sign_in(client, "head_a1")  # even the right password, while locked
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert "Đăng nhập sai quá nhiều lần" in locked.text
+
+
+def test_a_web_sign_out_ends_the_session_on_the_server(world: World) -> None:
+    client = browser(world)
+    assert sign_in(client, "head_a1").status_code == 303
+    cookie = client.cookies["kc_session"]
+    page = client.get("/vi-pham")
+    answer = client.post("/dang-xuat", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert answer.status_code == 303
+    thief = browser(world)
+    thief.cookies.set("kc_session", cookie)
+    assert thief.get("/vi-pham", follow_redirects=False).status_code == 303
+    assert sign_in(client, "head_a1").status_code == 303  # a new session works
+    assert client.get("/vi-pham", follow_redirects=False).status_code == 200

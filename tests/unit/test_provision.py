@@ -1,19 +1,25 @@
-"""Device provisioning: Mosquitto-compatible hashes and one ACL block per reader."""
+"""Device provisioning: Mosquitto-compatible hashes and one dynamic-security role per reader."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+from sqlalchemy import Engine
+
 from devices.provision import (
+    ProvisionError,
     ServiceAccount,
+    create_device,
     hash_password,
-    render_acl_file,
-    render_password_file,
+    render_broker_config,
     verify_password,
 )
+from store.db import db_session
 
 
 def test_hash_is_mosquitto_pbkdf2_sha512_and_verifies() -> None:
@@ -27,17 +33,35 @@ def test_hash_is_mosquitto_pbkdf2_sha512_and_verifies() -> None:
     assert not verify_password("bi mat", encoded)
 
 
-def test_each_enabled_device_may_write_only_its_own_topic() -> None:
+def test_each_enabled_device_may_write_only_its_own_topic_and_read_its_receipts() -> None:
     devices = cast(
         Any,
         [
-            SimpleNamespace(id="D1", secret_hash="$7$h1", enabled=True),
-            SimpleNamespace(id="D2", secret_hash="$7$h2", enabled=False),
+            SimpleNamespace(id="D1", secret_hash="$7$101$c2FsdA==$aDE=", enabled=True),
+            SimpleNamespace(id="D2", secret_hash="$7$101$c2FsdA==$aDI=", enabled=False),
         ],
     )
-    services = [ServiceAccount("ingest", "$7$hs")]
-    acl = render_acl_file(devices, services)
-    assert "user D1\ntopic write kc/v1/D1/#" in acl
-    assert "D2" not in acl
-    assert "user ingest\ntopic read kc/v1/#" in acl
-    assert render_password_file(devices, services) == "ingest:$7$hs\nD1:$7$h1\n"
+    services = [ServiceAccount("kc-ingest", "$7$101$c2FsdA==$aHM=")]
+    config = json.loads(render_broker_config(devices, services))
+    assert config["defaultACLAccess"]["subscribe"] is False
+    assert config["defaultACLAccess"]["publishClientSend"] is False
+    clients = {c["username"]: c for c in config["clients"]}
+    assert set(clients) == {"kc-ingest", "D1"}
+    assert clients["D1"]["clientid"] == "D1"
+    assert "clientid" not in clients["kc-ingest"]
+    assert (clients["D1"]["salt"], clients["D1"]["password"]) == ("c2FsdA==", "aDE=")
+    roles = {r["rolename"]: r["acls"] for r in config["roles"]}
+    assert roles["device-D1"] == [
+        {"acltype": "publishClientSend", "topic": "kc/v1/D1/#", "allow": True},
+        {"acltype": "subscribeLiteral", "topic": "kc/receipts/D1", "allow": True},
+    ]
+    assert {(a["acltype"], a["topic"]) for a in roles["service-kc-ingest"]} == {
+        ("subscribePattern", "kc/v1/#"),
+        ("subscribePattern", "$share/+/kc/v1/#"),
+        ("publishClientSend", "kc/receipts/#"),
+    }
+
+
+def test_device_ids_of_the_service_namespace_are_refused(sqlite_engine: Engine) -> None:
+    with db_session(sqlite_engine) as db, pytest.raises(ProvisionError):
+        create_device(db, "KC-Ingest")
