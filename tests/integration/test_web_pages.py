@@ -164,7 +164,13 @@ def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World
     page = client.get("/bao-cao", params={"ky": "month", "nam": "2026", "thang": "11"})
     assert page.status_code == 200
     assert "Tháng 11/2026" in page.text or "tháng 11/2026" in page.text.lower()
-    assert "<svg" in page.text and "Văn phòng Sở" in page.text
+    assert "Văn phòng Sở" in page.text
+    src = re.search(r'<img src="(/bao-cao/bieu-do\.svg\?[^"]+)"', page.text)
+    assert src, "the summary page shows no chart"
+    chart = client.get(src.group(1).replace("&amp;", "&"))
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in chart.text and "Văn phòng Sở" in chart.text
+    assert "style-src 'unsafe-inline'" in chart.headers["content-security-policy"]
     assert "Phòng Ngân sách" not in page.text  # agency B is outside Nội vụ A's scope
     assert not EXTERNAL.search(page.text)
     xlsx = client.get(
