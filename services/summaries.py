@@ -4,7 +4,6 @@ the thresholds (NĐ 112/2020), as a view or as CSV/XLSX files."""
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -13,7 +12,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Invalid
 from rules.zones import zone
 from services.documents.discipline_report import events
 from services.documents.files import issuer, report_file, with_unit_codes
@@ -94,24 +92,6 @@ class SummaryOut(BaseModel):
     units: list[LineOut]
     people: list[LineOut]
     total: LineOut
-
-
-def period_bounds(
-    kind: str, year: int, month: int | None, quarter: int | None
-) -> tuple[date, date]:
-    if kind == "month":
-        if month is None:
-            raise Invalid("month_required", "Cần chọn tháng (1–12)")
-        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
-    if kind == "quarter":
-        if quarter is None:
-            raise Invalid("quarter_required", "Cần chọn quý (1–4)")
-        first_month = 3 * (quarter - 1) + 1
-        last_month = first_month + 2
-        return date(year, first_month, 1), date(
-            year, last_month, calendar.monthrange(year, last_month)[1]
-        )
-    return date(year, 1, 1), date(year, 12, 31)
 
 
 def out(line: Line, rank: int | None = None, person: bool = False) -> LineOut:

@@ -73,6 +73,12 @@ def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
     return int(text) if text and text.isdigit() and 0 < int(text) <= limit else None
 
 
+def _visitor(request: Request, db: DbSession) -> web_session.Visitor:
+    """The signed-in browser of this request (``Unauthorized`` when there is none)."""
+    cookie = request.cookies.get(web_session.SESSION_COOKIE)
+    return web_session.visitor(db, cookie, _context(request).secret)
+
+
 def _db(request: Request) -> DbSession:
     db: DbSession = _context(request).sessions()
     return db
@@ -100,9 +106,7 @@ def _not_found(request: Request, visitor: web_session.Visitor | None, message: s
 def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
     with _db(request) as db:
         try:
-            web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
-            )
+            _visitor(request, db)
             return RedirectResponse(_safe_next(next), status_code=303)
         except Unauthorized:
             pass
@@ -225,9 +229,7 @@ def violations_page(
 ) -> Response:
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         error = None
@@ -274,9 +276,7 @@ def violations_page(
 def violation_page(request: Request, violation_id: str, msg: str = "") -> Response:
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         number = row_id(violation_id, 2**63 - 1)
@@ -354,9 +354,7 @@ def summary_page(
     today = now.astimezone(_tz(request)).date()
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         try:
@@ -402,9 +400,7 @@ def summary_chart(
     now = web_session.now_utc()
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
-            )
+            visitor = _visitor(request, db)
             query = _summary_query(ky, nam, thang, quy, now.astimezone(_tz(request)).date())
             report = summary_service.summary(
                 db,
@@ -445,9 +441,7 @@ def summary_download(
     now = web_session.now_utc()
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         try:
@@ -501,9 +495,7 @@ def today_page(request: Request, don_vi: str = "") -> Response:
     now = web_session.now_utc()
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         try:
@@ -531,9 +523,7 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
     today = web_session.now_utc().astimezone(_tz(request)).date()
     with _db(request) as db:
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), _context(request).secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         try:
@@ -569,12 +559,9 @@ async def review_many_action(request: Request) -> Response:
     reason_kind = str(form.get("reason_kind") or "") or None
     note = str(form.get("note") or "")[:2000]
     csrf = str(form.get("csrf") or "")
-    context = _context(request)
     with _db(request) as db, db.begin():
         try:
-            visitor = web_session.visitor(
-                db, request.cookies.get(web_session.SESSION_COOKIE), context.secret
-            )
+            visitor = _visitor(request, db)
         except Unauthorized:
             return _sign_in_redirect(request)
         if not web_session.same(csrf, visitor.csrf):
