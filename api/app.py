@@ -25,8 +25,8 @@ from services.schemas import Me, SigninLock, Token
 from services.scope import Scope
 from store.db import engine_for
 from store.models import User
-from web import pages
-from web.pages import HERE as WEB_HERE
+from web import ROUTERS
+from web.common import HERE as WEB_HERE
 
 WEB_STATIC = WEB_HERE / "static"
 auth = APIRouter(tags=["Đăng nhập"])
@@ -156,7 +156,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return response
 
     app.mount("/static/web", StaticFiles(directory=WEB_STATIC), name="web-static")
-    app.include_router(pages.router)
+    for web_router in ROUTERS:
+        app.include_router(web_router)
     app.include_router(ops.router)
     for router in (
         auth,

@@ -3,3 +3,10 @@
 No CDN, no Node build: every asset is served by the app, so the pages work on an isolated
 office LAN. Pages and the JSON API call the same service functions with the same ``Scope``.
 """
+
+from fastapi import APIRouter
+
+from web import pages
+
+# Every page module's router, in the order the app includes them (add new modules here).
+ROUTERS: list[APIRouter] = [pages.router]

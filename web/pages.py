@@ -4,20 +4,15 @@ call, render; domain errors become a Vietnamese alert or the 404 page."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
-from kycuong.labels import DAY_STATUS, EXCUSE, REVIEW, VIOLATION
-from rules.zones import zone
+from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import signin
 from services import summaries as summary_service
@@ -25,88 +20,23 @@ from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn
 from store.models import User
 from store.violations import ReviewFilter, State
+from web import common
 from web import session as web_session
 from web.charts import unit_rates
 
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-
-def _context(request: Request) -> Any:
-    return request.app.state.context
-
-
-def _tz(request: Request) -> Any:
-    return zone(_context(request).settings.timezone)
-
-
-def local_time(value: datetime | None, tz: Any) -> str:
-    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M") if value else ""
-
-
-def local_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
-
-
-def parse_date(text: str | None, field: str) -> date | None:
-    """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
-    if not text or not text.strip():
-        return None
-    raw = text.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-    raise KcError("invalid_date", f"{field}: “{raw}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
-
-
-templates.env.filters["vn_date"] = local_date
-templates.env.globals["VIOLATION"] = VIOLATION
-templates.env.globals["REVIEW"] = REVIEW
-templates.env.globals["EXCUSE"] = EXCUSE
-
-
-def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
-    """An id typed or linked by a person: a positive number within the column's range."""
-    return int(text) if text and text.isdigit() and 0 < int(text) <= limit else None
-
-
-def _visitor(request: Request, db: DbSession) -> web_session.Visitor:
-    """The signed-in browser of this request (``Unauthorized`` when there is none)."""
-    cookie = request.cookies.get(web_session.SESSION_COOKIE)
-    return web_session.visitor(db, cookie, _context(request).secret)
-
-
-def _db(request: Request) -> DbSession:
-    db: DbSession = _context(request).sessions()
-    return db
-
-
-def _sign_in_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/?next={quote(target)}", status_code=303)
-
-
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request, name, {"tz": _tz(request), "local_time": local_time, **context}, status_code=status
-    )
-    # A signed-in page must not come back from the cache after sign-out (Back button).
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _not_found(request: Request, visitor: web_session.Visitor | None, message: str) -> Response:
-    return _page(request, "not_found.html", 404, visitor=visitor, message=message)
+common.nav("/hom-nay", "Hôm nay", "violations:read", 10)
+common.nav("/vi-pham", "Vi phạm", "violations:read", 20)
+common.nav("/bang-thang", "Bảng tháng", "violations:read", 30)
+common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 
 
 @router.get("/", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            _visitor(request, db)
+            common.visitor(request, db)
             return RedirectResponse(_safe_next(next), status_code=303)
         except Unauthorized:
             pass
@@ -120,7 +50,7 @@ def _safe_next(target: str) -> str:
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
     token = web_session.new_prelogin_token()
-    response = _page(
+    response = common.page(
         request, "sign_in.html", status, visitor=None, csrf=token, next=next_url, error=error
     )
     response.set_cookie(
@@ -143,7 +73,7 @@ def sign_in(
 ) -> Response:
     if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
         return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
-    context = _context(request)
+    context = common.context(request)
     address = request.client.host if request.client else None
     try:  # the API's throttle: failures count per account and per address, wherever made
         user = signin.sign_in(
@@ -178,12 +108,16 @@ def sign_in(
 @router.post("/dang-xuat")
 def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
     token = request.cookies.get(web_session.SESSION_COOKIE) or ""
-    if token and not web_session.same(csrf, web_session.csrf_for(token, _context(request).secret)):
-        return _page(request, "not_found.html", 403, visitor=None, message=_CSRF_MESSAGE)
+    if token and not web_session.same(
+        csrf, web_session.csrf_for(token, common.context(request).secret)
+    ):
+        return common.page(
+            request, "not_found.html", 403, visitor=None, message=common.CSRF_MESSAGE
+        )
     if token:  # ended on the server too: the cookie, if copied, no longer works anywhere
-        with _db(request) as db, db.begin():
+        with common.db(request) as db, db.begin():
             try:
-                who = web_session.visitor(db, token, _context(request).secret)
+                who = web_session.visitor(db, token, common.context(request).secret)
             except Unauthorized:
                 who = None
             user = db.get(User, who.scope.user_id) if who is not None else None
@@ -212,7 +146,6 @@ STATES: dict[str, State] = {"active": "active", "withdrawn": "withdrawn", "all":
 _DECISION_MESSAGE = (
     "Hãy chọn một quyết định (Xác nhận, Có lý do hoặc Bỏ qua) và một lý do trong danh sách."
 )
-_CSRF_MESSAGE = "Biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng tải lại trang rồi thử lại."
 
 
 @router.get("/vi-pham", response_class=HTMLResponse)
@@ -227,32 +160,32 @@ def violations_page(
     trang: str | None = None,
     luu: str = "",
 ) -> Response:
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         error = None
         page = None
         try:
             query = violation_service.ViolationQuery(
-                employee_id=row_id(can_bo),
+                employee_id=common.row_id(can_bo),
                 state="withdrawn"
                 if trang_thai == "withdrawn"
                 else "all"
                 if trang_thai == "all"
                 else "active",
-                date_from=parse_date(tu, "Từ ngày"),
-                date_to=parse_date(den, "Đến ngày"),
+                date_from=common.parse_date(tu, "Từ ngày"),
+                date_to=common.parse_date(den, "Đến ngày"),
                 kind=loai if loai in VIOLATION else None,
                 review=REVIEW_FILTERS.get(xu_ly),
             )
             page = violation_service.page(db, visitor.scope, query, 50, trang or None)
         except NotFound as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
             error = exc.message
-        return _page(
+        return common.page(
             request,
             "violations.html",
             400 if error else 200,
@@ -266,7 +199,7 @@ def violations_page(
                 "den": den,
                 "loai": loai,
                 "xu_ly": xu_ly,
-                "can_bo": row_id(can_bo) or "",
+                "can_bo": common.row_id(can_bo) or "",
                 "trang_thai": trang_thai,
             },
         )
@@ -274,19 +207,19 @@ def violations_page(
 
 @router.get("/vi-pham/{violation_id}", response_class=HTMLResponse)
 def violation_page(request: Request, violation_id: str, msg: str = "") -> Response:
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
-        number = row_id(violation_id, 2**63 - 1)
+            return common.sign_in_redirect(request)
+        number = common.row_id(violation_id, 2**63 - 1)
         try:
             if number is None:
                 raise NotFound("Vi phạm")
             detail = violation_service.detail(db, visitor.scope, number)
         except KcError as exc:
-            return _not_found(request, visitor, exc.message)
-        return _page(
+            return common.not_found(request, visitor, exc.message)
+        return common.page(
             request,
             "violation.html",
             visitor=visitor,
@@ -306,19 +239,21 @@ def review_action(
     note: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    context = _context(request)
+    context = common.context(request)
     token = request.cookies.get(web_session.SESSION_COOKIE)
-    with _db(request) as db, db.begin():
+    with common.db(request) as db, db.begin():
         try:
             visitor = web_session.visitor(db, token, context.secret)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         if not web_session.same(csrf, visitor.csrf):
-            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+            return common.page(
+                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
+            )
         error: str | None
-        number = row_id(violation_id, 2**63 - 1)
+        number = common.row_id(violation_id, 2**63 - 1)
         if number is None:
-            return _not_found(request, visitor, NotFound("Vi phạm").message)
+            return common.not_found(request, visitor, NotFound("Vi phạm").message)
         try:
             body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
             violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
@@ -326,14 +261,14 @@ def review_action(
         except ValidationError:
             error = _DECISION_MESSAGE
         except NotFound as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
             error = exc.message
         if error is None:
             return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
-    with _db(request) as db:
+    with common.db(request) as db:
         detail = violation_service.detail(db, visitor.scope, number)
-    return _page(
+    return common.page(
         request,
         "violation.html",
         400,
@@ -349,14 +284,14 @@ def review_action(
 def summary_page(
     request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
 ) -> Response:
-    context = _context(request)
+    context = common.context(request)
     now = web_session.now_utc()
-    today = now.astimezone(_tz(request)).date()
-    with _db(request) as db:
+    today = now.astimezone(common.tz(request)).date()
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         try:
             query = _summary_query(ky, nam, thang, quy, today)
             report = summary_service.summary(
@@ -368,17 +303,17 @@ def summary_page(
                 context.settings.timezone,
             )
         except NotFound as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
         except Forbidden as exc:
-            return _page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
+            return common.page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
         except KcError as exc:
-            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
         flagged = [p for p in report.people if p.flags]
         params = (
             f"ky={query.period}&nam={query.year}"
             f"&thang={query.month or ''}&quy={query.quarter or ''}"
         )
-        return _page(
+        return common.page(
             request,
             "summary.html",
             visitor=visitor,
@@ -396,12 +331,12 @@ def summary_chart(
 ) -> Response:
     """The chart of the summary page as its own SVG (an <img>), so the page's strict CSP
     stays strict while the SVG keeps the inline styles pygal writes."""
-    context = _context(request)
+    context = common.context(request)
     now = web_session.now_utc()
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(_tz(request)).date())
+            visitor = common.visitor(request, db)
+            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -437,15 +372,15 @@ def summary_download(
     quy: str = "",
     dinh_dang: str = "xlsx",
 ) -> Response:
-    context = _context(request)
+    context = common.context(request)
     now = web_session.now_utc()
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         try:
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(_tz(request)).date())
+            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
             file = summary_service.summary_file(
                 db,
                 visitor.scope,
@@ -456,7 +391,7 @@ def summary_download(
                 "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
             )
         except KcError as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
     return Response(
         file.content,
         media_type=file.media_type,
@@ -493,52 +428,52 @@ def vn_number(value: float, digits: int = 0) -> str:
 @router.get("/hom-nay", response_class=HTMLResponse)
 def today_page(request: Request, don_vi: str = "") -> Response:
     now = web_session.now_utc()
-    with _db(request) as db:
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         try:
-            unit = row_id(don_vi)
+            unit = common.row_id(don_vi)
             board = day_service.today(
-                db, visitor.scope, unit, now.astimezone(_tz(request)).date(), now
+                db, visitor.scope, unit, now.astimezone(common.tz(request)).date(), now
             )
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
         partial = request.headers.get("HX-Request") == "true"
-        return _page(
+        return common.page(
             request,
             "_today_board.html" if partial else "today.html",
             visitor=visitor,
             board=board,
             units=units,
-            unit_id=row_id(don_vi),
+            unit_id=common.row_id(don_vi),
             labels=DAY_STATUS,
         )
 
 
 @router.get("/bang-thang", response_class=HTMLResponse)
 def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "") -> Response:
-    today = web_session.now_utc().astimezone(_tz(request)).date()
-    with _db(request) as db:
+    today = web_session.now_utc().astimezone(common.tz(request)).date()
+    with common.db(request) as db:
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         try:
             try:
                 year, month = int(nam or today.year), int(thang or today.month)
             except ValueError as exc:
                 raise KcError("invalid_period", "Tháng và năm phải là số") from exc
-            unit = row_id(don_vi)
+            unit = common.row_id(don_vi)
             grid = day_service.month(db, visitor.scope, unit, year, month)
             units = day_service.units_for(db, visitor.scope)
         except NotFound as exc:
-            return _not_found(request, visitor, exc.message)
+            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
-            return _page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
-        return _page(
+            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        return common.page(
             request,
             "month.html",
             visitor=visitor,
@@ -559,13 +494,15 @@ async def review_many_action(request: Request) -> Response:
     reason_kind = str(form.get("reason_kind") or "") or None
     note = str(form.get("note") or "")[:2000]
     csrf = str(form.get("csrf") or "")
-    with _db(request) as db, db.begin():
+    with common.db(request) as db, db.begin():
         try:
-            visitor = _visitor(request, db)
+            visitor = common.visitor(request, db)
         except Unauthorized:
-            return _sign_in_redirect(request)
+            return common.sign_in_redirect(request)
         if not web_session.same(csrf, visitor.csrf):
-            return _page(request, "not_found.html", 403, visitor=visitor, message=_CSRF_MESSAGE)
+            return common.page(
+                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
+            )
         if not ids:
             message = "Hãy đánh dấu ít nhất một vi phạm."
         else:
@@ -585,4 +522,4 @@ async def review_many_action(request: Request) -> Response:
                 message = _DECISION_MESSAGE
             except KcError as exc:
                 message = exc.message
-    return _page(request, "not_found.html", 400, visitor=visitor, message=message)
+    return common.page(request, "not_found.html", 400, visitor=visitor, message=message)

@@ -1,0 +1,134 @@
+"""What every page module shares: the templates, the signed-in visitor, dates as people type
+and read them (dd/mm/yyyy, local time), the page response and the menu.
+
+A page module (``web/<area>.py``) owns an ``APIRouter``, registers its menu entries with
+:func:`nav` and is listed in :data:`web.ROUTERS`; each route parses its input, makes one
+service call and renders (DESIGN.md: pages and API over one service layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import KcError
+from kycuong.labels import EXCUSE, REVIEW, VIOLATION
+from rules.zones import zone
+from web import session as web_session
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+CSRF_MESSAGE = "Biểu mẫu không hợp lệ hoặc đã hết hạn. Vui lòng tải lại trang rồi thử lại."
+
+
+def context(request: Request) -> Any:
+    return request.app.state.context
+
+
+def tz(request: Request) -> Any:
+    return zone(context(request).settings.timezone)
+
+
+def local_time(value: datetime | None, tz: Any) -> str:
+    """``dd/mm/yyyy HH:MM`` in the agency's zone; empty for None."""
+    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M") if value else ""
+
+
+def local_date(value: date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def parse_date(text: str | None, field: str) -> date | None:
+    """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
+    if not text or not text.strip():
+        return None
+    raw = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    raise KcError("invalid_date", f"{field}: “{raw}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
+
+
+def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
+    """An id typed or linked by a person: a positive number within the column's range."""
+    return int(text) if text and text.isdigit() and 0 < int(text) <= limit else None
+
+
+def db(request: Request) -> DbSession:
+    session: DbSession = context(request).sessions()
+    return session
+
+
+def visitor(request: Request, session: DbSession) -> web_session.Visitor:
+    """The signed-in browser of this request (``Unauthorized`` when there is none)."""
+    cookie = request.cookies.get(web_session.SESSION_COOKIE)
+    return web_session.visitor(session, cookie, context(request).secret)
+
+
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/?next={quote(target)}", status_code=303)
+
+
+def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, name, {"tz": tz(request), "local_time": local_time, **values}, status_code=status
+    )
+    # A signed-in page must not come back from the cache after sign-out (Back button).
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def not_found(request: Request, who: web_session.Visitor | None, message: str) -> Response:
+    return page(request, "not_found.html", 404, visitor=who, message=message)
+
+
+def refused(
+    request: Request, who: web_session.Visitor | None, status: int, message: str
+) -> Response:
+    """The error page with ``status`` (400 bad input, 403 no right or a stale form)."""
+    return page(request, "not_found.html", status, visitor=who, message=message)
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    """One menu entry: shown to a visitor whose role holds ``permission`` (services.scope)."""
+
+    href: str
+    label: str
+    permission: str
+    order: int
+
+
+_NAV: list[NavItem] = []
+
+
+def nav(href: str, label: str, permission: str, order: int) -> None:
+    """Register a menu entry (called once by each page module at import)."""
+    if all(item.href != href for item in _NAV):
+        _NAV.append(NavItem(href, label, permission, order))
+        _NAV.sort(key=lambda item: item.order)
+
+
+def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
+    if who is None:
+        return []
+    return [item for item in _NAV if who.scope.may(item.permission)]
+
+
+templates.env.filters["vn_date"] = local_date
+templates.env.globals["VIOLATION"] = VIOLATION
+templates.env.globals["REVIEW"] = REVIEW
+templates.env.globals["EXCUSE"] = EXCUSE
+templates.env.globals["nav_for"] = nav_for
