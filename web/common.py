@@ -47,6 +47,11 @@ def local_date(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
+def vn_decimal(value: float) -> str:
+    """A number as Vietnamese write it, without needless zeros: 4,5 · 0,5 · 27."""
+    return f"{value:g}".replace(".", ",")
+
+
 def parse_date(text: str | None, field: str) -> date | None:
     """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
     if not text or not text.strip():
@@ -101,6 +106,12 @@ def refused(
     return page(request, "not_found.html", status, visitor=who, message=message)
 
 
+def error_page(request: Request, who: web_session.Visitor | None, error: KcError) -> Response:
+    """A domain error as a page with its status (400 bad input, 403 no right, 404 not found
+    or outside the scope, 409 a state that forbids the change)."""
+    return page(request, "not_found.html", error.status, visitor=who, message=error.message)
+
+
 @dataclass(frozen=True, slots=True)
 class NavItem:
     """One menu entry: shown to a visitor whose role holds ``permission`` (services.scope)."""
@@ -128,6 +139,7 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
 
 
 templates.env.filters["vn_date"] = local_date
+templates.env.filters["vn_decimal"] = vn_decimal
 templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE
