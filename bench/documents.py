@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
     from services.documents.header import DocumentHeader
     from services.documents.period import report_period
     from store.db import db_session, make_engine, upgrade
+    from store.rollups import rebuild
     from store.summaries import Thresholds
     from store.timesheets import month_marks
 
@@ -68,6 +69,10 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         engine = make_engine(url)
+        started = time.perf_counter()
+        with db_session(engine) as db:  # the seed wrote days directly: sum them as the runner does
+            months = rebuild(db, date(2026, 11, 1), date(2026, 11, 30))
+        print(f"person-months rebuilt: {months:,} in {time.perf_counter() - started:.0f} s")
         today = date(2026, 12, 1)
         period = report_period("month", 2026, 11, None, today)
         header = DocumentHeader(
