@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
+from starlette.datastructures import UploadFile
 
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from services import rules as rules_service
