@@ -116,7 +116,7 @@ def test_an_admin_previews_a_rules_file_then_saves_it(world: World) -> None:
     assert "Đã lưu quy định mới" in after.text
     assert "30 phút thì tính đi muộn" in after.text
     with db_session(world.engine) as db:
-        assert db.scalar(select(func.count()).select_from(RecomputeRequest)) > 0
+        assert (db.scalar(select(func.count()).select_from(RecomputeRequest)) or 0) > 0
 
 
 def test_a_bad_rules_file_is_named_by_line_and_key(world: World) -> None:

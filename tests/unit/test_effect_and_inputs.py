@@ -14,7 +14,7 @@ from kycuong.inputs import choice, parse_day
 from kycuong.labels import EXCUSE, ROLE
 from rules.effect import summarize
 from rules.evaluate import Violation
-from rules.reconcile import StoredViolation, reconcile
+from rules.reconcile import StoredViolation, ViolationKey, reconcile
 
 KINDS = ("late", "early_leave", "absent", "missing_in", "missing_out")
 violations = st.lists(
@@ -35,7 +35,9 @@ def test_the_effect_counts_what_reconcile_would_write(
 ) -> None:
     triples, appear, withdrawn, people, dates = [], 0, 0, set(), []
     for employee, day, before, after in cases:
-        stored = {(v.session, v.kind): StoredViolation.of(v) for v in before}
+        stored: dict[ViolationKey, StoredViolation] = {
+            (v.session, v.kind): StoredViolation.of(v) for v in before
+        }
         for change in reconcile(stored, after):
             triples.append((employee, day, change))
             if change.action in ("detected", "restored"):
