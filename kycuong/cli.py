@@ -8,18 +8,23 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from secrets import token_urlsafe
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong.errors import Invalid, KcError
+from kycuong.inputs import choice, parse_day, plain
+from kycuong.labels import DIRECTION, ROLE
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
 from store.db import db_session, engine_for, upgrade
+from store.models import Agency
 
 log = logging.getLogger("kycuong")
 
@@ -69,16 +74,17 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
+    tz = ZoneInfo(settings.timezone)
+    day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
-        seeded = seed_demo(db, employees=args.employees)
+        # The demo is judged from the simulated day on: a go-live never flags the past.
+        seeded = seed_demo(db, employees=args.employees, tracking_start=day)
     if seeded:
         log.info("created the demo agency: %d employees in 6 units, 2 readers", args.employees)
         with db_session(engine) as db:
             _demo_users(db)
     broker, worker = _start_ingest(settings)
     rules_worker, scheduler = _start_rules(settings)
-    tz = ZoneInfo(settings.timezone)
-    day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
         plan = office_day_from_db(db, day, tz=tz, seed=args.seed)
     assert plan is not None, "the demo agency has people with cards and readers"
@@ -206,6 +212,7 @@ def _print_violations(settings: Settings, day: date) -> None:
 
 
 def _print_summary(settings: Settings) -> None:
+    from kycuong.labels import DEAD_LETTER
     from store.models import DeadLetter, Device, Punch, UnmatchedPunch
 
     with db_session(engine_for(settings.database_url)) as db:
@@ -215,15 +222,20 @@ def _print_summary(settings: Settings) -> None:
             select(DeadLetter.reason_code, func.count()).group_by(DeadLetter.reason_code)
         ).all()
         devices = db.execute(select(Device.id, Device.state, Device.last_seen_at)).all()
-    print("\n== Kỷ Cương: what ingest stored ==")
-    print(f"  punches stored (lượt chấm công):   {punches}")
-    print(f"  unknown cards (thẻ chưa đăng ký):  {unmatched}")
-    print(f"  dead letters (bị từ chối):          {sum(n for _, n in dead)} {dict(dead)}")
+    tz = ZoneInfo(settings.timezone)
+    print("\n== Kỷ Cương: dữ liệu đã nhận ==")
+    print(f"  lượt chấm công đã lưu:       {punches}")
+    print(f"  lượt quẹt thẻ chưa đăng ký:  {unmatched}")
+    refused = ", ".join(f"{DEAD_LETTER.get(code, code)}: {n}" for code, n in dead)
+    print(
+        f"  bản tin bị từ chối:          {sum(n for _, n in dead)}"
+        + (f" ({refused})" if refused else "")
+    )
     for device_id, state, seen in devices:
         print(
-            f"  reader {device_id}: {state or '?'}, last seen {seen:%H:%M:%S} UTC"
+            f"  máy {device_id}: {state or '?'}, lần cuối {seen.astimezone(tz):%H:%M:%S %d/%m/%Y}"
             if seen
-            else f"  reader {device_id}: never seen"
+            else f"  máy {device_id}: chưa kết nối lần nào"
         )
     print()
 
@@ -256,17 +268,52 @@ def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from runner.worker import RecomputeWorker
+    from services.effects import describe, recompute_effect
+    from services.rules import agency_by_code
     from store.queue import enqueue, keys_for_days
 
     if args.date_to < args.date_from:
-        print("Lỗi: --to phải sau hoặc bằng --from", file=sys.stderr)
-        return 2
+        raise Invalid("date_range", "--to (đến ngày) phải sau hoặc bằng --from (từ ngày)")
     engine = engine_for(settings.database_url)
+    now = datetime.now(ZoneInfo(settings.timezone))
     with db_session(engine) as db:
-        count = enqueue(db, keys_for_days(db, args.date_from, args.date_to), "manual")
+        agency_id = agency_by_code(db, args.agency).id if args.agency else None
+        keys = keys_for_days(db, args.date_from, args.date_to, agency_id)
+        effect = recompute_effect(db, keys, now, settings.confirm_threshold)
+    print(
+        f"Tính lại từ {args.date_from:%d/%m/%Y} đến {args.date_to:%d/%m/%Y}: "
+        f"{len(keys)} lượt người-ngày."
+    )
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa thay đổi gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        count = enqueue(db, keys, "manual")
     done = RecomputeWorker(engine).drain()
-    print(f"queued {count} keys, recomputed {done}")
+    print(f"Đã tính lại {done} lượt người-ngày ({count} được đưa vào hàng đợi).")
     return 0
+
+
+def _confirmed(yes: bool) -> bool:
+    """Ask before a large change; ``--yes`` answers for scripts. A script without it stops."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            "Lỗi: thay đổi này lớn và cần xác nhận: chạy lại với --yes để đồng ý "
+            "(hoặc --dry-run để chỉ xem). Chưa thay đổi gì.",
+            file=sys.stderr,
+        )
+        return False
+    answer = input("Đồng ý thực hiện? Gõ “có” để tiếp tục [có/không]: ")
+    if plain(answer) in ("co", "c", "y", "yes", "dong y"):
+        return True
+    print("Đã hủy: chưa thay đổi gì.")
+    return False
 
 
 def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,7 +322,7 @@ def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
     engine = engine_for(settings.database_url)
     with db_session(engine) as db:
         written = rebuild(db, args.date_from, args.date_to)
-    print(f"rebuilt {written} person-months")
+    print(f"Đã dựng lại {written} bảng tổng hợp người-tháng")
     return 0
 
 
@@ -288,13 +335,14 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
             made = ensure_ahead(db, date.today(), args.ahead)
             if args.since is not None:  # before importing history older than the partitions
                 made += ensure(db, args.since, date.today())
-            print(f"created {made} monthly partitions")
+            print(f"Đã tạo {made} phân vùng theo tháng")
             return 0
         if args.before is None:
-            print("Lỗi: cần --before YYYY-MM-DD", file=sys.stderr)
-            return 2
+            raise Invalid(
+                "missing_before", "Cần --before (lưu trữ các tháng trước ngày dd/mm/yyyy)"
+            )
         for done in archive(db, args.before, args.drop):
-            what = "dropped" if done.dropped else "detached (pg_dump it, then drop it)"
+            what = "đã xóa" if done.dropped else "đã tách ra (sao lưu bằng pg_dump rồi xóa)"
             print(f"{done.table} {done.month:%m/%Y}: {done.partition} {what}")
     return 0
 
@@ -303,13 +351,17 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.labels import EXCUSE, EXCUSE_STATUS
     from store.excuses import ExcuseError, add_excuse, set_status
 
+    if args.action == "add" and (not args.employee or args.date_from is None):
+        raise Invalid("missing", "Cần --employee (mã cán bộ) và --from (từ ngày dd/mm/yyyy)")
+    if args.action != "add" and args.id is None:
+        raise Invalid("missing", "Cần số của lý do vắng mặt (ví dụ: kycuong excuses approve 12)")
     try:
         with db_session(engine_for(settings.database_url)) as db:
             if args.action == "add":
                 record = add_excuse(
                     db,
                     args.employee,
-                    args.kind,
+                    choice(EXCUSE, args.kind, "Loại lý do (--kind)"),
                     args.date_from,
                     args.date_to or args.date_from,
                     sessions=args.sessions.split(",") if args.sessions else None,
@@ -326,44 +378,98 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
                 f"{EXCUSE_STATUS[record.status]}"
             )
     except ExcuseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("excuse", str(exc)) from exc
     return 0
 
 
 def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.replay import ReplayError, load_rules
+    from services import rules as rules_service
+    from services.effects import describe
     from store.queue import enqueue
-    from store.rules_config import (
-        RulesConfigError,
-        bump_rules_version,
-        queue_scope,
-        save_calendar,
-        save_employee_schedule,
-        save_schedule_and_policy,
-    )
 
+    if not args.employee and not args.agency:
+        raise Invalid("missing", "Cần --agency (mã cơ quan) hoặc --employee (mã cán bộ)")
     try:
         doc = load_rules(Path(args.file))
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        since = args.since or today
-        with db_session(engine_for(settings.database_url)) as db:
-            if args.employee:
-                person = save_employee_schedule(db, args.employee, doc.schedule)
-                bump_rules_version(db)
-                days = [since + timedelta(days=i) for i in range((today - since).days + 1)]
-                queued = enqueue(db, [(person, d) for d in days], "rules_changed")
-                scope = f"{args.employee} (schedule only)"
-            else:
-                save_schedule_and_policy(db, args.agency, args.unit, doc.schedule, doc.policy)
-                touched = save_calendar(db, doc.calendar, args.agency)
-                first, last = min([since, *touched]), max([today, *touched])
-                queued = queue_scope(db, args.agency, args.unit, first, last)
-                scope = args.agency + (f"/{args.unit}" if args.unit else "")
-    except (ReplayError, RulesConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"rules saved for {scope}; {queued} keys queued")
+    except ReplayError as exc:
+        raise Invalid("rules_file", str(exc)) from exc
+    tz = ZoneInfo(settings.timezone)
+    now = datetime.now(tz)
+    today = now.date()
+    since = args.since or today
+    change = rules_service.RulesChange(args.agency or "", args.unit, args.employee)
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        effect = rules_service.preview_change(
+            db,
+            lambda: rules_service.apply(db, doc, change, since, today),
+            now,
+            settings.confirm_threshold,
+        )
+    print(f"Quy định mới cho {change.label}, áp dụng từ ngày {since:%d/%m/%Y}:")
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa lưu gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        queued = enqueue(db, rules_service.apply(db, doc, change, since, today), "rules_changed")
+    print(f"Đã lưu quy định cho {change.label}; {queued} lượt người-ngày chờ tính lại.")
+    return 0
+
+
+def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
+    from runner.worker import RecomputeWorker
+    from services import rules as rules_service
+    from services.effects import describe
+    from store.queue import enqueue
+
+    engine = engine_for(settings.database_url)
+    if args.action == "list":
+        with db_session(engine) as db:
+            rows = rules_service.all_agencies(db)
+        if not rows:
+            print("Chưa có cơ quan nào: chạy `kycuong demo seed` hoặc nhập danh sách đơn vị.")
+        for a in rows:
+            start = f"{a.tracking_start:%d/%m/%Y}" if a.tracking_start else "chưa đặt"
+            print(f"{a.code}\t{a.name}\tngày bắt đầu theo dõi: {start}\t{a.timezone}")
+        return 0
+    if not args.code or (args.date is None and not args.clear):
+        raise Invalid("missing", "Cần mã cơ quan và ngày: kycuong agencies set-start MÃ dd/mm/yyyy")
+    now = datetime.now(ZoneInfo(settings.timezone))
+    with db_session(engine) as db:
+        agency_id = rules_service.agency_by_code(db, args.code).id
+
+        def change() -> set[tuple[int, date]]:
+            agency = db.get(Agency, agency_id)
+            assert agency is not None
+            return rules_service.tracking_keys(db, agency, args.date, now.date())
+
+        effect = rules_service.preview_change(db, change, now, settings.confirm_threshold)
+    target = f"{args.date:%d/%m/%Y}" if args.date else "bỏ (không giới hạn)"
+    print(f"Ngày bắt đầu theo dõi của {args.code}: {target}")
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa lưu gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        agency = db.get(Agency, agency_id)
+        assert agency is not None
+        queued = enqueue(
+            db, rules_service.tracking_keys(db, agency, args.date, now.date()), "tracking_start"
+        )
+    done = RecomputeWorker(engine).drain() if queued else 0
+    print(f"Đã lưu; {done} lượt người-ngày được tính lại.")
+    if args.date is None:
+        print(
+            "Để chấm lại những ngày trước đây: kycuong recompute --from dd/mm/yyyy --to dd/mm/yyyy"
+        )
     return 0
 
 
@@ -380,8 +486,7 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     try:
         app = create_app(settings)
     except WeakSecret as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("weak_secret", str(exc)) from exc
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     return 0
 
@@ -404,6 +509,7 @@ def _serve_api_in_background(settings: Settings) -> None:
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
 
+    from kycuong.labels import ROLE
     from store.users import UserError, create_user
 
     password = args.password or getpass.getpass(f"Mật khẩu cho {args.username}: ")
@@ -418,10 +524,9 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                 agency_code=args.agency,
                 unit_code=args.unit,
             )
-            print(f"created {user.username} ({user.role})")
+            print(f"Đã tạo tài khoản {user.username} ({ROLE[user.role]})")
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("user", str(exc)) from exc
     return 0
 
 
@@ -434,8 +539,9 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
         try:
             hik = hikvision.load_config(Path(args.config))
         except (OSError, ValueError, TypeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise Invalid(
+                "bridge_config", f"Không đọc được tệp cấu hình {args.config}: {exc}"
+            ) from exc
         log.info(
             "Hikvision bridge on %s:%d → %s:%d",
             hik.listen_host,
@@ -453,8 +559,7 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
     try:
         config = load_config(Path(args.config))
     except (OSError, ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("bridge_config", f"Không đọc được tệp cấu hình {args.config}: {exc}") from exc
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -488,7 +593,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
-    print("database at head")
+    print("Cơ sở dữ liệu đã ở phiên bản mới nhất")
     return 0
 
 
@@ -497,9 +602,9 @@ def cmd_demo_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     with db_session(engine_for(settings.database_url)) as db:
-        seeded = seed_demo(db, employees=args.employees)
+        seeded = seed_demo(db, employees=args.employees, tracking_start=args.tracking_start)
     if seeded is None:
-        print("demo agency already exists")
+        print("Cơ quan demo đã có sẵn")
         return 0
     _write_secrets(args.secrets_out, seeded.device_secrets)
     return 0
@@ -512,10 +617,10 @@ def _write_secrets(path: str | None, secrets: dict[str, str]) -> None:
         existing.update(secrets)
         target.write_text(json.dumps(existing, indent=2))
         target.chmod(0o600)
-        print(f"device secrets written to {path}")
+        print(f"Đã ghi mật khẩu thiết bị vào {path}")
     else:
         for device_id, secret in secrets.items():
-            print(f"{device_id}\tusername={device_id}\tpassword={secret}")
+            print(f"{device_id}\ttên đăng nhập={device_id}\tmật khẩu={secret}")
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -548,6 +653,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     from devices import provision
+    from kycuong.labels import DIRECTION
     from store.models import Device
 
     upgrade(settings.database_url)
@@ -570,13 +676,22 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                 )
             elif args.action in ("enable", "disable"):
                 provision.set_enabled(db, args.device_id, args.action == "enable")
-                print(f"{args.device_id}: {args.action}d")
+                state = "đã bật" if args.action == "enable" else "đã khóa"
+                print(f"{args.device_id}: {state}")
             elif args.action == "list":
                 for d in db.scalars(select(Device).order_by(Device.id)):
                     offset = f"{d.clock_offset_s:+.1f}s" if d.clock_offset_s is not None else "?"
+                    seen = (
+                        d.last_seen_at.astimezone(ZoneInfo(settings.timezone)).strftime(
+                            "%d/%m/%Y %H:%M:%S"
+                        )
+                        if d.last_seen_at
+                        else "chưa thấy"
+                    )
                     print(
-                        f"{d.id}\t{d.site}\t{d.direction}\t{'enabled' if d.enabled else 'disabled'}"
-                        f"\t{d.state or '?'}\tclock {offset}\tlast seen {d.last_seen_at or '-'}"
+                        f"{d.id}\t{d.site}\t{DIRECTION.get(d.direction, d.direction)}"
+                        f"\t{'đang bật' if d.enabled else 'đã khóa'}"
+                        f"\t{d.state or '?'}\tlệch đồng hồ {offset}\tlần cuối {seen}"
                     )
             elif args.action == "broker-files":
                 services = []
@@ -588,34 +703,37 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                     )
                 count = provision.write_broker_files(db, Path(args.config), services)
                 print(
-                    f"wrote {args.config}: {count} devices, {len(services)} service accounts; "
-                    "restart Mosquitto to apply"
+                    f"Đã ghi {args.config}: {count} thiết bị, {len(services)} tài khoản dịch vụ; "
+                    "khởi động lại Mosquitto để áp dụng"
                 )
     except provision.ProvisionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise Invalid("device", str(exc)) from exc
     return 0
 
 
 def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.labels import DEAD_LETTER
     from store.models import DeadLetter, DeadLetterTally
 
+    tz = ZoneInfo(settings.timezone)
     with db_session(engine_for(settings.database_url)) as db:
         rows = db.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(args.limit))
         for row in rows:
             seen = f" (×{row.count})" if row.count > 1 else ""
+            label = DEAD_LETTER.get(row.reason_code, row.reason_code)
             print(
-                f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.reason_code}{seen}\t{row.topic}"
-                f"\t{row.reason}"
+                f"{row.received_at.astimezone(tz):%d/%m/%Y %H:%M:%S}\t{label}{seen}"
+                f"\t{row.topic}\t{row.reason}"
             )
         tallies = list(db.scalars(select(DeadLetterTally).order_by(DeadLetterTally.count.desc())))
         if tallies:
-            print("\nbeyond the per-device cap (counted, latest kept as a sample):")
+            print("\nVượt giới hạn mỗi thiết bị (chỉ đếm, giữ bản tin gần nhất làm mẫu):")
         for tally in tallies:
+            label = DEAD_LETTER.get(tally.reason_code, tally.reason_code)
             print(
-                f"{tally.device_id or '?'}\t{tally.reason_code}\t{tally.count} messages"
-                f"\t{tally.first_received_at:%Y-%m-%d %H:%M} → "
-                f"{tally.last_received_at:%Y-%m-%d %H:%M}\t{tally.sample_reason}"
+                f"{tally.device_id or '?'}\t{label}\t{tally.count} bản tin"
+                f"\t{tally.first_received_at.astimezone(tz):%d/%m/%Y %H:%M} → "
+                f"{tally.last_received_at.astimezone(tz):%d/%m/%Y %H:%M}\t{tally.sample_reason}"
             )
     return 0
 
@@ -636,14 +754,64 @@ def cmd_replay(args: argparse.Namespace, _settings: Settings) -> int:
             Path(args.reviews) if args.reviews else None,
         )
     except ReplayError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("replay", str(exc)) from exc
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its refusals in Vietnamese (the help text stays as written)."""
+
+    _PATTERNS = (
+        (r"the following arguments are required: (.*)", "thiếu tham số bắt buộc: {0}"),
+        (
+            r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.*)\)",
+            "{0}: “{1}” không hợp lệ; chọn một trong: {2}",
+        ),
+        (r"argument (\S+): invalid \S+ value: '?([^']*)'?", "{0}: giá trị “{1}” không hợp lệ"),
+        (r"argument (\S+): expected one argument", "{0}: cần một giá trị"),
+        (r"argument (\S+): (.*)", "{0}: {1}"),
+        (r"unrecognized arguments: (.*)", "tham số không nhận ra: {0}"),
+    )
+
+    def error(self, message: str) -> NoReturn:
+        import re
+
+        for pattern, text in self._PATTERNS:
+            found = re.fullmatch(pattern, message)
+            if found:
+                message = text.format(*found.groups())
+                break
+        self.exit(2, f"Lỗi: {message}\nXem hướng dẫn: {self.prog} --help\n")
+
+
+def _day(text: str) -> date:
+    """A date argument: dd/mm/yyyy or ISO (kycuong.inputs.parse_day)."""
+    try:
+        return parse_day(text, "ngày")
+    except KcError as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix("ngày: ")) from None
+
+
+def _chooser(vocabulary: dict[str, str], field: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return choice(vocabulary, text, field)
+        except KcError as exc:
+            raise argparse.ArgumentTypeError(exc.message.removeprefix(f"{field}: ")) from None
+
+    return parse
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"“{text}” không phải thời điểm hợp lệ (dạng 2026-11-23T08:00:00+07:00)"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kycuong", description="Kỷ Cương attendance and discipline monitor"
-    )
+    parser = _Parser(prog="kycuong", description="Kỷ Cương attendance and discipline monitor")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("quickstart", help="everything in one process: broker, ingest, simulator")
@@ -651,9 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speed", type=float, default=600.0, help="time compression (0 = as fast as possible)"
     )
-    p.add_argument(
-        "--date", type=date.fromisoformat, default=None, help="simulated day (YYYY-MM-DD)"
-    )
+    p.add_argument("--date", type=_day, default=None, help="simulated day (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--once", action="store_true", help="exit after the simulated day is stored")
     p.set_defaults(func=cmd_quickstart)
@@ -673,7 +839,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["create"])
     p.add_argument("username")
     p.add_argument(
-        "--role", required=True, choices=["unit_head", "noi_vu", "hr_clerk", "admin", "auditor"]
+        "--role",
+        required=True,
+        type=_chooser(ROLE, "vai trò"),
+        help="unit_head, noi_vu, hr_clerk, admin, auditor (or the Vietnamese label)",
     )
     p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
     p.add_argument("--unit", help="unit code: the scope of a unit head")
@@ -685,31 +854,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rules)
 
     p = sub.add_parser("recompute", help="recompute every person for a date range now")
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+    p.add_argument("--from", dest="date_from", type=_day, required=True)
+    p.add_argument("--to", dest="date_to", type=_day, required=True)
+    p.add_argument("--agency", help="only this agency's people (code)")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect")
     p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("agencies", help="agencies: list them, set the tracking start date")
+    p.add_argument("action", choices=["list", "set-start"])
+    p.add_argument("code", nargs="?", help="agency code (set-start)")
+    p.add_argument("date", nargs="?", type=_day, help="tracking start, dd/mm/yyyy (set-start)")
+    p.add_argument("--clear", action="store_true", help="remove the tracking start")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect")
+    p.set_defaults(func=cmd_agencies)
 
     p = sub.add_parser("history", help="monthly partitions: create ahead, archive old months")
     p.add_argument("action", choices=["ensure", "archive"])
     p.add_argument("--ahead", type=int, default=3, help="months ahead to create (ensure)")
-    p.add_argument("--since", type=date.fromisoformat, default=None, help="and months since")
-    p.add_argument("--before", type=date.fromisoformat, default=None, help="archive months before")
+    p.add_argument("--since", type=_day, default=None, help="and months since")
+    p.add_argument("--before", type=_day, default=None, help="archive months before")
     p.add_argument("--drop", action="store_true", help="drop the archived months")
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("rollups", help="person-months that summaries read")
     p.add_argument("action", choices=["rebuild"])
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, default=None)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, default=None)
+    p.add_argument("--from", dest="date_from", type=_day, default=None)
+    p.add_argument("--to", dest="date_to", type=_day, default=None)
     p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
     p.add_argument("action", choices=["add", "approve", "cancel"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--employee")
-    p.add_argument("--kind", default="annual_leave")
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat)
+    p.add_argument(
+        "--kind", default="annual_leave", help="the code or the label, e.g. 'Nghỉ phép năm'"
+    )
+    p.add_argument("--from", dest="date_from", type=_day)
+    p.add_argument("--to", dest="date_to", type=_day)
     p.add_argument("--sessions", help="e.g. morning or sáng,chiều; all day when left out")
     p.add_argument("--approved", action="store_true")
     p.add_argument("--note")
@@ -721,14 +904,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agency")
     p.add_argument("--unit")
     p.add_argument("--employee", help="a person's own schedule (part-time, shift rota)")
-    p.add_argument(
-        "--since", type=date.fromisoformat, help="recompute from this date (default today)"
-    )
+    p.add_argument("--since", type=_day, help="recompute from this date (default today)")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect, save nothing")
     p.set_defaults(func=cmd_policy)
 
     p = sub.add_parser("simulate", help="publish a simulated office day to the broker")
     p.add_argument("--speed", type=float, default=0.0)
-    p.add_argument("--date", type=date.fromisoformat, default=None)
+    p.add_argument("--date", type=_day, default=None)
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--secrets", help="JSON file {device_id: password} for an authenticating broker")
     p.set_defaults(func=cmd_simulate)
@@ -741,6 +924,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["seed"])
     p.add_argument("--employees", type=int, default=60)
     p.add_argument("--secrets-out")
+    p.add_argument(
+        "--tracking-start", type=_day, default=None, help="the agency's tracking start (dd/mm/yyyy)"
+    )
     p.set_defaults(func=cmd_demo_seed)
 
     p = sub.add_parser("import", help="import units or employees from CSV or XLSX")
@@ -755,7 +941,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device_id", nargs="?")
     p.add_argument("--site", default="")
     p.add_argument("--name")
-    p.add_argument("--direction", default="both", choices=["in", "out", "both"])
+    p.add_argument(
+        "--direction", default="both", type=_chooser(DIRECTION, "hướng"), help="in, out, both"
+    )
     p.add_argument("--agency")
     p.add_argument(
         "--secrets-out", help="append the new secret to this JSON file instead of printing"
@@ -776,9 +964,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--people", help="the only people to judge: a code a line, or JSON with dates and cards"
     )
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
-    p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")
+    p.add_argument("--from", dest="date_from", type=_day, required=True)
+    p.add_argument("--to", dest="date_to", type=_day, required=True)
+    p.add_argument("--now", type=_instant, help="evaluate as of this instant")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("dead-letters", help="list the most recent refused messages")
@@ -788,14 +976,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; a domain error is one Vietnamese line (``Lỗi: …``, exit 2), an
+    unexpected one a sentence saying what to do (exit 1), never a traceback."""
     args = build_parser().parse_args(argv)
     needs_device = ("create", "enable", "disable", "rotate")
     if args.command == "devices" and args.action in needs_device and not args.device_id:
-        print("error: device id required", file=sys.stderr)
+        print("Lỗi: cần mã thiết bị (ví dụ: kycuong devices create SNV-CONG-1)", file=sys.stderr)
         return 2
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic's ValidationError: a KC_ variable people set
+        print(f"Lỗi: cấu hình KC_… không hợp lệ: {exc}", file=sys.stderr)
+        return 2
     configure(settings.log_level, settings.log_format)
-    return int(args.func(args, settings))
+    try:
+        return int(args.func(args, settings))
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Đã dừng.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        log.debug("unexpected error", exc_info=True)
+        if isinstance(exc, OperationalError):
+            print(
+                "Lỗi: không kết nối được cơ sở dữ liệu. Kiểm tra KC_DATABASE_URL và máy chủ "
+                "cơ sở dữ liệu, rồi chạy lại.",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"Lỗi không mong muốn ({type(exc).__name__}: {exc}). Chưa chắc thao tác đã "
+                "hoàn tất: chạy lại với KC_LOG_LEVEL=DEBUG để xem chi tiết và gửi cho "
+                "người quản trị hệ thống.",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

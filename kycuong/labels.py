@@ -47,5 +47,17 @@ DEAD_LETTER = {
     "unknown_device": "Thiết bị chưa đăng ký",
     "disabled_device": "Thiết bị đã bị khóa",
     "future_time": "Thời gian chấm công ở tương lai",
+    "too_old": "Thời gian chấm công quá cũ",
+    "before_registration": "Chấm công trước khi thiết bị được đăng ký",
+    "implausible_clock": "Đồng hồ thiết bị không hợp lý",
+    "invalid": "Không kiểm tra được bản tin",
     "store_error": "Lỗi lưu trữ",
 }
+ROLE = {
+    "unit_head": "Trưởng đơn vị",
+    "noi_vu": "Nội vụ",
+    "hr_clerk": "Tổ chức cán bộ",
+    "admin": "Quản trị",
+    "auditor": "Thanh tra, kiểm tra",
+}
+DIRECTION = {"in": "Vào", "out": "Ra", "both": "Vào và ra"}

@@ -186,6 +186,13 @@ def load_rules(path: Path) -> RulesDoc:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ReplayError(f"{path}: không đọc được tệp ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ReplayError(f"{path}: tệp không phải văn bản UTF-8; hãy lưu lại dạng UTF-8") from exc
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, path: str) -> RulesDoc:
+    """A policy file's text (TOML or JSON); errors name ``path`` and the line, in Vietnamese."""
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
     except json.JSONDecodeError as exc:

@@ -43,7 +43,7 @@ class Person:
     tz: ZoneInfo
     schedule_key: int | None  # None: the built-in administrative hours
     policy_key: int | None
-    active_from: date
+    active_from: date  # the later of their own start and the agency's tracking start
     active_to: date | None
 
     def active_on(self, day: date) -> bool:
@@ -142,6 +142,9 @@ class RulesDirectory:
         while agency is not None:
             schedule_key = schedule_key or agency.schedule_id
             policy_key = policy_key or agency.policy_id
+            # Ngày bắt đầu theo dõi of the agency (or of a parent): no day before it is judged.
+            if agency.tracking_start is not None and agency.tracking_start > active_from:
+                active_from = agency.tracking_start
             agency = self._agencies.get(agency.parent_id) if agency.parent_id else None
         return Person(
             employee_id, unit_id, agency_id, tz, schedule_key, policy_key, active_from, active_to

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kycuong.inputs import Day, by_label
+from kycuong.labels import EXCUSE
 from rules.evaluate import ExcuseKind
 
 # Ids as the database holds them: out-of-range numbers are a 422, never a database error.
@@ -15,7 +17,8 @@ RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 ViolationKind = Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
 Decision = Literal["confirmed", "excused", "dismissed"]
-ExcuseKindName = ExcuseKind
+# The code or the Vietnamese label ("Nghỉ phép năm"); a refusal lists the accepted values.
+ExcuseKindName = Annotated[ExcuseKind, by_label(EXCUSE, "Loại lý do")]
 
 
 class Token(BaseModel):
@@ -175,8 +178,8 @@ class ExcuseIn(BaseModel):
 
     employee_code: str = Field(min_length=1, max_length=64)
     kind: ExcuseKindName
-    first_day: date
-    last_day: date
+    first_day: Day
+    last_day: Day
     # The schedule's own session names, or sáng, chiều, đêm; unknown names are refused.
     sessions: list[str] | None = Field(default=None, max_length=8)
     approved: bool = False

@@ -54,6 +54,9 @@ class Agency(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("discipline_policies.id"))
+    # Ngày bắt đầu theo dõi: no day before it is judged (a go-live does not flag the past).
+    # None: no limit (each person's own start date still applies).
+    tracking_start: Mapped[date | None] = mapped_column(Date)
 
 
 class Unit(Base):

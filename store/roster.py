@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong.errors import Invalid
+from kycuong.inputs import parse_day
 from rules.zones import local_date, zone
 from store.models import Agency, Credential, Employee, Punch, Unit
 from store.punches import match_unmatched
@@ -119,12 +121,11 @@ def match_columns(
 
 
 def parse_date(text: str) -> date:
-    """dd/mm/yyyy (as Vietnamese offices write it) or ISO yyyy-mm-dd."""
-    text = text.strip()
-    if "/" in text:
-        day, month, year = (int(p) for p in text.split("/"))
-        return date(year, month, day)
-    return date.fromisoformat(text)
+    """dd/mm/yyyy (as Vietnamese offices write it) or ISO yyyy-mm-dd (kycuong.inputs)."""
+    try:
+        return parse_day(text)
+    except Invalid as exc:
+        raise ValueError(exc.message) from None
 
 
 def import_units(db: DbSession, path: Path) -> ImportReport:
@@ -242,6 +243,16 @@ def import_employees(db: DbSession, path: Path, tz: ZoneInfo | None = None) -> I
     return report
 
 
+def _zone_of(db: DbSession, person: Employee) -> ZoneInfo:
+    """The zone of a person's agency: the dates people read in messages are local."""
+    name = db.scalar(
+        select(Agency.timezone)
+        .join(Unit, Unit.agency_id == Agency.id)
+        .where(Unit.id == person.unit_id)
+    )
+    return zone(name) if name else zone()
+
+
 def assign_card(
     db: DbSession, person: Employee, card: str, valid_from: datetime, kind: str = "card"
 ) -> Credential | None:
@@ -262,7 +273,8 @@ def assign_card(
         if valid_from <= held.valid_from:
             raise RosterError(
                 [
-                    f"Thẻ {card} đã được cấp cho người khác từ {held.valid_from:%d/%m/%Y}, "
+                    f"Thẻ {card} đã được cấp cho người khác từ "
+                    f"{local_date(held.valid_from, _zone_of(db, person)):%d/%m/%Y}, "
                     "ngày hiệu lực mới phải sau ngày đó"
                 ]
             )
@@ -279,7 +291,7 @@ def assign_card(
         )
     ).all()
     if moved:
-        tz = zone()
+        tz = _zone_of(db, person)
         enqueue(
             db,
             {(held.employee_id, local_date(at, tz)) for held in current for _, at in moved},

@@ -32,26 +32,28 @@ def create_user(
     unit_code: str | None = None,
 ) -> User:
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        raise UserError(f"Vai trò không hợp lệ; chọn một trong: {', '.join(ROLES)}")
     if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+        raise UserError("Mật khẩu cần ít nhất 8 ký tự")
     if db.scalar(select(User).where(User.username == username)) is not None:
-        raise UserError(f"user {username!r} exists")
+        raise UserError(f"Tài khoản {username} đã tồn tại")
     agency_id = unit_id = None
     if agency_code is not None:
         agency_id = db.scalar(select(Agency.id).where(Agency.code == agency_code))
         if agency_id is None:
-            raise UserError(f"no agency {agency_code!r}")
+            raise UserError(f"Không tìm thấy cơ quan {agency_code}")
     if unit_code is not None:
         query = select(Unit.id).where(Unit.code == unit_code)
         if agency_id is not None:
             query = query.where(Unit.agency_id == agency_id)
         units = list(db.scalars(query))
         if len(units) != 1:
-            raise UserError(f"unit {unit_code!r} not found (or ambiguous: give --agency)")
+            raise UserError(
+                f"Không tìm thấy đơn vị {unit_code} (hoặc trùng mã ở nhiều cơ quan: thêm --agency)"
+            )
         unit_id = units[0]
     if role == "unit_head" and unit_id is None:
-        raise UserError("a unit head needs --unit")
+        raise UserError("Trưởng đơn vị cần có đơn vị (--unit)")
     user = User(
         username=username,
         full_name=full_name,

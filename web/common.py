@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError
+from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REVIEW, VIOLATION
 from rules.zones import zone
 from web import session as web_session
@@ -56,13 +56,7 @@ def parse_date(text: str | None, field: str) -> date | None:
     """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
     if not text or not text.strip():
         return None
-    raw = text.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-    raise KcError("invalid_date", f"{field}: “{raw}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
+    return parse_day(text, field)
 
 
 def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
