@@ -49,3 +49,11 @@ DEAD_LETTER = {
     "future_time": "Thời gian chấm công ở tương lai",
     "store_error": "Lỗi lưu trữ",
 }
+# Roster import (nhập danh sách): what a row of the file will do, and the kinds of file.
+ROSTER_ACTION = {
+    "create": "Tạo mới",
+    "update": "Cập nhật",
+    "unchanged": "Không đổi",
+    "refuse": "Từ chối",
+}
+ROSTER_KIND = {"units": "Đơn vị", "employees": "Cán bộ"}

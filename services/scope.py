@@ -19,6 +19,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
     "users:admin": frozenset({"admin"}),
+    "roster:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
+    "roster:write": frozenset({"hr_clerk", "admin"}),
 }
 
 
