@@ -328,7 +328,10 @@ def test_registering_a_card_matches_the_punches_already_received(sqlite_engine: 
             ],
         )
         assert record_unmatched(db, ids) == 1
-    text = "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\nN1,Ngô Thanh Tâm,VP,NEW1,01/11/2026\n"
+    text = (
+        "Mã cán bộ,Họ và tên,Mã đơn vị,Số thẻ,Thẻ hiệu lực từ\n"
+        "N1,Ngô Thanh Tâm,VP,NEW1,01/11/2026\n"
+    )
     applied = apply(sqlite_engine, text.encode(), "n.csv")
     assert applied.punches_matched == 1 and applied.cards_assigned == 1
     with db_session(sqlite_engine) as db:
