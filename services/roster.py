@@ -587,9 +587,8 @@ def unit_tree(db: DbSession, scope: Scope) -> list[UnitNode]:
     scope.require("roster:read")
     from sqlalchemy import func
 
-    counts = dict(
-        db.execute(select(Employee.unit_id, func.count()).group_by(Employee.unit_id)).tuples()
-    )
+    grouped = db.execute(select(Employee.unit_id, func.count()).group_by(Employee.unit_id))
+    counts: dict[int, int] = {unit_id: number for unit_id, number in grouped}
     rows = [(u, a) for u, a in db.execute(select(Unit, Agency).join(Agency)).all()]
     seen = {u.id for u, _ in rows if scope.sees(u.id)}
     children: dict[int | None, list[tuple[Unit, Agency]]] = {}
