@@ -351,7 +351,6 @@ def _missing(row: Row, columns: tuple[Column, ...]) -> str | None:
 def _plan_employees(
     db: DbSession, scope: Scope, table: Table, today: date
 ) -> tuple[list[RowPlan], list[Step]]:
-    tz = zone()
     visible = [
         (unit, agency)
         for unit, agency in db.execute(select(Unit, Agency).join(Agency)).all()
@@ -361,6 +360,20 @@ def _plan_employees(
     steps: list[Step] = []
     codes_seen: dict[str, int] = {}
     cards_seen: dict[str, int] = {}
+    # Two queries for the whole file, not two a row: the people named and the open cards.
+    codes = {row.get("code") for row in table.rows if row.get("code")}
+    by_code = {
+        e.code: e
+        for chunk in _chunks(sorted(codes))
+        for e in db.scalars(select(Employee).where(Employee.code.in_(chunk)))
+    }
+    open_cards: dict[str, list[tuple[Credential, Employee]]] = {}
+    for credential, holder in db.execute(
+        select(Credential, Employee)
+        .join(Employee, Employee.id == Credential.employee_id)
+        .where(Credential.kind == "card", Credential.valid_to.is_(None))
+    ).all():
+        open_cards.setdefault(credential.value, []).append((credential, holder))
     for row in table.rows:
         code, full_name = row.get("code"), row.get("full_name")
         reasons: list[str] = []
@@ -386,7 +399,7 @@ def _plan_employees(
         except ValueError as exc:
             reasons.append(str(exc))
             start = end = card_from = None
-        person = db.scalar(select(Employee).where(Employee.code == code)) if code else None
+        person = by_code.get(code)
         if person is not None and not scope.sees(person.unit_id):
             reasons.append(
                 f"Mã cán bộ {code} đã được dùng cho một cán bộ ngoài phạm vi của bạn "
@@ -415,7 +428,8 @@ def _plan_employees(
         holder_note = None
         card_start = card_from or first_day
         if card and not reasons:
-            holder_note, card_problem = _card_holders(db, scope, person, card, card_start, tz)
+            held = open_cards.get(card, [])
+            holder_note, card_problem = _card_holders(scope, held, person, card, card_start)
             if card_problem:
                 reasons.append(card_problem)
         if reasons:
@@ -459,6 +473,10 @@ def _plan_employees(
     return rows, steps
 
 
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
 def _day(row: Row, name: str, label: str) -> date | None:
     text = row.get(name)
     return parse_day(text, label) if text else None
@@ -481,14 +499,13 @@ def _unit_named(
 
 
 def _card_holders(
-    db: DbSession, scope: Scope, person: Employee | None, card: str, start: date, tz: object
+    scope: Scope,
+    held: list[tuple[Credential, Employee]],
+    person: Employee | None,
+    card: str,
+    start: date,
 ) -> tuple[str | None, str | None]:
     """What giving ``card`` from ``start`` does: (a note for the preview, or a refusal)."""
-    held = db.execute(
-        select(Credential, Employee)
-        .join(Employee, Employee.id == Credential.employee_id)
-        .where(Credential.kind == "card", Credential.value == card, Credential.valid_to.is_(None))
-    ).all()
     note = f"Nhận thẻ {card} từ {start:%d/%m/%Y}"
     for credential, holder in held:
         if person is not None and holder.id == person.id:
