@@ -179,3 +179,4 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 BODY_LIMIT = 1 * MB
 BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}
+BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB}

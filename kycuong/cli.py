@@ -624,30 +624,43 @@ def _write_secrets(path: str | None, secrets: dict[str, str]) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from store.roster import RosterError, import_employees, import_units
+    """Read a roster file, print its preview (Vietnamese); without --dry-run, apply it."""
+    from kycuong.errors import KcError
+    from services import roster
+    from services.scope import Scope
 
     upgrade(settings.database_url)
     path = Path(args.file)
-    if not path.exists():
-        print(f"Không tìm thấy tệp {path}", file=sys.stderr)
+    if not path.is_file():
+        print(f"Lỗi: không tìm thấy tệp {path}", file=sys.stderr)
         return 2
+    operator = Scope(0, "cli", "admin", None)  # the operator at the shell keeps every roster
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
     try:
+        table = roster.read(
+            path.read_bytes(), path.name, args.what, args.encoding, settings.import_max_rows
+        )
         with db_session(engine_for(settings.database_url)) as db:
-            if args.what == "units":
-                report = import_units(db, path)
-            else:
-                report = import_employees(db, path, ZoneInfo(settings.timezone))
-    except RosterError as exc:
-        print("Không nhập được tệp, chưa thay đổi gì:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
+            plan = roster.preview(db, operator, args.what, table, today)
+            for line in plan.lines():
+                print(line)
+            if plan.refused:
+                print("Không nhập được tệp: sửa các dòng bị từ chối rồi chạy lại.", file=sys.stderr)
+                return 1
+            if args.dry_run:
+                print("Chạy thử (--dry-run): chưa thay đổi gì.")
+                return 0
+            applied = roster.apply(db, operator, args.what, table, today)
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        for detail in exc.details or []:
+            print(f"  - {detail}", file=sys.stderr)
+        return 2
     print(
-        f"Đã nhập: {report.created} mới, {report.updated} cập nhật, "
-        f"{report.cards_assigned} thẻ được cấp, {report.punches_matched} lượt chấm công được ghép"
+        f"Đã nhập: {applied.preview.count('create')} mới, {applied.preview.count('update')} "
+        f"cập nhật, {applied.cards_assigned} thẻ được cấp, "
+        f"{applied.punches_matched} lượt chấm công được ghép"
     )
-    for note in report.notes:
-        print(f"  {note}")
     return 0
 
 
@@ -929,9 +942,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo_seed)
 
-    p = sub.add_parser("import", help="import units or employees from CSV or XLSX")
+    p = sub.add_parser("import", help="import units or employees from CSV or XLSX (preview first)")
     p.add_argument("what", choices=["units", "employees"])
     p.add_argument("file")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the preview (Vietnamese), change nothing"
+    )
+    p.add_argument(
+        "--encoding",
+        default="",
+        choices=["", "utf-8", "utf-16", "cp1258"],
+        help="a CSV's encoding when detection guesses wrong (cp1258: Windows-1258)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("devices", help="provision readers and the broker's password and ACL files")

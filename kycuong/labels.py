@@ -61,3 +61,11 @@ ROLE = {
     "auditor": "Thanh tra, kiểm tra",
 }
 DIRECTION = {"in": "Vào", "out": "Ra", "both": "Vào và ra"}
+# Roster import (nhập danh sách): what a row of the file will do, and the kinds of file.
+ROSTER_ACTION = {
+    "create": "Tạo mới",
+    "update": "Cập nhật",
+    "unchanged": "Không đổi",
+    "refuse": "Từ chối",
+}
+ROSTER_KIND = {"units": "Đơn vị", "employees": "Cán bộ"}

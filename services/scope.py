@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users:admin": frozenset({"admin"}),
     "rules:read": frozenset({"hr_clerk", "admin"}),
     "rules:write": frozenset({"admin"}),
+    "roster:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
+    "roster:write": frozenset({"hr_clerk", "admin"}),
 }
 
 

@@ -57,6 +57,9 @@ class Agency(Base):
     # Ngày bắt đầu theo dõi: no day before it is judged (a go-live does not flag the past).
     # None: no limit (each person's own start date still applies).
     tracking_start: Mapped[date | None] = mapped_column(Date)
+    # How its readers write a card number (định dạng số thẻ): this many digits with leading
+    # zeros; None keeps a card as written. Roster imports pad to it and warn.
+    card_digits: Mapped[int | None] = mapped_column(Integer)
 
 
 class Unit(Base):
@@ -540,3 +543,23 @@ class ScoreDecision(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ImportUpload(Base):
+    """A roster file between its preview and "Áp dụng" (nhập danh sách), keyed by its hash.
+
+    Kept in the database so any API replica can apply what another previewed; the browser
+    only ever sends back the hash, so the applied content is exactly what was previewed.
+    """
+
+    __tablename__ = "import_uploads"
+    __table_args__ = (UniqueConstraint("user_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    encoding: Mapped[str] = mapped_column(String(16), default="")
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

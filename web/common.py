@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong.errors import KcError
 from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REVIEW, VIOLATION
 from rules.zones import zone
