@@ -140,7 +140,7 @@ def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: 
     assert "Trần Văn e1" in client.get("/vi-pham", params={"tu": "23/11/2026"}).text
     assert "Trần Văn e1" not in client.get("/vi-pham", params={"tu": "24/11/2026"}).text
     wrong = client.get("/vi-pham", params={"tu": "31/02/2026"})
-    assert wrong.status_code == 400 and "không phải ngày hợp lệ (dạng dd/mm/yyyy)" in wrong.text
+    assert wrong.status_code == 400 and "không phải ngày hợp lệ (nhập dạng dd/mm/yyyy" in wrong.text
 
 
 def test_pages_load_nothing_from_another_host(world: World) -> None:

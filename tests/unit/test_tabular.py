@@ -71,5 +71,5 @@ def test_dates_as_offices_write_them(text: str, day: str) -> None:
 
 
 def test_a_bad_date_names_the_column() -> None:
-    with pytest.raises(ValueError, match="Ngày bắt đầu “31/02/2024” không phải ngày hợp lệ"):
+    with pytest.raises(ValueError, match="Ngày bắt đầu: “31/02/2024” không phải ngày hợp lệ"):
         parse_day("31/02/2024", "Ngày bắt đầu")
