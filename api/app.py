@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import documents, errors, excuses, ops, summaries, violations
+from api import documents, errors, excuses, ops, roster, summaries, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
 from kycuong.bodylimit import MB, BodyLimit
 from kycuong.headers import SecurityHeaders
@@ -163,6 +163,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         auth,
         violations.router,
         excuses.router,
+        roster.router,
         summaries.router,
         documents.router,
         ops.api_router,
@@ -179,4 +180,4 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 BODY_LIMIT = 1 * MB
 BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}
-BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB}
+BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB}

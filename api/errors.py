@@ -43,6 +43,13 @@ def bad_request(code: str, message: str, details: Any = None) -> ApiError:
 
 
 ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    400: {
+        "error": {
+            "code": "invalid_file",
+            "message": "Tệp có 1 dòng bị từ chối, chưa nhập gì",
+            "details": ["Dòng 3: Không tìm thấy đơn vị B1 trong phạm vi của bạn"],
+        }
+    },
     401: {"error": {"code": "unauthorized", "message": "Chưa đăng nhập hoặc phiên đã hết hạn"}},
     403: {
         "error": {
@@ -54,6 +61,12 @@ ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
         "error": {
             "code": "not_found",
             "message": "Vi phạm không tồn tại hoặc nằm ngoài phạm vi của bạn",
+        }
+    },
+    409: {
+        "error": {
+            "code": "stale_preview",
+            "message": "Dữ liệu đã thay đổi kể từ lúc xem trước: hãy xem lại rồi áp dụng.",
         }
     },
     422: {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid
@@ -181,9 +182,16 @@ def apply(
             "hãy xem lại bản xem trước rồi áp dụng.",
         )
     tally = _Tally()
-    for step in steps:
-        step(db, tally)
-    db.flush()
+    try:
+        for step in steps:
+            step(db, tally)
+        db.flush()
+    except IntegrityError as exc:  # another writer added the same code or card meanwhile
+        raise Conflict(
+            "roster_changed",
+            "Danh sách vừa được thay đổi trong lúc nhập, chưa nhập gì: "
+            "hãy xem trước lại rồi áp dụng.",
+        ) from exc
     return Applied(plan, tally.cards, tally.matched)
 
 
@@ -343,9 +351,22 @@ def _cycle(parents: dict[tuple[str, str], str | None], start: tuple[str, str]) -
     return False
 
 
+# The longest value each field may hold (the database columns): longer is refused, not cut.
+MAX_LENGTHS = {"agency_code": 64, "code": 64, "parent": 64, "card": 128}
+MAX_LENGTH = 255
+
+
 def _missing(row: Row, columns: tuple[Column, ...]) -> str | None:
+    """Why the row cannot be read as it is (a required value absent, a value too long)."""
     absent = [c.label for c in columns if c.required and not row.get(c.field)]
-    return f"Thiếu {', '.join(absent)}" if absent else None
+    if absent:
+        return f"Thiếu {', '.join(absent)}"
+    long = [
+        f"{c.label} quá dài (tối đa {MAX_LENGTHS.get(c.field, MAX_LENGTH)} ký tự)"
+        for c in columns
+        if len(row.get(c.field)) > MAX_LENGTHS.get(c.field, MAX_LENGTH)
+    ]
+    return "; ".join(long) or None
 
 
 def _plan_employees(

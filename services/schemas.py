@@ -235,3 +235,50 @@ class SigninLock(BaseModel):
     last_failure_at: datetime
     locked_until: datetime | None
     lockouts: int
+
+
+class RosterRowOut(BaseModel):
+    """One row of a roster file: what it will do (or did) and why."""
+
+    line: int
+    action: Literal["create", "update", "unchanged", "refuse"]
+    action_label: str
+    code: str
+    name: str
+    changes: list[str]
+    reasons: list[str]
+    warnings: list[str]
+
+
+class RosterPreviewOut(BaseModel):
+    """A roster file planned row by row (nothing written), or applied (``applied``)."""
+
+    kind: Literal["units", "employees"]
+    summary: str
+    notes: list[str]
+    rows: list[RosterRowOut]
+    digest: str
+    applied: bool = False
+    cards_assigned: int = 0
+    punches_matched: int = 0
+
+
+class UnitOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    agency_code: str
+    agency_name: str
+    depth: int
+    people: int
+
+
+class PersonOut(BaseModel):
+    id: int
+    code: str
+    full_name: str
+    unit_id: int
+    unit_name: str
+    title: str | None
+    active_from: date
+    active_to: date | None

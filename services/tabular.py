@@ -357,7 +357,9 @@ def normalise_card(text: str, from_number_cell: bool, fmt: CardFormat) -> tuple[
     """
     value = text.strip().replace(" ", "")
     warnings: list[str] = []
-    if re.fullmatch(r"\d+([.,]\d+)?[eE]\+?\d+", value):
+    # "2,00E+09" is always Excel's; a bare "12E4" may be a hex card unless cards are digits.
+    bare = re.fullmatch(r"\d+[eE]\d+", value) and (fmt.digits or from_number_cell)
+    if bare or re.fullmatch(r"\d+([.,]\d+[eE]\+?|[eE]\+)\d+", value):
         raise ValueError(
             f"Số thẻ “{text.strip()}” đã bị Excel đổi sang dạng số mũ, mất chữ số: hãy định dạng "
             "cột Số thẻ là Văn bản (Text) và nhập lại số thẻ"

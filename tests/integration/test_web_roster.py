@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -204,3 +205,90 @@ def test_the_excuses_import_reads_a_utf16_file_instead_of_a_500(world: World) ->
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["created"] == 1
+
+
+def test_the_api_lists_units_and_people_by_role_and_scope(world: World) -> None:
+    from services.scope import PERMISSIONS
+    from tests.integration.test_api import USERS
+
+    for user, (role, _, _) in USERS.items():
+        answer = world.get(user, "/api/units")
+        assert answer.status_code == (200 if role in PERMISSIONS["roster:read"] else 403), user
+    assert [u["code"] for u in world.get("head_a1", "/api/units").json()] == ["A1", "A1a"]
+    people = world.get("hr_a", "/api/employees", q="e3").json()
+    assert [p["code"] for p in people] == ["e3"]
+    b1 = world.get("admin", "/api/units").json()
+    unit_b1 = next(u["id"] for u in b1 if u["code"] == "B1")
+    assert world.get("hr_a", "/api/employees", unit_id=unit_b1).status_code == 404
+
+
+def test_the_api_previews_then_imports_all_or_nothing(world: World) -> None:
+    text = "Mã cán bộ;Họ và tên;Đơn vị\nn1;Nguyễn Thị Hương;A1\nn2;Trần Đức Long;B1\n"
+    files = {"file": ("can_bo.csv", "\ufeff".encode() + text.encode())}
+    preview = world.client.post(
+        "/api/roster/employees/preview", headers=world.headers("hr_a"), files=files
+    )
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert [r["action"] for r in body["rows"]] == ["create", "refuse"]
+    refused = world.client.post(
+        "/api/roster/employees/import", headers=world.headers("hr_a"), files=files
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == [
+        "Dòng 3: Không tìm thấy đơn vị B1 trong phạm vi của bạn"
+    ]
+    good = {"file": ("can_bo.csv", text.replace("B1", "A2").encode("utf-16"))}
+    digest = world.client.post(
+        "/api/roster/employees/preview", headers=world.headers("hr_a"), files=good
+    ).json()["digest"]
+    done = world.client.post(
+        "/api/roster/employees/import",
+        headers=world.headers("hr_a"),
+        files=good,
+        params={"digest": digest},
+    )
+    assert done.status_code == 200 and done.json()["applied"] is True
+    stale = world.client.post(
+        "/api/roster/employees/import",
+        headers=world.headers("hr_a"),
+        files=good,
+        params={"digest": digest},
+    )
+    assert stale.status_code == 409  # the plan is now "unchanged": not what was previewed
+    head = world.client.post(
+        "/api/roster/employees/preview", headers=world.headers("head_a1"), files=good
+    )
+    assert head.status_code == 403
+
+
+def test_the_api_answers_bad_files_in_vietnamese_never_a_500(world: World) -> None:
+    def post(kind: str, name: str, content: bytes, **params: str) -> tuple[int, Any]:
+        answer = world.client.post(
+            f"/api/roster/{kind}/import",
+            headers=world.headers("admin"),
+            files={"file": (name, content)},
+            params=params,
+        )
+        return answer.status_code, answer.json()
+
+    status, body = post("employees", "x.xlsx", b"PK\x03\x04 not a workbook")
+    assert status == 400 and body["error"]["message"], body
+    status, body = post("employees", "x.csv", b"")
+    assert status == 400 and body["error"]["message"], body
+    status, body = post("units", "x.csv", b"\x00\xff\xfe" * 100)
+    assert status == 400, body
+    status, body = post("employees", "x.csv", "Mã cán bộ;Họ và tên\n".encode(), encoding="latin1")
+    assert status == 422 and body["error"]["message"] == "Dữ liệu gửi lên không hợp lệ"
+    assert post("staff", "x.csv", b"a")[0] == 422
+    long_code = "x" * 65
+    text = f"Mã cán bộ;Họ và tên;Đơn vị\n{long_code};Nguyễn Văn An;A1\nn9;{'A' * 256};A1\n"
+    status, body = post("employees", "x.csv", text.encode())
+    assert status == 400
+    assert body["error"]["details"] == [
+        "Dòng 2: Mã cán bộ quá dài (tối đa 64 ký tự)",
+        "Dòng 3: Họ và tên quá dài (tối đa 255 ký tự)",
+    ]
+    units = "Mã cơ quan;Mã đơn vị;Tên đơn vị\nA;" + "U" * 70 + ";Phòng mới\n"
+    status, body = post("units", "dv.csv", units.encode())
+    assert status == 400 and "Mã đơn vị quá dài" in body["error"]["details"][0]

@@ -32,10 +32,19 @@ def test_a_number_cell_is_warned_about_even_at_the_right_length() -> None:
     assert value == "1234567890" and "ô kiểu số của Excel" in warnings[0]
 
 
-@pytest.mark.parametrize("text", ["2.00E+09", "2,00E+09", "1E10"])
+@pytest.mark.parametrize("text", ["2.00E+09", "2,00E+09", "2E+09", "1E10"])
 def test_a_card_in_exponent_form_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="số mũ"):
-        normalise_card(text, False, CardFormat())
+        normalise_card(text, False, CardFormat(10))
+    if "+" in text:
+        with pytest.raises(ValueError, match="số mũ"):
+            normalise_card(text, False, CardFormat())
+
+
+def test_a_hex_card_that_looks_like_an_exponent_is_kept_without_a_format() -> None:
+    assert normalise_card("12E4", False, CardFormat()) == ("12E4", [])
+    with pytest.raises(ValueError, match="số mũ"):
+        normalise_card("12E4", True, CardFormat())  # a number cell: Excel's 12E4 = 120000
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
