@@ -149,7 +149,7 @@ class PolicyDoc(_Doc):
     early_arrival_margin_minutes: int = Field(default=120, ge=0, le=12 * 60)
     late_departure_margin_minutes: int = Field(default=240, ge=0, le=12 * 60)
     retap_minutes: int = Field(default=10, ge=0, le=120)
-    break_cut: Literal["earlier_end", "middle", "later_start"] = "middle"
+    break_cut: Literal["earlier_end", "middle", "later_start"] = "earlier_end"
 
     def value(self) -> Policy:
         return Policy(

@@ -202,7 +202,12 @@ def evaluate_day(
     shape = plan.layouts.get(policy.break_cut)
     if shape is None:
         shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
-    attributed = attribute(shape, bursts(punches, max(policy.double_tap_s, policy.retap_s)))
+    attributed = attribute(
+        shape,
+        bursts(punches, max(policy.double_tap_s, policy.retap_s)),
+        policy.early_grace_s,
+        policy.late_grace_s,
+    )
     mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:
         approved = _choose(excuses, "approved")
