@@ -232,3 +232,26 @@ def test_a_night_shift_s_departure_is_not_the_next_day_off_s_attendance() -> Non
     off = judge(tuesday, "05:40", "15:00", schedule=nights)
     assert off.status == "off_shift" and off.first_in == at(tuesday, "15:00")
     assert off.last_out is None
+
+
+def test_taps_before_a_session_starts_are_its_arrival_repeated_never_its_departure() -> None:
+    # 07:05 and 07:20 are past the retap window of each other, yet both come before the
+    # morning starts: the morning has no departure (missing_out), not a 250-minute early leave.
+    assert kinds(judge(MONDAY, "07:05", "07:20", "12:55", "17:05")) == [
+        ("morning", "missing_out", 0)
+    ]
+    assert kinds(judge(MONDAY, "07:05", "07:30")) == [
+        ("afternoon", "absent", 240),
+        ("morning", "missing_out", 0),
+    ]
+    # One second past the start is a departure (the boundary is the session's start).
+    assert ("morning", "early_leave", 240) in kinds(judge(MONDAY, "07:05", "07:30:01"))
+    # The same for the afternoon: 12:40 and 12:59 back from lunch are its arrival.
+    assert kinds(judge(MONDAY, "07:25", "11:35", "12:40", "12:59")) == [
+        ("afternoon", "missing_out", 0)
+    ]
+    # First in / last out: the day has no departure, not two absences.
+    per_day = Policy(punch_mode="per_day")
+    assert kinds(judge(MONDAY, "07:05", "07:20", policy=per_day)) == [
+        ("afternoon", "missing_out", 0)
+    ]

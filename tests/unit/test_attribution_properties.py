@@ -265,3 +265,32 @@ def test_a_stray_tap_in_an_office_day_never_makes_a_session_early_or_late(
     shape: str, policy: Policy, punches: list[PunchFact], data: st.DataObject
 ) -> None:
     _check_a_punch_between_arrival_and_departure(shape, policy, punches, FINAL, data)
+
+
+def _check_early_departures_follow_the_start(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime
+) -> None:
+    at_of = {p.id: p.at for p in punches}
+    for day in (MONDAY - ONE, MONDAY, MONDAY + ONE):
+        day_plan = _plan(shape, day, policy)
+        starts = {s.name: s.start for s in day_plan.sessions}
+        for v in evaluate_day(day_plan, policy, punches, [], now).violations:
+            if v.kind == "early_leave":
+                assert all(at_of[e] > starts[v.session] for e in v.evidence), (day, v)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(shapes, policies, punch_lists, moments)
+def test_an_early_departure_is_always_a_punch_after_the_session_starts(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime
+) -> None:
+    # Taps at or before a session's start are its arrival repeated, never its departure.
+    _check_early_departures_follow_the_start(shape, policy, punches, now)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(st.sampled_from(OFFICE_SHAPES), policies, office_days)
+def test_an_early_departure_in_an_office_day_is_a_punch_after_the_session_starts(
+    shape: str, policy: Policy, punches: list[PunchFact]
+) -> None:
+    _check_early_departures_follow_the_start(shape, policy, punches, FINAL)

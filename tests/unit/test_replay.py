@@ -134,7 +134,10 @@ def test_a_reversed_range_and_a_bad_policy_are_refused(
         "--to",
         "2026-11-23",
     )
-    assert code == 2 and "'policy.late_grace_minutes': -1 nhỏ hơn 0; chấp nhận số nguyên từ 0 đến 240" in err
+    assert (
+        code == 2
+        and "'policy.late_grace_minutes': -1 nhỏ hơn 0; chấp nhận số nguyên từ 0 đến 240" in err
+    )
     assert f"{bad}:1:" in err
 
 
@@ -256,7 +259,10 @@ def test_a_bad_excuse_kind_is_named_with_the_accepted_values(
         {"employee": "A", "kind": "phép", "from": "2026-11-23", "to": "2026-11-23"},
     )
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
-    assert code == 2 and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận một trong:" in err
+    assert (
+        code == 2
+        and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận một trong:" in err
+    )
     assert "chấp nhận một trong: annual_leave, sick_leave" in err and "business_trip" in err
 
 
