@@ -4,20 +4,24 @@ call, render; domain errors become a Vietnamese alert or the 404 page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
+from services import people
 from services import signin
 from services import summaries as summary_service
 from services import violations as violation_service
-from services.schemas import BulkReviewIn, ReviewIn
+from services.schemas import BulkReviewIn, ReviewIn, Violation
+from services.scope import Scope
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
@@ -41,6 +45,16 @@ def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
         except Unauthorized:
             pass
     return _login(request, next, None, 200)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The tab icon browsers ask for by default (an SVG: no 404 in every log line)."""
+    return Response(
+        (common.HERE / "static" / "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def _safe_next(target: str) -> str:
@@ -136,6 +150,37 @@ def _saved_notice(code: str) -> str | None:
     return None
 
 
+# Why a row of a bulk decision was not saved, by the service's error code (the link carries
+# only the id and the code, never free text).
+BULK_FAILURES = {
+    "withdrawn": "đã được thu hồi (dữ liệu chấm công cho thấy không vi phạm), không cần xử lý",
+    "not_found": "không tồn tại hoặc nằm ngoài phạm vi của bạn",
+    "forbidden": "tài khoản của bạn không có quyền xử lý",
+}
+BULK_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """One ticked row whose decision was not saved, and why."""
+
+    id: int
+    reason: str
+    violation: Violation | None
+
+
+def _failed_rows(db: DbSession, scope: Scope, codes: list[str]) -> list[FailedRow]:
+    """The failures named in the link (``<id>.<code>``), with the row when it is in scope."""
+    wanted: dict[int, str] = {}
+    for code in codes[:BULK_SHOWN]:
+        raw_id, _, reason = code.partition(".")
+        number = common.row_id(raw_id, 2**63 - 1)
+        if number is not None:
+            wanted[number] = BULK_FAILURES.get(reason, "không lưu được, hãy thử lại")
+    found = violation_service.brief(db, scope, list(wanted))
+    return [FailedRow(i, reason, found.get(i)) for i, reason in wanted.items()]
+
+
 REVIEW_FILTERS: dict[str, ReviewFilter] = {
     "pending": "pending",
     "confirmed": "confirmed",
@@ -157,8 +202,10 @@ def violations_page(
     xu_ly: str = "pending",
     trang_thai: str = "active",
     can_bo: str = "",
+    tim: Annotated[str, Query(max_length=100)] = "",
     trang: str | None = None,
     luu: str = "",
+    loi: Annotated[list[str] | None, Query(max_length=40)] = None,
 ) -> Response:
     with common.db(request) as db:
         try:
@@ -167,9 +214,23 @@ def violations_page(
             return common.sign_in_redirect(request)
         error = None
         page = None
+        everyone = people.choices(db, visitor.scope)
+        chosen, matches = None, []
         try:
+            number = common.row_id(can_bo)
+            if number is not None:
+                chosen = people.one(db, visitor.scope, number)
+            elif tim.strip():
+                matches = people.search(db, visitor.scope, tim)
+                if not matches:
+                    raise KcError(
+                        "no_person",
+                        f"Không có cán bộ nào có tên hoặc mã “{tim.strip()}” trong phạm vi "
+                        "của bạn. Hãy gõ lại (có thể gõ không dấu).",
+                    )
+                chosen = matches[0] if len(matches) == 1 else None
             query = violation_service.ViolationQuery(
-                employee_id=common.row_id(can_bo),
+                employee_id=chosen.id if chosen else None,
                 state="withdrawn"
                 if trang_thai == "withdrawn"
                 else "all"
@@ -180,7 +241,8 @@ def violations_page(
                 kind=loai if loai in VIOLATION else None,
                 review=REVIEW_FILTERS.get(xu_ly),
             )
-            page = violation_service.page(db, visitor.scope, query, 50, trang or None)
+            if len(matches) <= 1:  # several people match: pick one first
+                page = violation_service.page(db, visitor.scope, query, 50, trang or None)
         except NotFound as exc:
             return common.not_found(request, visitor, exc.message)
         except KcError as exc:
@@ -193,13 +255,18 @@ def violations_page(
             page=page,
             error=error,
             notice=_saved_notice(luu),
+            failed=_failed_rows(db, visitor.scope, loi or []) if luu else [],
             may_review=visitor.scope.may("violations:review"),
+            everyone=everyone,
+            chosen=chosen,
+            matches=matches if len(matches) > 1 else [],
             filters={
                 "tu": tu,
                 "den": den,
                 "loai": loai,
                 "xu_ly": xu_ly,
-                "can_bo": common.row_id(can_bo) or "",
+                "can_bo": chosen.id if chosen else "",
+                "tim": chosen.code if chosen else tim.strip(),
                 "trang_thai": trang_thai,
             },
         )
@@ -517,7 +584,13 @@ async def review_many_action(request: Request) -> Response:
                     db, visitor.scope, body, web_session.now_utc()
                 )
                 done = sum(1 for r in results if r.ok)
-                return RedirectResponse(f"/vi-pham?luu={done}-{len(results)}", status_code=303)
+                failed = "".join(
+                    f"&loi={r.id}.{r.error}" for r in results if not r.ok
+                )  # the first BULK_SHOWN are named on the page; the counts cover all
+                return RedirectResponse(
+                    f"/vi-pham?luu={done}-{len(results)}{failed[: BULK_SHOWN * 40]}",
+                    status_code=303,
+                )
             except ValidationError:
                 message = _DECISION_MESSAGE
             except KcError as exc:
