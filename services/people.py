@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
@@ -26,6 +27,10 @@ class Person:
     unit_name: str
 
 
+def _person(row: Any) -> Person:
+    return Person(row[0], row[1], row[2], row[3])
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics ("Trần Văn Đức" → "tran van duc"), to match what people
     type on a phone keyboard without Vietnamese input."""
@@ -33,7 +38,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
 
 
-def _query(scope: Scope) -> Select[tuple[int, str, str, str]]:
+def _query(scope: Scope) -> Select[int, str, str, str]:
     query = (
         select(Employee.id, Employee.code, Employee.full_name, Unit.name)
         .join(Unit, Unit.id == Employee.unit_id)
@@ -50,7 +55,7 @@ def choices(db: DbSession, scope: Scope) -> list[Person] | None:
     rows = db.execute(_query(scope).limit(LIST_LIMIT + 1)).all()
     if len(rows) > LIST_LIMIT:
         return None
-    return [Person(*row) for row in rows]
+    return [_person(row) for row in rows]
 
 
 def search(db: DbSession, scope: Scope, text: str, limit: int = 30) -> list[Person]:
@@ -62,9 +67,9 @@ def search(db: DbSession, scope: Scope, text: str, limit: int = 30) -> list[Pers
     found = []
     for row in db.execute(_query(scope)):
         if fold(row.code) == wanted:  # an exact code is that one person
-            return [Person(*row)]
+            return [_person(row)]
         if wanted in fold(row.code) or wanted in fold(row.full_name):
-            found.append(Person(*row))
+            found.append(_person(row))
             if len(found) >= limit:
                 break
     return found
@@ -76,4 +81,4 @@ def one(db: DbSession, scope: Scope, employee_id: int) -> Person:
     row = db.execute(_query(scope).where(Employee.id == employee_id)).first()
     if row is None:
         raise NotFound("Cán bộ")
-    return Person(*row)
+    return _person(row)

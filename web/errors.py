@@ -16,8 +16,7 @@ JSON_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/
 MESSAGES = {
     404: "Địa chỉ này không có trong Kỷ Cương. Hãy kiểm tra lại đường dẫn hoặc chọn một mục "
     "trong trình đơn.",
-    405: "Trang này không nhận thao tác vừa gửi. Hãy quay lại trang trước và dùng nút trên "
-    "trang.",
+    405: "Trang này không nhận thao tác vừa gửi. Hãy quay lại trang trước và dùng nút trên trang.",
     422: "Một giá trị trong biểu mẫu hoặc đường dẫn không đọc được (quá dài hoặc sai dạng). "
     "Hãy quay lại, sửa rồi gửi lại.",
 }

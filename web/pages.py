@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
-from services import people
-from services import signin
+from services import people, signin
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
@@ -26,7 +25,7 @@ from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
 from web import session as web_session
-from web.charts import unit_rates
+from web.charts import counts, trend, unit_rates
 
 router = APIRouter(include_in_schema=False)
 
@@ -375,6 +374,7 @@ def summary_page(
             return common.page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
         except KcError as exc:
             return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+        extra = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
         flagged = [p for p in report.people if p.flags]
         params = (
             f"ky={query.period}&nam={query.year}"
@@ -386,6 +386,7 @@ def summary_page(
             visitor=visitor,
             report=report,
             flagged=flagged,
+            charts=extra,
             query=query,
             params=params,
             vn_number=vn_number,
@@ -420,6 +421,11 @@ def summary_chart(
         [(u.name, u.rate_per_100_days) for u in report.units],
         "Tỷ lệ vi phạm trên 100 ngày làm việc",
     )
+    return _svg(svg)
+
+
+def _svg(svg: str) -> Response:
+    # Its own policy: pygal writes inline styles, which the pages' CSP does not allow.
     return Response(
         svg,
         media_type="image/svg+xml",
@@ -428,6 +434,43 @@ def summary_chart(
             "Cache-Control": "no-store",
         },
     )
+
+
+CHART_TITLES = {
+    "xu-huong": "Tỷ lệ vi phạm trên 100 ngày làm việc, 12 tháng gần nhất",
+    "theo-thu": "Số lượt đi muộn theo thứ trong tuần",
+    "theo-phut": "Số lượt đi muộn theo số phút muộn",
+}
+
+
+@router.get("/bao-cao/bieu-do-{name}.svg")
+def summary_extra_chart(
+    request: Request,
+    name: str,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+) -> Response:
+    """The trend and the two lateness charts of the summary page, each its own SVG."""
+    if name not in CHART_TITLES:
+        return Response(status_code=404)
+    context = common.context(request)
+    now = web_session.now_utc()
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            found = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
+        except Unauthorized:
+            return Response(status_code=401)
+        except KcError as exc:
+            return Response(status_code=exc.status)
+    title = CHART_TITLES[name]
+    if name == "xu-huong":
+        return _svg(trend([(p.label, p.value) for p in found.trend], title))
+    points = found.late_by_weekday if name == "theo-thu" else found.late_by_minutes
+    return _svg(counts([(p.label, p.value) for p in points], title))
 
 
 @router.get("/bao-cao/tai-ve")
@@ -548,6 +591,39 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             units=units,
             symbols=day_service.SYMBOLS,
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
+        )
+
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+@router.get("/bang-thang/ngay", response_class=HTMLResponse)
+def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Response:
+    """A cell of the month grid opened: that person's punches and violations of the day."""
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            number = common.row_id(can_bo)
+            day = common.parse_date(ngay, "Ngày")
+            if number is None:
+                raise NotFound("Cán bộ")
+            if day is None:
+                raise KcError("invalid_date", "Ngày: hãy chọn một ngày (dạng dd/mm/yyyy)")
+            found = day_service.person_day(db, visitor.scope, number, day, common.tz(request))
+        except NotFound as exc:
+            return common.not_found(request, visitor, exc.message)
+        except KcError as exc:
+            return common.refused(request, visitor, 400, exc.message)
+        return common.page(
+            request,
+            "day.html",
+            visitor=visitor,
+            d=found,
+            unit_id=found.unit_id,
+            weekday_name=WEEKDAYS[day.weekday()],
         )
 
 
