@@ -121,6 +121,12 @@ def not_found(request: Request, who: web_session.Visitor | None, message: str) -
     return page(request, "not_found.html", 404, visitor=who, message=message)
 
 
+def failed(request: Request, who: web_session.Visitor | None, error: KcError) -> Response:
+    """The error page of a domain error with its status: 400 bad input, 403 no right, 404
+    absent or outside the scope, 409 a state that forbids it."""
+    return page(request, "not_found.html", error.status, visitor=who, message=error.message)
+
+
 def refused(
     request: Request, who: web_session.Visitor | None, status: int, message: str
 ) -> Response:

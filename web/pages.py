@@ -5,7 +5,7 @@ call, render; domain errors become a Vietnamese alert or the 404 page."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -213,9 +213,9 @@ def violations_page(
             return common.sign_in_redirect(request)
         error = None
         page = None
-        everyone = people.choices(db, visitor.scope)
-        chosen, matches = None, []
+        everyone, chosen, matches = None, None, []
         try:
+            everyone = people.choices(db, visitor.scope)
             number = common.row_id(can_bo)
             if number is not None:
                 chosen = people.one(db, visitor.scope, number)
@@ -242,8 +242,8 @@ def violations_page(
             )
             if len(matches) <= 1:  # several people match: pick one first
                 page = violation_service.page(db, visitor.scope, query, 50, trang or None)
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
+        except (NotFound, Forbidden) as exc:
+            return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
         return common.page(
@@ -284,7 +284,7 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
                 raise NotFound("Vi phạm")
             detail = violation_service.detail(db, visitor.scope, number)
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "violation.html",
@@ -326,8 +326,8 @@ def review_action(
             error = None
         except ValidationError:
             error = _DECISION_MESSAGE
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
+        except (NotFound, Forbidden) as exc:
+            return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
         if error is None:
@@ -348,7 +348,12 @@ def review_action(
 
 @router.get("/bao-cao", response_class=HTMLResponse)
 def summary_page(
-    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    don_vi: str = "",
 ) -> Response:
     context = common.context(request)
     now = web_session.now_utc()
@@ -359,7 +364,7 @@ def summary_page(
         except Unauthorized:
             return common.sign_in_redirect(request)
         try:
-            query = _summary_query(ky, nam, thang, quy, today)
+            query = _summary_query(ky, nam, thang, quy, today, don_vi)
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -368,17 +373,13 @@ def summary_page(
                 now,
                 context.settings.timezone,
             )
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
-        except Forbidden as exc:
-            return common.page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
         except KcError as exc:
-            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+            return common.failed(request, visitor, exc)
         extra = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
         flagged = [p for p in report.people if p.flags]
         params = (
             f"ky={query.period}&nam={query.year}"
-            f"&thang={query.month or ''}&quy={query.quarter or ''}"
+            f"&thang={query.month or ''}&quy={query.quarter or ''}&don_vi={query.unit_id or ''}"
         )
         return common.page(
             request,
@@ -387,6 +388,7 @@ def summary_page(
             report=report,
             flagged=flagged,
             charts=extra,
+            units=day_service.units_for(db, visitor.scope),
             query=query,
             params=params,
             vn_number=vn_number,
@@ -395,7 +397,12 @@ def summary_page(
 
 @router.get("/bao-cao/bieu-do.svg")
 def summary_chart(
-    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    don_vi: str = "",
 ) -> Response:
     """The chart of the summary page as its own SVG (an <img>), so the page's strict CSP
     stays strict while the SVG keeps the inline styles pygal writes."""
@@ -404,7 +411,9 @@ def summary_chart(
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -451,6 +460,7 @@ def summary_extra_chart(
     nam: str = "",
     thang: str = "",
     quy: str = "",
+    don_vi: str = "",
 ) -> Response:
     """The trend and the two lateness charts of the summary page, each its own SVG."""
     if name not in CHART_TITLES:
@@ -460,7 +470,9 @@ def summary_extra_chart(
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
             found = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
         except Unauthorized:
             return Response(status_code=401)
@@ -480,6 +492,7 @@ def summary_download(
     nam: str = "",
     thang: str = "",
     quy: str = "",
+    don_vi: str = "",
     dinh_dang: str = "xlsx",
 ) -> Response:
     context = common.context(request)
@@ -490,7 +503,9 @@ def summary_download(
         except Unauthorized:
             return common.sign_in_redirect(request)
         try:
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
             file = summary_service.summary_file(
                 db,
                 visitor.scope,
@@ -501,7 +516,7 @@ def summary_download(
                 "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
             )
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
     return Response(
         file.content,
         media_type=file.media_type,
@@ -510,9 +525,11 @@ def summary_download(
 
 
 def _summary_query(
-    kind: str, year: str, month: str, quarter: str, today: date
+    kind: str, year: str, month: str, quarter: str, today: date, unit: str = ""
 ) -> summary_service.SummaryQuery:
-    """The period as the form sends it; by default the current month."""
+    """The period as the form sends it; by default the month of the last closed day (on the
+    1st, last month: the new one has no finished day yet)."""
+    today = today - timedelta(days=1)
     period: summary_service.PeriodKind = (
         "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
     )
@@ -525,7 +542,11 @@ def _summary_query(
     if not (2000 <= y <= 2100 and 1 <= m <= 12 and 1 <= q <= 4):
         raise KcError("invalid_period", "Năm (2000–2100), tháng (1–12) hoặc quý (1–4) không hợp lệ")
     return summary_service.SummaryQuery(
-        period, y, m if period == "month" else None, q if period == "quarter" else None
+        period,
+        y,
+        m if period == "month" else None,
+        q if period == "quarter" else None,
+        common.row_id(unit),
     )
 
 
@@ -550,7 +571,7 @@ def today_page(request: Request, don_vi: str = "") -> Response:
             )
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
         partial = request.headers.get("HX-Request") == "true"
         return common.page(
             request,
@@ -579,10 +600,8 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             unit = common.row_id(don_vi)
             grid = day_service.month(db, visitor.scope, unit, year, month)
             units = day_service.units_for(db, visitor.scope)
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
-            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "month.html",
@@ -613,10 +632,8 @@ def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Respo
             if day is None:
                 raise KcError("invalid_date", "Ngày: hãy chọn một ngày (dạng dd/mm/yyyy)")
             found = day_service.person_day(db, visitor.scope, number, day, common.tz(request))
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
-            return common.refused(request, visitor, 400, exc.message)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "day.html",
@@ -669,6 +686,8 @@ async def review_many_action(request: Request) -> Response:
                 )
             except ValidationError:
                 message = _DECISION_MESSAGE
+            except Forbidden as exc:
+                return common.failed(request, visitor, exc)
             except KcError as exc:
                 message = exc.message
     return common.page(request, "not_found.html", 400, visitor=visitor, message=message)
