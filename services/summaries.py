@@ -244,7 +244,7 @@ class ChartPoint:
     """One bar or point of a chart: its label ("11/2026", "Thứ Hai", "6–15 phút") and value."""
 
     label: str
-    value: float
+    value: float | None  # None: no working day recorded (a month before the data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +281,11 @@ def charts(
     while month <= end:
         t = totals.get(month)
         rate = (
-            (t.late_count + t.early_count + t.absent_days) * 100 / t.working_days
+            round((t.late_count + t.early_count + t.absent_days) * 100 / t.working_days, 1)
             if t and t.working_days
-            else 0.0
+            else None
         )
-        trend.append(ChartPoint(f"{month:%m/%Y}", round(rate, 1)))
+        trend.append(ChartPoint(f"{month:%m/%Y}", rate))
         month = (
             date(month.year + 1, 1, 1)
             if month.month == 12
