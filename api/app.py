@@ -26,6 +26,7 @@ from services.scope import Scope
 from store.db import engine_for
 from store.models import User
 from web import ROUTERS
+from web import errors as web_errors
 from web.common import HERE as WEB_HERE
 
 WEB_STATIC = WEB_HERE / "static"
@@ -141,7 +142,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **meta)
     )
     app.state.context = ApiContext(settings, engine or engine_for(settings.database_url))
-    errors.install(app)
+    errors.install(app, page=web_errors.error_page, wants_json=web_errors.wants_json)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Any) -> Any:

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from rules.calendar import Calendar, DayPlan, Schedule, office_hours, plan_day, vietnam_calendar
+from rules.calendar import (
+    Calendar,
+    DayPlan,
+    Schedule,
+    calendar_with,
+    office_hours,
+    plan_day,
+    vietnam_calendar,
+)
 from rules.config import PolicyDoc, ScheduleDoc
 from rules.policy import Policy
 from rules.zones import zone
@@ -198,12 +206,4 @@ def _national(year: int) -> Calendar:
 def _calendar_with(overrides: list[tuple[date, str, str]], year: int) -> Calendar:
     if not overrides:
         return _national(year)
-    off = {d: n or "Ngày nghỉ" for d, k, n in overrides if k == "off"}
-    work = {d: n or "Làm bù" for d, k, n in overrides if k == "work"}
-    removed = [d for d, k, _ in overrides if k == "not_off"]
-    return vietnam_calendar(
-        range(year - 1, year + 2),
-        extra_days_off=off,
-        extra_working_days=work,
-        removed_days_off=removed,
-    )
+    return calendar_with(overrides, range(year - 1, year + 2))

@@ -115,6 +115,7 @@ class ReviewOut(BaseModel):
     reason_kind: str | None
     note: str
     decided_by: str
+    decided_by_name: str = Field(default="", description="the author's full name (họ tên)")
     decided_at: datetime
 
 

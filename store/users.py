@@ -76,3 +76,13 @@ def authenticate(db: DbSession, username: str, password: str) -> User | None:
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def full_names(db: DbSession, usernames: set[str]) -> dict[str, str]:
+    """The full name of each username that has one (a decision's author as people know them)."""
+    if not usernames:
+        return {}
+    rows = db.execute(
+        select(User.username, User.full_name).where(User.username.in_(sorted(usernames)))
+    )
+    return {username: name for username, name in rows if name}

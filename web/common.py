@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -81,10 +81,37 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/?next={quote(target)}", status_code=303)
 
 
+ERROR_TITLES = {
+    400: "Dữ liệu không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    405: "Thao tác không được hỗ trợ",
+    409: "Không thực hiện được",
+    422: "Dữ liệu không hợp lệ",
+    429: "Thử lại sau",
+}
+
+
+def error_title(status: int) -> str:
+    """The heading of an error page: what kind of problem it is (400 is not 404)."""
+    return ERROR_TITLES.get(status, "Không thực hiện được")
+
+
+def back_link(request: Request) -> str:
+    """The page the visitor came from when it is one of ours, else the start page."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc in ("", request.url.netloc)
+    if referer.path.startswith("/") and same_site and referer.path != request.url.path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
 def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request, name, {"tz": tz(request), "local_time": local_time, **values}, status_code=status
-    )
+    shared = {"tz": tz(request), "local_time": local_time, "status": status}
+    if status >= 400:
+        shared |= {"error_title": error_title(status), "back": back_link(request)}
+    response = templates.TemplateResponse(request, name, shared | values, status_code=status)
     # A signed-in page must not come back from the cache after sign-out (Back button).
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -92,6 +119,12 @@ def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLR
 
 def not_found(request: Request, who: web_session.Visitor | None, message: str) -> Response:
     return page(request, "not_found.html", 404, visitor=who, message=message)
+
+
+def failed(request: Request, who: web_session.Visitor | None, error: KcError) -> Response:
+    """The error page of a domain error with its status: 400 bad input, 403 no right, 404
+    absent or outside the scope, 409 a state that forbids it."""
+    return page(request, "not_found.html", error.status, visitor=who, message=error.message)
 
 
 def refused(

@@ -225,7 +225,8 @@ def test_bad_rows_are_refused_with_reasons_and_nothing_is_written(
     assert reasons == [
         "Thiếu Họ và tên",
         "Không tìm thấy đơn vị NOPE trong phạm vi của bạn",
-        "Ngày bắt đầu: “31/02/2024” không phải ngày hợp lệ (nhập dạng dd/mm/yyyy, ví dụ 15/11/2026)",
+        "Ngày bắt đầu: “31/02/2024” không phải ngày hợp lệ "
+        "(nhập dạng dd/mm/yyyy, ví dụ 15/11/2026)",
         "Ngày kết thúc 01/04/2024 trước ngày bắt đầu 01/05/2024",
         "Mã cán bộ OK1 trùng với dòng 2",
     ]
