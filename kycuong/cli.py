@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong import credentials_cli
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
 from store.db import db_session, engine_for, upgrade
@@ -780,6 +781,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
     p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")
     p.set_defaults(func=cmd_replay)
+
+    credentials_cli.add_parser(sub)
 
     p = sub.add_parser("dead-letters", help="list the most recent refused messages")
     p.add_argument("--limit", type=int, default=20)
