@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from devices.provision import verify_password
 from ingest.pipeline import DeviceDirectory, Message, process_batch
@@ -132,7 +132,7 @@ def test_an_unknown_card_is_listed_and_assigned_from_its_page(world: World) -> N
     assert outside.status_code == 400  # agency B's person is outside the clerk's scope
     assert "không tồn tại hoặc nằm ngoài phạm vi" in outside.text
     with db_session(world.engine) as db:
-        db.execute(RecomputeRequest.__table__.delete())
+        db.execute(delete(RecomputeRequest))
     done = client.post(
         "/the-chua-dang-ky/gan",
         data={**fields, "can_bo": "e3 — Trần Văn e3", "csrf": token},

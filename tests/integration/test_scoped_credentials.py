@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from devices.hikvision import HikConfig, HikTerminal, create_app
 from devices.zk_emulator import Terminal, ZkEmulator
@@ -172,7 +172,7 @@ def test_a_number_registered_later_matches_the_punches_already_received(
         assert answer.status_code == 200
         wait_for(lambda: count(engine, UnmatchedPunch) == 1, 20, "the unknown punch")
     with db_session(engine) as db:
-        db.execute(RecomputeRequest.__table__.delete())
+        db.execute(delete(RecomputeRequest))
     # Another terminal's CB009 does not claim it; this terminal's does, and queues the day.
     assert register(engine, "E0001", "CB009", "device:HIK-SANH-1").punches_matched == 0
     done = register(engine, "E0003", "CB009", "device:HIK-SANH-3")
