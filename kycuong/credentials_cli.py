@@ -120,15 +120,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 if not rows:
                     print("  (không có)")
             else:
-                from store.models import Device
+                from store.models import Device, Employee
 
                 missing = [d for d in args.devices if db.get(Device, d) is None]
                 if missing:
                     raise KcError("not_found", f"Không có đầu đọc: {', '.join(missing)}.")
                 agencies = {db.get(Device, d).agency_id for d in args.devices}  # type: ignore[union-attr]
-                group = credential_store.set_group(
-                    db, args.name, args.devices, agencies.pop() if len(agencies) == 1 else None
-                )
+                try:
+                    group = credential_store.set_group(
+                        db, args.name, args.devices, agencies.pop() if len(agencies) == 1 else None
+                    )
+                except credential_store.CredentialClash as clash:
+                    holder = db.get(Employee, clash.holder_id)
+                    who = f"{holder.full_name} ({holder.code})" if holder else "người khác"
+                    raise KcError(
+                        "credential_held",
+                        f"Không thêm được: mã {clash.value} của nhóm đã được cấp cho {who} trên "
+                        "máy được thêm; chưa thay đổi gì.",
+                    ) from clash
                 print(f"Nhóm máy “{group.name}”: đã thêm {', '.join(args.devices)}.")
     except KcError as exc:
         print(f"Lỗi: {exc.message}", file=sys.stderr)

@@ -24,9 +24,11 @@ from store.queue import enqueue, enqueue_for_punches
 class CredentialClash(ValueError):
     """The credential is held by someone else on an overlapping reader and period."""
 
-    def __init__(self, holder_id: int, since: datetime, until: datetime | None) -> None:
-        super().__init__(f"held by employee {holder_id} from {since.isoformat()}")
-        self.holder_id, self.since, self.until = holder_id, since, until
+    def __init__(
+        self, holder_id: int, since: datetime, until: datetime | None, value: str = ""
+    ) -> None:
+        super().__init__(f"{value} held by employee {holder_id} from {since.isoformat()}")
+        self.holder_id, self.since, self.until, self.value = holder_id, since, until, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,22 @@ def set_group(
     for device_id in sorted(set(device_ids) - present):
         db.add(DeviceGroupMember(group_id=group.id, device_id=device_id))
     db.flush()
+    # A reader joining the group brings the group's numbers to it: none may clash there.
+    for mine in db.scalars(select(Credential).where(Credential.group_id == group.id)):
+        readers = scope_devices(db, mine)
+        for other in db.scalars(
+            select(Credential).where(
+                Credential.kind == mine.kind,
+                Credential.value == mine.value,
+                Credential.id != mine.id,
+            )
+        ):
+            if _periods_overlap(
+                mine.valid_from, mine.valid_to, other.valid_from, other.valid_to
+            ) and _overlaps(readers, scope_devices(db, other)):
+                raise CredentialClash(
+                    other.employee_id, other.valid_from, other.valid_to, other.value
+                )
     return group
 
 

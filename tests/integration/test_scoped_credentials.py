@@ -197,6 +197,14 @@ def test_registrations_that_would_make_a_punch_ambiguous_are_refused_in_vietname
         key = f"group:{group.id}"
     with pytest.raises(Conflict):  # a group that includes that terminal overlaps it too
         register(engine, "E0001", "CB003", key)
+    with db_session(engine) as db:
+        credential_store.set_group(db, "Sảnh phụ", ["HIK-SANH-2"])
+        side = credential_store.group_by_name(db, "Sảnh phụ")
+        assert side is not None
+        side_key = f"group:{side.id}"
+    register(engine, "E0002", "CB003", side_key)  # no clash: HIK-SANH-1 is not in it
+    with pytest.raises(credential_store.CredentialClash), db_session(engine) as db:
+        credential_store.set_group(db, "Sảnh phụ", ["HIK-SANH-1"])  # it would be, then
     with pytest.raises(Invalid) as unscoped:
         register(engine, "E0001", "CB777", "")
     assert "hãy chọn máy" in unscoped.value.message
