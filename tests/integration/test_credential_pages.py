@@ -18,7 +18,7 @@ from store.db import db_session
 from store.models import Credential, DeadLetter, Device, RecomputeRequest, UnmatchedPunch
 from tests.factories import punch_payload
 from tests.integration.test_api import DAY, World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.integration.test_web_pages import EXTERNAL, browser, csrf_of, sign_in
 from tests.support import free_port
 from tests.unit.days import local
 
@@ -173,3 +173,29 @@ def test_a_person_gets_an_enrolment_number_on_one_reader_from_their_page(world: 
     head = browser(world)
     sign_in(head, "head_a1")
     assert head.get(f"/can-bo/{e1}/the").status_code == 403  # a unit head registers nothing
+
+
+def test_odd_links_answer_a_vietnamese_page_never_a_500_and_load_nothing_from_outside(
+    world: World,
+) -> None:
+    client = browser(world)
+    sign_in(client, "admin")
+    for path in ("/can-bo/abc/the", "/can-bo/99999999999999/the", "/can-bo/-1/the"):
+        page = client.get(path)
+        assert page.status_code == 404 and "phạm vi của bạn" in page.text, path
+    missing = client.get("/the-chua-dang-ky/gan?loai=card&ma=KHONG-CO&may=GATE")
+    assert missing.status_code == 404 and "Thẻ chưa đăng ký không tồn tại" in missing.text
+    token = csrf_of(client.get("/dau-doc").text)
+    assert client.post("/dau-doc/KHONG-CO/khoa", data={"csrf": token}).status_code == 404
+    for path in (
+        "/the-chua-dang-ky?da_gan=99999999999.5",
+        "/the-chua-dang-ky?da_gan=<b>giả</b>",
+        "/dau-doc?xong=khoa&may=<script>",
+        "/dau-doc/tin-bi-tu-choi?may=" + "x" * 500,
+    ):
+        page = client.get(path)
+        assert page.status_code == 200 and "<script>" not in page.text and "giả" not in page.text
+    for path in ("/the-chua-dang-ky", "/dau-doc", "/dau-doc/tin-bi-tu-choi",
+                 f"/can-bo/{world.people['e1']}/the"):  # fmt: skip
+        html = client.get(path).text
+        assert not EXTERNAL.search(html), path
