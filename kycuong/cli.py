@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong import credentials_cli
 from kycuong.errors import Invalid, KcError
 from kycuong.inputs import choice, parse_day, plain
 from kycuong.labels import DIRECTION, ROLE
@@ -990,6 +991,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=_day, required=True)
     p.add_argument("--now", type=_instant, help="evaluate as of this instant")
     p.set_defaults(func=cmd_replay)
+
+    credentials_cli.add_parser(sub)
 
     p = sub.add_parser("dead-letters", help="list the most recent refused messages")
     p.add_argument("--limit", type=int, default=20)

@@ -47,11 +47,27 @@ DEAD_LETTER = {
     "unknown_device": "Thiết bị chưa đăng ký",
     "disabled_device": "Thiết bị đã bị khóa",
     "future_time": "Thời gian chấm công ở tương lai",
-    "too_old": "Thời gian chấm công quá cũ",
-    "before_registration": "Chấm công trước khi thiết bị được đăng ký",
-    "implausible_clock": "Đồng hồ thiết bị không hợp lý",
-    "invalid": "Không kiểm tra được bản tin",
     "store_error": "Lỗi lưu trữ",
+    "too_old": "Lượt chấm công quá cũ",
+    "before_registration": "Chấm công trước khi đăng ký đầu đọc",
+    "implausible_clock": "Đồng hồ đầu đọc sai lệch bất thường",
+    "invalid": "Không kiểm tra được tin",
+}
+
+
+def dead_letter_label(code: str) -> str:
+    """The Vietnamese reason of a dead letter, by its code (whatever its stored message)."""
+    return DEAD_LETTER.get(code, f"Lý do khác ({code})")
+
+
+# What a credential is (loại mã chấm công); a card is valid on every reader, the others on
+# the reader or group of readers that enrolled them.
+CREDENTIAL_KIND = {
+    "card": "Thẻ",
+    "pin": "Mã chấm công trên máy",
+    "face": "Khuôn mặt",
+    "fingerprint": "Vân tay",
+    "qr": "Mã QR",
 }
 ROLE = {
     "unit_head": "Trưởng đơn vị",

@@ -335,12 +335,16 @@ def _event(
 _PG_PUNCHES = text(
     "SELECT DISTINCT c.employee_id, p.id, extract(epoch FROM p.punched_at)::bigint, p.direction "
     "FROM unnest(:e, :lo, :hi) AS k(e, lo, hi) "
-    "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to"
-    " FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
-    "CROSS JOIN LATERAL (SELECT id, punched_at, direction FROM punches"
-    " WHERE credential_kind = c.kind AND credential_value = c.value"
-    " AND punched_at >= greatest(k.lo, c.valid_from) AND punched_at <= k.hi"
-    " AND (c.valid_to IS NULL OR punched_at < c.valid_to) OFFSET 0) AS p"
+    "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to, device_id,"
+    " group_id FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
+    "CROSS JOIN LATERAL (SELECT q.id, q.punched_at, q.direction FROM punches q"
+    " WHERE q.credential_kind = c.kind AND q.credential_value = c.value"
+    " AND q.punched_at >= greatest(k.lo, c.valid_from) AND q.punched_at <= k.hi"
+    " AND (c.valid_to IS NULL OR q.punched_at < c.valid_to)"
+    # A card is valid on every reader, an enrolment number on its reader or group only.
+    " AND ((c.device_id IS NULL AND c.group_id IS NULL) OR q.device_id = c.device_id"
+    "  OR EXISTS (SELECT 1 FROM device_group_members m"
+    "   WHERE m.group_id = c.group_id AND m.device_id = q.device_id)) OFFSET 0) AS p"
 ).bindparams(
     bindparam("e", type_=ARRAY(Integer)),
     bindparam("lo", type_=ARRAY(DateTime(timezone=True))),

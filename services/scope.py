@@ -18,6 +18,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "excuses:import": frozenset({"hr_clerk", "admin"}),
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
+    "devices:write": frozenset({"admin"}),
+    "credentials:write": frozenset({"hr_clerk", "admin"}),
     "users:admin": frozenset({"admin"}),
     "rules:read": frozenset({"hr_clerk", "admin"}),
     "rules:write": frozenset({"admin"}),

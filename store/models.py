@@ -96,13 +96,17 @@ class Credential(Base):
     """A card, badge, fingerprint or face id assigned to an employee for a validity period.
 
     A card handed to someone else gets a new row; old punches keep resolving to the
-    person who held the card at the time.
+    person who held the card at the time. A card is valid on every reader; an enrolment
+    number (mã chấm công: pin, face, fingerprint ids a terminal keeps) only on one reader
+    (``device_id``) or a group of readers (``group_id``), since two terminals may give
+    the same number to two people.
     """
 
     __tablename__ = "credentials"
     __table_args__ = (
         Index("ix_credentials_lookup", "kind", "value", "valid_from"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+        CheckConstraint("device_id IS NULL OR group_id IS NULL", name="one_scope"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,6 +115,8 @@ class Credential(Base):
     value: Mapped[str] = mapped_column(String(128))
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id"))
 
 
 class Device(Base):
@@ -133,6 +139,26 @@ class Device(Base):
     backlog: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str | None] = mapped_column(String(16))
     state_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeviceGroup(Base):
+    """A named group of readers (nhóm máy chấm công), e.g. every terminal of one site that
+    shares one enrolment list; credentials scoped to it are valid on each member."""
+
+    __tablename__ = "device_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+
+
+class DeviceGroupMember(Base):
+    """A reader in a group."""
+
+    __tablename__ = "device_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("device_groups.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
 
 
 class Punch(Base):

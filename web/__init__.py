@@ -6,7 +6,14 @@ office LAN. Pages and the JSON API call the same service functions with the same
 
 from fastapi import APIRouter
 
-from web import documents, pages, roster, rules
+from web import credentials, devices_pages, documents, pages, roster, rules
 
 # Every page module's router, in the order the app includes them (add new modules here).
-ROUTERS: list[APIRouter] = [pages.router, documents.router, rules.router, roster.router]
+ROUTERS: list[APIRouter] = [
+    pages.router,
+    documents.router,
+    rules.router,
+    roster.router,
+    credentials.router,
+    devices_pages.router,
+]
