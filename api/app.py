@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import documents, errors, excuses, ops, summaries, violations
+from api import documents, errors, excuses, ops, summaries, users, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
 from kycuong.bodylimit import MB, BodyLimit
 from kycuong.headers import SecurityHeaders
@@ -166,6 +166,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         summaries.router,
         documents.router,
         ops.api_router,
+        users.router,
+        users.me_router,
     ):
         app.include_router(router)
     # Outermost last: sizes are checked before anything else reads the body.
@@ -179,3 +181,4 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 BODY_LIMIT = 1 * MB
 BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}
+BODY_LIMITS |= {"/nghi-phep/nhap-tep": 6 * MB}

@@ -56,6 +56,12 @@ ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
             "message": "Vi phạm không tồn tại hoặc nằm ngoài phạm vi của bạn",
         }
     },
+    409: {
+        "error": {
+            "code": "conflict",
+            "message": "Đối tượng đang ở trạng thái không cho phép thay đổi này",
+        }
+    },
     422: {
         "error": {
             "code": "invalid_request",

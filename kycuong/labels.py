@@ -49,3 +49,10 @@ DEAD_LETTER = {
     "future_time": "Thời gian chấm công ở tương lai",
     "store_error": "Lỗi lưu trữ",
 }
+ROLE = {
+    "unit_head": "Trưởng đơn vị",
+    "noi_vu": "Nội vụ",
+    "hr_clerk": "Văn thư, tổ chức cán bộ",
+    "admin": "Quản trị hệ thống",
+    "auditor": "Thanh tra, kiểm tra",
+}
