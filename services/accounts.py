@@ -240,9 +240,10 @@ def _placed(db: DbSession, assignment: Assignment) -> Assignment:
     if role == "admin":
         return Assignment(role)
     if role == "unit_head":
-        if assignment.unit_id is None or db.get(Unit, assignment.unit_id) is None:
+        unit = db.get(Unit, assignment.unit_id) if assignment.unit_id is not None else None
+        if unit is None:
             raise Invalid("unit_required", "Trưởng đơn vị cần chọn đơn vị phụ trách")
-        return Assignment(role, unit_id=assignment.unit_id)
+        return Assignment(role, unit_id=unit.id, agency_id=unit.agency_id)
     if assignment.agency_id is not None and db.get(Agency, assignment.agency_id) is None:
         raise NotFound("Cơ quan")
     return Assignment(role, agency_id=assignment.agency_id)

@@ -202,6 +202,13 @@ def user_page(request: Request, user_id: str, msg: str = "") -> Response:
             return common.refused(request, visitor, exc.status, exc.message)
 
 
+@router.get("/nguoi-dung/{user_id}/{action}")
+def action_address(user_id: str, action: str) -> Response:
+    """The address a change was posted to, opened again (reload, Enter): back to the user."""
+    number = common.row_id(user_id)
+    return RedirectResponse(f"/nguoi-dung/{number}" if number else "/nguoi-dung", status_code=303)
+
+
 Action = Callable[[DbSession, web_session.Visitor, int], "accounts.Issued | str"]
 
 
