@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import documents, errors, excuses, ops, roster, summaries, violations
+from api import documents, errors, excuses, ops, roster, summaries, users, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
 from kycuong.bodylimit import MB, BodyLimit
 from kycuong.headers import SecurityHeaders
@@ -168,6 +168,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         summaries.router,
         documents.router,
         ops.api_router,
+        users.router,
+        users.me_router,
     ):
         app.include_router(router)
     # Outermost last: sizes are checked before anything else reads the body.
@@ -181,4 +183,4 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 BODY_LIMIT = 1 * MB
 BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}
-BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB}
+BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB, "/nghi-phep/nhap-tep": 6 * MB}

@@ -67,8 +67,8 @@ ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
     },
     409: {
         "error": {
-            "code": "stale_preview",
-            "message": "Dữ liệu đã thay đổi kể từ lúc xem trước: hãy xem lại rồi áp dụng.",
+            "code": "conflict",
+            "message": "Đối tượng đang ở trạng thái không cho phép thay đổi này",
         }
     },
     422: {

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session as DbSession
 from kycuong import credentials_cli
 from kycuong.errors import Invalid, KcError
 from kycuong.inputs import choice, parse_day, plain
-from kycuong.labels import DIRECTION, ROLE
+from kycuong.labels import DIRECTION
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
 from store.db import db_session, engine_for, upgrade
 from store.models import Agency
+
+if TYPE_CHECKING:
+    from services.accounts import Assignment, Issued
 
 log = logging.getLogger("kycuong")
 
@@ -508,27 +511,109 @@ def _serve_api_in_background(settings: Settings) -> None:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    """Users administration from a shell, through the same service as the Người dùng page."""
     import getpass
 
-    from kycuong.labels import ROLE
-    from store.users import UserError, create_user
+    from kycuong.errors import KcError
+    from services import accounts
+    from services.scope import Scope
 
-    password = args.password or getpass.getpass(f"Mật khẩu cho {args.username}: ")
+    if args.action != "list" and not args.username:
+        print("Lỗi: cần tên đăng nhập, ví dụ: kycuong users disable tp.vp", file=sys.stderr)
+        return 2
+    actor = f"dòng lệnh ({getpass.getuser()})"
+    # The shell's operator acts as an admin of no account (user id 0 is never a real user).
+    scope = Scope(0, actor, "admin", None)
+    now = datetime.now(ZoneInfo("UTC"))
+    tz = ZoneInfo(settings.timezone)
+    upgrade(settings.database_url)
     try:
         with db_session(engine_for(settings.database_url)) as db:
-            user = create_user(
-                db,
-                args.username,
-                password,
-                args.role,
-                full_name=args.full_name or "",
-                agency_code=args.agency,
-                unit_code=args.unit,
-            )
-            print(f"Đã tạo tài khoản {user.username} ({ROLE[user.role]})")
-    except UserError as exc:
-        raise Invalid("user", str(exc)) from exc
+            if args.action == "list":
+                query = accounts.AccountQuery(
+                    text=args.search,
+                    role=accounts.role_of(args.role) if args.role else None,
+                    active=False if args.locked else None,
+                )
+                found = accounts.listing(db, scope, query)
+                for a in found:
+                    state = "đang hoạt động" if a.active else "đã khóa"
+                    if a.must_change_password:
+                        state += ", chờ đổi mật khẩu"
+                    print(
+                        f"{a.username}\t{a.full_name or '—'}\t{a.role_label}"
+                        f"\t{a.scope_label}\t{state}"
+                    )
+                print(f"({len(found)} người dùng)")
+                return 0
+            if args.action == "create":
+                if not args.role:
+                    raise KcError("role_required", "Cần --role (vai trò)")
+                assignment = _assignment(db, args)
+                issued = accounts.create(
+                    db,
+                    scope,
+                    accounts.NewAccount(
+                        args.username,
+                        args.full_name or "",
+                        assignment,
+                        args.password,
+                        must_change=args.must_change,
+                    ),
+                    now,
+                )
+                print(
+                    f"Đã tạo {issued.account.username} ({issued.account.role_label}, "
+                    f"phạm vi: {issued.account.scope_label})"
+                )
+                _print_password(issued)
+                return 0
+            user_id = accounts.find_user(db, scope, args.username).id
+            if args.action in ("disable", "enable"):
+                account = accounts.set_active(db, scope, user_id, args.action == "enable", now)
+                print(
+                    f"Đã khóa {account.username}; mọi phiên đăng nhập của người này đã kết thúc."
+                    if args.action == "disable"
+                    else f"Đã mở khóa {account.username}."
+                )
+            elif args.action == "reset-password":
+                issued = accounts.reset_password(
+                    db, scope, user_id, now, password=args.password, must_change=args.must_change
+                )
+                print(f"Đã cấp lại mật khẩu cho {issued.account.username}.")
+                _print_password(issued)
+            elif args.action == "set-role":
+                if not args.role:
+                    raise KcError("role_required", "Cần --role (vai trò)")
+                account = accounts.assign(db, scope, user_id, _assignment(db, args), now)
+                print(f"{account.username}: {account.role_label}, phạm vi: {account.scope_label}")
+            elif args.action == "history":
+                for event in accounts.detail(db, scope, user_id).history:
+                    changes = f": {'; '.join(event.changes)}" if event.changes else ""
+                    print(
+                        f"{event.at.astimezone(tz):%d/%m/%Y %H:%M}\t{event.action_label}"
+                        f" bởi {event.actor}{changes}"
+                    )
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _assignment(db: DbSession, args: argparse.Namespace) -> Assignment:
+    from services import accounts
+
+    role = accounts.role_of(args.role)
+    unit_id = accounts.unit_by_code(db, args.unit, args.agency) if args.unit else None
+    agency_id = accounts.agency_by_code(db, args.agency) if args.agency and not args.unit else None
+    return accounts.Assignment(role, unit_id=unit_id, agency_id=agency_id)
+
+
+def _print_password(issued: Issued) -> None:
+    if issued.password:
+        print(f"Mật khẩu tạm thời (chỉ hiện một lần): {issued.password}")
+    if issued.account.must_change_password:
+        print("Người dùng phải đặt mật khẩu mới ở lần đăng nhập tới.")
 
 
 def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
@@ -849,19 +934,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the HTTP API (KC_API_HOST:KC_API_PORT)")
     p.set_defaults(func=cmd_api)
 
-    p = sub.add_parser("users", help="create a user who signs in to the API")
-    p.add_argument("action", choices=["create"])
-    p.add_argument("username")
+    p = sub.add_parser("users", help="users who sign in: list, create, lock, reset, set a role")
+    p.add_argument(
+        "action",
+        choices=["list", "create", "disable", "enable", "reset-password", "set-role", "history"],
+    )
+    p.add_argument("username", nargs="?")
     p.add_argument(
         "--role",
-        required=True,
-        type=_chooser(ROLE, "vai trò"),
-        help="unit_head, noi_vu, hr_clerk, admin, auditor (or the Vietnamese label)",
+        help="vai trò: its code or Vietnamese label (unit_head/Trưởng đơn vị, noi_vu/Nội vụ, "
+        "hr_clerk/Văn thư, tổ chức cán bộ, admin/Quản trị hệ thống, auditor/Thanh tra, kiểm tra)",
     )
     p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
     p.add_argument("--unit", help="unit code: the scope of a unit head")
     p.add_argument("--full-name")
-    p.add_argument("--password", help="asked for when left out")
+    p.add_argument("--password", help="left out: a one-time password is made and printed once")
+    p.add_argument(
+        "--no-must-change",
+        dest="must_change",
+        action="store_false",
+        help="a typed password need not be changed at the next sign-in",
+    )
+    p.add_argument("--search", help="list: part of the username or full name")
+    p.add_argument("--locked", action="store_true", help="list: only locked accounts")
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")

@@ -72,8 +72,8 @@ CREDENTIAL_KIND = {
 ROLE = {
     "unit_head": "Trưởng đơn vị",
     "noi_vu": "Nội vụ",
-    "hr_clerk": "Tổ chức cán bộ",
-    "admin": "Quản trị",
+    "hr_clerk": "Văn thư, tổ chức cán bộ",
+    "admin": "Quản trị hệ thống",
     "auditor": "Thanh tra, kiểm tra",
 }
 DIRECTION = {"in": "Vào", "out": "Ra", "both": "Vào và ra"}

@@ -18,7 +18,7 @@ from services.schemas import Excuse, ExcuseIn, ImportReport
 from services.scope import Scope
 from services.tabular import Column, Row, normalise_header, parse_day, read_table
 from store.excuses import ExcuseError, add_excuse, set_status
-from store.models import Employee, ExcuseRecord
+from store.models import Employee, ExcuseRecord, Unit
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -30,6 +30,7 @@ class ExcuseQuery:
     date_to: date | None = None
     status: str | None = None
     limit: int = 200
+    kind: str | None = None
 
 
 def to_excuse(record: ExcuseRecord, employee: Employee) -> Excuse:
@@ -73,8 +74,41 @@ def listing(db: DbSession, scope: Scope, query: ExcuseQuery) -> list[Excuse]:
         sql = sql.where(ExcuseRecord.first_day <= query.date_to)
     if query.status is not None:
         sql = sql.where(ExcuseRecord.status == query.status)
+    if query.kind is not None:
+        sql = sql.where(ExcuseRecord.kind == query.kind)
     sql = sql.order_by(ExcuseRecord.first_day.desc(), ExcuseRecord.id.desc()).limit(query.limit)
     return [to_excuse(record, employee) for record, employee in db.execute(sql).all()]
+
+
+def detail(db: DbSession, scope: Scope, excuse_id: int) -> Excuse:
+    """One leave or trip in scope (``NotFound`` outside it)."""
+    scope.require("excuses:read")
+    record = db.get(ExcuseRecord, excuse_id)
+    employee = db.get(Employee, record.employee_id) if record else None
+    if record is None or employee is None or not scope.sees(employee.unit_id):
+        raise NotFound("Đơn nghỉ")
+    return to_excuse(record, employee)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone leave can be entered for, as a form offers them."""
+
+    code: str
+    full_name: str
+    unit_name: str
+
+
+def people(db: DbSession, scope: Scope, limit: int = 5000) -> list[Person]:
+    """The people in the caller's scope, by unit and name (for choosing whose leave)."""
+    scope.require("excuses:read")
+    sql = select(Employee.code, Employee.full_name, Unit.name).join(
+        Unit, Unit.id == Employee.unit_id
+    )
+    if scope.unit_ids is not None:
+        sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
+    sql = sql.order_by(Unit.name, Employee.full_name, Employee.code).limit(limit)
+    return [Person(code, name, unit) for code, name, unit in db.execute(sql)]
 
 
 def create(db: DbSession, scope: Scope, body: ExcuseIn) -> Excuse:

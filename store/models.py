@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -492,6 +493,25 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Tokens issued before this instant are refused (sign-out, disabling, a password change).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set by an admin's password reset: the next sign-in must choose a new password first.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+
+
+class UserEvent(Base):
+    """A change to a user account (tạo, khóa, mở khóa, cấp lại mật khẩu, đổi vai trò): who
+    made it, when, and the account before and after (JSON: role, scope, active). Never edited."""
+
+    __tablename__ = "user_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
 
 
 class SigninThrottle(Base):

@@ -69,6 +69,17 @@ def create_user(
     return user
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(db: DbSession, username: str, password: str) -> User | None:
     user = db.scalar(select(User).where(User.username == username, User.active.is_(True)))
     try:

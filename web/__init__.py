@@ -6,7 +6,7 @@ office LAN. Pages and the JSON API call the same service functions with the same
 
 from fastapi import APIRouter
 
-from web import credentials, devices_pages, documents, pages, roster, rules
+from web import credentials, devices_pages, documents, excuses, pages, roster, rules, users
 
 # Every page module's router, in the order the app includes them (add new modules here).
 ROUTERS: list[APIRouter] = [
@@ -16,4 +16,6 @@ ROUTERS: list[APIRouter] = [
     roster.router,
     credentials.router,
     devices_pages.router,
+    excuses.router,
+    users.router,
 ]

@@ -70,10 +70,20 @@ def db(request: Request) -> DbSession:
     return session
 
 
-def visitor(request: Request, session: DbSession) -> web_session.Visitor:
-    """The signed-in browser of this request (``Unauthorized`` when there is none)."""
+def visitor(
+    request: Request, session: DbSession, *, allow_password_change: bool = False
+) -> web_session.Visitor:
+    """The signed-in browser of this request (``Unauthorized`` when there is none).
+
+    A visitor whose password an admin reset gets ``PasswordChangeRequired`` (an
+    ``Unauthorized``: every page sends them to sign-in, which sends them to Đổi mật khẩu)
+    unless the page is that one (``allow_password_change``).
+    """
     cookie = request.cookies.get(web_session.SESSION_COOKIE)
-    return web_session.visitor(session, cookie, context(request).secret)
+    who = web_session.visitor(session, cookie, context(request).secret)
+    if who.must_change_password and not allow_password_change:
+        raise web_session.PasswordChangeRequired()
+    return who
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,6 +42,10 @@ def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
         try:
             common.visitor(request, db)
             return RedirectResponse(_safe_next(next), status_code=303)
+        except web_session.PasswordChangeRequired:
+            return RedirectResponse(
+                f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
+            )
         except Unauthorized:
             pass
     return _login(request, next, None, 200)
@@ -105,7 +110,10 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if user.must_change_password:  # an admin's reset: a password of their own first
+        target = f"/doi-mat-khau?next={quote(target)}"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         web_session.SESSION_COOKIE,
         token,

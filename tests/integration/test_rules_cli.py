@@ -218,14 +218,14 @@ def test_users_are_created_from_the_cli_and_sign_in(
 
     args = ["users", "create", "tp.vp", "--role", "unit_head", "--agency", "SNV", "--unit", "VP"]
     assert main([*args, "--password", "một-mật-khẩu-dài"]) == 0
-    assert "Đã tạo tài khoản tp.vp (Trưởng đơn vị)" in capsys.readouterr().out
+    assert "Đã tạo tp.vp (Trưởng đơn vị, phạm vi: " in capsys.readouterr().out
     with db_session(demo) as db:
         user = authenticate(db, "tp.vp", "một-mật-khẩu-dài")
         assert user is not None and user.unit_id is not None
         assert authenticate(db, "tp.vp", "sai") is None
         assert user.password_hash.startswith("$argon2")
-    assert main(["users", "create", "x", "--role", "unit_head", "--password", "dài-đủ-tám"]) == 2
-    assert "Trưởng đơn vị cần có đơn vị (--unit)" in capsys.readouterr().err
+    assert main(["users", "create", "x.y", "--role", "unit_head", "--password", "dài-đủ-tám"]) == 2
+    assert "Trưởng đơn vị cần chọn đơn vị phụ trách" in capsys.readouterr().err
     assert main([*args, "--password", "ngắn"]) == 2
 
 
