@@ -338,6 +338,7 @@ def person_day(db: DbSession, scope: Scope, employee_id: int, day: date, tz: Zon
         DayPunch(at, site or device_id, direction)
         for at, device_id, site, direction in db.execute(
             select(Punch.punched_at, Punch.device_id, Device.site, Punch.direction)
+            .select_from(Punch)
             .join(Credential, credential_held())
             .outerjoin(Device, Device.id == Punch.device_id)
             .where(

@@ -19,6 +19,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
     "devices:write": frozenset({"admin"}),
+    # Unknown cards and enrolment numbers: HR registers them, auditors read them.
+    "credentials:read": frozenset({"hr_clerk", "admin", "auditor"}),
     "credentials:write": frozenset({"hr_clerk", "admin"}),
     "users:admin": frozenset({"admin"}),
     "rules:read": frozenset({"hr_clerk", "admin"}),

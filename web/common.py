@@ -144,12 +144,6 @@ def refused(
     return page(request, "not_found.html", status, visitor=who, message=message)
 
 
-def error_page(request: Request, who: web_session.Visitor | None, error: KcError) -> Response:
-    """A domain error as a page with its status (400 bad input, 403 no right, 404 not found
-    or outside the scope, 409 a state that forbids the change)."""
-    return page(request, "not_found.html", error.status, visitor=who, message=error.message)
-
-
 @dataclass(frozen=True, slots=True)
 class NavItem:
     """One menu entry: shown to a visitor whose role holds ``permission`` (services.scope)."""

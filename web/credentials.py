@@ -21,7 +21,7 @@ from web import session as web_session
 
 router = APIRouter(include_in_schema=False)
 
-common.nav("/the-chua-dang-ky", "Thẻ chưa đăng ký", "credentials:write", 60)
+common.nav("/the-chua-dang-ky", "Thẻ chưa đăng ký", "credentials:read", 60)
 
 _ASSIGN = "/the-chua-dang-ky/gan"
 

@@ -61,7 +61,7 @@ def readers_page(request: Request, xong: str = "", may: str = "") -> Response:
             notice=notice,
             clock_offset=clock_offset,
             may_write=visitor.scope.may("devices:write"),
-            may_unknown=visitor.scope.may("credentials:write"),
+            may_unknown=visitor.scope.may("credentials:read"),
         )
 
 

@@ -77,7 +77,7 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
         except Invalid as exc:
             error, (year, month) = exc.message, _month(request, "", "")
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "documents.html",
@@ -111,7 +111,7 @@ def timesheet_download(
                 file_format="pdf" if dinh_dang == "pdf" else "xlsx",
             )
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
     return _file(doc)
 
 
@@ -131,7 +131,7 @@ def scores_page(
                 db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
             )
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "scores.html",
@@ -163,7 +163,7 @@ def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: st
                 db, _asked(request, visitor), year=year, month=month, unit_id=_unit(don_vi)
             )
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
     return _file(doc)
 
 
@@ -216,7 +216,7 @@ def score_decision(
         except Invalid as exc:
             return _scores_with_error(request, visitor, thang, nam, don_vi, exc.message)
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
     unit = f"&don_vi={common.row_id(don_vi)}" if common.row_id(don_vi) else ""
     return RedirectResponse(
         f"/diem-ky-luat?thang={month}&nam={year}{unit}&luu={person}#p{person}", status_code=303
@@ -239,7 +239,7 @@ def _scores_with_error(
                 db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
             )
         except KcError as exc:
-            return common.error_page(request, visitor, exc)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "scores.html",

@@ -115,7 +115,7 @@ def test_dates_and_labels_are_accepted_as_people_type_them(
 
     create = ["users", "create", "tp.vp", "--role", "Trưởng đơn vị", "--unit", "VP"]
     assert main([*create, "--agency", "SNV", "--password", "đủ-dài-rồi"]) == 0
-    assert "Đã tạo tài khoản tp.vp (Trưởng đơn vị)" in capsys.readouterr().out
+    assert "Đã tạo tp.vp (Trưởng đơn vị, phạm vi: Văn phòng Sở" in capsys.readouterr().out
 
 
 def test_refusals_are_vietnamese_sentences(
@@ -132,9 +132,10 @@ def test_refusals_are_vietnamese_sentences(
         main(["recompute", "--from", "01/03/2026"])
     assert "Lỗi: thiếu tham số bắt buộc: --to" in capsys.readouterr().err
 
-    with pytest.raises(SystemExit):
-        main(["users", "create", "x", "--role", "boss", "--password", "12345678"])
-    assert "unit_head (Trưởng đơn vị), noi_vu (Nội vụ)" in capsys.readouterr().err
+    assert main(["users", "create", "x.y", "--role", "boss", "--password", "12345678"]) == 2
+    assert "Vai trò không hợp lệ: “boss”. Chọn một trong: Trưởng đơn vị (unit_head); Nội vụ" in (
+        capsys.readouterr().err
+    )
 
     assert main(["recompute", "--from", "02/03/2026", "--to", "01/03/2026"]) == 2
     assert "Lỗi: --to (đến ngày) phải sau hoặc bằng --from" in capsys.readouterr().err
