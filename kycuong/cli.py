@@ -152,12 +152,15 @@ def _demo_users(db: DbSession) -> None:
 
 
 def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
+    from notify.jobs import NotifyJobs
+    from notify.sender import Sender
+    from notify.violations import ViolationNotices
     from runner.directory import RulesDirectory
     from runner.worker import DeadlineScheduler, RecomputeWorker
 
     engine = engine_for(settings.database_url)
     directory = RulesDirectory()
-    worker = RecomputeWorker(engine, directory)
+    worker = RecomputeWorker(engine, directory, notices=ViolationNotices.from_settings(settings))
     worker.start()
     scheduler = DeadlineScheduler(
         engine,
@@ -165,6 +168,14 @@ def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
         settings.timezone,
         dead_letter_retention=timedelta(days=settings.dead_letter_retention_days),
     )
+    if settings.notify_enabled:
+        # The one scheduler sends too: the digests, the monthly report and the outbox.
+        jobs = NotifyJobs(engine, settings)
+        jobs.install(scheduler.scheduler)
+        jobs.catch_up()
+        sender = Sender.from_settings(engine, settings)
+        sender.start()
+        scheduler.on_stop.append(sender.stop)
     scheduler.start()
     return worker, scheduler
 
@@ -251,6 +262,28 @@ def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
     _wait_for_signal()
     scheduler.stop()
     worker.stop()
+    return 0
+
+
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from notify.sender import Sender
+
+    upgrade(settings.database_url)
+    sender = Sender.from_settings(engine_for(settings.database_url), settings)
+    if args.once:
+        stats = sender.drain()
+        print(
+            f"đã gửi {stats.sent}, thử lại sau {stats.retried}, không gửi được {stats.failed}, "
+            f"hoãn (giờ yên lặng) {stats.postponed}, hủy {stats.cancelled}"
+        )
+        return 0
+    from kycuong.metrics import serve
+
+    serve(settings.metrics_port)
+    sender.start()
+    log.info("notification sender running")
+    _wait_for_signal()
+    sender.stop()
     return 0
 
 
@@ -683,6 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")
     p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("notify", help="notifications: the outbox's sender")
+    nsub = p.add_subparsers(dest="notify_cmd", required=True)
+    q = nsub.add_parser("send", help="send due messages (the rules role does it too)")
+    q.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    q.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("recompute", help="recompute every person for a date range now")
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)

@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
     "users:admin": frozenset({"admin"}),
+    "notifications:admin": frozenset({"admin"}),
 }
 
 

@@ -1,0 +1,139 @@
+"""Notifications (thông báo): queue a message from any transaction, and the operator's view
+of the outbox (queued, sent, failed with the reason) with a retry.
+
+``enqueue`` is the one call a change makes to tell someone: it writes to the outbox in the
+caller's transaction, so the message exists exactly when the change is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import Conflict, NotFound
+from services.scope import Scope
+from store import outbox
+from store.models import OutboxMessage
+from store.outbox import Attachment
+
+STATUS = {
+    "queued": "Chờ gửi",
+    "sending": "Đang gửi",
+    "sent": "Đã gửi",
+    "failed": "Gửi không được",
+    "cancelled": "Đã hủy",
+}
+KIND = {
+    "violation_flagged": "Vi phạm mới",
+    "unit_digest": "Tổng hợp cho trưởng đơn vị",
+    "monthly_summary": "Báo cáo tháng cho Nội vụ",
+    "request_decided": "Kết quả đề nghị",
+    "plain": "Thông báo",
+}
+
+
+def enqueue(
+    db: DbSession,
+    *,
+    kind: str,
+    recipient: str,
+    dedupe_key: str,
+    template: str,
+    context: dict[str, Any],
+    subject: str | None = None,
+    not_before: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
+    now: datetime | None = None,
+) -> int | None:
+    """Queue a message in the caller's transaction; its id, or None if ``dedupe_key`` exists.
+
+    ``recipient``: ``notify.recipients.employee(id)`` or ``.user(id)``; ``template``: a name
+    under notify/templates (``.subject``, ``.txt``, ``.html``; ``plain`` takes ``title``,
+    ``body`` and ``link``); ``subject`` overrides the template's. Sent from ``not_before``
+    (default now), later within the person's quiet hours."""
+    at = now or datetime.now(UTC)
+    return outbox.add(
+        db,
+        kind=kind,
+        recipient=recipient,
+        dedupe_key=dedupe_key,
+        template=template,
+        context=context,
+        subject=subject,
+        not_before=not_before or at,
+        now=at,
+        attachments=attachments,
+    )
+
+
+def cancel(db: DbSession, dedupe_keys: Sequence[str], now: datetime | None = None) -> int:
+    """Cancel messages not sent yet (their cause went away)."""
+    return outbox.cancel(db, dedupe_keys, now or datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: int
+    kind: str
+    recipient: str
+    status: str
+    attempts: int
+    channel: str | None
+    address: str | None
+    error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPage:
+    counts: dict[str, int]
+    messages: list[MessageView]
+    next_before: int | None
+
+
+def _view(m: OutboxMessage) -> MessageView:
+    return MessageView(
+        id=m.id,
+        kind=KIND.get(m.kind, m.kind),
+        recipient=m.recipient,
+        status=m.status,
+        attempts=m.attempts,
+        channel=m.channel,
+        address=m.address,
+        error=m.last_error,
+        created_at=m.created_at,
+        next_attempt_at=m.next_attempt_at,
+        sent_at=m.sent_at,
+    )
+
+
+def page(
+    db: DbSession, scope: Scope, status: str | None, before: int | None, limit: int = 50
+) -> OutboxPage:
+    """The newest messages, optionally of one status (admins: ``notifications:admin``)."""
+    scope.require("notifications:admin")
+    chosen = status if status in STATUS else None
+    rows = outbox.page(db, chosen, limit + 1, before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OutboxPage(
+        counts=outbox.counts(db),
+        messages=[_view(m) for m in rows],
+        next_before=rows[-1].id if more and rows else None,
+    )
+
+
+def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> None:
+    """Queue a failed message again now (``NotFound``; ``Conflict`` if it is not failed)."""
+    scope.require("notifications:admin")
+    message = db.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("Thông báo")
+    if not outbox.retry(db, message_id, now):
+        raise Conflict("not_failed", "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được.")
