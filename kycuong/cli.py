@@ -287,6 +287,34 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_notify_contact(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.errors import KcError
+    from services.notifications import set_contact
+    from store.models import Employee, User
+
+    try:
+        with db_session(engine_for(settings.database_url)) as db:
+            if args.employee:
+                found = db.scalar(select(Employee.id).where(Employee.code == args.employee))
+                recipient = f"employee:{found}" if found else ""
+            else:
+                found = db.scalar(select(User.id).where(User.username == args.user))
+                recipient = f"user:{found}" if found else ""
+            set_contact(
+                db,
+                recipient,
+                email=args.email,
+                phone=args.phone,
+                channel=args.channel,
+                quiet=args.quiet,
+            )
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"đã lưu liên hệ và tùy chọn nhận thông báo của {args.employee or args.user}")
+    return 0
+
+
 def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from runner.worker import RecomputeWorker
     from store.queue import enqueue, keys_for_days
@@ -721,6 +749,17 @@ def build_parser() -> argparse.ArgumentParser:
     q = nsub.add_parser("send", help="send due messages (the rules role does it too)")
     q.add_argument("--once", action="store_true", help="send what is due now, then exit")
     q.set_defaults(func=cmd_notify)
+    q = nsub.add_parser(
+        "contact", help="a person's or account's e-mail, phone, channel, quiet hours"
+    )
+    who = q.add_mutually_exclusive_group(required=True)
+    who.add_argument("--employee", help="employee code")
+    who.add_argument("--user", help="user name (unit heads, Nội vụ)")
+    q.add_argument("--email")
+    q.add_argument("--phone")
+    q.add_argument("--channel", choices=["email", "webhook", "auto"])
+    q.add_argument("--quiet", help="quiet hours, local: 21:00-06:30, none or default")
+    q.set_defaults(func=cmd_notify_contact)
 
     p = sub.add_parser("recompute", help="recompute every person for a date range now")
     p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)

@@ -7,6 +7,7 @@ caller's transaction, so the message exists exactly when the change is committed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Conflict, NotFound
+from kycuong.errors import Conflict, Invalid, NotFound
 from services.scope import Scope
 from store import outbox
-from store.models import OutboxMessage
+from store.models import Employee, NotificationPreference, OutboxMessage, User
 from store.outbox import Attachment
 
 STATUS = {
@@ -137,3 +138,67 @@ def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> None:
         raise NotFound("Thông báo")
     if not outbox.retry(db, message_id, now):
         raise Conflict("not_failed", "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được.")
+
+
+CHANNELS = {"email": "E-mail", "webhook": "Webhook (Zalo OA, nhóm chat)"}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def set_contact(
+    db: DbSession,
+    recipient: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    channel: str | None = None,
+    quiet: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Set a person's (``employee:<id>``) or account's (``user:<id>``) e-mail, phone, channel
+    (``email``, ``webhook``, ``auto``) and quiet hours (``21:00-06:30``, ``none``, ``default``).
+    A value left None is left as it is; ``Invalid`` names what is wrong, in Vietnamese."""
+    from notify.quiet import QuietHours
+
+    kind, _, raw = recipient.partition(":")
+    target: Employee | User | None = None
+    if raw.isdigit():
+        target = db.get(Employee, int(raw)) if kind == "employee" else db.get(User, int(raw))
+    if target is None or kind not in ("employee", "user"):
+        raise NotFound("Người nhận")
+    if email is not None:
+        email = email.strip()
+        if email and (len(email) > 255 or not _EMAIL.match(email)):
+            raise Invalid("bad_email", f"Địa chỉ e-mail “{email[:80]}” không hợp lệ.")
+        target.email = email or None
+    if phone is not None:
+        phone = phone.strip()
+        if phone and (len(phone) > 32 or not phone.lstrip("+").replace(" ", "").isdigit()):
+            raise Invalid("bad_phone", f"Số điện thoại “{phone[:40]}” không hợp lệ.")
+        target.phone = phone or None
+    if channel is None and quiet is None:
+        return
+    pref = db.get(NotificationPreference, recipient)
+    if pref is None:
+        pref = NotificationPreference(recipient=recipient, updated_at=now or datetime.now(UTC))
+        db.add(pref)
+    if channel is not None:
+        if channel not in (*CHANNELS, "auto"):
+            raise Invalid("bad_channel", "Kênh nhận phải là email, webhook hoặc auto.")
+        pref.channel = None if channel == "auto" else channel
+    if quiet is not None:
+        if quiet == "default":
+            pref.quiet_from = pref.quiet_to = None
+        elif quiet == "none":
+            pref.quiet_from = pref.quiet_to = "00:00"
+        else:
+            try:
+                hours = QuietHours.parse(quiet)
+            except ValueError:
+                hours = None
+            if hours is None:
+                raise Invalid(
+                    "bad_quiet_hours",
+                    f"Giờ yên lặng “{quiet[:40]}” không hợp lệ (dạng 21:00-06:30).",
+                )
+            pref.quiet_from, pref.quiet_to = f"{hours.start:%H:%M}", f"{hours.end:%H:%M}"
+    pref.updated_at = now or datetime.now(UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +41,26 @@ EMPLOYEE_COLUMNS = {
     "active_from": ["ngaybatdau", "ngayvao", "activefrom"],
     "card": ["sothe", "mathe", "the", "card"],
     "card_valid_from": ["thehieuluctu", "hieuluctu", "cardvalidfrom"],
+    "email": ["email", "thudientu", "diachiemail", "diachithudientu"],
+    "phone": ["sodienthoai", "dienthoai", "sdt", "phone"],
 }
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9 .]{8,20}$")
+
+
+def _contacts(person: Employee, cells: dict[str, str], cols: dict[str, str]) -> str | None:
+    """Set the e-mail and phone given (a column left out changes nothing); a problem, or None."""
+    if "email" in cols:
+        email = cells.get(cols["email"], "").strip()
+        if email and (len(email) > 255 or not EMAIL.match(email)):
+            return f"địa chỉ e-mail “{email[:80]}” không hợp lệ"
+        person.email = email or None
+    if "phone" in cols:
+        phone = cells.get(cols["phone"], "").strip()
+        if phone and not PHONE.match(phone):
+            return f"số điện thoại “{phone[:40]}” không hợp lệ"
+        person.phone = phone or None
+    return None
 
 
 class RosterError(ValueError):
@@ -223,6 +243,10 @@ def import_employees(db: DbSession, path: Path, tz: ZoneInfo | None = None) -> I
             person.full_name, person.unit_id = full_name, units[0].id
             report.updated += 1
         person.title = cells.get(cols.get("title", ""), "") or None
+        contact_problem = _contacts(person, cells, cols)
+        if contact_problem:
+            problems.append(f"Dòng {number}: {contact_problem}")
+            continue
         db.flush()
         card = cells.get(cols.get("card", ""), "")
         if card:

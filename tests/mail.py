@@ -61,7 +61,7 @@ def smtp_server() -> Iterator[SmtpSink]:
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 @dataclass

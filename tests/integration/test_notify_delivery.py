@@ -11,16 +11,20 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, select, update
 
+from kycuong.errors import KcError
 from notify.channels import EmailChannel, SmtpConfig, WebhookChannel, WebhookConfig
+from notify.quiet import QuietHours
 from notify.recipients import employee
 from notify.sender import Sender, SenderConfig
+from rules.zones import zone
 from services import notifications
 from services.scope import Scope
 from store.db import db_session
@@ -241,5 +245,58 @@ def test_an_email_is_vietnamese_with_text_and_html_and_a_stable_message_id(
     assert mail["To"] == f"cb{ids[0]}@so.gov.vn"
     assert "Kính gửi Nguyễn Văn 0," in body_text(mail)
     html = mail.get_body(preferencelist=("html",))
-    assert html is not None and "<p>Nội dung thử.</p>" in html.get_content()  # type: ignore[attr-defined]
+    assert html is not None and "<p>Nội dung thử.</p>" in html.get_content()
     assert str(mail["Message-ID"]).startswith("<kc.1.")
+
+
+def test_quiet_hours_delay_a_message_to_their_end_and_the_chosen_channel_is_used(
+    pg_engine: Engine,
+) -> None:
+    ids = people_with_email(pg_engine, 2)
+    with db_session(pg_engine) as db:
+        notifications.set_contact(db, employee(ids[0]), quiet="21:00-06:30")
+        notifications.set_contact(db, employee(ids[1]), channel="webhook", quiet="none")
+    queue_plain(pg_engine, ids)
+    tz = zone("Asia/Ho_Chi_Minh")
+    day = datetime.now(UTC).astimezone(tz).date() + timedelta(days=2)  # after they were queued
+    evening = datetime.combine(day, time(22, 0), tzinfo=tz)
+    morning = datetime.combine(day + timedelta(days=1), time(6, 30), tzinfo=tz)
+    clock = [evening]
+    with smtp_server() as sink, webhook_server([]) as hook:
+        sender = Sender(
+            pg_engine,
+            {
+                "email": EmailChannel(SmtpConfig(host="127.0.0.1", port=sink.port, starttls=False)),
+                "webhook": WebhookChannel(WebhookConfig(url=f"http://127.0.0.1:{hook.port}/")),
+            },
+            SenderConfig(quiet=QuietHours.parse("22:30-05:00")),
+            clock=lambda: clock[0],
+        )
+        stats = sender.drain()
+        assert (stats.postponed, stats.sent) == (1, 1)  # the second person: no quiet hours
+        assert len(hook.requests) == 1 and sink.messages == []
+        with db_session(pg_engine) as db:
+            waiting = db.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == "queued")
+            ).one()
+        assert waiting.attempts == 0
+        assert waiting.next_attempt_at == morning
+        clock[0] = morning + timedelta(minutes=1)
+        assert sender.drain().sent == 1
+        assert [m["To"] for m in sink.messages] == [f"cb{ids[0]}@so.gov.vn"]
+
+
+def test_contacts_and_preferences_refuse_bad_input_in_vietnamese(pg_engine: Engine) -> None:
+    ids = people_with_email(pg_engine, 1)
+    with db_session(pg_engine) as db:
+        for kwargs, message in (
+            ({"email": "không-phải-email"}, "Địa chỉ e-mail “không-phải-email” không hợp lệ."),
+            ({"phone": "gọi tôi"}, "Số điện thoại “gọi tôi” không hợp lệ."),
+            ({"quiet": "tối"}, "Giờ yên lặng “tối” không hợp lệ (dạng 21:00-06:30)."),
+            ({"channel": "fax"}, "Kênh nhận phải là email, webhook hoặc auto."),
+        ):
+            with pytest.raises(KcError) as caught:
+                notifications.set_contact(db, employee(ids[0]), **kwargs)
+            assert caught.value.message == message
+        with pytest.raises(KcError):
+            notifications.set_contact(db, "employee:999999", email="a@b.vn")

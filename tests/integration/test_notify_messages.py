@@ -51,7 +51,11 @@ class Office:
     def send(self) -> int:
         sender = Sender(
             self.engine,
-            {"email": EmailChannel(SmtpConfig(host="127.0.0.1", port=self.sink.port, starttls=False))},
+            {
+                "email": EmailChannel(
+                    SmtpConfig(host="127.0.0.1", port=self.sink.port, starttls=False)
+                )
+            },
             SenderConfig(public_url=URL, quiet=None),
             clock=self.rig.clock,
         )
@@ -202,7 +206,7 @@ def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_t
     assert "Người vượt ngưỡng xem xét kỷ luật (3):" in text
     assert "Nguyễn Văn 0 (Phòng Một): Nghỉ không lý do" in text
     [attachment] = list(mail.iter_attachments())
-    assert attachment.get_filename().endswith(".xlsx")
-    book = load_workbook(BytesIO(attachment.get_content()))  # type: ignore[attr-defined]
+    assert str(attachment.get_filename()).endswith(".xlsx")
+    book = load_workbook(BytesIO(attachment.get_content()))
     cells = {str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
     assert any("Phòng Một" in c for c in cells)
