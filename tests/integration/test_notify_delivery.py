@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -289,12 +290,13 @@ def test_quiet_hours_delay_a_message_to_their_end_and_the_chosen_channel_is_used
 def test_contacts_and_preferences_refuse_bad_input_in_vietnamese(pg_engine: Engine) -> None:
     ids = people_with_email(pg_engine, 1)
     with db_session(pg_engine) as db:
-        for kwargs, message in (
+        cases: tuple[tuple[dict[str, Any], str], ...] = (
             ({"email": "không-phải-email"}, "Địa chỉ e-mail “không-phải-email” không hợp lệ."),
             ({"phone": "gọi tôi"}, "Số điện thoại “gọi tôi” không hợp lệ."),
             ({"quiet": "tối"}, "Giờ yên lặng “tối” không hợp lệ (dạng 21:00-06:30)."),
             ({"channel": "fax"}, "Kênh nhận phải là email, webhook hoặc auto."),
-        ):
+        )
+        for kwargs, message in cases:
             with pytest.raises(KcError) as caught:
                 notifications.set_contact(db, employee(ids[0]), **kwargs)
             assert caught.value.message == message
