@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
@@ -98,11 +99,32 @@ class OutboxPage:
     next_before: int | None
 
 
-def _view(m: OutboxMessage) -> MessageView:
+def _names(db: DbSession, refs: set[str]) -> dict[str, str]:
+    """``employee:<id>`` → the person's name; ``user:<id>`` → the account's name."""
+    ids: dict[str, set[int]] = {"employee": set(), "user": set()}
+    for ref in refs:
+        kind, _, raw = ref.partition(":")
+        if kind in ids and raw.isdigit():
+            ids[kind].add(int(raw))
+    names: dict[str, str] = {}
+    if ids["employee"]:
+        for i, name in db.execute(
+            select(Employee.id, Employee.full_name).where(Employee.id.in_(ids["employee"]))
+        ):
+            names[f"employee:{i}"] = name
+    if ids["user"]:
+        for i, username, full_name in db.execute(
+            select(User.id, User.username, User.full_name).where(User.id.in_(ids["user"]))
+        ):
+            names[f"user:{i}"] = f"{full_name or username} (tài khoản {username})"
+    return names
+
+
+def _view(m: OutboxMessage, names: dict[str, str]) -> MessageView:
     return MessageView(
         id=m.id,
         kind=KIND.get(m.kind, m.kind),
-        recipient=m.recipient,
+        recipient=names.get(m.recipient, m.recipient),
         status=m.status,
         attempts=m.attempts,
         channel=m.channel,
@@ -123,9 +145,10 @@ def page(
     rows = outbox.page(db, chosen, limit + 1, before)
     more = len(rows) > limit
     rows = rows[:limit]
+    names = _names(db, {m.recipient for m in rows})
     return OutboxPage(
         counts=outbox.counts(db),
-        messages=[_view(m) for m in rows],
+        messages=[_view(m, names) for m in rows],
         next_before=rows[-1].id if more and rows else None,
     )
 
