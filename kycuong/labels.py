@@ -49,3 +49,17 @@ DEAD_LETTER = {
     "future_time": "Thời gian chấm công ở tương lai",
     "store_error": "Lỗi lưu trữ",
 }
+NOTIFICATION_STATUS = {
+    "queued": "Chờ gửi",
+    "sending": "Đang gửi",
+    "sent": "Đã gửi",
+    "failed": "Gửi không được",
+    "cancelled": "Đã hủy",
+}
+NOTIFICATION_KIND = {
+    "violation_flagged": "Vi phạm mới",
+    "unit_digest": "Tổng hợp cho trưởng đơn vị",
+    "monthly_summary": "Báo cáo tháng cho Nội vụ",
+    "request_decided": "Kết quả đề nghị",
+    "plain": "Thông báo",
+}

@@ -17,25 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
+from kycuong.labels import NOTIFICATION_KIND, NOTIFICATION_STATUS
 from services.scope import Scope
 from store import outbox
 from store.models import Employee, NotificationPreference, OutboxMessage, User
 from store.outbox import Attachment
 
-STATUS = {
-    "queued": "Chờ gửi",
-    "sending": "Đang gửi",
-    "sent": "Đã gửi",
-    "failed": "Gửi không được",
-    "cancelled": "Đã hủy",
-}
-KIND = {
-    "violation_flagged": "Vi phạm mới",
-    "unit_digest": "Tổng hợp cho trưởng đơn vị",
-    "monthly_summary": "Báo cáo tháng cho Nội vụ",
-    "request_decided": "Kết quả đề nghị",
-    "plain": "Thông báo",
-}
+STATUS = NOTIFICATION_STATUS
+KIND = NOTIFICATION_KIND
 
 
 def enqueue(

@@ -24,7 +24,7 @@ from rules.zones import zone
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
 from store.db import db_session
-from store.models import Employee, OutboxMessage, User, ViolationRecord
+from store.models import Device, Employee, OutboxMessage, User, ViolationRecord
 from store.queue import enqueue, keys_for_days
 from store.users import create_user
 from tests.factories import org
@@ -210,3 +210,24 @@ def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_t
     book = load_workbook(BytesIO(attachment.get_content()))
     cells = {str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
     assert any("Phòng Một" in c for c in cells)
+
+
+def test_a_provisional_absence_gets_its_notice_only_once_it_is_final(office: Office) -> None:
+    rig = office.rig
+    with db_session(office.engine) as db:
+        for device in db.scalars(select(Device)):
+            device.sent_up_to = local(DAY, "07:10")  # the readers stopped reporting at 07:10
+        enqueue(db, [(rig.employee_id("E0002"), DAY)], "test")
+    rig.clock.set(DAY, "10:00")
+    rig.run()
+    assert office.outbox() == []  # the backlog may still prove the person was there
+    with db_session(office.engine) as db:
+        for device in db.scalars(select(Device)):
+            device.sent_up_to = local(DAY, "09:59")
+        enqueue(db, [(rig.employee_id("E0002"), DAY)], "caught_up")
+    rig.run()
+    assert [m.kind for m in office.outbox()] == ["violation_flagged"]
+    assert office.send() == 1
+    text = body_text(office.sink.messages[0])
+    assert "Vắng mặt không lý do, buổi sáng ngày 23/11/2026" in text
+    assert "Không có lượt chấm công nào trong buổi này." in text
