@@ -15,8 +15,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, tuple_, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from store.models import OutboxAttachment, OutboxMessage, ViolationRecord
@@ -81,16 +93,59 @@ def add(
     return int(new_id)
 
 
+_PG_NOTICES = text(
+    "INSERT INTO outbox (kind, recipient, dedupe_key, subject, template, context, status,"
+    " attempts, next_attempt_at, created_at) "
+    "SELECT 'violation_flagged', 'employee:' || v.employee_id, 'violation:' || v.id, NULL,"
+    " 'violation_flagged', '{\"violation_id\": ' || v.id || '}', 'queued', 0, :not_before, :now "
+    "FROM unnest(:e, :d, :s, :k) AS k(e, d, s, k) "
+    "JOIN violations v ON v.employee_id = k.e AND v.day = k.d AND v.session = k.s"
+    " AND v.kind = k.k "
+    "ON CONFLICT (dedupe_key) DO UPDATE SET status = 'queued', cancelled_at = NULL,"
+    " next_attempt_at = EXCLUDED.next_attempt_at WHERE outbox.status = 'cancelled'"
+).bindparams(
+    bindparam("e", type_=ARRAY(Integer)),
+    bindparam("d", type_=ARRAY(Date)),
+    bindparam("s", type_=ARRAY(String)),
+    bindparam("k", type_=ARRAY(String)),
+)
+_PG_CANCEL_NOTICES = text(
+    "UPDATE outbox SET status = 'cancelled', cancelled_at = :now, lease_until = NULL "
+    "FROM unnest(:e, :d, :s, :k) AS k(e, d, s, k) "
+    "JOIN violations v ON v.employee_id = k.e AND v.day = k.d AND v.session = k.s"
+    " AND v.kind = k.k "
+    "WHERE outbox.dedupe_key = 'violation:' || v.id AND outbox.status IN ('queued', 'failed')"
+).bindparams(
+    bindparam("e", type_=ARRAY(Integer)),
+    bindparam("d", type_=ARRAY(Date)),
+    bindparam("s", type_=ARRAY(String)),
+    bindparam("k", type_=ARRAY(String)),
+)
+
+
+def _arrays(wanted: list[Identity]) -> dict[str, list[Any]]:
+    return {
+        "e": [w[0] for w in wanted],
+        "d": [w[1] for w in wanted],
+        "s": [w[2] for w in wanted],
+        "k": [w[3] for w in wanted],
+    }
+
+
 def violation_notices(
     db: DbSession, identities: Iterable[Identity], not_before: datetime, now: datetime
 ) -> int:
     """Make sure each violation has its notice to the person (``violation:<id>``), once.
 
     A notice cancelled when its violation was withdrawn is queued again if it comes back;
-    one already queued, sending or sent is left as it is. Returns the rows written."""
+    one already queued, sending or sent is left as it is. On PostgreSQL one statement over
+    arrays of the identities. Returns the rows written."""
     wanted = sorted(set(identities))
     if not wanted:
         return 0
+    if db.get_bind().dialect.name == "postgresql":
+        result = db.execute(_PG_NOTICES, {**_arrays(wanted), "not_before": not_before, "now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
     v = ViolationRecord
     rows = db.execute(
         select(v.id, v.employee_id).where(
@@ -131,6 +186,9 @@ def cancel_violation_notices(db: DbSession, identities: Iterable[Identity], now:
     wanted = sorted(set(identities))
     if not wanted:
         return 0
+    if db.get_bind().dialect.name == "postgresql":
+        result = db.execute(_PG_CANCEL_NOTICES, {**_arrays(wanted), "now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
     v = ViolationRecord
     keys = [
         f"violation:{vid}"
