@@ -88,3 +88,24 @@ def test_links_are_built_in_one_place_from_the_public_address() -> None:
         links.person_violation("https://kc.gov.vn/", 42) == "https://kc.gov.vn/cua-toi/vi-pham/42"
     )
     assert links.head_queue("https://kc.gov.vn") == "https://kc.gov.vn/vi-pham"
+
+
+def test_a_decided_request_renders_for_the_person_in_vietnamese() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from notify.recipients import Contact
+    from notify.render import render
+
+    message = SimpleNamespace(
+        template="request_decided",
+        subject=None,
+        context='{"title": "Giải trình đi muộn 23/11/2026", "decision": "Chấp thuận", '
+        '"decided_by": "Trưởng phòng", "note": "Có giấy mời họp", '
+        '"link": "https://kc.gov.vn/cua-toi/de-nghi/7"}',
+    )
+    who = Contact("employee:1", "Nguyễn Thị Hương", None, None, "Sở Nội vụ", None, None)
+    out = render(cast(Any, None), cast(Any, message), who, "https://kc.gov.vn", "")
+    assert out.subject == "[Sở Nội vụ] Giải trình đi muộn 23/11/2026: Chấp thuận"
+    assert "Kính gửi Nguyễn Thị Hương," in out.text and "Ý kiến: Có giấy mời họp" in out.text
+    assert '<a href="https://kc.gov.vn/cua-toi/de-nghi/7">' in out.html
