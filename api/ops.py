@@ -97,6 +97,12 @@ def metrics(db: DbSession) -> Response:
     devices = Gauge("kc_devices", "Readers by state", ["state"], registry=registry)
     for state, count in dict(figures["devices"]).items():  # type: ignore[arg-type]
         devices.labels(state).set(count)
+    from kycuong.metrics import NOTIFY_OUTBOX
+    from store.outbox import counts as outbox_counts
+
+    outbox = outbox_counts(db)  # failed notifications visible to the operator's alerting
+    for status in ("queued", "sending", "sent", "failed", "cancelled"):
+        NOTIFY_OUTBOX.labels(status).set(outbox.get(status, 0))
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

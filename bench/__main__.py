@@ -14,6 +14,7 @@ def main() -> int:
         "flood": "bench.flood",
         "hostile": "bench.hostile",
         "roster": "bench.roster",
+        "notify": "bench.notify",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)

@@ -162,12 +162,15 @@ def _demo_users(db: DbSession) -> None:
 
 
 def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
+    from notify.jobs import NotifyJobs
+    from notify.sender import Sender
+    from notify.violations import ViolationNotices
     from runner.directory import RulesDirectory
     from runner.worker import DeadlineScheduler, RecomputeWorker
 
     engine = engine_for(settings.database_url)
     directory = RulesDirectory()
-    worker = RecomputeWorker(engine, directory)
+    worker = RecomputeWorker(engine, directory, notices=ViolationNotices.from_settings(settings))
     worker.start()
     scheduler = DeadlineScheduler(
         engine,
@@ -175,6 +178,14 @@ def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
         settings.timezone,
         dead_letter_retention=timedelta(days=settings.dead_letter_retention_days),
     )
+    if settings.notify_enabled:
+        # The one scheduler sends too: the digests, the monthly report and the outbox.
+        jobs = NotifyJobs(engine, settings)
+        jobs.install(scheduler.scheduler)
+        jobs.catch_up()
+        sender = Sender.from_settings(engine, settings)
+        sender.start()
+        scheduler.on_stop.append(sender.stop)
     scheduler.start()
     return worker, scheduler
 
@@ -267,6 +278,56 @@ def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
     _wait_for_signal()
     scheduler.stop()
     worker.stop()
+    return 0
+
+
+def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
+    from notify.sender import Sender
+
+    upgrade(settings.database_url)
+    sender = Sender.from_settings(engine_for(settings.database_url), settings)
+    if args.once:
+        stats = sender.drain()
+        print(
+            f"đã gửi {stats.sent}, thử lại sau {stats.retried}, không gửi được {stats.failed}, "
+            f"hoãn (giờ yên lặng) {stats.postponed}, hủy {stats.cancelled}"
+        )
+        return 0
+    from kycuong.metrics import serve
+
+    serve(settings.metrics_port)
+    sender.start()
+    log.info("notification sender running")
+    _wait_for_signal()
+    sender.stop()
+    return 0
+
+
+def cmd_notify_contact(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.errors import KcError
+    from services.notifications import set_contact
+    from store.models import Employee, User
+
+    try:
+        with db_session(engine_for(settings.database_url)) as db:
+            if args.employee:
+                found = db.scalar(select(Employee.id).where(Employee.code == args.employee))
+                recipient = f"employee:{found}" if found else ""
+            else:
+                found = db.scalar(select(User.id).where(User.username == args.user))
+                recipient = f"user:{found}" if found else ""
+            set_contact(
+                db,
+                recipient,
+                email=args.email,
+                phone=args.phone,
+                channel=args.channel,
+                quiet=args.quiet,
+            )
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"đã lưu liên hệ và tùy chọn nhận thông báo của {args.employee or args.user}")
     return 0
 
 
@@ -961,6 +1022,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")
     p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("notify", help="notifications: the outbox's sender")
+    nsub = p.add_subparsers(dest="notify_cmd", required=True)
+    q = nsub.add_parser("send", help="send due messages (the rules role does it too)")
+    q.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    q.set_defaults(func=cmd_notify)
+    q = nsub.add_parser(
+        "contact", help="a person's or account's e-mail, phone, channel, quiet hours"
+    )
+    who = q.add_mutually_exclusive_group(required=True)
+    who.add_argument("--employee", help="employee code")
+    who.add_argument("--user", help="user name (unit heads, Nội vụ)")
+    q.add_argument("--email")
+    q.add_argument("--phone")
+    q.add_argument("--channel", choices=["email", "webhook", "auto"])
+    q.add_argument("--quiet", help="quiet hours, local: 21:00-06:30, none or default")
+    q.set_defaults(func=cmd_notify_contact)
 
     p = sub.add_parser("recompute", help="recompute every person for a date range now")
     p.add_argument("--from", dest="date_from", type=_day, required=True)

@@ -85,3 +85,17 @@ ROSTER_ACTION = {
     "refuse": "Từ chối",
 }
 ROSTER_KIND = {"units": "Đơn vị", "employees": "Cán bộ"}
+NOTIFICATION_STATUS = {
+    "queued": "Chờ gửi",
+    "sending": "Đang gửi",
+    "sent": "Đã gửi",
+    "failed": "Gửi không được",
+    "cancelled": "Đã hủy",
+}
+NOTIFICATION_KIND = {
+    "violation_flagged": "Vi phạm mới",
+    "unit_digest": "Tổng hợp cho trưởng đơn vị",
+    "monthly_summary": "Báo cáo tháng cho Nội vụ",
+    "request_decided": "Kết quả đề nghị",
+    "plain": "Thông báo",
+}

@@ -98,6 +98,51 @@ class Settings(BaseSettings):
         default_factory=dict, description='overrides of the C01a-HD symbols, e.g. {"absent": "Ko"}'
     )
 
+    # Notifications (thông báo): the outbox's channels, links, digests and the monthly report.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="the web app's address, for links in messages"
+    )
+    agency_name: str = Field(
+        default="", description="signs messages when a person's agency is unknown"
+    )
+    notify_enabled: bool = Field(
+        default=True, description="queue notifications and run the sender in the rules role"
+    )
+    notify_violation_kinds: list[str] = Field(
+        default_factory=lambda: ["late", "early_leave", "absent", "missing_in", "missing_out"]
+    )
+    notify_hold_minutes: int = Field(
+        default=5, ge=0, description="wait before a violation notice, so a backlog may withdraw it"
+    )
+    notify_max_age_days: int = Field(
+        default=3, ge=0, description="no notice for a violation of a day older than this"
+    )
+    notify_quiet_hours: str = Field(
+        default="21:00-06:30", description="default quiet hours, local; empty: none"
+    )
+    notify_digest_times: list[str] = Field(default_factory=lambda: ["09:30", "17:30"])
+    notify_monthly_at: str = Field(default="07:00", description="on the 1st, local time")
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_backoff_s: float = Field(default=30.0, gt=0, description="first retry delay, doubling")
+    notify_backoff_max_s: float = Field(default=6 * 3600.0, gt=0)
+    notify_lease_s: float = Field(
+        default=300.0, gt=0, description="a claimed message is another sender's after this"
+    )
+    notify_poll_s: float = Field(default=5.0, gt=0)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Kỷ Cương <ky-cuong@localhost>"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    webhook_url: str | None = Field(
+        default=None, description="a Zalo OA or chat gateway: a signed JSON POST per message"
+    )
+    webhook_secret: str = Field(default="", description="HMAC-SHA256 key of the signature")
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
     metrics_port: int | None = Field(
         default=None, description="serve Prometheus metrics of the ingest/rules role here"
     )

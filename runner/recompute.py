@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Date, DateTime, Integer, Table, bindparam, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -36,6 +36,9 @@ from store.punches import credential_held
 from store.queue import lock_keys
 from store.rollups import month_of
 from store.rollups import refresh as refresh_person_months
+
+if TYPE_CHECKING:
+    from notify.violations import ViolationNotices
 
 Key = tuple[int, date]
 VIOLATIONS = cast(Table, ViolationRecord.__table__)
@@ -126,11 +129,14 @@ def recompute(
     trigger: str = "",
     *,
     write: bool = True,
+    notices: ViolationNotices | None = None,
 ) -> RecomputeStats:
     """Recompute ``keys`` as of ``now`` inside the caller's transaction.
 
     With ``write=False`` nothing is locked or written: the changes are only returned in
     ``stats.changes`` (the preview of a recompute or of a rules file, services.effects).
+    With ``notices``, the people's notices of what changed are queued in it too
+    (notify/violations.py).
     """
     wanted = set(keys)
     stats = RecomputeStats()
@@ -170,6 +176,8 @@ def recompute(
     events: list[dict[str, Any]] = []
     record_rows: list[dict[str, Any]] = []
     record_deletes: list[Key] = []
+    flagged: list[tuple[int, date, str, str]] = []
+    withdrawn: list[tuple[int, date, str, str]] = []
     for key in sorted(wanted):
         employee_id, day = key
         person = people[employee_id]
@@ -204,6 +212,13 @@ def recompute(
                 events,
                 trigger,
             )
+            if notices is not None:
+                identity = (employee_id, day, *change.key)
+                v = change.violation
+                if v is None:
+                    withdrawn.append(identity)
+                elif notices.wants(v.kind, day, v.provisional, now.astimezone(person.tz).date()):
+                    flagged.append(identity)
         if changes:
             stats.changed_keys.append(key)
         if not write:
@@ -243,6 +258,8 @@ def recompute(
     touched = {*stats.changed_keys, *record_deletes}
     touched |= {(r["employee_id"], r["day"]) for r in record_rows}
     refresh_person_months(db, {(e, month_of(d)) for e, d in touched})
+    if notices is not None:
+        notices.record(db, flagged, withdrawn, now)
     return stats
 
 

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -22,6 +23,9 @@ from runner.recompute import RecomputeStats, recompute
 from store.db import db_session
 from store.partitions import ensure_ahead
 from store.queue import claim
+
+if TYPE_CHECKING:
+    from notify.violations import ViolationNotices
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,10 @@ class RecomputeWorker:
         clock: Clock = utc_now,
         batch: int = 500,
         idle_s: float = 0.1,
+        notices: ViolationNotices | None = None,
     ) -> None:
         self.engine = engine
+        self.notices = notices
         self.directory = directory or RulesDirectory()
         self.clock = clock
         self.batch = batch
@@ -58,7 +64,9 @@ class RecomputeWorker:
         """Claim one batch and recompute it in one transaction."""
         with RECOMPUTE_SECONDS.time(), db_session(self.engine) as db:
             keys = claim(db, self.batch)
-            stats = recompute(db, keys, self.clock(), self.directory, trigger="queue")
+            stats = recompute(
+                db, keys, self.clock(), self.directory, trigger="queue", notices=self.notices
+            )
         self.recomputed += stats.keys
         RECOMPUTE_KEYS.inc(stats.keys)
         for action in ("detected", "updated", "withdrawn", "restored"):
@@ -128,6 +136,7 @@ class DeadlineScheduler:
         self.directory = directory
         self.timezone = timezone
         self.clock = clock
+        self.on_stop: list[Callable[[], None]] = []
         self.scheduler = BackgroundScheduler(
             timezone=timezone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -213,3 +222,5 @@ class DeadlineScheduler:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+        for stop in self.on_stop:
+            stop()

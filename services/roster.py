@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -54,6 +55,13 @@ EMPLOYEE_COLUMNS = (
     Column("active_to", "Ngày kết thúc", ("ngaynghiviec", "ngaythoiviec", "activeto", "end")),
     Column("card", "Số thẻ", ("mathe", "the", "card", "cardnumber")),
     Column("card_valid_from", "Thẻ hiệu lực từ", ("hieuluctu", "cardvalidfrom")),
+    # Contacts for notifications (thông báo): a column left out of the file changes nothing.
+    Column("email", "E-mail", ("email", "thudientu", "diachiemail", "diachithudientu")),
+    Column("phone", "Số điện thoại", ("sodienthoai", "dienthoai", "sdt", "phone")),
+)
+CONTACTS = (
+    ("email", "E-mail", re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), 255),
+    ("phone", "Số điện thoại", re.compile(r"^\+?[0-9 .]{8,20}$"), 32),
 )
 COLUMNS = {"units": UNIT_COLUMNS, "employees": EMPLOYEE_COLUMNS}
 
@@ -446,6 +454,13 @@ def _plan_employees(
             reasons.append(f"Số thẻ {card} trùng với dòng {cards_seen[card]}")
         elif card:
             cards_seen[card] = row.line
+        contacts: dict[str, str | None] = {}
+        for name, label, pattern, longest in CONTACTS:
+            if name in table.fields:
+                value = row.get(name).strip()
+                if value and (len(value) > longest or not pattern.match(value)):
+                    reasons.append(f"{label} “{value[:80]}” không hợp lệ")
+                contacts[name] = value or None
         holder_note = None
         card_start = card_from or first_day
         if card and not reasons:
@@ -478,6 +493,12 @@ def _plan_employees(
             if end is not None and end != person.active_to:
                 before = f"{person.active_to:%d/%m/%Y}" if person.active_to else "(trống)"
                 changes.append(f"Ngày kết thúc: {before} → {end:%d/%m/%Y}")
+            for name, label, _, _ in CONTACTS:
+                old_value = getattr(person, name)
+                if name in contacts and contacts[name] != old_value:
+                    changes.append(
+                        f"{label}: {old_value or '(trống)'} → {contacts[name] or '(trống)'}"
+                    )
             action = "update"
         if holder_note is not None:
             changes.append(holder_note)
@@ -487,7 +508,9 @@ def _plan_employees(
             action = "unchanged"
         rows.append(RowPlan(row.line, action, code, full_name, tuple(changes), (), tuple(warnings)))
         steps.append(
-            _employee_step(row, unit.id, person.id if person else None, card, card_start, today)
+            _employee_step(
+                row, unit.id, person.id if person else None, card, card_start, today, contacts
+            )
         )
     if any(r.action == "refuse" for r in rows):
         return rows, []
@@ -543,7 +566,13 @@ def _card_holders(
 
 
 def _employee_step(
-    row: Row, unit_id: int, person_id: int | None, card: str, card_start: date, today: date
+    row: Row,
+    unit_id: int,
+    person_id: int | None,
+    card: str,
+    card_start: date,
+    today: date,
+    contacts: dict[str, str | None],
 ) -> Step:
     def write(db: DbSession, tally: _Tally) -> None:
         start = _day(row, "active_from", "Ngày bắt đầu")
@@ -567,6 +596,8 @@ def _employee_step(
             person.active_from = start or person.active_from
             person.active_to = end if end is not None else person.active_to
             _requeue_changes(db, person, before, today)
+        for name, value in contacts.items():
+            setattr(person, name, value)
         if card:
             try:
                 credential = assign_card(db, person, card, utc_midnight(card_start))

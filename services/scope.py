@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules:write": frozenset({"admin"}),
     "roster:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
     "roster:write": frozenset({"hr_clerk", "admin"}),
+    "notifications:admin": frozenset({"admin"}),
 }
 
 

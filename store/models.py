@@ -91,6 +91,9 @@ class Employee(Base):
     active_from: Mapped[date] = mapped_column(Date)
     active_to: Mapped[date | None] = mapped_column(Date)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
+    # Contacts for notifications (thông báo): only what a message needs to reach the person.
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class Credential(Base):
@@ -497,6 +500,8 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class UserEvent(Base):
@@ -609,3 +614,72 @@ class ImportUpload(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# -- notifications (thông báo): the outbox and each person's preferences -------------------
+
+
+class OutboxMessage(Base):
+    """A message to send (thông báo), written in the transaction of the change that causes it.
+
+    ``dedupe_key`` makes it once per cause (``violation:<id>``, ``digest:<user>:<slot>``…).
+    The sender claims due rows (``queued``, or ``sending`` whose lease ran out), sends, and
+    marks them ``sent`` once; a failure goes back to ``queued`` with a growing delay, and
+    past the last attempt to ``failed`` with a Vietnamese reason. ``cancelled``: its cause
+    went away before it was sent (a withdrawn violation).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(64))  # "employee:<id>" or "user:<id>"
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(255))  # None: the template's subject
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(16))  # the one last tried
+    address: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxAttachment(Base):
+    """A file sent with a message (the month's XLSX summary), made when it was queued."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(128))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class NotificationPreference(Base):
+    """A person's channel (e-mail or webhook) and quiet hours (giờ yên lặng).
+
+    Quiet hours delay a message to their end, never drop it; no row: the defaults.
+    """
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (CheckConstraint("channel IN ('email', 'webhook')", name="channel"),)
+
+    recipient: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(16))  # None: e-mail when there is one
+    quiet_from: Mapped[str | None] = mapped_column(String(5))  # "21:00" local
+    quiet_to: Mapped[str | None] = mapped_column(String(5))  # "06:30" local
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

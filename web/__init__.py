@@ -6,7 +6,17 @@ office LAN. Pages and the JSON API call the same service functions with the same
 
 from fastapi import APIRouter
 
-from web import credentials, devices_pages, documents, excuses, pages, roster, rules, users
+from web import (
+    credentials,
+    devices_pages,
+    documents,
+    excuses,
+    notifications,
+    pages,
+    roster,
+    rules,
+    users,
+)
 
 # Every page module's router, in the order the app includes them (add new modules here).
 ROUTERS: list[APIRouter] = [
@@ -18,4 +28,5 @@ ROUTERS: list[APIRouter] = [
     devices_pages.router,
     excuses.router,
     users.router,
+    notifications.router,
 ]

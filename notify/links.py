@@ -1,0 +1,28 @@
+"""Links in messages: the one place that knows the web app's paths (KC_PUBLIC_URL + path).
+
+The person's own violation page is built by the self-service pages (``/cua-toi/…``); the
+head's queue is ``/vi-pham``. Change a path here and every message follows.
+"""
+
+from __future__ import annotations
+
+PERSON_VIOLATION_PATH = "/cua-toi/vi-pham/{id}"
+HEAD_QUEUE_PATH = "/vi-pham"
+SUMMARY_PATH = "/bao-cao"
+
+
+def _join(base: str, path: str) -> str:
+    return base.rstrip("/") + path
+
+
+def person_violation(base: str, violation_id: int) -> str:
+    """Where the person reads a violation and explains it (giải trình)."""
+    return _join(base, PERSON_VIOLATION_PATH.format(id=violation_id))
+
+
+def head_queue(base: str) -> str:
+    return _join(base, HEAD_QUEUE_PATH)
+
+
+def summaries(base: str) -> str:
+    return _join(base, SUMMARY_PATH)
