@@ -32,5 +32,5 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("amqtt", "transitions", "alembic"):
+    for noisy in ("amqtt", "transitions", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
