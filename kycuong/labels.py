@@ -49,3 +49,29 @@ DEAD_LETTER = {
     "future_time": "Thời gian chấm công ở tương lai",
     "store_error": "Lỗi lưu trữ",
 }
+REQUEST_KIND = {
+    "explanation": "Giải trình",
+    "missing_punch": "Bổ sung giờ chấm",
+    "leave": "Xin nghỉ",
+    "trip": "Đi công tác",
+}
+REQUEST_STATUS = {
+    "pending": "Chờ duyệt",
+    "approved": "Đã duyệt",
+    "refused": "Không duyệt",
+    "superseded": "Đã thay bằng đề nghị mới",
+}
+REQUEST_ACTION = {
+    "created": "Gửi đề nghị",
+    "approved": "Duyệt",
+    "refused": "Không duyệt",
+    "superseded": "Thay bằng đề nghị mới",
+}
+ROLE = {
+    "unit_head": "Trưởng đơn vị",
+    "noi_vu": "Nội vụ",
+    "hr_clerk": "Tổ chức cán bộ",
+    "admin": "Quản trị",
+    "auditor": "Kiểm tra",
+    "employee": "Cán bộ, công chức",
+}

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         default_factory=dict, description='overrides of the C01a-HD symbols, e.g. {"absent": "Ko"}'
     )
 
+    # Self-service (cán bộ tự phục vụ): the giải trình deadline and attachments.
+    explanation_working_days: int = Field(
+        default=3, ge=0, le=60, description="giải trình allowed until N working days after"
+    )
+    attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="PDF, JPEG or PNG"
+    )
+
     metrics_port: int | None = Field(
         default=None, description="serve Prometheus metrics of the ingest/rules role here"
     )

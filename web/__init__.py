@@ -6,7 +6,7 @@ office LAN. Pages and the JSON API call the same service functions with the same
 
 from fastapi import APIRouter
 
-from web import pages
+from web import pages, self_service
 
 # Every page module's router, in the order the app includes them (add new modules here).
-ROUTERS: list[APIRouter] = [pages.router]
+ROUTERS: list[APIRouter] = [pages.router, self_service.router]

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError
-from kycuong.labels import EXCUSE, REVIEW, VIOLATION
+from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
 from web import session as web_session
 
@@ -128,6 +128,7 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
 
 
 templates.env.filters["vn_date"] = local_date
+templates.env.filters["request_status"] = lambda code: REQUEST_STATUS.get(code, code)
 templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE

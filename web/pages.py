@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
+from services import requests as request_service
 from services import signin
 from services import summaries as summary_service
 from services import violations as violation_service
@@ -23,6 +24,7 @@ from store.violations import ReviewFilter, State
 from web import common
 from web import session as web_session
 from web.charts import unit_rates
+from web.self_service import landing
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,8 +38,10 @@ common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
     with common.db(request) as db:
         try:
-            common.visitor(request, db)
-            return RedirectResponse(_safe_next(next), status_code=303)
+            who = common.visitor(request, db)
+            user = db.get(User, who.scope.user_id)
+            target = landing(user, _safe_next(next)) if user else _safe_next(next)
+            return RedirectResponse(target, status_code=303)
         except Unauthorized:
             pass
     return _login(request, next, None, 200)
@@ -92,7 +96,7 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(landing(user, _safe_next(next)), status_code=303)
     response.set_cookie(
         web_session.SESSION_COOKIE,
         token,
@@ -194,6 +198,9 @@ def violations_page(
             error=error,
             notice=_saved_notice(luu),
             may_review=visitor.scope.may("violations:review"),
+            explained=request_service.explained(
+                db, visitor.scope, [v.id for v in page.items] if page else []
+            ),
             filters={
                 "tu": tu,
                 "den": den,
@@ -227,6 +234,7 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
             may_review=visitor.scope.may("violations:review"),
             saved=msg == "da-luu",
             error=None,
+            requests=request_service.for_violation(db, visitor.scope, number),
         )
 
 
@@ -268,6 +276,7 @@ def review_action(
             return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
     with common.db(request) as db:
         detail = violation_service.detail(db, visitor.scope, number)
+        requests = request_service.for_violation(db, visitor.scope, number)
     return common.page(
         request,
         "violation.html",
@@ -277,6 +286,7 @@ def review_action(
         may_review=True,
         saved=False,
         error=error,
+        requests=requests,
     )
 
 
