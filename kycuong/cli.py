@@ -406,6 +406,11 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
     from store.users import UserError, create_user
 
+    if args.action == "create-staff":
+        return _create_staff(args, settings)
+    if not args.username or not args.role:
+        print("error: users create needs a username and --role", file=sys.stderr)
+        return 2
     password = args.password or getpass.getpass(f"Mật khẩu cho {args.username}: ")
     try:
         with db_session(engine_for(settings.database_url)) as db:
@@ -422,6 +427,39 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _create_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """Staff accounts (role employee): the one-time codes are printed once, to hand over."""
+    from datetime import UTC
+
+    from kycuong.errors import KcError
+    from services.accounts import create_staff_account, create_staff_for_unit
+    from services.scope import Scope
+
+    if bool(args.employee) == bool(args.unit):
+        print("Lỗi: hãy cho --employee MÃ_CÁN_BỘ hoặc --unit MÃ_ĐƠN_VỊ", file=sys.stderr)
+        return 2
+    operator = Scope(0, "cli", "admin", None)
+    now = datetime.now(UTC)
+    try:
+        with db_session(engine_for(settings.database_url)) as db:
+            made = (
+                [create_staff_account(db, operator, args.employee, now)]
+                if args.employee
+                else create_staff_for_unit(db, operator, args.unit, now)
+            )
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
+    print("Mã cán bộ\tHọ và tên\tTên đăng nhập\tMã dùng một lần (đổi khi đăng nhập lần đầu)")
+    for account in made:
+        print(
+            f"{account.employee_code}\t{account.full_name}\t{account.username or ''}\t"
+            f"{account.one_time_code or account.problem or ''}"
+        )
+    print(f"Đã tạo {sum(1 for a in made if a.username)} tài khoản.")
     return 0
 
 
@@ -669,14 +707,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the HTTP API (KC_API_HOST:KC_API_PORT)")
     p.set_defaults(func=cmd_api)
 
-    p = sub.add_parser("users", help="create a user who signs in to the API")
-    p.add_argument("action", choices=["create"])
-    p.add_argument("username")
-    p.add_argument(
-        "--role", required=True, choices=["unit_head", "noi_vu", "hr_clerk", "admin", "auditor"]
+    p = sub.add_parser(
+        "users", help="create a user who signs in; create-staff: accounts for staff (self-service)"
     )
+    p.add_argument("action", choices=["create", "create-staff"])
+    p.add_argument("username", nargs="?", help="for create")
+    p.add_argument("--role", choices=["unit_head", "noi_vu", "hr_clerk", "admin", "auditor"])
     p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
-    p.add_argument("--unit", help="unit code: the scope of a unit head")
+    p.add_argument(
+        "--unit", help="unit code: the scope of a unit head; with create-staff, everyone in it"
+    )
+    p.add_argument("--employee", help="create-staff: the employee code of one person")
     p.add_argument("--full-name")
     p.add_argument("--password", help="asked for when left out")
     p.set_defaults(func=cmd_users)

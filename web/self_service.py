@@ -6,7 +6,7 @@ Each route: the visitor, the form token on POST, one service call, a 303 or a pa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -60,8 +60,13 @@ def _visitor(request: Request, db: Any) -> web_session.Visitor | Response:
     return visitor
 
 
+def now() -> datetime:
+    """The instant requests are stamped and deadlines judged by (a test may set it)."""
+    return web_session.now_utc()
+
+
 def _today(request: Request) -> date:
-    return web_session.now_utc().astimezone(common.tz(request)).date()
+    return now().astimezone(common.tz(request)).date()
 
 
 def _limits(request: Request) -> request_service.Limits:
@@ -194,7 +199,7 @@ async def explain_action(request: Request, violation_id: str) -> Response:
                 note,
                 upload,
                 limits,
-                web_session.now_utc(),
+                now(),
                 _today(request),
             )
             db.commit()
@@ -270,7 +275,7 @@ def missing_punch_action(
                 note,
                 number,
                 _limits(request),
-                web_session.now_utc(),
+                now(),
                 _today(request),
             )
             db.commit()
@@ -338,7 +343,7 @@ def absence_action(
                 last,
                 sessions,
                 note,
-                web_session.now_utc(),
+                now(),
             )
             db.commit()
             return RedirectResponse("/cua-toi/de-nghi?luu=da-gui", status_code=303)
@@ -448,7 +453,7 @@ def decide_action(
         try:
             if number is None:
                 raise NotFound("Đề nghị")
-            request_service.decide(db, visitor.scope, number, decision, note, web_session.now_utc())
+            request_service.decide(db, visitor.scope, number, decision, note, now())
             db.commit()
             return RedirectResponse(f"/de-nghi/{number}?luu=da-duyet", status_code=303)
         except NotFound as exc:
@@ -480,9 +485,7 @@ async def decide_many_action(request: Request) -> Response:
         if not ids:
             return common.refused(request, visitor, 400, "Hãy đánh dấu ít nhất một đề nghị.")
         try:
-            outcomes = request_service.decide_many(
-                db, visitor.scope, ids, decision, note, web_session.now_utc()
-            )
+            outcomes = request_service.decide_many(db, visitor.scope, ids, decision, note, now())
             db.commit()
         except KcError as exc:
             db.rollback()
