@@ -128,6 +128,9 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
 
 
 templates.env.filters["vn_date"] = local_date
+templates.env.filters["vn_num"] = lambda value: (
+    f"{value:g}".replace(".", ",") if isinstance(value, float) else str(value)
+)
 templates.env.filters["request_status"] = lambda code: REQUEST_STATUS.get(code, code)
 templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
