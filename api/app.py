@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from api import documents, errors, excuses, ops, summaries, violations
+from api import documents, errors, excuses, ops, roster, summaries, users, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
 from kycuong.bodylimit import MB, BodyLimit
 from kycuong.headers import SecurityHeaders
@@ -26,6 +26,7 @@ from services.scope import Scope
 from store.db import engine_for
 from store.models import User
 from web import ROUTERS
+from web import errors as web_errors
 from web.common import HERE as WEB_HERE
 
 WEB_STATIC = WEB_HERE / "static"
@@ -141,7 +142,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **meta)
     )
     app.state.context = ApiContext(settings, engine or engine_for(settings.database_url))
-    errors.install(app)
+    errors.install(app, page=web_errors.error_page, wants_json=web_errors.wants_json)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Any) -> Any:
@@ -163,9 +164,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         auth,
         violations.router,
         excuses.router,
+        roster.router,
         summaries.router,
         documents.router,
         ops.api_router,
+        users.router,
+        users.me_router,
     ):
         app.include_router(router)
     # Outermost last: sizes are checked before anything else reads the body.
@@ -179,6 +183,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 BODY_LIMIT = 1 * MB
 BODY_LIMITS = {"/auth/": 16 * 1024, "/api/auth/": 16 * 1024, "/dang-nhap": 16 * 1024}
 BODY_LIMITS |= {"/excuses/import": 6 * MB, "/api/excuses/import": 6 * MB}
+BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB, "/nghi-phep/nhap-tep": 6 * MB}
 # A giải trình with its attachment: room for a file somewhat over KC_ATTACHMENT_MAX_BYTES, so
 # that the page (not this middleware) refuses it with its own message.
 BODY_LIMITS |= {"/cua-toi/giai-trinh/": 12 * MB, "/doi-mat-khau": 16 * 1024}

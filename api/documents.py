@@ -11,16 +11,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import Context, DbSession, require
-from api.errors import ApiError, bad_request, responses
-from rules.discipline_score import ScoreRule
+from api.errors import responses
 from rules.zones import zone
 from services import discipline_scores
-from services.documents import timesheet
-from services.documents.files import DocumentFile, issuer, report_file, timesheet_file
-from services.documents.header import DocumentHeader
-from services.documents.period import Invalid, ReportPeriod, report_period
-from services.scope import Scope, units_filter
-from store.summaries import Thresholds
+from services.documents import downloads
+from services.documents.files import DocumentFile
+from services.scope import Scope
 
 router = APIRouter(prefix="/api", tags=["Văn bản, biểu mẫu"])
 Reader = Annotated[Scope, Depends(require("summaries:read"))]
@@ -41,32 +37,9 @@ def _download(doc: DocumentFile) -> Response:
     )
 
 
-def _now_local(context: Any) -> datetime:
-    return datetime.now(UTC).astimezone(zone(context.settings.timezone))
-
-
-def _period(
-    kind: Any, year: int, month: int | None, quarter: int | None, today: Any
-) -> ReportPeriod:
-    try:
-        return report_period(kind, year, month, quarter, today)
-    except Invalid as error:
-        raise bad_request(error.code, error.message) from error
-
-
-def _header(
-    db: Any, scope: Scope, context: Any, unit_id: int | None, label: str, recipient: str
-) -> DocumentHeader:
-    settings = context.settings
-    agency, unit = issuer(db, scope.user_id, unit_id, settings.report_issuer)
-    return DocumentHeader(
-        agency=agency,
-        unit=unit,
-        recipient=recipient or settings.report_recipient,
-        period_label=label,
-        generated=_now_local(context),
-        place=settings.report_place,
-    )
+def _asked(scope: Scope, context: Any) -> downloads.Asked:
+    now = datetime.now(UTC).astimezone(zone(context.settings.timezone))
+    return downloads.Asked(scope, context.settings, now)
 
 
 @router.get(
@@ -87,15 +60,18 @@ def discipline_report(
     recipient: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
     """The official document: a period not over counts up to the last closed day."""
-    now = _now_local(context)
-    p = _period(period, year, month, quarter, now.date())
-    units = units_filter(db, scope, unit_id)
-    s = context.settings
-    thresholds = Thresholds(
-        s.absence_days_per_month_flag, s.absence_days_per_year_flag, s.consecutive_absence_days_flag
+    doc = downloads.discipline_report(
+        db,
+        _asked(scope, context),
+        kind=period,
+        year=year,
+        month=month,
+        quarter=quarter,
+        unit_id=unit_id,
+        file_format=format,
+        recipient=recipient,
     )
-    header = _header(db, scope, context, unit_id, p.label, recipient)
-    return _download(report_file(db, units, p, thresholds, header, format))
+    return _download(doc)
 
 
 @router.get(
@@ -113,12 +89,11 @@ def timesheets(
     format: Literal["xlsx", "pdf"] = "xlsx",
 ) -> Response:
     """One form per unit in scope (or the unit given and its sub-units)."""
-    now = _now_local(context)
-    p = _period("month", year, month, None, now.date())
-    units = units_filter(db, scope, unit_id)
-    header = _header(db, scope, context, unit_id, p.label, "")
-    symbols = timesheet.Symbols.with_overrides(context.settings.timesheet_symbols)
-    return _download(timesheet_file(db, units, year, month, symbols, header, format))
+    asked = _asked(scope, context)
+    doc = downloads.timesheets(
+        db, asked, year=year, month=month, unit_id=unit_id, file_format=format
+    )
+    return _download(doc)
 
 
 class DecisionIn(BaseModel):
@@ -146,23 +121,10 @@ def scores(
     format: Literal["json", "xlsx"] = "json",
 ) -> Any:
     """Per person in scope: the suggested score with its reasons, the decision in force."""
-    now = _now_local(context)
-    units = units_filter(db, scope, unit_id)
-    rule = ScoreRule()
-    try:
-        period, items = discipline_scores.month_scores(db, units, year, month, rule, now.date())
-    except Invalid as error:
-        raise bad_request(error.code, error.message) from error
+    asked = _asked(scope, context)
     if format == "xlsx":
-        header = _header(db, scope, context, unit_id, period.label, "")
-        content = discipline_scores.to_xlsx(header, period, items, rule)
-        return _download(
-            DocumentFile(
-                content,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                f"diem-ky-luat-{year}{month:02d}.xlsx",
-            )
-        )
+        return _download(downloads.scores_file(db, asked, year=year, month=month, unit_id=unit_id))
+    period, items, rule = downloads.scores(db, asked, year=year, month=month, unit_id=unit_id)
     return discipline_scores.to_json(period, items, rule)
 
 
@@ -179,29 +141,15 @@ def decide(
     body: DecisionIn,
 ) -> dict[str, Any]:
     """Confirm (no score) or adjust (a score, a flag and a note); kept across recomputes."""
-    now = _now_local(context)
-    rule = ScoreRule()
-    try:
-        result = discipline_scores.decide(
-            db,
-            scope.unit_ids,
-            employee_id,
-            body.year,
-            body.month,
-            rule,
-            score=body.score,
-            flag=body.flag,
-            note=body.note,
-            by=scope.username,
-            now=now.astimezone(UTC),
-            today=now.date(),
-        )
-    except discipline_scores.ScoreError as error:
-        if error.code == "not_found":
-            raise ApiError(404, error.code, error.message) from error
-        raise bad_request(error.code, error.message) from error
-    except Invalid as error:
-        raise bad_request(error.code, error.message) from error
-    period = report_period("month", body.year, body.month, None, now.date())
+    period, result, rule = downloads.decide_score(
+        db,
+        _asked(scope, context),
+        employee_id,
+        year=body.year,
+        month=body.month,
+        score=body.score,
+        flag=body.flag,
+        note=body.note,
+    )
     item = discipline_scores.to_json(period, [result], rule)["items"][0]
     return dict(item)

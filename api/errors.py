@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kycuong.errors import KcError
@@ -43,6 +45,13 @@ def bad_request(code: str, message: str, details: Any = None) -> ApiError:
 
 
 ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    400: {
+        "error": {
+            "code": "invalid_file",
+            "message": "Tệp có 1 dòng bị từ chối, chưa nhập gì",
+            "details": ["Dòng 3: Không tìm thấy đơn vị B1 trong phạm vi của bạn"],
+        }
+    },
     401: {"error": {"code": "unauthorized", "message": "Chưa đăng nhập hoặc phiên đã hết hạn"}},
     403: {
         "error": {
@@ -54,6 +63,12 @@ ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
         "error": {
             "code": "not_found",
             "message": "Vi phạm không tồn tại hoặc nằm ngoài phạm vi của bạn",
+        }
+    },
+    409: {
+        "error": {
+            "code": "conflict",
+            "message": "Đối tượng đang ở trạng thái không cho phép thay đổi này",
         }
     },
     422: {
@@ -84,7 +99,22 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-def install(app: FastAPI) -> None:
+PageRenderer = Callable[[Request, int], Response]
+
+
+def install(
+    app: FastAPI,
+    page: PageRenderer | None = None,
+    wants_json: Callable[[str], bool] | None = None,
+) -> None:
+    """Map errors to ``{"error": {...}}``; with ``page``, a browser path (``wants_json`` false)
+    gets an HTML page instead for an unknown address, a wrong method or an unreadable value."""
+
+    async def as_page(request: Request, status: int) -> Response | None:
+        if page is None or wants_json is None or wants_json(request.url.path):
+            return None
+        return await run_in_threadpool(page, request, status)
+
     @app.exception_handler(KcError)
     async def _domain_error(_request: Request, exc: KcError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
@@ -96,7 +126,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        shown = await as_page(request, 422)
+        if shown is not None:
+            return shown
         details = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
@@ -113,7 +146,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        shown = await as_page(request, exc.status_code) if exc.status_code in (404, 405) else None
+        if shown is not None:
+            if exc.headers:
+                shown.headers.update(exc.headers)
+            return shown
         messages = {
             401: ("unauthorized", "Chưa đăng nhập hoặc phiên đã hết hạn"),
             404: ("not_found", "Không tìm thấy địa chỉ yêu cầu"),

@@ -5,7 +5,6 @@ Every change queues the days it covers, so the rules recompute them.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, UploadFile
@@ -14,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Context, DbSession, require
 from api.errors import responses
+from kycuong.inputs import Day
 from services import excuses as service
 from services.schemas import Excuse, ExcuseIn, ImportReport
 from services.scope import Scope
@@ -35,8 +35,8 @@ def list_excuses(
     db: DbSession,
     scope: Reader,
     employee_code: str | None = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[Day | None, Query(alias="from")] = None,
+    date_to: Annotated[Day | None, Query(alias="to")] = None,
     status: Literal["pending", "approved", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[Excuse]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import DbSession, require
 from api.errors import responses
+from kycuong.inputs import Day
 from services import violations as service
 from services.schemas import (
     BulkReviewIn,
@@ -40,8 +41,8 @@ def list_violations(
         int | None, Query(ge=1, le=2**31 - 1, description="a unit and its sub-units")
     ] = None,
     employee_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[Day | None, Query(alias="from")] = None,
+    date_to: Annotated[Day | None, Query(alias="to")] = None,
     kind: ViolationKind | None = None,
     state: Literal["active", "withdrawn", "all"] = "active",
     review: Literal["pending", "confirmed", "excused", "dismissed"] | None = None,

@@ -13,6 +13,7 @@ def main() -> int:
         "documents": "bench.documents",
         "flood": "bench.flood",
         "hostile": "bench.hostile",
+        "roster": "bench.roster",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)

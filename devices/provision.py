@@ -84,19 +84,23 @@ def create_device(
     """
     if not re.match(DEVICE_ID_PATTERN, device_id):
         raise ProvisionError(
-            f"device id {device_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            f"Mã thiết bị {device_id} chỉ gồm 1-64 chữ cái không dấu, chữ số, '.', '_' hoặc '-'"
         )
     if device_id.lower().startswith(RESERVED_PREFIX):
-        raise ProvisionError(f"device ids starting with {RESERVED_PREFIX!r} are reserved")
+        raise ProvisionError(
+            f"Mã thiết bị bắt đầu bằng {RESERVED_PREFIX} được dành riêng cho hệ thống"
+        )
     if direction not in ("in", "out", "both"):
-        raise ProvisionError("direction must be in, out or both")
+        raise ProvisionError(
+            "Hướng không hợp lệ; chọn một trong: in (Vào), out (Ra), both (Vào và ra)"
+        )
     if db.get(Device, device_id) is not None:
-        raise ProvisionError(f"device {device_id!r} already exists")
+        raise ProvisionError(f"Thiết bị {device_id} đã tồn tại")
     agency_id = None
     if agency_code is not None:
         agency_id = db.scalar(select(Agency.id).where(Agency.code == agency_code))
         if agency_id is None:
-            raise ProvisionError(f"no agency with code {agency_code!r}")
+            raise ProvisionError(f"Không tìm thấy cơ quan {agency_code}")
     secret = secret or secrets.token_urlsafe(24)
     db.add(
         Device(
@@ -117,7 +121,7 @@ def create_device(
 def rotate_secret(db: DbSession, device_id: str) -> str:
     device = db.get(Device, device_id)
     if device is None:
-        raise ProvisionError(f"no device {device_id!r}")
+        raise ProvisionError(f"Không tìm thấy thiết bị {device_id}")
     secret = secrets.token_urlsafe(24)
     device.secret_hash = hash_password(secret)
     return secret
@@ -126,7 +130,7 @@ def rotate_secret(db: DbSession, device_id: str) -> str:
 def set_enabled(db: DbSession, device_id: str, enabled: bool) -> None:
     device = db.get(Device, device_id)
     if device is None:
-        raise ProvisionError(f"no device {device_id!r}")
+        raise ProvisionError(f"Không tìm thấy thiết bị {device_id}")
     device.enabled = enabled
 
 
@@ -185,7 +189,7 @@ def render_broker_config(devices: Iterable[Device], services: Iterable[ServiceAc
         if not device.enabled:
             continue
         if device.id.lower() in names:
-            raise ProvisionError(f"device id {device.id!r} is the name of a service account")
+            raise ProvisionError(f"Mã thiết bị {device.id} trùng tên một tài khoản dịch vụ")
         role = f"device-{device.id}"
         clients.append(_dynsec_client(device.id, device.secret_hash, role, device.id))
         roles.append({"rolename": role, "acls": device_acls(device.id)})

@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, StatusV1, parse_topic
 from kycuong.settings import Settings
+from rules.zones import zone
 from store.db import db_session
 from store.models import Device
 from store.punches import insert_dead_letters, insert_punches, record_unmatched, update_devices
@@ -178,22 +179,27 @@ def decode(message: Message) -> Payload | Rejection:
     """Parse and validate one message against the contract; never raises."""
     parsed = parse_topic(message.topic)
     if parsed is None:
-        return Rejection("unknown_topic", f"topic {message.topic!r} is not part of contract v1")
+        return Rejection(
+            "unknown_topic", f"chủ đề {message.topic!r} không thuộc hợp đồng dữ liệu v1"
+        )
     topic_device, kind = parsed
     try:
         payload = PAYLOAD_MODELS[kind].model_validate_json(message.payload)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if errors and errors[0]["type"] == "json_invalid":
-            return Rejection("malformed_json", f"not valid JSON: {errors[0]['msg']}")
+            return Rejection(
+                "malformed_json", f"dữ liệu không phải JSON hợp lệ ({errors[0]['msg']})"
+            )
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:5]
         )
-        return Rejection("schema", f"{kind} payload violates contract v1: {detail}")
+        return Rejection("schema", f"bản tin {kind} sai cấu trúc hợp đồng v1: {detail}")
     if payload.device_id != topic_device:
         return Rejection(
             "device_mismatch",
-            f"payload device_id {payload.device_id!r} differs from topic device {topic_device!r}",
+            f"mã thiết bị trong bản tin {payload.device_id!r} "
+            f"khác mã trong chủ đề {topic_device!r}",
         )
     assert isinstance(payload, PunchV1 | HeartbeatV1 | StatusV1)
     return payload
@@ -202,9 +208,9 @@ def decode(message: Message) -> Payload | Rejection:
 def check_device(payload: Payload, directory: DeviceDirectory) -> DeviceInfo | Rejection:
     info = directory.get(payload.device_id)
     if info is None:
-        return Rejection("unknown_device", f"device {payload.device_id!r} is not registered")
+        return Rejection("unknown_device", f"thiết bị {payload.device_id!r} chưa được đăng ký")
     if not info.enabled:
-        return Rejection("disabled_device", f"device {payload.device_id!r} is disabled")
+        return Rejection("disabled_device", f"thiết bị {payload.device_id!r} đã bị khóa")
     return info
 
 
@@ -248,7 +254,7 @@ def process_batch(
                 message,
                 dead=_dead_letter_row(
                     message,
-                    Rejection("invalid", f"message could not be checked: {exc!r}"[:500]),
+                    Rejection("invalid", f"không kiểm tra được bản tin: {exc!r}"[:500]),
                     None,
                     limits,
                 ),
@@ -302,7 +308,9 @@ def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _P
             punched_at = payload.ts - timedelta(seconds=offset)
             problem = _implausible(punched_at, received, info, limits)
         except OverflowError:
-            return quarantine("too_old", f"punch time {payload.ts} is out of range; quarantined")
+            return quarantine(
+                "too_old", f"giờ chấm công {payload.ts} nằm ngoài phạm vi; đã cách ly"
+            )
         if problem is not None:
             return quarantine(*problem)
         item.punch = {
@@ -336,16 +344,16 @@ def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _P
         if abs(offset_s) > limits.max_backlog_age.total_seconds():
             return quarantine(
                 "implausible_clock",
-                f"heartbeat clock {payload.clock.isoformat()} is {offset_s / 86400:+.0f} days "
-                f"from its receipt {received.isoformat()}; quarantined",
+                f"đồng hồ thiết bị {_local(payload.clock)} lệch {offset_s / 86400:+.0f} ngày "
+                f"so với lúc nhận {_local(received)}; đã cách ly",
             )
         if payload.sent_up_to is not None and (
             payload.sent_up_to > payload.clock + limits.max_clock_skew
         ):
             return quarantine(
                 "implausible_clock",
-                f"sent_up_to {payload.sent_up_to.isoformat()} is after the reader's own clock "
-                f"{payload.clock.isoformat()}; quarantined",
+                f"mốc đã gửi (sent_up_to) {_local(payload.sent_up_to)} sau đồng hồ của chính "
+                f"thiết bị {_local(payload.clock)}; đã cách ly",
             )
         changes.update(clock_offset_s=offset_s, backlog=payload.backlog)
         # Punches later in this very batch are corrected with the new measurement.
@@ -357,6 +365,14 @@ def _prepare(message: Message, directory: DeviceDirectory, limits: Limits) -> _P
     return item
 
 
+def _local(instant: datetime) -> str:
+    """An instant as people read it in a dead letter's reason: the local date and time."""
+    try:
+        return instant.astimezone(zone()).strftime("%d/%m/%Y %H:%M:%S")
+    except (OverflowError, ValueError):
+        return instant.isoformat()
+
+
 def _implausible(
     punched_at: datetime, received: datetime, info: DeviceInfo, limits: Limits
 ) -> tuple[str, str] | None:
@@ -364,22 +380,21 @@ def _implausible(
     if punched_at > received + limits.max_clock_skew:
         return (
             "future_time",
-            f"punch time {punched_at.isoformat()} is more than "
-            f"{int(limits.max_clock_skew.total_seconds())} s after its receipt "
-            f"{received.isoformat()}; quarantined",
+            f"giờ chấm công {_local(punched_at)} muộn hơn lúc nhận {_local(received)} quá "
+            f"{int(limits.max_clock_skew.total_seconds())} giây; đã cách ly",
         )
     if punched_at < received - limits.max_backlog_age:
         return (
             "too_old",
-            f"punch time {punched_at.isoformat()} is more than {limits.max_backlog_age.days} "
-            f"days before its receipt {received.isoformat()}; quarantined",
+            f"giờ chấm công {_local(punched_at)} sớm hơn lúc nhận {_local(received)} quá "
+            f"{limits.max_backlog_age.days} ngày; đã cách ly",
         )
     registered = info.registered_at
     if registered is not None and punched_at < registered - limits.max_clock_skew:
         return (
             "before_registration",
-            f"punch time {punched_at.isoformat()} is before the reader was registered "
-            f"({registered.isoformat()}); quarantined",
+            f"giờ chấm công {_local(punched_at)} trước khi thiết bị được đăng ký "
+            f"({_local(registered)}); đã cách ly",
         )
     return None
 
@@ -453,7 +468,7 @@ def store_failure(
     """Keep a message the database refused as a dead letter, so it is neither lost nor retried."""
     limits = limits or Limits()
     parsed = parse_topic(message.topic)
-    rejection = Rejection("store_error", f"database refused the message: {error[:500]}")
+    rejection = Rejection("store_error", f"cơ sở dữ liệu từ chối bản tin: {error[:500]}")
     row = _dead_letter_row(message, rejection, parsed[0] if parsed else None, limits)
     with db_session(engine) as db:
         insert_dead_letters(db, [row], per_device_cap=limits.dead_letter_device_cap)

@@ -8,18 +8,28 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from secrets import token_urlsafe
+from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong import credentials_cli
+from kycuong.errors import Invalid, KcError
+from kycuong.inputs import choice, parse_day, plain
+from kycuong.labels import DIRECTION
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
 from store.db import db_session, engine_for, upgrade
+from store.models import Agency
+
+if TYPE_CHECKING:
+    from services.accounts import Assignment, Issued
+    from services.scope import Scope
 
 log = logging.getLogger("kycuong")
 
@@ -69,16 +79,17 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
+    tz = ZoneInfo(settings.timezone)
+    day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
-        seeded = seed_demo(db, employees=args.employees)
+        # The demo is judged from the simulated day on: a go-live never flags the past.
+        seeded = seed_demo(db, employees=args.employees, tracking_start=day)
     if seeded:
         log.info("created the demo agency: %d employees in 6 units, 2 readers", args.employees)
         with db_session(engine) as db:
             _demo_users(db)
     broker, worker = _start_ingest(settings)
     rules_worker, scheduler = _start_rules(settings)
-    tz = ZoneInfo(settings.timezone)
-    day = args.date or last_working_day(datetime.now(tz).date())
     with db_session(engine) as db:
         plan = office_day_from_db(db, day, tz=tz, seed=args.seed)
     assert plan is not None, "the demo agency has people with cards and readers"
@@ -206,6 +217,7 @@ def _print_violations(settings: Settings, day: date) -> None:
 
 
 def _print_summary(settings: Settings) -> None:
+    from kycuong.labels import DEAD_LETTER
     from store.models import DeadLetter, Device, Punch, UnmatchedPunch
 
     with db_session(engine_for(settings.database_url)) as db:
@@ -215,15 +227,20 @@ def _print_summary(settings: Settings) -> None:
             select(DeadLetter.reason_code, func.count()).group_by(DeadLetter.reason_code)
         ).all()
         devices = db.execute(select(Device.id, Device.state, Device.last_seen_at)).all()
-    print("\n== Kỷ Cương: what ingest stored ==")
-    print(f"  punches stored (lượt chấm công):   {punches}")
-    print(f"  unknown cards (thẻ chưa đăng ký):  {unmatched}")
-    print(f"  dead letters (bị từ chối):          {sum(n for _, n in dead)} {dict(dead)}")
+    tz = ZoneInfo(settings.timezone)
+    print("\n== Kỷ Cương: dữ liệu đã nhận ==")
+    print(f"  lượt chấm công đã lưu:       {punches}")
+    print(f"  lượt quẹt thẻ chưa đăng ký:  {unmatched}")
+    refused = ", ".join(f"{DEAD_LETTER.get(code, code)}: {n}" for code, n in dead)
+    print(
+        f"  bản tin bị từ chối:          {sum(n for _, n in dead)}"
+        + (f" ({refused})" if refused else "")
+    )
     for device_id, state, seen in devices:
         print(
-            f"  reader {device_id}: {state or '?'}, last seen {seen:%H:%M:%S} UTC"
+            f"  máy {device_id}: {state or '?'}, lần cuối {seen.astimezone(tz):%H:%M:%S %d/%m/%Y}"
             if seen
-            else f"  reader {device_id}: never seen"
+            else f"  máy {device_id}: chưa kết nối lần nào"
         )
     print()
 
@@ -256,17 +273,52 @@ def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from runner.worker import RecomputeWorker
+    from services.effects import describe, recompute_effect
+    from services.rules import agency_by_code
     from store.queue import enqueue, keys_for_days
 
     if args.date_to < args.date_from:
-        print("Lỗi: --to phải sau hoặc bằng --from", file=sys.stderr)
-        return 2
+        raise Invalid("date_range", "--to (đến ngày) phải sau hoặc bằng --from (từ ngày)")
     engine = engine_for(settings.database_url)
+    now = datetime.now(ZoneInfo(settings.timezone))
     with db_session(engine) as db:
-        count = enqueue(db, keys_for_days(db, args.date_from, args.date_to), "manual")
+        agency_id = agency_by_code(db, args.agency).id if args.agency else None
+        keys = keys_for_days(db, args.date_from, args.date_to, agency_id)
+        effect = recompute_effect(db, keys, now, settings.confirm_threshold)
+    print(
+        f"Tính lại từ {args.date_from:%d/%m/%Y} đến {args.date_to:%d/%m/%Y}: "
+        f"{len(keys)} lượt người-ngày."
+    )
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa thay đổi gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        count = enqueue(db, keys, "manual")
     done = RecomputeWorker(engine).drain()
-    print(f"queued {count} keys, recomputed {done}")
+    print(f"Đã tính lại {done} lượt người-ngày ({count} được đưa vào hàng đợi).")
     return 0
+
+
+def _confirmed(yes: bool) -> bool:
+    """Ask before a large change; ``--yes`` answers for scripts. A script without it stops."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            "Lỗi: thay đổi này lớn và cần xác nhận: chạy lại với --yes để đồng ý "
+            "(hoặc --dry-run để chỉ xem). Chưa thay đổi gì.",
+            file=sys.stderr,
+        )
+        return False
+    answer = input("Đồng ý thực hiện? Gõ “có” để tiếp tục [có/không]: ")
+    if plain(answer) in ("co", "c", "y", "yes", "dong y"):
+        return True
+    print("Đã hủy: chưa thay đổi gì.")
+    return False
 
 
 def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,7 +327,7 @@ def cmd_rollups(args: argparse.Namespace, settings: Settings) -> int:
     engine = engine_for(settings.database_url)
     with db_session(engine) as db:
         written = rebuild(db, args.date_from, args.date_to)
-    print(f"rebuilt {written} person-months")
+    print(f"Đã dựng lại {written} bảng tổng hợp người-tháng")
     return 0
 
 
@@ -288,13 +340,14 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
             made = ensure_ahead(db, date.today(), args.ahead)
             if args.since is not None:  # before importing history older than the partitions
                 made += ensure(db, args.since, date.today())
-            print(f"created {made} monthly partitions")
+            print(f"Đã tạo {made} phân vùng theo tháng")
             return 0
         if args.before is None:
-            print("Lỗi: cần --before YYYY-MM-DD", file=sys.stderr)
-            return 2
+            raise Invalid(
+                "missing_before", "Cần --before (lưu trữ các tháng trước ngày dd/mm/yyyy)"
+            )
         for done in archive(db, args.before, args.drop):
-            what = "dropped" if done.dropped else "detached (pg_dump it, then drop it)"
+            what = "đã xóa" if done.dropped else "đã tách ra (sao lưu bằng pg_dump rồi xóa)"
             print(f"{done.table} {done.month:%m/%Y}: {done.partition} {what}")
     return 0
 
@@ -303,13 +356,17 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.labels import EXCUSE, EXCUSE_STATUS
     from store.excuses import ExcuseError, add_excuse, set_status
 
+    if args.action == "add" and (not args.employee or args.date_from is None):
+        raise Invalid("missing", "Cần --employee (mã cán bộ) và --from (từ ngày dd/mm/yyyy)")
+    if args.action != "add" and args.id is None:
+        raise Invalid("missing", "Cần số của lý do vắng mặt (ví dụ: kycuong excuses approve 12)")
     try:
         with db_session(engine_for(settings.database_url)) as db:
             if args.action == "add":
                 record = add_excuse(
                     db,
                     args.employee,
-                    args.kind,
+                    choice(EXCUSE, args.kind, "Loại lý do (--kind)"),
                     args.date_from,
                     args.date_to or args.date_from,
                     sessions=args.sessions.split(",") if args.sessions else None,
@@ -326,44 +383,98 @@ def cmd_excuses(args: argparse.Namespace, settings: Settings) -> int:
                 f"{EXCUSE_STATUS[record.status]}"
             )
     except ExcuseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("excuse", str(exc)) from exc
     return 0
 
 
 def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.replay import ReplayError, load_rules
+    from services import rules as rules_service
+    from services.effects import describe
     from store.queue import enqueue
-    from store.rules_config import (
-        RulesConfigError,
-        bump_rules_version,
-        queue_scope,
-        save_calendar,
-        save_employee_schedule,
-        save_schedule_and_policy,
-    )
 
+    if not args.employee and not args.agency:
+        raise Invalid("missing", "Cần --agency (mã cơ quan) hoặc --employee (mã cán bộ)")
     try:
         doc = load_rules(Path(args.file))
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        since = args.since or today
-        with db_session(engine_for(settings.database_url)) as db:
-            if args.employee:
-                person = save_employee_schedule(db, args.employee, doc.schedule)
-                bump_rules_version(db)
-                days = [since + timedelta(days=i) for i in range((today - since).days + 1)]
-                queued = enqueue(db, [(person, d) for d in days], "rules_changed")
-                scope = f"{args.employee} (schedule only)"
-            else:
-                save_schedule_and_policy(db, args.agency, args.unit, doc.schedule, doc.policy)
-                touched = save_calendar(db, doc.calendar, args.agency)
-                first, last = min([since, *touched]), max([today, *touched])
-                queued = queue_scope(db, args.agency, args.unit, first, last)
-                scope = args.agency + (f"/{args.unit}" if args.unit else "")
-    except (ReplayError, RulesConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"rules saved for {scope}; {queued} keys queued")
+    except ReplayError as exc:
+        raise Invalid("rules_file", str(exc)) from exc
+    tz = ZoneInfo(settings.timezone)
+    now = datetime.now(tz)
+    today = now.date()
+    since = args.since or today
+    change = rules_service.RulesChange(args.agency or "", args.unit, args.employee)
+    engine = engine_for(settings.database_url)
+    with db_session(engine) as db:
+        effect = rules_service.preview_change(
+            db,
+            lambda: rules_service.apply(db, doc, change, since, today),
+            now,
+            settings.confirm_threshold,
+        )
+    print(f"Quy định mới cho {change.label}, áp dụng từ ngày {since:%d/%m/%Y}:")
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa lưu gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        queued = enqueue(db, rules_service.apply(db, doc, change, since, today), "rules_changed")
+    print(f"Đã lưu quy định cho {change.label}; {queued} lượt người-ngày chờ tính lại.")
+    return 0
+
+
+def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
+    from runner.worker import RecomputeWorker
+    from services import rules as rules_service
+    from services.effects import describe
+    from store.queue import enqueue
+
+    engine = engine_for(settings.database_url)
+    if args.action == "list":
+        with db_session(engine) as db:
+            rows = rules_service.all_agencies(db)
+        if not rows:
+            print("Chưa có cơ quan nào: chạy `kycuong demo seed` hoặc nhập danh sách đơn vị.")
+        for a in rows:
+            start = f"{a.tracking_start:%d/%m/%Y}" if a.tracking_start else "chưa đặt"
+            print(f"{a.code}\t{a.name}\tngày bắt đầu theo dõi: {start}\t{a.timezone}")
+        return 0
+    if not args.code or (args.date is None and not args.clear):
+        raise Invalid("missing", "Cần mã cơ quan và ngày: kycuong agencies set-start MÃ dd/mm/yyyy")
+    now = datetime.now(ZoneInfo(settings.timezone))
+    with db_session(engine) as db:
+        agency_id = rules_service.agency_by_code(db, args.code).id
+
+        def change() -> set[tuple[int, date]]:
+            agency = db.get(Agency, agency_id)
+            assert agency is not None
+            return rules_service.tracking_keys(db, agency, args.date, now.date())
+
+        effect = rules_service.preview_change(db, change, now, settings.confirm_threshold)
+    target = f"{args.date:%d/%m/%Y}" if args.date else "bỏ (không giới hạn)"
+    print(f"Ngày bắt đầu theo dõi của {args.code}: {target}")
+    for line in describe(effect):
+        print(line)
+    if args.dry_run:
+        print("Chạy thử (--dry-run): chưa lưu gì.")
+        return 0
+    if effect.needs_confirmation and not _confirmed(args.yes):
+        return 1
+    with db_session(engine) as db:
+        agency = db.get(Agency, agency_id)
+        assert agency is not None
+        queued = enqueue(
+            db, rules_service.tracking_keys(db, agency, args.date, now.date()), "tracking_start"
+        )
+    done = RecomputeWorker(engine).drain() if queued else 0
+    print(f"Đã lưu; {done} lượt người-ngày được tính lại.")
+    if args.date is None:
+        print(
+            "Để chấm lại những ngày trước đây: kycuong recompute --from dd/mm/yyyy --to dd/mm/yyyy"
+        )
     return 0
 
 
@@ -380,8 +491,7 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     try:
         app = create_app(settings)
     except WeakSecret as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("weak_secret", str(exc)) from exc
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     return 0
 
@@ -402,65 +512,133 @@ def _serve_api_in_background(settings: Settings) -> None:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    """Users administration from a shell, through the same service as the Người dùng page."""
     import getpass
 
-    from store.users import UserError, create_user
+    from kycuong.errors import KcError
+    from services import accounts
+    from services.scope import Scope
 
-    if args.action == "create-staff":
-        return _create_staff(args, settings)
-    if not args.username or not args.role:
-        print("error: users create needs a username and --role", file=sys.stderr)
+    if args.action not in ("list", "create-staff") and not args.username:
+        print("Lỗi: cần tên đăng nhập, ví dụ: kycuong users disable tp.vp", file=sys.stderr)
         return 2
-    password = args.password or getpass.getpass(f"Mật khẩu cho {args.username}: ")
+    if args.action == "create-staff" and bool(args.employee) == bool(args.unit):
+        print("Lỗi: hãy cho --employee MÃ_CÁN_BỘ hoặc --unit MÃ_ĐƠN_VỊ", file=sys.stderr)
+        return 2
+    actor = f"dòng lệnh ({getpass.getuser()})"
+    # The shell's operator acts as an admin of no account (user id 0 is never a real user).
+    scope = Scope(0, actor, "admin", None)
+    now = datetime.now(ZoneInfo("UTC"))
+    tz = ZoneInfo(settings.timezone)
+    upgrade(settings.database_url)
     try:
         with db_session(engine_for(settings.database_url)) as db:
-            user = create_user(
-                db,
-                args.username,
-                password,
-                args.role,
-                full_name=args.full_name or "",
-                agency_code=args.agency,
-                unit_code=args.unit,
-            )
-            print(f"created {user.username} ({user.role})")
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+            if args.action == "list":
+                query = accounts.AccountQuery(
+                    text=args.search,
+                    role=accounts.role_of(args.role) if args.role else None,
+                    active=False if args.locked else None,
+                )
+                found = accounts.listing(db, scope, query)
+                for a in found:
+                    state = "đang hoạt động" if a.active else "đã khóa"
+                    if a.must_change_password:
+                        state += ", chờ đổi mật khẩu"
+                    print(
+                        f"{a.username}\t{a.full_name or '—'}\t{a.role_label}"
+                        f"\t{a.scope_label}\t{state}"
+                    )
+                print(f"({len(found)} người dùng)")
+                return 0
+            if args.action == "create-staff":
+                _create_staff(db, scope, args, now)
+                return 0
+            if args.action == "create":
+                if not args.role:
+                    raise KcError("role_required", "Cần --role (vai trò)")
+                assignment = _assignment(db, args)
+                issued = accounts.create(
+                    db,
+                    scope,
+                    accounts.NewAccount(
+                        args.username,
+                        args.full_name or "",
+                        assignment,
+                        args.password,
+                        must_change=args.must_change,
+                    ),
+                    now,
+                )
+                print(
+                    f"Đã tạo {issued.account.username} ({issued.account.role_label}, "
+                    f"phạm vi: {issued.account.scope_label})"
+                )
+                _print_password(issued)
+                return 0
+            user_id = accounts.find_user(db, scope, args.username).id
+            if args.action in ("disable", "enable"):
+                account = accounts.set_active(db, scope, user_id, args.action == "enable", now)
+                print(
+                    f"Đã khóa {account.username}; mọi phiên đăng nhập của người này đã kết thúc."
+                    if args.action == "disable"
+                    else f"Đã mở khóa {account.username}."
+                )
+            elif args.action == "reset-password":
+                issued = accounts.reset_password(
+                    db, scope, user_id, now, password=args.password, must_change=args.must_change
+                )
+                print(f"Đã cấp lại mật khẩu cho {issued.account.username}.")
+                _print_password(issued)
+            elif args.action == "set-role":
+                if not args.role:
+                    raise KcError("role_required", "Cần --role (vai trò)")
+                account = accounts.assign(db, scope, user_id, _assignment(db, args), now)
+                print(f"{account.username}: {account.role_label}, phạm vi: {account.scope_label}")
+            elif args.action == "history":
+                for event in accounts.detail(db, scope, user_id).history:
+                    changes = f": {'; '.join(event.changes)}" if event.changes else ""
+                    print(
+                        f"{event.at.astimezone(tz):%d/%m/%Y %H:%M}\t{event.action_label}"
+                        f" bởi {event.actor}{changes}"
+                    )
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
         return 2
     return 0
 
 
-def _create_staff(args: argparse.Namespace, settings: Settings) -> int:
-    """Staff accounts (role employee): the one-time codes are printed once, to hand over."""
-    from datetime import UTC
+def _create_staff(db: DbSession, scope: Scope, args: argparse.Namespace, now: datetime) -> None:
+    """Staff accounts (role employee): the one-time passwords are printed once, to hand over."""
+    from services import accounts
 
-    from kycuong.errors import KcError
-    from services.accounts import create_staff_account, create_staff_for_unit
-    from services.scope import Scope
-
-    if bool(args.employee) == bool(args.unit):
-        print("Lỗi: hãy cho --employee MÃ_CÁN_BỘ hoặc --unit MÃ_ĐƠN_VỊ", file=sys.stderr)
-        return 2
-    operator = Scope(0, "cli", "admin", None)
-    now = datetime.now(UTC)
-    try:
-        with db_session(engine_for(settings.database_url)) as db:
-            made = (
-                [create_staff_account(db, operator, args.employee, now)]
-                if args.employee
-                else create_staff_for_unit(db, operator, args.unit, now)
-            )
-    except KcError as exc:
-        print(f"Lỗi: {exc.message}", file=sys.stderr)
-        return 2
-    print("Mã cán bộ\tHọ và tên\tTên đăng nhập\tMã dùng một lần (đổi khi đăng nhập lần đầu)")
+    made = (
+        [accounts.create_staff_account(db, scope, args.employee, now)]
+        if args.employee
+        else accounts.create_staff_for_unit(db, scope, args.unit, now)
+    )
+    print("Mã cán bộ\tHọ và tên\tTên đăng nhập\tMật khẩu tạm thời (đổi khi đăng nhập lần đầu)")
     for account in made:
         print(
             f"{account.employee_code}\t{account.full_name}\t{account.username or ''}\t"
             f"{account.one_time_code or account.problem or ''}"
         )
-    print(f"Đã tạo {sum(1 for a in made if a.username)} tài khoản.")
-    return 0
+    print(f"Đã tạo {sum(1 for a in made if a.username)} tài khoản (chỉ hiện một lần).")
+
+
+def _assignment(db: DbSession, args: argparse.Namespace) -> Assignment:
+    from services import accounts
+
+    role = accounts.role_of(args.role)
+    unit_id = accounts.unit_by_code(db, args.unit, args.agency) if args.unit else None
+    agency_id = accounts.agency_by_code(db, args.agency) if args.agency and not args.unit else None
+    return accounts.Assignment(role, unit_id=unit_id, agency_id=agency_id)
+
+
+def _print_password(issued: Issued) -> None:
+    if issued.password:
+        print(f"Mật khẩu tạm thời (chỉ hiện một lần): {issued.password}")
+    if issued.account.must_change_password:
+        print("Người dùng phải đặt mật khẩu mới ở lần đăng nhập tới.")
 
 
 def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
@@ -472,8 +650,9 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
         try:
             hik = hikvision.load_config(Path(args.config))
         except (OSError, ValueError, TypeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise Invalid(
+                "bridge_config", f"Không đọc được tệp cấu hình {args.config}: {exc}"
+            ) from exc
         log.info(
             "Hikvision bridge on %s:%d → %s:%d",
             hik.listen_host,
@@ -491,8 +670,7 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
     try:
         config = load_config(Path(args.config))
     except (OSError, ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("bridge_config", f"Không đọc được tệp cấu hình {args.config}: {exc}") from exc
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -526,7 +704,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
-    print("database at head")
+    print("Cơ sở dữ liệu đã ở phiên bản mới nhất")
     return 0
 
 
@@ -535,9 +713,9 @@ def cmd_demo_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     with db_session(engine_for(settings.database_url)) as db:
-        seeded = seed_demo(db, employees=args.employees)
+        seeded = seed_demo(db, employees=args.employees, tracking_start=args.tracking_start)
     if seeded is None:
-        print("demo agency already exists")
+        print("Cơ quan demo đã có sẵn")
         return 0
     _write_secrets(args.secrets_out, seeded.device_secrets)
     return 0
@@ -550,42 +728,56 @@ def _write_secrets(path: str | None, secrets: dict[str, str]) -> None:
         existing.update(secrets)
         target.write_text(json.dumps(existing, indent=2))
         target.chmod(0o600)
-        print(f"device secrets written to {path}")
+        print(f"Đã ghi mật khẩu thiết bị vào {path}")
     else:
         for device_id, secret in secrets.items():
-            print(f"{device_id}\tusername={device_id}\tpassword={secret}")
+            print(f"{device_id}\ttên đăng nhập={device_id}\tmật khẩu={secret}")
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from store.roster import RosterError, import_employees, import_units
+    """Read a roster file, print its preview (Vietnamese); without --dry-run, apply it."""
+    from kycuong.errors import KcError
+    from services import roster
+    from services.scope import Scope
 
     upgrade(settings.database_url)
     path = Path(args.file)
-    if not path.exists():
-        print(f"Không tìm thấy tệp {path}", file=sys.stderr)
+    if not path.is_file():
+        print(f"Lỗi: không tìm thấy tệp {path}", file=sys.stderr)
         return 2
+    operator = Scope(0, "cli", "admin", None)  # the operator at the shell keeps every roster
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
     try:
+        table = roster.read(
+            path.read_bytes(), path.name, args.what, args.encoding, settings.import_max_rows
+        )
         with db_session(engine_for(settings.database_url)) as db:
-            if args.what == "units":
-                report = import_units(db, path)
-            else:
-                report = import_employees(db, path, ZoneInfo(settings.timezone))
-    except RosterError as exc:
-        print("Không nhập được tệp, chưa thay đổi gì:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
+            plan = roster.preview(db, operator, args.what, table, today)
+            for line in plan.lines():
+                print(line)
+            if plan.refused:
+                print("Không nhập được tệp: sửa các dòng bị từ chối rồi chạy lại.", file=sys.stderr)
+                return 1
+            if args.dry_run:
+                print("Chạy thử (--dry-run): chưa thay đổi gì.")
+                return 0
+            applied = roster.apply(db, operator, args.what, table, today)
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        for detail in exc.details or []:
+            print(f"  - {detail}", file=sys.stderr)
+        return 2
     print(
-        f"Đã nhập: {report.created} mới, {report.updated} cập nhật, "
-        f"{report.cards_assigned} thẻ được cấp, {report.punches_matched} lượt chấm công được ghép"
+        f"Đã nhập: {applied.preview.count('create')} mới, {applied.preview.count('update')} "
+        f"cập nhật, {applied.cards_assigned} thẻ được cấp, "
+        f"{applied.punches_matched} lượt chấm công được ghép"
     )
-    for note in report.notes:
-        print(f"  {note}")
     return 0
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     from devices import provision
+    from kycuong.labels import DIRECTION
     from store.models import Device
 
     upgrade(settings.database_url)
@@ -608,13 +800,22 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                 )
             elif args.action in ("enable", "disable"):
                 provision.set_enabled(db, args.device_id, args.action == "enable")
-                print(f"{args.device_id}: {args.action}d")
+                state = "đã bật" if args.action == "enable" else "đã khóa"
+                print(f"{args.device_id}: {state}")
             elif args.action == "list":
                 for d in db.scalars(select(Device).order_by(Device.id)):
                     offset = f"{d.clock_offset_s:+.1f}s" if d.clock_offset_s is not None else "?"
+                    seen = (
+                        d.last_seen_at.astimezone(ZoneInfo(settings.timezone)).strftime(
+                            "%d/%m/%Y %H:%M:%S"
+                        )
+                        if d.last_seen_at
+                        else "chưa thấy"
+                    )
                     print(
-                        f"{d.id}\t{d.site}\t{d.direction}\t{'enabled' if d.enabled else 'disabled'}"
-                        f"\t{d.state or '?'}\tclock {offset}\tlast seen {d.last_seen_at or '-'}"
+                        f"{d.id}\t{d.site}\t{DIRECTION.get(d.direction, d.direction)}"
+                        f"\t{'đang bật' if d.enabled else 'đã khóa'}"
+                        f"\t{d.state or '?'}\tlệch đồng hồ {offset}\tlần cuối {seen}"
                     )
             elif args.action == "broker-files":
                 services = []
@@ -626,34 +827,37 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                     )
                 count = provision.write_broker_files(db, Path(args.config), services)
                 print(
-                    f"wrote {args.config}: {count} devices, {len(services)} service accounts; "
-                    "restart Mosquitto to apply"
+                    f"Đã ghi {args.config}: {count} thiết bị, {len(services)} tài khoản dịch vụ; "
+                    "khởi động lại Mosquitto để áp dụng"
                 )
     except provision.ProvisionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise Invalid("device", str(exc)) from exc
     return 0
 
 
 def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from kycuong.labels import DEAD_LETTER
     from store.models import DeadLetter, DeadLetterTally
 
+    tz = ZoneInfo(settings.timezone)
     with db_session(engine_for(settings.database_url)) as db:
         rows = db.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(args.limit))
         for row in rows:
             seen = f" (×{row.count})" if row.count > 1 else ""
+            label = DEAD_LETTER.get(row.reason_code, row.reason_code)
             print(
-                f"{row.received_at:%Y-%m-%d %H:%M:%S}\t{row.reason_code}{seen}\t{row.topic}"
-                f"\t{row.reason}"
+                f"{row.received_at.astimezone(tz):%d/%m/%Y %H:%M:%S}\t{label}{seen}"
+                f"\t{row.topic}\t{row.reason}"
             )
         tallies = list(db.scalars(select(DeadLetterTally).order_by(DeadLetterTally.count.desc())))
         if tallies:
-            print("\nbeyond the per-device cap (counted, latest kept as a sample):")
+            print("\nVượt giới hạn mỗi thiết bị (chỉ đếm, giữ bản tin gần nhất làm mẫu):")
         for tally in tallies:
+            label = DEAD_LETTER.get(tally.reason_code, tally.reason_code)
             print(
-                f"{tally.device_id or '?'}\t{tally.reason_code}\t{tally.count} messages"
-                f"\t{tally.first_received_at:%Y-%m-%d %H:%M} → "
-                f"{tally.last_received_at:%Y-%m-%d %H:%M}\t{tally.sample_reason}"
+                f"{tally.device_id or '?'}\t{label}\t{tally.count} bản tin"
+                f"\t{tally.first_received_at.astimezone(tz):%d/%m/%Y %H:%M} → "
+                f"{tally.last_received_at.astimezone(tz):%d/%m/%Y %H:%M}\t{tally.sample_reason}"
             )
     return 0
 
@@ -674,14 +878,64 @@ def cmd_replay(args: argparse.Namespace, _settings: Settings) -> int:
             Path(args.reviews) if args.reviews else None,
         )
     except ReplayError as exc:
-        print(f"Lỗi: {exc}", file=sys.stderr)
-        return 2
+        raise Invalid("replay", str(exc)) from exc
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its refusals in Vietnamese (the help text stays as written)."""
+
+    _PATTERNS = (
+        (r"the following arguments are required: (.*)", "thiếu tham số bắt buộc: {0}"),
+        (
+            r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.*)\)",
+            "{0}: “{1}” không hợp lệ; chọn một trong: {2}",
+        ),
+        (r"argument (\S+): invalid \S+ value: '?([^']*)'?", "{0}: giá trị “{1}” không hợp lệ"),
+        (r"argument (\S+): expected one argument", "{0}: cần một giá trị"),
+        (r"argument (\S+): (.*)", "{0}: {1}"),
+        (r"unrecognized arguments: (.*)", "tham số không nhận ra: {0}"),
+    )
+
+    def error(self, message: str) -> NoReturn:
+        import re
+
+        for pattern, text in self._PATTERNS:
+            found = re.fullmatch(pattern, message)
+            if found:
+                message = text.format(*found.groups())
+                break
+        self.exit(2, f"Lỗi: {message}\nXem hướng dẫn: {self.prog} --help\n")
+
+
+def _day(text: str) -> date:
+    """A date argument: dd/mm/yyyy or ISO (kycuong.inputs.parse_day)."""
+    try:
+        return parse_day(text, "ngày")
+    except KcError as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix("ngày: ")) from None
+
+
+def _chooser(vocabulary: dict[str, str], field: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return choice(vocabulary, text, field)
+        except KcError as exc:
+            raise argparse.ArgumentTypeError(exc.message.removeprefix(f"{field}: ")) from None
+
+    return parse
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"“{text}” không phải thời điểm hợp lệ (dạng 2026-11-23T08:00:00+07:00)"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kycuong", description="Kỷ Cương attendance and discipline monitor"
-    )
+    parser = _Parser(prog="kycuong", description="Kỷ Cương attendance and discipline monitor")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("quickstart", help="everything in one process: broker, ingest, simulator")
@@ -689,9 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speed", type=float, default=600.0, help="time compression (0 = as fast as possible)"
     )
-    p.add_argument(
-        "--date", type=date.fromisoformat, default=None, help="simulated day (YYYY-MM-DD)"
-    )
+    p.add_argument("--date", type=_day, default=None, help="simulated day (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--once", action="store_true", help="exit after the simulated day is stored")
     p.set_defaults(func=cmd_quickstart)
@@ -708,49 +960,89 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_api)
 
     p = sub.add_parser(
-        "users", help="create a user who signs in; create-staff: accounts for staff (self-service)"
+        "users",
+        help="users who sign in: list, create, lock, reset, set a role; create-staff: accounts "
+        "for staff (self-service)",
     )
-    p.add_argument("action", choices=["create", "create-staff"])
-    p.add_argument("username", nargs="?", help="for create")
-    p.add_argument("--role", choices=["unit_head", "noi_vu", "hr_clerk", "admin", "auditor"])
+    p.add_argument(
+        "action",
+        choices=[
+            "list",
+            "create",
+            "create-staff",
+            "disable",
+            "enable",
+            "reset-password",
+            "set-role",
+            "history",
+        ],
+    )
+    p.add_argument("username", nargs="?")
+    p.add_argument(
+        "--role",
+        help="vai trò: its code or Vietnamese label (unit_head/Trưởng đơn vị, noi_vu/Nội vụ, "
+        "hr_clerk/Văn thư, tổ chức cán bộ, admin/Quản trị hệ thống, auditor/Thanh tra, kiểm tra)",
+    )
     p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
     p.add_argument(
         "--unit", help="unit code: the scope of a unit head; with create-staff, everyone in it"
     )
     p.add_argument("--employee", help="create-staff: the employee code of one person")
     p.add_argument("--full-name")
-    p.add_argument("--password", help="asked for when left out")
+    p.add_argument("--password", help="left out: a one-time password is made and printed once")
+    p.add_argument(
+        "--no-must-change",
+        dest="must_change",
+        action="store_false",
+        help="a typed password need not be changed at the next sign-in",
+    )
+    p.add_argument("--search", help="list: part of the username or full name")
+    p.add_argument("--locked", action="store_true", help="list: only locked accounts")
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("rules", help="run the rules role: recompute loop and scheduler")
     p.set_defaults(func=cmd_rules)
 
     p = sub.add_parser("recompute", help="recompute every person for a date range now")
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+    p.add_argument("--from", dest="date_from", type=_day, required=True)
+    p.add_argument("--to", dest="date_to", type=_day, required=True)
+    p.add_argument("--agency", help="only this agency's people (code)")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect")
     p.set_defaults(func=cmd_recompute)
+
+    p = sub.add_parser("agencies", help="agencies: list them, set the tracking start date")
+    p.add_argument("action", choices=["list", "set-start"])
+    p.add_argument("code", nargs="?", help="agency code (set-start)")
+    p.add_argument("date", nargs="?", type=_day, help="tracking start, dd/mm/yyyy (set-start)")
+    p.add_argument("--clear", action="store_true", help="remove the tracking start")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect")
+    p.set_defaults(func=cmd_agencies)
 
     p = sub.add_parser("history", help="monthly partitions: create ahead, archive old months")
     p.add_argument("action", choices=["ensure", "archive"])
     p.add_argument("--ahead", type=int, default=3, help="months ahead to create (ensure)")
-    p.add_argument("--since", type=date.fromisoformat, default=None, help="and months since")
-    p.add_argument("--before", type=date.fromisoformat, default=None, help="archive months before")
+    p.add_argument("--since", type=_day, default=None, help="and months since")
+    p.add_argument("--before", type=_day, default=None, help="archive months before")
     p.add_argument("--drop", action="store_true", help="drop the archived months")
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("rollups", help="person-months that summaries read")
     p.add_argument("action", choices=["rebuild"])
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, default=None)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, default=None)
+    p.add_argument("--from", dest="date_from", type=_day, default=None)
+    p.add_argument("--to", dest="date_to", type=_day, default=None)
     p.set_defaults(func=cmd_rollups)
 
     p = sub.add_parser("excuses", help="leave and business trips: add, approve, cancel")
     p.add_argument("action", choices=["add", "approve", "cancel"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--employee")
-    p.add_argument("--kind", default="annual_leave")
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat)
+    p.add_argument(
+        "--kind", default="annual_leave", help="the code or the label, e.g. 'Nghỉ phép năm'"
+    )
+    p.add_argument("--from", dest="date_from", type=_day)
+    p.add_argument("--to", dest="date_to", type=_day)
     p.add_argument("--sessions", help="e.g. morning or sáng,chiều; all day when left out")
     p.add_argument("--approved", action="store_true")
     p.add_argument("--note")
@@ -762,14 +1054,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agency")
     p.add_argument("--unit")
     p.add_argument("--employee", help="a person's own schedule (part-time, shift rota)")
-    p.add_argument(
-        "--since", type=date.fromisoformat, help="recompute from this date (default today)"
-    )
+    p.add_argument("--since", type=_day, help="recompute from this date (default today)")
+    p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
+    p.add_argument("--dry-run", action="store_true", help="only show the effect, save nothing")
     p.set_defaults(func=cmd_policy)
 
     p = sub.add_parser("simulate", help="publish a simulated office day to the broker")
     p.add_argument("--speed", type=float, default=0.0)
-    p.add_argument("--date", type=date.fromisoformat, default=None)
+    p.add_argument("--date", type=_day, default=None)
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--secrets", help="JSON file {device_id: password} for an authenticating broker")
     p.set_defaults(func=cmd_simulate)
@@ -782,11 +1074,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["seed"])
     p.add_argument("--employees", type=int, default=60)
     p.add_argument("--secrets-out")
+    p.add_argument(
+        "--tracking-start", type=_day, default=None, help="the agency's tracking start (dd/mm/yyyy)"
+    )
     p.set_defaults(func=cmd_demo_seed)
 
-    p = sub.add_parser("import", help="import units or employees from CSV or XLSX")
+    p = sub.add_parser("import", help="import units or employees from CSV or XLSX (preview first)")
     p.add_argument("what", choices=["units", "employees"])
     p.add_argument("file")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the preview (Vietnamese), change nothing"
+    )
+    p.add_argument(
+        "--encoding",
+        default="",
+        choices=["", "utf-8", "utf-16", "cp1258"],
+        help="a CSV's encoding when detection guesses wrong (cp1258: Windows-1258)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("devices", help="provision readers and the broker's password and ACL files")
@@ -796,7 +1100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device_id", nargs="?")
     p.add_argument("--site", default="")
     p.add_argument("--name")
-    p.add_argument("--direction", default="both", choices=["in", "out", "both"])
+    p.add_argument(
+        "--direction", default="both", type=_chooser(DIRECTION, "hướng"), help="in, out, both"
+    )
     p.add_argument("--agency")
     p.add_argument(
         "--secrets-out", help="append the new secret to this JSON file instead of printing"
@@ -817,10 +1123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--people", help="the only people to judge: a code a line, or JSON with dates and cards"
     )
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
-    p.add_argument("--now", type=datetime.fromisoformat, help="evaluate as of this instant")
+    p.add_argument("--from", dest="date_from", type=_day, required=True)
+    p.add_argument("--to", dest="date_to", type=_day, required=True)
+    p.add_argument("--now", type=_instant, help="evaluate as of this instant")
     p.set_defaults(func=cmd_replay)
+
+    credentials_cli.add_parser(sub)
 
     p = sub.add_parser("dead-letters", help="list the most recent refused messages")
     p.add_argument("--limit", type=int, default=20)
@@ -829,14 +1137,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; a domain error is one Vietnamese line (``Lỗi: …``, exit 2), an
+    unexpected one a sentence saying what to do (exit 1), never a traceback."""
     args = build_parser().parse_args(argv)
     needs_device = ("create", "enable", "disable", "rotate")
     if args.command == "devices" and args.action in needs_device and not args.device_id:
-        print("error: device id required", file=sys.stderr)
+        print("Lỗi: cần mã thiết bị (ví dụ: kycuong devices create SNV-CONG-1)", file=sys.stderr)
         return 2
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic's ValidationError: a KC_ variable people set
+        print(f"Lỗi: cấu hình KC_… không hợp lệ: {exc}", file=sys.stderr)
+        return 2
     configure(settings.log_level, settings.log_format)
-    return int(args.func(args, settings))
+    try:
+        return int(args.func(args, settings))
+    except KcError as exc:
+        print(f"Lỗi: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Đã dừng.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        log.debug("unexpected error", exc_info=True)
+        if isinstance(exc, OperationalError):
+            print(
+                "Lỗi: không kết nối được cơ sở dữ liệu. Kiểm tra KC_DATABASE_URL và máy chủ "
+                "cơ sở dữ liệu, rồi chạy lại.",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"Lỗi không mong muốn ({type(exc).__name__}: {exc}). Chưa chắc thao tác đã "
+                "hoàn tất: chạy lại với KC_LOG_LEVEL=DEBUG để xem chi tiết và gửi cho "
+                "người quản trị hệ thống.",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ DEAD_LETTER = {
     "disabled_device": "Thiết bị đã bị khóa",
     "future_time": "Thời gian chấm công ở tương lai",
     "store_error": "Lỗi lưu trữ",
+    "too_old": "Lượt chấm công quá cũ",
+    "before_registration": "Chấm công trước khi đăng ký đầu đọc",
+    "implausible_clock": "Đồng hồ đầu đọc sai lệch bất thường",
+    "invalid": "Không kiểm tra được tin",
 }
 REQUEST_KIND = {
     "explanation": "Giải trình",
@@ -67,11 +71,36 @@ REQUEST_ACTION = {
     "refused": "Không duyệt",
     "superseded": "Thay bằng đề nghị mới",
 }
+
+
+def dead_letter_label(code: str) -> str:
+    """The Vietnamese reason of a dead letter, by its code (whatever its stored message)."""
+    return DEAD_LETTER.get(code, f"Lý do khác ({code})")
+
+
+# What a credential is (loại mã chấm công); a card is valid on every reader, the others on
+# the reader or group of readers that enrolled them.
+CREDENTIAL_KIND = {
+    "card": "Thẻ",
+    "pin": "Mã chấm công trên máy",
+    "face": "Khuôn mặt",
+    "fingerprint": "Vân tay",
+    "qr": "Mã QR",
+}
 ROLE = {
     "unit_head": "Trưởng đơn vị",
     "noi_vu": "Nội vụ",
-    "hr_clerk": "Tổ chức cán bộ",
-    "admin": "Quản trị",
-    "auditor": "Kiểm tra",
+    "hr_clerk": "Văn thư, tổ chức cán bộ",
+    "admin": "Quản trị hệ thống",
+    "auditor": "Thanh tra, kiểm tra",
     "employee": "Cán bộ, công chức",
 }
+DIRECTION = {"in": "Vào", "out": "Ra", "both": "Vào và ra"}
+# Roster import (nhập danh sách): what a row of the file will do, and the kinds of file.
+ROSTER_ACTION = {
+    "create": "Tạo mới",
+    "update": "Cập nhật",
+    "unchanged": "Không đổi",
+    "refuse": "Từ chối",
+}
+ROSTER_KIND = {"units": "Đơn vị", "employees": "Cán bộ"}

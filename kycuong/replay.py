@@ -7,14 +7,16 @@ lines. The formats are in the README; a bad line is named in Vietnamese with fil
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
 import tomllib
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AliasChoices,
@@ -111,71 +113,211 @@ class PersonLine(_Line):
         return [_code(v) for v in value] if isinstance(value, list) else value
 
 
-# What people read when a field is wrong: pydantic's error types, in Vietnamese.
+# What people read when a field is wrong: pydantic's error types, in Vietnamese. The
+# accepted values (from the model itself) are added by ``explain``.
 _MESSAGES = {
-    "missing": "thiếu trường {field}",
-    "extra_forbidden": "trường {field} không được dùng ở đây",
-    "literal_error": "{field}: giá trị {value} không hợp lệ; chấp nhận: {expected}",
+    "missing": "thiếu {field}",
+    "extra_forbidden": "{field} không được dùng ở đây",
+    "literal_error": "{field}: giá trị {value} không hợp lệ",
+    "enum": "{field}: giá trị {value} không hợp lệ",
     "timezone_aware": "{field}: ngày giờ cần múi giờ, ví dụ 2026-11-23T07:30:00+07:00",
-    "datetime_parsing": "{field}: không đọc được ngày giờ {value} "
-    "(ISO 8601 có múi giờ, ví dụ 2026-11-23T07:30:00+07:00)",
-    "datetime_from_date_parsing": "{field}: không đọc được ngày giờ {value} "
-    "(ISO 8601 có múi giờ, ví dụ 2026-11-23T07:30:00+07:00)",
-    "datetime_type": "{field}: cần ngày giờ (ISO 8601 có múi giờ)",
-    "date_parsing": "{field}: không đọc được ngày {value} (yyyy-mm-dd, ví dụ 2026-11-23)",
-    "date_from_datetime_parsing": "{field}: không đọc được ngày {value} "
-    "(yyyy-mm-dd, ví dụ 2026-11-23)",
-    "date_type": "{field}: cần một ngày (yyyy-mm-dd)",
-    "time_parsing": "{field}: không đọc được giờ {value} (hh:mm:ss, ví dụ 07:30:00)",
-    "int_parsing": "{field}: cần một số nguyên, không phải {value}",
-    "int_type": "{field}: cần một số nguyên",
-    "int_from_float": "{field}: cần một số nguyên, không phải {value}",
-    "bool_type": "{field}: cần true hoặc false",
-    "bool_parsing": "{field}: cần true hoặc false",
-    "string_type": "{field}: cần một chuỗi",
-    "list_type": '{field}: cần một danh sách, ví dụ ["morning"]',
+    "datetime_parsing": "{field}: không đọc được ngày giờ {value}",
+    "datetime_from_date_parsing": "{field}: không đọc được ngày giờ {value}",
+    "datetime_type": "{field}: không đọc được ngày giờ {value}",
+    "date_parsing": "{field}: không đọc được ngày {value}",
+    "date_from_datetime_parsing": "{field}: không đọc được ngày {value}",
+    "date_from_datetime_inexact": "{field}: không đọc được ngày {value}",
+    "date_type": "{field}: không đọc được ngày {value}",
+    "time_parsing": "{field}: không đọc được giờ {value}",
+    "time_type": "{field}: không đọc được giờ {value}",
+    "int_parsing": "{field}: {value} không phải số nguyên",
+    "int_type": "{field}: {value} không phải số nguyên",
+    "int_from_float": "{field}: {value} không phải số nguyên",
+    "bool_type": "{field}: {value} không phải true hoặc false",
+    "bool_parsing": "{field}: {value} không phải true hoặc false",
+    "string_type": "{field}: {value} không phải một chuỗi",
+    "list_type": "{field}: {value} không phải một danh sách",
+    "dict_type": "{field}: {value} không phải một bảng",
     "string_too_short": "{field}: không được để trống",
     "string_too_long": "{field}: quá dài (tối đa {max_length} ký tự)",
-    "string_pattern_mismatch": "{field}: giá trị {value} không đúng dạng {pattern}",
-    "greater_than_equal": "{field}: phải lớn hơn hoặc bằng {ge}, không phải {value}",
-    "less_than_equal": "{field}: phải nhỏ hơn hoặc bằng {le}, không phải {value}",
+    "string_pattern_mismatch": "{field}: giá trị {value} không đúng dạng",
+    "greater_than_equal": "{field}: {value} nhỏ hơn {ge}",
+    "less_than_equal": "{field}: {value} lớn hơn {le}",
     "too_short": "{field}: cần ít nhất {min_length} phần tử",
     "json_invalid": "dòng không phải JSON hợp lệ",
     "json_type": "dòng không phải JSON hợp lệ",
-    "model_type": "{field}: cần một đối tượng JSON {{...}}",
+    "model_type": "{field}: cần một bảng (đối tượng JSON {{...}})",
     "model_attributes_type": "cần một đối tượng JSON {{...}}",
 }
 
 
-def explain(error: Any) -> str:
-    """One pydantic error → a Vietnamese sentence naming the field and the accepted values."""
-    loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int) or p]
-    field = ".".join(loc) or "dòng"
+def place(loc: Sequence[Any]) -> str:
+    """Where a key is in a document, as people read it: ``schedule.sessions[0].start``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def explain(error: Any, model: type[BaseModel] | None = None) -> str:
+    """One pydantic error → a Vietnamese sentence naming the key's place in the document
+    and, when ``model`` is given, the values (or keys) it accepts."""
+    loc = tuple(error.get("loc", ()))
+    where = place(loc)
+    field = f"'{where}'" if where else "dòng"
     ctx = dict(error.get("ctx") or {})
-    if error["type"] == "value_error":
+    kind = error["type"]
+    if kind == "value_error":
         reason = str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
-        return f"'{field}': {reason}" if loc else reason
-    template = _MESSAGES.get(error["type"])
-    if template is None:
-        return f"{field}: giá trị không hợp lệ ({error['msg']})"
-    value = error.get("input")
-    expected = str(ctx.get("expected", ""))
-    return template.format(
-        field=f"'{field}'" if loc else "dòng",
-        value=json.dumps(value, ensure_ascii=False, default=str)[:60],
-        **{**ctx, "expected": expected},
-    )
+        text = f"{field}: {reason}" if where else reason
+    else:
+        template = _MESSAGES.get(kind, "{field}: giá trị {value} không hợp lệ")
+        value = error.get("input")
+        text = template.format(
+            field=field if kind not in ("missing", "extra_forbidden") else f"khóa {field}",
+            value=json.dumps(value, ensure_ascii=False, default=str)[:60],
+            **{k: v for k, v in ctx.items() if k not in ("field", "value")},
+        )
+    if model is None or kind in ("json_invalid", "json_type", "value_error"):
+        return text  # a rule's own message already says what it accepts
+    if "[key]" in loc or kind == "extra_forbidden":
+        # A key that does not exist: name the keys its table has (and the nearest one).
+        keys = accepted_keys(model, loc[: loc.index("[key]") - 1] if "[key]" in loc else loc[:-1])
+        if keys:
+            wrong = str(loc[-2] if "[key]" in loc else loc[-1])
+            near = difflib.get_close_matches(wrong, keys, n=1)
+            hint = f" (có phải {near[0]}?)" if near else ""
+            if "[key]" in loc:
+                text = (
+                    f"khóa {json.dumps(wrong, ensure_ascii=False)} trong {_table(loc)} không hợp lệ"
+                )
+            return f"{text}; {_table(loc)} chỉ nhận các khóa: {', '.join(keys)}{hint}"
+        return text
+    accepts = accepted_values(model, loc)
+    return f"{text}; chấp nhận {accepts}" if accepts else text
+
+
+def _table(loc: Sequence[Any]) -> str:
+    """The table holding the wrong key at the end of ``loc``: ``[policy]``, or the file."""
+    head = place(loc[:-2] if "[key]" in loc else loc[:-1])
+    return f"[{head}]" if head else "tệp"
+
+
+def _field_type(model: type[BaseModel], loc: Sequence[Any]) -> tuple[Any, list[Any]] | None:
+    """The annotation and metadata (with the field's examples) of the value at ``loc`` in
+    ``model``, or None."""
+    annotation: Any = model
+    metadata: list[Any] = []
+    for part in loc:
+        annotation = _strip_optional(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = _model_field(annotation, str(part))
+            if field is None:
+                return None
+            annotation, metadata = field.annotation, [*field.metadata, field]
+        elif get_origin(annotation) in (list, tuple) and isinstance(part, int):
+            annotation, metadata = get_args(annotation)[0], []
+        elif get_origin(annotation) is dict:
+            key_type, value_type = get_args(annotation)
+            annotation, metadata = (key_type if part == "[key]" else value_type), []
+        else:
+            return None
+    return _strip_optional(annotation), metadata
+
+
+def _model_field(model: type[BaseModel], name: str) -> Any:
+    for key, field in model.model_fields.items():
+        if name in (key, field.alias):
+            return field
+    return None
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def accepted_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the table at ``loc`` accepts (its fields, or a dict's allowed keys)."""
+    found = _field_type(model, loc)
+    if found is None:
+        return []
+    annotation = found[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or k for k, f in annotation.model_fields.items()]
+    if get_origin(annotation) is dict:
+        key_type = get_args(annotation)[0]
+        if get_origin(key_type) is Literal:
+            return [str(a) for a in get_args(key_type)]
+    return []
+
+
+def accepted_values(model: type[BaseModel], loc: Sequence[Any]) -> str | None:
+    """What the value at ``loc`` may be, in Vietnamese: "một trong: a, b", "số nguyên từ 0
+    đến 120", "giờ hh:mm:ss"…; None when there is nothing useful to say."""
+    found = _field_type(model, loc)
+    if found is None:
+        return None
+    return _describe(*found)
+
+
+def _describe(annotation: Any, metadata: list[Any]) -> str | None:
+    examples = next((m.examples for m in metadata if getattr(m, "examples", None)), None)
+    if examples:
+        return f"{_describe(annotation, [])}, ví dụ {examples[0]}"
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return "một trong: " + ", ".join(str(a) for a in get_args(annotation))
+    if origin in (list, tuple):
+        item = _describe(_strip_optional(get_args(annotation)[0]), [])
+        return f"một danh sách [...]{', mỗi phần tử ' + item if item else ''}"
+    if origin is dict:
+        return "một bảng {...}"
+    if annotation is bool:
+        return "true hoặc false"
+    if annotation is int:
+        low = next((m.ge for m in metadata if getattr(m, "ge", None) is not None), None)
+        high = next((m.le for m in metadata if getattr(m, "le", None) is not None), None)
+        if low is not None and high is not None:
+            return f"số nguyên từ {low} đến {high}"
+        return "số nguyên"
+    if annotation is str:
+        pattern = next((m.pattern for m in metadata if getattr(m, "pattern", None)), None)
+        if pattern == r"^\d{2}-\d{2}$":
+            return "ngày dạng MM-DD, ví dụ 04-15"
+        return "một chuỗi"
+    if annotation is time:
+        return "giờ dạng hh:mm:ss, ví dụ 07:30:00"
+    if annotation is date:
+        return "ngày dạng yyyy-mm-dd, ví dụ 2026-11-23"
+    if annotation is datetime or annotation is AwareDatetime:
+        return "ngày giờ ISO 8601 có múi giờ, ví dụ 2026-11-23T07:30:00+07:00"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        keys = [f.alias or k for k, f in annotation.model_fields.items()]
+        return "một bảng với các khóa: " + ", ".join(keys)
+    return None
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The line of a policy file where the field an error names is written (best effort)."""
-    keys = [str(p) for p in loc if isinstance(p, str)]
-    for key in reversed(keys):
+    """The line of a policy file where the key an error names is written (best effort): the
+    key itself, else the table header (``[schedule.rota]``) that holds it."""
+    keys = [str(p) for p in loc if isinstance(p, str) and p != "[key]"]
+    lines = text.splitlines()
+    for depth in range(len(keys), 0, -1):
+        key = keys[depth - 1]
         pattern = re.compile(
             rf'^\s*"?{re.escape(key)}"?\s*[=:]|[{{,]\s*"?{re.escape(key)}"?\s*[=:]'
         )
-        for number, line in enumerate(text.splitlines(), start=1):
-            if pattern.search(line):
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape('.'.join(keys[:depth]))}\s*\]")
+        for number, line in enumerate(lines, start=1):
+            if pattern.search(line) or header.search(line):
                 return number
     return None
 
@@ -186,6 +328,13 @@ def load_rules(path: Path) -> RulesDoc:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ReplayError(f"{path}: không đọc được tệp ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ReplayError(f"{path}: tệp không phải văn bản UTF-8; hãy lưu lại dạng UTF-8") from exc
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, path: str) -> RulesDoc:
+    """A policy file's text (TOML or JSON); errors name ``path`` and the line, in Vietnamese."""
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
     except json.JSONDecodeError as exc:
@@ -200,7 +349,7 @@ def load_rules(path: Path) -> RulesDoc:
         first = exc.errors()[0]
         line = _line_of(text, tuple(first["loc"]))
         where = f"{path}:{line}" if line else str(path)
-        raise ReplayError(f"{where}: {explain(first)}") from exc
+        raise ReplayError(f"{where}: {explain(first, RulesDoc)}") from exc
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -217,7 +366,7 @@ def _parse(model: type[_T], path: Path, number: int, line: str) -> _T:
     try:
         return model.model_validate_json(line)
     except ValidationError as exc:
-        raise ReplayError(f"{path}:{number}: {explain(exc.errors()[0])}") from exc
+        raise ReplayError(f"{path}:{number}: {explain(exc.errors()[0], model)}") from exc
 
 
 def load_punches(path: Path, manual: bool = False) -> list[ReplayPunch]:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     signin_window_minutes: int = Field(default=15, ge=1)
     signin_lockout_minutes: int = Field(default=5, ge=1)
     import_max_rows: int = Field(default=20_000, ge=1)
+    confirm_threshold: int = Field(
+        default=20,
+        ge=0,
+        description="a recompute or rules change adding or withdrawing more violations asks first",
+    )
 
     # Thresholds that open a discipline file (Nghị định 112/2020, as amended): configurable.
     absence_days_per_month_flag: float = 5

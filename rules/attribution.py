@@ -60,19 +60,33 @@ def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
     return out
 
 
+class Zone(NamedTuple):
+    """The contested span after a session (``lo``..``hi``, both inclusive, inside the break),
+    its ``cut``, and what the two sessions beside it need to be read: the earlier one's
+    midpoint and scheduled end, the later one's midpoint and scheduled start."""
+
+    lo: int
+    hi: int
+    cut: int
+    earlier_midpoint: int
+    earlier_end: int
+    later_midpoint: int
+    later_start: int
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """How a run of sessions (sorted by start) shares time: each session's own range
-    ``[lows[i], highs[i]]`` and, after it, the contested span ``zones[i]`` (lo, hi, cut)
-    where its window and the next one's overlap inside the break."""
+    ``[lows[i], highs[i]]`` and, after it, the contested span ``zones[i]`` where its window
+    and the next one's overlap inside the break."""
 
     lows: tuple[int, ...]
     highs: tuple[int, ...]
     reach: tuple[int, ...]
-    zones: tuple[tuple[int, int, int] | None, ...]
+    zones: tuple[Zone | None, ...]
 
 
-def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "middle") -> Layout:
+def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "earlier_end") -> Layout:
     """Own ranges and contested spans of ``sessions``; depends on the plan only (cacheable).
 
     Sessions that overlap themselves (a night shift ending after the next morning starts)
@@ -82,7 +96,7 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "middle") -> Layo
     n = len(sessions)
     lows = [s.window_start for s in sessions]
     highs = [s.window_end for s in sessions]
-    zones: list[tuple[int, int, int] | None] = [None] * n
+    zones: list[Zone | None] = [None] * n
     for i in range(n - 1):
         a, b = sessions[i], sessions[i + 1]
         if a.window_end < b.window_start:
@@ -100,19 +114,24 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "middle") -> Layo
             at = b.start
         else:
             at = a.end + (b.start - a.end) // 2
-        zones[i] = (lo, hi, min(max(at, lo), hi))
-    reach = tuple(z[1] if z is not None else h for z, h in zip(zones, highs, strict=True))
+        zones[i] = Zone(lo, hi, min(max(at, lo), hi), a.midpoint, a.end, b.midpoint, b.start)
+    reach = tuple(z.hi if z is not None else h for z, h in zip(zones, highs, strict=True))
     return Layout(tuple(lows), tuple(highs), reach, tuple(zones))
 
 
-def attribute(shape: Layout, found: Sequence[Burst]) -> list[list[Burst]]:
+def attribute(
+    shape: Layout, found: Sequence[Burst], early_grace_s: int = 300, late_grace_s: int = 300
+) -> list[list[Burst]]:
     """The bursts of each session of ``shape`` (in time order), each burst to at most one.
 
-    A burst in a contested span is read in order: with two or more there, the first is the
-    earlier session's departure and the rest go to the later one (all of them when the
-    earlier already has two bursts of its own); a single one completes the session that
-    lacks a side (the earlier when the later has two bursts of its own, the later when the
-    earlier has); otherwise the cut decides, a burst on the cut going to the earlier.
+    A session's arrival is its first burst and its departure its last (``rules.evaluate``),
+    so a stray tap inside a session is never its departure when a later one is there.
+    Bursts in a contested span (inside the break) are read in order: with two or more, the
+    first is the earlier session's departure and the rest go to the later one (its arrival
+    first). A single one goes to the session that has punches of its own but lacks the
+    side it would give: a departure no earlier than end − ``early_grace_s`` for the earlier
+    session, an arrival no later than start + ``late_grace_s`` for the later one. When
+    both or neither lack it, the cut decides, a burst on the cut going to the earlier.
     """
     lows, highs, reach = shape.lows, shape.highs, shape.reach
     n = len(lows)
@@ -143,13 +162,35 @@ def attribute(shape: Layout, found: Sequence[Burst]) -> list[list[Burst]]:
         if zone is None or not disputed:
             continue
         if len(disputed) >= 2:
-            to_earlier = 0 if counts[i] >= 2 else 1
-        elif counts[i] >= 2:
-            to_earlier = 0
-        elif counts[i + 1] >= 2 or disputed[0].first_at <= zone[2]:
             to_earlier = 1
+        elif (
+            counts[i]
+            and counts[i + 1]
+            and (
+                _departs(own[i][-1], counts[i], zone, early_grace_s)
+                != _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
+            )
+        ):
+            # Exactly one of the two has the side this burst would give: the other takes it.
+            to_earlier = 0 if _departs(own[i][-1], counts[i], zone, early_grace_s) else 1
         else:
-            to_earlier = 0
+            to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         own[i].extend(disputed[:to_earlier])
         own[i + 1][:0] = disputed[to_earlier:]
     return own
+
+
+def _departs(last: Burst, count: int, zone: Zone, grace_s: int) -> bool:
+    """Whether the earlier session's own bursts end with a departure that is not early.
+
+    Judged from the burst's first tap, so a retap never changes where a burst goes."""
+    if count == 1 and last.first_at <= zone.earlier_midpoint:
+        return False  # a lone burst before the midpoint is an arrival
+    return last.first_at >= zone.earlier_end - grace_s
+
+
+def _arrives(first: Burst, count: int, zone: Zone, grace_s: int) -> bool:
+    """Whether the later session's own bursts start with an arrival that is not late."""
+    if count == 1 and first.first_at > zone.later_midpoint:
+        return False  # a lone burst after the midpoint is a departure
+    return first.first_at <= zone.later_start + grace_s

@@ -153,6 +153,19 @@ def vietnam_calendar(
     return Calendar(MappingProxyType(days_off), MappingProxyType(working))
 
 
+def calendar_with(overrides: Iterable[tuple[date, str, str]], years: Iterable[int]) -> Calendar:
+    """The national calendar of ``years`` with an agency's overrides: ``(day, kind, name)``
+    rows where kind is "off" (a day off), "work" (a làm bù working day) or "not_off" (a
+    national holiday that does not apply)."""
+    rows = list(overrides)
+    return vietnam_calendar(
+        years,
+        extra_days_off={d: n or "Ngày nghỉ" for d, k, n in rows if k == "off"},
+        extra_working_days={d: n or "Làm bù" for d, k, n in rows if k == "work"},
+        removed_days_off=[d for d, k, _ in rows if k == "not_off"],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedSession:
     """One session on one date, as instants (epoch seconds) in the agency's zone.

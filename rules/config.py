@@ -21,6 +21,7 @@ from rules.calendar import (
     vietnam_calendar,
 )
 from rules.policy import Policy
+from rules.zones import zone
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
@@ -31,7 +32,7 @@ class _Doc(BaseModel):
 
 
 class SessionDoc(_Doc):
-    name: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=32, examples=["morning"])
     start: time
     end: time
 
@@ -41,7 +42,7 @@ class SessionDoc(_Doc):
 
 class SeasonDoc(_Doc):
     starts: str = Field(alias="from", pattern=r"^\d{2}-\d{2}$", description="MM-DD")
-    sessions: list[SessionDoc]
+    sessions: list[SessionDoc] = Field(min_length=1)
 
     @field_validator("starts")
     @classmethod
@@ -59,8 +60,15 @@ class SeasonDoc(_Doc):
 
 
 class RotaDoc(_Doc):
+    """A cycle of days from ``anchor``; a day may have no session (a day off of the rota).
+
+    ``observes_holidays`` may be written here as well as in ``[schedule]`` (where a rota's
+    reader looks for it): whether the rota stops on public holidays and works làm bù days.
+    """
+
     anchor: date
     days: list[list[SessionDoc]] = Field(min_length=1)
+    observes_holidays: bool | None = None
 
 
 class ScheduleDoc(_Doc):
@@ -68,8 +76,8 @@ class ScheduleDoc(_Doc):
 
     name: str = "Giờ hành chính"
     weekdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
-    sessions: list[SessionDoc] | None = None
-    seasons: list[SeasonDoc] | None = None
+    sessions: list[SessionDoc] | None = Field(default=None, min_length=1)
+    seasons: list[SeasonDoc] | None = Field(default=None, min_length=1)
     weekday_sessions: dict[
         Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[SessionDoc]
     ] = Field(default_factory=dict)
@@ -80,7 +88,23 @@ class ScheduleDoc(_Doc):
     def _one_source_of_sessions(self) -> ScheduleDoc:
         sources = [self.sessions is not None, self.seasons is not None, self.rota is not None]
         if sum(sources) != 1:
-            raise ValueError("cần đúng một trong: sessions, seasons hoặc rota")
+            given = [
+                n for n, on in zip(("sessions", "seasons", "rota"), sources, strict=True) if on
+            ]
+            raise ValueError(
+                "cần đúng một trong: sessions, seasons, rota "
+                f"(đang có: {', '.join(given) if given else 'không có khóa nào'})"
+            )
+        if (
+            self.rota is not None
+            and self.observes_holidays is not None
+            and self.rota.observes_holidays is not None
+            and self.observes_holidays != self.rota.observes_holidays
+        ):
+            raise ValueError(
+                "observes_holidays có hai giá trị khác nhau ở [schedule] và [schedule.rota]; "
+                "chỉ ghi ở một chỗ (true hoặc false)"
+            )
         for where, day in self._days():
             names = [s.name for s in day]
             twice = sorted({n for n in names if names.count(n) > 1})
@@ -122,7 +146,11 @@ class ScheduleDoc(_Doc):
         rota: tuple[tuple[SessionSpec, ...], ...] = ()
         if self.rota is not None:
             rota = tuple(tuple(s.value() for s in day) for day in self.rota.days)
-        observes = self.observes_holidays if self.observes_holidays is not None else not rota
+        observes = self.observes_holidays
+        if observes is None and self.rota is not None:
+            observes = self.rota.observes_holidays
+        if observes is None:
+            observes = not rota  # office hours stop on holidays; a rota runs through them
         return Schedule(
             name=self.name,
             weekdays=frozenset(WEEKDAYS.index(d) for d in self.weekdays),
@@ -149,7 +177,7 @@ class PolicyDoc(_Doc):
     early_arrival_margin_minutes: int = Field(default=120, ge=0, le=12 * 60)
     late_departure_margin_minutes: int = Field(default=240, ge=0, le=12 * 60)
     retap_minutes: int = Field(default=10, ge=0, le=120)
-    break_cut: Literal["earlier_end", "middle", "later_start"] = "middle"
+    break_cut: Literal["earlier_end", "middle", "later_start"] = "earlier_end"
 
     def value(self) -> Policy:
         return Policy(
@@ -202,7 +230,19 @@ DEFAULT_SESSIONS: list[SessionDoc] = [
 class RulesDoc(_Doc):
     """A whole policy file for one agency (the offline replay's input)."""
 
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", examples=["Asia/Ho_Chi_Minh"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_known_zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except (ValueError, KeyError):
+            raise ValueError(
+                f"không có múi giờ {value!r}; chấp nhận tên múi giờ IANA, ví dụ Asia/Ho_Chi_Minh"
+            ) from None
+        return value
+
     schedule: ScheduleDoc = Field(default_factory=lambda: ScheduleDoc(sessions=DEFAULT_SESSIONS))
     policy: PolicyDoc = Field(default_factory=PolicyDoc)
     calendar: CalendarDoc = Field(default_factory=CalendarDoc)

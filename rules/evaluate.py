@@ -202,7 +202,12 @@ def evaluate_day(
     shape = plan.layouts.get(policy.break_cut)
     if shape is None:
         shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
-    attributed = attribute(shape, bursts(punches, max(policy.double_tap_s, policy.retap_s)))
+    attributed = attribute(
+        shape,
+        bursts(punches, max(policy.double_tap_s, policy.retap_s)),
+        policy.early_grace_s,
+        policy.late_grace_s,
+    )
     mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:
         approved = _choose(excuses, "approved")
@@ -311,6 +316,8 @@ def _per_session(
         departure: Burst | None = found[-1]
         if len(found) == 1:
             arrival, departure = _sides(found, session.midpoint)
+        elif found[-1].first_at <= session.start:
+            departure = None  # taps before a session starts are its arrival, repeated
         if (
             arrival is not None
             and arrival.first_at - session.start > on_time_s
@@ -348,6 +355,8 @@ def _per_day(
             _absent_if_due(session, policy, judge)
         return 0
     first_b, last_b = _sides(found, (sessions[0].start + sessions[-1].end) // 2)
+    if last_b is not None and first_b is not None and last_b.first_at <= sessions[0].start:
+        last_b = None  # taps before the day starts are its arrival, repeated
     # The arrival's session: the first one it is not too late for.
     arrived = 0
     if first_b is not None:
@@ -369,8 +378,9 @@ def _per_day(
             judge.add("missing_out", sessions[-1].name, 0, (first_b.first_id,), judge.closes)
         return 0
     last_at, last_id = last_b.last_at, last_b.last_id
-    # The departure's session: the last one that started before it.
-    left = max((i for i, s in enumerate(sessions) if s.start < last_at), default=-1)
+    # The departure's session: the last one that started before it. Read from the burst's
+    # first tap, like attribution, so a retap never moves a departure into the next session.
+    left = max((i for i, s in enumerate(sessions) if s.start < last_b.first_at), default=-1)
     if closed:
         for session in sessions[max(left + 1, arrived) :]:
             judge.add("absent", session.name, session.minutes, (last_id,), judge.closes)

@@ -36,5 +36,5 @@ class Policy:
     double_tap_s: int = 120
     missing_punch: MissingPunch = "flag"
     retap_s: int = 10 * 60
-    break_cut: BreakCut = "middle"
+    break_cut: BreakCut = "earlier_end"
     margins: Margins = field(default_factory=Margins)

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from rules.calendar import Calendar, DayPlan, Schedule, office_hours, plan_day, vietnam_calendar
+from rules.calendar import (
+    Calendar,
+    DayPlan,
+    Schedule,
+    calendar_with,
+    office_hours,
+    plan_day,
+    vietnam_calendar,
+)
 from rules.config import PolicyDoc, ScheduleDoc
 from rules.policy import Policy
 from rules.zones import zone
@@ -43,7 +51,7 @@ class Person:
     tz: ZoneInfo
     schedule_key: int | None  # None: the built-in administrative hours
     policy_key: int | None
-    active_from: date
+    active_from: date  # the later of their own start and the agency's tracking start
     active_to: date | None
 
     def active_on(self, day: date) -> bool:
@@ -142,6 +150,9 @@ class RulesDirectory:
         while agency is not None:
             schedule_key = schedule_key or agency.schedule_id
             policy_key = policy_key or agency.policy_id
+            # Ngày bắt đầu theo dõi of the agency (or of a parent): no day before it is judged.
+            if agency.tracking_start is not None and agency.tracking_start > active_from:
+                active_from = agency.tracking_start
             agency = self._agencies.get(agency.parent_id) if agency.parent_id else None
         return Person(
             employee_id, unit_id, agency_id, tz, schedule_key, policy_key, active_from, active_to
@@ -195,12 +206,4 @@ def _national(year: int) -> Calendar:
 def _calendar_with(overrides: list[tuple[date, str, str]], year: int) -> Calendar:
     if not overrides:
         return _national(year)
-    off = {d: n or "Ngày nghỉ" for d, k, n in overrides if k == "off"}
-    work = {d: n or "Làm bù" for d, k, n in overrides if k == "work"}
-    removed = [d for d, k, _ in overrides if k == "not_off"]
-    return vietnam_calendar(
-        range(year - 1, year + 2),
-        extra_days_off=off,
-        extra_working_days=work,
-        removed_days_off=removed,
-    )
+    return calendar_with(overrides, range(year - 1, year + 2))

@@ -62,6 +62,8 @@ class RecomputeStats:
     restored: int = 0
     day_records: int = 0
     changed_keys: list[Key] = field(default_factory=list)
+    # Every change as (employee id, date, change): what rules.effect.summarize reads.
+    changes: list[tuple[int, date, Change]] = field(default_factory=list)
 
     def add(self, change: Change) -> None:
         setattr(self, change.action, getattr(self, change.action) + 1)
@@ -122,8 +124,14 @@ def recompute(
     now: datetime,
     directory: RulesDirectory,
     trigger: str = "",
+    *,
+    write: bool = True,
 ) -> RecomputeStats:
-    """Recompute ``keys`` as of ``now`` inside the caller's transaction."""
+    """Recompute ``keys`` as of ``now`` inside the caller's transaction.
+
+    With ``write=False`` nothing is locked or written: the changes are only returned in
+    ``stats.changes`` (the preview of a recompute or of a rules file, services.effects).
+    """
     wanted = set(keys)
     stats = RecomputeStats()
     if not wanted:
@@ -133,7 +141,8 @@ def recompute(
     if not wanted:
         return stats
     # Before any read: another runner holding one of these people commits first.
-    lock_keys(db, wanted)
+    if write:
+        lock_keys(db, wanted)
     stats.keys = len(wanted)
     plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
     bounds = {key: _bounds(plans[key], people[key[0]]) for key in wanted}
@@ -179,6 +188,9 @@ def recompute(
         changes = reconcile(stored.get(key, {}), result.violations if result else ())
         for change in changes:
             stats.add(change)
+            stats.changes.append((employee_id, day, change))
+            if not write:
+                continue
             old = stored.get(key, {}).get(change.key)
             _plan_write(
                 change,
@@ -194,6 +206,8 @@ def recompute(
             )
         if changes:
             stats.changed_keys.append(key)
+        if not write:
+            continue
         if result is None:
             if key in records:
                 record_deletes.append(key)
@@ -202,6 +216,8 @@ def recompute(
         if records.get(key) != _comparable(row):
             record_rows.append(row)
 
+    if not write:
+        return stats
     # New violations and their "detected" events in one statement.
     bulk_insert_logged(
         db,
@@ -319,12 +335,16 @@ def _event(
 _PG_PUNCHES = text(
     "SELECT DISTINCT c.employee_id, p.id, extract(epoch FROM p.punched_at)::bigint, p.direction "
     "FROM unnest(:e, :lo, :hi) AS k(e, lo, hi) "
-    "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to"
-    " FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
-    "CROSS JOIN LATERAL (SELECT id, punched_at, direction FROM punches"
-    " WHERE credential_kind = c.kind AND credential_value = c.value"
-    " AND punched_at >= greatest(k.lo, c.valid_from) AND punched_at <= k.hi"
-    " AND (c.valid_to IS NULL OR punched_at < c.valid_to) OFFSET 0) AS p"
+    "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to, device_id,"
+    " group_id FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
+    "CROSS JOIN LATERAL (SELECT q.id, q.punched_at, q.direction FROM punches q"
+    " WHERE q.credential_kind = c.kind AND q.credential_value = c.value"
+    " AND q.punched_at >= greatest(k.lo, c.valid_from) AND q.punched_at <= k.hi"
+    " AND (c.valid_to IS NULL OR q.punched_at < c.valid_to)"
+    # A card is valid on every reader, an enrolment number on its reader or group only.
+    " AND ((c.device_id IS NULL AND c.group_id IS NULL) OR q.device_id = c.device_id"
+    "  OR EXISTS (SELECT 1 FROM device_group_members m"
+    "   WHERE m.group_id = c.group_id AND m.device_id = q.device_id)) OFFSET 0) AS p"
 ).bindparams(
     bindparam("e", type_=ARRAY(Integer)),
     bindparam("lo", type_=ARRAY(DateTime(timezone=True))),

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, NotFound
+from kycuong.labels import DAY_STATUS, VIOLATION
+from rules.calendar import Calendar, calendar_with, vietnam_calendar
+from services import violations as violation_service
+from services.schemas import Violation
 from services.scope import Scope
-from store.models import DayRecord, Device, Employee, Unit, ViolationRecord
+from store.models import CalendarDay as CalendarOverride
+from store.models import Credential, DayRecord, Device, Employee, Punch, Unit, ViolationRecord
+from store.punches import credential_held
 
 # Symbols of the month grid, with the words a legend shows (configurable later per agency).
 SYMBOLS: dict[str, tuple[str, str]] = {
@@ -57,6 +65,16 @@ class TodayBoard:
         return sum(1 for r in self.rows if r.status in statuses)
 
 
+@dataclass(frozen=True, slots=True)
+class CellDay:
+    """What a cell of the grid says when hovered or opened: the day's first and last punch
+    (UTC; shown in local time) and its violations ("Đi muộn 34 phút")."""
+
+    first_in: datetime | None
+    last_out: datetime | None
+    violations: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class GridRow:
     employee_id: int
@@ -64,6 +82,16 @@ class GridRow:
     name: str
     symbols: list[str]
     totals: dict[str, int] = field(default_factory=dict)
+    cells: list[CellDay | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarDay:
+    """A date of the agency's calendar: "working", "weekend" or "holiday" (with its name)."""
+
+    day: date
+    kind: str
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +102,33 @@ class MonthGrid:
     month: int
     days: list[date]
     rows: list[GridRow]
+    calendar: list[CalendarDay] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DayPunch:
+    at: datetime
+    site: str
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDay:
+    """One person's date as the grid's cell opens it: the calendar, the record, the punches
+    of the local day with their gate, and the violations (withdrawn ones included)."""
+
+    employee_id: int
+    code: str
+    name: str
+    unit_id: int
+    unit_name: str
+    day: CalendarDay
+    status: str | None
+    status_label: str | None
+    first_in: datetime | None
+    last_out: datetime | None
+    punches: list[DayPunch]
+    violations: list[Violation]
 
 
 def units_for(db: DbSession, scope: Scope) -> list[tuple[int, str]]:
@@ -176,8 +231,43 @@ def _status_now(record: DayRecord | None, late: bool, absent: bool) -> str:
     return status
 
 
+@lru_cache(maxsize=32)
+def _national(year: int) -> Calendar:
+    return vietnam_calendar([year])
+
+
+def agency_calendar(db: DbSession, agency_id: int, year: int) -> Calendar:
+    """The calendar the runner applies to an agency: national holidays (Bộ luật Lao động
+    Điều 112) with the overrides for everyone and for this agency (``calendar_days``)."""
+    overrides = [
+        (day, kind, name)
+        for day, kind, name in db.execute(
+            select(CalendarOverride.day, CalendarOverride.kind, CalendarOverride.name).where(
+                or_(CalendarOverride.agency_id.is_(None), CalendarOverride.agency_id == agency_id),
+                CalendarOverride.day >= date(year, 1, 1),
+                CalendarOverride.day <= date(year, 12, 31),
+            )
+        )
+    ]
+    return calendar_with(overrides, [year]) if overrides else _national(year)
+
+
+def calendar_day(official: Calendar, day: date) -> CalendarDay:
+    """Holiday (its name), weekend (Saturday and Sunday unless a làm bù day) or working."""
+    holiday = official.holiday(day)
+    if holiday is not None:
+        return CalendarDay(day, "holiday", holiday)
+    swapped = official.swapped_working_day(day)
+    if day.weekday() >= 5 and swapped is None:
+        return CalendarDay(day, "weekend", None)
+    return CalendarDay(day, "working", swapped)
+
+
 def month(db: DbSession, scope: Scope, unit_id: int | None, year: int, month: int) -> MonthGrid:
-    """The unit's month: a symbol per person and day (SYMBOLS), with totals per symbol."""
+    """The unit's month: a symbol per person and day (SYMBOLS), with totals per symbol.
+
+    The runner writes no record for a weekend or a holiday; those cells take the agency
+    calendar's symbol (not counted in the totals)."""
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
         raise Invalid("invalid_period", "Tháng (1–12) hoặc năm (2000–2100) không hợp lệ")
     unit = _unit(db, scope, unit_id)
@@ -185,10 +275,39 @@ def month(db: DbSession, scope: Scope, unit_id: int | None, year: int, month: in
     days = [first + timedelta(days=i) for i in range(calendar.monthrange(year, month)[1])]
     people = _people(db, unit.id, days[0], days[-1])
     index = {d: i for i, d in enumerate(days)}
-    rows = {p.id: GridRow(p.id, p.code, p.full_name, [""] * len(days)) for p in people}
-    for employee_id, day, status, excused_kind in db.execute(
+    official = agency_calendar(db, unit.agency_id, year)
+    columns = [calendar_day(official, d) for d in days]
+    blank = [SYMBOLS[c.kind][0] if c.kind in ("holiday", "weekend") else "" for c in columns]
+    rows = {
+        p.id: GridRow(p.id, p.code, p.full_name, list(blank), cells=[None] * len(days))
+        for p in people
+    }
+    found: dict[tuple[int, date], list[str]] = {}
+    for employee_id, day, kind, minutes in db.execute(
         select(
-            DayRecord.employee_id, DayRecord.day, DayRecord.status, DayRecord.excused_kind
+            ViolationRecord.employee_id,
+            ViolationRecord.day,
+            ViolationRecord.kind,
+            ViolationRecord.minutes,
+        ).where(
+            ViolationRecord.employee_id.in_(list(rows)),
+            ViolationRecord.day >= days[0],
+            ViolationRecord.day <= days[-1],
+            ViolationRecord.active.is_(True),
+        )
+    ):
+        text = VIOLATION.get(kind, kind)
+        if minutes and kind in ("late", "early_leave"):
+            text += f" {minutes} phút"
+        found.setdefault((employee_id, day), []).append(text)
+    for employee_id, day, status, excused_kind, first_in, last_out in db.execute(
+        select(
+            DayRecord.employee_id,
+            DayRecord.day,
+            DayRecord.status,
+            DayRecord.excused_kind,
+            DayRecord.first_in,
+            DayRecord.last_out,
         ).where(
             DayRecord.employee_id.in_(list(rows)),
             DayRecord.day >= days[0],
@@ -199,5 +318,58 @@ def month(db: DbSession, scope: Scope, unit_id: int | None, year: int, month: in
         symbol = SYMBOLS.get(key, ("?", ""))[0]
         row = rows[employee_id]
         row.symbols[index[day]] = symbol
+        row.cells[index[day]] = CellDay(
+            first_in, last_out, tuple(found.get((employee_id, day), ()))
+        )
         row.totals[symbol] = row.totals.get(symbol, 0) + 1
-    return MonthGrid(unit.id, unit.name, year, month, days, list(rows.values()))
+    return MonthGrid(unit.id, unit.name, year, month, days, list(rows.values()), columns)
+
+
+def person_day(db: DbSession, scope: Scope, employee_id: int, day: date, tz: ZoneInfo) -> PersonDay:
+    """One person's date in scope (``NotFound`` outside it): record, punches, violations."""
+    scope.require("violations:read")
+    person = db.get(Employee, employee_id)
+    unit = db.get(Unit, person.unit_id) if person is not None else None
+    if person is None or unit is None or not scope.sees(unit.id):
+        raise NotFound("Cán bộ")
+    record = db.get(DayRecord, (employee_id, day))
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    punches = [
+        DayPunch(at, site or device_id, direction)
+        for at, device_id, site, direction in db.execute(
+            select(Punch.punched_at, Punch.device_id, Device.site, Punch.direction)
+            .select_from(Punch)
+            .join(Credential, credential_held())
+            .outerjoin(Device, Device.id == Punch.device_id)
+            .where(
+                Credential.employee_id == employee_id,
+                Punch.punched_at >= start,
+                Punch.punched_at < start + timedelta(days=1),
+            )
+            .order_by(Punch.punched_at)
+            .limit(200)
+        )
+    ]
+    violations = violation_service.page(
+        db,
+        scope,
+        violation_service.ViolationQuery(
+            employee_id=employee_id, date_from=day, date_to=day, state="all", order="oldest"
+        ),
+        50,
+    ).items
+    status = record.status if record is not None else None
+    return PersonDay(
+        employee_id=person.id,
+        code=person.code,
+        name=person.full_name,
+        unit_id=unit.id,
+        unit_name=unit.name,
+        day=calendar_day(agency_calendar(db, unit.agency_id, day.year), day),
+        status=status,
+        status_label=DAY_STATUS.get(status, status) if status else None,
+        first_in=record.first_in if record is not None else None,
+        last_out=record.last_out if record is not None else None,
+        punches=punches,
+        violations=violations,
+    )

@@ -12,6 +12,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from kycuong.errors import Invalid, NotFound
 from rules.discipline_score import FLAGS, MonthRecord, ScoreRule, Suggestion, suggest_score
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
 from services.documents.period import ReportPeriod, report_period
@@ -22,12 +23,8 @@ from store.summaries import Line, Thresholds, person_lines
 CRITERION = "y_thuc_ky_luat"
 
 
-class ScoreError(Exception):
-    """A decision that cannot be recorded: ``code`` and a Vietnamese ``message``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+class ScoreError(Invalid):
+    """A decision that cannot be recorded (400): ``code`` and a Vietnamese ``message``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +116,7 @@ def decide(
     """Confirm the suggestion (``score`` None) or adjust it (a score and a note)."""
     employee = db.get(Employee, employee_id)
     if employee is None or (unit_ids is not None and employee.unit_id not in unit_ids):
-        raise ScoreError("not_found", "Cán bộ không tồn tại hoặc nằm ngoài phạm vi của bạn")
+        raise NotFound("Cán bộ")
     period, scores = month_scores(db, frozenset({employee.unit_id}), year, month, rule, today)
     current = next((s for s in scores if s.employee_id == employee_id), None)
     if current is None:

@@ -5,12 +5,9 @@ Every change queues the days it covers, so the rules recompute them (store/excus
 
 from __future__ import annotations
 
-import csv
-import tempfile
-import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -19,9 +16,9 @@ from kycuong.errors import Conflict, Invalid, NotFound
 from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from services.schemas import Excuse, ExcuseIn, ImportReport
 from services.scope import Scope
+from services.tabular import Column, Row, normalise_header, parse_day, read_table
 from store.excuses import ExcuseError, add_excuse, set_status
-from store.excuses import import_excuses as import_file
-from store.models import Employee, ExcuseRecord
+from store.models import Employee, ExcuseRecord, Unit
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -33,6 +30,7 @@ class ExcuseQuery:
     date_to: date | None = None
     status: str | None = None
     limit: int = 200
+    kind: str | None = None
 
 
 def to_excuse(record: ExcuseRecord, employee: Employee) -> Excuse:
@@ -76,8 +74,41 @@ def listing(db: DbSession, scope: Scope, query: ExcuseQuery) -> list[Excuse]:
         sql = sql.where(ExcuseRecord.first_day <= query.date_to)
     if query.status is not None:
         sql = sql.where(ExcuseRecord.status == query.status)
+    if query.kind is not None:
+        sql = sql.where(ExcuseRecord.kind == query.kind)
     sql = sql.order_by(ExcuseRecord.first_day.desc(), ExcuseRecord.id.desc()).limit(query.limit)
     return [to_excuse(record, employee) for record, employee in db.execute(sql).all()]
+
+
+def detail(db: DbSession, scope: Scope, excuse_id: int) -> Excuse:
+    """One leave or trip in scope (``NotFound`` outside it)."""
+    scope.require("excuses:read")
+    record = db.get(ExcuseRecord, excuse_id)
+    employee = db.get(Employee, record.employee_id) if record else None
+    if record is None or employee is None or not scope.sees(employee.unit_id):
+        raise NotFound("Đơn nghỉ")
+    return to_excuse(record, employee)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone leave can be entered for, as a form offers them."""
+
+    code: str
+    full_name: str
+    unit_name: str
+
+
+def people(db: DbSession, scope: Scope, limit: int = 5000) -> list[Person]:
+    """The people in the caller's scope, by unit and name (for choosing whose leave)."""
+    scope.require("excuses:read")
+    sql = select(Employee.code, Employee.full_name, Unit.name).join(
+        Unit, Unit.id == Employee.unit_id
+    )
+    if scope.unit_ids is not None:
+        sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
+    sql = sql.order_by(Unit.name, Employee.full_name, Employee.code).limit(limit)
+    return [Person(code, name, unit) for code, name, unit in db.execute(sql)]
 
 
 def create(db: DbSession, scope: Scope, body: ExcuseIn) -> Excuse:
@@ -114,53 +145,109 @@ def change_status(db: DbSession, scope: Scope, excuse_id: int, status: str) -> E
     return to_excuse(record, employee)
 
 
+EXCUSE_COLUMNS = (
+    Column(
+        "employee",
+        "Mã cán bộ",
+        ("macb", "manhanvien", "macbccvc", "employeecode", "employee"),
+        required=True,
+    ),
+    Column("kind", "Loại", ("loainghi", "lydo", "kind"), required=True),
+    Column("first_day", "Từ ngày", ("ngaybatdau", "from", "firstday"), required=True),
+    Column("last_day", "Đến ngày", ("ngayketthuc", "to", "lastday")),
+    Column("sessions", "Buổi", ("ca", "sessions")),
+    Column("status", "Trạng thái", ("status",)),
+    Column("note", "Ghi chú", ("note",)),
+)
+
+
 def import_upload(
     db: DbSession, scope: Scope, filename: str, content: bytes, max_rows: int | None = None
 ) -> ImportReport:
     """Import a CSV/XLSX of leave; a file with any bad row changes nothing.
 
-    Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú.
-    A file longer than ``max_rows`` rows is refused before any row is checked. Long work:
-    an async caller runs it off its event loop.
+    Columns: Mã cán bộ, Loại, Từ ngày, Đến ngày, optional Buổi, Trạng thái, Ghi chú. Read by
+    services/tabular.py (UTF-8, UTF-16, Windows-1258; title rows above the header). A file
+    longer than ``max_rows`` rows is refused before any row is checked. Long work: an async
+    caller runs it off its event loop.
     """
     scope.require("excuses:import")
-    suffix = Path(filename).suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise Invalid("unsupported_file", "Chỉ nhận tệp .csv hoặc .xlsx")
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid("file_too_large", "Tệp quá lớn (tối đa 5 MB)")
-    with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
-        handle.write(content)
-        handle.flush()
-        try:
-            created = import_file(
-                db, Path(handle.name), scope.unit_ids, by=scope.username, max_rows=max_rows
-            )
-        except ExcuseError as exc:
-            raise Invalid(
-                "invalid_file",
-                "Tệp có dòng không hợp lệ, chưa nhập gì",
-                exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
-            ) from exc
-        except (
-            ValueError,
-            UnicodeError,
-            KeyError,
-            IndexError,
-            zipfile.BadZipFile,
-            csv.Error,
-        ) as exc:
-            raise unreadable() from exc
-        except Exception as exc:
-            # openpyxl's InvalidFileException and its kin derive from Exception only.
-            if type(exc).__module__.startswith("openpyxl"):
-                raise unreadable() from exc
-            raise
+    if not filename.lower().endswith((".csv", ".xlsx", ".txt")):
+        raise Invalid("unsupported_file", "Chỉ nhận tệp .csv hoặc .xlsx")
+    table = read_table(content, filename, EXCUSE_COLUMNS, max_rows=max_rows)
+    try:
+        created = import_excuses(db, table.rows, scope.unit_ids, by=scope.username)
+    except ExcuseError as exc:
+        raise Invalid(
+            "invalid_file",
+            "Tệp có dòng không hợp lệ, chưa nhập gì",
+            exc.args[0] if isinstance(exc.args[0], list) else [str(exc)],
+        ) from exc
     return ImportReport(created=created, problems=[])
 
 
-def unreadable() -> Invalid:
-    return Invalid(
-        "unreadable_file",
-        "Không đọc được tệp: hãy lưu lại dưới dạng CSV (UTF-8) hoặc XLSX rồi gửi lại",
-    )
+def _kind_of(text: str) -> str | None:
+    key = normalise_header(text)
+    for kind, label in EXCUSE.items():
+        if key in (normalise_header(kind), normalise_header(label)):
+            return kind
+    aliases = {
+        "phep": "annual_leave",
+        "om": "sick_leave",
+        "congtac": "business_trip",
+        "hoctap": "training",
+    }
+    return aliases.get(key)
+
+
+def import_excuses(
+    db: DbSession,
+    rows: Iterable[Row],
+    units: frozenset[int] | None,
+    by: str = "",
+) -> int:
+    """Register leave and trips from rows already read; all rows or none (``ExcuseError``
+    lists the problems by row)."""
+    problems: list[str] = []
+    created = 0
+    for row in rows:
+        number = row.line
+        code = row.get("employee")
+        kind = _kind_of(row.get("kind"))
+        employee = db.scalar(select(Employee).where(Employee.code == code)) if code else None
+        if employee is None or (units is not None and employee.unit_id not in units):
+            problems.append(f"Dòng {number}: không tìm thấy cán bộ {code}")
+            continue
+        if kind is None:
+            problems.append(f"Dòng {number}: loại nghỉ không hợp lệ")
+            continue
+        try:
+            first = parse_day(row.get("first_day"), "Từ ngày")
+            last_text = row.get("last_day")
+            last = parse_day(last_text, "Đến ngày") if last_text else first
+        except ValueError as exc:
+            problems.append(f"Dòng {number}: {exc}")
+            continue
+        sessions = [w.strip() for w in row.get("sessions").split(",") if w.strip()] or None
+        status = normalise_header(row.get("status"))
+        try:
+            add_excuse(
+                db,
+                code,
+                kind,
+                first,
+                last,
+                sessions=sessions,
+                approved=status in ("daduyet", "approved"),
+                note=row.get("note"),
+                by=by,
+            )
+        except ExcuseError as exc:
+            problems.append(f"Dòng {number}: {exc}")
+            continue
+        created += 1
+    if problems:
+        raise ExcuseError(problems)
+    return created

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kycuong.inputs import Day, by_label
+from kycuong.labels import EXCUSE
 from rules.evaluate import ExcuseKind
 
 # Ids as the database holds them: out-of-range numbers are a 422, never a database error.
@@ -15,7 +17,8 @@ RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 ViolationKind = Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
 Decision = Literal["confirmed", "excused", "dismissed"]
-ExcuseKindName = ExcuseKind
+# The code or the Vietnamese label ("Nghỉ phép năm"); a refusal lists the accepted values.
+ExcuseKindName = Annotated[ExcuseKind, by_label(EXCUSE, "Loại lý do")]
 
 
 class Token(BaseModel):
@@ -112,6 +115,7 @@ class ReviewOut(BaseModel):
     reason_kind: str | None
     note: str
     decided_by: str
+    decided_by_name: str = Field(default="", description="the author's full name (họ tên)")
     decided_at: datetime
 
 
@@ -175,8 +179,8 @@ class ExcuseIn(BaseModel):
 
     employee_code: str = Field(min_length=1, max_length=64)
     kind: ExcuseKindName
-    first_day: date
-    last_day: date
+    first_day: Day
+    last_day: Day
     # The schedule's own session names, or sáng, chiều, đêm; unknown names are refused.
     sessions: list[str] | None = Field(default=None, max_length=8)
     approved: bool = False
@@ -232,3 +236,50 @@ class SigninLock(BaseModel):
     last_failure_at: datetime
     locked_until: datetime | None
     lockouts: int
+
+
+class RosterRowOut(BaseModel):
+    """One row of a roster file: what it will do (or did) and why."""
+
+    line: int
+    action: Literal["create", "update", "unchanged", "refuse"]
+    action_label: str
+    code: str
+    name: str
+    changes: list[str]
+    reasons: list[str]
+    warnings: list[str]
+
+
+class RosterPreviewOut(BaseModel):
+    """A roster file planned row by row (nothing written), or applied (``applied``)."""
+
+    kind: Literal["units", "employees"]
+    summary: str
+    notes: list[str]
+    rows: list[RosterRowOut]
+    digest: str
+    applied: bool = False
+    cards_assigned: int = 0
+    punches_matched: int = 0
+
+
+class UnitOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    agency_code: str
+    agency_name: str
+    depth: int
+    people: int
+
+
+class PersonOut(BaseModel):
+    id: int
+    code: str
+    full_name: str
+    unit_id: int
+    unit_name: str
+    title: str | None
+    active_from: date
+    active_to: date | None

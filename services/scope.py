@@ -18,7 +18,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "excuses:import": frozenset({"hr_clerk", "admin"}),
     "summaries:read": frozenset({"unit_head", "noi_vu", "admin", "auditor"}),
     "devices:read": frozenset({"admin", "auditor"}),
+    "devices:write": frozenset({"admin"}),
+    # Unknown cards and enrolment numbers: HR registers them, auditors read them.
+    "credentials:read": frozenset({"hr_clerk", "admin", "auditor"}),
+    "credentials:write": frozenset({"hr_clerk", "admin"}),
     "users:admin": frozenset({"admin"}),
+    "rules:read": frozenset({"hr_clerk", "admin"}),
+    "rules:write": frozenset({"admin"}),
+    "roster:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
+    "roster:write": frozenset({"hr_clerk", "admin"}),
     # Self-service: a member of staff reads only their own record and sends requests.
     "staff:accounts": frozenset({"hr_clerk", "admin"}),
     "self:read": frozenset({"employee"}),

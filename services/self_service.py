@@ -144,6 +144,7 @@ def _add_punches(
     hi = datetime.combine(last + timedelta(days=2), datetime.min.time(), UTC)
     rows = db.execute(
         select(Punch.punched_at, Punch.device_id, Device.site)
+        .select_from(Punch)
         .join(Credential, credential_held())
         .outerjoin(Device, Device.id == Punch.device_id)
         .where(

@@ -19,6 +19,7 @@ from services.documents.header import DocumentHeader
 from services.documents.period import ReportPeriod, report_period
 from services.exports import to_csv
 from services.scope import Scope, units_filter
+from store import charts as chart_sums
 from store.models import Agency, Unit, User
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
 
@@ -236,3 +237,70 @@ def summary_file(
     )
     doc = report_file(db, units_filter(db, scope, query.unit_id), c.period, thresholds, header, fmt)
     return SummaryFile(doc.content, doc.media_type, doc.filename)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    """One bar or point of a chart: its label ("11/2026", "Thứ Hai", "6–15 phút") and value."""
+
+    label: str
+    value: float | None  # None: no working day recorded (a month before the data)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryCharts:
+    """What the summary draws besides the units' rates: the violation rate per 100 working
+    days of the 12 months up to the period's end, and its late arrivals by weekday and by
+    minutes late (those not excused or dismissed)."""
+
+    trend: list[ChartPoint]
+    late_by_weekday: list[ChartPoint]
+    late_by_minutes: list[ChartPoint]
+
+
+WEEKDAY_LABELS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def charts(
+    db: DbSession, scope: Scope, query: SummaryQuery, now: datetime, timezone: str
+) -> SummaryCharts:
+    """The charts of a summary for the units in scope (404 for a unit outside it)."""
+    scope.require("summaries:read")
+    today = now.astimezone(zone(timezone)).date()
+    p = report_period(query.period, query.year, query.month, query.quarter, today)
+    units = units_filter(db, scope, query.unit_id)
+    end = p.last.replace(day=1)
+    start = (
+        date(end.year - 1, end.month, 1)
+        if end.month == 12
+        else date(end.year - 1, end.month + 1, 1)
+    )
+    totals = {t.month: t for t in chart_sums.month_totals(db, start, end, units)}
+    trend = []
+    month = start
+    while month <= end:
+        t = totals.get(month)
+        rate = (
+            round((t.late_count + t.early_count + t.absent_days) * 100 / t.working_days, 1)
+            if t and t.working_days
+            else None
+        )
+        trend.append(ChartPoint(f"{month:%m/%Y}", rate))
+        month = (
+            date(month.year + 1, 1, 1)
+            if month.month == 12
+            else date(month.year, month.month + 1, 1)
+        )
+    weekdays = [0] * 7
+    buckets = [0] * len(chart_sums.LATE_BUCKETS)
+    for day, bucket, count in chart_sums.late_by_day_and_bucket(db, p.first, p.last, units):
+        weekdays[day.weekday()] += count
+        buckets[bucket] += count
+    shown_days = 7 if weekdays[5] or weekdays[6] else 5  # weekends only when someone was late
+    return SummaryCharts(
+        trend=trend,
+        late_by_weekday=[ChartPoint(WEEKDAY_LABELS[i], weekdays[i]) for i in range(shown_days)],
+        late_by_minutes=[
+            ChartPoint(label, buckets[i]) for i, (_, label) in enumerate(chart_sums.LATE_BUCKETS)
+        ],
+    )

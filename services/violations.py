@@ -26,6 +26,7 @@ from services.schemas import (
 from services.scope import Scope, units_filter
 from store import violations as queries
 from store.models import Review
+from store.users import full_names
 
 Order = Literal["newest", "oldest"]
 
@@ -80,7 +81,7 @@ def to_violation(row: Any) -> Violation:
     )
 
 
-def to_review(review: Review) -> ReviewOut:
+def to_review(review: Review, names: dict[str, str] | None = None) -> ReviewOut:
     return ReviewOut(
         id=review.id,
         decision=review.decision,  # type: ignore[arg-type]
@@ -89,6 +90,7 @@ def to_review(review: Review) -> ReviewOut:
         reason_kind=review.reason_kind,
         note=review.note,
         decided_by=review.decided_by,
+        decided_by_name=(names or {}).get(review.decided_by, review.decided_by),
         decided_at=review.decided_at,
     )
 
@@ -131,6 +133,7 @@ def detail(db: DbSession, scope: Scope, violation_id: int) -> ViolationDetail:
     if row is None:
         raise NotFound("Vi phạm")
     events, reviews = queries.history(db, row)
+    names = full_names(db, {r.decided_by for r in reviews})
     return ViolationDetail(
         **to_violation(row).model_dump(),
         evidence=[
@@ -149,8 +152,19 @@ def detail(db: DbSession, scope: Scope, violation_id: int) -> ViolationDetail:
             HistoryEvent(at=e.at, action=e.action, minutes=e.minutes, provisional=e.provisional)  # type: ignore[arg-type]
             for e in events
         ],
-        reviews=[to_review(r) for r in reviews],
+        reviews=[to_review(r, names) for r in reviews],
     )
+
+
+def brief(db: DbSession, scope: Scope, violation_ids: list[int]) -> dict[int, Violation]:
+    """The rows of the given ids that are in scope (at most 100), by id; others left out."""
+    scope.require("violations:read")
+    found = {}
+    for violation_id in violation_ids[:100]:
+        row = queries.get_violation(db, violation_id, scope.unit_ids)
+        if row is not None:
+            found[violation_id] = to_violation(row)
+    return found
 
 
 def review(

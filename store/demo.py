@@ -89,12 +89,22 @@ class DemoSecrets:
     device_secrets: dict[str, str]
 
 
-def seed_demo(db: DbSession, employees: int = 60, seed: int = 7) -> DemoSecrets | None:
-    """Create the demo agency unless it exists; returns the readers' secrets when created."""
+def seed_demo(
+    db: DbSession, employees: int = 60, seed: int = 7, tracking_start: date | None = None
+) -> DemoSecrets | None:
+    """Create the demo agency unless it exists; returns the readers' secrets when created.
+
+    ``tracking_start`` (ngày bắt đầu theo dõi): no day before it is judged; None: no limit.
+    """
     if db.scalar(select(func.count()).select_from(Agency).where(Agency.code == AGENCY_CODE)):
         return None
     rng = random.Random(seed)
-    agency = Agency(code=AGENCY_CODE, name="Sở Nội vụ (demo)", timezone="Asia/Ho_Chi_Minh")
+    agency = Agency(
+        code=AGENCY_CODE,
+        name="Sở Nội vụ (demo)",
+        timezone="Asia/Ho_Chi_Minh",
+        tracking_start=tracking_start,
+    )
     db.add(agency)
     db.flush()
     units = [Unit(agency_id=agency.id, code=code, name=name) for code, name in UNITS]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from itertools import islice
-from typing import Any, get_args
+from typing import get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -100,95 +99,3 @@ def set_status(db: DbSession, excuse_id: int, status: str) -> ExcuseRecord:
         db, [(record.employee_id, d) for d in _days(record.first_day, record.last_day)], "excuse"
     )
     return record
-
-
-EXCUSE_COLUMNS = {
-    "employee": ["macanbo", "manhanvien", "macbccvc", "employeecode", "employee"],
-    "kind": ["loai", "loainghi", "lydo", "kind"],
-    "first_day": ["tungay", "ngaybatdau", "from", "firstday"],
-    "last_day": ["denngay", "ngayketthuc", "to", "lastday"],
-    "sessions": ["buoi", "ca", "sessions"],
-    "status": ["trangthai", "status"],
-    "note": ["ghichu", "note"],
-}
-
-
-def _kind_of(text: str) -> str | None:
-    from kycuong.labels import EXCUSE
-    from store.roster import normalise_header
-
-    key = normalise_header(text)
-    for kind, label in EXCUSE.items():
-        if key in (normalise_header(kind), normalise_header(label)):
-            return kind
-    aliases = {
-        "phep": "annual_leave",
-        "om": "sick_leave",
-        "congtac": "business_trip",
-        "hoctap": "training",
-    }
-    return aliases.get(key)
-
-
-def import_excuses(
-    db: DbSession,
-    path: Any,
-    units: frozenset[int] | None,
-    by: str = "",
-    max_rows: int | None = None,
-) -> int:
-    """Import leave and trips from CSV or XLSX; all rows or none (ExcuseError lists problems)."""
-    from store.roster import RosterError, match_columns, normalise_header, parse_date, read_rows
-
-    # Read no further than the bound: a file of half a million rows is refused at once.
-    rows = list(islice(read_rows(path), max_rows + 1 if max_rows is not None else None))
-    if max_rows is not None and len(rows) > max_rows:
-        raise ExcuseError([f"Tệp có quá nhiều dòng (tối đa {max_rows:,} dòng)".replace(",", ".")])
-    if not rows:
-        raise ExcuseError(["Tệp không có dòng dữ liệu nào"])
-    try:
-        cols = match_columns(list(rows[0][1]), EXCUSE_COLUMNS, ["employee", "kind", "first_day"])
-    except RosterError as exc:
-        raise ExcuseError(exc.problems) from exc
-    problems: list[str] = []
-    created = 0
-    for number, cells in rows:
-        code = cells.get(cols["employee"], "")
-        kind = _kind_of(cells.get(cols["kind"], ""))
-        employee = db.scalar(select(Employee).where(Employee.code == code)) if code else None
-        if employee is None or (units is not None and employee.unit_id not in units):
-            problems.append(f"Dòng {number}: không tìm thấy cán bộ {code}")
-            continue
-        if kind is None:
-            problems.append(f"Dòng {number}: loại nghỉ không hợp lệ")
-            continue
-        try:
-            first = parse_date(cells.get(cols["first_day"], ""))
-            last_text = cells.get(cols.get("last_day", ""), "")
-            last = parse_date(last_text) if last_text else first
-        except ValueError:
-            problems.append(f"Dòng {number}: ngày không hợp lệ (dùng dd/mm/yyyy)")
-            continue
-        sessions = [
-            w.strip() for w in cells.get(cols.get("sessions", ""), "").split(",") if w.strip()
-        ] or None
-        status = normalise_header(cells.get(cols.get("status", ""), ""))
-        try:
-            add_excuse(
-                db,
-                code,
-                kind,
-                first,
-                last,
-                sessions=sessions,
-                approved=status in ("daduyet", "approved"),
-                note=cells.get(cols.get("note", ""), ""),
-                by=by,
-            )
-        except ExcuseError as exc:
-            problems.append(f"Dòng {number}: {exc}")
-            continue
-        created += 1
-    if problems:
-        raise ExcuseError(problems)
-    return created

@@ -42,7 +42,8 @@ def _ensure_reader(db: DbSession, now: datetime) -> None:
 
 
 def _credential(db: DbSession, employee: Employee) -> str:
-    """The person's manual credential (one per person, valid from their start)."""
+    """The person's manual credential (one per person, valid from their start), valid on the
+    manual reader only, like any enrolment number on its reader."""
     value = f"employee-{employee.id}"
     found = db.scalar(
         select(Credential.id).where(Credential.kind == MANUAL_KIND, Credential.value == value)
@@ -54,6 +55,7 @@ def _credential(db: DbSession, employee: Employee) -> str:
                 kind=MANUAL_KIND,
                 value=value,
                 valid_from=datetime.combine(employee.active_from, datetime.min.time(), UTC),
+                device_id=MANUAL_DEVICE,
             )
         )
         db.flush()

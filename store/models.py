@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,6 +55,12 @@ class Agency(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("work_schedules.id"))
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("discipline_policies.id"))
+    # Ngày bắt đầu theo dõi: no day before it is judged (a go-live does not flag the past).
+    # None: no limit (each person's own start date still applies).
+    tracking_start: Mapped[date | None] = mapped_column(Date)
+    # How its readers write a card number (định dạng số thẻ): this many digits with leading
+    # zeros; None keeps a card as written. Roster imports pad to it and warn.
+    card_digits: Mapped[int | None] = mapped_column(Integer)
 
 
 class Unit(Base):
@@ -90,13 +97,17 @@ class Credential(Base):
     """A card, badge, fingerprint or face id assigned to an employee for a validity period.
 
     A card handed to someone else gets a new row; old punches keep resolving to the
-    person who held the card at the time.
+    person who held the card at the time. A card is valid on every reader; an enrolment
+    number (mã chấm công: pin, face, fingerprint ids a terminal keeps) only on one reader
+    (``device_id``) or a group of readers (``group_id``), since two terminals may give
+    the same number to two people.
     """
 
     __tablename__ = "credentials"
     __table_args__ = (
         Index("ix_credentials_lookup", "kind", "value", "valid_from"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+        CheckConstraint("device_id IS NULL OR group_id IS NULL", name="one_scope"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,6 +116,8 @@ class Credential(Base):
     value: Mapped[str] = mapped_column(String(128))
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("device_groups.id"))
 
 
 class Device(Base):
@@ -127,6 +140,26 @@ class Device(Base):
     backlog: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str | None] = mapped_column(String(16))
     state_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeviceGroup(Base):
+    """A named group of readers (nhóm máy chấm công), e.g. every terminal of one site that
+    shares one enrolment list; credentials scoped to it are valid on each member."""
+
+    __tablename__ = "device_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+
+
+class DeviceGroupMember(Base):
+    """A reader in a group."""
+
+    __tablename__ = "device_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("device_groups.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
 
 
 class Punch(Base):
@@ -462,11 +495,28 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Tokens issued before this instant are refused (sign-out, disabling, a password change).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Self-service (role "employee"): the person this account is, and a one-time first password.
-    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), unique=True)
+    # Set by an admin's password reset, or a staff account's one-time password: the next
+    # sign-in must choose a new password first (Đổi mật khẩu).
     must_change_password: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default="false"
+        Boolean, default=False, server_default=false()
     )
+    # Self-service (role "employee"): the person this account is.
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), unique=True)
+
+
+class UserEvent(Base):
+    """A change to a user account (tạo, khóa, mở khóa, cấp lại mật khẩu, đổi vai trò): who
+    made it, when, and the account before and after (JSON: role, scope, active). Never edited."""
+
+    __tablename__ = "user_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
 
 
 class SigninThrottle(Base):
@@ -544,6 +594,26 @@ class ScoreDecision(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ImportUpload(Base):
+    """A roster file between its preview and "Áp dụng" (nhập danh sách), keyed by its hash.
+
+    Kept in the database so any API replica can apply what another previewed; the browser
+    only ever sends back the hash, so the applied content is exactly what was previewed.
+    """
+
+    __tablename__ = "import_uploads"
+    __table_args__ = (UniqueConstraint("user_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    encoding: Mapped[str] = mapped_column(String(16), default="")
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 # -- self-service: requests of staff (đề nghị), their attachments, manual punches ----------

@@ -28,6 +28,7 @@ from store.models import (
     DeadLetter,
     DeadLetterTally,
     Device,
+    DeviceGroupMember,
     Punch,
     PunchKey,
     UnmatchedPunch,
@@ -50,13 +51,46 @@ def insert_punches(db: DbSession, rows: Sequence[Mapping[str, Any]]) -> list[int
 
 
 def credential_held() -> ColumnElement[bool]:
-    """Join condition: the credential of a punch, held by someone at the punch's time."""
+    """Join condition: the credential of a punch, held by someone at the punch's time, and
+    valid on the punch's reader (a card everywhere; an enrolment number on its reader or
+    on a member of its group)."""
     return and_(
         Credential.kind == Punch.credential_kind,
         Credential.value == Punch.credential_value,
         Credential.valid_from <= Punch.punched_at,
         or_(Credential.valid_to.is_(None), Credential.valid_to > Punch.punched_at),
+        valid_on(Punch.device_id),
     )
+
+
+def valid_on(device_id: Any) -> ColumnElement[bool]:
+    """The credential's scope includes the reader ``device_id`` (a column or a value)."""
+    return or_(
+        and_(Credential.device_id.is_(None), Credential.group_id.is_(None)),
+        Credential.device_id == device_id,
+        and_(
+            Credential.group_id.is_not(None),
+            exists().where(
+                DeviceGroupMember.group_id == Credential.group_id,
+                DeviceGroupMember.device_id == device_id,
+            ),
+        ),
+    )
+
+
+def scope_devices(db: DbSession, credential: Credential) -> set[str] | None:
+    """The readers a credential is valid on; None for every reader (a card)."""
+    if credential.device_id is not None:
+        return {credential.device_id}
+    if credential.group_id is not None:
+        return set(
+            db.scalars(
+                select(DeviceGroupMember.device_id).where(
+                    DeviceGroupMember.group_id == credential.group_id
+                )
+            )
+        )
+    return None
 
 
 def punch_id_filter(
@@ -202,7 +236,8 @@ def update_devices(db: DbSession, changes: Iterable[tuple[str, dict[str, Any]]])
 
 
 def match_unmatched(db: DbSession, credential: Credential, now: datetime) -> list[int]:
-    """Attach open unmatched punches to a newly registered credential; returns punch ids."""
+    """Attach open unmatched punches to a newly registered credential (within its period
+    and on the readers of its scope); returns punch ids."""
     conditions = [
         UnmatchedPunch.matched_employee_id.is_(None),
         UnmatchedPunch.credential_kind == credential.kind,
@@ -211,6 +246,9 @@ def match_unmatched(db: DbSession, credential: Credential, now: datetime) -> lis
     ]
     if credential.valid_to is not None:
         conditions.append(UnmatchedPunch.punched_at < credential.valid_to)
+    readers = scope_devices(db, credential)
+    if readers is not None:
+        conditions.append(UnmatchedPunch.device_id.in_(sorted(readers)))
     ids = list(db.scalars(select(UnmatchedPunch.punch_id).where(*conditions)))
     if ids:
         db.execute(

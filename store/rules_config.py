@@ -123,6 +123,13 @@ def queue_scope(
 ) -> int:
     """Queue every person in scope for every date of the range (after a change of rules)."""
     bump_rules_version(db)
+    return enqueue(db, scope_keys(db, agency_code, unit_code, first, last), "rules_changed")
+
+
+def scope_keys(
+    db: DbSession, agency_code: str | None, unit_code: str | None, first: date, last: date
+) -> set[tuple[int, date]]:
+    """Every (person, date) of an agency or a unit's subtree over the range."""
     agency_id = _scope(db, agency_code, None)[0].id if agency_code else None
     keys = keys_for_days(db, first, last, agency_id)
     if unit_code is not None and agency_code is not None:
@@ -132,7 +139,7 @@ def queue_scope(
             db.scalars(select(Employee.id).where(Employee.unit_id.in_(_subtree(db, unit.id))))
         )
         keys = {k for k in keys if k[0] in members}
-    return enqueue(db, keys, "rules_changed")
+    return keys
 
 
 def _subtree(db: DbSession, unit_id: int) -> set[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
@@ -10,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from store.models import Agency, Employee, Unit, User
+from store.models import Agency, Unit, User
 
 ROLES = ("unit_head", "noi_vu", "hr_clerk", "admin", "auditor", "employee")
 _hasher = PasswordHasher()
@@ -33,28 +32,30 @@ def create_user(
     unit_code: str | None = None,
 ) -> User:
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        raise UserError(f"Vai trò không hợp lệ; chọn một trong: {', '.join(ROLES)}")
     if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+        raise UserError("Mật khẩu cần ít nhất 8 ký tự")
     if db.scalar(select(User).where(User.username == username)) is not None:
-        raise UserError(f"user {username!r} exists")
+        raise UserError(f"Tài khoản {username} đã tồn tại")
     agency_id = unit_id = None
     if agency_code is not None:
         agency_id = db.scalar(select(Agency.id).where(Agency.code == agency_code))
         if agency_id is None:
-            raise UserError(f"no agency {agency_code!r}")
+            raise UserError(f"Không tìm thấy cơ quan {agency_code}")
     if unit_code is not None:
         query = select(Unit.id).where(Unit.code == unit_code)
         if agency_id is not None:
             query = query.where(Unit.agency_id == agency_id)
         units = list(db.scalars(query))
         if len(units) != 1:
-            raise UserError(f"unit {unit_code!r} not found (or ambiguous: give --agency)")
+            raise UserError(
+                f"Không tìm thấy đơn vị {unit_code} (hoặc trùng mã ở nhiều cơ quan: thêm --agency)"
+            )
         unit_id = units[0]
     if role == "employee":
-        raise UserError("a staff account is made with create_staff (users create-staff)")
+        raise UserError("Tài khoản cán bộ tạo bằng lệnh users create-staff (gắn với một cán bộ)")
     if role == "unit_head" and unit_id is None:
-        raise UserError("a unit head needs --unit")
+        raise UserError("Trưởng đơn vị cần có đơn vị (--unit)")
     user = User(
         username=username,
         full_name=full_name,
@@ -70,6 +71,17 @@ def create_user(
     return user
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(db: DbSession, username: str, password: str) -> User | None:
     user = db.scalar(select(User).where(User.username == username, User.active.is_(True)))
     try:
@@ -79,50 +91,11 @@ def authenticate(db: DbSession, username: str, password: str) -> User | None:
     return user
 
 
-# Letters and digits that cannot be mistaken for one another when read out or copied by hand.
-_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-
-
-def one_time_code(length: int = 10) -> str:
-    """A first password for a staff account, to be changed at the first sign-in."""
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
-
-
-def create_staff(db: DbSession, employee: Employee, now: datetime) -> tuple[User, str]:
-    """A sign-in account (role ``employee``) for one person, named by their employee code;
-    returns it with its one-time code. ``UserError`` if the person already has one."""
-    if db.scalar(select(User.id).where(User.employee_id == employee.id)) is not None:
-        raise UserError(f"Cán bộ {employee.code} đã có tài khoản")
-    if db.scalar(select(User.id).where(User.username == employee.code)) is not None:
-        raise UserError(f"Tên đăng nhập {employee.code} đã được dùng")
-    code = one_time_code()
-    user = User(
-        username=employee.code,
-        full_name=employee.full_name,
-        password_hash=_hasher.hash(code),
-        role="employee",
-        unit_id=None,
-        agency_id=None,
-        employee_id=employee.id,
-        must_change_password=True,
-        active=True,
-        created_at=now,
+def full_names(db: DbSession, usernames: set[str]) -> dict[str, str]:
+    """The full name of each username that has one (a decision's author as people know them)."""
+    if not usernames:
+        return {}
+    rows = db.execute(
+        select(User.username, User.full_name).where(User.username.in_(sorted(usernames)))
     )
-    db.add(user)
-    db.flush()
-    return user, code
-
-
-def set_password(db: DbSession, user: User, password: str, now: datetime) -> None:
-    """A new password; every session issued before ``now`` ends (tokens_valid_after)."""
-    user.password_hash = _hasher.hash(password)
-    user.must_change_password = False
-    user.tokens_valid_after = now
-    db.flush()
-
-
-def password_matches(user: User, password: str) -> bool:
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return {username: name for username, name in rows if name}

@@ -6,7 +6,27 @@ office LAN. Pages and the JSON API call the same service functions with the same
 
 from fastapi import APIRouter
 
-from web import pages, self_service
+from web import (
+    credentials,
+    devices_pages,
+    documents,
+    excuses,
+    pages,
+    roster,
+    rules,
+    self_service,
+    users,
+)
 
 # Every page module's router, in the order the app includes them (add new modules here).
-ROUTERS: list[APIRouter] = [pages.router, self_service.router]
+ROUTERS: list[APIRouter] = [
+    pages.router,
+    documents.router,
+    rules.router,
+    roster.router,
+    credentials.router,
+    devices_pages.router,
+    excuses.router,
+    users.router,
+    self_service.router,
+]

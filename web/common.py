@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError
+from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
 from web import session as web_session
@@ -47,17 +48,18 @@ def local_date(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
+def vn_decimal(value: float) -> str:
+    """A number as Vietnamese write it, without needless zeros: 4,5 · 0,5 · 27."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:g}".replace(".", ",")
+
+
 def parse_date(text: str | None, field: str) -> date | None:
     """A date as people type it: dd/mm/yyyy (or ISO); a Vietnamese error names the field."""
     if not text or not text.strip():
         return None
-    raw = text.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-    raise KcError("invalid_date", f"{field}: “{raw}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
+    return parse_day(text, field)
 
 
 def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
@@ -70,10 +72,33 @@ def db(request: Request) -> DbSession:
     return session
 
 
-def visitor(request: Request, session: DbSession) -> web_session.Visitor:
-    """The signed-in browser of this request (``Unauthorized`` when there is none)."""
+def visitor(
+    request: Request, session: DbSession, *, allow_password_change: bool = False
+) -> web_session.Visitor:
+    """The signed-in browser of this request (``Unauthorized`` when there is none).
+
+    A visitor whose password an admin reset gets ``PasswordChangeRequired`` (an
+    ``Unauthorized``: every page sends them to sign-in, which sends them to Đổi mật khẩu)
+    unless the page is that one (``allow_password_change``).
+    """
     cookie = request.cookies.get(web_session.SESSION_COOKIE)
-    return web_session.visitor(session, cookie, context(request).secret)
+    who = web_session.visitor(session, cookie, context(request).secret)
+    if who.must_change_password and not allow_password_change:
+        raise web_session.PasswordChangeRequired()
+    return who
+
+
+# A member of staff (role employee) reads only their own pages: the start page is their month.
+STAFF_PAGES = ("/cua-toi", "/de-nghi/", "/doi-mat-khau")
+
+
+def landing(role: str, requested: str) -> str:
+    """Where a browser goes after signing in (or changing a password): the page asked for,
+    except that a member of staff goes to their own month unless they asked for a page of
+    their own."""
+    if role == "employee" and not requested.startswith(STAFF_PAGES):
+        return "/cua-toi"
+    return requested
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
@@ -81,10 +106,37 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/?next={quote(target)}", status_code=303)
 
 
+ERROR_TITLES = {
+    400: "Dữ liệu không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    405: "Thao tác không được hỗ trợ",
+    409: "Không thực hiện được",
+    422: "Dữ liệu không hợp lệ",
+    429: "Thử lại sau",
+}
+
+
+def error_title(status: int) -> str:
+    """The heading of an error page: what kind of problem it is (400 is not 404)."""
+    return ERROR_TITLES.get(status, "Không thực hiện được")
+
+
+def back_link(request: Request) -> str:
+    """The page the visitor came from when it is one of ours, else the start page."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc in ("", request.url.netloc)
+    if referer.path.startswith("/") and same_site and referer.path != request.url.path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
 def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request, name, {"tz": tz(request), "local_time": local_time, **values}, status_code=status
-    )
+    shared = {"tz": tz(request), "local_time": local_time, "status": status}
+    if status >= 400:
+        shared |= {"error_title": error_title(status), "back": back_link(request)}
+    response = templates.TemplateResponse(request, name, shared | values, status_code=status)
     # A signed-in page must not come back from the cache after sign-out (Back button).
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -92,6 +144,12 @@ def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLR
 
 def not_found(request: Request, who: web_session.Visitor | None, message: str) -> Response:
     return page(request, "not_found.html", 404, visitor=who, message=message)
+
+
+def failed(request: Request, who: web_session.Visitor | None, error: KcError) -> Response:
+    """The error page of a domain error with its status: 400 bad input, 403 no right, 404
+    absent or outside the scope, 409 a state that forbids it."""
+    return page(request, "not_found.html", error.status, visitor=who, message=error.message)
 
 
 def refused(
@@ -128,9 +186,7 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
 
 
 templates.env.filters["vn_date"] = local_date
-templates.env.filters["vn_num"] = lambda value: (
-    f"{value:g}".replace(".", ",") if isinstance(value, float) else str(value)
-)
+templates.env.filters["vn_decimal"] = vn_decimal
 templates.env.filters["request_status"] = lambda code: REQUEST_STATUS.get(code, code)
 templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW

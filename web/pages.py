@@ -4,27 +4,30 @@ call, render; domain errors become a Vietnamese alert or the 404 page."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
+from services import people, signin
 from services import requests as request_service
-from services import signin
 from services import summaries as summary_service
 from services import violations as violation_service
-from services.schemas import BulkReviewIn, ReviewIn
+from services.schemas import BulkReviewIn, ReviewIn, Violation
+from services.scope import Scope
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
 from web import session as web_session
-from web.charts import unit_rates
-from web.self_service import landing
+from web.charts import counts, trend, unit_rates
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,12 +42,24 @@ def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
     with common.db(request) as db:
         try:
             who = common.visitor(request, db)
-            user = db.get(User, who.scope.user_id)
-            target = landing(user, _safe_next(next)) if user else _safe_next(next)
-            return RedirectResponse(target, status_code=303)
+            return RedirectResponse(common.landing(who.scope.role, _safe_next(next)), 303)
+        except web_session.PasswordChangeRequired:
+            return RedirectResponse(
+                f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
+            )
         except Unauthorized:
             pass
     return _login(request, next, None, 200)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The tab icon browsers ask for by default (an SVG: no 404 in every log line)."""
+    return Response(
+        (common.HERE / "static" / "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def _safe_next(target: str) -> str:
@@ -96,7 +111,10 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    response = RedirectResponse(landing(user, _safe_next(next)), status_code=303)
+    target = common.landing(user.role, _safe_next(next))
+    if user.must_change_password:  # a one-time password: a password of their own first
+        target = f"/doi-mat-khau?next={quote(target)}"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         web_session.SESSION_COOKIE,
         token,
@@ -140,6 +158,37 @@ def _saved_notice(code: str) -> str | None:
     return None
 
 
+# Why a row of a bulk decision was not saved, by the service's error code (the link carries
+# only the id and the code, never free text).
+BULK_FAILURES = {
+    "withdrawn": "đã được thu hồi (dữ liệu chấm công cho thấy không vi phạm), không cần xử lý",
+    "not_found": "không tồn tại hoặc nằm ngoài phạm vi của bạn",
+    "forbidden": "tài khoản của bạn không có quyền xử lý",
+}
+BULK_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """One ticked row whose decision was not saved, and why."""
+
+    id: int
+    reason: str
+    violation: Violation | None
+
+
+def _failed_rows(db: DbSession, scope: Scope, codes: list[str]) -> list[FailedRow]:
+    """The failures named in the link (``<id>.<code>``), with the row when it is in scope."""
+    wanted: dict[int, str] = {}
+    for code in codes[:BULK_SHOWN]:
+        raw_id, _, reason = code.partition(".")
+        number = common.row_id(raw_id, 2**63 - 1)
+        if number is not None:
+            wanted[number] = BULK_FAILURES.get(reason, "không lưu được, hãy thử lại")
+    found = violation_service.brief(db, scope, list(wanted))
+    return [FailedRow(i, reason, found.get(i)) for i, reason in wanted.items()]
+
+
 REVIEW_FILTERS: dict[str, ReviewFilter] = {
     "pending": "pending",
     "confirmed": "confirmed",
@@ -161,8 +210,10 @@ def violations_page(
     xu_ly: str = "pending",
     trang_thai: str = "active",
     can_bo: str = "",
+    tim: Annotated[str, Query(max_length=100)] = "",
     trang: str | None = None,
     luu: str = "",
+    loi: Annotated[list[str] | None, Query(max_length=40)] = None,
 ) -> Response:
     with common.db(request) as db:
         try:
@@ -171,9 +222,23 @@ def violations_page(
             return common.sign_in_redirect(request)
         error = None
         page = None
+        everyone, chosen, matches = None, None, []
         try:
+            everyone = people.choices(db, visitor.scope)
+            number = common.row_id(can_bo)
+            if number is not None:
+                chosen = people.one(db, visitor.scope, number)
+            elif tim.strip():
+                matches = people.search(db, visitor.scope, tim)
+                if not matches:
+                    raise KcError(
+                        "no_person",
+                        f"Không có cán bộ nào có tên hoặc mã “{tim.strip()}” trong phạm vi "
+                        "của bạn. Hãy gõ lại (có thể gõ không dấu).",
+                    )
+                chosen = matches[0] if len(matches) == 1 else None
             query = violation_service.ViolationQuery(
-                employee_id=common.row_id(can_bo),
+                employee_id=chosen.id if chosen else None,
                 state="withdrawn"
                 if trang_thai == "withdrawn"
                 else "all"
@@ -184,9 +249,10 @@ def violations_page(
                 kind=loai if loai in VIOLATION else None,
                 review=REVIEW_FILTERS.get(xu_ly),
             )
-            page = violation_service.page(db, visitor.scope, query, 50, trang or None)
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
+            if len(matches) <= 1:  # several people match: pick one first
+                page = violation_service.page(db, visitor.scope, query, 50, trang or None)
+        except (NotFound, Forbidden) as exc:
+            return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
         return common.page(
@@ -197,7 +263,11 @@ def violations_page(
             page=page,
             error=error,
             notice=_saved_notice(luu),
+            failed=_failed_rows(db, visitor.scope, loi or []) if luu else [],
             may_review=visitor.scope.may("violations:review"),
+            everyone=everyone,
+            chosen=chosen,
+            matches=matches if len(matches) > 1 else [],
             explained=request_service.explained(
                 db, visitor.scope, [v.id for v in page.items] if page else []
             ),
@@ -206,7 +276,8 @@ def violations_page(
                 "den": den,
                 "loai": loai,
                 "xu_ly": xu_ly,
-                "can_bo": common.row_id(can_bo) or "",
+                "can_bo": chosen.id if chosen else "",
+                "tim": chosen.code if chosen else tim.strip(),
                 "trang_thai": trang_thai,
             },
         )
@@ -225,7 +296,7 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
                 raise NotFound("Vi phạm")
             detail = violation_service.detail(db, visitor.scope, number)
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "violation.html",
@@ -268,8 +339,8 @@ def review_action(
             error = None
         except ValidationError:
             error = _DECISION_MESSAGE
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
+        except (NotFound, Forbidden) as exc:
+            return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
         if error is None:
@@ -292,7 +363,12 @@ def review_action(
 
 @router.get("/bao-cao", response_class=HTMLResponse)
 def summary_page(
-    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    don_vi: str = "",
 ) -> Response:
     context = common.context(request)
     now = web_session.now_utc()
@@ -303,7 +379,7 @@ def summary_page(
         except Unauthorized:
             return common.sign_in_redirect(request)
         try:
-            query = _summary_query(ky, nam, thang, quy, today)
+            query = _summary_query(ky, nam, thang, quy, today, don_vi)
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -312,16 +388,13 @@ def summary_page(
                 now,
                 context.settings.timezone,
             )
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
-        except Forbidden as exc:
-            return common.page(request, "not_found.html", 403, visitor=visitor, message=exc.message)
         except KcError as exc:
-            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+            return common.failed(request, visitor, exc)
+        extra = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
         flagged = [p for p in report.people if p.flags]
         params = (
             f"ky={query.period}&nam={query.year}"
-            f"&thang={query.month or ''}&quy={query.quarter or ''}"
+            f"&thang={query.month or ''}&quy={query.quarter or ''}&don_vi={query.unit_id or ''}"
         )
         return common.page(
             request,
@@ -329,6 +402,8 @@ def summary_page(
             visitor=visitor,
             report=report,
             flagged=flagged,
+            charts=extra,
+            units=day_service.units_for(db, visitor.scope),
             query=query,
             params=params,
             vn_number=vn_number,
@@ -337,16 +412,25 @@ def summary_page(
 
 @router.get("/bao-cao/bieu-do.svg")
 def summary_chart(
-    request: Request, ky: str = "month", nam: str = "", thang: str = "", quy: str = ""
+    request: Request,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    don_vi: str = "",
+    kho: str = "",
 ) -> Response:
     """The chart of the summary page as its own SVG (an <img>), so the page's strict CSP
-    stays strict while the SVG keeps the inline styles pygal writes."""
+    stays strict while the SVG keeps the inline styles pygal writes (``kho=hep``: drawn for
+    a phone's width)."""
     context = common.context(request)
     now = web_session.now_utc()
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -359,10 +443,13 @@ def summary_chart(
             return Response(status_code=401)
         except KcError as exc:
             return Response(status_code=exc.status)
-    svg = unit_rates(
-        [(u.name, u.rate_per_100_days) for u in report.units],
-        "Tỷ lệ vi phạm trên 100 ngày làm việc",
-    )
+    # The page's <figcaption> names the chart: no second title inside the picture.
+    rates = [(u.name, u.rate_per_100_days) for u in report.units]
+    return _svg(unit_rates(rates, narrow=kho == "hep"))
+
+
+def _svg(svg: str) -> Response:
+    # Its own policy: pygal writes inline styles, which the pages' CSP does not allow.
     return Response(
         svg,
         media_type="image/svg+xml",
@@ -373,6 +460,45 @@ def summary_chart(
     )
 
 
+CHARTS = ("xu-huong", "theo-thu", "theo-phut")
+
+
+@router.get("/bao-cao/bieu-do-{name}.svg")
+def summary_extra_chart(
+    request: Request,
+    name: str,
+    ky: str = "month",
+    nam: str = "",
+    thang: str = "",
+    quy: str = "",
+    don_vi: str = "",
+    kho: str = "",
+) -> Response:
+    """The trend and the two lateness charts of the summary page, each its own SVG
+    (``kho=hep``: drawn for a phone's width)."""
+    if name not in CHARTS:
+        return Response(status_code=404)
+    context = common.context(request)
+    now = web_session.now_utc()
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
+            found = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
+        except Unauthorized:
+            return Response(status_code=401)
+        except KcError as exc:
+            return Response(status_code=exc.status)
+    # The page's <figcaption> names the chart: no second title inside the picture.
+    narrow = kho == "hep"
+    if name == "xu-huong":
+        return _svg(trend([(p.label, p.value) for p in found.trend], narrow=narrow))
+    points = found.late_by_weekday if name == "theo-thu" else found.late_by_minutes
+    return _svg(counts([(p.label, p.value) for p in points], narrow=narrow))
+
+
 @router.get("/bao-cao/tai-ve")
 def summary_download(
     request: Request,
@@ -380,6 +506,7 @@ def summary_download(
     nam: str = "",
     thang: str = "",
     quy: str = "",
+    don_vi: str = "",
     dinh_dang: str = "xlsx",
 ) -> Response:
     context = common.context(request)
@@ -390,7 +517,9 @@ def summary_download(
         except Unauthorized:
             return common.sign_in_redirect(request)
         try:
-            query = _summary_query(ky, nam, thang, quy, now.astimezone(common.tz(request)).date())
+            query = _summary_query(
+                ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
+            )
             file = summary_service.summary_file(
                 db,
                 visitor.scope,
@@ -401,7 +530,7 @@ def summary_download(
                 "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
             )
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
     return Response(
         file.content,
         media_type=file.media_type,
@@ -410,9 +539,11 @@ def summary_download(
 
 
 def _summary_query(
-    kind: str, year: str, month: str, quarter: str, today: date
+    kind: str, year: str, month: str, quarter: str, today: date, unit: str = ""
 ) -> summary_service.SummaryQuery:
-    """The period as the form sends it; by default the current month."""
+    """The period as the form sends it; by default the month of the last closed day (on the
+    1st, last month: the new one has no finished day yet)."""
+    today = today - timedelta(days=1)
     period: summary_service.PeriodKind = (
         "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
     )
@@ -425,7 +556,11 @@ def _summary_query(
     if not (2000 <= y <= 2100 and 1 <= m <= 12 and 1 <= q <= 4):
         raise KcError("invalid_period", "Năm (2000–2100), tháng (1–12) hoặc quý (1–4) không hợp lệ")
     return summary_service.SummaryQuery(
-        period, y, m if period == "month" else None, q if period == "quarter" else None
+        period,
+        y,
+        m if period == "month" else None,
+        q if period == "quarter" else None,
+        common.row_id(unit),
     )
 
 
@@ -450,7 +585,7 @@ def today_page(request: Request, don_vi: str = "") -> Response:
             )
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
-            return common.not_found(request, visitor, exc.message)
+            return common.failed(request, visitor, exc)
         partial = request.headers.get("HX-Request") == "true"
         return common.page(
             request,
@@ -479,10 +614,8 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             unit = common.row_id(don_vi)
             grid = day_service.month(db, visitor.scope, unit, year, month)
             units = day_service.units_for(db, visitor.scope)
-        except NotFound as exc:
-            return common.not_found(request, visitor, exc.message)
         except KcError as exc:
-            return common.page(request, "not_found.html", 400, visitor=visitor, message=exc.message)
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "month.html",
@@ -491,6 +624,37 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             units=units,
             symbols=day_service.SYMBOLS,
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
+        )
+
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+@router.get("/bang-thang/ngay", response_class=HTMLResponse)
+def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Response:
+    """A cell of the month grid opened: that person's punches and violations of the day."""
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            number = common.row_id(can_bo)
+            day = common.parse_date(ngay, "Ngày")
+            if number is None:
+                raise NotFound("Cán bộ")
+            if day is None:
+                raise KcError("invalid_date", "Ngày: hãy chọn một ngày (dạng dd/mm/yyyy)")
+            found = day_service.person_day(db, visitor.scope, number, day, common.tz(request))
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+        return common.page(
+            request,
+            "day.html",
+            visitor=visitor,
+            d=found,
+            unit_id=found.unit_id,
+            weekday_name=WEEKDAYS[day.weekday()],
         )
 
 
@@ -527,9 +691,17 @@ async def review_many_action(request: Request) -> Response:
                     db, visitor.scope, body, web_session.now_utc()
                 )
                 done = sum(1 for r in results if r.ok)
-                return RedirectResponse(f"/vi-pham?luu={done}-{len(results)}", status_code=303)
+                failed = "".join(
+                    f"&loi={r.id}.{r.error}" for r in results if not r.ok
+                )  # the first BULK_SHOWN are named on the page; the counts cover all
+                return RedirectResponse(
+                    f"/vi-pham?luu={done}-{len(results)}{failed[: BULK_SHOWN * 40]}",
+                    status_code=303,
+                )
             except ValidationError:
                 message = _DECISION_MESSAGE
+            except Forbidden as exc:
+                return common.failed(request, visitor, exc)
             except KcError as exc:
                 message = exc.message
     return common.page(request, "not_found.html", 400, visitor=visitor, message=message)

@@ -1,6 +1,7 @@
 """Self-service pages (cán bộ tự phục vụ): "Tháng này của tôi", one's requests (giải trình,
-bổ sung giờ chấm, xin nghỉ, công tác) and "Đổi mật khẩu"; and the unit head's side: the
+bổ sung giờ chấm, xin nghỉ, công tác); and the unit head's side: the
 "Đề nghị" queue, one request with its decision, and the attachment served to those in scope.
+A first sign-in with the one-time password goes through Đổi mật khẩu (web/users.py) first.
 
 Each route: the visitor, the form token on POST, one service call, a 303 or a page."""
 
@@ -16,10 +17,9 @@ from starlette.datastructures import UploadFile
 
 from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
 from kycuong.labels import EXCUSE, REQUEST_KIND, REQUEST_STATUS
-from services import accounts, self_service
 from services import requests as request_service
+from services import self_service
 from services.days import SYMBOLS
-from store.models import User
 from web import common
 from web import session as web_session
 
@@ -28,36 +28,20 @@ router = APIRouter(include_in_schema=False)
 common.nav("/cua-toi", "Tháng này của tôi", "self:read", 5)
 common.nav("/cua-toi/de-nghi", "Đề nghị của tôi", "self:read", 6)
 common.nav("/de-nghi", "Đề nghị", "requests:read", 25)
-common.nav("/doi-mat-khau", "Đổi mật khẩu", "self:read", 90)
 
-CHANGE_PASSWORD = "/doi-mat-khau"
 NOTICES = {
     "da-gui": "Đã gửi đề nghị. Trưởng đơn vị sẽ xem xét.",
     "da-duyet": "Đã lưu quyết định.",
-    "doi-mk": "Đã đổi mật khẩu.",
 }
 
 
-def landing(user: User, requested: str) -> str:
-    """Where a browser goes after signing in: the password change first, a member of staff
-    to their own month unless they asked for a page of their own."""
-    if user.must_change_password:
-        return CHANGE_PASSWORD
-    if user.role == "employee" and not requested.startswith(("/cua-toi", "/de-nghi/")):
-        return "/cua-toi"
-    return requested
-
-
 def _visitor(request: Request, db: Any) -> web_session.Visitor | Response:
-    """The signed-in visitor, or where to send the browser (sign-in, the password change)."""
+    """The signed-in visitor, or where to send the browser: to sign in, which sends one who
+    must still replace a one-time password to Đổi mật khẩu."""
     try:
-        visitor = common.visitor(request, db)
+        return common.visitor(request, db)
     except Unauthorized:
         return common.sign_in_redirect(request)
-    user = db.get(User, visitor.scope.user_id)
-    if user is not None and user.must_change_password:
-        return RedirectResponse(CHANGE_PASSWORD, status_code=303)
-    return visitor
 
 
 def now() -> datetime:
@@ -522,70 +506,3 @@ def attachment_download(request: Request, request_id: str) -> Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-# -- the password --------------------------------------------------------------------------
-
-
-@router.get(CHANGE_PASSWORD, response_class=HTMLResponse)
-def change_password_page(request: Request) -> Response:
-    with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        user = db.get(User, visitor.scope.user_id)
-        first = bool(user and user.must_change_password)
-        return common.page(
-            request, "change_password.html", visitor=visitor, first=first, error=None
-        )
-
-
-@router.post(CHANGE_PASSWORD)
-def change_password_action(
-    request: Request,
-    current: Annotated[str, Form(max_length=256)] = "",
-    new: Annotated[str, Form(max_length=256)] = "",
-    repeated: Annotated[str, Form(max_length=256)] = "",
-    csrf: Annotated[str, Form(max_length=128)] = "",
-) -> Response:
-    context = common.context(request)
-    with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
-        try:
-            accounts.change_password(
-                db, visitor.scope.user_id, current, new, repeated, web_session.now_utc()
-            )
-            db.commit()
-        except KcError as exc:
-            db.rollback()
-            user = db.get(User, visitor.scope.user_id)
-            return common.page(
-                request,
-                "change_password.html",
-                400,
-                visitor=visitor,
-                first=bool(user and user.must_change_password),
-                error=exc.message,
-            )
-        user = db.get(User, visitor.scope.user_id)
-        assert user is not None
-        # Every earlier session has ended; this browser gets a new one.
-        minutes = context.settings.api_token_minutes
-        token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-        target = "/cua-toi?luu=doi-mk" if user.role == "employee" else "/vi-pham"
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        web_session.SESSION_COOKIE,
-        token,
-        max_age=minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response

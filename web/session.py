@@ -27,6 +27,14 @@ class Visitor:
     scope: Scope
     display_name: str
     csrf: str
+    must_change_password: bool = False
+
+
+class PasswordChangeRequired(Unauthorized):
+    """Signed in, but an admin's password reset asks for a new password before anything else."""
+
+    def __init__(self) -> None:
+        super().__init__("Bạn cần đặt mật khẩu mới trước khi tiếp tục")
 
 
 def issue(user: User, secret: str, minutes: int, now: datetime) -> str:
@@ -70,7 +78,12 @@ def visitor(db: DbSession, token: str | None, secret: str) -> Visitor:
         raise Unauthorized("Tài khoản đã bị khóa hoặc không còn tồn tại")
     if user.tokens_valid_after is not None and issued < user.tokens_valid_after.timestamp():
         raise Unauthorized("Phiên đăng nhập đã kết thúc, vui lòng đăng nhập lại")
-    return Visitor(scope_of(db, user), user.full_name or user.username, csrf_for(token, secret))
+    return Visitor(
+        scope_of(db, user),
+        user.full_name or user.username,
+        csrf_for(token, secret),
+        user.must_change_password,
+    )
 
 
 def now_utc() -> datetime:

@@ -105,7 +105,7 @@ def test_a_unit_head_excuses_a_late_arrival_in_the_browser(served: tuple[World, 
             page.get_by_label("Mật khẩu").fill(PASSWORD)
             page.get_by_role("button", name="Đăng nhập").click()
             page.wait_for_url(f"{base}/bao-cao?ky=month&nam=2026&thang=11")
-            chart = page.locator("section.chart img")
+            chart = page.locator('img[src^="/bao-cao/bieu-do.svg"]')
             chart.wait_for()
             assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
             page.screenshot(path=str(SCREENS / f"summary-{name}.png"), full_page=True)

@@ -39,7 +39,7 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
 
     run = quickstart()
     assert run.returncode == 0, run.stderr
-    assert "punches stored" in run.stdout
+    assert "lượt chấm công đã lưu" in run.stdout
 
     engine = make_engine(f"sqlite:///{db_file}")
     with db_session(engine) as db:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine, select
 
+from kycuong.errors import NotFound
 from rules.discipline_score import ScoreRule
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
@@ -100,7 +101,7 @@ def test_a_heads_adjustment_is_kept_after_a_recompute_changes_the_suggestion(mon
 def test_a_head_cannot_decide_for_someone_outside_their_units(month: Engine) -> None:
     with db_session(month) as db:
         employee_id = db.scalars(select(Employee.id).where(Employee.code == "E0000")).one()
-        with pytest.raises(ScoreError) as error:
+        with pytest.raises(NotFound) as error:
             decide(
                 db,
                 frozenset({999}),

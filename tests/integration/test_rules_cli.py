@@ -55,6 +55,7 @@ def test_loading_a_seasonal_policy_for_an_agency(
             "SNV",
             "--since",
             "2026-11-23",
+            "--yes",
         ]
     )
     assert code == 0, capsys.readouterr().err
@@ -85,7 +86,7 @@ def test_leave_entered_then_approved_clears_the_absence(
 ) -> None:
     day = date(2026, 11, 23)
     worker = RecomputeWorker(demo, clock=lambda: local(day, "18:00").astimezone(UTC))
-    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-23"]) == 0
+    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-23", "--yes"]) == 0
     with db_session(demo) as db:
         worker.drain()
         absent_before = len(
@@ -189,7 +190,10 @@ def test_a_person_gets_a_shift_rota_of_their_own(
         'days = [ [ { name = "night", start = 22:00:00, end = 06:00:00 } ], [] ]\n'
     )
     assert (
-        main(["policy", "load", str(rota), "--employee", "NV00003", "--since", "2026-11-23"]) == 0
+        main(
+            ["policy", "load", str(rota), "--employee", "NV00003", "--since", "2026-11-23", "--yes"]
+        )
+        == 0
     ), capsys.readouterr().err
     with db_session(demo) as db:
         person = db.scalars(select(Employee).where(Employee.code == "NV00003")).one()
@@ -214,14 +218,14 @@ def test_users_are_created_from_the_cli_and_sign_in(
 
     args = ["users", "create", "tp.vp", "--role", "unit_head", "--agency", "SNV", "--unit", "VP"]
     assert main([*args, "--password", "một-mật-khẩu-dài"]) == 0
-    assert "created tp.vp (unit_head)" in capsys.readouterr().out
+    assert "Đã tạo tp.vp (Trưởng đơn vị, phạm vi: " in capsys.readouterr().out
     with db_session(demo) as db:
         user = authenticate(db, "tp.vp", "một-mật-khẩu-dài")
         assert user is not None and user.unit_id is not None
         assert authenticate(db, "tp.vp", "sai") is None
         assert user.password_hash.startswith("$argon2")
-    assert main(["users", "create", "x", "--role", "unit_head", "--password", "dài-đủ-tám"]) == 2
-    assert "needs --unit" in capsys.readouterr().err
+    assert main(["users", "create", "x.y", "--role", "unit_head", "--password", "dài-đủ-tám"]) == 2
+    assert "Trưởng đơn vị cần chọn đơn vị phụ trách" in capsys.readouterr().err
     assert main([*args, "--password", "ngắn"]) == 2
 
 
@@ -234,7 +238,9 @@ def test_a_running_rules_process_sees_a_policy_change_at_once(demo: Engine) -> N
         june = directory.plan(someone, date(2026, 6, 1)).sessions[0]
         assert datetime.fromtimestamp(june.start, UTC).astimezone(someone.tz).time() == time(7, 30)
     policy = str(ROOT / "examples" / "policy.toml")
-    assert main(["policy", "load", policy, "--agency", "SNV", "--since", "2026-11-23"]) == 0
+    assert (
+        main(["policy", "load", policy, "--agency", "SNV", "--since", "2026-11-23", "--yes"]) == 0
+    )
     with db_session(demo) as db:
         someone = directory.people(db, {someone.employee_id})[someone.employee_id]
         june = directory.plan(someone, date(2026, 6, 1)).sessions[0]
@@ -252,7 +258,7 @@ def test_excuse_sessions_are_the_schedule_s_own_names_or_vietnamese_aliases(
         '  { name = "Ca 1", start = 06:00:00, end = 14:00:00 },\n'
         '  { name = "Ca 2", start = 14:00:00, end = 22:00:00 } ]\n'
     )
-    assert main(["policy", "load", str(shifts), "--employee", "NV00003"]) == 0, (
+    assert main(["policy", "load", str(shifts), "--employee", "NV00003", "--yes"]) == 0, (
         capsys.readouterr().err
     )
     day = date(2026, 11, 23)
@@ -282,16 +288,16 @@ def test_duplicate_session_names_are_refused_when_loaded(
 def test_rollups_rebuild_and_history_commands_run_on_the_office_database(
     demo: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-27"]) == 0
+    assert main(["recompute", "--from", "2026-11-23", "--to", "2026-11-27", "--yes"]) == 0
     with db_session(demo) as db:
         kept = db.scalar(select(func.count()).select_from(PersonMonth))
     assert kept and kept > 0
     assert main(["rollups", "rebuild"]) == 0
-    assert f"rebuilt {kept} person-months" in capsys.readouterr().out
+    assert f"Đã dựng lại {kept} bảng tổng hợp người-tháng" in capsys.readouterr().out
     assert main(["history", "ensure"]) == 0  # SQLite: no partitions, nothing to make
-    assert "created 0 monthly partitions" in capsys.readouterr().out
+    assert "Đã tạo 0 phân vùng theo tháng" in capsys.readouterr().out
     assert main(["history", "archive"]) == 2
-    assert "Lỗi: cần --before" in capsys.readouterr().err
+    assert "Lỗi: Cần --before" in capsys.readouterr().err
 
 
 def test_hr_makes_staff_accounts_with_one_time_codes_for_a_unit(

@@ -76,15 +76,23 @@ def person(world: World, employee: str) -> TestClient:
         data={"username": employee, "password": code, "csrf": csrf_of(client.get("/").text)},
         follow_redirects=False,
     )
-    assert first.status_code == 303 and first.headers["location"] == "/doi-mat-khau"
-    page = client.get("/doi-mat-khau")
-    assert "Mã dùng một lần" in page.text
+    # The one Đổi mật khẩu of every account, then the person's own month.
+    assert first.status_code == 303
+    assert first.headers["location"] == "/doi-mat-khau?next=/cua-toi"
+    page = client.get(first.headers["location"])
+    assert "mã dùng một lần" in page.text and "Hãy đặt mật khẩu mới" in page.text
     changed = client.post(
         "/doi-mat-khau",
-        data={"current": code, "new": PASSWORD, "repeated": PASSWORD, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
+        data={
+            "current": code,
+            "new": PASSWORD,
+            "repeat": PASSWORD,
+            "next": "/cua-toi",
+            "csrf": csrf_of(page.text),
+        },
     )
-    assert changed.status_code == 303 and changed.headers["location"].startswith("/cua-toi")
+    assert changed.status_code == 200 and "Đã đổi mật khẩu" in changed.text
+    assert 'href="/cua-toi"' in changed.text
     return client
 
 
@@ -125,12 +133,11 @@ def test_a_one_time_code_must_be_changed_before_anything_else(world: World) -> N
         "/dang-nhap",
         data={"username": "e1", "password": code, "csrf": csrf_of(client.get("/").text)},
     )
-    month = client.get("/cua-toi", follow_redirects=False)
-    assert month.status_code == 303 and month.headers["location"] == "/doi-mat-khau"
-    page = client.get("/doi-mat-khau")
+    page = client.get("/cua-toi")  # every page sends them to Đổi mật khẩu first
+    assert page.url.path == "/doi-mat-khau" and "Hãy đặt mật khẩu mới" in page.text
     short = client.post(
         "/doi-mat-khau",
-        data={"current": code, "new": "ngắn", "repeated": "ngắn", "csrf": csrf_of(page.text)},
+        data={"current": code, "new": "ngắn", "repeat": "ngắn", "csrf": csrf_of(page.text)},
     )
     assert short.status_code == 400 and "ít nhất 8 ký tự" in short.text
     with db_session(world.engine) as db:

@@ -130,10 +130,16 @@ def test_duplicate_session_names_are_refused_when_the_rules_are_loaded() -> None
 
 
 def test_a_single_break_punch_is_decided_by_the_configured_cut() -> None:
-    assert kinds(judge(MONDAY, "07:25", "12:10", "17:03")) == [("afternoon", "missing_in", 0)]
-    assert kinds(judge(MONDAY, "07:25", "12:20", "17:03")) == [("morning", "missing_out", 0)]
-    at_end = Policy(break_cut="earlier_end")
-    assert kinds(judge(MONDAY, "07:25", "11:32", "17:03", policy=at_end)) == [
+    # Both sessions lack the side a lone lunch punch would give: only the cut can decide.
+    # The default is DOMAIN.md's: the earlier session's scheduled end (11:30).
+    assert Policy().break_cut == "earlier_end"
+    assert kinds(judge(MONDAY, "07:25", "11:32", "17:03")) == [("morning", "missing_out", 0)]
+    assert kinds(judge(MONDAY, "07:25", "11:30", "17:03")) == [("afternoon", "missing_in", 0)]
+    middle = Policy(break_cut="middle")
+    assert kinds(judge(MONDAY, "07:25", "12:10", "17:03", policy=middle)) == [
+        ("afternoon", "missing_in", 0)
+    ]
+    assert kinds(judge(MONDAY, "07:25", "12:20", "17:03", policy=middle)) == [
         ("morning", "missing_out", 0)
     ]
     at_start = Policy(break_cut="later_start")
@@ -143,11 +149,54 @@ def test_a_single_break_punch_is_decided_by_the_configured_cut() -> None:
 
 
 def test_a_single_break_punch_completes_the_session_that_lacks_a_side() -> None:
-    # The afternoon already has an arrival and a departure: 12:40 is the lunch-out.
-    assert judge(MONDAY, "07:25", "12:40", "13:20", "17:03").violations != ()
-    assert kinds(judge(MONDAY, "07:25", "12:40", "13:20", "17:03")) == [("afternoon", "late", 20)]
-    # The morning already has both: 11:50 is the afternoon's arrival.
+    # The afternoon already has an on-time arrival: 12:40 is the morning's lunch-out.
+    assert judge(MONDAY, "07:25", "12:40", "13:04", "17:03").violations == ()
+    # The morning already has an on-time departure: 11:50 is the afternoon's arrival.
     assert judge(MONDAY, "07:25", "11:28", "11:50", "17:03").violations == ()
+    # Only one session has punches of its own: the cut decides (DOMAIN.md's, by default).
+    assert kinds(judge(MONDAY, "07:25", "11:35")) == [
+        ("afternoon", "missing_out", 0),
+        ("morning", "missing_out", 0),
+    ]
+    middle = Policy(break_cut="middle")
+    assert kinds(judge(MONDAY, "07:25", "11:35", policy=middle)) == [("afternoon", "absent", 240)]
+    # In at lunch for the afternoon: the morning has no punch, 12:55 is the arrival.
+    assert kinds(judge(MONDAY, "12:55", "17:05")) == [("morning", "absent", 240)]
+
+
+def test_a_stray_tap_after_arriving_is_not_the_departure_when_a_later_one_exists() -> None:
+    # 07:36 is past the retap window (10 min) but 11:35 is the morning's last punch: the
+    # departure of a session is its last punch, never the first one past the retap window.
+    assert judge(MONDAY, "07:25", "07:36", "11:35", "12:55", "17:05").violations == ()
+    assert judge(MONDAY, "07:25", "07:36", "11:35", "13:02", "17:05").violations == ()
+    assert judge(MONDAY, "07:25", "07:36", "11:35", "17:05").violations != ()
+    for cut in ("earlier_end", "middle", "later_start"):
+        policy = Policy(break_cut=cut)
+        assert judge(MONDAY, "07:25", "07:36", "11:35", "12:55", "17:05", policy=policy) == (
+            judge(MONDAY, "07:25", "11:35", "12:55", "17:05", policy=policy)
+        )
+
+
+def test_a_stray_tap_inside_the_afternoon_is_not_its_departure_either() -> None:
+    assert judge(MONDAY, "07:25", "11:35", "12:55", "13:30", "17:05").violations == ()
+    assert judge(MONDAY, "07:25", "11:35", "12:55", "15:10", "17:05").violations == ()
+    # The afternoon's arrival is its first punch: a later stray tap does not make it late.
+    assert judge(MONDAY, "07:25", "11:35", "12:55", "16:40", "17:05").violations == ()
+
+
+def test_a_stray_tap_in_a_one_session_day_or_a_night_shift_is_not_its_departure() -> None:
+    saturday = Schedule(
+        name="Một cửa sáng thứ Bảy",
+        rota=((SessionSpec("morning", time(7, 30), time(11, 30)),),),
+        rota_anchor=MONDAY,
+        observes_holidays=False,
+    )
+    assert judge(MONDAY, "07:25", "07:40", "11:33", schedule=saturday).violations == ()
+    later = local(JULY_15 + timedelta(days=2), "00:00")
+    night = judge(
+        JULY_14, "21:55", "22:20", "+1 03:00", "+1 07:58", schedule=NIGHT_THEN_MORNING, now=later
+    )
+    assert night.violations == ()
 
 
 def test_each_burst_goes_to_at_most_one_session() -> None:
@@ -183,3 +232,26 @@ def test_a_night_shift_s_departure_is_not_the_next_day_off_s_attendance() -> Non
     off = judge(tuesday, "05:40", "15:00", schedule=nights)
     assert off.status == "off_shift" and off.first_in == at(tuesday, "15:00")
     assert off.last_out is None
+
+
+def test_taps_before_a_session_starts_are_its_arrival_repeated_never_its_departure() -> None:
+    # 07:05 and 07:20 are past the retap window of each other, yet both come before the
+    # morning starts: the morning has no departure (missing_out), not a 250-minute early leave.
+    assert kinds(judge(MONDAY, "07:05", "07:20", "12:55", "17:05")) == [
+        ("morning", "missing_out", 0)
+    ]
+    assert kinds(judge(MONDAY, "07:05", "07:30")) == [
+        ("afternoon", "absent", 240),
+        ("morning", "missing_out", 0),
+    ]
+    # One second past the start is a departure (the boundary is the session's start).
+    assert ("morning", "early_leave", 240) in kinds(judge(MONDAY, "07:05", "07:30:01"))
+    # The same for the afternoon: 12:40 and 12:59 back from lunch are its arrival.
+    assert kinds(judge(MONDAY, "07:25", "11:35", "12:40", "12:59")) == [
+        ("afternoon", "missing_out", 0)
+    ]
+    # First in / last out: the day has no departure, not two absences.
+    per_day = Policy(punch_mode="per_day")
+    assert kinds(judge(MONDAY, "07:05", "07:20", policy=per_day)) == [
+        ("afternoon", "missing_out", 0)
+    ]

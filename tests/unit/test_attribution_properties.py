@@ -66,6 +66,21 @@ instants = st.integers(min_value=at(MONDAY - ONE, "12:00"), max_value=at(MONDAY 
 punch_lists = st.lists(instants, max_size=12).map(
     lambda ts: [PunchFact(i + 1, t) for i, t in enumerate(ts)]
 )
+
+
+def _near(hhmm: str, before_min: int, after_min: int) -> st.SearchStrategy[int]:
+    return st.integers(at(MONDAY, hhmm) - before_min * 60, at(MONDAY, hhmm) + after_min * 60)
+
+
+# Office days as people punch them: each of the four punches may be missing, lunch punches
+# anywhere around the break, plus stray taps anywhere in the working day.
+office_days = st.tuples(
+    st.lists(_near("07:30", 60, 60), max_size=1),
+    st.lists(_near("11:30", 60, 90), max_size=1),
+    st.lists(_near("13:00", 90, 40), max_size=1),
+    st.lists(_near("17:00", 60, 60), max_size=1),
+    st.lists(_near("12:00", 300, 300), max_size=2),
+).map(lambda parts: [PunchFact(i + 1, t) for i, t in enumerate(t for p in parts for t in p)])
 FINAL = local(MONDAY + 3 * ONE, "00:00")
 moments = st.integers(min_value=at(MONDAY, "00:00"), max_value=int(FINAL.timestamp())).map(
     lambda t: datetime.fromtimestamp(t, tz=TZ)
@@ -88,7 +103,12 @@ def test_a_punch_is_attributed_to_at_most_one_session(
         day_plan = _plan(shape, day, policy)
         if not day_plan.sessions:
             continue
-        attributed = attribute(layout(day_plan.context, policy.break_cut), found)
+        attributed = attribute(
+            layout(day_plan.context, policy.break_cut),
+            found,
+            policy.early_grace_s,
+            policy.late_grace_s,
+        )
         offset = len(day_plan.before)
         for session, mine in zip(day_plan.sessions, attributed[offset:], strict=False):
             for burst in mine:
@@ -190,3 +210,87 @@ def test_recomputing_any_shape_is_idempotent(
     again = evaluate_day(day_plan, policy, punches, excuses, now)
     assert again == result
     assert reconcile(state, again.violations) == []
+
+
+def _minutes(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime, kind: str
+) -> dict[tuple[date, str], int]:
+    return {
+        (day, v.session): v.minutes
+        for day in (MONDAY - ONE, MONDAY, MONDAY + ONE)
+        for v in evaluate_day(_plan(shape, day, policy), policy, punches, [], now).violations
+        if v.kind == kind
+    }
+
+
+def _check_a_punch_between_arrival_and_departure(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime, data: st.DataObject
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    found = bursts(punches, max(policy.double_tap_s, policy.retap_s))
+    attributed = attribute(
+        layout(day_plan.context, policy.break_cut),
+        found,
+        policy.early_grace_s,
+        policy.late_grace_s,
+    )
+    offset = len(day_plan.before)
+    mine = attributed[offset : offset + len(day_plan.sessions)]
+    spans = [(s[0].first_at, s[-1].first_at) for s in mine if len(s) > 1]
+    spans = [(a, d) for a, d in spans if d - a > 1]
+    if not spans:
+        return
+    arrival, departure = data.draw(st.sampled_from(spans))
+    extra = PunchFact(99, data.draw(st.integers(arrival + 1, departure - 1)))
+    for kind in ("early_leave", "late"):
+        before = _minutes(shape, policy, punches, now, kind)
+        after = _minutes(shape, policy, [*punches, extra], now, kind)
+        for key, minutes in after.items():
+            assert key in before and minutes <= before[key], (kind, key)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(shapes, policies, punch_lists, moments, st.data())
+def test_a_punch_between_a_session_s_arrival_and_departure_never_makes_it_early_or_late(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime, data: st.DataObject
+) -> None:
+    # A stray tap inside a session (07:36 after a 07:25 arrival, with 11:35 to come) is
+    # never its departure, nor a later arrival: the departure is the session's last punch.
+    _check_a_punch_between_arrival_and_departure(shape, policy, punches, now, data)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=400)
+@given(st.sampled_from(OFFICE_SHAPES), policies, office_days, st.data())
+def test_a_stray_tap_in_an_office_day_never_makes_a_session_early_or_late(
+    shape: str, policy: Policy, punches: list[PunchFact], data: st.DataObject
+) -> None:
+    _check_a_punch_between_arrival_and_departure(shape, policy, punches, FINAL, data)
+
+
+def _check_early_departures_follow_the_start(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime
+) -> None:
+    at_of = {p.id: p.at for p in punches}
+    for day in (MONDAY - ONE, MONDAY, MONDAY + ONE):
+        day_plan = _plan(shape, day, policy)
+        starts = {s.name: s.start for s in day_plan.sessions}
+        for v in evaluate_day(day_plan, policy, punches, [], now).violations:
+            if v.kind == "early_leave":
+                assert all(at_of[e] > starts[v.session] for e in v.evidence), (day, v)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(shapes, policies, punch_lists, moments)
+def test_an_early_departure_is_always_a_punch_after_the_session_starts(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime
+) -> None:
+    # Taps at or before a session's start are its arrival repeated, never its departure.
+    _check_early_departures_follow_the_start(shape, policy, punches, now)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(st.sampled_from(OFFICE_SHAPES), policies, office_days)
+def test_an_early_departure_in_an_office_day_is_a_punch_after_the_session_starts(
+    shape: str, policy: Policy, punches: list[PunchFact]
+) -> None:
+    _check_early_departures_follow_the_start(shape, policy, punches, FINAL)

@@ -143,8 +143,15 @@ def test_missing_punches_can_be_ignored_by_policy() -> None:
 
 
 def test_punches_only_on_the_way_out_are_missing_check_ins_not_early_departures() -> None:
-    result = judge(MONDAY, "11:35", "17:03")
+    # With the break cut in the middle (12:15), 11:35 is the morning's departure.
+    result = judge(MONDAY, "11:35", "17:03", policy=Policy(break_cut="middle"))
     assert kinds(result) == [("afternoon", "missing_in", 0), ("morning", "missing_in", 0)]
+    # With DOMAIN.md's cut (the default, the morning's end), it is the afternoon's arrival.
+    assert kinds(judge(MONDAY, "11:35", "17:03")) == [("morning", "absent", 240)]
+    assert kinds(judge(MONDAY, "11:30", "17:03")) == [  # on the cut: the morning's
+        ("afternoon", "missing_in", 0),
+        ("morning", "missing_in", 0),
+    ]
 
 
 def test_lunch_punches_belong_to_the_morning_even_after_its_end() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kycuong.cli import main
+from rules.config import RulesDoc
 from tests.support import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -133,7 +134,10 @@ def test_a_reversed_range_and_a_bad_policy_are_refused(
         "--to",
         "2026-11-23",
     )
-    assert code == 2 and "'policy.late_grace_minutes': phải lớn hơn hoặc bằng 0" in err
+    assert (
+        code == 2
+        and "'policy.late_grace_minutes': -1 nhỏ hơn 0; chấp nhận số nguyên từ 0 đến 240" in err
+    )
     assert f"{bad}:1:" in err
 
 
@@ -242,7 +246,8 @@ def test_the_policy_file_is_read_by_its_content_and_errors_name_the_line(
     code, _, err = replay(capsys, "--policy", str(as_toml), "--punches", punches, *DAY)
     assert code == 2
     assert f"{as_toml}:4: 'policy.punch_mode': giá trị \"per_week\" không hợp lệ" in err
-    assert "'per_session' or 'per_day'" in err
+    assert "chấp nhận một trong: per_session, per_day" in err
+    assert " or " not in err
 
 
 def test_a_bad_excuse_kind_is_named_with_the_accepted_values(
@@ -254,8 +259,11 @@ def test_a_bad_excuse_kind_is_named_with_the_accepted_values(
         {"employee": "A", "kind": "phép", "from": "2026-11-23", "to": "2026-11-23"},
     )
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
-    assert code == 2 and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận:" in err
-    assert "'business_trip'" in err
+    assert (
+        code == 2
+        and "e.jsonl:1: 'kind': giá trị \"phép\" không hợp lệ; chấp nhận một trong:" in err
+    )
+    assert "chấp nhận một trong: annual_leave, sick_leave" in err and "business_trip" in err
 
 
 def test_schedule_errors_in_a_toml_policy_are_in_vietnamese_with_the_line(
@@ -269,7 +277,7 @@ def test_schedule_errors_in_a_toml_policy_are_in_vietnamese_with_the_line(
         'sessions = [ { name = "morning", start = 07:00:00, end = 11:30:00 } ]\n'
     )
     code, _, err = replay(capsys, "--policy", str(seasons), "--punches", punches, *DAY)
-    assert code == 2 and f"{seasons}:3: 'schedule.seasons.from': ngày 02-30 không có thật" in err
+    assert code == 2 and f"{seasons}:3: 'schedule.seasons[0].from': ngày 02-30 không có thật" in err
     both = tmp_path / "both.toml"
     both.write_text(
         "[schedule]\n"
@@ -277,4 +285,90 @@ def test_schedule_errors_in_a_toml_policy_are_in_vietnamese_with_the_line(
         "[schedule.rota]\nanchor = 2026-11-02\ndays = [ [] ]\n"
     )
     code, _, err = replay(capsys, "--policy", str(both), "--punches", punches, *DAY)
-    assert code == 2 and "cần đúng một trong: sessions, seasons hoặc rota" in err
+    assert code == 2 and f"{both}:1: 'schedule': cần đúng một trong: sessions, seasons, rota" in err
+    assert "(đang có: sessions, rota)" in err
+
+
+def _refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str) -> str:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    policy = tmp_path / "rules.toml"
+    policy.write_text(toml)
+    code, out, err = replay(capsys, "--policy", str(policy), "--punches", punches, *DAY)
+    assert code == 2 and out == []
+    assert err.startswith(f"Lỗi: {policy}:")
+    assert " or " not in err and "Input should" not in err
+    return err.removeprefix(f"Lỗi: {policy}:").strip()
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            '[policy]\nbreak_cut = "noon"\n',
+            "2: 'policy.break_cut': giá trị \"noon\" không hợp lệ; "
+            "chấp nhận một trong: earlier_end, middle, later_start",
+        ),
+        (
+            '[policy]\nmissing_punch = "warn"\n',
+            "2: 'policy.missing_punch': giá trị \"warn\" không hợp lệ; "
+            "chấp nhận một trong: flag, ignore",
+        ),
+        (
+            '[schedule]\nweekdays = ["mon", "thứ hai"]\n'
+            'sessions = [{name = "a", start = 07:30:00, end = 11:30:00}]\n',
+            "2: 'schedule.weekdays[1]': giá trị \"thứ hai\" không hợp lệ; "
+            "chấp nhận một trong: mon, tue, wed, thu, fri, sat, sun",
+        ),
+        (
+            "[policy]\nretap_minutes = 500\n",
+            "2: 'policy.retap_minutes': 500 lớn hơn 120; chấp nhận số nguyên từ 0 đến 120",
+        ),
+        (
+            "[policy]\nlate_grace = 5\n",
+            "2: khóa 'policy.late_grace' không được dùng ở đây; [policy] chỉ nhận các khóa: "
+            "late_grace_minutes, early_grace_minutes",
+        ),
+        (
+            '[schedule.weekday_sessions]\nsaturday = [{name = "a", start = 07:30:00, '
+            "end = 11:30:00}]\n",
+            '2: khóa "saturday" trong [schedule.weekday_sessions] không hợp lệ; '
+            "[schedule.weekday_sessions] chỉ nhận các khóa: mon, tue, wed, thu, fri, sat, sun",
+        ),
+        (
+            '[schedule]\nsessions = [{name = "a", start = "7h30", end = 11:30:00}]\n',
+            "2: 'schedule.sessions[0].start': không đọc được giờ \"7h30\"; "
+            "chấp nhận giờ dạng hh:mm:ss, ví dụ 07:30:00",
+        ),
+        (
+            "[schedule]\nsessions = []\n",
+            "2: 'schedule.sessions': cần ít nhất 1 phần tử",
+        ),
+        (
+            'timezone = "Mars/Base"\n',
+            "1: 'timezone': không có múi giờ 'Mars/Base'; chấp nhận tên múi giờ IANA",
+        ),
+        (
+            "[schedule]\nobserves_holidays = false\n[schedule.rota]\nanchor = 2026-01-01\n"
+            "observes_holidays = true\ndays = [[]]\n",
+            "1: 'schedule': observes_holidays có hai giá trị khác nhau ở [schedule] và "
+            "[schedule.rota]",
+        ),
+    ],
+)
+def test_a_refused_rules_file_names_the_key_s_place_and_the_accepted_values_in_vietnamese(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, expected: str
+) -> None:
+    assert _refusal(tmp_path, capsys, toml).startswith(expected)
+
+
+def test_observes_holidays_may_be_written_under_the_rota() -> None:
+    rota = {"anchor": "2026-01-01", "days": [[{"name": "day", "start": "07:30", "end": "17:00"}]]}
+    under_rota = RulesDoc.model_validate(
+        {"schedule": {"rota": {**rota, "observes_holidays": True}}}
+    )
+    assert under_rota.schedule.value().observes_holidays
+    assert (
+        not RulesDoc.model_validate({"schedule": {"rota": rota}}).schedule.value().observes_holidays
+    )
+    both = {"observes_holidays": True, "rota": {**rota, "observes_holidays": True}}
+    assert RulesDoc.model_validate({"schedule": both}).schedule.value().observes_holidays

@@ -1,8 +1,9 @@
-"""self-service: staff accounts linked to a person, requests, their steps, attachments,
-manual punches with provenance
+"""self-service: staff accounts linked to a person (their first password must be changed:
+0013's must_change_password), requests, their steps, attachments, manual punches with
+provenance
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-01 04:00:00
 """
 
@@ -14,7 +15,7 @@ from alembic import op
 from store.types import UtcDateTime
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,9 +27,6 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("employee_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), server_default="false", nullable=False)
-        )
         batch_op.create_foreign_key(
             batch_op.f("fk_users_employee_id_employees"), "employees", ["employee_id"], ["id"]
         )
@@ -145,11 +143,13 @@ def downgrade() -> None:
     op.drop_index("ix_staff_requests_unit_status", table_name="staff_requests")
     op.drop_table("staff_requests")
     op.drop_table("attachments")
+    op.execute(
+        "DELETE FROM user_events WHERE user_id IN (SELECT id FROM users WHERE role = 'employee')"
+    )
     op.execute("DELETE FROM users WHERE role = 'employee'")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_users_role"), type_="check")
         batch_op.create_check_constraint("role", OLD_ROLES)
         batch_op.drop_constraint(batch_op.f("uq_users_employee_id"), type_="unique")
         batch_op.drop_constraint(batch_op.f("fk_users_employee_id_employees"), type_="foreignkey")
-        batch_op.drop_column("must_change_password")
         batch_op.drop_column("employee_id")

@@ -1,0 +1,893 @@
+"""The roster (danh sách đơn vị, cán bộ, thẻ): import with a preview, then all or nothing.
+
+``preview`` reads a file (services/tabular.py) and plans every row as created, updated,
+unchanged or refused with its reasons and warnings, writing nothing; ``apply`` plans again and
+writes only if no row is refused (and, when given the preview's digest, only if the plan is
+still the one the clerk saw). The CLI, the JSON API and the page all call these two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import Conflict, Invalid
+from kycuong.labels import ROSTER_ACTION, ROSTER_KIND
+from rules.zones import local_date, zone
+from services.scope import Scope, subtree_units
+from services.tabular import CardFormat, Column, Row, Table, normalise_card, parse_day, read_table
+from store.models import Agency, Credential, Employee, ImportUpload, Unit, User
+from store.punches import match_unmatched
+from store.queue import enqueue_for_punches
+from store.roster import RosterError, assign_card, requeue_person, utc_midnight
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+UPLOAD_KEEP = timedelta(days=1)
+DEFAULT_START = date(2000, 1, 1)  # a person without "Ngày bắt đầu": worked here before
+
+UNIT_COLUMNS = (
+    Column("agency_code", "Mã cơ quan", ("coquan", "agency", "agencycode"), required=True),
+    Column("agency_name", "Tên cơ quan", ("agencyname",)),
+    Column("code", "Mã đơn vị", ("ma", "code", "unitcode"), required=True),
+    Column("name", "Tên đơn vị", ("ten", "name", "unitname", "donvi"), required=True),
+    Column("parent", "Mã đơn vị cha", ("donvicha", "tructhuoc", "parent", "parentcode")),
+)
+EMPLOYEE_COLUMNS = (
+    Column(
+        "code",
+        "Mã cán bộ",
+        ("macb", "manhanvien", "manv", "macbccvc", "maso", "code", "employeecode"),
+        required=True,
+    ),
+    Column("full_name", "Họ và tên", ("hoten", "fullname", "name"), required=True),
+    Column("unit", "Đơn vị", ("madonvi", "tendonvi", "unit", "unitcode"), required=True),
+    Column("agency_code", "Mã cơ quan", ("coquan", "agency", "agencycode")),
+    Column("title", "Chức vụ", ("title", "position")),
+    Column("active_from", "Ngày bắt đầu", ("ngayvao", "ngaybatdaulamviec", "activefrom", "start")),
+    Column("active_to", "Ngày kết thúc", ("ngaynghiviec", "ngaythoiviec", "activeto", "end")),
+    Column("card", "Số thẻ", ("mathe", "the", "card", "cardnumber")),
+    Column("card_valid_from", "Thẻ hiệu lực từ", ("hieuluctu", "cardvalidfrom")),
+)
+COLUMNS = {"units": UNIT_COLUMNS, "employees": EMPLOYEE_COLUMNS}
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """What one row of the file will do: ``action`` (create, update, unchanged, refuse)."""
+
+    line: int
+    action: str
+    code: str
+    name: str
+    changes: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def action_label(self) -> str:
+        return ROSTER_ACTION[self.action]
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A file planned row by row; ``digest`` identifies this exact plan (for "Áp dụng")."""
+
+    kind: str
+    rows: tuple[RowPlan, ...]
+    notes: tuple[str, ...]
+    digest: str
+
+    @property
+    def kind_label(self) -> str:
+        return ROSTER_KIND[self.kind]
+
+    @property
+    def refused(self) -> int:
+        return self.count("refuse")
+
+    @property
+    def warnings(self) -> int:
+        return sum(len(r.warnings) for r in self.rows)
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    def lines(self) -> list[str]:
+        """The preview as text (CLI), one line per row, in Vietnamese."""
+        out = [*self.notes]
+        for r in self.rows:
+            detail = "; ".join(r.reasons or r.changes)
+            out.append(
+                f"Dòng {r.line}: {r.action_label} {r.code} {r.name}".rstrip()
+                + (f" ({detail})" if detail else "")
+            )
+            out.extend(f"    Cảnh báo: {w}" for w in r.warnings)
+        out.append(self.summary())
+        return out
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('create')} tạo mới, {self.count('update')} cập nhật, "
+            f"{self.count('unchanged')} không đổi, {self.refused} từ chối, "
+            f"{self.warnings} cảnh báo"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What an applied file did."""
+
+    preview: Preview
+    cards_assigned: int
+    punches_matched: int
+
+
+# A planned write, run by ``apply`` in order once no row is refused.
+Step = Callable[[DbSession, "_Tally"], None]
+
+
+@dataclass(slots=True)
+class _Tally:
+    cards: int = 0
+    matched: int = 0
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def read(
+    content: bytes, filename: str, kind: str, encoding: str = "", max_rows: int | None = None
+) -> Table:
+    """The file as a table of the roster ``kind`` ("units" or "employees")."""
+    if kind not in COLUMNS:
+        raise Invalid("invalid_kind", "Loại danh sách phải là Đơn vị hoặc Cán bộ")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Invalid("file_too_large", "Tệp quá lớn (tối đa 5 MB)")
+    return read_table(content, filename, COLUMNS[kind], encoding=encoding, max_rows=max_rows)
+
+
+def preview(db: DbSession, scope: Scope, kind: str, table: Table, today: date) -> Preview:
+    """Plan every row of ``table``; writes nothing."""
+    scope.require("roster:write")
+    return _plan(db, scope, kind, table, today)[0]
+
+
+def apply(
+    db: DbSession,
+    scope: Scope,
+    kind: str,
+    table: Table,
+    today: date,
+    expected_digest: str | None = None,
+) -> Applied:
+    """Write the whole file, or nothing: ``Invalid`` when a row is refused (details: the
+    reasons per row), ``Conflict`` when the plan is no longer the previewed one."""
+    scope.require("roster:write")
+    plan, steps = _plan(db, scope, kind, table, today)
+    if plan.refused:
+        raise Invalid(
+            "invalid_file",
+            f"Tệp có {plan.refused} dòng bị từ chối, chưa nhập gì",
+            [f"Dòng {r.line}: {'; '.join(r.reasons)}" for r in plan.rows if r.reasons],
+        )
+    if expected_digest is not None and expected_digest != plan.digest:
+        raise Conflict(
+            "stale_preview",
+            "Dữ liệu đã thay đổi kể từ lúc xem trước (hoặc tệp đã được áp dụng): "
+            "hãy xem lại bản xem trước rồi áp dụng.",
+        )
+    tally = _Tally()
+    try:
+        for step in steps:
+            step(db, tally)
+        db.flush()
+    except IntegrityError as exc:  # another writer added the same code or card meanwhile
+        raise Conflict(
+            "roster_changed",
+            "Danh sách vừa được thay đổi trong lúc nhập, chưa nhập gì: "
+            "hãy xem trước lại rồi áp dụng.",
+        ) from exc
+    return Applied(plan, tally.cards, tally.matched)
+
+
+def _plan(
+    db: DbSession, scope: Scope, kind: str, table: Table, today: date
+) -> tuple[Preview, list[Step]]:
+    planner = _plan_units if kind == "units" else _plan_employees
+    rows, steps = planner(db, scope, table, today)
+    notes = tuple(table.notes)
+    digest = hashlib.sha256(
+        json.dumps(
+            [kind, [[r.line, r.action, r.code, r.changes, r.reasons] for r in rows]],
+            ensure_ascii=False,
+        ).encode()
+    ).hexdigest()
+    return Preview(kind, tuple(rows), notes, digest), steps
+
+
+def agencies_in_scope(db: DbSession, scope: Scope) -> frozenset[int] | None:
+    """The agencies whose roster the caller keeps (None: every one, and may add agencies)."""
+    if scope.unit_ids is None:
+        return None
+    user = db.get(User, scope.user_id)
+    if user is not None and user.agency_id is not None:
+        found: set[int] = set()
+        pending = [user.agency_id]
+        parents = db.execute(select(Agency.id, Agency.parent_id)).all()
+        while pending:
+            current = pending.pop()
+            found.add(current)
+            pending.extend(a for a, p in parents if p == current)
+        return frozenset(found)
+    units = db.scalars(select(Unit.agency_id).where(Unit.id.in_(scope.unit_ids)))
+    return frozenset(units)
+
+
+def _plan_units(
+    db: DbSession, scope: Scope, table: Table, today: date
+) -> tuple[list[RowPlan], list[Step]]:
+    agencies_ok = agencies_in_scope(db, scope)
+    agencies = {a.code: a for a in db.scalars(select(Agency))}
+    existing = {(u.agency_id, u.code): u for u in db.scalars(select(Unit))}
+    new_agencies: dict[str, str] = {}
+    seen: dict[tuple[str, str], int] = {}
+    parents: dict[tuple[str, str], tuple[str, int]] = {}  # (agency, code) -> (parent, line)
+    plans: dict[int, RowPlan] = {}
+    pending_parent: list[tuple[Row, str, str]] = []
+    for row in table.rows:
+        agency_code, code, name = row.get("agency_code"), row.get("code"), row.get("name")
+        missing = _missing(row, UNIT_COLUMNS)
+        if missing:
+            plans[row.line] = RowPlan(row.line, "refuse", code, name, reasons=(missing,))
+            continue
+        agency = agencies.get(agency_code)
+        if agency is not None and agencies_ok is not None and agency.id not in agencies_ok:
+            outside = f"Cơ quan {agency_code} không có hoặc nằm ngoài phạm vi của bạn"
+            plans[row.line] = RowPlan(row.line, "refuse", code, name, reasons=(outside,))
+            continue
+        changes: list[str] = []
+        if agency is None:
+            if agencies_ok is not None:
+                outside = f"Cơ quan {agency_code} không có hoặc nằm ngoài phạm vi của bạn"
+                plans[row.line] = RowPlan(row.line, "refuse", code, name, reasons=(outside,))
+                continue
+            if agency_code not in new_agencies:
+                new_agencies[agency_code] = row.get("agency_name") or agency_code
+                changes.append(f"tạo cơ quan {agency_code}")
+        key = (agency_code, code)
+        if key in seen:
+            twice = f"Mã đơn vị {code} trùng với dòng {seen[key]}"
+            plans[row.line] = RowPlan(row.line, "refuse", code, name, reasons=(twice,))
+            continue
+        seen[key] = row.line
+        unit = existing.get((agency.id, code)) if agency is not None else None
+        if unit is None:
+            action = "create"
+        else:
+            action = "update" if unit.name != name else "unchanged"
+            if unit.name != name:
+                changes.append(f"Tên: {unit.name} → {name}")
+        plans[row.line] = RowPlan(row.line, action, code, name, tuple(changes))
+        parent = row.get("parent")
+        if parent:
+            parents[key] = (parent, row.line)
+            pending_parent.append((row, agency_code, parent))
+    # Parents: in the same agency, from the database or from this file; no cycles.
+    final_parent: dict[tuple[str, str], str | None] = {}
+    for (agency_id, code), unit in existing.items():
+        agency_code = next((c for c, a in agencies.items() if a.id == agency_id), "")
+        parent_unit = next((u for u in existing.values() if u.id == unit.parent_id), None)
+        final_parent[(agency_code, code)] = parent_unit.code if parent_unit else None
+    for key in seen:
+        final_parent.setdefault(key, None)
+    for key, (parent, _) in parents.items():
+        final_parent[key] = parent
+    for row, agency_code, parent in pending_parent:
+        plan = plans[row.line]
+        if plan.action == "refuse":
+            continue
+        reason: str | None = None
+        if parent == plan.code:
+            reason = "Đơn vị không thể trực thuộc chính nó"
+        elif (agency_code, parent) not in final_parent:
+            reason = f"Không tìm thấy đơn vị cha {parent} trong cơ quan {agency_code}"
+        elif _cycle(final_parent, (agency_code, plan.code)):
+            reason = f"Đơn vị cha {parent} tạo thành vòng lặp (đơn vị trực thuộc chính cấp dưới)"
+        if reason:
+            plans[row.line] = RowPlan(row.line, "refuse", plan.code, plan.name, reasons=(reason,))
+            continue
+        agency = agencies.get(agency_code)
+        unit = existing.get((agency.id, plan.code)) if agency else None
+        current = None
+        if unit is not None and unit.parent_id is not None:
+            current = next((u.code for u in existing.values() if u.id == unit.parent_id), None)
+        if unit is not None and current != parent:
+            moved = (*plan.changes, f"Đơn vị cha: {current or '(không)'} → {parent}")
+            plans[row.line] = RowPlan(row.line, "update", plan.code, plan.name, moved)
+    rows = [plans[r.line] for r in table.rows]
+    if any(r.action == "refuse" for r in rows):
+        return rows, []
+
+    def write(db: DbSession, tally: _Tally) -> None:
+        for agency_code, agency_name in new_agencies.items():
+            agency = Agency(code=agency_code, name=agency_name)
+            db.add(agency)
+            db.flush()
+            agencies[agency_code] = agency
+        by_key: dict[tuple[str, str], Unit] = {}
+        for row in table.rows:
+            agency = agencies[row.get("agency_code")]
+            unit = existing.get((agency.id, row.get("code")))
+            if unit is None:
+                unit = Unit(agency_id=agency.id, code=row.get("code"), name=row.get("name"))
+                db.add(unit)
+            else:
+                unit.name = row.get("name")
+            by_key[(row.get("agency_code"), row.get("code"))] = unit
+        db.flush()
+        for (agency_code, code), (parent, _) in parents.items():
+            target = (
+                by_key.get((agency_code, parent)) or existing[(agencies[agency_code].id, parent)]
+            )
+            by_key[(agency_code, code)].parent_id = target.id
+
+    return rows, [write]
+
+
+def _cycle(parents: dict[tuple[str, str], str | None], start: tuple[str, str]) -> bool:
+    agency, current = start
+    seen: set[str] = set()
+    step: str | None = current
+    while step is not None:
+        if step in seen:
+            return True
+        seen.add(step)
+        step = parents.get((agency, step))
+    return False
+
+
+# The longest value each field may hold (the database columns): longer is refused, not cut.
+MAX_LENGTHS = {"agency_code": 64, "code": 64, "parent": 64, "card": 128}
+MAX_LENGTH = 255
+
+
+def _missing(row: Row, columns: tuple[Column, ...]) -> str | None:
+    """Why the row cannot be read as it is (a required value absent, a value too long)."""
+    absent = [c.label for c in columns if c.required and not row.get(c.field)]
+    if absent:
+        return f"Thiếu {', '.join(absent)}"
+    long = [
+        f"{c.label} quá dài (tối đa {MAX_LENGTHS.get(c.field, MAX_LENGTH)} ký tự)"
+        for c in columns
+        if len(row.get(c.field)) > MAX_LENGTHS.get(c.field, MAX_LENGTH)
+    ]
+    return "; ".join(long) or None
+
+
+def _plan_employees(
+    db: DbSession, scope: Scope, table: Table, today: date
+) -> tuple[list[RowPlan], list[Step]]:
+    visible = [
+        (unit, agency)
+        for unit, agency in db.execute(select(Unit, Agency).join(Agency)).all()
+        if scope.sees(unit.id)
+    ]
+    rows: list[RowPlan] = []
+    steps: list[Step] = []
+    codes_seen: dict[str, int] = {}
+    cards_seen: dict[str, int] = {}
+    # Two queries for the whole file, not two a row: the people named and the open cards.
+    codes = {row.get("code") for row in table.rows if row.get("code")}
+    by_code = {
+        e.code: e
+        for chunk in _chunks(sorted(codes))
+        for e in db.scalars(select(Employee).where(Employee.code.in_(chunk)))
+    }
+    open_cards: dict[str, list[tuple[Credential, Employee]]] = {}
+    for credential, holder in db.execute(
+        select(Credential, Employee)
+        .join(Employee, Employee.id == Credential.employee_id)
+        .where(Credential.kind == "card", Credential.valid_to.is_(None))
+    ).all():
+        open_cards.setdefault(credential.value, []).append((credential, holder))
+    for row in table.rows:
+        code, full_name = row.get("code"), row.get("full_name")
+        reasons: list[str] = []
+        warnings: list[str] = []
+        changes: list[str] = []
+        missing = _missing(row, EMPLOYEE_COLUMNS)
+        if missing:
+            reasons.append(missing)
+        if code in codes_seen:
+            reasons.append(f"Mã cán bộ {code} trùng với dòng {codes_seen[code]}")
+        elif code:
+            codes_seen[code] = row.line
+        unit_text, agency_code = row.get("unit"), row.get("agency_code")
+        match = _unit_named(visible, unit_text, agency_code) if unit_text else ([], None)
+        units, unit_problem = match
+        if unit_problem:
+            reasons.append(unit_problem)
+        unit, agency = units[0] if len(units) == 1 else (None, None)
+        try:
+            start = _day(row, "active_from", "Ngày bắt đầu")
+            end = _day(row, "active_to", "Ngày kết thúc")
+            card_from = _day(row, "card_valid_from", "Thẻ hiệu lực từ")
+        except ValueError as exc:
+            reasons.append(str(exc))
+            start = end = card_from = None
+        person = by_code.get(code)
+        if person is not None and not scope.sees(person.unit_id):
+            reasons.append(
+                f"Mã cán bộ {code} đã được dùng cho một cán bộ ngoài phạm vi của bạn "
+                "(liên hệ quản trị hệ thống)"
+            )
+        first_day = start or (person.active_from if person else DEFAULT_START)
+        last_day = end if end is not None else (person.active_to if person else None)
+        if last_day is not None and last_day < first_day:
+            reasons.append(
+                f"Ngày kết thúc {last_day:%d/%m/%Y} trước ngày bắt đầu {first_day:%d/%m/%Y}"
+            )
+        card = ""
+        card_text = row.get("card")
+        if card_text and agency is not None:
+            try:
+                card, notes = normalise_card(
+                    card_text, "card" in row.numeric, CardFormat(agency.card_digits)
+                )
+                warnings.extend(notes)
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if card and card in cards_seen:
+            reasons.append(f"Số thẻ {card} trùng với dòng {cards_seen[card]}")
+        elif card:
+            cards_seen[card] = row.line
+        holder_note = None
+        card_start = card_from or first_day
+        if card and not reasons:
+            held = open_cards.get(card, [])
+            holder_note, card_problem = _card_holders(scope, held, person, card, card_start)
+            if card_problem:
+                reasons.append(card_problem)
+        if reasons:
+            rows.append(RowPlan(row.line, "refuse", code, full_name, reasons=tuple(reasons)))
+            continue
+        assert unit is not None
+        if person is None:
+            action = "create"
+            changes.append(f"Đơn vị: {unit.name}")
+            if start is None:
+                warnings.append(
+                    "Không có Ngày bắt đầu: coi như đã làm việc từ trước khi bắt đầu theo dõi"
+                )
+        else:
+            if person.full_name != full_name:
+                changes.append(f"Họ và tên: {person.full_name} → {full_name}")
+            if person.unit_id != unit.id:
+                old = next((u.name for u, _ in visible if u.id == person.unit_id), "")
+                changes.append(f"Đơn vị: {old} → {unit.name}")
+            title = row.get("title")
+            if title and title != (person.title or ""):
+                changes.append(f"Chức vụ: {person.title or '(trống)'} → {title}")
+            if start is not None and start != person.active_from:
+                changes.append(f"Ngày bắt đầu: {person.active_from:%d/%m/%Y} → {start:%d/%m/%Y}")
+            if end is not None and end != person.active_to:
+                before = f"{person.active_to:%d/%m/%Y}" if person.active_to else "(trống)"
+                changes.append(f"Ngày kết thúc: {before} → {end:%d/%m/%Y}")
+            action = "update"
+        if holder_note is not None:
+            changes.append(holder_note)
+            if "chuyển" in holder_note:
+                warnings.append(holder_note)
+        if person is not None and not changes:
+            action = "unchanged"
+        rows.append(RowPlan(row.line, action, code, full_name, tuple(changes), (), tuple(warnings)))
+        steps.append(
+            _employee_step(row, unit.id, person.id if person else None, card, card_start, today)
+        )
+    if any(r.action == "refuse" for r in rows):
+        return rows, []
+    return rows, steps
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _day(row: Row, name: str, label: str) -> date | None:
+    text = row.get(name)
+    return parse_day(text, label) if text else None
+
+
+def _unit_named(
+    visible: list[tuple[Unit, Agency]], text: str, agency_code: str
+) -> tuple[list[tuple[Unit, Agency]], str | None]:
+    """The unit a row names by code or by its exact name, within the caller's scope."""
+    pool = [(u, a) for u, a in visible if not agency_code or a.code == agency_code]
+    found = [(u, a) for u, a in pool if u.code == text]
+    if not found:
+        folded = text.casefold()
+        found = [(u, a) for u, a in pool if u.name.casefold() == folded]
+    if not found:
+        return [], f"Không tìm thấy đơn vị {text} trong phạm vi của bạn"
+    if len(found) > 1:
+        return found, f"Đơn vị {text} có ở nhiều cơ quan: cần thêm cột Mã cơ quan"
+    return found, None
+
+
+def _card_holders(
+    scope: Scope,
+    held: list[tuple[Credential, Employee]],
+    person: Employee | None,
+    card: str,
+    start: date,
+) -> tuple[str | None, str | None]:
+    """What giving ``card`` from ``start`` does: (a note for the preview, or a refusal)."""
+    note = f"Nhận thẻ {card} từ {start:%d/%m/%Y}"
+    for credential, holder in held:
+        if person is not None and holder.id == person.id:
+            return None, None
+        since = local_date(credential.valid_from, zone())
+        if utc_midnight(start) <= credential.valid_from:
+            return None, (
+                f"Thẻ {card} đã được cấp cho người khác từ {since:%d/%m/%Y}: "
+                "Thẻ hiệu lực từ phải sau ngày đó"
+            )
+        who = f"{holder.full_name} ({holder.code})" if scope.sees(holder.unit_id) else "người khác"
+        note = f"Thẻ {card} chuyển từ {who} sang cán bộ này từ {start:%d/%m/%Y}"
+    return note, None
+
+
+def _employee_step(
+    row: Row, unit_id: int, person_id: int | None, card: str, card_start: date, today: date
+) -> Step:
+    def write(db: DbSession, tally: _Tally) -> None:
+        start = _day(row, "active_from", "Ngày bắt đầu")
+        end = _day(row, "active_to", "Ngày kết thúc")
+        person = db.get(Employee, person_id) if person_id is not None else None
+        if person is None:
+            person = Employee(
+                code=row.get("code"),
+                full_name=row.get("full_name"),
+                unit_id=unit_id,
+                active_from=start or DEFAULT_START,
+                active_to=end,
+                title=row.get("title") or None,
+            )
+            db.add(person)
+            db.flush()
+        else:
+            before = (person.unit_id, person.active_from, person.active_to)
+            person.full_name, person.unit_id = row.get("full_name"), unit_id
+            person.title = row.get("title") or person.title
+            person.active_from = start or person.active_from
+            person.active_to = end if end is not None else person.active_to
+            _requeue_changes(db, person, before, today)
+        if card:
+            try:
+                credential = assign_card(db, person, card, utc_midnight(card_start))
+            except RosterError as exc:  # planned as free; another writer took it meanwhile
+                raise Conflict("card_taken", "; ".join(exc.problems)) from exc
+            if credential is not None:
+                tally.cards += 1
+                matched = match_unmatched(db, credential, tally.now)
+                tally.matched += len(matched)
+                enqueue_for_punches(db, matched, "card_registered")
+
+    return write
+
+
+def _requeue_changes(
+    db: DbSession, person: Employee, before: tuple[int, date, date | None], today: date
+) -> None:
+    """Queue the days a change of unit or of start/end dates touches."""
+    unit, start, end = before
+    if unit != person.unit_id:
+        requeue_person(db, person, today - timedelta(days=62), today, today, "roster")
+    if start != person.active_from:
+        first, last = sorted((start, person.active_from))
+        requeue_person(db, person, first, last, today, "roster")
+    if end != person.active_to:
+        edges = [d for d in (end, person.active_to) if d is not None]
+        requeue_person(db, person, min(edges), max(max(edges), today), today, "roster")
+
+
+# The people (cán bộ) and units (đơn vị) pages.
+
+
+@dataclass(frozen=True, slots=True)
+class UnitNode:
+    """A unit in the tree of the caller's scope, with its depth and head count."""
+
+    id: int
+    code: str
+    name: str
+    agency_code: str
+    agency_name: str
+    depth: int
+    people: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyFormat:
+    id: int
+    code: str
+    name: str
+    card_digits: int | None
+
+
+def unit_tree(db: DbSession, scope: Scope) -> list[UnitNode]:
+    """Every unit the caller sees, depth-first under each agency, with active head counts."""
+    scope.require("roster:read")
+    from sqlalchemy import func
+
+    grouped = db.execute(select(Employee.unit_id, func.count()).group_by(Employee.unit_id))
+    counts: dict[int, int] = {unit_id: number for unit_id, number in grouped}
+    rows = [(u, a) for u, a in db.execute(select(Unit, Agency).join(Agency)).all()]
+    seen = {u.id for u, _ in rows if scope.sees(u.id)}
+    children: dict[int | None, list[tuple[Unit, Agency]]] = {}
+    for unit, agency in sorted(rows, key=lambda r: (r[1].code, r[0].code)):
+        if unit.id not in seen:
+            continue
+        parent = unit.parent_id if unit.parent_id in seen else None
+        children.setdefault(parent, []).append((unit, agency))
+    out: list[UnitNode] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for unit, agency in children.get(parent, []):
+            out.append(
+                UnitNode(
+                    unit.id,
+                    unit.code,
+                    unit.name,
+                    agency.code,
+                    agency.name,
+                    depth,
+                    counts.get(unit.id, 0),
+                )
+            )
+            walk(unit.id, depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def agency_formats(db: DbSession, scope: Scope) -> list[AgencyFormat]:
+    """The agencies whose roster the caller reads, with their card format."""
+    scope.require("roster:read")
+    allowed = agencies_in_scope(db, scope)
+    agencies = db.scalars(select(Agency).order_by(Agency.code))
+    return [
+        AgencyFormat(a.id, a.code, a.name, a.card_digits)
+        for a in agencies
+        if allowed is None or a.id in allowed
+    ]
+
+
+def set_card_digits(db: DbSession, scope: Scope, agency_id: int, digits: int | None) -> None:
+    """Set how an agency's readers write card numbers (None: as written)."""
+    from kycuong.errors import NotFound
+
+    scope.require("roster:write")
+    allowed = agencies_in_scope(db, scope)
+    agency = db.get(Agency, agency_id)
+    if agency is None or (allowed is not None and agency.id not in allowed):
+        raise NotFound("Cơ quan")
+    if digits is not None and not 4 <= digits <= 20:
+        raise Invalid("invalid_card_digits", "Số chữ số của thẻ phải từ 4 đến 20")
+    agency.card_digits = digits
+
+
+def keep_upload(
+    db: DbSession,
+    scope: Scope,
+    kind: str,
+    encoding: str,
+    filename: str,
+    content: bytes,
+    now: datetime,
+) -> str:
+    """Keep a previewed file for "Áp dụng"; returns its SHA-256 (the only handle sent back)."""
+    scope.require("roster:write")
+    digest = hashlib.sha256(content).hexdigest()
+    db.query(ImportUpload).filter(ImportUpload.created_at < now - UPLOAD_KEEP).delete()
+    db.query(ImportUpload).filter(
+        ImportUpload.user_id == scope.user_id, ImportUpload.sha256 == digest
+    ).delete()
+    db.add(
+        ImportUpload(
+            user_id=scope.user_id,
+            sha256=digest,
+            kind=kind,
+            encoding=encoding,
+            filename=filename[:255],
+            content=content,
+            created_at=now,
+        )
+    )
+    db.flush()
+    return digest
+
+
+def kept_upload(db: DbSession, scope: Scope, sha256: str) -> ImportUpload:
+    """The caller's own kept file by its hash (``Invalid`` when gone or never theirs)."""
+    scope.require("roster:write")
+    upload = db.scalar(
+        select(ImportUpload).where(
+            ImportUpload.user_id == scope.user_id, ImportUpload.sha256 == sha256
+        )
+    )
+    if upload is None or hashlib.sha256(upload.content).hexdigest() != sha256:
+        raise Invalid(
+            "upload_gone",
+            "Không còn tệp đã xem trước (đã áp dụng hoặc quá một ngày): hãy tải tệp lên lại.",
+        )
+    return upload
+
+
+def forget_upload(db: DbSession, upload: ImportUpload) -> None:
+    db.delete(upload)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    id: int
+    code: str
+    full_name: str
+    unit_id: int
+    unit_name: str
+    title: str | None
+    active_from: date
+    active_to: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    kind: str
+    value: str
+    valid_from: date
+    valid_to: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    person: PersonRow
+    agency_name: str
+    cards: tuple[CardView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeoplePage:
+    items: list[PersonRow]
+    total: int
+    page: int
+    pages: int
+
+
+def people(
+    db: DbSession,
+    scope: Scope,
+    search: str = "",
+    unit_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> PeoplePage:
+    """People in scope (or in one unit's subtree), searched by name, code or unit name."""
+    from sqlalchemy import func, or_
+
+    from kycuong.errors import NotFound
+
+    scope.require("roster:read")
+    sql = select(Employee, Unit).join(Unit, Unit.id == Employee.unit_id)
+    if unit_id is not None:
+        if not scope.sees(unit_id):
+            raise NotFound("Đơn vị")
+        sql = sql.where(Employee.unit_id.in_(subtree_units(db, unit_id=unit_id)))
+    if scope.unit_ids is not None:
+        sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
+    words = search.strip()[:100]
+    if words:
+        like = f"%{words.lower()}%"
+        sql = sql.where(
+            or_(
+                func.lower(Employee.full_name).like(like),
+                func.lower(Employee.code).like(like),
+                func.lower(Unit.name).like(like),
+                func.lower(Unit.code).like(like),
+            )
+        )
+    total = db.scalar(select(func.count()).select_from(sql.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    found = db.execute(
+        sql.order_by(Unit.name, Employee.full_name, Employee.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return PeoplePage([_person_row(e, u) for e, u in found], total, page, pages)
+
+
+def _person_row(person: Employee, unit: Unit) -> PersonRow:
+    return PersonRow(
+        person.id,
+        person.code,
+        person.full_name,
+        unit.id,
+        unit.name,
+        person.title,
+        person.active_from,
+        person.active_to,
+    )
+
+
+def person(db: DbSession, scope: Scope, person_id: int) -> PersonView:
+    """One person in scope with their unit and cards (``NotFound`` outside the scope)."""
+    from kycuong.errors import NotFound
+
+    scope.require("roster:read")
+    found = db.get(Employee, person_id)
+    if found is None or not scope.sees(found.unit_id):
+        raise NotFound("Cán bộ")
+    unit = db.get(Unit, found.unit_id)
+    assert unit is not None
+    agency = db.get(Agency, unit.agency_id)
+    tz = zone()
+    cards = tuple(
+        CardView(
+            c.kind,
+            c.value,
+            local_date(c.valid_from, tz),
+            local_date(c.valid_to, tz) if c.valid_to else None,
+        )
+        for c in db.scalars(
+            select(Credential)
+            .where(Credential.employee_id == found.id)
+            .order_by(Credential.valid_from.desc())
+        )
+    )
+    return PersonView(_person_row(found, unit), agency.name if agency else "", cards)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonEdit:
+    """The fields a clerk edits on a person's page (already parsed)."""
+
+    unit_id: int | None
+    title: str
+    active_from: date | None
+    active_to: date | None
+
+
+def edit_person(
+    db: DbSession, scope: Scope, person_id: int, change: PersonEdit, today: date
+) -> PersonView:
+    """Change a person's unit, title, start and end dates; queue the days this touches."""
+    from kycuong.errors import NotFound
+
+    scope.require("roster:write")
+    found = db.get(Employee, person_id)
+    if found is None or not scope.sees(found.unit_id):
+        raise NotFound("Cán bộ")
+    if change.unit_id is None or not scope.sees(change.unit_id) or not db.get(Unit, change.unit_id):
+        raise Invalid("invalid_unit", "Hãy chọn một đơn vị trong phạm vi của bạn")
+    if change.active_from is None:
+        raise Invalid("invalid_date", "Ngày bắt đầu là bắt buộc (dạng dd/mm/yyyy)")
+    if change.active_to is not None and change.active_to < change.active_from:
+        raise Invalid(
+            "invalid_date",
+            f"Ngày kết thúc {change.active_to:%d/%m/%Y} trước ngày bắt đầu "
+            f"{change.active_from:%d/%m/%Y}",
+        )
+    if len(change.title) > 255:
+        raise Invalid("invalid_title", "Chức vụ quá dài (tối đa 255 ký tự)")
+    before = (found.unit_id, found.active_from, found.active_to)
+    found.unit_id = change.unit_id
+    found.title = change.title.strip() or None
+    found.active_from, found.active_to = change.active_from, change.active_to
+    db.flush()
+    _requeue_changes(db, found, before, today)
+    return person(db, scope, person_id)

@@ -1,0 +1,201 @@
+"""The unit head's and Nội vụ's pages beyond the first journey, against the real PostgreSQL:
+the month grid with days off and a day's punches, the person picker of the queue, the
+failures of a bulk decision, review history by name, the summary's charts with their
+tables, and HTML error pages for browser addresses (JSON for /api)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+
+from kycuong.settings import Settings
+from services import people
+from store.db import db_session
+from store.models import Agency, CalendarDay, User, ViolationRecord
+from tests.integration.test_api import World, build_world
+from tests.integration.test_web_pages import browser, csrf_of, sign_in, unit_id
+from tests.support import free_port
+
+
+@pytest.fixture
+def world(pg_engine: Engine) -> Iterator[World]:
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=free_port(),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+    )
+    yield build_world(pg_engine, settings)
+
+
+def signed_in(world: World, username: str) -> TestClient:
+    client = browser(world)
+    assert sign_in(client, username).status_code == 303
+    return client
+
+
+def test_the_month_grid_marks_weekends_and_the_agencys_days_off(world: World) -> None:
+    with db_session(world.engine) as db:
+        agency = db.scalar(select(Agency.id).where(Agency.code == "A"))
+        db.add(CalendarDay(agency_id=agency, day=date(2026, 11, 20), kind="off", name="Nghỉ bù"))
+    client = signed_in(world, "head_a1")
+    grid = client.get("/bang-thang", params={"don_vi": unit_id(world, "A1"), "thang": "11"})
+    assert grid.status_code == 200
+    # 21 and 22/11/2026 are a Saturday and a Sunday; the 20th is the agency's day off
+    assert re.search(r'<th scope="col" class="weekend"><span>21</span>', grid.text)
+    assert re.search(r'<th scope="col" class="holiday" title="Nghỉ bù"><span>20</span>', grid.text)
+    e1 = world.people["e1"]
+    sunday = re.search(rf'can_bo={e1}&ngay=22/11/2026" title="([^"]*)">—</a>', grid.text)
+    assert sunday and "Nghỉ hằng tuần" in sunday.group(1)
+    assert re.search(rf'can_bo={e1}&ngay=20/11/2026" title="[^"]*Nghỉ bù">L</a>', grid.text)
+    assert "M:1" in grid.text and "—:" not in grid.text  # days off are not totalled
+
+
+def test_a_grid_cell_opens_the_days_punches_in_local_time_and_its_violations(
+    world: World,
+) -> None:
+    client = signed_in(world, "head_a1")
+    e1 = world.people["e1"]
+    day = client.get("/bang-thang/ngay", params={"can_bo": e1, "ngay": "23/11/2026"})
+    assert day.status_code == 200
+    assert "Trần Văn e1 · Thứ Hai, 23/11/2026" in day.text
+    assert "07:50 · GATE" in day.text  # 00:50Z read as Hà Nội time, with its gate
+    late = world.violation_id("e1", "late")
+    assert f'<a href="/vi-pham/{late}">Đi muộn 20 phút</a>' in day.text
+    other = client.get(
+        "/bang-thang/ngay", params={"can_bo": world.people["e3"], "ngay": "23/11/2026"}
+    )
+    assert other.status_code == 404 and "nằm ngoài phạm vi" in other.text
+    wrong = client.get("/bang-thang/ngay", params={"can_bo": e1, "ngay": "32/11/2026"})
+    assert wrong.status_code == 400 and "dd/mm/yyyy" in wrong.text
+
+
+def test_a_unit_head_picks_a_person_of_their_units_from_a_list(world: World) -> None:
+    client = signed_in(world, "head_a1")
+    queue = client.get("/vi-pham", params={"xu_ly": "all"})
+    picker = re.search(r'<select id="can_bo" name="can_bo">(.*?)</select>', queue.text, re.S)
+    assert picker, "no person list on the queue"
+    assert "Trần Văn e1 (e1)" in picker.group(1) and "Trần Văn e2 (e2)" in picker.group(1)
+    assert "Trần Văn e3" not in picker.group(1)  # another unit
+    assert '<optgroup label="Văn phòng Sở">' in picker.group(1)
+    only = client.get("/vi-pham", params={"xu_ly": "all", "can_bo": world.people["e1"]})
+    assert "Đang xem vi phạm của <strong>Trần Văn e1</strong>" in only.text
+    assert "Đi muộn 20 phút" in only.text and "Vắng" not in only.text.split("</form>")[-1]
+    outside = client.get("/vi-pham", params={"can_bo": world.people["e3"]})
+    assert outside.status_code == 404
+
+
+def test_noi_vu_finds_a_person_by_name_without_diacritics_or_by_code(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(people, "LIST_LIMIT", 1)  # a province: too many for one list
+    client = signed_in(world, "noivu_a")
+    queue = client.get("/vi-pham", params={"xu_ly": "all"})
+    assert '<input id="tim" name="tim"' in queue.text and 'id="can_bo"' not in queue.text
+    found = client.get("/vi-pham", params={"xu_ly": "all", "tim": "tran van e3"})
+    assert found.status_code == 200
+    assert "Đang xem vi phạm của <strong>Trần Văn e3</strong>" in found.text
+    assert "Đi muộn 15 phút" in found.text and "Đi muộn 20 phút" not in found.text
+    assert 'name="tim" value="e3"' in found.text  # the form keeps the choice
+    several = client.get("/vi-pham", params={"xu_ly": "all", "tim": "Trần"})
+    assert "cán bộ phù hợp với “Trần” — chọn một người" in several.text
+    assert f"can_bo={world.people['e1']}" in several.text
+    assert "Đi muộn 20 phút" not in several.text  # no queue until one is chosen
+    none = client.get("/vi-pham", params={"tim": "e4"})  # agency B: outside the scope
+    assert none.status_code == 400 and "Không có cán bộ nào có tên hoặc mã “e4”" in none.text
+
+
+def test_a_bulk_decision_names_each_row_it_could_not_save_and_why(world: World) -> None:
+    client = signed_in(world, "head_a1")
+    late = world.violation_id("e1", "late")
+    absent = world.violation_id("e2", "absent")
+    theirs = world.violation_id("e3", "late")
+    queue = client.get("/vi-pham")
+    with db_session(world.engine) as db:  # the runner withdrew it after the page was read
+        db.execute(update(ViolationRecord).where(ViolationRecord.id == absent).values(active=False))
+    done = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={"ids": [late, absent, theirs], "decision": "confirmed", "csrf": csrf_of(queue.text)},
+    )
+    assert done.status_code == 200
+    assert "Đã lưu quyết định cho 1/3 vi phạm." in done.text
+    assert "Không lưu được 2 vi phạm:" in done.text
+    assert re.search(
+        rf'<a href="/vi-pham/{absent}">Vắng mặt[^<]*Trần Văn e2, ngày 23/11/2026[^<]*</a>: '
+        r"đã được thu hồi",
+        done.text,
+    )
+    assert f"Vi phạm số {theirs}: không tồn tại hoặc nằm ngoài phạm vi của bạn" in done.text
+    assert "Trần Văn e3" not in done.text  # another unit's row is not described
+
+
+def test_the_review_history_shows_who_decided_by_full_name(world: World) -> None:
+    with db_session(world.engine) as db:
+        db.execute(update(User).where(User.username == "head_a1").values(full_name="Lê Thị Hoa"))
+    client = signed_in(world, "head_a1")
+    late = world.violation_id("e1", "late")
+    page = client.get(f"/vi-pham/{late}")
+    client.post(
+        f"/vi-pham/{late}/xu-ly", data={"decision": "confirmed", "csrf": csrf_of(page.text)}
+    )
+    history = client.get(f"/vi-pham/{late}").text.split("Lịch sử")[-1]
+    assert "Lê Thị Hoa: Chưa xử lý → <strong>Xác nhận</strong>" in history
+    assert "head_a1" not in history
+
+
+def test_the_summary_draws_the_trend_and_lateness_with_tables(world: World) -> None:
+    client = signed_in(world, "noivu_a")
+    params = {"ky": "month", "nam": "2026", "thang": "11"}
+    page = client.get("/bao-cao", params=params)
+    assert page.status_code == 200
+    for name in ("xu-huong", "theo-thu", "theo-phut"):
+        src = re.search(rf'<img src="(/bao-cao/bieu-do-{name}\.svg\?[^"]+)"', page.text)
+        assert src, name
+        chart = client.get(src.group(1).replace("&amp;", "&"))
+        assert chart.status_code == 200 and chart.headers["content-type"].startswith(
+            "image/svg+xml"
+        )
+        assert "<svg" in chart.text and "<script" not in chart.text
+        assert "style-src 'unsafe-inline'" in chart.headers["content-security-policy"]
+    # the tables: 12 months up to 11/2026; late arrivals on Monday 23/11 (20 and 15 minutes)
+    assert '<th scope="row">12/2025</th>' in page.text
+    assert '<th scope="row">11/2026</th>' in page.text
+    assert re.search(r'<th scope="row">Thứ Hai</th><td>2</td>', page.text)
+    assert re.search(r'<th scope="row">16–30 phút</th><td>1</td>', page.text)
+    assert re.search(r'<th scope="row">6–15 phút</th><td>1</td>', page.text)
+    rate = re.search(r'<th scope="row">11/2026</th><td>([\d.,]+)</td>', page.text)
+    assert rate and float(rate.group(1).replace(",", ".")) > 0
+    weekday = client.get("/bao-cao/bieu-do-theo-thu.svg", params=params)
+    assert "Thứ Hai" in weekday.text
+    assert client.get("/bao-cao/bieu-do-khac.svg").status_code == 404
+    assert browser(world).get("/bao-cao/bieu-do-xu-huong.svg").status_code == 401
+
+
+def test_browser_addresses_get_html_error_pages_and_the_api_keeps_json(world: World) -> None:
+    stranger = browser(world)
+    lost = stranger.get("/khong-co-trang-nay")
+    assert lost.status_code == 404 and lost.headers["content-type"].startswith("text/html")
+    assert "<h1>Không tìm thấy</h1>" in lost.text and "Quay lại trang trước" in lost.text
+    api = stranger.get("/api/khong-co")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+    wrong_method = stranger.post("/vi-pham")
+    assert wrong_method.status_code == 405 and "Thao tác không được hỗ trợ" in wrong_method.text
+    assert wrong_method.headers["allow"] == "GET"
+    long_name = stranger.post("/dang-nhap", data={"username": "x" * 65, "password": "p"})
+    assert long_name.status_code == 422 and "Dữ liệu không hợp lệ" in long_name.text
+    assert long_name.headers["content-type"].startswith("text/html")
+    assert stranger.post("/api/auth/token", data={}).status_code == 422  # JSON, as before
+    icon = stranger.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    client = signed_in(world, "head_a1")
+    back = client.get("/khong-co", headers={"referer": "http://testserver/hom-nay"})
+    assert '<a href="/hom-nay">← Quay lại trang trước</a>' in back.text
+    assert 'href="/vi-pham">Vi phạm</a>' in back.text  # the menu of the signed-in visitor
+    bad = client.get("/bao-cao", params={"thang": "13"})
+    assert bad.status_code == 400 and "<h1>Dữ liệu không hợp lệ</h1>" in bad.text
+    missing = client.get(f"/vi-pham/{world.violation_id('e3', 'late')}")
+    assert missing.status_code == 404 and "<h1>Không tìm thấy</h1>" in missing.text

@@ -1,0 +1,259 @@
+"""Biểu mẫu: the bảng chấm công C01a-HD of a unit's month (XLSX, PDF) and the monthly kỷ luật
+scores (điểm ý thức kỷ luật), with the unit head's confirmation or adjustment and the XLSX a
+rating workflow imports. Each route: parse, one call to ``services.documents.downloads``, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
+from rules.discipline_score import FLAGS
+from services import days as day_service
+from services.documents import downloads
+from services.documents.files import DocumentFile
+from web import common
+from web import session as web_session
+
+router = APIRouter(include_in_schema=False)
+common.nav("/bieu-mau", "Biểu mẫu", "summaries:read", 45)
+
+FORMATS = {"xlsx": "xlsx", "pdf": "pdf"}
+
+
+def _asked(request: Request, visitor: web_session.Visitor) -> downloads.Asked:
+    now = web_session.now_utc().astimezone(common.tz(request))
+    return downloads.Asked(visitor.scope, common.context(request).settings, now)
+
+
+def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
+    """The month asked for; by default the previous month (the one offices file)."""
+    today = web_session.now_utc().astimezone(common.tz(request)).date()
+    default_year, default_month = (
+        (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    )
+    try:
+        year = int(nam) if nam.strip() else default_year
+        month = int(thang) if thang.strip() else default_month
+    except ValueError as exc:
+        raise Invalid(
+            "invalid_period", "Tháng và năm phải là số (ví dụ tháng 11, năm 2026)"
+        ) from exc
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        raise Invalid("invalid_period", "Tháng (1–12) hoặc năm (2000–2100) không hợp lệ")
+    return year, month
+
+
+def _unit(text: str) -> int | None:
+    if text.strip() and common.row_id(text) is None:
+        raise NotFound("Đơn vị")
+    return common.row_id(text)
+
+
+def _file(doc: DocumentFile) -> Response:
+    return Response(
+        doc.content,
+        media_type=doc.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{doc.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/bieu-mau", response_class=HTMLResponse)
+def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        error = None
+        try:
+            visitor.scope.require("summaries:read")
+            year, month = _month(request, thang, nam)
+        except Invalid as exc:
+            error, (year, month) = exc.message, _month(request, "", "")
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+        return common.page(
+            request,
+            "documents.html",
+            400 if error else 200,
+            visitor=visitor,
+            error=error,
+            year=year,
+            month=month,
+            unit_id=common.row_id(don_vi),
+            units=day_service.units_for(db, visitor.scope),
+        )
+
+
+@router.get("/bieu-mau/bang-cham-cong")
+def timesheet_download(
+    request: Request, thang: str = "", nam: str = "", don_vi: str = "", dinh_dang: str = "xlsx"
+) -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            year, month = _month(request, thang, nam)
+            doc = downloads.timesheets(
+                db,
+                _asked(request, visitor),
+                year=year,
+                month=month,
+                unit_id=_unit(don_vi),
+                file_format="pdf" if dinh_dang == "pdf" else "xlsx",
+            )
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+    return _file(doc)
+
+
+@router.get("/diem-ky-luat", response_class=HTMLResponse)
+def scores_page(
+    request: Request, thang: str = "", nam: str = "", don_vi: str = "", luu: str = ""
+) -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            year, month = _month(request, thang, nam)
+            unit_id = _unit(don_vi)
+            period, items, rule = downloads.scores(
+                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
+            )
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+        return common.page(
+            request,
+            "scores.html",
+            visitor=visitor,
+            period=period,
+            items=items,
+            rule=rule,
+            year=year,
+            month=month,
+            unit_id=unit_id,
+            units=day_service.units_for(db, visitor.scope),
+            flags=FLAGS,
+            may_decide=visitor.scope.may("violations:review"),
+            saved=common.row_id(luu),
+            error=None,
+        )
+
+
+@router.get("/diem-ky-luat/tai-ve")
+def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            year, month = _month(request, thang, nam)
+            doc = downloads.scores_file(
+                db, _asked(request, visitor), year=year, month=month, unit_id=_unit(don_vi)
+            )
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+    return _file(doc)
+
+
+def _score(text: str) -> float | None:
+    """A score as typed: "27", "27,5" or "27.5"; empty confirms the suggestion."""
+    raw = text.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise Invalid("bad_score", f"Điểm “{text.strip()}” không phải là số") from exc
+
+
+@router.post("/diem-ky-luat/{employee_id}")
+def score_decision(
+    request: Request,
+    employee_id: str,
+    thang: Annotated[str, Form(max_length=4)] = "",
+    nam: Annotated[str, Form(max_length=6)] = "",
+    don_vi: Annotated[str, Form(max_length=12)] = "",
+    action: Annotated[str, Form(max_length=16)] = "confirm",
+    score: Annotated[str, Form(max_length=16)] = "",
+    flag: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    with common.db(request) as db, db.begin():
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        person = common.row_id(employee_id)
+        try:
+            if person is None:
+                raise NotFound("Cán bộ")
+            year, month = _month(request, thang, nam)
+            downloads.decide_score(
+                db,
+                _asked(request, visitor),
+                person,
+                year=year,
+                month=month,
+                score=_score(score) if action == "adjust" else None,
+                flag=(flag or None) if action == "adjust" else None,
+                note=note,
+            )
+        except Invalid as exc:
+            return _scores_with_error(request, visitor, thang, nam, don_vi, exc.message)
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+    unit = f"&don_vi={common.row_id(don_vi)}" if common.row_id(don_vi) else ""
+    return RedirectResponse(
+        f"/diem-ky-luat?thang={month}&nam={year}{unit}&luu={person}#p{person}", status_code=303
+    )
+
+
+def _scores_with_error(
+    request: Request,
+    visitor: web_session.Visitor,
+    thang: str,
+    nam: str,
+    don_vi: str,
+    message: str,
+) -> Response:
+    with common.db(request) as db:
+        try:
+            year, month = _month(request, thang, nam)
+            unit_id = _unit(don_vi)
+            period, items, rule = downloads.scores(
+                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
+            )
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+        return common.page(
+            request,
+            "scores.html",
+            400,
+            visitor=visitor,
+            period=period,
+            items=items,
+            rule=rule,
+            year=year,
+            month=month,
+            unit_id=unit_id,
+            units=day_service.units_for(db, visitor.scope),
+            flags=FLAGS,
+            may_decide=visitor.scope.may("violations:review"),
+            saved=None,
+            error=message,
+        )

@@ -1,0 +1,373 @@
+"""Users (Người dùng) for admins: list, create, lock and unlock, reset a password, change role
+and scope, with each account's history; and Đổi mật khẩu for everyone signed in. Each route:
+parse, one call to services/accounts.py, render or redirect (303) with a short notice code.
+
+A password made by the system is shown once, in the answer to the POST that made it (never in
+a link, a log or a later page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session as DbSession
+
+from kycuong.errors import KcError, NotFound, Unauthorized
+from kycuong.labels import ROLE
+from services import accounts
+from store.models import User
+from web import common
+from web import session as web_session
+
+router = APIRouter(include_in_schema=False)
+
+common.nav("/nguoi-dung", "Người dùng", "users:admin", 80)
+
+NOTICES = {
+    "da-khoa": "Đã khóa tài khoản; mọi phiên đăng nhập của người này đã kết thúc.",
+    "da-mo-khoa": "Đã mở khóa tài khoản.",
+    "da-doi-vai-tro": "Đã đổi vai trò, phạm vi; có hiệu lực ngay từ thao tác tiếp theo.",
+    "khong-doi": "Không có gì thay đổi.",
+}
+STATES = {"hoat-dong": True, "da-khoa": False}
+Text = Annotated[str, Form(max_length=255)]
+Csrf = Annotated[str, Form(max_length=128)]
+
+
+def _assignment(role: str, unit: str, agency: str) -> accounts.Assignment:
+    return accounts.Assignment(
+        accounts.role_of(role) if role else "",
+        unit_id=common.row_id(unit),
+        agency_id=common.row_id(agency),
+    )
+
+
+@router.get("/nguoi-dung", response_class=HTMLResponse)
+def users_page(request: Request, q: str = "", vai_tro: str = "", trang_thai: str = "") -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            query = accounts.AccountQuery(
+                text=q[:64] or None,
+                role=vai_tro if vai_tro in ROLE else None,
+                active=STATES.get(trang_thai),
+            )
+            users = accounts.listing(db, visitor.scope, query)
+        except KcError as exc:
+            return common.refused(request, visitor, exc.status, exc.message)
+        return common.page(
+            request,
+            "users.html",
+            visitor=visitor,
+            users=users,
+            roles=ROLE,
+            filters={"q": q[:64], "vai_tro": vai_tro, "trang_thai": trang_thai},
+        )
+
+
+def _new_form(
+    request: Request,
+    db: DbSession,
+    visitor: web_session.Visitor,
+    status: int,
+    error: str | None,
+    values: dict[str, Any],
+) -> Response:
+    agencies, units = accounts.places(db, visitor.scope)
+    return common.page(
+        request,
+        "user_new.html",
+        status,
+        visitor=visitor,
+        roles=accounts.ASSIGNABLE,
+        agencies=agencies,
+        units=units,
+        error=error,
+        values=values,
+    )
+
+
+@router.get("/nguoi-dung/moi", response_class=HTMLResponse)
+def new_user_page(request: Request) -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        try:
+            return _new_form(request, db, visitor, 200, None, {"must_change": True})
+        except KcError as exc:
+            return common.refused(request, visitor, exc.status, exc.message)
+
+
+@router.post("/nguoi-dung/moi")
+def create_user(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    full_name: Text = "",
+    role: Annotated[str, Form(max_length=64)] = "",
+    unit: Annotated[str, Form(max_length=12)] = "",
+    agency: Annotated[str, Form(max_length=12)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    must_change: Annotated[str, Form(max_length=8)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    values = {
+        "username": username,
+        "full_name": full_name,
+        "role": role,
+        "unit": common.row_id(unit),
+        "agency": common.row_id(agency),
+        "must_change": bool(must_change),
+    }
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        db.commit()  # end the look-up's transaction: the change gets its own
+        try:
+            with db.begin():
+                issued = accounts.create(
+                    db,
+                    visitor.scope,
+                    accounts.NewAccount(
+                        username,
+                        full_name,
+                        _assignment(role, unit, agency),
+                        password or None,
+                        bool(must_change),
+                    ),
+                    web_session.now_utc(),
+                )
+        except KcError as exc:
+            if exc.status == 403:
+                return common.refused(request, visitor, 403, exc.message)
+            return _new_form(request, db, visitor, exc.status, exc.message, values)
+        return _user_page(request, db, visitor, issued.account.id, issued=issued, status=201)
+
+
+def _user_page(
+    request: Request,
+    db: DbSession,
+    visitor: web_session.Visitor,
+    user_id: int,
+    *,
+    issued: accounts.Issued | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    found = accounts.detail(db, visitor.scope, user_id)
+    agencies, units = accounts.places(db, visitor.scope)
+    return common.page(
+        request,
+        "user.html",
+        status,
+        visitor=visitor,
+        u=found.account,
+        history=found.history,
+        issued=issued,
+        notice=notice,
+        error=error,
+        roles=accounts.ASSIGNABLE,
+        agencies=agencies,
+        units=units,
+        is_self=found.account.id == visitor.scope.user_id,
+    )
+
+
+@router.get("/nguoi-dung/{user_id}", response_class=HTMLResponse)
+def user_page(request: Request, user_id: str, msg: str = "") -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        number = common.row_id(user_id)
+        try:
+            if number is None:
+                raise NotFound("Người dùng")
+            return _user_page(request, db, visitor, number, notice=NOTICES.get(msg))
+        except KcError as exc:
+            return common.refused(request, visitor, exc.status, exc.message)
+
+
+@router.get("/nguoi-dung/{user_id}/{action}")
+def action_address(user_id: str, action: str) -> Response:
+    """The address a change was posted to, opened again (reload, Enter): back to the user."""
+    number = common.row_id(user_id)
+    return RedirectResponse(f"/nguoi-dung/{number}" if number else "/nguoi-dung", status_code=303)
+
+
+Action = Callable[[DbSession, web_session.Visitor, int], "accounts.Issued | str"]
+
+
+def _act(request: Request, user_id: str, csrf: str, action: Action) -> Response:
+    """The frame of every change on one user: session, CSRF, one transaction, the outcome."""
+    number = common.row_id(user_id)
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        db.commit()  # end the look-up's transaction: the change gets its own
+        if number is None:
+            return common.not_found(request, visitor, NotFound("Người dùng").message)
+        try:
+            with db.begin():
+                outcome = action(db, visitor, number)
+        except KcError as exc:
+            if exc.status in (403, 404):
+                return common.refused(request, visitor, exc.status, exc.message)
+            return _user_page(request, db, visitor, number, error=exc.message, status=exc.status)
+        if isinstance(outcome, accounts.Issued):  # a password to show once: no redirect
+            return _user_page(request, db, visitor, number, issued=outcome)
+    if outcome == "signed-out":  # the admin locked their own account
+        return RedirectResponse("/", status_code=303)
+    return RedirectResponse(f"/nguoi-dung/{number}?msg={outcome}", status_code=303)
+
+
+@router.post("/nguoi-dung/{user_id}/khoa")
+def lock_user(request: Request, user_id: str, csrf: Csrf = "") -> Response:
+    def lock(db: DbSession, visitor: web_session.Visitor, number: int) -> str:
+        accounts.set_active(db, visitor.scope, number, False, web_session.now_utc())
+        return "signed-out" if number == visitor.scope.user_id else "da-khoa"
+
+    return _act(request, user_id, csrf, lock)
+
+
+@router.post("/nguoi-dung/{user_id}/mo-khoa")
+def unlock_user(request: Request, user_id: str, csrf: Csrf = "") -> Response:
+    def unlock(db: DbSession, visitor: web_session.Visitor, number: int) -> str:
+        accounts.set_active(db, visitor.scope, number, True, web_session.now_utc())
+        return "da-mo-khoa"
+
+    return _act(request, user_id, csrf, unlock)
+
+
+@router.post("/nguoi-dung/{user_id}/cap-lai-mat-khau")
+def reset_password(
+    request: Request,
+    user_id: str,
+    password: Annotated[str, Form(max_length=256)] = "",
+    must_change: Annotated[str, Form(max_length=8)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    def reset(db: DbSession, visitor: web_session.Visitor, number: int) -> accounts.Issued:
+        return accounts.reset_password(
+            db,
+            visitor.scope,
+            number,
+            web_session.now_utc(),
+            password=password or None,
+            must_change=bool(must_change),
+        )
+
+    return _act(request, user_id, csrf, reset)
+
+
+@router.post("/nguoi-dung/{user_id}/vai-tro")
+def assign_role(
+    request: Request,
+    user_id: str,
+    role: Annotated[str, Form(max_length=64)] = "",
+    unit: Annotated[str, Form(max_length=12)] = "",
+    agency: Annotated[str, Form(max_length=12)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    def change(db: DbSession, visitor: web_session.Visitor, number: int) -> str:
+        before = accounts.detail(db, visitor.scope, number).account
+        after = accounts.assign(
+            db, visitor.scope, number, _assignment(role, unit, agency), web_session.now_utc()
+        )
+        same = (before.role, before.scope_label) == (after.role, after.scope_label)
+        return "khong-doi" if same else "da-doi-vai-tro"
+
+    return _act(request, user_id, csrf, change)
+
+
+# Đổi mật khẩu: every signed-in user, including one whose password an admin just reset.
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/doi-mat-khau", response_class=HTMLResponse)
+def password_page(request: Request, next: str = "/", da_doi: str = "") -> Response:
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db, allow_password_change=True)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        return common.page(
+            request,
+            "password.html",
+            visitor=visitor,
+            next=common.landing(visitor.scope.role, _safe_next(next)),
+            error=None,
+            done=da_doi == "1" and not visitor.must_change_password,
+        )
+
+
+@router.post("/doi-mat-khau")
+def change_password(
+    request: Request,
+    current: Annotated[str, Form(max_length=256)] = "",
+    new: Annotated[str, Form(max_length=256)] = "",
+    repeat: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf: Csrf = "",
+) -> Response:
+    context = common.context(request)
+    with common.db(request) as db:
+        try:
+            visitor = common.visitor(request, db, allow_password_change=True)
+        except Unauthorized:
+            return common.sign_in_redirect(request)
+        if not web_session.same(csrf, visitor.csrf):
+            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        db.commit()  # end the look-up's transaction: the change gets its own
+        try:
+            if new != repeat:
+                raise KcError("mismatch", "Hai lần nhập mật khẩu mới không giống nhau")
+            with db.begin():
+                accounts.change_own_password(db, visitor.scope, current, new, web_session.now_utc())
+        except KcError as exc:
+            return common.page(
+                request,
+                "password.html",
+                400,
+                visitor=visitor,
+                next=common.landing(visitor.scope.role, _safe_next(next)),
+                error=exc.message,
+                done=False,
+            )
+        user = db.get(User, visitor.scope.user_id)
+        assert user is not None
+        # Every earlier session ended with the change; this browser gets a new one.
+        minutes = context.settings.api_token_minutes
+        token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
+    target = quote(common.landing(visitor.scope.role, _safe_next(next)))
+    response = RedirectResponse(f"/doi-mat-khau?da_doi=1&next={target}", status_code=303)
+    response.set_cookie(
+        web_session.SESSION_COOKIE,
+        token,
+        max_age=minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
