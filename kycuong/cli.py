@@ -29,6 +29,7 @@ from store.models import Agency
 
 if TYPE_CHECKING:
     from services.accounts import Assignment, Issued
+    from services.scope import Scope
 
 log = logging.getLogger("kycuong")
 
@@ -579,8 +580,11 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     from services import accounts
     from services.scope import Scope
 
-    if args.action != "list" and not args.username:
+    if args.action not in ("list", "create-staff") and not args.username:
         print("Lỗi: cần tên đăng nhập, ví dụ: kycuong users disable tp.vp", file=sys.stderr)
+        return 2
+    if args.action == "create-staff" and bool(args.employee) == bool(args.unit):
+        print("Lỗi: hãy cho --employee MÃ_CÁN_BỘ hoặc --unit MÃ_ĐƠN_VỊ", file=sys.stderr)
         return 2
     actor = f"dòng lệnh ({getpass.getuser()})"
     # The shell's operator acts as an admin of no account (user id 0 is never a real user).
@@ -606,6 +610,9 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
                         f"\t{a.scope_label}\t{state}"
                     )
                 print(f"({len(found)} người dùng)")
+                return 0
+            if args.action == "create-staff":
+                _create_staff(db, scope, args, now)
                 return 0
             if args.action == "create":
                 if not args.role:
@@ -659,6 +666,24 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Lỗi: {exc.message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _create_staff(db: DbSession, scope: Scope, args: argparse.Namespace, now: datetime) -> None:
+    """Staff accounts (role employee): the one-time passwords are printed once, to hand over."""
+    from services import accounts
+
+    made = (
+        [accounts.create_staff_account(db, scope, args.employee, now)]
+        if args.employee
+        else accounts.create_staff_for_unit(db, scope, args.unit, now)
+    )
+    print("Mã cán bộ\tHọ và tên\tTên đăng nhập\tMật khẩu tạm thời (đổi khi đăng nhập lần đầu)")
+    for account in made:
+        print(
+            f"{account.employee_code}\t{account.full_name}\t{account.username or ''}\t"
+            f"{account.one_time_code or account.problem or ''}"
+        )
+    print(f"Đã tạo {sum(1 for a in made if a.username)} tài khoản (chỉ hiện một lần).")
 
 
 def _assignment(db: DbSession, args: argparse.Namespace) -> Assignment:
@@ -995,10 +1020,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the HTTP API (KC_API_HOST:KC_API_PORT)")
     p.set_defaults(func=cmd_api)
 
-    p = sub.add_parser("users", help="users who sign in: list, create, lock, reset, set a role")
+    p = sub.add_parser(
+        "users",
+        help="users who sign in: list, create, lock, reset, set a role; create-staff: accounts "
+        "for staff (self-service)",
+    )
     p.add_argument(
         "action",
-        choices=["list", "create", "disable", "enable", "reset-password", "set-role", "history"],
+        choices=[
+            "list",
+            "create",
+            "create-staff",
+            "disable",
+            "enable",
+            "reset-password",
+            "set-role",
+            "history",
+        ],
     )
     p.add_argument("username", nargs="?")
     p.add_argument(
@@ -1007,7 +1045,10 @@ def build_parser() -> argparse.ArgumentParser:
         "hr_clerk/Văn thư, tổ chức cán bộ, admin/Quản trị hệ thống, auditor/Thanh tra, kiểm tra)",
     )
     p.add_argument("--agency", help="agency code: the scope of Nội vụ, HR clerks, auditors")
-    p.add_argument("--unit", help="unit code: the scope of a unit head")
+    p.add_argument(
+        "--unit", help="unit code: the scope of a unit head; with create-staff, everyone in it"
+    )
+    p.add_argument("--employee", help="create-staff: the employee code of one person")
     p.add_argument("--full-name")
     p.add_argument("--password", help="left out: a one-time password is made and printed once")
     p.add_argument(

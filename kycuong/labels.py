@@ -53,6 +53,24 @@ DEAD_LETTER = {
     "implausible_clock": "Đồng hồ đầu đọc sai lệch bất thường",
     "invalid": "Không kiểm tra được tin",
 }
+REQUEST_KIND = {
+    "explanation": "Giải trình",
+    "missing_punch": "Bổ sung giờ chấm",
+    "leave": "Xin nghỉ",
+    "trip": "Đi công tác",
+}
+REQUEST_STATUS = {
+    "pending": "Chờ duyệt",
+    "approved": "Đã duyệt",
+    "refused": "Không duyệt",
+    "superseded": "Đã thay bằng đề nghị mới",
+}
+REQUEST_ACTION = {
+    "created": "Gửi đề nghị",
+    "approved": "Duyệt",
+    "refused": "Không duyệt",
+    "superseded": "Thay bằng đề nghị mới",
+}
 
 
 def dead_letter_label(code: str) -> str:
@@ -75,6 +93,7 @@ ROLE = {
     "hr_clerk": "Văn thư, tổ chức cán bộ",
     "admin": "Quản trị hệ thống",
     "auditor": "Thanh tra, kiểm tra",
+    "employee": "Cán bộ, công chức",
 }
 DIRECTION = {"in": "Vào", "out": "Ra", "both": "Vào và ra"}
 # Roster import (nhập danh sách): what a row of the file will do, and the kinds of file.

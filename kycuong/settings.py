@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     )
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key of the signature")
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Self-service (cán bộ tự phục vụ): the giải trình deadline and attachments.
+    explanation_working_days: int = Field(
+        default=3, ge=0, le=60, description="giải trình allowed until N working days after"
+    )
+    attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="PDF, JPEG or PNG"
+    )
 
     metrics_port: int | None = Field(
         default=None, description="serve Prometheus metrics of the ingest/rules role here"

@@ -18,11 +18,20 @@ from kycuong.settings import Settings
 from notify import links, recipients
 from notify.render import minutes_text
 from rules.zones import zone
+from services import events
 from services.notifications import enqueue
 from services.scope import scope_of, subtree_units
 from services.summaries import XLSX, SummaryQuery, summary, summary_file
 from store.db import db_session
-from store.models import Employee, ExcuseRecord, SchedulerState, Unit, User, ViolationRecord
+from store.models import (
+    Employee,
+    ExcuseRecord,
+    SchedulerState,
+    StaffRequest,
+    Unit,
+    User,
+    ViolationRecord,
+)
 from store.outbox import Attachment
 
 log = logging.getLogger(__name__)
@@ -86,7 +95,7 @@ def pending_requests(
     db: DbSession, units: frozenset[int], since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
     """Requests waiting for the head, made in (since, until]: leave and trips (xin nghỉ, đi
-    công tác) pending approval. The self-service requests join here when they land."""
+    công tác) entered for approval, and the staff's own requests (services/requests.py)."""
     x = ExcuseRecord
     rows = db.execute(
         select(x.kind, x.first_day, x.last_day, Employee.full_name)
@@ -103,6 +112,20 @@ def pending_requests(
     for kind, first, last, name in rows:
         days = f"{first:%d/%m/%Y}" + (f" đến {last:%d/%m/%Y}" if last != first else "")
         items.append({"person": name, "label": f"{EXCUSE.get(kind, kind)} {days}"})
+    # Self-service requests (giải trình, bổ sung giờ chấm, xin nghỉ, công tác) in the same list.
+    staff = db.execute(
+        select(StaffRequest, Employee.full_name)
+        .join(Employee, Employee.id == StaffRequest.employee_id)
+        .where(
+            StaffRequest.unit_id.in_(units),
+            StaffRequest.status == "pending",
+            StaffRequest.created_at > since,
+            StaffRequest.created_at <= until,
+        )
+        .order_by(StaffRequest.created_at, Employee.full_name)
+    ).all()
+    for request, name in staff:
+        items.append({"person": name, "label": events.request_title(db, request)})
     return items
 
 

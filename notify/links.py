@@ -6,13 +6,19 @@ head's queue is ``/vi-pham``. Change a path here and every message follows.
 
 from __future__ import annotations
 
-PERSON_VIOLATION_PATH = "/cua-toi/vi-pham/{id}"
+PERSON_VIOLATION_PATH = "/cua-toi/giai-trinh/{id}"
+MY_REQUESTS_PATH = "/cua-toi/de-nghi"
 HEAD_QUEUE_PATH = "/vi-pham"
 SUMMARY_PATH = "/bao-cao"
 
 
 def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path
+
+
+def absolute(base: str, path: str) -> str:
+    """``path`` of the web app as a link in a message."""
+    return _join(base, path)
 
 
 def person_violation(base: str, violation_id: int) -> str:

@@ -82,6 +82,8 @@ def render(
     values.update(json.loads(message.context or "{}"))
     if message.template == "violation_flagged":
         values.update(_violation(db, values, public_url))
+    if "path" in values and "link" not in values:
+        values["link"] = links.absolute(public_url, values["path"])
     subject = message.subject or _text.get_template(f"{message.template}.subject").render(values)
     subject = " ".join(subject.split())
     values["subject"] = subject

@@ -2,6 +2,10 @@
 every adapter checks, and their administration by admins (quản trị): list, create, lock and
 unlock, reset a password, change role and scope. Every change is kept in ``user_events``
 (who, when, before, after), and no change may leave the system without an active admin.
+
+Staff accounts (role ``employee``, cán bộ, công chức) are made by HR from the roster, one per
+person and named by the employee code, with a one-time password that must be changed at the
+first sign-in (the same Đổi mật khẩu as after an admin's reset); they are recorded the same way.
 """
 
 from __future__ import annotations
@@ -20,16 +24,20 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
 from kycuong.labels import ROLE
-from services.scope import Scope
-from store.models import Agency, Unit, User, UserEvent
+from services.scope import Scope, subtree_units
+from store.models import Agency, Employee, Unit, User, UserEvent
 from store.users import authenticate as authenticate
 from store.users import hash_password, password_matches
 
 ROLES: tuple[str, ...] = tuple(ROLE)
+STAFF_ROLE = "employee"
+# The roles an admin gives by hand; a staff account comes from the roster (create_staff_account).
+ASSIGNABLE: dict[str, str] = {code: label for code, label in ROLE.items() if code != STAFF_ROLE}
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 WHOLE_SYSTEM = "Toàn hệ thống"
+OWN_RECORD = "Chỉ hồ sơ của bản thân"
 ACTIONS = {
     "created": "Tạo tài khoản",
     "disabled": "Khóa tài khoản",
@@ -160,6 +168,8 @@ def _names(db: DbSession) -> tuple[dict[int, str], dict[int, tuple[str, int]]]:
 
 
 def _scope_label(user: User, agencies: dict[int, str], units: dict[int, tuple[str, int]]) -> str:
+    if user.role == STAFF_ROLE:
+        return OWN_RECORD
     if user.role == "unit_head" and user.unit_id in units:
         name, agency_id = units[user.unit_id]
         return f"{name} ({agencies.get(agency_id, '')})"
@@ -237,6 +247,12 @@ def _guard_last_admin(db: DbSession, user: User, what: str) -> None:
 def _placed(db: DbSession, assignment: Assignment) -> Assignment:
     """The assignment as stored: the scope its role uses, checked to exist."""
     role = assignment.role if assignment.role in ROLES else role_of(assignment.role)
+    if role == STAFF_ROLE:
+        raise Invalid(
+            "staff_role",
+            "Tài khoản cán bộ, công chức được tạo từ danh sách cán bộ "
+            "(kycuong users create-staff), không chọn vai trò này ở đây",
+        )
     if role == "admin":
         return Assignment(role)
     if role == "unit_head":
@@ -378,6 +394,12 @@ def assign(
 ) -> Account:
     """Change a user's role and scope; effective at their next request."""
     user = _load(db, scope, user_id)
+    if user.role == STAFF_ROLE:
+        raise Invalid(
+            "staff_account",
+            "Tài khoản cán bộ, công chức chỉ xem hồ sơ của chính người đó; "
+            "muốn giao vai trò khác, hãy tạo một tài khoản riêng",
+        )
     placed = _placed(db, assignment)
     if placed.role != "admin":
         _guard_last_admin(db, user, "bỏ vai trò quản trị của tài khoản này")
@@ -405,6 +427,83 @@ def change_own_password(db: DbSession, scope: Scope, current: str, new: str, now
     user.must_change_password = False
     user.tokens_valid_after = now
     _record(db, user, scope.username, "password_changed", before, now)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAccount:
+    """A staff account just made: the one-time password to hand over (shown once), or why
+    none was made."""
+
+    employee_code: str
+    full_name: str
+    username: str | None
+    one_time_code: str | None
+    problem: str | None = None
+
+
+def _new_staff(db: DbSession, scope: Scope, employee: Employee, now: datetime) -> StaffAccount:
+    """An account (role ``employee``) for one person, named by their employee code, with a
+    one-time password to change at the first sign-in; ``Invalid`` if they already have one."""
+    if db.scalar(select(User.id).where(User.employee_id == employee.id)) is not None:
+        raise Invalid("account_exists", f"Cán bộ {employee.code} đã có tài khoản")
+    if db.scalar(select(User.id).where(User.username == employee.code)) is not None:
+        raise Invalid("username_taken", f"Tên đăng nhập {employee.code} đã được dùng")
+    password = one_time_password()
+    user = User(
+        username=employee.code,
+        full_name=employee.full_name[:255],
+        password_hash=hash_password(password),
+        role=STAFF_ROLE,
+        unit_id=None,
+        agency_id=None,
+        employee_id=employee.id,
+        active=True,
+        created_at=now,
+        must_change_password=True,
+    )
+    db.add(user)
+    db.flush()
+    _record(db, user, scope.username, "created", None, now)
+    return StaffAccount(employee.code, employee.full_name, user.username, password)
+
+
+def create_staff_account(
+    db: DbSession, scope: Scope, employee_code: str, now: datetime
+) -> StaffAccount:
+    """An account for one person in scope; ``Invalid`` if they already have one."""
+    scope.require("staff:accounts")
+    employee = db.scalar(select(Employee).where(Employee.code == employee_code))
+    if employee is None or not scope.sees(employee.unit_id):
+        raise NotFound("Cán bộ")
+    return _new_staff(db, scope, employee, now)
+
+
+def create_staff_for_unit(
+    db: DbSession, scope: Scope, unit_code: str, now: datetime
+) -> list[StaffAccount]:
+    """Accounts for every active person of a unit and its sub-units who has none yet."""
+    scope.require("staff:accounts")
+    units = [u for u in db.scalars(select(Unit).where(Unit.code == unit_code)) if scope.sees(u.id)]
+    if len(units) != 1:
+        raise NotFound("Đơn vị")
+    within = subtree_units(db, unit_id=units[0].id)
+    has_account = select(User.employee_id).where(User.employee_id.is_not(None))
+    people = db.scalars(
+        select(Employee)
+        .where(
+            Employee.unit_id.in_(within),
+            Employee.active_to.is_(None) | (Employee.active_to >= now.date()),
+            Employee.id.not_in(has_account),
+        )
+        .order_by(Employee.code)
+    ).all()
+    made = []
+    for person in people:
+        try:
+            made.append(_new_staff(db, scope, person, now))
+        except Invalid as exc:
+            made.append(StaffAccount(person.code, person.full_name, None, None, exc.message))
+    return made
 
 
 def must_change_password(db: DbSession, user_id: int) -> bool:

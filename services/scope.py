@@ -28,17 +28,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "roster:read": frozenset({"unit_head", "noi_vu", "hr_clerk", "admin", "auditor"}),
     "roster:write": frozenset({"hr_clerk", "admin"}),
     "notifications:admin": frozenset({"admin"}),
+    # Self-service: a member of staff reads only their own record and sends requests.
+    "staff:accounts": frozenset({"hr_clerk", "admin"}),
+    "self:read": frozenset({"employee"}),
+    "requests:create": frozenset({"employee"}),
+    "requests:read": frozenset({"unit_head", "admin", "auditor"}),
+    "requests:decide": frozenset({"unit_head", "admin"}),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The signed-in user, their role and the units they may see (None: every unit)."""
+    """The signed-in user, their role and the units they may see (None: every unit).
+
+    A member of staff (role ``employee``) sees no unit: only the person ``employee_id``."""
 
     user_id: int
     username: str
     role: str
     unit_ids: frozenset[int] | None
+    employee_id: int | None = None
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -83,6 +92,8 @@ def subtree_units(
 
 
 def scope_of(db: DbSession, user: User) -> Scope:
+    if user.role == "employee":
+        return Scope(user.id, user.username, user.role, frozenset(), user.employee_id)
     if user.role == "admin":
         units = None
     elif user.role == "unit_head":

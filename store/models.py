@@ -476,12 +476,14 @@ class ReviewState(Base):
 
 
 class User(Base):
-    """A person who signs in: a unit head, Nội vụ, an HR clerk, an admin or an auditor."""
+    """A person who signs in: a unit head, Nội vụ, an HR clerk, an admin, an auditor, or a
+    member of staff (cán bộ, công chức) who sees only their own record."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(
-            "role IN ('unit_head', 'noi_vu', 'hr_clerk', 'admin', 'auditor')", name="role"
+            "role IN ('unit_head', 'noi_vu', 'hr_clerk', 'admin', 'auditor', 'employee')",
+            name="role",
         ),
     )
 
@@ -502,6 +504,8 @@ class User(Base):
     )
     email: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # Self-service (role "employee"): the person this account is.
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"), unique=True)
 
 
 class UserEvent(Base):
@@ -683,3 +687,96 @@ class NotificationPreference(Base):
     quiet_from: Mapped[str | None] = mapped_column(String(5))  # "21:00" local
     quiet_to: Mapped[str | None] = mapped_column(String(5))  # "06:30" local
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# -- self-service: requests of staff (đề nghị), their attachments, manual punches ----------
+
+
+class Attachment(Base):
+    """A file a person attached to a request (giấy mời, ảnh…), content-addressed by SHA-256.
+
+    Kept in the database (one backup, no data directory to secure); served only to those who
+    may read a request that names it."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StaffRequest(Base):
+    """A request of a member of staff, decided by the unit head: a giải trình on a violation,
+    a forgotten punch (đề nghị bổ sung giờ chấm), leave (xin nghỉ) or a trip (đi công tác).
+
+    Never edited by its author: pending → approved / refused by the head, or superseded by a
+    newer request of the same person on the same violation; every step is in
+    ``request_events``."""
+
+    __tablename__ = "staff_requests"
+    __table_args__ = (
+        Index("ix_staff_requests_unit_status", "unit_id", "status"),
+        Index("ix_staff_requests_employee", "employee_id", "created_at"),
+        CheckConstraint("kind IN ('explanation', 'missing_punch', 'leave', 'trip')", name="kind"),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'refused', 'superseded')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    violation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    reason_kind: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    punch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)
+    sessions: Mapped[str | None] = mapped_column(String(255))  # comma-separated; NULL = all day
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    attachment_name: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    excuse_id: Mapped[int | None] = mapped_column(Integer)  # the approved leave or trip
+    punch_id: Mapped[int | None] = mapped_column(BigInteger)  # the manual punch added
+
+
+class RequestEvent(Base):
+    """One step of a request (created, approved, refused, superseded): who, when, before, after."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    by: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    before: Mapped[str | None] = mapped_column(String(16))
+    after: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ManualPunch(Base):
+    """The provenance of a manual punch (chấm công bổ sung thủ công): a new punch fact added
+    when a unit head approved a forgotten-punch request; never an edit of a device's punch.
+
+    The punch itself is a row of ``punches`` from the reserved reader ``kc-manual``."""
+
+    __tablename__ = "manual_punches"
+
+    punch_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
+    punched_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    request_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    approved_by: Mapped[str] = mapped_column(String(128))
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from store.models import Agency, Unit, User
 
-ROLES = ("unit_head", "noi_vu", "hr_clerk", "admin", "auditor")
+ROLES = ("unit_head", "noi_vu", "hr_clerk", "admin", "auditor", "employee")
 _hasher = PasswordHasher()
 # Verifying against this keeps a wrong username as slow as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-password")
@@ -52,6 +52,8 @@ def create_user(
                 f"Không tìm thấy đơn vị {unit_code} (hoặc trùng mã ở nhiều cơ quan: thêm --agency)"
             )
         unit_id = units[0]
+    if role == "employee":
+        raise UserError("Tài khoản cán bộ tạo bằng lệnh users create-staff (gắn với một cán bộ)")
     if role == "unit_head" and unit_id is None:
         raise UserError("Trưởng đơn vị cần có đơn vị (--unit)")
     user = User(

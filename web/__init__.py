@@ -15,6 +15,7 @@ from web import (
     pages,
     roster,
     rules,
+    self_service,
     users,
 )
 
@@ -29,4 +30,5 @@ ROUTERS: list[APIRouter] = [
     excuses.router,
     users.router,
     notifications.router,
+    self_service.router,
 ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError
 from kycuong.inputs import parse_day
-from kycuong.labels import EXCUSE, REVIEW, VIOLATION
+from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
 from web import session as web_session
 
@@ -50,6 +50,8 @@ def local_date(value: date | None) -> str:
 
 def vn_decimal(value: float) -> str:
     """A number as Vietnamese write it, without needless zeros: 4,5 · 0,5 · 27."""
+    if isinstance(value, int):
+        return str(value)
     return f"{value:g}".replace(".", ",")
 
 
@@ -84,6 +86,19 @@ def visitor(
     if who.must_change_password and not allow_password_change:
         raise web_session.PasswordChangeRequired()
     return who
+
+
+# A member of staff (role employee) reads only their own pages: the start page is their month.
+STAFF_PAGES = ("/cua-toi", "/de-nghi/", "/doi-mat-khau")
+
+
+def landing(role: str, requested: str) -> str:
+    """Where a browser goes after signing in (or changing a password): the page asked for,
+    except that a member of staff goes to their own month unless they asked for a page of
+    their own."""
+    if role == "employee" and not requested.startswith(STAFF_PAGES):
+        return "/cua-toi"
+    return requested
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
@@ -172,6 +187,7 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
 
 templates.env.filters["vn_date"] = local_date
 templates.env.filters["vn_decimal"] = vn_decimal
+templates.env.filters["request_status"] = lambda code: REQUEST_STATUS.get(code, code)
 templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE

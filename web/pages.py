@@ -18,6 +18,7 @@ from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
+from services import requests as request_service
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
@@ -40,8 +41,8 @@ common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
     with common.db(request) as db:
         try:
-            common.visitor(request, db)
-            return RedirectResponse(_safe_next(next), status_code=303)
+            who = common.visitor(request, db)
+            return RedirectResponse(common.landing(who.scope.role, _safe_next(next)), 303)
         except web_session.PasswordChangeRequired:
             return RedirectResponse(
                 f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
@@ -110,8 +111,8 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    target = _safe_next(next)
-    if user.must_change_password:  # an admin's reset: a password of their own first
+    target = common.landing(user.role, _safe_next(next))
+    if user.must_change_password:  # a one-time password: a password of their own first
         target = f"/doi-mat-khau?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -267,6 +268,9 @@ def violations_page(
             everyone=everyone,
             chosen=chosen,
             matches=matches if len(matches) > 1 else [],
+            explained=request_service.explained(
+                db, visitor.scope, [v.id for v in page.items] if page else []
+            ),
             filters={
                 "tu": tu,
                 "den": den,
@@ -301,6 +305,7 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
             may_review=visitor.scope.may("violations:review"),
             saved=msg == "da-luu",
             error=None,
+            requests=request_service.for_violation(db, visitor.scope, number),
         )
 
 
@@ -342,6 +347,7 @@ def review_action(
             return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
     with common.db(request) as db:
         detail = violation_service.detail(db, visitor.scope, number)
+        requests = request_service.for_violation(db, visitor.scope, number)
     return common.page(
         request,
         "violation.html",
@@ -351,6 +357,7 @@ def review_action(
         may_review=True,
         saved=False,
         error=error,
+        requests=requests,
     )
 
 

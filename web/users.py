@@ -86,7 +86,7 @@ def _new_form(
         "user_new.html",
         status,
         visitor=visitor,
-        roles=ROLE,
+        roles=accounts.ASSIGNABLE,
         agencies=agencies,
         units=units,
         error=error,
@@ -179,7 +179,7 @@ def _user_page(
         issued=issued,
         notice=notice,
         error=error,
-        roles=ROLE,
+        roles=accounts.ASSIGNABLE,
         agencies=agencies,
         units=units,
         is_self=found.account.id == visitor.scope.user_id,
@@ -316,7 +316,7 @@ def password_page(request: Request, next: str = "/", da_doi: str = "") -> Respon
             request,
             "password.html",
             visitor=visitor,
-            next=_safe_next(next),
+            next=common.landing(visitor.scope.role, _safe_next(next)),
             error=None,
             done=da_doi == "1" and not visitor.must_change_password,
         )
@@ -351,7 +351,7 @@ def change_password(
                 "password.html",
                 400,
                 visitor=visitor,
-                next=_safe_next(next),
+                next=common.landing(visitor.scope.role, _safe_next(next)),
                 error=exc.message,
                 done=False,
             )
@@ -360,7 +360,7 @@ def change_password(
         # Every earlier session ended with the change; this browser gets a new one.
         minutes = context.settings.api_token_minutes
         token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    target = quote(_safe_next(next))
+    target = quote(common.landing(visitor.scope.role, _safe_next(next)))
     response = RedirectResponse(f"/doi-mat-khau?da_doi=1&next={target}", status_code=303)
     response.set_cookie(
         web_session.SESSION_COOKIE,

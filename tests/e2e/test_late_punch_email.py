@@ -88,7 +88,7 @@ def test_a_late_punch_over_mqtt_reaches_the_person_by_email_with_minutes_and_lin
     text = body_text(mail)
     assert "Đi muộn 19 phút, buổi sáng ngày 23/11/2026" in text
     assert "07:49 tại Cổng" in text
-    assert f"{URL}/cua-toi/vi-pham/{violation.id}" in text
+    assert f"{URL}/cua-toi/giai-trinh/{violation.id}" in text
 
 
 def _statuses(engine: Engine) -> list[str]:

@@ -109,7 +109,7 @@ def test_a_late_punch_gives_the_person_one_email_with_the_minutes_the_punch_and_
     assert "Kính gửi Nguyễn Văn 0," in text
     assert "Đi muộn 19 phút, buổi sáng ngày 23/11/2026" in text
     assert "07:49 tại Cổng" in text
-    assert f"{URL}/cua-toi/vi-pham/{vid}" in text
+    assert f"{URL}/cua-toi/giai-trinh/{vid}" in text
     assert "E0000" not in text and "C000000" not in text  # no codes or card numbers
 
 

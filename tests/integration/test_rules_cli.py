@@ -298,3 +298,33 @@ def test_rollups_rebuild_and_history_commands_run_on_the_office_database(
     assert "Đã tạo 0 phân vùng theo tháng" in capsys.readouterr().out
     assert main(["history", "archive"]) == 2
     assert "Lỗi: Cần --before" in capsys.readouterr().err
+
+
+def test_hr_makes_staff_accounts_with_one_time_codes_for_a_unit(
+    demo: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store.models import Unit, User
+    from store.users import authenticate
+
+    with db_session(demo) as db:
+        first = db.scalars(select(Employee).order_by(Employee.code)).first()
+        assert first is not None
+        code, unit_id = first.code, first.unit_id
+        unit_code = db.scalar(select(Unit.code).where(Unit.id == unit_id))
+    assert main(["users", "create-staff", "--employee", code]) == 0
+    printed = capsys.readouterr().out
+    one_time = printed.splitlines()[1].split("\t")[3]
+    with db_session(demo) as db:
+        user = authenticate(db, code, one_time)
+        assert user is not None and user.role == "employee" and user.must_change_password
+    assert main(["users", "create-staff", "--employee", code]) == 2
+    assert "đã có tài khoản" in capsys.readouterr().err
+    assert main(["users", "create-staff", "--unit", str(unit_code)]) == 0
+    assert "Đã tạo" in capsys.readouterr().out
+    with db_session(demo) as db:
+        staff = db.scalar(select(func.count()).select_from(User).where(User.role == "employee"))
+        people = db.scalar(
+            select(func.count()).select_from(Employee).where(Employee.unit_id == unit_id)
+        )
+        assert staff is not None and people is not None and staff >= people >= 1
+    assert main(["users", "create-staff"]) == 2

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from kycuong.settings import Settings
-from services.scope import PERMISSIONS
-from tests.integration.test_api import USERS, World, build_world
+from services.accounts import create_staff_account
+from services.scope import PERMISSIONS, Scope
+from store.db import db_session
+from store.models import User
+from store.users import hash_password
+from tests.integration.test_api import PASSWORD, USERS, World, build_world
 from tests.integration.test_web_pages import browser, sign_in, unit_id
 from tests.support import free_port
 from web import common
@@ -41,10 +46,25 @@ def world(pg_engine: Engine) -> Iterator[World]:
     yield build_world(pg_engine, settings)
 
 
+# A member of staff of unit A1 (role employee, self-service): only their own pages.
+STAFF = "e1"
+ROLES = {name: role for name, (role, _agency, _unit) in USERS.items()} | {STAFF: "employee"}
+
+
+def _staff_account(world: World) -> None:
+    """HR's account for the person e1, with the one-time password already replaced."""
+    with db_session(world.engine) as db:
+        create_staff_account(db, Scope(0, "hr", "hr_clerk", None), STAFF, datetime.now(UTC))
+        user = db.scalar(select(User).where(User.username == STAFF))
+        assert user is not None
+        user.password_hash, user.must_change_password = hash_password(PASSWORD), False
+
+
 @pytest.fixture
 def clients(world: World) -> dict[str, TestClient]:
+    _staff_account(world)
     signed = {}
-    for name in USERS:
+    for name in ROLES:
         client = browser(world)
         assert sign_in(client, name).status_code == 303, name
         signed[name] = client
@@ -78,7 +98,7 @@ SEES_A1 = {"admin", "head_a1", "noivu_a", "noivu_all", "hr_a"}
 
 
 def expected(user: str, target: Target) -> int:
-    if USERS[user][0] not in PERMISSIONS[target.permission]:
+    if ROLES[user] not in PERMISSIONS[target.permission]:
         return 403
     if target.unit is not None and user not in SEES_A1:
         return 404
@@ -117,4 +137,4 @@ def test_the_menu_shows_each_role_the_pages_its_permissions_allow(
         menu = html.split('<nav aria-label="Chức năng">')[1].split("</nav>")[0]
         for item in common._NAV:
             shown = f'href="{item.href}"' in menu
-            assert shown == (USERS[user][0] in PERMISSIONS[item.permission]), (user, item.href)
+            assert shown == (ROLES[user] in PERMISSIONS[item.permission]), (user, item.href)

@@ -1,0 +1,176 @@
+"""A member of staff and their unit head in a real browser (Debian's Chromium, Playwright):
+the person signs in with the one-time code HR gave, sets a password, reads their month, sends
+a giải trình with a photo from a phone; the head sees "Có giải trình" in the queue and
+approves; the person sees the decision. Screenshots at 1280 and 390 px in
+test-artifacts/screens/self-*.png."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from kycuong.settings import Settings
+from services.accounts import create_staff_account
+from services.scope import Scope
+from store.db import db_session
+from tests.e2e.test_browser_unit_head import CHROMIUM, SCREENS
+from tests.integration.test_api import PASSWORD, World, build_world
+from tests.integration.test_self_service import NEXT_MORNING
+from tests.support import free_port, require
+from web import self_service
+
+NEW_PASSWORD = "mật-khẩu-riêng-của-tôi"
+
+
+def tiny_png() -> bytes:
+    """A real 8×8 red PNG (what a phone camera would send, only smaller)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xcc\x22\x22" * 8 for _ in range(8))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def served(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[World, str]]:
+    require(
+        Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    )
+    monkeypatch.setattr(self_service, "now", lambda: NEXT_MORNING.astimezone(UTC))
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=free_port(),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+    )
+    world = build_world(pg_engine, settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(world.client.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield world, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_a_person_explains_from_a_phone_and_the_head_approves(
+    served: tuple[World, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    world, base = served
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with db_session(world.engine) as db:
+        code = create_staff_account(
+            db, Scope(0, "hr", "hr_clerk", None), "e1", datetime.now(UTC)
+        ).one_time_code
+    assert code
+    photo = tmp_path / "giay-moi-hop.png"
+    photo.write_bytes(tiny_png())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        phone = browser.new_context(viewport={"width": 390, "height": 844})
+        me = phone.new_page()
+        me.goto(f"{base}/")
+        me.get_by_label("Tên đăng nhập").fill("e1")
+        me.get_by_label("Mật khẩu").fill(code)
+        me.get_by_role("button", name="Đăng nhập").click()
+        me.wait_for_url(f"{base}/doi-mat-khau**")
+        assert "Hãy đặt mật khẩu mới" in me.inner_text("main")
+        me.screenshot(path=str(SCREENS / "self-password-390.png"), full_page=True)
+        me.get_by_label("mã dùng một lần").fill(code)
+        me.get_by_label("Mật khẩu mới (ít nhất 8 ký tự)").fill(NEW_PASSWORD)
+        me.get_by_label("Nhập lại mật khẩu mới").fill(NEW_PASSWORD)
+        me.get_by_role("button", name="Đổi mật khẩu").click()
+        assert "Đã đổi mật khẩu" in me.inner_text("main")
+        me.get_by_role("link", name="Tiếp tục").click()
+        me.wait_for_url(f"{base}/cua-toi")
+        main = me.inner_text("main")
+        assert "Tháng 11/2026 của tôi" in main
+        assert "07:50 · Cổng" in main or "07:50 ·" in main
+        me.screenshot(path=str(SCREENS / "self-month-390.png"), full_page=True)
+        me.get_by_role("link", name="Giải trình").first.click()
+        me.get_by_label("Loại lý do").select_option(label="Họp, hội nghị bên ngoài")
+        me.get_by_label("Nội dung giải trình").fill("Họp tại UBND tỉnh từ 07:00, có giấy mời")
+        me.locator("#attachment").set_input_files(str(photo))
+        me.screenshot(path=str(SCREENS / "self-explain-390.png"), full_page=True)
+        me.get_by_role("button", name="Gửi giải trình").click()
+        me.wait_for_url(f"{base}/cua-toi/de-nghi?luu=da-gui")
+        assert "Chờ duyệt" in me.inner_text("main")
+        me.screenshot(path=str(SCREENS / "self-requests-390.png"), full_page=True)
+
+        desk = browser.new_context(viewport={"width": 1280, "height": 800})
+        boss = desk.new_page()
+        boss.goto(f"{base}/vi-pham")
+        boss.get_by_label("Tên đăng nhập").fill("head_a1")
+        boss.get_by_label("Mật khẩu").fill(PASSWORD)
+        boss.get_by_role("button", name="Đăng nhập").click()
+        boss.wait_for_url(f"{base}/vi-pham")
+        marker = boss.get_by_role("link", name="Có giải trình")
+        assert marker.count() == 1
+        boss.screenshot(path=str(SCREENS / "self-head-queue-1280.png"), full_page=True)
+        marker.click()
+        main = boss.inner_text("main")
+        assert "Họp tại UBND tỉnh từ 07:00" in main and "giay-moi-hop.png" in main
+        boss.screenshot(path=str(SCREENS / "self-head-violation-1280.png"), full_page=True)
+        boss.get_by_role("link", name="Đề nghị", exact=True).click()
+        assert "Trần Văn e1" in boss.inner_text("main")
+        boss.screenshot(path=str(SCREENS / "self-head-requests-1280.png"), full_page=True)
+        boss.get_by_role("link", name="Giải trình").first.click()
+        with boss.expect_response(lambda r: r.url.endswith("/tep")) as served_file:
+            boss.evaluate(
+                "url => fetch(url)",
+                boss.get_by_role("link", name="giay-moi-hop.png").get_attribute("href"),
+            )
+        assert served_file.value.headers["content-type"] == "image/png"
+        boss.get_by_role("radio", name="Duyệt", exact=True).check()
+        boss.get_by_label("Ý kiến (bắt buộc khi không duyệt)").fill("Đồng ý, có giấy mời")
+        boss.get_by_role("button", name="Lưu quyết định").click()
+        assert "Đã lưu quyết định." in boss.inner_text("main")
+        boss.screenshot(path=str(SCREENS / "self-head-decided-1280.png"), full_page=True)
+
+        me.goto(f"{base}/cua-toi/de-nghi")
+        main = me.inner_text("main")
+        assert "Đã duyệt" in main and "Đồng ý, có giấy mời" in main
+        me.screenshot(path=str(SCREENS / "self-decided-390.png"), full_page=True)
+        me.goto(f"{base}/cua-toi?thang=11&nam=2026")
+        assert "Có lý do" in me.inner_text("main")
+
+        wide = desk.new_page()  # the person's month at desk width too
+        wide.goto(f"{base}/")
+        wide.context.clear_cookies()
+        wide.goto(f"{base}/")
+        wide.get_by_label("Tên đăng nhập").fill("e1")
+        wide.get_by_label("Mật khẩu").fill(NEW_PASSWORD)
+        wide.get_by_role("button", name="Đăng nhập").click()
+        wide.wait_for_url(f"{base}/cua-toi")
+        wide.screenshot(path=str(SCREENS / "self-month-1280.png"), full_page=True)
+        queue = phone.new_page()
+        queue.context.clear_cookies()
+        queue.goto(f"{base}/de-nghi?trang_thai=all")
+        queue.get_by_label("Tên đăng nhập").fill("head_a1")
+        queue.get_by_label("Mật khẩu").fill(PASSWORD)
+        queue.get_by_role("button", name="Đăng nhập").click()
+        queue.wait_for_url(f"{base}/de-nghi?trang_thai=all")
+        queue.screenshot(path=str(SCREENS / "self-head-requests-390.png"), full_page=True)
+        browser.close()

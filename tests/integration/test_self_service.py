@@ -1,0 +1,407 @@
+"""Self-service against the real PostgreSQL: a member of staff signs in with a one-time code,
+changes it, reads their own month, sends requests; the unit head decides. The forgotten-punch
+journey ends in a manual punch with its provenance and a withdrawn violation; a person
+reaches nobody else's record, request or attachment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select, update
+
+from kycuong.settings import Settings
+from rules.zones import zone
+from services.accounts import create_staff_account
+from services.scope import Scope
+from store.db import db_session
+from store.models import (
+    Attachment,
+    Employee,
+    ManualPunch,
+    OutboxMessage,
+    Punch,
+    RequestEvent,
+    ReviewState,
+    StaffRequest,
+    User,
+    ViolationRecord,
+)
+from tests.integration.test_api import DAY, PASSWORD, World, build_world
+from tests.integration.test_notify_delivery import smtp_sender
+from tests.mail import body_text, smtp_server
+from tests.support import free_port
+from web import self_service
+
+TZ = zone("Asia/Ho_Chi_Minh")
+# The pages judge deadlines by this instant: the day after the violations, 10:00 local.
+NEXT_MORNING = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), TZ).replace(hour=10)
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def world(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=free_port(),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+        attachment_max_bytes=64 * 1024,
+    )
+    monkeypatch.setattr(self_service, "now", lambda: NEXT_MORNING.astimezone(UTC))
+    yield build_world(pg_engine, settings)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+def staff_code(world: World, employee: str) -> str:
+    """HR makes the account; the one-time code to hand over."""
+    with db_session(world.engine) as db:
+        account = create_staff_account(
+            db, Scope(0, "hr", "hr_clerk", None), employee, datetime.now(UTC)
+        )
+    assert account.one_time_code
+    return account.one_time_code
+
+
+def person(world: World, employee: str) -> TestClient:
+    """A browser signed in as ``employee`` who has replaced the one-time code."""
+    code = staff_code(world, employee)
+    client = TestClient(world.client.app)
+    first = client.post(
+        "/dang-nhap",
+        data={"username": employee, "password": code, "csrf": csrf_of(client.get("/").text)},
+        follow_redirects=False,
+    )
+    # The one Đổi mật khẩu of every account, then the person's own month.
+    assert first.status_code == 303
+    assert first.headers["location"] == "/doi-mat-khau?next=/cua-toi"
+    page = client.get(first.headers["location"])
+    assert "mã dùng một lần" in page.text and "Hãy đặt mật khẩu mới" in page.text
+    changed = client.post(
+        "/doi-mat-khau",
+        data={
+            "current": code,
+            "new": PASSWORD,
+            "repeat": PASSWORD,
+            "next": "/cua-toi",
+            "csrf": csrf_of(page.text),
+        },
+    )
+    assert changed.status_code == 200 and "Đã đổi mật khẩu" in changed.text
+    assert 'href="/cua-toi"' in changed.text
+    return client
+
+
+def head(world: World, username: str = "head_a1") -> TestClient:
+    client = TestClient(world.client.app)
+    answer = client.post(
+        "/dang-nhap",
+        data={"username": username, "password": PASSWORD, "csrf": csrf_of(client.get("/").text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    return client
+
+
+def explain(
+    client: TestClient, violation_id: int, file: tuple[str, bytes, str] | None = None
+) -> object:
+    token = csrf_of(client.get(f"/cua-toi/giai-trinh/{violation_id}").text)
+    return client.post(
+        f"/cua-toi/giai-trinh/{violation_id}",
+        data={"reason_kind": "outside_meeting", "note": "Họp tại UBND tỉnh", "csrf": token},
+        files={"attachment": file} if file else None,
+        follow_redirects=False,
+    )
+
+
+def only_request_id(world: World) -> int:
+    with db_session(world.engine) as db:
+        return int(
+            db.scalars(select(StaffRequest.id).order_by(StaffRequest.id.desc())).first() or 0
+        )
+
+
+def test_a_one_time_code_must_be_changed_before_anything_else(world: World) -> None:
+    code = staff_code(world, "e1")
+    client = TestClient(world.client.app)
+    client.post(
+        "/dang-nhap",
+        data={"username": "e1", "password": code, "csrf": csrf_of(client.get("/").text)},
+    )
+    page = client.get("/cua-toi")  # every page sends them to Đổi mật khẩu first
+    assert page.url.path == "/doi-mat-khau" and "Hãy đặt mật khẩu mới" in page.text
+    short = client.post(
+        "/doi-mat-khau",
+        data={"current": code, "new": "ngắn", "repeat": "ngắn", "csrf": csrf_of(page.text)},
+    )
+    assert short.status_code == 400 and "ít nhất 8 ký tự" in short.text
+    with db_session(world.engine) as db:
+        user = db.scalar(select(User).where(User.username == "e1"))
+        assert user is not None and user.role == "employee" and user.must_change_password
+
+
+def test_a_person_sees_their_own_month_with_gate_symbol_and_violation(world: World) -> None:
+    client = person(world, "e1")
+    page = client.get(f"/cua-toi?thang={DAY.month}&nam={DAY.year}")
+    assert page.status_code == 200
+    assert "Tháng 11/2026 của tôi" in page.text
+    assert "07:50" in page.text and "Đi muộn 20 phút" in page.text
+    assert "Chưa xử lý" in page.text and "Giải trình" in page.text
+    # The menu holds only the person's own pages.
+    assert 'href="/vi-pham"' not in page.text and 'href="/bao-cao"' not in page.text
+    for path in ("/vi-pham", "/bang-thang", "/hom-nay", "/bao-cao", "/de-nghi"):
+        answer = client.get(path)
+        assert answer.status_code in (400, 403, 404), path
+        assert "Trần Văn e3" not in answer.text and "Trần Văn e2" not in answer.text
+
+
+def test_a_person_cannot_reach_anyone_elses_record_request_or_attachment(world: World) -> None:
+    theirs = world.violation_id("e1", "late")
+    owner = person(world, "e1")
+    assert explain(owner, theirs, ("giay-moi.pdf", PDF, "application/pdf")).status_code == 303  # type: ignore[attr-defined]
+    request_id = only_request_id(world)
+    other = person(world, "e3")
+    for path in (
+        f"/vi-pham/{theirs}",
+        f"/cua-toi/giai-trinh/{theirs}",
+        f"/de-nghi/{request_id}",
+        f"/de-nghi/{request_id}/tep",
+        f"/cua-toi/bo-sung-gio-cham?vi_pham={theirs}",
+    ):
+        answer = other.get(path)
+        assert answer.status_code in (403, 404), path
+        assert "Giải trình được" not in answer.text and "Họp tại UBND tỉnh" not in answer.text
+    assert other.get(f"/de-nghi/{request_id}").status_code == 404
+    assert "không tồn tại hoặc nằm ngoài phạm vi" in other.get(f"/de-nghi/{request_id}/tep").text
+    token = csrf_of(other.get("/cua-toi").text)
+    acted = other.post(
+        f"/cua-toi/giai-trinh/{theirs}",
+        data={"reason_kind": "other", "note": "không phải của tôi", "csrf": token},
+    )
+    assert acted.status_code == 404
+    decided = other.post(
+        f"/de-nghi/{request_id}/quyet-dinh", data={"decision": "approved", "csrf": token}
+    )
+    assert decided.status_code == 403
+    # Nor does a head of another unit; the owner's head reads the file as sent, never sniffed.
+    assert head(world, "head_a2").get(f"/de-nghi/{request_id}/tep").status_code == 404
+    served = head(world).get(f"/de-nghi/{request_id}/tep")
+    assert served.status_code == 200 and served.content == PDF
+    assert served.headers["content-type"] == "application/pdf"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-disposition"].startswith("attachment;")
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
+
+
+@pytest.mark.parametrize(
+    ("file", "message"),
+    [
+        (("giay-moi.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"), "Chỉ nhận tệp PDF, JPEG"),
+        (("anh.png", PDF, "image/png"), "Chỉ nhận tệp PDF, JPEG"),
+        (("script.html", b"<script>alert(1)</script>", "text/html"), "Chỉ nhận tệp PDF, JPEG"),
+        (("lon.png", PNG + b"\x00" * (64 * 1024), "image/png"), "Tệp đính kèm quá lớn"),
+    ],
+)
+def test_a_wrong_or_oversized_attachment_is_refused_and_nothing_is_stored(
+    world: World, file: tuple[str, bytes, str], message: str
+) -> None:
+    client = person(world, "e1")
+    answer = explain(client, world.violation_id("e1", "late"), file)
+    assert answer.status_code == 400  # type: ignore[attr-defined]
+    assert message in answer.text  # type: ignore[attr-defined]
+    assert "Họp tại UBND tỉnh" in answer.text  # type: ignore[attr-defined]  # nothing typed is lost
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(Attachment)) == 0
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 0
+
+
+def test_an_explanation_after_the_deadline_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = person(world, "e1")
+    # Monday 23/11 + 3 working days: 24/11 is Ngày Văn hóa Việt Nam (a day off from 2026), so
+    # the deadline is Friday 27/11, and Monday 30/11 is too late.
+    late = datetime.combine(DAY + timedelta(days=7), datetime.min.time(), TZ).replace(hour=9)
+    monkeypatch.setattr(self_service, "now", lambda: late.astimezone(UTC))
+    answer = explain(client, world.violation_id("e1", "late"))
+    assert answer.status_code == 400  # type: ignore[attr-defined]
+    assert "Đã quá hạn gửi" in answer.text and "27/11/2026" in answer.text  # type: ignore[attr-defined]
+
+
+def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuses_it(
+    world: World,
+) -> None:
+    late = world.violation_id("e1", "late")
+    client = person(world, "e1")
+    explain(client, late, ("giay-moi.pdf", PDF, "application/pdf"))
+    boss = head(world)
+    queue = boss.get("/vi-pham")
+    assert "Có giải trình" in queue.text
+    detail = boss.get(f"/vi-pham/{late}")
+    assert "Họp tại UBND tỉnh" in detail.text and "giay-moi.pdf" in detail.text
+    requests = boss.get("/de-nghi")
+    assert "Trần Văn e1" in requests.text and "Giải trình" in requests.text
+    request_id = only_request_id(world)
+    token = csrf_of(requests.text)
+    refused_without_note = boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh", data={"decision": "refused", "csrf": token}
+    )
+    assert refused_without_note.status_code == 400
+    assert "Cần ghi lý do khi không duyệt" in refused_without_note.text
+    approved = boss.post(
+        "/de-nghi/quyet-dinh-nhieu",
+        data={"ids": [str(request_id)], "decision": "approved", "note": "Đồng ý", "csrf": token},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303 and approved.headers["location"] == "/de-nghi?luu=1-1"
+    again = boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh",
+        data={"decision": "refused", "note": "đổi ý", "csrf": token},
+    )
+    assert again.status_code == 409 and "không thể thay đổi" in again.text
+    with db_session(world.engine) as db:
+        state = db.scalar(select(ReviewState).where(ReviewState.employee_id == world.people["e1"]))
+        assert state is not None and state.decision == "excused"
+        assert state.reason_kind == "outside_meeting" and state.decided_by == "head_a1"
+        steps = db.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id)
+        ).all()
+        assert [(s.by, s.before, s.after) for s in steps] == [
+            ("e1", None, "pending"),
+            ("head_a1", "pending", "approved"),
+        ]
+    mine = client.get("/cua-toi/de-nghi")
+    assert "Đã duyệt" in mine.text and "head_a1" in mine.text and "Đồng ý" in mine.text
+    assert "Có lý do" in client.get("/cua-toi?thang=11&nam=2026").text
+
+
+def test_a_forgotten_punch_approved_becomes_a_manual_punch_and_withdraws_the_absence(
+    world: World,
+) -> None:
+    absent = world.violation_id("e2", "absent")
+    assert absent, "e2 has no punch on the day: absent in the morning"
+    client = person(world, "e2")
+    form = client.get(f"/cua-toi/bo-sung-gio-cham?ngay=23/11/2026&vi_pham={absent}")
+    assert "Đề nghị bổ sung giờ chấm" in form.text
+    sent = client.post(
+        "/cua-toi/bo-sung-gio-cham",
+        data={
+            "ngay": "23/11/2026",
+            "gio": "07:25",
+            "note": "Máy chấm công ở cổng chính bị lỗi",
+            "vi_pham": str(absent),
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    request_id = only_request_id(world)
+    boss = head(world)
+    assert "Có giải trình" in boss.get("/vi-pham?xu_ly=all").text
+    page = boss.get(f"/de-nghi/{request_id}")
+    assert "23/11/2026 07:25" in page.text
+    decided = boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh",
+        data={"decision": "approved", "note": "", "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    world.worker.drain()  # the rules role recomputes the queued day
+    with db_session(world.engine) as db:
+        manual = db.scalar(select(ManualPunch).where(ManualPunch.request_id == request_id))
+        assert manual is not None
+        assert (manual.requested_by, manual.approved_by) == ("e2", "head_a1")
+        assert manual.reason == "Máy chấm công ở cổng chính bị lỗi"
+        assert manual.punched_at.astimezone(TZ).strftime("%d/%m %H:%M") == "23/11 07:25"
+        punch = db.get(Punch, manual.punch_id)
+        assert punch is not None and punch.device_id == "kc-manual"
+        # A new fact: the device punches of the day are untouched and still counted apart.
+        assert db.scalar(select(func.count()).select_from(Punch)) == 4
+        violation = db.get(ViolationRecord, absent)
+        assert violation is not None and not violation.active and violation.withdrawn_at
+    month = client.get("/cua-toi?thang=11&nam=2026")
+    assert "07:25 · Bổ sung thủ công" in month.text and "bổ sung thủ công" in month.text
+    assert "Đã thu hồi" in month.text
+    evidence = boss.get(f"/vi-pham/{absent}")
+    assert "bổ sung thủ công" in evidence.text and "Đã duyệt" in evidence.text
+
+
+def test_leave_approved_becomes_an_approved_excuse(world: World) -> None:
+    client = person(world, "e1")
+    form = client.get("/cua-toi/xin-nghi")
+    sent = client.post(
+        "/cua-toi/xin-nghi",
+        data={
+            "loai": "leave",
+            "excuse_kind": "annual_leave",
+            "tu": "30/11/2026",
+            "den": "01/12/2026",
+            "note": "Việc gia đình",
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    request_id = only_request_id(world)
+    boss = head(world)
+    page = boss.get(f"/de-nghi/{request_id}")
+    assert "Nghỉ phép năm" in page.text and "30/11/2026 – 01/12/2026" in page.text
+    boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh",
+        data={"decision": "approved", "csrf": csrf_of(page.text)},
+    )
+    leave = world.get("admin", "/api/excuses").json()
+    assert any(
+        x["employee_code"] == "e1" and x["status"] == "approved" and x["kind"] == "annual_leave"
+        for x in (leave if isinstance(leave, list) else leave.get("items", []))
+    )
+
+
+def test_the_person_is_emailed_the_head_s_decision_with_a_link_to_their_requests(
+    world: World,
+) -> None:
+    """The decision is queued in the decision's transaction (services/events.py) and sent by
+    the outbox's sender through a real SMTP server (aiosmtpd)."""
+    with db_session(world.engine) as db:
+        db.execute(
+            update(Employee).where(Employee.id == world.people["e1"]).values(email="e1@so.gov.vn")
+        )
+    late = world.violation_id("e1", "late")
+    client = person(world, "e1")
+    explain(client, late, None)
+    boss = head(world)
+    request_id = only_request_id(world)
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # not on sending
+    refused = boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh",
+        data={
+            "decision": "refused",
+            "note": "Không có giấy mời",
+            "csrf": csrf_of(boss.get("/de-nghi").text),
+        },
+        follow_redirects=False,
+    )
+    assert refused.status_code == 303
+    with smtp_server() as sink:
+        smtp_sender(sink.port, world.engine).drain()
+    [mail] = sink.messages
+    assert mail["To"] == "e1@so.gov.vn"
+    assert "Giải trình: Đi muộn, ngày" in str(mail["Subject"]) and "Không duyệt" in str(
+        mail["Subject"]
+    )
+    text = body_text(mail)
+    assert "Kính gửi Trần Văn e1," in text and "Ý kiến: Không có giấy mời" in text
+    assert "/cua-toi/de-nghi" in text
