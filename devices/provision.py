@@ -1,9 +1,14 @@
-"""Device provisioning (cấp phát thiết bị): identities, secrets, Mosquitto password and ACL files.
+"""Device provisioning (cấp phát thiết bị): identities, secrets, the brokers' account files.
 
-Each reader gets its own broker account, bound to its client id, whose ACL lets it publish
-only under its own topic (kc/v1/<device_id>/#) and subscribe only to its own receipts
-(kc/receipts/<device_id>), so one reader can neither speak for another nor listen to anyone
-else (Mosquitto's dynamic-security plugin).
+Each reader gets its own broker account whose permissions let it publish only under its own
+topic (kc/v1/<device_id>/#) and subscribe only to its own receipts (kc/receipts/<device_id>),
+so one reader can neither speak for another nor listen to anyone else: Mosquitto's
+dynamic-security plugin (its client id bound to its device id too) for one office, the NATS
+cluster's accounts file (``render_nats_accounts``) for the clustered tier.
+
+A secret is stored only hashed, once per broker: Mosquitto's PBKDF2 ``$7$`` hash, then a space
+and the bcrypt ``$2a$`` hash NATS checks (``hash_secret``). A reader provisioned before the
+NATS hash existed has only the first; ``kycuong devices rotate`` gives it both.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -30,6 +36,11 @@ from store.models import Agency, Device
 # Mosquitto 2.x "$7$": PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte hash (mosquitto_passwd).
 _MOSQ_ITERATIONS = 101
 _MOSQ_SALT_LEN = 12
+# bcrypt's cost for the NATS hash: Go's default. Secrets are 192 random bits, so the cost guards
+# nothing a guess could find; it is paid by the broker at every CONNECT (≈ 0.1 s on 2 cores).
+_NATS_BCRYPT_COST = 10
+# The NATS account every reader and the ingest belong to (deploy/nats/auth/accounts.conf).
+NATS_ACCOUNT = "KC"
 # Broker accounts of the server itself (kc-ingest…): no reader may take such a name.
 RESERVED_PREFIX = "kc-"
 
@@ -57,8 +68,30 @@ def hash_password(
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+def nats_hash_password(password: str) -> str:
+    """Hash a password as bcrypt ``$2a$`` (the prefix every nats-server accepts)."""
+    salt = bcrypt.gensalt(rounds=_NATS_BCRYPT_COST, prefix=b"2a")
+    return bcrypt.hashpw(password.encode(), salt).decode()
+
+
+def hash_secret(secret: str) -> str:
+    """What the device registry keeps of a reader's secret: one hash per broker kind."""
+    return f"{hash_password(secret)} {nats_hash_password(secret)}"
+
+
+def mosquitto_hash(stored: str) -> str:
+    """The Mosquitto (``$7$``) part of a stored secret hash."""
+    return stored.split(" ", 1)[0]
+
+
+def nats_hash(stored: str) -> str | None:
+    """The bcrypt part of a stored secret hash; None for a reader provisioned before it."""
+    parts = stored.split(" ")
+    return parts[1] if len(parts) > 1 and parts[1].startswith("$2") else None
+
+
 def verify_password(password: str, encoded: str) -> bool:
-    _, kind, iterations, salt_b64, digest_b64 = encoded.split("$")
+    _, kind, iterations, salt_b64, digest_b64 = mosquitto_hash(encoded).split("$")
     if kind != "7":
         return False
     salt = base64.b64decode(salt_b64)
@@ -109,7 +142,7 @@ def create_device(
             site=site,
             name=name or device_id,
             direction=direction,
-            secret_hash=hash_password(secret),
+            secret_hash=hash_secret(secret),
             enabled=True,
             created_at=registered_at or datetime.now(UTC),
         )
@@ -123,7 +156,7 @@ def rotate_secret(db: DbSession, device_id: str) -> str:
     if device is None:
         raise ProvisionError(f"Không tìm thấy thiết bị {device_id}")
     secret = secrets.token_urlsafe(24)
-    device.secret_hash = hash_password(secret)
+    device.secret_hash = hash_secret(secret)
     return secret
 
 
@@ -158,7 +191,7 @@ def service_acls(service: ServiceAccount) -> list[dict[str, Any]]:
 
 
 def _dynsec_client(username: str, encoded: str, role: str, clientid: str | None) -> dict[str, Any]:
-    _, _, iterations, salt_b64, digest_b64 = encoded.split("$")
+    _, _, iterations, salt_b64, digest_b64 = mosquitto_hash(encoded).split("$")
     client: dict[str, Any] = {
         "username": username,
         "password": digest_b64,
@@ -210,10 +243,108 @@ def render_broker_config(devices: Iterable[Device], services: Iterable[ServiceAc
 def write_broker_files(db: DbSession, config_path: Path, services: list[ServiceAccount]) -> int:
     """Write Mosquitto's dynamic-security file for every enabled device; returns the count."""
     devices = list(db.scalars(select(Device).order_by(Device.id)))
-    text = render_broker_config(devices, services)
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config_path.with_suffix(config_path.suffix + ".tmp")
+    _write_private(config_path, render_broker_config(devices, services))
+    return sum(1 for d in devices if d.enabled)
+
+
+# QoS 1 subscriptions are JetStream consumers that deliver on ``$MQTT.sub.<id>``: nats-server
+# 2.9 checks the subscriber's permissions on that internal subject too. MQTT clients cannot
+# subscribe to ``$MQTT/...`` themselves, and the accounts may connect over MQTT only, so no
+# reader reaches another's deliveries through it.
+NATS_MQTT_DELIVERY = "$MQTT.sub.>"
+
+
+def nats_subject(topic: str) -> str:
+    """The NATS subject of an MQTT topic or filter, as nats-server's MQTT listener maps it:
+    '/' separates levels with '.', '+' is '*' and '#' is '>' (kc/v1/D1/# → kc.v1.D1.>)."""
+    return ".".join(
+        "*" if level == "+" else ">" if level == "#" else level for level in topic.split("/")
+    )
+
+
+def device_nats_permissions(device_id: str) -> dict[str, Any]:
+    """``device_acls`` for NATS: publish under its own topic, subscribe to its own receipts."""
+    return {
+        "publish": {"allow": [nats_subject(f"{TOPIC_ROOT}/{device_id}/#")]},
+        "subscribe": {"allow": [nats_subject(f"{RECEIPT_ROOT}/{device_id}"), NATS_MQTT_DELIVERY]},
+    }
+
+
+def service_nats_permissions(service: ServiceAccount) -> dict[str, Any]:
+    """``service_acls`` for NATS: read every reader's topic, write the receipts."""
+    return {
+        "publish": {"allow": [nats_subject(service.write_topic)]},
+        "subscribe": {"allow": [nats_subject(service.read_topic), NATS_MQTT_DELIVERY]},
+    }
+
+
+def _nats_user(username: str, bcrypt_hash: str, permissions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "user": username,
+        "password": bcrypt_hash,
+        # MQTT only: a NATS client connection could subscribe to the internal deliveries.
+        "allowed_connection_types": ["MQTT"],
+        "permissions": permissions,
+    }
+
+
+def render_nats_accounts(
+    devices: Iterable[Device], services: Iterable[ServiceAccount]
+) -> tuple[str, dict[str, str]]:
+    """The NATS cluster's accounts file (included by deploy/nats/nats.conf) and the readers
+    left out of it, with the reason.
+
+    One account (JetStream on: MQTT sessions and messages live in it) holding the ingest's
+    user and one user per enabled reader, each with a bcrypt password and the permissions
+    above; anonymous connections are refused. Left out: a disabled reader, one provisioned
+    before NATS hashes were kept (rotate its password), and an id with '.', which NATS 2.9
+    refuses in an MQTT topic.
+    """
+    users, skipped = [], {}
+    names = set()
+    for service in services:
+        if not service.password_hash.startswith("$2"):
+            raise ProvisionError(f"Tài khoản dịch vụ {service.username} cần mật khẩu bcrypt")
+        names.add(service.username.lower())
+        users.append(
+            _nats_user(service.username, service.password_hash, service_nats_permissions(service))
+        )
+    for device in devices:
+        if not device.enabled:
+            continue
+        if device.id.lower() in names:
+            raise ProvisionError(f"Mã thiết bị {device.id} trùng tên một tài khoản dịch vụ")
+        bcrypt_hash = nats_hash(device.secret_hash)
+        if "." in device.id:
+            skipped[device.id] = "mã có dấu chấm, NATS không nhận trong chủ đề MQTT"
+        elif bcrypt_hash is None:
+            skipped[device.id] = (
+                "chưa có mật khẩu dạng bcrypt; chạy kycuong devices rotate rồi cài mật khẩu mới"
+            )
+        else:
+            users.append(_nats_user(device.id, bcrypt_hash, device_nats_permissions(device.id)))
+    accounts = {NATS_ACCOUNT: {"jetstream": "enabled", "users": users}}
+    text = (
+        "# Written by `kycuong devices broker-files --broker nats` from the device registry;\n"
+        "# do not edit. Apply with `nats-server --signal reload` on every node.\n"
+        f"accounts: {json.dumps(accounts, indent=1, ensure_ascii=False)}\n"
+    )
+    return text, skipped
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.chmod(0o640)
-    tmp.replace(config_path)
-    return sum(1 for d in devices if d.enabled)
+    tmp.replace(path)
+
+
+def write_nats_files(
+    db: DbSession, config_path: Path, services: list[ServiceAccount]
+) -> tuple[int, dict[str, str]]:
+    """Write the NATS accounts file; returns the readers written and those left out (why)."""
+    devices = list(db.scalars(select(Device).order_by(Device.id)))
+    text, skipped = render_nats_accounts(devices, services)
+    _write_private(config_path, text)
+    return sum(1 for d in devices if d.enabled) - len(skipped), skipped

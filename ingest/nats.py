@@ -2,12 +2,16 @@
 (deploy/nats/nats.conf), for tests and benchmarks of the clustered broker tier.
 
 Each node is its own process with its own ports and data directory; only the values the
-shipped file reads from the environment change, so what is tested is what ships.
+shipped file reads from the environment change, so what is tested is what ships. The shipped
+file is copied into the work directory with the accounts file it includes beside it: the
+text of ``devices.provision.render_nats_accounts``, or nothing (anonymous clients, for tests
+of ingest alone, like ``MosquittoProcess`` without dynamic security).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -42,15 +46,34 @@ class NatsCluster:
 
     workdir: Path
     size: int = 3
+    accounts: str | None = None
     nodes: list[NatsNode] = field(default_factory=list)
+    route_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     def __post_init__(self) -> None:
         self.nodes = [NatsNode(f"kc-{i + 1}", self.workdir / f"n{i + 1}") for i in range(self.size)]
+        self.conf = self.workdir / "nats.conf"
+
+    def write_accounts(self, accounts: str | None) -> None:
+        """Replace the accounts file; ``reload()`` makes running nodes read it."""
+        self.accounts = accounts
+        auth = self.workdir / "auth"
+        auth.mkdir(parents=True, exist_ok=True)
+        (auth / "accounts.conf").write_text(accounts or "")
+
+    def reload(self) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGHUP)
 
     def _env(self, node: NatsNode) -> dict[str, str]:
-        routes = [f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes]
+        routes = [
+            f"nats-route://kc-route:{self.route_password}@127.0.0.1:{n.cluster_port}"
+            for n in self.nodes
+        ]
         env = dict(os.environ)
         env.update(
+            KC_NATS_ROUTE_PASSWORD=self.route_password,
             KC_NATS_NAME=node.name,
             KC_NATS_CLIENT_LISTEN=f"127.0.0.1:{node.client_port}",
             KC_NATS_MONITOR_LISTEN=f"127.0.0.1:{node.monitor_port}",
@@ -62,11 +85,15 @@ class NatsCluster:
         return env
 
     def start(self, index: int | None = None, timeout: float = 30.0) -> None:
+        if not self.conf.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(SHIPPED_CONF, self.conf)
+            self.write_accounts(self.accounts)
         for node in self.nodes if index is None else [self.nodes[index]]:
             node.workdir.mkdir(parents=True, exist_ok=True)
             log = open(node.workdir / "nats.log", "ab")  # noqa: SIM115 - owned by the child
             node.proc = subprocess.Popen(
-                ["nats-server", "-c", str(SHIPPED_CONF)],
+                ["nats-server", "-c", str(self.conf)],
                 env=self._env(node),
                 stdout=log,
                 stderr=log,

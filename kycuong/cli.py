@@ -878,6 +878,23 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                         f"\t{'đang bật' if d.enabled else 'đã khóa'}"
                         f"\t{d.state or '?'}\tlệch đồng hồ {offset}\tlần cuối {seen}"
                     )
+            elif args.action == "broker-files" and args.broker == "nats":
+                services = []
+                if settings.mqtt_username and settings.mqtt_password:
+                    services.append(
+                        provision.ServiceAccount(
+                            settings.mqtt_username,
+                            provision.nats_hash_password(settings.mqtt_password),
+                        )
+                    )
+                config = args.config or "deploy/nats/auth/accounts.conf"
+                count, skipped = provision.write_nats_files(db, Path(config), services)
+                for device_id, reason in skipped.items():
+                    print(f"Bỏ qua {device_id}: {reason}")
+                print(
+                    f"Đã ghi {config}: {count} thiết bị, {len(services)} tài khoản dịch vụ; "
+                    "nạp lại cấu hình trên từng nút NATS (nats-server --signal reload) để áp dụng"
+                )
             elif args.action == "broker-files":
                 services = []
                 if settings.mqtt_username and settings.mqtt_password:
@@ -886,9 +903,10 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                             settings.mqtt_username, provision.hash_password(settings.mqtt_password)
                         )
                     )
-                count = provision.write_broker_files(db, Path(args.config), services)
+                config = args.config or "deploy/mosquitto/dynamic-security.json"
+                count = provision.write_broker_files(db, Path(config), services)
                 print(
-                    f"Đã ghi {args.config}: {count} thiết bị, {len(services)} tài khoản dịch vụ; "
+                    f"Đã ghi {config}: {count} thiết bị, {len(services)} tài khoản dịch vụ; "
                     "khởi động lại Mosquitto để áp dụng"
                 )
     except provision.ProvisionError as exc:
@@ -1185,9 +1203,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--secrets-out", help="append the new secret to this JSON file instead of printing"
     )
     p.add_argument(
+        "--broker",
+        default="mosquitto",
+        choices=["mosquitto", "nats"],
+        help="whose files broker-files writes: Mosquitto's (default) or the NATS cluster's",
+    )
+    p.add_argument(
         "--config",
-        default="deploy/mosquitto/dynamic-security.json",
-        help="Mosquitto dynamic-security file to write (broker-files)",
+        help="file to write (broker-files); default deploy/mosquitto/dynamic-security.json, "
+        "with --broker nats deploy/nats/auth/accounts.conf",
     )
     p.set_defaults(func=cmd_devices)
 

@@ -1,6 +1,8 @@
 """The clustered broker tier: three NATS nodes (JetStream, MQTT) started from the shipped
-configuration as separate processes on this machine. One node is SIGKILLed mid-stream: the
-cluster keeps taking punches, every punch is stored exactly once, and the node rejoins."""
+configuration as separate processes on this machine, with the accounts file the provisioning
+command writes (every reader and the ingest sign in with their own passwords). One node is
+SIGKILLed mid-stream: the cluster keeps taking punches, every punch is stored exactly once,
+and the node rejoins."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from devices.provision import ServiceAccount, nats_hash_password, render_nats_accounts
 from devices.reader import Reader
 from ingest.nats import NatsCluster
 from ingest.nats import available as nats_available
+from store.db import db_session
+from store.models import Device
 from tests.factories import org
 from tests.integration.test_resilience import distinct_events, stored, stream
 from tests.support import require, running_ingest, wait_for
@@ -23,8 +28,7 @@ from tests.support import require, running_ingest, wait_for
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     require(nats_available(), "nats-server is not installed")
     nats = NatsCluster(tmp_path / "nats")
-    nats.start()
-    yield nats
+    yield nats  # started by the test, once its readers are provisioned
     nats.stop()
 
 
@@ -37,6 +41,14 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
     pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
 ) -> None:
     made = org(pg_engine, employees=40, devices=("D1", "D2", "D3", "D4"))
+    with db_session(pg_engine) as db:
+        accounts, skipped = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    assert not skipped
+    cluster.write_accounts(accounts)
+    cluster.start()
     # The ingest worker on node 1; two readers on node 2 (the one killed), two on node 3.
     placement = {"D1": 1, "D2": 1, "D3": 2, "D4": 2}
     readers = [
@@ -44,6 +56,7 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
             d,
             "127.0.0.1",
             cluster.nodes[n].mqtt_port,
+            password=made["secrets"][d],
             outbox=tmp_path / f"{d}.outbox",
             resend_after=3.0,
         )
@@ -51,7 +64,12 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
     ]
     total = 1600
     with running_ingest(
-        pg_engine, cluster.nodes[0].mqtt_port, mqtt_protocol="3.1.1", ingest_flush_ms=20
+        pg_engine,
+        cluster.nodes[0].mqtt_port,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
     ) as worker:
         for reader in readers:
             reader.connect(timeout=30)

@@ -50,3 +50,11 @@ def test_compose_ships_no_default_secret_and_keeps_plain_mqtt_on_loopback() -> N
     assert "${KC_API_SECRET:?" in text and "${KC_INGEST_PASSWORD:?" in text
     assert '"127.0.0.1:1883:1883"' in text and '"1883:1883"' not in text
     assert '"8883:8883"' in text
+
+
+def test_the_cluster_nodes_read_the_provisioned_accounts_and_share_a_route_secret() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert '"broker-files", "--broker", "nats"' in text
+    assert text.count("nats-auth:/etc/nats/auth:ro") == 3
+    assert "include ./auth/accounts.conf" in (ROOT / "deploy/nats/nats.conf").read_text()
+    assert text.count("nats-route://kc-route:${KC_NATS_ROUTE_PASSWORD:-}@") == 3

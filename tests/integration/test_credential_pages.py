@@ -8,10 +8,11 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 
+import bcrypt
 import pytest
 from sqlalchemy import Engine, delete, select
 
-from devices.provision import verify_password
+from devices.provision import nats_hash, verify_password
 from ingest.pipeline import DeviceDirectory, Message, process_batch
 from kycuong.settings import Settings
 from store.db import db_session
@@ -69,6 +70,12 @@ def test_an_admin_sees_the_readers_and_disables_enables_and_rotates_one(world: W
     assert secret is not None
     after = device(world).secret_hash
     assert after != before and verify_password(secret.group(1), after)
+    # The page says how each broker learns it; the NATS cluster checks a bcrypt hash of it.
+    assert "broker-files --broker nats" in shown.text
+    bcrypt_hash = nats_hash(after)
+    assert bcrypt_hash is not None and bcrypt.checkpw(
+        secret.group(1).encode(), bcrypt_hash.encode()
+    )
     assert secret.group(1) not in client.get("/dau-doc").text  # never shown again
 
 

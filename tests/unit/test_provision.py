@@ -8,6 +8,7 @@ import json
 from types import SimpleNamespace
 from typing import Any, cast
 
+import bcrypt
 import pytest
 from sqlalchemy import Engine
 
@@ -16,7 +17,12 @@ from devices.provision import (
     ServiceAccount,
     create_device,
     hash_password,
+    hash_secret,
+    mosquitto_hash,
+    nats_hash,
+    nats_subject,
     render_broker_config,
+    render_nats_accounts,
     verify_password,
 )
 from store.db import db_session
@@ -65,3 +71,66 @@ def test_each_enabled_device_may_write_only_its_own_topic_and_read_its_receipts(
 def test_device_ids_of_the_service_namespace_are_refused(sqlite_engine: Engine) -> None:
     with db_session(sqlite_engine) as db, pytest.raises(ProvisionError):
         create_device(db, "KC-Ingest")
+
+
+def test_a_secret_is_kept_as_one_hash_per_broker_and_mosquitto_reads_its_own() -> None:
+    stored = hash_secret("bí mật")
+    assert mosquitto_hash(stored).startswith("$7$") and " " not in mosquitto_hash(stored)
+    bcrypt_hash = nats_hash(stored)
+    assert bcrypt_hash is not None and bcrypt_hash.startswith("$2a$10$")
+    assert bcrypt.checkpw("bí mật".encode(), bcrypt_hash.encode())
+    assert verify_password("bí mật", stored) and not verify_password("bi mat", stored)
+    assert len(stored) <= 255  # the registry's column
+    assert nats_hash(mosquitto_hash(stored)) is None  # a reader provisioned before NATS hashes
+
+
+def test_mqtt_topics_map_to_nats_subjects_as_nats_server_does() -> None:
+    assert nats_subject("kc/v1/D1/#") == "kc.v1.D1.>"
+    assert nats_subject("kc/v1/+/+") == "kc.v1.*.*"
+    assert nats_subject("kc/receipts/D1") == "kc.receipts.D1"
+
+
+def nats_accounts(text: str) -> dict[str, Any]:
+    """The accounts file is JSON after its comment lines and ``accounts:``."""
+    body = "".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert body.startswith("accounts: ")
+    return cast(dict[str, Any], json.loads(body.removeprefix("accounts: ")))
+
+
+def test_nats_users_may_write_only_their_own_topic_and_read_their_receipts() -> None:
+    d1 = hash_secret("s1")
+    devices = cast(
+        Any,
+        [
+            SimpleNamespace(id="D1", secret_hash=d1, enabled=True),
+            SimpleNamespace(id="D2", secret_hash=hash_secret("s2"), enabled=False),
+            SimpleNamespace(id="OLD", secret_hash=mosquitto_hash(d1), enabled=True),
+            SimpleNamespace(id="a.b", secret_hash=hash_secret("s3"), enabled=True),
+        ],
+    )
+    services = [ServiceAccount("kc-ingest", "$2a$10$" + "x" * 53)]
+    text, skipped = render_nats_accounts(devices, services)
+    assert set(skipped) == {"OLD", "a.b"}  # no bcrypt hash yet; '.' refused by NATS 2.9
+    assert "rotate" in skipped["OLD"]
+    account = nats_accounts(text)["KC"]
+    assert account["jetstream"] == "enabled"
+    users = {u["user"]: u for u in account["users"]}
+    assert set(users) == {"kc-ingest", "D1"}  # disabled and skipped readers get no user
+    assert users["D1"]["password"] == nats_hash(d1)
+    assert all(u["allowed_connection_types"] == ["MQTT"] for u in users.values())
+    assert users["D1"]["permissions"] == {
+        "publish": {"allow": ["kc.v1.D1.>"]},
+        "subscribe": {"allow": ["kc.receipts.D1", "$MQTT.sub.>"]},
+    }
+    assert users["kc-ingest"]["permissions"] == {
+        "publish": {"allow": ["kc.receipts.>"]},
+        "subscribe": {"allow": ["kc.v1.>", "$MQTT.sub.>"]},
+    }
+
+
+def test_nats_accounts_refuse_a_service_without_bcrypt_or_a_reader_named_like_it() -> None:
+    with pytest.raises(ProvisionError):
+        render_nats_accounts([], [ServiceAccount("kc-ingest", hash_password("x"))])
+    reader = cast(Any, SimpleNamespace(id="KC-INGEST", secret_hash=hash_secret("s"), enabled=True))
+    with pytest.raises(ProvisionError):
+        render_nats_accounts([reader], [ServiceAccount("kc-ingest", "$2a$10$" + "x" * 53)])
