@@ -63,11 +63,12 @@ def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
 class Zone(NamedTuple):
     """The contested span after a session (``lo``..``hi``, both inclusive, inside the break),
     its ``cut``, and what the two sessions beside it need to be read: the earlier one's
-    midpoint and scheduled end, the later one's midpoint and scheduled start."""
+    start, midpoint and scheduled end, the later one's midpoint and scheduled start."""
 
     lo: int
     hi: int
     cut: int
+    earlier_start: int
     earlier_midpoint: int
     earlier_end: int
     later_midpoint: int
@@ -114,7 +115,9 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "earlier_end") ->
             at = b.start
         else:
             at = a.end + (b.start - a.end) // 2
-        zones[i] = Zone(lo, hi, min(max(at, lo), hi), a.midpoint, a.end, b.midpoint, b.start)
+        zones[i] = Zone(
+            lo, hi, min(max(at, lo), hi), a.start, a.midpoint, a.end, b.midpoint, b.start
+        )
     reach = tuple(z.hi if z is not None else h for z, h in zip(zones, highs, strict=True))
     return Layout(tuple(lows), tuple(highs), reach, tuple(zones))
 
@@ -163,21 +166,43 @@ def attribute(
             continue
         if len(disputed) >= 2:
             to_earlier = 1
-        elif (
-            counts[i]
-            and counts[i + 1]
-            and (
-                _departs(own[i][-1], counts[i], zone, early_grace_s)
-                != _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
-            )
-        ):
-            # Exactly one of the two has the side this burst would give: the other takes it.
-            to_earlier = 0 if _departs(own[i][-1], counts[i], zone, early_grace_s) else 1
+        elif counts[i] and counts[i + 1]:
+            departs = _departs(own[i][-1], counts[i], zone, early_grace_s)
+            arrives = _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
+            if departs != arrives:
+                # Exactly one of the two has the side this burst would give: the other
+                # takes it.
+                to_earlier = 0 if departs else 1
+            elif departs:
+                to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
+            elif (has := _has_departure(own[i][-1], counts[i], zone)) != _has_arrival(
+                own[i + 1][0], counts[i + 1], zone
+            ):
+                # Neither has it on time, and one has no punch at all for that side (a
+                # lunch-out before a late return): that one takes it, so the return is
+                # late rather than the lunch-out forgotten.
+                to_earlier = 0 if has else 1
+            else:
+                to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         else:
             to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         own[i].extend(disputed[:to_earlier])
         own[i + 1][:0] = disputed[to_earlier:]
     return own
+
+
+def _has_departure(last: Burst, count: int, zone: Zone) -> bool:
+    """Whether the earlier session's own bursts end with a departure at all, early or not,
+    as ``rules.evaluate`` reads them: a lone burst after the midpoint, or the last of
+    several unless it is at or before the start."""
+    if count == 1:
+        return last.first_at > zone.earlier_midpoint
+    return last.first_at > zone.earlier_start
+
+
+def _has_arrival(first: Burst, count: int, zone: Zone) -> bool:
+    """Whether the later session's own bursts start with an arrival at all, late or not."""
+    return count > 1 or first.first_at <= zone.later_midpoint
 
 
 def _departs(last: Burst, count: int, zone: Zone, grace_s: int) -> bool:

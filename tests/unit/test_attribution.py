@@ -164,6 +164,25 @@ def test_a_single_break_punch_completes_the_session_that_lacks_a_side() -> None:
     assert kinds(judge(MONDAY, "12:55", "17:05")) == [("morning", "absent", 240)]
 
 
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_a_late_return_from_lunch_is_late_not_a_forgotten_lunch_out(cut: str) -> None:
+    # The lunch-out is the only break punch; the afternoon has its own arrival, late. The
+    # morning lacks a departure and the afternoon does not lack an arrival: the break punch
+    # is the morning's departure, whatever the cut. (It used to become the afternoon's
+    # on-time arrival: the morning got a missing_out and the 60 minutes late disappeared.)
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    late = judge(MONDAY, "07:25", "11:31", "13:10", "17:03", policy=policy)
+    assert kinds(late) == [("afternoon", "late", 10)]
+    assert late.worked_minutes == 240 + 230
+    assert kinds(judge(MONDAY, "07:25", "12:20", "14:00", "17:03", policy=policy)) == [
+        ("afternoon", "late", 60)
+    ]
+    # The mirror: the morning has its own departure, early; the afternoon has none of its own.
+    assert kinds(judge(MONDAY, "07:25", "11:20", "12:50", "17:03", policy=policy)) == [
+        ("morning", "early_leave", 10)
+    ]
+
+
 def test_a_stray_tap_after_arriving_is_not_the_departure_when_a_later_one_exists() -> None:
     # 07:36 is past the retap window (10 min) but 11:35 is the morning's last punch: the
     # departure of a session is its last punch, never the first one past the retap window.
