@@ -8,7 +8,7 @@ overlap in the break between sessions, by reading the punches in order (docs/rul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import NamedTuple, Protocol
@@ -123,7 +123,11 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "earlier_end") ->
 
 
 def attribute(
-    shape: Layout, found: Sequence[Burst], early_grace_s: int = 300, late_grace_s: int = 300
+    shape: Layout,
+    found: Sequence[Burst],
+    early_grace_s: int = 300,
+    late_grace_s: int = 300,
+    leave: Mapping[int, bool] | None = None,
 ) -> list[list[Burst]]:
     """The bursts of each session of ``shape`` (in time order), each burst to at most one.
 
@@ -135,6 +139,9 @@ def attribute(
     side it would give: a departure no earlier than end − ``early_grace_s`` for the earlier
     session, an arrival no later than start + ``late_grace_s`` for the later one. When
     both or neither lack it, the cut decides, a burst on the cut going to the earlier.
+    ``leave`` names the breaks (by the earlier session's index) between two sessions of
+    one date of which exactly one is on approved leave, True when it is the earlier: the
+    break's bursts all go to the other one (half a day of leave starts or ends at lunch).
     """
     lows, highs, reach = shape.lows, shape.highs, shape.reach
     n = len(lows)
@@ -164,7 +171,9 @@ def attribute(
         zone = shape.zones[i]
         if zone is None or not disputed:
             continue
-        if len(disputed) >= 2:
+        if leave and i in leave:
+            to_earlier = 0 if leave[i] else len(disputed)
+        elif len(disputed) >= 2:
             to_earlier = 1
         elif counts[i] and counts[i + 1]:
             departs = _departs(own[i][-1], counts[i], zone, early_grace_s)

@@ -107,6 +107,27 @@ def test_pending_excuses_are_chosen_by_the_same_precedence() -> None:
         assert {v.pending_excuse for v in judge(MONDAY, excuses=stored).violations} == {9}
 
 
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_half_a_day_of_leave_is_left_or_started_at_lunch_not_forgotten(cut: str) -> None:
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    afternoon_off = [Excuse(1, "annual_leave", MONDAY, MONDAY, frozenset({"afternoon"}))]
+    # Out at 11:40 for the afternoon's leave: the morning's departure (it used to be given
+    # to the excused afternoon, leaving the morning a forgotten check-out, 0 minutes worked).
+    out = judge(MONDAY, "07:25", "11:40", excuses=afternoon_off, policy=policy)
+    assert out.violations == ()
+    assert out.worked_minutes == 240
+    assert judge(MONDAY, "07:25", "12:50", excuses=afternoon_off, policy=policy).violations == ()
+    morning_off = [Excuse(2, "sick_leave", MONDAY, MONDAY, frozenset({"morning"}))]
+    for arrival in ("11:35", "12:10", "12:58"):
+        back = judge(MONDAY, arrival, "17:03", excuses=morning_off, policy=policy)
+        assert back.violations == (), arrival
+    # Pending leave may be refused: the punches are read as without it, flagged as waiting.
+    pending = [Excuse(3, "annual_leave", MONDAY, MONDAY, frozenset({"afternoon"}), "pending")]
+    waiting = judge(MONDAY, "07:25", "11:40", excuses=pending, policy=policy)
+    assert kinds(waiting) == kinds(judge(MONDAY, "07:25", "11:40", policy=policy))
+    assert {(v.session, v.pending_excuse) for v in waiting.violations} >= {("afternoon", 3)}
+
+
 def test_session_names_are_the_schedule_s_own_with_vietnamese_aliases() -> None:
     # Case 7: what a clerk types is accepted; an unknown name is refused with the valid ones.
     known = ["morning", "afternoon"]

@@ -193,6 +193,29 @@ def test_a_late_return_from_lunch_is_the_afternoon_s_lateness_only(
     assert kinds_found == [("afternoon", "late")]
 
 
+@given(st.sampled_from(OFFICE_SHAPES), policies, st.booleans(), st.data())
+def test_half_a_day_of_leave_with_its_lunch_punch_anywhere_in_the_break_has_no_violation(
+    shape: str, policy: Policy, morning_off: bool, data: st.DataObject
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    morning, afternoon = day_plan.sessions
+    window = max(policy.double_tap_s, policy.retap_s)
+    if morning_off:  # in at lunch for the afternoon: the arrival anywhere the window holds
+        arrive = data.draw(st.integers(max(afternoon.window_start, morning.end), afternoon.start))
+        leave = data.draw(st.integers(afternoon.end, afternoon.window_end))
+    else:  # out at lunch for the afternoon's leave
+        arrive = data.draw(st.integers(morning.window_start, morning.start))
+        leave = data.draw(st.integers(morning.end, min(morning.window_end, afternoon.start)))
+    if leave - arrive <= window:
+        return
+    off = Excuse(
+        1, "annual_leave", MONDAY, MONDAY, frozenset({"morning" if morning_off else "afternoon"})
+    )
+    punches = [PunchFact(1, arrive), PunchFact(2, leave)]
+    result = evaluate_day(day_plan, policy, punches, [off], FINAL)
+    assert result.violations == ()
+
+
 kinds_of_excuse = st.sampled_from(
     ["annual_leave", "sick_leave", "business_trip", "training", "outside_meeting", "other"]
 )
