@@ -116,7 +116,7 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "earlier_end") ->
         else:
             at = a.end + (b.start - a.end) // 2
         zones[i] = Zone(
-            lo, hi, min(max(at, lo), hi), a.start, a.midpoint, a.end, b.midpoint, b.start
+            lo, hi, min(max(at, lo - 1), hi), a.start, a.midpoint, a.end, b.midpoint, b.start
         )
     reach = tuple(z.hi if z is not None else h for z, h in zip(zones, highs, strict=True))
     return Layout(tuple(lows), tuple(highs), reach, tuple(zones))
@@ -175,8 +175,10 @@ def attribute(
             to_earlier = 0 if leave[i] else len(disputed)
         elif len(disputed) >= 2:
             to_earlier = 1
-        elif counts[i] and counts[i + 1]:
-            departs = _departs(own[i][-1], counts[i], zone, early_grace_s)
+        elif (got := len(own[i])) and counts[i + 1]:
+            # The earlier session's bursts so far: its own, after the arrival the break
+            # before it may have given it (a middle session arriving in a short break).
+            departs = _departs(own[i][-1], got, zone, early_grace_s)
             arrives = _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
             if departs != arrives:
                 # Exactly one of the two has the side this burst would give: the other
@@ -184,7 +186,7 @@ def attribute(
                 to_earlier = 0 if departs else 1
             elif departs:
                 to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
-            elif (has := _has_departure(own[i][-1], counts[i], zone)) != _has_arrival(
+            elif (has := _has_departure(own[i][-1], got, zone)) != _has_arrival(
                 own[i + 1][0], counts[i + 1], zone
             ):
                 # Neither has it on time, and one has no punch at all for that side (a

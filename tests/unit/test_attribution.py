@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from rules.attribution import attribute, bursts, layout
-from rules.calendar import Margins, Schedule, SessionSpec
+from rules.calendar import Margins, Schedule, Season, SessionSpec
 from rules.config import RulesDoc, SessionNameError, resolve_session_names
 from rules.evaluate import Excuse
 from rules.policy import Policy
@@ -202,6 +202,45 @@ def test_a_late_return_from_lunch_is_late_not_a_forgotten_lunch_out(cut: str) ->
     assert kinds(judge(MONDAY, "07:25", "11:20", "12:50", "17:03", policy=policy)) == [
         ("morning", "early_leave", 10)
     ]
+
+
+THREE_SESSIONS = Schedule(
+    name="Ba buổi",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("early", time(7, 0), time(9, 0)),
+                SessionSpec("morning", time(9, 15), time(11, 30)),
+                SessionSpec("afternoon", time(13, 0), time(17, 0)),
+            ),
+        ),
+    ),
+)
+
+
+def test_a_middle_session_arriving_in_a_short_break_reads_its_lunch_out_too() -> None:
+    # 09:14 is the morning's arrival, given by the short break before it (its window and
+    # the early session's overlap there); 11:31 is then the morning's departure and the
+    # afternoon is late, as in a two-session day. It used to be a morning missing_out.
+    late = judge(
+        MONDAY, "06:55", "09:01", "09:14", "11:31", "13:10", "17:03", schedule=THREE_SESSIONS
+    )
+    assert kinds(late) == [("afternoon", "late", 10)]
+    ordinary = judge(
+        MONDAY, "06:55", "09:01", "09:14", "11:31", "12:55", "17:03", schedule=THREE_SESSIONS
+    )
+    assert ordinary.violations == ()
+
+
+def test_a_break_punch_on_a_window_s_first_second_is_read_like_the_next_second() -> None:
+    # With a 30-minute early margin the afternoon's window opens at 12:30, after the
+    # morning's end (the default cut): every punch of the break is past that cut, 12:30:00
+    # too (it used to be clamped onto the cut and given to the morning).
+    short = Policy(margins=Margins(early_arrival_s=30 * 60, late_departure_s=120 * 60))
+    on_edge = judge(MONDAY, "07:25", "11:28", "12:30:00", policy=short)
+    assert kinds(on_edge) == kinds(judge(MONDAY, "07:25", "11:28", "12:30:01", policy=short))
+    assert kinds(on_edge) == [("afternoon", "missing_out", 0)]
 
 
 def test_a_stray_tap_after_arriving_is_not_the_departure_when_a_later_one_exists() -> None:
