@@ -104,18 +104,15 @@ def _day(value: Any) -> Any:
 
 
 _STATUS = {code: EXCUSE_STATUS[code] for code in ("approved", "pending")}
+_Day = Annotated[date, BeforeValidator(_day)]
 
 
 class ExcuseLine(_Line):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     person: str = Field(validation_alias=AliasChoices("person", "employee"))
     kind: Annotated[ExcuseKind, _label(EXCUSE)]
-    first_day: Annotated[date, BeforeValidator(_day)] = Field(
-        validation_alias=AliasChoices("from", "first_day")
-    )
-    last_day: Annotated[date, BeforeValidator(_day)] = Field(
-        validation_alias=AliasChoices("to", "last_day")
-    )
+    first_day: _Day = Field(validation_alias=AliasChoices("from", "first_day"))
+    last_day: _Day = Field(validation_alias=AliasChoices("to", "last_day"))
     sessions: list[str] | None = None
     status: Annotated[Literal["approved", "pending"], _label(_STATUS)] = "approved"
 
@@ -125,11 +122,11 @@ class ReviewLine(_Line):
 
     model_config = ConfigDict(extra="forbid")
     person: str = Field(validation_alias=AliasChoices("person", "employee"))
-    day: date = Field(validation_alias=AliasChoices("date", "day"))
+    day: _Day = Field(validation_alias=AliasChoices("date", "day"))
     session: str
     kind: Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
     decision: Literal["confirmed", "excused", "dismissed"]
-    reason_kind: ExcuseKind | None = None
+    reason_kind: Annotated[ExcuseKind | None, _label(EXCUSE)] = None
     by: str = ""
     note: str = ""
 
@@ -139,8 +136,8 @@ class PersonLine(_Line):
 
     model_config = ConfigDict(extra="forbid")
     person: str = Field(validation_alias=AliasChoices("person", "employee", "code"))
-    first_day: date | None = Field(default=None, validation_alias=AliasChoices("from", "start"))
-    last_day: date | None = Field(default=None, validation_alias=AliasChoices("to", "end"))
+    first_day: _Day | None = Field(default=None, validation_alias=AliasChoices("from", "start"))
+    last_day: _Day | None = Field(default=None, validation_alias=AliasChoices("to", "end"))
     cards: list[str] = Field(default_factory=list)
 
     @field_validator("cards", mode="before")

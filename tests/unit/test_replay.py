@@ -207,12 +207,14 @@ def test_manual_punches_reviews_and_people_dates_reproduce_the_reviewed_state(
     )
     reviews = _write(
         tmp_path / "r.jsonl",
-        {"employee": 1001, "date": "2026-11-23", "session": "sáng", "kind": "late",
-         "decision": "excused", "reason_kind": "outside_meeting", "by": "truongphong.vp"},
+        {"employee": 1001, "date": "23/11/2026", "session": "sáng", "kind": "late",
+         "decision": "excused", "reason_kind": "Họp, hội nghị bên ngoài",
+         "by": "truongphong.vp"},
         {"employee": 1001, "date": "2026-11-23", "session": "afternoon", "kind": "absent",
          "decision": "confirmed"},
     )  # fmt: skip
-    people = _write(tmp_path / "people.txt", {"employee": 1001, "to": "2026-11-23"})
+    # Dates as agencies write them (dd/mm/yyyy) and the reason by its Vietnamese label.
+    people = _write(tmp_path / "people.txt", {"employee": 1001, "to": "23/11/2026"})
     code, records, _ = replay(
         capsys, *POLICY, "--punches", punches, "--manual", manual, "--reviews", reviews,
         "--people", people, *DAY,
