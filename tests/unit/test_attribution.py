@@ -334,3 +334,58 @@ def test_taps_before_a_session_starts_are_its_arrival_repeated_never_its_departu
     assert kinds(judge(MONDAY, "07:05", "07:20", policy=per_day)) == [
         ("afternoon", "missing_out", 0)
     ]
+
+
+SHORT_BREAK = Schedule(
+    name="Nghỉ trưa ngắn",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("morning", time(7, 30), time(11, 30)),
+                SessionSpec("afternoon", time(11, 45), time(16, 30)),
+            ),
+        ),
+    ),
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open (review of issue 9): a break shorter than the retap window (15 min "
+    "against 10) makes the lunch-out and the return one burst, given whole to one session",
+)
+def test_a_break_shorter_than_the_retap_window_still_reads_out_and_back() -> None:
+    result = judge(MONDAY, "07:25", "11:31", "11:40", "16:35", schedule=SHORT_BREAK)
+    assert result.violations == ()
+
+
+EVENING = Schedule(
+    name="Ba buổi có buổi tối",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("morning", time(7, 30), time(11, 30)),
+                SessionSpec("afternoon", time(13, 0), time(17, 0)),
+                SessionSpec("evening", time(18, 0), time(22, 0)),
+            ),
+        ),
+    ),
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open (review of issue 9): a middle session whose arrival and departure are "
+    "both in contested breaks has no punch of its own, so the cut alone places its arrival",
+)
+def test_a_middle_session_with_both_punches_in_its_breaks_keeps_its_arrival() -> None:
+    policy = Policy(
+        break_cut="later_start", margins=Margins(early_arrival_s=30 * 60, late_departure_s=7200)
+    )
+    result = judge(
+        MONDAY, "07:00", "11:30", "12:30", "17:30", "17:30:01", "22:00",
+        schedule=EVENING, policy=policy,
+    )  # fmt: skip
+    assert result.violations == ()
