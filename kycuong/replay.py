@@ -16,18 +16,22 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AliasChoices,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     field_validator,
 )
 
+from kycuong.errors import Invalid
+from kycuong.inputs import choice, parse_day
+from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from rules.config import RulesDoc, SessionNameError, resolve_session_names
 from rules.evaluate import Excuse, ExcuseKind
 from rules.replay import ReplayPerson, ReplayPunch, ReplayReview, replay
@@ -74,14 +78,43 @@ class ManualPunchLine(PunchLine):
     approved_by: str = ""
 
 
+def _label(vocabulary: dict[str, str]) -> BeforeValidator:
+    """A choice written as its Vietnamese label ("Nghỉ phép năm", "Đã duyệt") is its code;
+    anything else is left for the field's own check, which lists the accepted codes."""
+
+    def to_code(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return choice(vocabulary, value, "")
+        except Invalid:
+            return value
+
+    return BeforeValidator(to_code)
+
+
+def _day(value: Any) -> Any:
+    """Dates as agencies write them: dd/mm/yyyy as well as ISO."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_day(value)
+    except Invalid:
+        return value  # the field's own message
+
+
+_STATUS = {code: EXCUSE_STATUS[code] for code in ("approved", "pending")}
+_Day = Annotated[date, BeforeValidator(_day)]
+
+
 class ExcuseLine(_Line):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     person: str = Field(validation_alias=AliasChoices("person", "employee"))
-    kind: ExcuseKind
-    first_day: date = Field(validation_alias=AliasChoices("from", "first_day"))
-    last_day: date = Field(validation_alias=AliasChoices("to", "last_day"))
+    kind: Annotated[ExcuseKind, _label(EXCUSE)]
+    first_day: _Day = Field(validation_alias=AliasChoices("from", "first_day"))
+    last_day: _Day = Field(validation_alias=AliasChoices("to", "last_day"))
     sessions: list[str] | None = None
-    status: Literal["approved", "pending"] = "approved"
+    status: Annotated[Literal["approved", "pending"], _label(_STATUS)] = "approved"
 
 
 class ReviewLine(_Line):
@@ -89,11 +122,11 @@ class ReviewLine(_Line):
 
     model_config = ConfigDict(extra="forbid")
     person: str = Field(validation_alias=AliasChoices("person", "employee"))
-    day: date = Field(validation_alias=AliasChoices("date", "day"))
+    day: _Day = Field(validation_alias=AliasChoices("date", "day"))
     session: str
     kind: Literal["late", "early_leave", "absent", "missing_in", "missing_out"]
     decision: Literal["confirmed", "excused", "dismissed"]
-    reason_kind: ExcuseKind | None = None
+    reason_kind: Annotated[ExcuseKind | None, _label(EXCUSE)] = None
     by: str = ""
     note: str = ""
 
@@ -103,8 +136,8 @@ class PersonLine(_Line):
 
     model_config = ConfigDict(extra="forbid")
     person: str = Field(validation_alias=AliasChoices("person", "employee", "code"))
-    first_day: date | None = Field(default=None, validation_alias=AliasChoices("from", "start"))
-    last_day: date | None = Field(default=None, validation_alias=AliasChoices("to", "end"))
+    first_day: _Day | None = Field(default=None, validation_alias=AliasChoices("from", "start"))
+    last_day: _Day | None = Field(default=None, validation_alias=AliasChoices("to", "end"))
     cards: list[str] = Field(default_factory=list)
 
     @field_validator("cards", mode="before")
@@ -395,9 +428,15 @@ def load_excuses(path: Path, sessions: list[str] | None = None) -> list[tuple[st
         row = _parse(ExcuseLine, path, number, line)
         if row.last_day < row.first_day:
             raise ReplayError(
-                f"{path}:{number}: 'to' ({row.last_day}) trước 'from' ({row.first_day})"
+                f"{path}:{number}: 'to' ({row.last_day:%d/%m/%Y}) trước 'from' "
+                f"({row.first_day:%d/%m/%Y})"
             )
         chosen: frozenset[str] | None = None
+        if row.sessions == []:
+            raise ReplayError(
+                f"{path}:{number}: 'sessions': danh sách trống; bỏ khóa này để nghỉ cả ngày, "
+                f"hoặc ghi các ca: {', '.join(sessions or ['sáng', 'chiều'])}"
+            )
         if row.sessions:
             try:
                 chosen = resolve_session_names(row.sessions, sessions or list(row.sessions))
@@ -443,7 +482,8 @@ def load_people(path: Path) -> list[ReplayPerson]:
         row = _parse(PersonLine, path, number, text)
         if row.first_day and row.last_day and row.last_day < row.first_day:
             raise ReplayError(
-                f"{path}:{number}: 'to' ({row.last_day}) trước 'from' ({row.first_day})"
+                f"{path}:{number}: 'to' ({row.last_day:%d/%m/%Y}) trước 'from' "
+                f"({row.first_day:%d/%m/%Y})"
             )
         people.append(ReplayPerson(row.person, row.first_day, row.last_day, tuple(row.cards)))
     return people

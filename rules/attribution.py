@@ -8,7 +8,7 @@ overlap in the break between sessions, by reading the punches in order (docs/rul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import NamedTuple, Protocol
@@ -63,11 +63,12 @@ def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
 class Zone(NamedTuple):
     """The contested span after a session (``lo``..``hi``, both inclusive, inside the break),
     its ``cut``, and what the two sessions beside it need to be read: the earlier one's
-    midpoint and scheduled end, the later one's midpoint and scheduled start."""
+    start, midpoint and scheduled end, the later one's midpoint and scheduled start."""
 
     lo: int
     hi: int
     cut: int
+    earlier_start: int
     earlier_midpoint: int
     earlier_end: int
     later_midpoint: int
@@ -114,13 +115,19 @@ def layout(sessions: Sequence[PlannedSession], cut: BreakCut = "earlier_end") ->
             at = b.start
         else:
             at = a.end + (b.start - a.end) // 2
-        zones[i] = Zone(lo, hi, min(max(at, lo), hi), a.midpoint, a.end, b.midpoint, b.start)
+        zones[i] = Zone(
+            lo, hi, min(max(at, lo - 1), hi), a.start, a.midpoint, a.end, b.midpoint, b.start
+        )
     reach = tuple(z.hi if z is not None else h for z, h in zip(zones, highs, strict=True))
     return Layout(tuple(lows), tuple(highs), reach, tuple(zones))
 
 
 def attribute(
-    shape: Layout, found: Sequence[Burst], early_grace_s: int = 300, late_grace_s: int = 300
+    shape: Layout,
+    found: Sequence[Burst],
+    early_grace_s: int = 300,
+    late_grace_s: int = 300,
+    leave: Mapping[int, bool] | None = None,
 ) -> list[list[Burst]]:
     """The bursts of each session of ``shape`` (in time order), each burst to at most one.
 
@@ -132,6 +139,9 @@ def attribute(
     side it would give: a departure no earlier than end − ``early_grace_s`` for the earlier
     session, an arrival no later than start + ``late_grace_s`` for the later one. When
     both or neither lack it, the cut decides, a burst on the cut going to the earlier.
+    ``leave`` names the breaks (by the earlier session's index) between two sessions of
+    one date of which exactly one is on approved leave, True when it is the earlier: the
+    break's bursts all go to the other one (half a day of leave starts or ends at lunch).
     """
     lows, highs, reach = shape.lows, shape.highs, shape.reach
     n = len(lows)
@@ -161,23 +171,49 @@ def attribute(
         zone = shape.zones[i]
         if zone is None or not disputed:
             continue
-        if len(disputed) >= 2:
+        if leave and i in leave:
+            to_earlier = 0 if leave[i] else len(disputed)
+        elif len(disputed) >= 2:
             to_earlier = 1
-        elif (
-            counts[i]
-            and counts[i + 1]
-            and (
-                _departs(own[i][-1], counts[i], zone, early_grace_s)
-                != _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
-            )
-        ):
-            # Exactly one of the two has the side this burst would give: the other takes it.
-            to_earlier = 0 if _departs(own[i][-1], counts[i], zone, early_grace_s) else 1
+        elif (got := len(own[i])) and counts[i + 1]:
+            # The earlier session's bursts so far: its own, after the arrival the break
+            # before it may have given it (a middle session arriving in a short break).
+            departs = _departs(own[i][-1], got, zone, early_grace_s)
+            arrives = _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
+            if departs != arrives:
+                # Exactly one of the two has the side this burst would give: the other
+                # takes it.
+                to_earlier = 0 if departs else 1
+            elif departs:
+                to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
+            elif (has := _has_departure(own[i][-1], got, zone)) != _has_arrival(
+                own[i + 1][0], counts[i + 1], zone
+            ):
+                # Neither has it on time, and one has no punch at all for that side (a
+                # lunch-out before a late return): that one takes it, so the return is
+                # late rather than the lunch-out forgotten.
+                to_earlier = 0 if has else 1
+            else:
+                to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         else:
             to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         own[i].extend(disputed[:to_earlier])
         own[i + 1][:0] = disputed[to_earlier:]
     return own
+
+
+def _has_departure(last: Burst, count: int, zone: Zone) -> bool:
+    """Whether the earlier session's own bursts end with a departure at all, early or not,
+    as ``rules.evaluate`` reads them: a lone burst after the midpoint, or the last of
+    several unless it is at or before the start."""
+    if count == 1:
+        return last.first_at > zone.earlier_midpoint
+    return last.first_at > zone.earlier_start
+
+
+def _has_arrival(first: Burst, count: int, zone: Zone) -> bool:
+    """Whether the later session's own bursts start with an arrival at all, late or not."""
+    return count > 1 or first.first_at <= zone.later_midpoint
 
 
 def _departs(last: Burst, count: int, zone: Zone, grace_s: int) -> bool:

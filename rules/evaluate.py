@@ -202,11 +202,21 @@ def evaluate_day(
     shape = plan.layouts.get(policy.break_cut)
     if shape is None:
         shape = plan.layouts[policy.break_cut] = layout(plan.context, policy.break_cut)
+    # A break between a session of this date on approved leave and one that is not: its
+    # punches are the other one's (half a day of leave starts or ends at lunch).
+    leave: dict[int, bool] | None = None
+    if excuses and len(plan.sessions) > 1:
+        off = [
+            any(e.status == "approved" and e.covers(plan.day, s.name) for e in excuses)
+            for s in plan.sessions
+        ]
+        leave = {offset + k: off[k] for k in range(len(off) - 1) if off[k] != off[k + 1]}
     attributed = attribute(
         shape,
         bursts(punches, max(policy.double_tap_s, policy.retap_s)),
         policy.early_grace_s,
         policy.late_grace_s,
+        leave,
     )
     mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:

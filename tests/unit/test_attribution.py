@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from rules.attribution import attribute, bursts, layout
-from rules.calendar import Margins, Schedule, SessionSpec
+from rules.calendar import Margins, Schedule, Season, SessionSpec
 from rules.config import RulesDoc, SessionNameError, resolve_session_names
 from rules.evaluate import Excuse
 from rules.policy import Policy
@@ -107,6 +107,27 @@ def test_pending_excuses_are_chosen_by_the_same_precedence() -> None:
         assert {v.pending_excuse for v in judge(MONDAY, excuses=stored).violations} == {9}
 
 
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_half_a_day_of_leave_is_left_or_started_at_lunch_not_forgotten(cut: str) -> None:
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    afternoon_off = [Excuse(1, "annual_leave", MONDAY, MONDAY, frozenset({"afternoon"}))]
+    # Out at 11:40 for the afternoon's leave: the morning's departure (it used to be given
+    # to the excused afternoon, leaving the morning a forgotten check-out, 0 minutes worked).
+    out = judge(MONDAY, "07:25", "11:40", excuses=afternoon_off, policy=policy)
+    assert out.violations == ()
+    assert out.worked_minutes == 240
+    assert judge(MONDAY, "07:25", "12:50", excuses=afternoon_off, policy=policy).violations == ()
+    morning_off = [Excuse(2, "sick_leave", MONDAY, MONDAY, frozenset({"morning"}))]
+    for arrival in ("11:35", "12:10", "12:58"):
+        back = judge(MONDAY, arrival, "17:03", excuses=morning_off, policy=policy)
+        assert back.violations == (), arrival
+    # Pending leave may be refused: the punches are read as without it, flagged as waiting.
+    pending = [Excuse(3, "annual_leave", MONDAY, MONDAY, frozenset({"afternoon"}), "pending")]
+    waiting = judge(MONDAY, "07:25", "11:40", excuses=pending, policy=policy)
+    assert kinds(waiting) == kinds(judge(MONDAY, "07:25", "11:40", policy=policy))
+    assert {(v.session, v.pending_excuse) for v in waiting.violations} >= {("afternoon", 3)}
+
+
 def test_session_names_are_the_schedule_s_own_with_vietnamese_aliases() -> None:
     # Case 7: what a clerk types is accepted; an unknown name is refused with the valid ones.
     known = ["morning", "afternoon"]
@@ -162,6 +183,64 @@ def test_a_single_break_punch_completes_the_session_that_lacks_a_side() -> None:
     assert kinds(judge(MONDAY, "07:25", "11:35", policy=middle)) == [("afternoon", "absent", 240)]
     # In at lunch for the afternoon: the morning has no punch, 12:55 is the arrival.
     assert kinds(judge(MONDAY, "12:55", "17:05")) == [("morning", "absent", 240)]
+
+
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_a_late_return_from_lunch_is_late_not_a_forgotten_lunch_out(cut: str) -> None:
+    # The lunch-out is the only break punch; the afternoon has its own arrival, late. The
+    # morning lacks a departure and the afternoon does not lack an arrival: the break punch
+    # is the morning's departure, whatever the cut. (It used to become the afternoon's
+    # on-time arrival: the morning got a missing_out and the 60 minutes late disappeared.)
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    late = judge(MONDAY, "07:25", "11:31", "13:10", "17:03", policy=policy)
+    assert kinds(late) == [("afternoon", "late", 10)]
+    assert late.worked_minutes == 240 + 230
+    assert kinds(judge(MONDAY, "07:25", "12:20", "14:00", "17:03", policy=policy)) == [
+        ("afternoon", "late", 60)
+    ]
+    # The mirror: the morning has its own departure, early; the afternoon has none of its own.
+    assert kinds(judge(MONDAY, "07:25", "11:20", "12:50", "17:03", policy=policy)) == [
+        ("morning", "early_leave", 10)
+    ]
+
+
+THREE_SESSIONS = Schedule(
+    name="Ba buổi",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("early", time(7, 0), time(9, 0)),
+                SessionSpec("morning", time(9, 15), time(11, 30)),
+                SessionSpec("afternoon", time(13, 0), time(17, 0)),
+            ),
+        ),
+    ),
+)
+
+
+def test_a_middle_session_arriving_in_a_short_break_reads_its_lunch_out_too() -> None:
+    # 09:14 is the morning's arrival, given by the short break before it (its window and
+    # the early session's overlap there); 11:31 is then the morning's departure and the
+    # afternoon is late, as in a two-session day. It used to be a morning missing_out.
+    late = judge(
+        MONDAY, "06:55", "09:01", "09:14", "11:31", "13:10", "17:03", schedule=THREE_SESSIONS
+    )
+    assert kinds(late) == [("afternoon", "late", 10)]
+    ordinary = judge(
+        MONDAY, "06:55", "09:01", "09:14", "11:31", "12:55", "17:03", schedule=THREE_SESSIONS
+    )
+    assert ordinary.violations == ()
+
+
+def test_a_break_punch_on_a_window_s_first_second_is_read_like_the_next_second() -> None:
+    # With a 30-minute early margin the afternoon's window opens at 12:30, after the
+    # morning's end (the default cut): every punch of the break is past that cut, 12:30:00
+    # too (it used to be clamped onto the cut and given to the morning).
+    short = Policy(margins=Margins(early_arrival_s=30 * 60, late_departure_s=120 * 60))
+    on_edge = judge(MONDAY, "07:25", "11:28", "12:30:00", policy=short)
+    assert kinds(on_edge) == kinds(judge(MONDAY, "07:25", "11:28", "12:30:01", policy=short))
+    assert kinds(on_edge) == [("afternoon", "missing_out", 0)]
 
 
 def test_a_stray_tap_after_arriving_is_not_the_departure_when_a_later_one_exists() -> None:
@@ -255,3 +334,58 @@ def test_taps_before_a_session_starts_are_its_arrival_repeated_never_its_departu
     assert kinds(judge(MONDAY, "07:05", "07:20", policy=per_day)) == [
         ("afternoon", "missing_out", 0)
     ]
+
+
+SHORT_BREAK = Schedule(
+    name="Nghỉ trưa ngắn",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("morning", time(7, 30), time(11, 30)),
+                SessionSpec("afternoon", time(11, 45), time(16, 30)),
+            ),
+        ),
+    ),
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open (review of issue 9): a break shorter than the retap window (15 min "
+    "against 10) makes the lunch-out and the return one burst, given whole to one session",
+)
+def test_a_break_shorter_than_the_retap_window_still_reads_out_and_back() -> None:
+    result = judge(MONDAY, "07:25", "11:31", "11:40", "16:35", schedule=SHORT_BREAK)
+    assert result.violations == ()
+
+
+EVENING = Schedule(
+    name="Ba buổi có buổi tối",
+    seasons=(
+        Season(
+            (1, 1),
+            (
+                SessionSpec("morning", time(7, 30), time(11, 30)),
+                SessionSpec("afternoon", time(13, 0), time(17, 0)),
+                SessionSpec("evening", time(18, 0), time(22, 0)),
+            ),
+        ),
+    ),
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="left open (review of issue 9): a middle session whose arrival and departure are "
+    "both in contested breaks has no punch of its own, so the cut alone places its arrival",
+)
+def test_a_middle_session_with_both_punches_in_its_breaks_keeps_its_arrival() -> None:
+    policy = Policy(
+        break_cut="later_start", margins=Margins(early_arrival_s=30 * 60, late_departure_s=7200)
+    )
+    result = judge(
+        MONDAY, "07:00", "11:30", "12:30", "17:30", "17:30:01", "22:00",
+        schedule=EVENING, policy=policy,
+    )  # fmt: skip
+    assert result.violations == ()

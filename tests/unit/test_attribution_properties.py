@@ -164,6 +164,58 @@ def test_a_valid_four_punch_day_with_lunch_punches_anywhere_in_the_break_has_no_
     assert result.status == "present"
 
 
+@given(st.sampled_from(OFFICE_SHAPES), policies, st.data())
+def test_a_late_return_from_lunch_is_the_afternoon_s_lateness_only(
+    shape: str, policy: Policy, data: st.DataObject
+) -> None:
+    if policy.punch_mode != "per_session":
+        return  # first in / last out does not read the lunch punches
+    # One lunch-out anywhere the morning's window holds in the break, and a late return:
+    # whatever the cut, the afternoon is late and nothing else (never a forgotten punch).
+    day_plan = _plan(shape, MONDAY, policy)
+    morning, afternoon = day_plan.sessions
+    window = max(policy.double_tap_s, policy.retap_s)
+    last_out = min(afternoon.start, morning.window_end) - window - 1
+    if policy.late_grace_s >= policy.absent_after_late_s or last_out < morning.end:
+        return
+    arrive = data.draw(st.integers(morning.window_start, morning.start))
+    out = data.draw(st.integers(morning.end, last_out))
+    back = data.draw(
+        st.integers(
+            afternoon.start + policy.late_grace_s + 1,
+            afternoon.start + policy.absent_after_late_s,
+        )
+    )
+    leave = data.draw(st.integers(afternoon.end, afternoon.window_end))
+    punches = [PunchFact(i, t) for i, t in enumerate((arrive, out, back, leave), start=1)]
+    result = evaluate_day(day_plan, policy, punches, [], FINAL)
+    kinds_found = sorted((v.session, v.kind) for v in result.violations)
+    assert kinds_found == [("afternoon", "late")]
+
+
+@given(st.sampled_from(OFFICE_SHAPES), policies, st.booleans(), st.data())
+def test_half_a_day_of_leave_with_its_lunch_punch_anywhere_in_the_break_has_no_violation(
+    shape: str, policy: Policy, morning_off: bool, data: st.DataObject
+) -> None:
+    day_plan = _plan(shape, MONDAY, policy)
+    morning, afternoon = day_plan.sessions
+    window = max(policy.double_tap_s, policy.retap_s)
+    if morning_off:  # in at lunch for the afternoon: the arrival anywhere the window holds
+        arrive = data.draw(st.integers(max(afternoon.window_start, morning.end), afternoon.start))
+        leave = data.draw(st.integers(afternoon.end, afternoon.window_end))
+    else:  # out at lunch for the afternoon's leave
+        arrive = data.draw(st.integers(morning.window_start, morning.start))
+        leave = data.draw(st.integers(morning.end, min(morning.window_end, afternoon.start)))
+    if leave - arrive <= window:
+        return
+    off = Excuse(
+        1, "annual_leave", MONDAY, MONDAY, frozenset({"morning" if morning_off else "afternoon"})
+    )
+    punches = [PunchFact(1, arrive), PunchFact(2, leave)]
+    result = evaluate_day(day_plan, policy, punches, [off], FINAL)
+    assert result.violations == ()
+
+
 kinds_of_excuse = st.sampled_from(
     ["annual_leave", "sick_leave", "business_trip", "training", "outside_meeting", "other"]
 )
@@ -235,8 +287,16 @@ def _check_a_punch_between_arrival_and_departure(
         policy.late_grace_s,
     )
     offset = len(day_plan.before)
+    shape_ = layout(day_plan.context, policy.break_cut)
+    ranges = list(zip(shape_.lows, shape_.highs, strict=True))[offset:]
     mine = attributed[offset : offset + len(day_plan.sessions)]
-    spans = [(s[0].first_at, s[-1].first_at) for s in mine if len(s) > 1]
+    # A session's own arrival and departure (not a punch of the break that reading in order
+    # gave it): a punch between them is a stray tap, never a late return.
+    spans = [
+        (s[0].first_at, s[-1].first_at)
+        for s, (lo, hi) in zip(mine, ranges, strict=False)
+        if len(s) > 1 and lo <= s[0].first_at <= hi and lo <= s[-1].first_at <= hi
+    ]
     spans = [(a, d) for a, d in spans if d - a > 1]
     if not spans:
         return

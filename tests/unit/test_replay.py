@@ -207,12 +207,14 @@ def test_manual_punches_reviews_and_people_dates_reproduce_the_reviewed_state(
     )
     reviews = _write(
         tmp_path / "r.jsonl",
-        {"employee": 1001, "date": "2026-11-23", "session": "sáng", "kind": "late",
-         "decision": "excused", "reason_kind": "outside_meeting", "by": "truongphong.vp"},
+        {"employee": 1001, "date": "23/11/2026", "session": "sáng", "kind": "late",
+         "decision": "excused", "reason_kind": "Họp, hội nghị bên ngoài",
+         "by": "truongphong.vp"},
         {"employee": 1001, "date": "2026-11-23", "session": "afternoon", "kind": "absent",
          "decision": "confirmed"},
     )  # fmt: skip
-    people = _write(tmp_path / "people.txt", {"employee": 1001, "to": "2026-11-23"})
+    # Dates as agencies write them (dd/mm/yyyy) and the reason by its Vietnamese label.
+    people = _write(tmp_path / "people.txt", {"employee": 1001, "to": "23/11/2026"})
     code, records, _ = replay(
         capsys, *POLICY, "--punches", punches, "--manual", manual, "--reviews", reviews,
         "--people", people, *DAY,
@@ -372,3 +374,37 @@ def test_observes_holidays_may_be_written_under_the_rota() -> None:
     )
     both = {"observes_holidays": True, "rota": {**rota, "observes_holidays": True}}
     assert RulesDoc.model_validate({"schedule": both}).schedule.value().observes_holidays
+
+
+def test_excuses_as_an_agency_writes_them_labels_and_local_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The kind and status by their Vietnamese labels (as `kycuong excuses add` takes them)
+    # and dates as dd/mm/yyyy, like every other input of the project.
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    excuses = _write(
+        tmp_path / "e.jsonl",
+        {"employee": "A", "kind": "Nghỉ phép năm", "from": "23/11/2026", "to": "23/11/2026",
+         "sessions": ["Buổi chiều"], "status": "Đã duyệt"},
+    )  # fmt: skip
+    code, records, err = replay(
+        capsys, *POLICY, "--punches", punches, "--excuses", excuses, "--from", "2026-11-23",
+        "--to", "2026-11-23", "--now", "2026-11-24T08:00:00+07:00",
+    )  # fmt: skip
+    day = next(r for r in records if r["type"] == "day")
+    assert code == 0, err
+    assert day["excused"] == [{"session": "afternoon", "kind": "annual_leave"}]
+
+
+def test_an_empty_session_list_is_refused_not_read_as_the_whole_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    punches = _write(tmp_path / "p.jsonl", {"employee": "A", "at": "2026-11-23T07:20:00+07:00"})
+    leave = {"employee": "A", "kind": "sick_leave", "from": "2026-11-24", "to": "2026-11-23"}
+    excuses = _write(tmp_path / "e.jsonl", {**leave, "to": "2026-11-24", "sessions": []})
+    code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
+    assert code == 2 and "e.jsonl:1: 'sessions': danh sách trống" in err
+    assert "morning, afternoon" in err
+    excuses = _write(tmp_path / "e.jsonl", leave)
+    code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
+    assert code == 2 and "'to' (23/11/2026) trước 'from' (24/11/2026)" in err
