@@ -100,13 +100,17 @@ def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, floa
         return []
     if mark.status == "holiday":
         return [(t["holiday"], 1.0)]
-    if mark.status == "absent":
-        if mark.absence_review == "dismissed":
-            return [(t["present"], 1.0)]
-        if mark.absence_review == "excused":
-            return [(t.get(mark.absence_reason or "other", t["other"]), 1.0)]
-        return [(t["absent"], 1.0)]
     excused = [t.get(kind, t["other"]) for _, kind in mark.excused]
+    if mark.status == "absent":
+        # the sessions not covered by an approved excuse (a morning's leave, then absent in
+        # the afternoon: "P/V", half a day in each column, as the summaries count it)
+        covered = [(s, 0.5) for s in excused[:1]]
+        rest = 1.0 - sum(share for _, share in covered)
+        if mark.absence_review == "dismissed":
+            return [(t["present"], rest), *covered]
+        if mark.absence_review == "excused":
+            return [*covered, (t.get(mark.absence_reason or "other", t["other"]), rest)]
+        return [*covered, (t["absent"], rest)]
     if mark.status == "on_leave":
         share = 1.0 / len(excused) if excused else 1.0
         return [(s, share) for s in excused] or [(t["other"], 1.0)]
