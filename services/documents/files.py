@@ -85,11 +85,14 @@ def timesheet_file(
     members: dict[int, list[PersonMonth]] = {}
     for person in people:
         members.setdefault(person.unit_id, []).append(person)
+    refs = unit_refs(db, unit_ids)
     units = [
         (u.name, timesheet.build_rows(members[u.id], year, month, symbols))
-        for u in unit_refs(db, unit_ids)
+        for u in refs
         if u.id in members
     ]
+    if not units:  # nobody in the units asked for: their blank forms, to fill in by hand
+        units = [(u.name, []) for u in refs]
     stem = f"bang-cham-cong-{year}{month:02d}"
     if fmt == "pdf":
         return DocumentFile(

@@ -7,12 +7,13 @@ import io
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from api.app import create_app
 from kycuong.settings import Settings
 from store.db import db_session
-from store.models import Employee
+from store.models import Agency, Employee, Unit
 from store.users import create_user
 from tests.integration.month import make_month
 
@@ -73,6 +74,38 @@ def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     )
     assert future.status_code == 400
     assert future.json()["error"]["code"] == "period_not_started"
+
+
+def test_a_unit_with_nobody_gets_its_blank_form_not_an_empty_workbook(
+    sqlite_engine: Engine,
+) -> None:
+    """A new unit (nobody yet): its C01a-HD form with the header and a zero "Cộng", to fill in
+    by hand; not a workbook holding one blank "Sheet1", nor a PDF with no form on it."""
+    client = _client(sqlite_engine)
+    with db_session(sqlite_engine) as db:
+        agency = db.scalars(select(Agency.id).where(Agency.code == "AG")).one()
+        empty = Unit(agency_id=agency, code="P9", name="Trung tâm Lưu trữ lịch sử")
+        db.add(empty)
+        db.flush()
+        unit_id = empty.id
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    asked = {"year": 2026, "month": 11, "unit_id": unit_id}
+    sheet = client.get("/api/documents/timesheets", params=asked, headers=noivu)
+    assert sheet.status_code == 200, sheet.text
+    book = load_workbook(io.BytesIO(sheet.content))
+    assert book.sheetnames == ["Trung tâm Lưu trữ lịch sử"]
+    texts = [
+        c.value
+        for row in book["Trung tâm Lưu trữ lịch sử"].iter_rows()
+        for c in row
+        if c.value is not None
+    ]
+    assert "BẢNG CHẤM CÔNG" in texts and "Cộng" in texts
+    assert "Bộ phận: Trung tâm Lưu trữ lịch sử" in texts
+    pdf = client.get("/api/documents/timesheets", params={**asked, "format": "pdf"}, headers=noivu)
+    assert pdf.status_code == 200
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "BẢNG CHẤM CÔNG" in text and "Trung tâm Lưu trữ lịch sử" in text
 
 
 def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_decide(
