@@ -123,6 +123,8 @@ def decide(
         raise ScoreError("no_record", "Cán bộ chưa có dữ liệu chấm công trong tháng này")
     if flag is not None and flag not in FLAGS:
         raise ScoreError("bad_flag", "Đề xuất thi đua không hợp lệ")
+    if score is None and flag is not None and flag != current.suggestion.flag:
+        score = current.suggestion.score  # a flag given alone adjusts the flag, not ignored
     adjusted = score is not None and (
         score != current.suggestion.score or flag != current.suggestion.flag
     )
