@@ -18,7 +18,7 @@ from store.users import create_user
 from tests.integration.month import make_month
 
 
-def _client(engine: Engine) -> TestClient:
+def _client(engine: Engine, **configured: object) -> TestClient:
     make_month(engine)
     with db_session(engine) as db:
         create_user(
@@ -32,7 +32,9 @@ def _client(engine: Engine) -> TestClient:
         create_user(db, "noivu", "mật-khẩu-nội-vụ", "noi_vu", agency_code="AG")
         create_user(db, "vanthu", "mật-khẩu-văn-thư", "hr_clerk", agency_code="AG")
     settings = Settings(
-        database_url=str(engine.url), api_secret="test-secret-of-at-least-thirty-two-bytes"
+        database_url=str(engine.url),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+        **configured,  # type: ignore[arg-type]
     )
     return TestClient(create_app(settings, engine))
 
@@ -160,3 +162,15 @@ def test_the_csv_per_person_leaves_the_staff_count_empty(sqlite_engine: Engine) 
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
     staff = rows[0].index("Tổng số CBCCVC")
     assert [r[staff] for r in rows[1:]] == ["", "", ""]
+
+
+def test_the_scores_follow_the_agencys_rule_from_configuration(sqlite_engine: Engine) -> None:
+    """KC_SCORE_RULE: 3 points a day of unexcused absence and the agency's quy chế as source;
+    E0002's two days cost 6 of 5 points (floor 0), not the default 4."""
+    own = {"per_absent_day": 3, "source": "Quy chế văn hóa công vụ của Sở"}
+    client = _client(sqlite_engine, score_rule=own)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    scores = client.get("/api/scores", params={"year": 2026, "month": 11}, headers=noivu).json()
+    item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
+    assert (item["suggested_score"], item["reasons"][0]["points"]) == (0.0, -6.0)
+    assert scores["rule_source"] == "Quy chế văn hóa công vụ của Sở"
