@@ -174,3 +174,24 @@ def test_the_scores_follow_the_agencys_rule_from_configuration(sqlite_engine: En
     item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
     assert (item["suggested_score"], item["reasons"][0]["points"]) == (0.0, -6.0)
     assert scores["rule_source"] == "Quy chế văn hóa công vụ của Sở"
+
+
+def test_every_route_to_the_report_addresses_it_as_configured(sqlite_engine: Engine) -> None:
+    """KC_REPORT_RECIPIENT and KC_REPORT_PLACE reach the report whether it is pulled from
+    /api/documents, /api/summaries or the Báo cáo page (the last two said "Sở Nội vụ" and no
+    place, whatever the settings)."""
+    client = _client(
+        sqlite_engine, report_recipient="Ủy ban nhân dân tỉnh Thử nghiệm", report_place="Hà Nội"
+    )
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    month = {"year": 2026, "month": 11}
+    for route, params in (
+        ("/api/documents/discipline-report", month),
+        ("/api/summaries", {**month, "format": "xlsx"}),
+    ):
+        answer = client.get(route, params=params, headers=noivu)
+        assert answer.status_code == 200, answer.text
+        sheet = load_workbook(io.BytesIO(answer.content))["Tổng hợp"]
+        texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+        assert "Kính gửi: Ủy ban nhân dân tỉnh Thử nghiệm" in texts, route
+        assert any(t.startswith("Hà Nội, ngày ") for t in texts), route
