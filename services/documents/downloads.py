@@ -83,7 +83,8 @@ def timesheets(
     units = units_filter(db, asked.scope, unit_id)
     head = header(db, asked, unit_id, period.label)
     symbols = timesheet.Symbols.with_overrides(asked.settings.timesheet_symbols)
-    return timesheet_file(db, units, year, month, symbols, head, file_format)
+    through = None if period.complete else period.last
+    return timesheet_file(db, units, year, month, symbols, head, file_format, through)
 
 
 def scores(

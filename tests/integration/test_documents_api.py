@@ -195,3 +195,37 @@ def test_every_route_to_the_report_addresses_it_as_configured(sqlite_engine: Eng
         texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
         assert "Kính gửi: Ủy ban nhân dân tỉnh Thử nghiệm" in texts, route
         assert any(t.startswith("Hà Nội, ngày ") for t in texts), route
+
+
+def test_a_timesheet_pulled_mid_month_says_up_to_which_day_it_counts(
+    sqlite_engine: Engine,
+) -> None:
+    """Pulled on 16/11, November's form is titled "Tháng 11 năm 2026 (số liệu đến hết ngày
+    15/11/2026)": the blank days after it are days to come, not days nobody came."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from services.documents import downloads
+    from services.scope import Scope
+
+    make_month(sqlite_engine)
+    settings = Settings(api_secret="test-secret-of-at-least-thirty-two-bytes")
+    mid = datetime(2026, 11, 16, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with db_session(sqlite_engine) as db:
+        asked = downloads.Asked(Scope(1, "noivu", "noi_vu", None), settings, mid)
+        doc = downloads.timesheets(db, asked, year=2026, month=11, unit_id=None, file_format="xlsx")
+        pdf = downloads.timesheets(db, asked, year=2026, month=11, unit_id=None, file_format="pdf")
+        ended = downloads.Asked(asked.scope, settings, mid.replace(month=12, day=1))
+        whole = downloads.timesheets(
+            db, ended, year=2026, month=11, unit_id=None, file_format="xlsx"
+        )
+    title = "Tháng 11 năm 2026 (số liệu đến hết ngày 15/11/2026)"
+    assert load_workbook(io.BytesIO(doc.content))["Phòng Một"]["A6"].value == title
+    assert title in " ".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    assert load_workbook(io.BytesIO(whole.content))["Phòng Một"]["A6"].value == "Tháng 11 năm 2026"
+    # today (16/11) and after are blank, and counted nowhere: 10 working days up to 15/11
+    sheet = load_workbook(io.BytesIO(doc.content))["Phòng Một"]
+    on_time = next(
+        r for r in sheet.iter_rows(min_row=11, values_only=True) if r[2] == "Chuyên viên"
+    )
+    assert on_time[3 + 15 : 3 + 30] == (None,) * 15 and on_time[3 + 30] == 10
