@@ -47,7 +47,17 @@ def summary(
     if format == "json":
         return service.summary(db, scope, query, settings.thresholds, now, settings.timezone)
     file = service.summary_file(
-        db, scope, query, settings.thresholds, now, settings.timezone, format, by
+        db,
+        scope,
+        query,
+        settings.thresholds,
+        now,
+        settings.timezone,
+        format,
+        by,
+        recipient=settings.report_recipient,
+        issuer_fallback=settings.report_issuer,
+        place=settings.report_place,
     )
     return Response(
         file.content,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     timesheet_symbols: dict[str, str] = Field(
         default_factory=dict, description='overrides of the C01a-HD symbols, e.g. {"absent": "Ko"}'
     )
+    score_rule: dict[str, float | str] = Field(
+        default_factory=dict,
+        description='the kỷ luật score rule over the defaults, e.g. {"per_absent_day": 3}',
+    )
+
+    @field_validator("score_rule")
+    @classmethod
+    def _score_rule_known(cls, value: dict[str, float | str]) -> dict[str, float | str]:
+        from rules.discipline_score import ScoreRule
+
+        ScoreRule.with_overrides(value)  # a misspelt key stops the process, not a download
+        return value
 
     # Notifications (thông báo): the outbox's channels, links, digests and the monthly report.
     public_url: str = Field(

@@ -199,7 +199,17 @@ def monthly_reports(db: DbSession, now: datetime, at: time, settings: Settings, 
         scope = scope_of(db, account)
         view = summary(db, scope, query, settings.thresholds, now, settings.timezone)
         file = summary_file(
-            db, scope, query, settings.thresholds, now, settings.timezone, "xlsx", "employee"
+            db,
+            scope,
+            query,
+            settings.thresholds,
+            now,
+            settings.timezone,
+            "xlsx",
+            "employee",
+            recipient=settings.report_recipient,
+            issuer_fallback=settings.report_issuer,
+            place=settings.report_place,
         )
         flagged = [
             {"name": p.name, "unit": p.unit_name, "flags": "; ".join(p.flags)}

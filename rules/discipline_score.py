@@ -1,13 +1,15 @@
 """The monthly kỷ luật score (ý thức kỷ luật) suggested for the NĐ 335/2025/NĐ-CP rating.
 
 Pure: a person's reviewed month in, a suggested score with its reasons and a thi đua flag out.
-The points are configuration (``ScoreRule``); docs/discipline-score.md gives the defaults'
-source. The software suggests; the unit head confirms or adjusts; people decide.
+The points are configuration (``ScoreRule``); docs/documents.md gives the defaults'
+source; ``KC_SCORE_RULE`` holds an agency's own figures. The software suggests; the unit head
+confirms or adjusts; people decide.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,34 @@ class ScoreRule:
         "Nghị định 335/2025/NĐ-CP (tiêu chí chung 30 điểm, trong đó có ý thức kỷ luật); "
         "mức trừ điểm theo quy chế văn hóa công vụ của cơ quan (cấu hình)"
     )
+
+    @classmethod
+    def with_overrides(cls, overrides: Mapping[str, float | str]) -> ScoreRule:
+        """The defaults with an agency's own figures (setting ``KC_SCORE_RULE``, a JSON object
+        such as ``{"per_late_or_early": 1, "source": "Quy chế văn hóa công vụ của Sở"}``).
+
+        Raises ``ValueError`` with a Vietnamese message naming a key or a value it refuses."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, float | int | str] = {}
+        for key, value in overrides.items():
+            if key not in known:
+                raise ValueError(
+                    f"Quy tắc điểm kỷ luật: không có mục “{key}” "
+                    f"(các mục: {', '.join(sorted(known))})"
+                )
+            if key == "source":
+                values[key] = str(value)
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"Quy tắc điểm kỷ luật: “{key}” phải là một số") from None
+            if number < 0 or number != number or number == float("inf"):
+                raise ValueError(f"Quy tắc điểm kỷ luật: “{key}” phải là số không âm")
+            values[key] = int(number) if known[key].type in (int, "int") else number
+        if float(values.get("max_points", 1) or 0) <= 0:
+            raise ValueError("Quy tắc điểm kỷ luật: điểm tối đa (max_points) phải lớn hơn 0")
+        return replace(cls(), **values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,8 @@ def decide(
         raise ScoreError("no_record", "Cán bộ chưa có dữ liệu chấm công trong tháng này")
     if flag is not None and flag not in FLAGS:
         raise ScoreError("bad_flag", "Đề xuất thi đua không hợp lệ")
+    if score is None and flag is not None and flag != current.suggestion.flag:
+        score = current.suggestion.score  # a flag given alone adjusts the flag, not ignored
     adjusted = score is not None and (
         score != current.suggestion.score or flag != current.suggestion.flag
     )
@@ -205,6 +207,7 @@ SCORE_HEADERS = (
     "Lý do trừ điểm",
     "Ghi chú của thủ trưởng",
     "Người xác nhận",
+    "Thời điểm xác nhận",
 )
 
 
@@ -212,6 +215,7 @@ def to_xlsx(
     header: DocumentHeader, period: ReportPeriod, scores: list[PersonScore], rule: ScoreRule
 ) -> bytes:
     """One sheet: the header blocks, a row per person, the notice that people decide."""
+    zone = header.generated.tzinfo if header.generated else None  # the agency's local time
     book = Workbook()
     ws: Any = book.worksheets[0]
     ws.title = "Điểm kỷ luật"
@@ -242,6 +246,11 @@ def to_xlsx(
                 "\n".join(f"{d.text}: −{d.points:g}" for d in s.suggestion.deductions),
                 s.note,
                 s.decided_by,
+                (
+                    f"{s.decided_at.astimezone(zone):%d/%m/%Y %H:%M}"
+                    if s.decided_at is not None
+                    else ""
+                ),
             ]
         )
         for c in ws[ws.max_row]:
@@ -250,7 +259,7 @@ def to_xlsx(
         ws.cell(r, 1).font = bold
         ws.cell(r, 7).font = bold
     for letter, width in zip(
-        "ABCDEFGHIJKL", (5, 12, 24, 10, 24, 10, 8, 16, 36, 44, 30, 16), strict=True
+        "ABCDEFGHIJKLM", (5, 12, 24, 10, 24, 10, 8, 16, 36, 44, 30, 16, 16), strict=True
     ):
         ws.column_dimensions[letter].width = width
     ws.page_setup.paperSize, ws.page_setup.orientation = 9, "landscape"

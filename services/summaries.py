@@ -223,17 +223,27 @@ def summary_file(
     timezone: str,
     fmt: Literal["csv", "xlsx", "pdf"],
     by: Literal["unit", "employee"] = "unit",
+    *,
+    recipient: str = "Sở Nội vụ",
+    issuer_fallback: str = "Sở Nội vụ",
+    place: str = "",
 ) -> SummaryFile:
     """The same summary as a CSV (UTF-8 with BOM, for Excel), or the official document (XLSX,
-    PDF: services/documents)."""
+    PDF: services/documents) addressed to ``recipient`` and dated at ``place`` (the settings
+    KC_REPORT_RECIPIENT, KC_REPORT_ISSUER, KC_REPORT_PLACE, as /api/documents uses them)."""
     generated = now.astimezone(zone(timezone))
     c = _compute(db, scope, query, thresholds, generated.date())
     stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
     if fmt == "csv":
         return SummaryFile(to_csv(c.ranked, c.people, by), "text/csv; charset=utf-8", f"{stem}.csv")
-    agency, unit = issuer(db, scope.user_id, query.unit_id, "Sở Nội vụ")
+    agency, unit = issuer(db, scope.user_id, query.unit_id, issuer_fallback)
     header = DocumentHeader(
-        agency=agency, unit=unit, recipient="Sở Nội vụ", period_label=c.label, generated=generated
+        agency=agency,
+        unit=unit,
+        recipient=recipient,
+        period_label=c.label,
+        generated=generated,
+        place=place,
     )
     doc = report_file(db, units_filter(db, scope, query.unit_id), c.period, thresholds, header, fmt)
     return SummaryFile(doc.content, doc.media_type, doc.filename)

@@ -528,6 +528,9 @@ def summary_download(
                 now,
                 context.settings.timezone,
                 "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
+                recipient=context.settings.report_recipient,
+                issuer_fallback=context.settings.report_issuer,
+                place=context.settings.report_place,
             )
         except KcError as exc:
             return common.failed(request, visitor, exc)

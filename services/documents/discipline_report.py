@@ -88,6 +88,27 @@ def person_flags(line: Line, t: Thresholds) -> list[str]:
     return flags
 
 
+def unit_flags(people: Sequence[Line], t: Thresholds) -> list[str]:
+    """A unit's row on the totals sheet: how many of its people reach each threshold, one line
+    per threshold (the names are on the unit's own sheet). Listing every person's flags here
+    made one cell of 60 lines for a unit of 30, taller than a page."""
+    reached = (
+        (
+            sum(p.max_month_absent_days >= t.month_days for p in people),
+            f"nghỉ không lý do {t.month_days:g} ngày/tháng",
+        ),
+        (
+            sum(p.absent_days >= t.year_days for p in people),
+            f"nghỉ không lý do {t.year_days:g} ngày trong kỳ",
+        ),
+        (
+            sum(p.max_consecutive_absent_days >= t.consecutive_days for p in people),
+            f"nghỉ không lý do {t.consecutive_days} ngày liên tục",
+        ),
+    )
+    return [f"{n} người đạt ngưỡng {what}" for n, what in reached if n]
+
+
 def figures(line: Line, flags: Sequence[str]) -> list[object]:
     return [
         line.working_days,
@@ -210,11 +231,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
         members.setdefault(person.unit_id, []).append(person)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = [
-            f"{p.code} {p.name}: {flag}"
-            for p in members.get(unit.key, [])
-            for flag in person_flags(p, t)
-        ]
+        flagged = unit_flags(members.get(unit.key, []), t)
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _write_sheet(
@@ -307,11 +324,7 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     _pdf_section(pdf, header, header.unit or header.agency)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = [
-            f"{p.code} {p.name}: {flag}"
-            for p in members.get(unit.key, [])
-            for flag in person_flags(p, t)
-        ]
+        flagged = unit_flags(members.get(unit.key, []), t)
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _pdf_table(

@@ -83,7 +83,8 @@ def timesheets(
     units = units_filter(db, asked.scope, unit_id)
     head = header(db, asked, unit_id, period.label)
     symbols = timesheet.Symbols.with_overrides(asked.settings.timesheet_symbols)
-    return timesheet_file(db, units, year, month, symbols, head, file_format)
+    through = None if period.complete else period.last
+    return timesheet_file(db, units, year, month, symbols, head, file_format, through)
 
 
 def scores(
@@ -92,7 +93,7 @@ def scores(
     """The month's suggested kỷ luật scores and the decisions in force, per person in scope."""
     asked.scope.require("summaries:read")
     units = units_filter(db, asked.scope, unit_id)
-    rule = ScoreRule()
+    rule = ScoreRule.with_overrides(asked.settings.score_rule)
     period, items = discipline_scores.month_scores(db, units, year, month, rule, asked.today)
     return period, items, rule
 
@@ -120,7 +121,7 @@ def decide_score(
 ) -> tuple[ReportPeriod, PersonScore, ScoreRule]:
     """The unit head confirms (``score`` None) or adjusts a suggestion, with a note."""
     asked.scope.require("violations:review")
-    rule = ScoreRule()
+    rule = ScoreRule.with_overrides(asked.settings.score_rule)
     result = discipline_scores.decide(
         db,
         asked.scope.unit_ids,

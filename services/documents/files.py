@@ -6,6 +6,7 @@ functions take the units already allowed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from sqlalchemy import select
@@ -75,28 +76,32 @@ def timesheet_file(
     symbols: timesheet.Symbols,
     header: DocumentHeader,
     fmt: DocumentFormat,
+    through: date | None = None,
 ) -> DocumentFile:
-    """Bảng chấm công (C01a-HD) of each unit for a month, as XLSX (a sheet per unit) or PDF."""
+    """Bảng chấm công (C01a-HD) of each unit for a month, as XLSX (a sheet per unit) or PDF;
+    ``through``: the last day counted of a month not over (its title says so)."""
     from calendar import monthrange
-    from datetime import date
 
     first, last = date(year, month, 1), date(year, month, monthrange(year, month)[1])
-    people = month_marks(db, unit_ids, first, last)
+    people = month_marks(db, unit_ids, first, through or last)  # no day not yet closed
     members: dict[int, list[PersonMonth]] = {}
     for person in people:
         members.setdefault(person.unit_id, []).append(person)
+    refs = unit_refs(db, unit_ids)
     units = [
         (u.name, timesheet.build_rows(members[u.id], year, month, symbols))
-        for u in unit_refs(db, unit_ids)
+        for u in refs
         if u.id in members
     ]
+    if not units:  # nobody in the units asked for: their blank forms, to fill in by hand
+        units = [(u.name, []) for u in refs]
     stem = f"bang-cham-cong-{year}{month:02d}"
     if fmt == "pdf":
         return DocumentFile(
-            timesheet.to_pdf(header, units, year, month, symbols), PDF, f"{stem}.pdf"
+            timesheet.to_pdf(header, units, year, month, symbols, through), PDF, f"{stem}.pdf"
         )
     return DocumentFile(
-        timesheet.to_xlsx(header, units, year, month, symbols), XLSX, f"{stem}.xlsx"
+        timesheet.to_xlsx(header, units, year, month, symbols, through), XLSX, f"{stem}.xlsx"
     )
 
 

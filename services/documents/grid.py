@@ -85,20 +85,43 @@ def draw_grid(
     bottom_limit = pdf.h - pdf.b_margin
     ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
 
-    pdf.set_font(family, "B", size)
-    heads = [_wrap(c.header, c.width - 2 * pad, measure, "B") for c in columns]
-    head_height = max(len(h) for h in heads) * line_height + 2 * pad
+    # Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
+    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page.
+    placed: list[tuple[float, list[tuple[str, float, float]]]] = []  # size, (text, dx, dy)
+    head_height = 0.0
+    for column in columns:
+        room = column.width - 2 * pad
+        head_size = size
+        pdf.set_font(family, "B", head_size)
+        while head_size > 4.5 and any(
+            pdf.get_string_width(word) > room for word in column.header.split()
+        ):
+            head_size -= 0.25
+            pdf.set_font(family, "B", head_size)
+        lines = _wrap(column.header, room, lambda _s, t: float(pdf.get_string_width(t)), "B")
+        step = line_height * head_size / size
+        placed.append(
+            (
+                head_size,
+                [
+                    (text, (column.width - pdf.get_string_width(text)) / 2, n * step)
+                    for n, text in enumerate(lines)
+                ],
+            )
+        )
+        head_height = max(head_height, len(lines) * step + 2 * pad)
 
     def headings() -> float:
         y = float(pdf.get_y())
-        pdf.set_font(family, "B", size)
         pdf.set_fill_color(*fill)
         pdf.rect(xs[0], y, xs[-1] - xs[0], head_height, style="DF")
-        for i, (column, lines) in enumerate(zip(columns, heads, strict=True)):
-            top = y + (head_height - len(lines) * line_height) / 2
-            for n, text in enumerate(lines):
-                x = xs[i] + (column.width - measure("B", text)) / 2
-                pdf.text(x, top + n * line_height + ascent, text)
+        for i, (head_size, lines) in enumerate(placed):
+            pdf.set_font(family, "B", head_size)
+            block = lines[-1][2] + line_height * head_size / size if lines else 0.0
+            top = y + (head_height - block) / 2
+            for text, dx, dy in lines:
+                pdf.text(xs[i] + dx, top + dy + ascent * head_size / size, text)
+        pdf.set_font(family, "", size)
         return y
 
     block_top = float(pdf.get_y())

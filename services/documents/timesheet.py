@@ -100,13 +100,17 @@ def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, floa
         return []
     if mark.status == "holiday":
         return [(t["holiday"], 1.0)]
-    if mark.status == "absent":
-        if mark.absence_review == "dismissed":
-            return [(t["present"], 1.0)]
-        if mark.absence_review == "excused":
-            return [(t.get(mark.absence_reason or "other", t["other"]), 1.0)]
-        return [(t["absent"], 1.0)]
     excused = [t.get(kind, t["other"]) for _, kind in mark.excused]
+    if mark.status == "absent":
+        # the sessions not covered by an approved excuse (a morning's leave, then absent in
+        # the afternoon: "P/V", half a day in each column, as the summaries count it)
+        covered = [(s, 0.5) for s in excused[:1]]
+        rest = 1.0 - sum(share for _, share in covered)
+        if mark.absence_review == "dismissed":
+            return [(t["present"], rest), *covered]
+        if mark.absence_review == "excused":
+            return [*covered, (t.get(mark.absence_reason or "other", t["other"]), rest)]
+        return [*covered, (t["absent"], rest)]
     if mark.status == "on_leave":
         share = 1.0 / len(excused) if excused else 1.0
         return [(s, share) for s in excused] or [(t["other"], 1.0)]
@@ -120,6 +124,13 @@ def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, floa
         parts.append((t["absent"], mark.absent_share))
     worked = 1.0 - sum(share for _, share in parts)
     return [(t["present"], round(worked, 2)), *parts] if worked > 0 else parts
+
+
+def month_title(year: int, month: int, through: date | None = None) -> str:
+    """ "Tháng 12 năm 2026", and for a month not over "… (số liệu đến hết ngày 15/12/2026)":
+    the days after it are blank because they have not been worked yet, not because nobody came."""
+    title = f"Tháng {month:02d} năm {year}"
+    return f"{title} (số liệu đến hết ngày {through:%d/%m/%Y})" if through else title
 
 
 def _cell(parts: list[tuple[Symbol, float]]) -> str:
@@ -181,6 +192,7 @@ def _write_unit(
     month: int,
     rows: Sequence[Row],
     symbols: Symbols,
+    through: date | None = None,
 ) -> None:
     """The form on one sheet, rows in order (constant memory: a province has a thousand units)."""
     ndays = calendar.monthrange(year, month)[1]
@@ -198,7 +210,7 @@ def _write_unit(
     ws.write(1, form_col, FORM_SOURCE, f.italic)
     ws.write(2, 0, "Mã QHNS: ................", f.plain)
     ws.merge_range(4, 0, 4, last, TITLE, f.title)
-    ws.merge_range(5, 0, 5, last, f"Tháng {month:02d} năm {year}", f.center)
+    ws.merge_range(5, 0, 5, last, month_title(year, month, through), f.center)
     # Rows are written in order (constant memory), so the three first headings are not
     # merged down: the cell below each stays blank in the heading's format.
     ws.write_row(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
@@ -250,13 +262,17 @@ def to_xlsx(
     year: int,
     month: int,
     symbols: Symbols,
+    through: date | None = None,
 ) -> bytes:
-    """One sheet per unit: the form with its header, rows, Cộng, signatures and legend."""
+    """One sheet per unit: the form with its header, rows, Cộng, signatures and legend;
+    ``through``: the last day counted of a month not over."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
     f = _Formats(book)
     for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
-        _write_unit(book.add_worksheet(title), f, header, unit_name, year, month, rows, symbols)
+        _write_unit(
+            book.add_worksheet(title), f, header, unit_name, year, month, rows, symbols, through
+        )
     book.close()
     return out.getvalue()
 
@@ -271,6 +287,7 @@ def to_pdf(
     year: int,
     month: int,
     symbols: Symbols,
+    through: date | None = None,
 ) -> bytes:
     """The form on A4 landscape, one unit after another (each on its own pages)."""
     from services.documents.grid import Column, draw_grid
@@ -309,7 +326,7 @@ def to_pdf(
         pdf.multi_cell(110, 3.8, FORM_SOURCE, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_y(max(pdf.get_y(), y + 14))
         pdf.centered(TITLE, "B", 13, 6)
-        pdf.centered(f"Tháng {month:02d} năm {year}", "", 9, 5)
+        pdf.centered(month_title(year, month, through), "", 9, 5)
         pdf.ln(1)
         columns = [
             Column(h, w, "L" if i in (1, 2) else "C", wrap=i in (1, 2))

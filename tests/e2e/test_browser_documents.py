@@ -44,11 +44,14 @@ def test_a_unit_head_adjusts_a_score_and_downloads_the_timesheet(
             if name == "desktop":
                 row.locator("summary").click()
                 row.locator("input[name=score]").fill("3,5")
+                row.locator("select[name=flag]").select_option("not_good")
                 row.locator("textarea[name=note]").fill("Đi muộn không báo trước")
                 row.locator("button[value=adjust]").click()
                 page.wait_for_selector("p.ok")
             text = page.locator(f"#p{e1}").inner_text()
             assert "Đã điều chỉnh" in text and "Đi muộn không báo trước" in text
+            # nothing wider than the screen (a long thi đua flag once pushed every row out)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             page.screenshot(path=str(SCREENS / f"scores-{name}.png"), full_page=True)
             page.close()
         browser.close()

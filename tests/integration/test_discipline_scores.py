@@ -13,7 +13,7 @@ from kycuong.errors import NotFound
 from rules.discipline_score import ScoreRule
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
-from services.discipline_scores import ScoreError, decide, month_scores, to_json
+from services.discipline_scores import PersonScore, ScoreError, decide, month_scores, to_json
 from store.db import db_session
 from store.excuses import add_excuse
 from store.models import Employee
@@ -117,3 +117,37 @@ def test_a_head_cannot_decide_for_someone_outside_their_units(month: Engine) -> 
                 today=TODAY,
             )
     assert error.value.code == "not_found"
+
+
+def test_a_flag_given_without_a_score_is_an_adjustment_not_a_silent_confirmation(
+    sqlite_engine: Engine,
+) -> None:
+    """POST {"flag": "not_excellent", "note": …} with no score: the head changes the thi đua
+    flag and keeps the suggested score; the flag is recorded (and needs its reason), never
+    dropped in favour of a confirmation of the suggestion's."""
+    make_month(sqlite_engine)
+    with db_session(sqlite_engine) as db:
+        employee_id = db.scalars(select(Employee.id).where(Employee.code == "E0001")).one()
+
+        def flag_only(note: str) -> object:
+            return decide(
+                db,
+                None,
+                employee_id,
+                2026,
+                11,
+                RULE,
+                score=None,
+                flag="not_excellent",
+                note=note,
+                by="truongphong",
+                now=NOW,
+                today=TODAY,
+            )
+
+        with pytest.raises(ScoreError) as error:
+            flag_only("")
+        assert error.value.code == "note_required"
+        decided = flag_only("Đi muộn hai lần trong quý")
+    assert isinstance(decided, PersonScore)
+    assert (decided.decision, decided.score, decided.flag) == ("adjusted", 4.5, "not_excellent")

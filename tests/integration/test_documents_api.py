@@ -7,17 +7,18 @@ import io
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from api.app import create_app
 from kycuong.settings import Settings
 from store.db import db_session
-from store.models import Employee
+from store.models import Agency, Employee, Unit
 from store.users import create_user
 from tests.integration.month import make_month
 
 
-def _client(engine: Engine) -> TestClient:
+def _client(engine: Engine, **configured: object) -> TestClient:
     make_month(engine)
     with db_session(engine) as db:
         create_user(
@@ -31,7 +32,9 @@ def _client(engine: Engine) -> TestClient:
         create_user(db, "noivu", "mật-khẩu-nội-vụ", "noi_vu", agency_code="AG")
         create_user(db, "vanthu", "mật-khẩu-văn-thư", "hr_clerk", agency_code="AG")
     settings = Settings(
-        database_url=str(engine.url), api_secret="test-secret-of-at-least-thirty-two-bytes"
+        database_url=str(engine.url),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+        **configured,  # type: ignore[arg-type]
     )
     return TestClient(create_app(settings, engine))
 
@@ -73,6 +76,38 @@ def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     )
     assert future.status_code == 400
     assert future.json()["error"]["code"] == "period_not_started"
+
+
+def test_a_unit_with_nobody_gets_its_blank_form_not_an_empty_workbook(
+    sqlite_engine: Engine,
+) -> None:
+    """A new unit (nobody yet): its C01a-HD form with the header and a zero "Cộng", to fill in
+    by hand; not a workbook holding one blank "Sheet1", nor a PDF with no form on it."""
+    client = _client(sqlite_engine)
+    with db_session(sqlite_engine) as db:
+        agency = db.scalars(select(Agency.id).where(Agency.code == "AG")).one()
+        empty = Unit(agency_id=agency, code="P9", name="Trung tâm Lưu trữ lịch sử")
+        db.add(empty)
+        db.flush()
+        unit_id = empty.id
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    asked = {"year": 2026, "month": 11, "unit_id": unit_id}
+    sheet = client.get("/api/documents/timesheets", params=asked, headers=noivu)
+    assert sheet.status_code == 200, sheet.text
+    book = load_workbook(io.BytesIO(sheet.content))
+    assert book.sheetnames == ["Trung tâm Lưu trữ lịch sử"]
+    texts = [
+        c.value
+        for row in book["Trung tâm Lưu trữ lịch sử"].iter_rows()
+        for c in row
+        if c.value is not None
+    ]
+    assert "BẢNG CHẤM CÔNG" in texts and "Cộng" in texts
+    assert "Bộ phận: Trung tâm Lưu trữ lịch sử" in texts
+    pdf = client.get("/api/documents/timesheets", params={**asked, "format": "pdf"}, headers=noivu)
+    assert pdf.status_code == 200
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "BẢNG CHẤM CÔNG" in text and "Trung tâm Lưu trữ lịch sử" in text
 
 
 def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_decide(
@@ -127,3 +162,70 @@ def test_the_csv_per_person_leaves_the_staff_count_empty(sqlite_engine: Engine) 
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
     staff = rows[0].index("Tổng số CBCCVC")
     assert [r[staff] for r in rows[1:]] == ["", "", ""]
+
+
+def test_the_scores_follow_the_agencys_rule_from_configuration(sqlite_engine: Engine) -> None:
+    """KC_SCORE_RULE: 3 points a day of unexcused absence and the agency's quy chế as source;
+    E0002's two days cost 6 of 5 points (floor 0), not the default 4."""
+    own = {"per_absent_day": 3, "source": "Quy chế văn hóa công vụ của Sở"}
+    client = _client(sqlite_engine, score_rule=own)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    scores = client.get("/api/scores", params={"year": 2026, "month": 11}, headers=noivu).json()
+    item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
+    assert (item["suggested_score"], item["reasons"][0]["points"]) == (0.0, -6.0)
+    assert scores["rule_source"] == "Quy chế văn hóa công vụ của Sở"
+
+
+def test_every_route_to_the_report_addresses_it_as_configured(sqlite_engine: Engine) -> None:
+    """KC_REPORT_RECIPIENT and KC_REPORT_PLACE reach the report whether it is pulled from
+    /api/documents, /api/summaries or the Báo cáo page (the last two said "Sở Nội vụ" and no
+    place, whatever the settings)."""
+    client = _client(
+        sqlite_engine, report_recipient="Ủy ban nhân dân tỉnh Thử nghiệm", report_place="Hà Nội"
+    )
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    month = {"year": 2026, "month": 11}
+    for route, params in (
+        ("/api/documents/discipline-report", month),
+        ("/api/summaries", {**month, "format": "xlsx"}),
+    ):
+        answer = client.get(route, params=params, headers=noivu)
+        assert answer.status_code == 200, answer.text
+        sheet = load_workbook(io.BytesIO(answer.content))["Tổng hợp"]
+        texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+        assert "Kính gửi: Ủy ban nhân dân tỉnh Thử nghiệm" in texts, route
+        assert any(t.startswith("Hà Nội, ngày ") for t in texts), route
+
+
+def test_a_timesheet_pulled_mid_month_says_up_to_which_day_it_counts(
+    sqlite_engine: Engine,
+) -> None:
+    """Pulled on 16/11, November's form is titled "Tháng 11 năm 2026 (số liệu đến hết ngày
+    15/11/2026)": the blank days after it are days to come, not days nobody came."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from services.documents import downloads
+    from services.scope import Scope
+
+    make_month(sqlite_engine)
+    settings = Settings(api_secret="test-secret-of-at-least-thirty-two-bytes")
+    mid = datetime(2026, 11, 16, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with db_session(sqlite_engine) as db:
+        asked = downloads.Asked(Scope(1, "noivu", "noi_vu", None), settings, mid)
+        doc = downloads.timesheets(db, asked, year=2026, month=11, unit_id=None, file_format="xlsx")
+        pdf = downloads.timesheets(db, asked, year=2026, month=11, unit_id=None, file_format="pdf")
+        ended = downloads.Asked(asked.scope, settings, mid.replace(month=12, day=1))
+        whole = downloads.timesheets(
+            db, ended, year=2026, month=11, unit_id=None, file_format="xlsx"
+        )
+    title = "Tháng 11 năm 2026 (số liệu đến hết ngày 15/11/2026)"
+    assert load_workbook(io.BytesIO(doc.content))["Phòng Một"]["A6"].value == title
+    assert title in " ".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+    assert load_workbook(io.BytesIO(whole.content))["Phòng Một"]["A6"].value == "Tháng 11 năm 2026"
+    # today (16/11) and after are blank, and counted nowhere: 10 working days up to 15/11
+    sheet = load_workbook(io.BytesIO(doc.content))["Phòng Một"]
+    on_time = next(
+        r for r in sheet.iter_rows(min_row=11, values_only=True) if r[2] == "Chuyên viên"
+    )
+    assert on_time[3 + 15 : 3 + 30] == (None,) * 15 and on_time[3 + 30] == 10

@@ -190,7 +190,12 @@ def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_t
     with db_session(office.engine) as db:
         enqueue(db, keys_for_days(db, date(2026, 11, 1), date(2026, 11, 30)), "test")
     rig.run()
-    settings = Settings(absence_days_per_month_flag=5, public_url=URL)
+    settings = Settings(
+        absence_days_per_month_flag=5,
+        public_url=URL,
+        report_recipient="Ủy ban nhân dân tỉnh Thử nghiệm",
+        report_place="Hà Nội",
+    )
     first = datetime(2026, 12, 1, 6, 59, tzinfo=TZ)
     with db_session(office.engine) as db:
         assert monthly_reports(db, first, time(7, 0), settings, TZ) == 0  # not yet
@@ -210,6 +215,9 @@ def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_t
     book = load_workbook(BytesIO(attachment.get_content()))
     cells = {str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
     assert any("Phòng Một" in c for c in cells)
+    # addressed and dated as configured, like the report pulled from the pages
+    assert "Kính gửi: Ủy ban nhân dân tỉnh Thử nghiệm" in cells
+    assert any(c.startswith("Hà Nội, ngày ") for c in cells)
 
 
 def test_a_provisional_absence_gets_its_notice_only_once_it_is_final(office: Office) -> None:

@@ -132,6 +132,10 @@ def test_a_head_confirms_and_adjusts_scores_with_a_reason(world: World) -> None:
         for cell in row
     ]
     assert 3.5 in values and "Đi muộn không báo trước" in values
+    # when, in local time and dd/mm/yyyy, beside who
+    assert any(
+        isinstance(v, str) and re.fullmatch(r"\d\d/\d\d/20\d\d \d\d:\d\d", v) for v in values
+    )
 
 
 def test_scores_out_of_scope_forged_or_without_the_right_are_refused(world: World) -> None:

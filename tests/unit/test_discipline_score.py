@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rules.discipline_score import MonthRecord, ScoreRule, suggest_score
 
 RULE = ScoreRule()
@@ -48,3 +50,29 @@ def test_missing_punches_are_tolerated_up_to_the_configured_number() -> None:
 def test_the_score_never_goes_below_zero() -> None:
     s = suggest_score(MonthRecord(working_days=20, absent_days=10), RULE)
     assert s.score == 0.0
+
+
+def test_an_agency_sets_its_own_figures_and_source_and_a_misspelt_key_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from kycuong.settings import Settings
+
+    rule = ScoreRule.with_overrides(
+        {"per_absent_day": 3, "tolerated_late_or_early": 1.0, "source": "Quy chế của Sở"}
+    )
+    assert (rule.per_absent_day, rule.tolerated_late_or_early, rule.source) == (
+        3.0,
+        1,
+        "Quy chế của Sở",
+    )
+    # one day absent: 5 − 3 (not 5 − 2); the one late arrival is tolerated
+    month = MonthRecord(working_days=20, late_count=1, late_minutes=10, absent_days=1)
+    assert suggest_score(month, rule).score == 2.0
+    assert suggest_score(month, RULE).score == 2.5
+    with pytest.raises(ValueError, match="per_absent_days"):
+        ScoreRule.with_overrides({"per_absent_days": 3})
+    with pytest.raises(ValueError, match="số không âm"):
+        ScoreRule.with_overrides({"per_absent_day": -1})
+    with pytest.raises(ValidationError, match="không có mục"):
+        Settings(score_rule={"per_absent_days": 3})
+    assert Settings(score_rule={"per_absent_day": 1}).score_rule == {"per_absent_day": 1}

@@ -51,3 +51,16 @@ def test_a_symbol_can_be_configured() -> None:
 
 def test_weekends_and_days_to_come_are_blank() -> None:
     assert parts(mark("weekend")) == [] and parts(mark("pending")) == []
+
+
+def test_a_morning_of_leave_and_an_afternoon_absent_split_the_day() -> None:
+    """The day is judged absent (no punch), but the morning was approved leave: half P, half V,
+    as the discipline report counts it (0.5 day of unexcused absence), not a whole V."""
+    half = mark("absent", excused=(("morning", "annual_leave"),), absent_share=0.5)
+    assert parts(half) == [("P", 0.5), ("V", 0.5)]
+    assert parts(
+        mark("absent", excused=(("morning", "sick_leave"),), absence_review="dismissed")
+    ) == [
+        ("+", 0.5),
+        ("Ô", 0.5),
+    ]
