@@ -134,6 +134,38 @@ def test_a_page_without_a_session_returns_to_sign_in_and_then_to_the_page(world:
     assert back.headers["location"] == f"/vi-pham/{late}"
 
 
+# What browsers read as another host: //x, /\\x (a backslash is a slash to them), /<tab>/x.
+OFF_SITE = [
+    "//evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "/\t/evil.example",
+    "https://e.x",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_next_never_leads_to_another_site(world: World, target: str) -> None:
+    client = browser(world)
+    page = client.get("/", params={"next": target})
+    assert target not in page.text  # the sign-in form does not carry it
+    signed = client.post(
+        "/dang-nhap",
+        data={"username": "head_a1", "password": PASSWORD, "csrf": csrf_of(page.text)}
+        | {"next": target},
+        follow_redirects=False,
+    )
+    assert signed.headers["location"] == "/vi-pham"
+    assert (
+        client.get("/", params={"next": target}, follow_redirects=False).headers["location"]
+        == "/vi-pham"
+    )
+    # The "Tiếp tục" link after a password change is a plain href: no server quoting saves it.
+    done = client.get("/doi-mat-khau", params={"da_doi": "1", "next": target})
+    assert done.status_code == 200 and 'href="/"' in done.text
+    assert "evil.example" not in done.text and "e.x" not in done.text
+
+
 def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: World) -> None:
     client = browser(world)
     sign_in(client, "head_a1")
