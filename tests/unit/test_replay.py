@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kycuong.cli import main
+from kycuong.replay import ReplayError, parse_rules
 from rules.config import RulesDoc
 from tests.support import ROOT
 
@@ -372,3 +373,17 @@ def test_observes_holidays_may_be_written_under_the_rota() -> None:
     )
     both = {"observes_holidays": True, "rota": {**rota, "observes_holidays": True}}
     assert RulesDoc.model_validate({"schedule": both}).schedule.value().observes_holidays
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError in json
+        "a = " + "[" * 50_000 + "]" * 50_000,  # and in tomllib
+        "a = " + "{b = " * 20_000 + "1" + "}" * 20_000,
+        '{"late_grace_minutes": 1' + "0" * 5000 + "}",  # a number of 5,000 digits
+    ],
+)
+def test_a_hostile_rules_file_is_refused_in_vietnamese_not_crashed_on(text: str) -> None:
+    with pytest.raises(ReplayError, match="không đọc được"):
+        parse_rules(text, "quy-dinh.json")
