@@ -145,6 +145,19 @@ def install(
             _body("invalid_value", "Dữ liệu chứa ký tự hoặc giá trị không hợp lệ"), status_code=400
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
+        # A fault of ours: the log keeps the traceback (Starlette re-raises after this
+        # answer), the person gets a Vietnamese page or error body, never a traceback.
+        try:
+            shown = await as_page(request, 500)
+        except Exception:  # the page itself failed (the database may be the fault)
+            shown = None
+        return shown or JSONResponse(
+            _body("internal_error", "Lỗi hệ thống, vui lòng thử lại sau hoặc báo quản trị viên"),
+            status_code=500,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         shown = await as_page(request, exc.status_code) if exc.status_code in (404, 405) else None

@@ -113,6 +113,7 @@ ERROR_TITLES = {
     409: "Không thực hiện được",
     422: "Dữ liệu không hợp lệ",
     429: "Thử lại sau",
+    500: "Lỗi hệ thống",
 }
 
 

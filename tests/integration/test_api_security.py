@@ -257,3 +257,21 @@ def test_kycuong_api_refuses_to_start_with_a_published_secret(tmp_path: Path) ->
     )
     assert run.returncode == 2, run.stderr
     assert "KC_API_SECRET must be at least 32" in run.stderr
+
+
+def test_an_unexpected_fault_answers_in_vietnamese_without_a_traceback(engine: Engine) -> None:
+    app = create_app(settings_for(engine, api_secret="x" * 40), engine)
+
+    def boom() -> None:
+        raise RuntimeError("secret internals: /srv/kycuong/db.py line 42")
+
+    app.add_api_route("/api/boom", boom)
+    app.add_api_route("/trang-loi", boom)
+    client = TestClient(app, raise_server_exceptions=False)
+    api = client.get("/api/boom")
+    assert api.status_code == 500 and api.json()["error"]["code"] == "internal_error"
+    page = client.get("/trang-loi")
+    assert page.status_code == 500 and "text/html" in page.headers["content-type"]
+    assert "Lỗi hệ thống" in page.text and "báo quản trị viên" in page.text
+    for answer in (api, page):
+        assert "secret internals" not in answer.text and "Traceback" not in answer.text
