@@ -160,12 +160,16 @@ def install(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        shown = await as_page(request, exc.status_code) if exc.status_code in (404, 405) else None
+        shown = (
+            await as_page(request, exc.status_code) if exc.status_code in (400, 404, 405) else None
+        )
         if shown is not None:
             if exc.headers:
                 shown.headers.update(exc.headers)
             return shown
         messages = {
+            # Starlette's own 400s (a multipart body it cannot parse) say it in English.
+            400: ("invalid_request", "Dữ liệu gửi lên không đọc được"),
             401: ("unauthorized", "Chưa đăng nhập hoặc phiên đã hết hạn"),
             404: ("not_found", "Không tìm thấy địa chỉ yêu cầu"),
             405: ("method_not_allowed", "Phương thức không được hỗ trợ"),

@@ -14,6 +14,8 @@ from web import common
 JSON_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 MESSAGES = {
+    400: "Dữ liệu gửi lên không đọc được (biểu mẫu hoặc tệp bị cắt ngang). Hãy tải lại trang "
+    "rồi gửi lại.",
     404: "Địa chỉ này không có trong Kỷ Cương. Hãy kiểm tra lại đường dẫn hoặc chọn một mục "
     "trong trình đơn.",
     405: "Trang này không nhận thao tác vừa gửi. Hãy quay lại trang trước và dùng nút trên trang.",

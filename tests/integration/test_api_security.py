@@ -292,3 +292,18 @@ def test_an_oversized_upload_to_a_page_is_413_not_500(engine: Engine, path: str)
         )
     assert status in (413, None), f"{path} answered {status}"
     assert sent < 20 * 1024 * 1024
+
+
+def test_a_body_that_cannot_be_parsed_is_explained_in_vietnamese(
+    engine: Engine, client: TestClient
+) -> None:
+    garbled = {"content-type": "multipart/form-data; boundary=x"}
+    page = client.post("/nhap-danh-sach", content=b"not multipart at all", headers=garbled)
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    assert "không đọc được" in page.text and "Invalid multipart" not in page.text
+    api = client.post("/api/excuses/import", content=b"not multipart at all", headers=garbled)
+    assert api.status_code == 400
+    assert api.json()["error"] == {
+        "code": "invalid_request",
+        "message": "Dữ liệu gửi lên không đọc được",
+    }
