@@ -333,3 +333,14 @@ def test_a_web_sign_out_ends_the_session_on_the_server(world: World) -> None:
     assert thief.get("/vi-pham", follow_redirects=False).status_code == 303
     assert sign_in(client, "head_a1").status_code == 303  # a new session works
     assert client.get("/vi-pham", follow_redirects=False).status_code == 200
+
+
+def test_a_nul_character_in_a_form_is_refused_in_vietnamese(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    late = world.violation_id("e1", "late")
+    token = csrf_of(client.get(f"/vi-pham/{late}").text)
+    form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp\x00 ở tỉnh"}
+    answer = client.post(f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token})
+    assert answer.status_code == 400, answer.text[:300]
+    assert "text/html" in answer.headers["content-type"] and "không hợp lệ" in answer.text
