@@ -99,7 +99,11 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
-PageRenderer = Callable[[Request, int], Response]
+PageRenderer = Callable[[Request, int, str | None], Response]
+BAD_VALUE_PAGE = (
+    "Dữ liệu chứa ký tự hoặc giá trị không hợp lệ (ví dụ ký tự điều khiển dán từ tệp khác). "
+    "Hãy quay lại, sửa rồi gửi lại."
+)
 
 
 def install(
@@ -110,10 +114,10 @@ def install(
     """Map errors to ``{"error": {...}}``; with ``page``, a browser path (``wants_json`` false)
     gets an HTML page instead for an unknown address, a wrong method or an unreadable value."""
 
-    async def as_page(request: Request, status: int) -> Response | None:
+    async def as_page(request: Request, status: int, message: str | None = None) -> Response | None:
         if page is None or wants_json is None or wants_json(request.url.path):
             return None
-        return await run_in_threadpool(page, request, status)
+        return await run_in_threadpool(page, request, status, message)
 
     @app.exception_handler(KcError)
     async def _domain_error(_request: Request, exc: KcError) -> JSONResponse:
@@ -139,20 +143,40 @@ def install(
         )
 
     @app.exception_handler(DataError)
-    async def _bad_value(_request: Request, _exc: DataError) -> JSONResponse:
+    async def _bad_value(request: Request, _exc: DataError) -> Response:
         # The database refused a value the schema let through (a NUL byte, an odd number).
+        shown = await as_page(request, 400, BAD_VALUE_PAGE)
+        if shown is not None:
+            return shown
         return JSONResponse(
             _body("invalid_value", "Dữ liệu chứa ký tự hoặc giá trị không hợp lệ"), status_code=400
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
+        # A fault of ours: the log keeps the traceback (Starlette re-raises after this
+        # answer), the person gets a Vietnamese page or error body, never a traceback.
+        try:
+            shown = await as_page(request, 500)
+        except Exception:  # the page itself failed (the database may be the fault)
+            shown = None
+        return shown or JSONResponse(
+            _body("internal_error", "Lỗi hệ thống, vui lòng thử lại sau hoặc báo quản trị viên"),
+            status_code=500,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        shown = await as_page(request, exc.status_code) if exc.status_code in (404, 405) else None
+        shown = (
+            await as_page(request, exc.status_code) if exc.status_code in (400, 404, 405) else None
+        )
         if shown is not None:
             if exc.headers:
                 shown.headers.update(exc.headers)
             return shown
         messages = {
+            # Starlette's own 400s (a multipart body it cannot parse) say it in English.
+            400: ("invalid_request", "Dữ liệu gửi lên không đọc được"),
             401: ("unauthorized", "Chưa đăng nhập hoặc phiên đã hết hạn"),
             404: ("not_found", "Không tìm thấy địa chỉ yêu cầu"),
             405: ("method_not_allowed", "Phương thức không được hỗ trợ"),

@@ -84,7 +84,11 @@ class BodyLimit:
 
         try:
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLarge:
+        except Exception:
+            # BodyTooLarge itself, or wrapped on its way out (an http middleware's task group
+            # raises it inside an ExceptionGroup): past the limit, any fault is the body's.
+            if not exceeded:
+                raise
             if not started:
                 await _refuse(send, limit)
 

@@ -376,8 +376,12 @@ def parse_rules(text: str, path: str) -> RulesDoc:
         found = re.search(r"line (\d+)", str(exc))
         where = f"{path}:{found.group(1)}" if found else str(path)
         raise ReplayError(f"{where}: TOML không hợp lệ ({exc})") from exc
+    except (RecursionError, ValueError) as exc:  # nested too deep; a number of 4,300+ digits
+        raise ReplayError(f"{path}: tệp lồng quá sâu hoặc có số quá lớn, không đọc được") from exc
     try:
         return RulesDoc.model_validate(data)
+    except RecursionError as exc:
+        raise ReplayError(f"{path}: tệp lồng quá sâu, không đọc được") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         line = _line_of(text, tuple(first["loc"]))

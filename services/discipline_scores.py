@@ -16,6 +16,7 @@ from kycuong.errors import Invalid, NotFound
 from rules.discipline_score import FLAGS, MonthRecord, ScoreRule, Suggestion, suggest_score
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
 from services.documents.period import ReportPeriod, report_period
+from services.documents.sheets import as_text_cells
 from store.models import Employee, Unit
 from store.scores import decisions_in_force, record_decision
 from store.summaries import Line, Thresholds, person_lines
@@ -267,6 +268,7 @@ def to_xlsx(
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = "9:9"
     ws.oddFooter.center.text = "Trang &P / &N"
+    as_text_cells(ws)  # names, units and notes are data, never formulas
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -117,7 +118,7 @@ def read_table(
         )
     grid: Iterable[tuple[int, list[Cell]]]
     if content[:4] == b"PK\x03\x04":
-        grid, notes = _xlsx_rows(content)
+        grid, notes = _xlsx_rows(content, _read_limit(max_rows))
     elif filename.lower().endswith((".xlsx", ".xlsm")):
         raise Invalid("unreadable_file", "Tệp .xlsx bị hỏng hoặc không phải tệp Excel. " + SAVE_AS)
     else:
@@ -159,7 +160,12 @@ def _table(
     if ignored:
         notes.append(f"Bỏ qua các cột không dùng: {', '.join(ignored)}.")
     rows: list[Row] = []
-    for line, cells in [*head[index + 1 :], *rows_iter]:
+    # Read lazily and bounded: every line counts, blank ones too (a zip of millions of empty
+    # rows is a few hundred KB), so a file is refused as soon as it passes the limit.
+    read_limit = _read_limit(max_rows)
+    for count, (line, cells) in enumerate(itertools.chain(head[index + 1 :], rows_iter)):
+        if read_limit is not None and count + index + 1 > read_limit:
+            raise _too_many_rows(max_rows)
         values: dict[str, str] = {}
         numeric: set[str] = set()
         for position, name in mapping.items():
@@ -172,11 +178,20 @@ def _table(
             continue
         rows.append(Row(line, values, frozenset(numeric)))
         if max_rows is not None and len(rows) > max_rows:
-            message = f"Tệp có quá nhiều dòng (tối đa {max_rows:,} dòng)".replace(",", ".")
-            raise Invalid("too_many_rows", message, [message])
+            raise _too_many_rows(max_rows)
     if not rows:
         raise Invalid("no_rows", "Tệp không có dòng dữ liệu nào dưới dòng tiêu đề.")
     return Table(rows, frozenset(mapping.values()), notes)
+
+
+def _read_limit(max_rows: int | None) -> int | None:
+    """How many lines, blank ones included, may be read for ``max_rows`` data rows."""
+    return None if max_rows is None else 2 * max_rows + HEADER_SEARCH_ROWS
+
+
+def _too_many_rows(max_rows: int | None) -> Invalid:
+    message = f"Tệp có quá nhiều dòng (tối đa {max_rows or 0:,} dòng)".replace(",", ".")
+    return Invalid("too_many_rows", message, [message])
 
 
 def _find_header(
@@ -202,23 +217,70 @@ def _find_header(
     return best
 
 
-def _xlsx_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Cell]]], list[str]]:
+def _xlsx_rows(
+    content: bytes, read_limit: int | None = None
+) -> tuple[Iterator[tuple[int, list[Cell]]], list[str]]:
     """The first sheet's rows, read lazily (a huge sheet is refused by its row count)."""
     from openpyxl import load_workbook
 
     with _unreadable_excel():
+        _refuse_zip_bomb(content, read_limit)
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # a declared A1:XFD1048576 would pad every row
     notes = []
     if len(book.worksheets) > 1:
         notes.append(f"Chỉ đọc trang tính đầu tiên (“{sheet.title}”).")
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         with _unreadable_excel():
-            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            lines = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+            for line, values in enumerate(lines, start=1):
                 yield line, [_cell(v) for v in values]
 
     return rows(), notes
+
+
+# An XLSX is a zip: what it unpacks to is bounded before anything is unpacked. A 5 MB sheet of
+# ordinary rows unpacks to about 60 MB; a zip bomb of 1 MB unpacks to gigabytes.
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+MAX_ZIP_MEMBERS = 1000
+
+
+MAX_COLUMNS = 256  # an import has a dozen columns; Excel allows 16,384
+
+
+def _refuse_zip_bomb(content: bytes, read_limit: int | None) -> None:
+    """Refuse an XLSX that unpacks to too much, or whose sheets hold more rows than may be
+    read: counted at C speed before openpyxl, which scans every sheet that declares no size."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise Invalid(
+                "file_too_large",
+                "Tệp Excel quá lớn khi giải nén (tối đa 128 MB): hãy chia nhỏ tệp hoặc xóa các "
+                "trang tính, hình ảnh không cần thiết rồi gửi lại.",
+            )
+        if read_limit is None:
+            return
+        sheets = [m for m in members if re.fullmatch(r"xl/worksheets/[^/]+\.xml", m.filename)]
+        if any(_rows_in(archive, sheet) > read_limit for sheet in sheets):
+            raise _too_many_rows((read_limit - HEADER_SEARCH_ROWS) // 2)
+
+
+def _rows_in(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The ``<row`` elements of a sheet (with or without a namespace prefix)."""
+
+    def rows(text: bytes) -> int:
+        return text.count(b"<row") + text.count(b":row ")
+
+    count, tail = 0, b""
+    with archive.open(member) as source:
+        while chunk := source.read(1 << 20):
+            text = tail + chunk  # a tag cut between two chunks is seen whole, counted once
+            count += rows(text) - rows(tail)
+            tail = text[-5:]
+    return count
 
 
 @contextmanager

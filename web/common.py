@@ -101,6 +101,19 @@ def landing(role: str, requested: str) -> str:
     return requested
 
 
+def safe_next(target: str, default: str = "/vi-pham") -> str:
+    """A ``?next=`` target that stays on this site: a path, never another host.
+
+    Browsers read ``/\\evil.example`` as ``//evil.example`` and drop tabs and newlines, so a
+    target with a backslash, a control character or a space is refused as well as ``//…``.
+    """
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in target):
+        return default
+    return target
+
+
 def sign_in_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/?next={quote(target)}", status_code=303)
@@ -115,6 +128,7 @@ ERROR_TITLES = {
     409: "Không thực hiện được",
     422: "Dữ liệu không hợp lệ",
     429: "Thử lại sau",
+    500: "Lỗi hệ thống",
 }
 
 

@@ -14,11 +14,15 @@ from web import common
 JSON_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 MESSAGES = {
+    400: "Dữ liệu gửi lên không đọc được (biểu mẫu hoặc tệp bị cắt ngang). Hãy tải lại trang "
+    "rồi gửi lại.",
     404: "Địa chỉ này không có trong Kỷ Cương. Hãy kiểm tra lại đường dẫn hoặc chọn một mục "
     "trong trình đơn.",
     405: "Trang này không nhận thao tác vừa gửi. Hãy quay lại trang trước và dùng nút trên trang.",
     422: "Một giá trị trong biểu mẫu hoặc đường dẫn không đọc được (quá dài hoặc sai dạng). "
     "Hãy quay lại, sửa rồi gửi lại.",
+    500: "Đã có lỗi trong hệ thống khi xử lý yêu cầu này. Hãy thử lại sau ít phút; nếu vẫn lỗi, "
+    "báo quản trị viên (thời điểm và thao tác vừa làm).",
 }
 
 
@@ -34,5 +38,9 @@ def error_page(request: Request, status: int, message: str | None = None) -> Res
             who = common.visitor(request, db)
     except Unauthorized:
         who = None
+    except Exception:
+        if status < 500:
+            raise
+        who = None  # the fault may be the database itself: the page without a menu
     text = message or MESSAGES.get(status, common.error_title(status))
     return common.page(request, "not_found.html", status, visitor=who, message=text)

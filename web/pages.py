@@ -64,13 +64,19 @@ def favicon() -> Response:
 
 def _safe_next(target: str) -> str:
     # Only paths of this site: never an open redirect to another host.
-    return target if target.startswith("/") and not target.startswith("//") else "/vi-pham"
+    return common.safe_next(target)
 
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
     token = web_session.new_prelogin_token()
     response = common.page(
-        request, "sign_in.html", status, visitor=None, csrf=token, next=next_url, error=error
+        request,
+        "sign_in.html",
+        status,
+        visitor=None,
+        csrf=token,
+        next=_safe_next(next_url),
+        error=error,
     )
     response.set_cookie(
         web_session.PRELOGIN_COOKIE,

@@ -302,7 +302,7 @@ def assign_role(
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    return common.safe_next(target, "/")
 
 
 @router.get("/doi-mat-khau", response_class=HTMLResponse)

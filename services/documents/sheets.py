@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from copy import copy
-from typing import Any
+from typing import IO, Any
 
+import xlsxwriter
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
 
@@ -28,6 +29,7 @@ ABBREVIATIONS = (
 
 def _clean(name: str) -> str:
     text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'")
+    text = text.lstrip("=+-@＝＋－＠ ")  # a title is a name, not something that reads as a formula
     return text or "Đơn vị"
 
 
@@ -92,6 +94,25 @@ def sheet_titles(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str
     return titles
 
 
+# XlsxWriter's ``write`` turns text beginning with "=" into a formula and text that looks like a
+# URL into a hyperlink: a person's name or note must stay data (OWASP, CSV/formula injection).
+DATA_ONLY = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
+def workbook(out: IO[bytes]) -> xlsxwriter.Workbook:
+    """An XlsxWriter workbook (constant memory) in which every text is written as text."""
+    return xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False, **DATA_ONLY})
+
+
+def as_text_cells(ws: Any) -> None:
+    """An openpyxl sheet with no formulas: cells openpyxl read as one (text starting with "=")
+    are written as the text they are."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 class StyledCells:
     """Write-only cells with a font, an alignment and a thin box, the style computed once per
     combination and copied (setting styles cell by cell costs ≈ 15 µs; a copy ≈ 1 µs)."""
@@ -111,6 +132,8 @@ class StyledCells:
         box: bool = False,
     ) -> Any:
         cell: Any = WriteOnlyCell(self.ws, value=value)  # type: ignore[arg-type]
+        if isinstance(value, str):
+            cell.data_type = "s"  # text, never a formula
         if font is None and align is None and not box:
             return cell
         key = (font, align, box)

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import xlsxwriter
-
 from services.documents.header import DocumentHeader
-from services.documents.sheets import sheet_titles
+from services.documents.sheets import sheet_titles, workbook
 from store.timesheets import DayMark, PersonMonth
 
 FORM = "Mẫu số C01a-HD"
@@ -267,7 +265,7 @@ def to_xlsx(
     """One sheet per unit: the form with its header, rows, Cộng, signatures and legend;
     ``through``: the last day counted of a month not over."""
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    book = workbook(out)
     f = _Formats(book)
     for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
         _write_unit(

@@ -134,6 +134,38 @@ def test_a_page_without_a_session_returns_to_sign_in_and_then_to_the_page(world:
     assert back.headers["location"] == f"/vi-pham/{late}"
 
 
+# What browsers read as another host: //x, /\\x (a backslash is a slash to them), /<tab>/x.
+OFF_SITE = [
+    "//evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "/\t/evil.example",
+    "https://e.x",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_next_never_leads_to_another_site(world: World, target: str) -> None:
+    client = browser(world)
+    page = client.get("/", params={"next": target})
+    assert target not in page.text  # the sign-in form does not carry it
+    signed = client.post(
+        "/dang-nhap",
+        data={"username": "head_a1", "password": PASSWORD, "csrf": csrf_of(page.text)}
+        | {"next": target},
+        follow_redirects=False,
+    )
+    assert signed.headers["location"] == "/vi-pham"
+    assert (
+        client.get("/", params={"next": target}, follow_redirects=False).headers["location"]
+        == "/vi-pham"
+    )
+    # The "Tiếp tục" link after a password change is a plain href: no server quoting saves it.
+    done = client.get("/doi-mat-khau", params={"da_doi": "1", "next": target})
+    assert done.status_code == 200 and 'href="/"' in done.text
+    assert "evil.example" not in done.text and "e.x" not in done.text
+
+
 def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: World) -> None:
     client = browser(world)
     sign_in(client, "head_a1")
@@ -301,3 +333,14 @@ def test_a_web_sign_out_ends_the_session_on_the_server(world: World) -> None:
     assert thief.get("/vi-pham", follow_redirects=False).status_code == 303
     assert sign_in(client, "head_a1").status_code == 303  # a new session works
     assert client.get("/vi-pham", follow_redirects=False).status_code == 200
+
+
+def test_a_nul_character_in_a_form_is_refused_in_vietnamese(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    late = world.violation_id("e1", "late")
+    token = csrf_of(client.get(f"/vi-pham/{late}").text)
+    form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp\x00 ở tỉnh"}
+    answer = client.post(f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token})
+    assert answer.status_code == 400, answer.text[:300]
+    assert "text/html" in answer.headers["content-type"] and "không hợp lệ" in answer.text

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kycuong.cli import main
+from kycuong.replay import ReplayError, parse_rules
 from rules.config import RulesDoc
 from tests.support import ROOT
 
@@ -408,3 +409,17 @@ def test_an_empty_session_list_is_refused_not_read_as_the_whole_day(
     excuses = _write(tmp_path / "e.jsonl", leave)
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--excuses", excuses, *DAY)
     assert code == 2 and "'to' (23/11/2026) trước 'from' (24/11/2026)" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError in json
+        "a = " + "[" * 50_000 + "]" * 50_000,  # and in tomllib
+        "a = " + "{b = " * 20_000 + "1" + "}" * 20_000,
+        '{"late_grace_minutes": 1' + "0" * 5000 + "}",  # a number of 5,000 digits
+    ],
+)
+def test_a_hostile_rules_file_is_refused_in_vietnamese_not_crashed_on(text: str) -> None:
+    with pytest.raises(ReplayError, match="không đọc được"):
+        parse_rules(text, "quy-dinh.json")

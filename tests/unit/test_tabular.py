@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import itertools
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -82,3 +88,78 @@ def test_dates_as_offices_write_them(text: str, day: str) -> None:
 def test_a_bad_date_names_the_column() -> None:
     with pytest.raises(ValueError, match="Ngày bắt đầu: “31/02/2024” không phải ngày hợp lệ"):
         parse_day("31/02/2024", "Ngày bắt đầu")
+
+
+# Zip bombs: an XLSX is a zip, and a few hundred KB can unpack to gigabytes or millions of rows.
+
+_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+    'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Mã cán bộ'
+    '</t></is></c><c r="B1" t="inlineStr"><is><t>Họ và tên</t></is></c></row>'
+)
+
+
+def _xlsx(sheet: Iterable[str], extra: Mapping[str, Iterable[bytes]] | None = None) -> bytes:
+    """A minimal workbook whose first sheet's XML is ``sheet``, written as it streams."""
+    ns = "http://schemas.openxmlformats.org"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            f'<Types xmlns="{ns}/package/2006/content-types"><Default Extension="rels" '
+            f'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/><Override '
+            'PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+        )
+        rel = f"{ns}/officeDocument/2006/relationships"
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{ns}/spreadsheetml/2006/main" xmlns:r="{rel}"><sheets><sheet '
+            'name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            for chunk in sheet:
+                f.write(chunk.encode())
+        for name, chunks in (extra or {}).items():
+            with z.open(name, "w", force_zip64=True) as f:
+                for part in chunks:
+                    f.write(part)
+    return out.getvalue()
+
+
+def test_a_sheet_of_millions_of_blank_rows_is_refused_without_reading_them_all() -> None:
+    blank = "<row><c/></row>" * 10_000
+
+    def sheet() -> Iterator[str]:
+        yield _HEAD
+        yield from itertools.repeat(blank, 300)  # three million rows, ≈ 150 KB zipped
+        yield '<row><c t="inlineStr"><is><t>E1</t></is></c></row></sheetData></worksheet>'
+
+    content = _xlsx(sheet())
+    assert len(content) < 1_000_000
+    started = time.perf_counter()
+    with pytest.raises(Invalid, match="quá nhiều dòng") as refused:
+        read_table(content, "bom.xlsx", SPEC, max_rows=1000)
+    assert refused.value.code == "too_many_rows"
+    assert time.perf_counter() - started < 5  # stopped near the limit, not at the end
+
+
+def test_an_xlsx_that_unpacks_to_more_than_the_limit_is_refused_before_unpacking() -> None:
+    megabyte = b"A" * (1 << 20)
+    bomb = {"xl/media/filler.bin": itertools.repeat(megabyte, 130)}
+    content = _xlsx([_HEAD, "</sheetData></worksheet>"], bomb)
+    assert len(content) < 1_000_000
+    with pytest.raises(Invalid, match="giải nén") as refused:
+        read_table(content, "bom.xlsx", SPEC, max_rows=1000)
+    assert refused.value.code == "file_too_large"
