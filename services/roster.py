@@ -266,7 +266,10 @@ def _plan_units(
                 continue
             if agency_code not in new_agencies:
                 new_agencies[agency_code] = row.get("agency_name") or agency_code
-                changes.append(f"tạo cơ quan {agency_code}")
+                changes.append(
+                    f"tạo cơ quan {agency_code}, ngày bắt đầu theo dõi "
+                    f"{_first_tracked_day(today):%d/%m/%Y}"
+                )
         key = (agency_code, code)
         if key in seen:
             twice = f"Mã đơn vị {code} trùng với dòng {seen[key]}"
@@ -323,7 +326,9 @@ def _plan_units(
 
     def write(db: DbSession, tally: _Tally) -> None:
         for agency_code, agency_name in new_agencies.items():
-            agency = Agency(code=agency_code, name=agency_name)
+            agency = Agency(
+                code=agency_code, name=agency_name, tracking_start=_first_tracked_day(today)
+            )
             db.add(agency)
             db.flush()
             agencies[agency_code] = agency
@@ -345,6 +350,18 @@ def _plan_units(
             by_key[(agency_code, code)].parent_id = target.id
 
     return rows, [write]
+
+
+def _first_tracked_day(today: date) -> date:
+    """The tracking start of an agency the import creates: tomorrow (ngày bắt đầu theo dõi).
+
+    A new install must not judge anyone for the days before its readers and roster were in
+    place, nor for the day of its setup: the first scheduler run would otherwise flag every
+    person absent for the day before (its catch-up) and the nightly reconciliation for the
+    day of the import. An earlier date is set on purpose, with its preview
+    (`kycuong agencies set-start`, the page "Quy định").
+    """
+    return today + timedelta(days=1)
 
 
 def _cycle(parents: dict[tuple[str, str], str | None], start: tuple[str, str]) -> bool:

@@ -7,7 +7,8 @@ import io
 import subprocess
 import sys
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook
@@ -255,6 +256,32 @@ def test_units_then_people_import_and_a_reimport_shows_what_changes(
     assert changed.summary() == "0 tạo mới, 1 cập nhật, 2 không đổi, 0 từ chối, 0 cảnh báo"
 
 
+def test_a_fresh_install_by_import_judges_nobody_before_the_day_after_it(
+    sqlite_engine: Engine,
+) -> None:
+    """The first go-live through the roster import, no tracking start typed: the agency the
+    file creates is tracked from tomorrow, so the scheduler's first catch-up (36 h back) and
+    the nightly reconciliation of the import day flag nobody absent."""
+    from runner.deadlines import nightly, tick
+    from runner.directory import RulesDirectory
+    from runner.worker import RecomputeWorker
+    from store.models import ViolationRecord
+
+    load_units(sqlite_engine)
+    apply(sqlite_engine, PEOPLE.encode(), "can_bo.csv")
+    with db_session(sqlite_engine) as db:
+        assert db.scalars(select(Agency)).one().tracking_start == date(2026, 12, 2)
+    directory = RulesDirectory(max_age_s=0)
+    with db_session(sqlite_engine) as db:  # the import at 12:30 on 01/12, the rules role started
+        tick(db, directory, datetime(2026, 12, 1, 5, 30, tzinfo=UTC))
+    with db_session(sqlite_engine) as db:  # 01:00 on 02/12: the import day reconciled
+        tick(db, directory, datetime(2026, 12, 1, 18, 0, tzinfo=UTC))
+        nightly(db, TODAY)
+    RecomputeWorker(sqlite_engine, directory).drain()
+    with db_session(sqlite_engine) as db:
+        assert db.scalars(select(ViolationRecord)).all() == []
+
+
 def test_a_unit_file_with_a_cycle_or_an_unknown_parent_is_refused(sqlite_engine: Engine) -> None:
     load_units(sqlite_engine)
     text = (
@@ -365,7 +392,11 @@ def test_the_cli_previews_with_dry_run_and_applies_without(
 
     dry = run("units", str(units), "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "Dòng 2: Tạo mới VP Văn phòng Sở (tạo cơ quan SNV)" in dry.stdout
+    tomorrow = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)
+    assert (
+        f"Dòng 2: Tạo mới VP Văn phòng Sở (tạo cơ quan SNV, ngày bắt đầu theo dõi "
+        f"{tomorrow:%d/%m/%Y})" in dry.stdout
+    )
     assert "Chạy thử (--dry-run): chưa thay đổi gì." in dry.stdout
     assert run("units", str(units)).returncode == 0
     bad = run("employees", str(people_file))
