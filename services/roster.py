@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -352,6 +353,20 @@ def _plan_units(
     return rows, [write]
 
 
+def _usual_card_length(values: Iterable[str]) -> int | None:
+    """The length most card numbers have, when they are digits and nearly all alike.
+
+    Without an agency card format a card that lost its leading zeros (``2000101`` among
+    ``0002000101``) is still noticed: at least 3 numbers of digits, 2 in 3 of one length.
+    """
+    lengths = Counter(len(v) for v in values if v.isdigit())
+    total = sum(lengths.values())
+    if total < 3:
+        return None
+    length, count = lengths.most_common(1)[0]
+    return length if count * 3 >= total * 2 else None
+
+
 def _first_tracked_day(today: date) -> date:
     """The tracking start of an agency the import creates: tomorrow (ngày bắt đầu theo dõi).
 
@@ -420,6 +435,9 @@ def _plan_employees(
         .where(Credential.kind == "card", Credential.valid_to.is_(None))
     ).all():
         open_cards.setdefault(credential.value, []).append((credential, holder))
+    usual = _usual_card_length(
+        [*open_cards, *(row.get("card").strip() for row in table.rows if row.get("card"))]
+    )
     for row in table.rows:
         code, full_name = row.get("code"), row.get("full_name")
         reasons: list[str] = []
@@ -465,6 +483,18 @@ def _plan_employees(
                     card_text, "card" in row.numeric, CardFormat(agency.card_digits)
                 )
                 warnings.extend(notes)
+                if (
+                    agency.card_digits is None
+                    and not notes
+                    and usual is not None
+                    and card.isdigit()
+                    and len(card) < usual
+                ):
+                    warnings.append(
+                        f"Số thẻ {card} có {len(card)} chữ số, các thẻ khác có {usual} chữ số: "
+                        "có thể Excel đã bỏ số 0 ở đầu; hãy kiểm tra, hoặc đặt “Định dạng số "
+                        "thẻ” ở trang Đơn vị để số 0 được tự thêm"
+                    )
             except ValueError as exc:
                 reasons.append(str(exc))
         if card and card in cards_seen:

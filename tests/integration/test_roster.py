@@ -166,6 +166,23 @@ def test_an_xlsx_with_title_rows_and_cards_as_numbers_or_without_zeros(
         assert long.active_from == date(2025, 6, 15)
 
 
+def test_a_csv_card_that_lost_its_zeros_is_warned_without_a_card_format(
+    sqlite_engine: Engine,
+) -> None:
+    """A CSV cannot say a cell was a number: with no card format set (a fresh install), a card
+    shorter than the others is still pointed out, and kept as written."""
+    load_units(sqlite_engine, digits=None)
+    content = cp1258(PEOPLE + "CB004,Lê Văn An,VP,2000104\n")
+    preview = plan(sqlite_engine, content, "can_bo.csv")
+    *others, short = preview.rows
+    assert not [w for r in others for w in r.warnings if "Số thẻ" in w]
+    assert (
+        "Số thẻ 2000104 có 7 chữ số, các thẻ khác có 10 chữ số: có thể Excel đã bỏ số 0 ở "
+        "đầu; hãy kiểm tra, hoặc đặt “Định dạng số thẻ” ở trang Đơn vị để số 0 được tự thêm"
+    ) in short.warnings
+    assert short.action == "create" and "Nhận thẻ 2000104" in " ".join(short.changes)
+
+
 def test_a_card_excel_wrote_as_an_exponent_or_too_long_is_refused(sqlite_engine: Engine) -> None:
     load_units(sqlite_engine)
     text = "Mã cán bộ,Họ và tên,Đơn vị,Số thẻ\nCB1,Lê An,VP,2.00E+09\nCB2,Lê Bình,VP,12345678901\n"
