@@ -21,7 +21,7 @@ from services import people, signin
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
-from services.scope import Scope
+from services.scope import Scope, scope_of
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
@@ -37,11 +37,14 @@ common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 
 
 @router.get("/", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
+def sign_in_page(request: Request, next: str = "") -> Response:
     with common.db(request) as db:
         try:
-            common.visitor(request, db)
-            return RedirectResponse(_safe_next(next), status_code=303)
+            visitor = common.visitor(request, db)
+            target = _safe_next(next)
+            if target == "/":  # no page asked for: the visitor's first page, not a 403
+                target = _home(visitor.scope)
+            return RedirectResponse(target, status_code=303)
         except web_session.PasswordChangeRequired:
             return RedirectResponse(
                 f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
@@ -62,8 +65,18 @@ def favicon() -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # Only paths of this site: never an open redirect to another host.
-    return target if target.startswith("/") and not target.startswith("//") else "/vi-pham"
+    # Only paths of this site: never an open redirect to another host. "/" (nothing asked
+    # for) leads to the visitor's first page once signed in.
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _home(scope: Scope) -> str:
+    """The violations queue, or the first menu entry a role without it may open (an HR
+    clerk signing in landed on "Không có quyền")."""
+    if scope.may("violations:read"):
+        return "/vi-pham"
+    items = common.nav_for(web_session.Visitor(scope, "", ""))
+    return items[0].href if items else "/doi-mat-khau"
 
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
@@ -87,7 +100,7 @@ def sign_in(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/vi-pham",
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
         return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
@@ -111,6 +124,9 @@ def sign_in(
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
     target = _safe_next(next)
+    if target == "/":  # no page asked for: the first one this role may open, not a 403
+        with common.db(request) as db:
+            target = _home(scope_of(db, user))
     if user.must_change_password:  # an admin's reset: a password of their own first
         target = f"/doi-mat-khau?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)
