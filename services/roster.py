@@ -855,9 +855,10 @@ def people(
     per_page: int = 50,
 ) -> PeoplePage:
     """People in scope (or in one unit's subtree), searched by name, code or unit name."""
-    from sqlalchemy import func, or_
+    from sqlalchemy import func
 
     from kycuong.errors import NotFound
+    from services.people import fold
 
     scope.require("roster:read")
     sql = select(Employee, Unit).join(Unit, Unit.id == Employee.unit_id)
@@ -867,17 +868,22 @@ def people(
         sql = sql.where(Employee.unit_id.in_(subtree_units(db, unit_id=unit_id)))
     if scope.unit_ids is not None:
         sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
-    words = search.strip()[:100]
+    words = fold(search.strip()[:100])
     if words:
-        like = f"%{words.lower()}%"
-        sql = sql.where(
-            or_(
-                func.lower(Employee.full_name).like(like),
-                func.lower(Employee.code).like(like),
-                func.lower(Unit.name).like(like),
-                func.lower(Unit.code).like(like),
-            )
-        )
+        # Diacritics and case optional ("nguyen" finds "Nguyễn", "do" finds "Đỗ"): SQL's
+        # lower() knows neither, so the names in scope are folded here (the search of the
+        # violations pages does the same), then only the page's people are read.
+        named = sql.with_only_columns(
+            Employee.id, Employee.full_name, Employee.code, Unit.name, Unit.code
+        ).order_by(Unit.name, Employee.full_name, Employee.id)
+        ids = [row[0] for row in db.execute(named) if any(words in fold(text) for text in row[1:])]
+        pages = max(1, -(-len(ids) // per_page))
+        page = min(max(page, 1), pages)
+        shown = ids[(page - 1) * per_page : page * per_page]
+        got = list(db.execute(sql.where(Employee.id.in_(shown))).all()) if shown else []
+        order = {person_id: n for n, person_id in enumerate(shown)}
+        got.sort(key=lambda row: order[row[0].id])
+        return PeoplePage([_person_row(e, u) for e, u in got], len(ids), page, pages)
     total = db.scalar(select(func.count()).select_from(sql.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
