@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, StatusV1, parse_topic
+from kycuong.replay import explain
 from kycuong.settings import Settings
 from rules.zones import zone
 from store.db import db_session
@@ -186,14 +188,13 @@ def decode(message: Message) -> Payload | Rejection:
     try:
         payload = PAYLOAD_MODELS[kind].model_validate_json(message.payload)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
+        errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
-            return Rejection(
-                "malformed_json", f"dữ liệu không phải JSON hợp lệ ({errors[0]['msg']})"
-            )
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:5]
-        )
+            at = re.search(r"line (\d+) column (\d+)", str(errors[0]["msg"]))
+            where = f" (lỗi ở dòng {at[1]}, cột {at[2]})" if at else ""
+            return Rejection("malformed_json", f"dữ liệu không phải JSON hợp lệ{where}")
+        # pydantic's English ("Field required") in Vietnamese, naming what is accepted.
+        detail = "; ".join(explain(e, PAYLOAD_MODELS[kind]) for e in errors[:5])
         return Rejection("schema", f"bản tin {kind} sai cấu trúc hợp đồng v1: {detail}")
     if payload.device_id != topic_device:
         return Rejection(

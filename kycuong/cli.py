@@ -1109,7 +1109,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agencies", help="agencies: list them, set the tracking start date")
     p.add_argument("action", choices=["list", "set-start"])
     p.add_argument("code", nargs="?", help="agency code (set-start)")
-    p.add_argument("date", nargs="?", type=_day, help="tracking start, dd/mm/yyyy (set-start)")
+    p.add_argument(
+        "date",
+        nargs="?",
+        type=_day,
+        metavar="ngày",  # named so in a refusal ("Lỗi: ngày: …"), not "date"
+        help="tracking start, dd/mm/yyyy (set-start)",
+    )
     p.add_argument("--clear", action="store_true", help="remove the tracking start")
     p.add_argument("--yes", action="store_true", help="confirm a large change (scripts)")
     p.add_argument("--dry-run", action="store_true", help="only show the effect")

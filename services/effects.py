@@ -23,6 +23,8 @@ from store.queue import Key
 
 BATCH = 5_000  # keys evaluated at once: bounded memory over an agency's year
 SHOWN_PEOPLE = 20
+# What an "updated" violation changes: its minutes, its evidence, or provisional ↔ final.
+DETAILS = "chỉ thay đổi chi tiết (số phút, lượt chấm làm bằng chứng hoặc trạng thái tạm tính)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,7 @@ def describe(effect: EffectView) -> list[str]:
     if not effect.total:
         line = f"Không có vi phạm nào xuất hiện hay bị thu hồi ({effect.keys} lượt người-ngày)."
         if effect.updated:
-            line += f" {effect.updated} vi phạm thay đổi số phút."
+            line += f" {effect.updated} vi phạm {DETAILS}."
         return [line]
     span = ""
     if effect.first_day and effect.last_day:
@@ -137,7 +139,7 @@ def describe(effect: EffectView) -> list[str]:
     for kind in effect.kinds:
         lines.append(f"  {kind.label}: +{kind.appear} / −{kind.withdrawn}")
     if effect.updated:
-        lines.append(f"  ({effect.updated} vi phạm khác chỉ thay đổi số phút)")
+        lines.append(f"  ({effect.updated} vi phạm khác vẫn giữ nguyên, {DETAILS})")
     lines.append("Cán bộ bị ảnh hưởng nhiều nhất:")
     for person in effect.people[:10]:
         lines.append(

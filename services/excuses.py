@@ -188,6 +188,10 @@ def import_upload(
     return ImportReport(created=created, problems=[])
 
 
+def _period(first: date, last: date) -> str:
+    return f"{first:%d/%m/%Y}" if first == last else f"{first:%d/%m/%Y}–{last:%d/%m/%Y}"
+
+
 def _kind_of(text: str) -> str | None:
     key = normalise_header(text)
     for kind, label in EXCUSE.items():
@@ -233,7 +237,7 @@ def import_excuses(
         sessions = [w.strip() for w in row.get("sessions").split(",") if w.strip()] or None
         status = normalise_header(row.get("status"))
         try:
-            add_excuse(
+            record = add_excuse(
                 db,
                 code,
                 kind,
@@ -246,6 +250,26 @@ def import_excuses(
             )
         except ExcuseError as exc:
             problems.append(f"Dòng {number}: {exc}")
+            continue
+        # The same file uploaded twice doubled every request: an identical one is refused.
+        twin = db.scalar(
+            select(ExcuseRecord.id).where(
+                ExcuseRecord.employee_id == record.employee_id,
+                ExcuseRecord.kind == record.kind,
+                ExcuseRecord.first_day == record.first_day,
+                ExcuseRecord.last_day == record.last_day,
+                ExcuseRecord.sessions.is_(None)
+                if record.sessions is None
+                else ExcuseRecord.sessions == record.sessions,
+                ExcuseRecord.status != "cancelled",
+                ExcuseRecord.id != record.id,
+            )
+        )
+        if twin is not None:
+            problems.append(
+                f"Dòng {number}: {code} đã có đơn {EXCUSE[kind]} "
+                f"{_period(first, last)} giống hệt (số {twin}); tệp đã được nhập trước đó?"
+            )
             continue
         created += 1
     if problems:

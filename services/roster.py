@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -266,7 +267,10 @@ def _plan_units(
                 continue
             if agency_code not in new_agencies:
                 new_agencies[agency_code] = row.get("agency_name") or agency_code
-                changes.append(f"tạo cơ quan {agency_code}")
+                changes.append(
+                    f"tạo cơ quan {agency_code}, ngày bắt đầu theo dõi "
+                    f"{_first_tracked_day(today):%d/%m/%Y}"
+                )
         key = (agency_code, code)
         if key in seen:
             twice = f"Mã đơn vị {code} trùng với dòng {seen[key]}"
@@ -323,7 +327,9 @@ def _plan_units(
 
     def write(db: DbSession, tally: _Tally) -> None:
         for agency_code, agency_name in new_agencies.items():
-            agency = Agency(code=agency_code, name=agency_name)
+            agency = Agency(
+                code=agency_code, name=agency_name, tracking_start=_first_tracked_day(today)
+            )
             db.add(agency)
             db.flush()
             agencies[agency_code] = agency
@@ -345,6 +351,32 @@ def _plan_units(
             by_key[(agency_code, code)].parent_id = target.id
 
     return rows, [write]
+
+
+def _usual_card_length(values: Iterable[str]) -> int | None:
+    """The length most card numbers have, when they are digits and nearly all alike.
+
+    Without an agency card format a card that lost its leading zeros (``2000101`` among
+    ``0002000101``) is still noticed: at least 3 numbers of digits, 2 in 3 of one length.
+    """
+    lengths = Counter(len(v) for v in values if v.isdigit())
+    total = sum(lengths.values())
+    if total < 3:
+        return None
+    length, count = lengths.most_common(1)[0]
+    return length if count * 3 >= total * 2 else None
+
+
+def _first_tracked_day(today: date) -> date:
+    """The tracking start of an agency the import creates: tomorrow (ngày bắt đầu theo dõi).
+
+    A new install must not judge anyone for the days before its readers and roster were in
+    place, nor for the day of its setup: the first scheduler run would otherwise flag every
+    person absent for the day before (its catch-up) and the nightly reconciliation for the
+    day of the import. An earlier date is set on purpose, with its preview
+    (`kycuong agencies set-start`, the page "Quy định").
+    """
+    return today + timedelta(days=1)
 
 
 def _cycle(parents: dict[tuple[str, str], str | None], start: tuple[str, str]) -> bool:
@@ -403,6 +435,9 @@ def _plan_employees(
         .where(Credential.kind == "card", Credential.valid_to.is_(None))
     ).all():
         open_cards.setdefault(credential.value, []).append((credential, holder))
+    usual = _usual_card_length(
+        [*open_cards, *(row.get("card").strip() for row in table.rows if row.get("card"))]
+    )
     for row in table.rows:
         code, full_name = row.get("code"), row.get("full_name")
         reasons: list[str] = []
@@ -448,6 +483,18 @@ def _plan_employees(
                     card_text, "card" in row.numeric, CardFormat(agency.card_digits)
                 )
                 warnings.extend(notes)
+                if (
+                    agency.card_digits is None
+                    and not notes
+                    and usual is not None
+                    and card.isdigit()
+                    and len(card) < usual
+                ):
+                    warnings.append(
+                        f"Số thẻ {card} có {len(card)} chữ số, các thẻ khác có {usual} chữ số: "
+                        "có thể Excel đã bỏ số 0 ở đầu; hãy kiểm tra, hoặc đặt “Định dạng số "
+                        "thẻ” ở trang Đơn vị để số 0 được tự thêm"
+                    )
             except ValueError as exc:
                 reasons.append(str(exc))
         if card and card in cards_seen:
@@ -808,9 +855,10 @@ def people(
     per_page: int = 50,
 ) -> PeoplePage:
     """People in scope (or in one unit's subtree), searched by name, code or unit name."""
-    from sqlalchemy import func, or_
+    from sqlalchemy import func
 
     from kycuong.errors import NotFound
+    from services.people import fold
 
     scope.require("roster:read")
     sql = select(Employee, Unit).join(Unit, Unit.id == Employee.unit_id)
@@ -820,17 +868,22 @@ def people(
         sql = sql.where(Employee.unit_id.in_(subtree_units(db, unit_id=unit_id)))
     if scope.unit_ids is not None:
         sql = sql.where(Employee.unit_id.in_(scope.unit_ids))
-    words = search.strip()[:100]
+    words = fold(search.strip()[:100])
     if words:
-        like = f"%{words.lower()}%"
-        sql = sql.where(
-            or_(
-                func.lower(Employee.full_name).like(like),
-                func.lower(Employee.code).like(like),
-                func.lower(Unit.name).like(like),
-                func.lower(Unit.code).like(like),
-            )
-        )
+        # Diacritics and case optional ("nguyen" finds "Nguyễn", "do" finds "Đỗ"): SQL's
+        # lower() knows neither, so the names in scope are folded here (the search of the
+        # violations pages does the same), then only the page's people are read.
+        named = sql.with_only_columns(
+            Employee.id, Employee.full_name, Employee.code, Unit.name, Unit.code
+        ).order_by(Unit.name, Employee.full_name, Employee.id)
+        ids = [row[0] for row in db.execute(named) if any(words in fold(text) for text in row[1:])]
+        pages = max(1, -(-len(ids) // per_page))
+        page = min(max(page, 1), pages)
+        shown = ids[(page - 1) * per_page : page * per_page]
+        got = list(db.execute(sql.where(Employee.id.in_(shown))).all()) if shown else []
+        order = {person_id: n for n, person_id in enumerate(shown)}
+        got.sort(key=lambda row: order[row[0].id])
+        return PeoplePage([_person_row(e, u) for e, u in got], len(ids), page, pages)
     total = db.scalar(select(func.count()).select_from(sql.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)

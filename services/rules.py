@@ -129,6 +129,11 @@ def _agency(db: DbSession, scope: Scope, agency_id: int) -> Agency:
     return agency
 
 
+def agency_in_scope(db: DbSession, scope: Scope, agency_id: int) -> Agency:
+    """The agency, if in ``scope`` (``NotFound`` otherwise)."""
+    return _agency(db, scope, agency_id)
+
+
 def agency_by_code(db: DbSession, code: str) -> Agency:
     agency = db.scalar(select(Agency).where(Agency.code == code.strip()))
     if agency is None:

@@ -8,6 +8,7 @@ service call and renders (DESIGN.md: pages and API over one service layer).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from kycuong.errors import KcError
 from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
+from services.scope import Scope
 from web import session as web_session
 
 HERE = Path(__file__).resolve().parent
@@ -206,3 +208,32 @@ templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE
 templates.env.globals["nav_for"] = nav_for
+
+
+def person_code(db: DbSession, scope: Scope, typed: str) -> str:
+    """The code of the person a picker's text names: "NV001 — Nguyễn Văn A" as the list
+    suggests it, a code, or a full name typed as the placeholder invites ("Gõ mã hoặc tên"),
+    when exactly one person in scope has it. Two with that name: the refusal says so."""
+    from sqlalchemy import func, select
+
+    from store.models import Employee
+
+    text = unicodedata.normalize("NFC", typed.split("—", 1)[0]).strip()
+    if not text or db.scalar(select(Employee.id).where(Employee.code == text)) is not None:
+        return text
+    named = [
+        (code, unit_id)
+        for code, unit_id in db.execute(
+            select(Employee.code, Employee.unit_id).where(
+                func.lower(Employee.full_name) == func.lower(text)  # one lower() on both sides
+            )
+        )
+        if scope.sees(unit_id)
+    ]
+    if len(named) > 1:
+        codes = ", ".join(sorted(code for code, _ in named))
+        raise KcError(
+            "ambiguous_person",
+            f"Có {len(named)} cán bộ tên {text} ({codes}): hãy chọn theo mã trong danh sách",
+        )
+    return named[0][0] if named else text

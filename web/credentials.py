@@ -132,8 +132,6 @@ def assign_action(
     tu: Annotated[str, Form(max_length=32)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    # The picker shows "CODE — Name"; the code is what registers.
-    code = can_bo.split(" — ", 1)[0].strip()
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
@@ -144,6 +142,8 @@ def assign_action(
             return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         try:
             with db.begin():
+                # The picker shows "CODE — Name"; a code or a full name typed works too.
+                code = common.person_code(db, visitor.scope, can_bo)
                 valid_from = common.parse_date(tu, "Hiệu lực từ ngày")
                 if valid_from is None:
                     raise KcError("missing_date", "Hãy nhập ngày bắt đầu hiệu lực (dd/mm/yyyy).")

@@ -161,8 +161,6 @@ def create_excuse(
         "note": note,
         "approved": approved,
     }
-    # "NV001 — Nguyễn Văn A" as the list suggests it, or just the code.
-    code = employee.split("—")[0].strip()
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
@@ -176,6 +174,9 @@ def create_excuse(
             if first is None:
                 raise KcError("missing_date", "Hãy nhập ngày bắt đầu (dd/mm/yyyy)")
             last = common.parse_date(last_day, "Đến ngày") or first
+            # "NV001 — Nguyễn Văn A" as the list suggests it, the code, or the full name.
+            code = common.person_code(db, visitor.scope, employee)
+            db.commit()
             if not code:
                 raise KcError("missing_employee", "Hãy chọn cán bộ")
             if kind not in EXCUSE:

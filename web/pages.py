@@ -22,7 +22,7 @@ from services import requests as request_service
 from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
-from services.scope import Scope
+from services.scope import Scope, scope_of
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
@@ -38,11 +38,14 @@ common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 
 
 @router.get("/", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
+def sign_in_page(request: Request, next: str = "") -> Response:
     with common.db(request) as db:
         try:
-            who = common.visitor(request, db)
-            return RedirectResponse(common.landing(who.scope.role, _safe_next(next)), 303)
+            visitor = common.visitor(request, db)
+            target = _safe_next(next)
+            if target == "/":  # no page asked for: the visitor's first page, not a 403
+                target = _home(visitor.scope)
+            return RedirectResponse(common.landing(visitor.scope.role, target), 303)
         except web_session.PasswordChangeRequired:
             return RedirectResponse(
                 f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
@@ -63,8 +66,18 @@ def favicon() -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # Only paths of this site: never an open redirect to another host.
-    return common.safe_next(target)
+    # Only paths of this site: never an open redirect to another host. "/" (nothing asked
+    # for) leads to the visitor's first page once signed in.
+    return common.safe_next(target, "/")
+
+
+def _home(scope: Scope) -> str:
+    """The violations queue, or the first menu entry a role without it may open (an HR
+    clerk signing in landed on "Không có quyền")."""
+    if scope.may("violations:read"):
+        return "/vi-pham"
+    items = common.nav_for(web_session.Visitor(scope, "", ""))
+    return items[0].href if items else "/doi-mat-khau"
 
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
@@ -94,7 +107,7 @@ def sign_in(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/vi-pham",
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
         return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
@@ -117,7 +130,11 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    target = common.landing(user.role, _safe_next(next))
+    target = _safe_next(next)
+    if target == "/":  # no page asked for: the first one this role may open, not a 403
+        with common.db(request) as db:
+            target = _home(scope_of(db, user))
+    target = common.landing(user.role, target)
     if user.must_change_password:  # a one-time password: a password of their own first
         target = f"/doi-mat-khau?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)

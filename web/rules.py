@@ -207,8 +207,13 @@ def tracking_start_action(
     co_quan: Annotated[str, Form(max_length=16)] = "",
     ngay: Annotated[str, Form(max_length=32)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
+    dong_y: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Set (or clear, when empty) the agency's tracking start (ngày bắt đầu theo dõi)."""
+    """Set (or clear, when empty) the agency's tracking start (ngày bắt đầu theo dõi).
+
+    An earlier date makes the days between judgeable: above the threshold its effect is shown
+    first and saved only with "Tôi đã xem và đồng ý" (as `kycuong agencies set-start` asks).
+    """
     agency_id = common.row_id(co_quan)
     with common.db(request) as db, db.begin():
         try:
@@ -221,6 +226,17 @@ def tracking_start_action(
             return common.not_found(request, visitor, NotFound("Cơ quan").message)
         try:
             day = common.parse_date(ngay, "Ngày bắt đầu theo dõi")
+            visitor.scope.require("rules:write")
+            agency = rules_service.agency_in_scope(db, visitor.scope, agency_id)
+            today = _now(request).date()
+            effect = rules_service.preview_change(
+                db,
+                lambda: rules_service.tracking_keys(db, agency, day, today),
+                _now(request),
+                common.context(request).settings.confirm_threshold,
+            )
+            if effect.needs_confirmation and dong_y != "co":
+                return _render(request, db, visitor, agency_id, start_preview=effect, start_day=day)
             with db.begin_nested():
                 rules_service.set_tracking_start(
                     db, visitor.scope, agency_id, day, _now(request).date()

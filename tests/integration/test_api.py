@@ -409,6 +409,16 @@ class TestLeave:
             files={"file": ("nghi.csv", good.encode(), "text/csv")},
         )
         assert answer.json()["created"] == 1
+        again = world.client.post(  # the same file a second time: nothing doubled
+            "/api/excuses/import",
+            headers=world.headers("hr_a"),
+            files={"file": ("nghi.csv", good.encode(), "text/csv")},
+        )
+        assert again.status_code == 400
+        assert again.json()["error"]["details"][0].startswith(
+            "Dòng 2: e3 đã có đơn Nghỉ phép năm 23/11/2026 giống hệt (số "
+        )
+        assert len(world.get("hr_a", "/api/excuses").json()) == 1
         leave = world.get("hr_a", "/api/excuses").json()[0]
         assert (leave["kind"], leave["sessions"], leave["status"]) == (
             "annual_leave",

@@ -140,6 +140,10 @@ def test_refusals_are_vietnamese_sentences(
     assert main(["recompute", "--from", "02/03/2026", "--to", "01/03/2026"]) == 2
     assert "Lỗi: --to (đến ngày) phải sau hoặc bằng --from" in capsys.readouterr().err
 
+    with pytest.raises(SystemExit):  # the positional date is named in Vietnamese too
+        main(["agencies", "set-start", "SNV", "32/12/2026"])
+    assert "Lỗi: ngày: “32/12/2026” không phải ngày hợp lệ" in capsys.readouterr().err
+
     assert main(["agencies", "set-start", "KHONGCO", "01/12/2026"]) == 2
     assert "Lỗi: Không tìm thấy cơ quan KHONGCO; các mã cơ quan: SNV" in capsys.readouterr().err
 

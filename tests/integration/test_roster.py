@@ -7,7 +7,8 @@ import io
 import subprocess
 import sys
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook
@@ -165,6 +166,23 @@ def test_an_xlsx_with_title_rows_and_cards_as_numbers_or_without_zeros(
         assert long.active_from == date(2025, 6, 15)
 
 
+def test_a_csv_card_that_lost_its_zeros_is_warned_without_a_card_format(
+    sqlite_engine: Engine,
+) -> None:
+    """A CSV cannot say a cell was a number: with no card format set (a fresh install), a card
+    shorter than the others is still pointed out, and kept as written."""
+    load_units(sqlite_engine, digits=None)
+    content = cp1258(PEOPLE + "CB004,Lê Văn An,VP,2000104\n")
+    preview = plan(sqlite_engine, content, "can_bo.csv")
+    *others, short = preview.rows
+    assert not [w for r in others for w in r.warnings if "Số thẻ" in w]
+    assert (
+        "Số thẻ 2000104 có 7 chữ số, các thẻ khác có 10 chữ số: có thể Excel đã bỏ số 0 ở "
+        "đầu; hãy kiểm tra, hoặc đặt “Định dạng số thẻ” ở trang Đơn vị để số 0 được tự thêm"
+    ) in short.warnings
+    assert short.action == "create" and "Nhận thẻ 2000104" in " ".join(short.changes)
+
+
 def test_a_card_excel_wrote_as_an_exponent_or_too_long_is_refused(sqlite_engine: Engine) -> None:
     load_units(sqlite_engine)
     text = "Mã cán bộ,Họ và tên,Đơn vị,Số thẻ\nCB1,Lê An,VP,2.00E+09\nCB2,Lê Bình,VP,12345678901\n"
@@ -253,6 +271,32 @@ def test_units_then_people_import_and_a_reimport_shows_what_changes(
     assert changed.rows[2].action == "update"
     assert changed.rows[2].changes == ("Đơn vị: Văn phòng Sở → Phòng Tổ chức, biên chế",)
     assert changed.summary() == "0 tạo mới, 1 cập nhật, 2 không đổi, 0 từ chối, 0 cảnh báo"
+
+
+def test_a_fresh_install_by_import_judges_nobody_before_the_day_after_it(
+    sqlite_engine: Engine,
+) -> None:
+    """The first go-live through the roster import, no tracking start typed: the agency the
+    file creates is tracked from tomorrow, so the scheduler's first catch-up (36 h back) and
+    the nightly reconciliation of the import day flag nobody absent."""
+    from runner.deadlines import nightly, tick
+    from runner.directory import RulesDirectory
+    from runner.worker import RecomputeWorker
+    from store.models import ViolationRecord
+
+    load_units(sqlite_engine)
+    apply(sqlite_engine, PEOPLE.encode(), "can_bo.csv")
+    with db_session(sqlite_engine) as db:
+        assert db.scalars(select(Agency)).one().tracking_start == date(2026, 12, 2)
+    directory = RulesDirectory(max_age_s=0)
+    with db_session(sqlite_engine) as db:  # the import at 12:30 on 01/12, the rules role started
+        tick(db, directory, datetime(2026, 12, 1, 5, 30, tzinfo=UTC))
+    with db_session(sqlite_engine) as db:  # 01:00 on 02/12: the import day reconciled
+        tick(db, directory, datetime(2026, 12, 1, 18, 0, tzinfo=UTC))
+        nightly(db, TODAY)
+    RecomputeWorker(sqlite_engine, directory).drain()
+    with db_session(sqlite_engine) as db:
+        assert db.scalars(select(ViolationRecord)).all() == []
 
 
 def test_a_unit_file_with_a_cycle_or_an_unknown_parent_is_refused(sqlite_engine: Engine) -> None:
@@ -365,7 +409,11 @@ def test_the_cli_previews_with_dry_run_and_applies_without(
 
     dry = run("units", str(units), "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "Dòng 2: Tạo mới VP Văn phòng Sở (tạo cơ quan SNV)" in dry.stdout
+    tomorrow = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)
+    assert (
+        f"Dòng 2: Tạo mới VP Văn phòng Sở (tạo cơ quan SNV, ngày bắt đầu theo dõi "
+        f"{tomorrow:%d/%m/%Y})" in dry.stdout
+    )
     assert "Chạy thử (--dry-run): chưa thay đổi gì." in dry.stdout
     assert run("units", str(units)).returncode == 0
     bad = run("employees", str(people_file))

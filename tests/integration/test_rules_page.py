@@ -159,6 +159,28 @@ def test_an_admin_sets_the_tracking_start(world: World) -> None:
     after = client.get(done.headers["location"])
     assert "Từ ngày <strong>24/11/2026</strong>" in after.text
 
+    # An earlier start makes October and November judgeable: shown first, saved only when
+    # confirmed (the page saved it at once, queueing every day for everyone).
+    def queued() -> int:
+        with db_session(world.engine) as db:
+            return int(db.scalar(select(func.count()).select_from(RecomputeRequest)) or 0)
+
+    before = queued()
+    earlier = {"csrf": csrf_of(after.text), "co_quan": str(a), "ngay": "01/10/2026"}
+    shown = client.post("/quy-dinh/ngay-bat-dau", data=earlier, follow_redirects=False)
+    assert shown.status_code == 200
+    assert "Sẽ xuất hiện" in shown.text and "Vắng mặt không lý do" in shown.text
+    assert "Tôi đã xem và đồng ý" in shown.text and 'name="ngay" value="01/10/2026"' in shown.text
+    with db_session(world.engine) as db:
+        agency = db.get(Agency, a)
+        assert agency is not None and f"{agency.tracking_start:%d/%m/%Y}" == "24/11/2026"
+    assert queued() == before
+    agreed = client.post(
+        "/quy-dinh/ngay-bat-dau", data={**earlier, "dong_y": "co"}, follow_redirects=False
+    )
+    assert agreed.status_code == 303
+    assert "Từ ngày <strong>01/10/2026</strong>" in client.get(agreed.headers["location"]).text
+
 
 def test_the_api_takes_dates_and_labels_as_people_type_them(world: World) -> None:
     answer = world.client.post(

@@ -83,6 +83,20 @@ def test_a_unit_head_sees_only_their_units_queue_with_local_times(world: World) 
     assert "buổi sáng" in detail.text
 
 
+def test_an_hr_clerk_signing_in_lands_on_a_page_of_their_own_not_a_403(world: World) -> None:
+    client = browser(world)
+    answer = sign_in(client, "hr_a")
+    assert answer.status_code == 303
+    landing = answer.headers["location"]
+    assert landing != "/vi-pham" and landing.startswith("/")
+    page = client.get(landing)
+    assert page.status_code == 200 and "Không có quyền" not in page.text
+    again = client.get("/", follow_redirects=False)  # signed in, nothing asked for
+    assert again.status_code == 303 and again.headers["location"] == landing
+    asked = client.get("/?next=/can-bo", follow_redirects=False)
+    assert asked.headers["location"] == "/can-bo"
+
+
 def test_another_units_violation_is_a_vietnamese_404(world: World) -> None:
     client = browser(world)
     sign_in(client, "head_a2")

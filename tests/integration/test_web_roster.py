@@ -57,6 +57,12 @@ def test_people_search_paging_and_a_person_outside_the_scope_is_404(world: World
     found = head.get("/can-bo", params={"q": "một cửa"})
     assert "Trần Văn e2" in found.text and "Trần Văn e1" not in found.text
     assert "1 cán bộ" in found.text
+    # Typed without diacritics or case, as on a phone without Vietnamese input.
+    for typed in ("mot cua", "TRAN VAN E2", "tran văn e2"):
+        plain = head.get("/can-bo", params={"q": typed})
+        assert "Trần Văn e2" in plain.text and "Trần Văn e1" not in plain.text, typed
+    none = head.get("/can-bo", params={"q": "khong ai"})
+    assert none.status_code == 200 and "Trần Văn e1" not in none.text
     mine = head.get(f"/can-bo/{world.people['e1']}")
     assert mine.status_code == 200 and "CARD-e1" in mine.text and "01/01/2024" in mine.text
     assert "Sửa thông tin" not in mine.text  # reading only

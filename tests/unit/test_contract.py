@@ -92,3 +92,16 @@ def test_topics_round_trip_and_shared_subscription() -> None:
     assert parse_topic("kc/v1/a/b/punch") is None
     assert subscription() == "kc/v1/+/+"
     assert subscription("ingest") == "$share/ingest/kc/v1/+/+"
+
+
+def test_a_dead_letters_reason_is_vietnamese_without_pydantics_english() -> None:
+    """The "Tin bị từ chối" page showed "(Invalid JSON: EOF while parsing a value …)"."""
+    cut = decode(msg("kc/v1/D1/punch", b'{"device_id": "D1", "event_id":'))
+    assert isinstance(cut, Rejection)
+    assert cut.reason == "dữ liệu không phải JSON hợp lệ (lỗi ở dòng 1, cột 31)"
+    wrong = decode(msg("kc/v1/D1/punch", b'{"v": 1, "device_id": "D1", "direction": "sideways"}'))
+    assert isinstance(wrong, Rejection) and wrong.code == "schema"
+    assert "thiếu khóa 'event_id'" in wrong.reason
+    assert "'direction': giá trị \"sideways\" không hợp lệ; chấp nhận một trong: in" in wrong.reason
+    for english in ("Field required", "Input should", "Invalid JSON", "EOF"):
+        assert english not in cut.reason + wrong.reason

@@ -108,3 +108,29 @@ def test_a_refused_choice_lists_the_accepted_values() -> None:
     message = refused.value.message
     assert message.startswith("Vai trò: “sếp” không hợp lệ; chọn một trong: ")
     assert all(f"{code} ({label})" in message for code, label in ROLE.items())
+
+
+def test_an_effect_with_only_details_changed_does_not_say_minutes_changed() -> None:
+    """A recompute that turns final absences provisional changes no minutes: the preview
+    said "chỉ thay đổi số phút" for them."""
+    from services.effects import EffectView, describe
+
+    def effect(appear: int) -> EffectView:
+        return EffectView(
+            keys=60,
+            appear=appear,
+            withdrawn=0,
+            updated=59,
+            people_count=appear,
+            first_day=date(2026, 12, 1) if appear else None,
+            last_day=date(2026, 12, 1) if appear else None,
+            kinds=(),
+            people=(),
+            threshold=20,
+        )
+
+    text = "\n".join(describe(effect(0)) + describe(effect(2)))
+    assert "số phút" in text and "thay đổi số phút" not in text
+    assert "59 vi phạm vẫn giữ nguyên" not in text
+    assert "(59 vi phạm khác vẫn giữ nguyên, chỉ thay đổi chi tiết" in text
+    assert "59 vi phạm chỉ thay đổi chi tiết (số phút" in text
