@@ -86,9 +86,14 @@ def visitor(
     return who
 
 
-def sign_in_redirect(request: Request) -> RedirectResponse:
+def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/?next={quote(target)}", status_code=303)
+    location = f"/?next={quote(target)}"
+    if request.headers.get("HX-Request") == "true":
+        # A part of a page refreshed in place (Hôm nay's board): a plain redirect would paste
+        # the whole sign-in page into it; htmx sends the browser to sign-in instead.
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
 
 
 ERROR_TITLES = {

@@ -240,6 +240,20 @@ def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) ->
     assert "<html" not in partial.text and "Trần Văn e1" in partial.text
 
 
+def test_an_expired_session_sends_the_refreshing_board_to_sign_in_not_into_it(
+    world: World,
+) -> None:
+    # the board refreshes itself every minute; once the session is gone, htmx must leave the
+    # page for sign-in (and come back), not paste the sign-in page inside the board
+    stranger = browser(world)
+    path = f"/hom-nay?don_vi={unit_id(world, 'A1')}"
+    refresh = stranger.get(path, headers={"HX-Request": "true"}, follow_redirects=False)
+    assert refresh.status_code == 204 and not refresh.text
+    assert refresh.headers["HX-Redirect"] == f"/?next=/hom-nay%3Fdon_vi%3D{unit_id(world, 'A1')}"
+    whole = stranger.get(path, follow_redirects=False)  # a full page load: the usual redirect
+    assert whole.status_code == 303 and whole.headers["location"].startswith("/?next=")
+
+
 def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
     client = browser(world)
     sign_in(client, "head_a1")
