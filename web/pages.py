@@ -615,7 +615,7 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             visitor=visitor,
             grid=grid,
             units=units,
-            symbols=day_service.SYMBOLS,
+            legend=day_service.legend(),
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
         )
 
