@@ -222,7 +222,17 @@ def violations_page(
         error = None
         page = None
         everyone, chosen, matches = None, None, []
+        # a date that cannot be read is shown beside its field, the rest of the form kept
+        field_errors: dict[str, str] = {}
+        dates: dict[str, date | None] = {}
+        for name, label, text in (("tu", "Từ ngày", tu), ("den", "Đến ngày", den)):
+            try:
+                dates[name] = common.parse_date(text, label)
+            except KcError as exc:
+                field_errors[name] = exc.message
         try:
+            if field_errors:
+                raise KcError("invalid_date", "Hãy sửa ngày được đánh dấu trong ô lọc.")
             everyone = people.choices(db, visitor.scope)
             number = common.row_id(can_bo)
             if number is not None:
@@ -243,8 +253,8 @@ def violations_page(
                 else "all"
                 if trang_thai == "all"
                 else "active",
-                date_from=common.parse_date(tu, "Từ ngày"),
-                date_to=common.parse_date(den, "Đến ngày"),
+                date_from=dates["tu"],
+                date_to=dates["den"],
                 kind=loai if loai in VIOLATION else None,
                 review=REVIEW_FILTERS.get(xu_ly),
             )
@@ -253,6 +263,8 @@ def violations_page(
         except (NotFound, Forbidden) as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
+            if exc.code == "invalid_range":
+                field_errors["den"] = exc.message
             error = exc.message
         return common.page(
             request,
@@ -260,7 +272,8 @@ def violations_page(
             400 if error else 200,
             visitor=visitor,
             page=page,
-            error=error,
+            error=None if field_errors else error,
+            field_errors=field_errors,
             notice=_saved_notice(luu),
             failed=_failed_rows(db, visitor.scope, loi or []) if luu else [],
             may_review=visitor.scope.may("violations:review"),

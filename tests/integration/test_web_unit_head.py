@@ -228,3 +228,24 @@ def test_browser_addresses_get_html_error_pages_and_the_api_keeps_json(world: Wo
     assert bad.status_code == 400 and "<h1>Dữ liệu không hợp lệ</h1>" in bad.text
     missing = client.get(f"/vi-pham/{world.violation_id('e3', 'late')}")
     assert missing.status_code == 404 and "<h1>Không tìm thấy</h1>" in missing.text
+
+
+def test_a_date_that_cannot_be_read_is_shown_beside_its_field_in_the_queue(world: World) -> None:
+    client = signed_in(world, "head_a1")
+    wrong = client.get("/vi-pham", params={"tu": "31/02/2026", "den": "30/11/2026"})
+    assert wrong.status_code == 400
+    beside = re.search(
+        r'<input id="tu" name="tu" value="31/02/2026"[^>]* aria-invalid="true" '
+        r'aria-describedby="tu-error"><p class="field-error" id="tu-error" role="alert">'
+        r"Từ ngày: “31/02/2026” không phải ngày hợp lệ",
+        wrong.text,
+    )
+    assert beside, "the message is not beside the field it is about"
+    assert 'id="den-error"' not in wrong.text and 'value="30/11/2026"' in wrong.text
+    backwards = client.get("/vi-pham", params={"tu": "30/11/2026", "den": "01/11/2026"})
+    assert backwards.status_code == 400
+    assert re.search(
+        r'aria-describedby="den-error"><p class="field-error" id="den-error" role="alert">'
+        r"Ngày kết thúc phải sau hoặc bằng ngày bắt đầu",
+        backwards.text,
+    )
