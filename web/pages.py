@@ -338,6 +338,7 @@ def review_action(
                 request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
             )
         error: str | None
+        reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
         if number is None:
             return common.not_found(request, visitor, NotFound("Vi phạm").message)
@@ -351,6 +352,7 @@ def review_action(
             return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
+            reason_error = exc.code == "reason_required"
         if error is None:
             return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
     with common.db(request) as db:
@@ -363,7 +365,10 @@ def review_action(
         v=detail,
         may_review=True,
         saved=False,
-        error=error,
+        error=None if reason_error else error,
+        reason_error=error if reason_error else None,
+        # what was chosen and typed comes back with the message: nothing to type twice
+        values={"decision": decision, "reason_kind": reason_kind, "note": note},
     )
 
 

@@ -105,6 +105,16 @@ def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: Wo
         f"/vi-pham/{late}/xu-ly", data={**form, "reason_kind": "", "csrf": token}
     )
     assert missing_reason.status_code == 400 and "Cần chọn lý do" in missing_reason.text
+    # the message sits under the reason list, and what was chosen and typed is still there
+    assert re.search(
+        r'<select id="reason_kind" name="reason_kind" aria-invalid="true" '
+        r'aria-describedby="reason-error">.*?</select>\s*<p class="field-error" '
+        r'id="reason-error" role="alert">Cần chọn lý do',
+        missing_reason.text,
+        re.S,
+    )
+    assert 'value="excused" checked> Có lý do' in missing_reason.text
+    assert ">Họp ở tỉnh</textarea>" in missing_reason.text
     saved = client.post(
         f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token}, follow_redirects=False
     )
