@@ -249,3 +249,10 @@ def test_a_date_that_cannot_be_read_is_shown_beside_its_field_in_the_queue(world
         r"Ngày kết thúc phải sau hoặc bằng ngày bắt đầu",
         backwards.text,
     )
+
+
+def test_a_broken_next_page_link_says_what_to_do_in_plain_words(world: World) -> None:
+    broken = signed_in(world, "head_a1").get("/vi-pham", params={"trang": "khong-hop-le"})
+    assert broken.status_code == 400
+    assert "Hãy mở lại danh sách từ trang đầu." in broken.text
+    assert "Con trỏ" not in broken.text  # a programmer's word, not a unit head's
