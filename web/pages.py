@@ -229,7 +229,7 @@ def violations_page(
             try:
                 dates[name] = common.parse_date(text, label)
             except KcError as exc:
-                field_errors[name] = exc.message
+                field_errors[name] = exc.message.removeprefix(f"{label}: ")  # beside it
         try:
             if field_errors:
                 raise KcError("invalid_date", "Hãy sửa ngày được đánh dấu trong ô lọc.")

@@ -237,7 +237,7 @@ def test_a_date_that_cannot_be_read_is_shown_beside_its_field_in_the_queue(world
     beside = re.search(
         r'<input id="tu" name="tu" value="31/02/2026"[^>]* aria-invalid="true" '
         r'aria-describedby="tu-error"><p class="field-error" id="tu-error" role="alert">'
-        r"Từ ngày: “31/02/2026” không phải ngày hợp lệ",
+        r"“31/02/2026” không phải ngày hợp lệ \(nhập dạng dd/mm/yyyy",
         wrong.text,
     )
     assert beside, "the message is not beside the field it is about"
