@@ -175,6 +175,18 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
     return [item for item in _NAV if who.scope.may(item.permission)]
 
 
+def home(who: web_session.Visitor) -> str:
+    """Where a visitor starts: the queue for those who decide on violations, the report for
+    those who read it (Nội vụ, auditors), else the first page of their menu (HR clerks): never
+    a page their role may not open."""
+    if who.scope.may("violations:review"):
+        return "/vi-pham"
+    if who.scope.may("summaries:read"):
+        return "/bao-cao"
+    items = nav_for(who)
+    return items[0].href if items else "/doi-mat-khau"
+
+
 templates.env.filters["vn_date"] = local_date
 templates.env.filters["vn_decimal"] = vn_decimal
 templates.env.globals["VIOLATION"] = VIOLATION

@@ -37,14 +37,14 @@ common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 
 
 @router.get("/", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "/vi-pham") -> Response:
+def sign_in_page(request: Request, next: str = "") -> Response:
     with common.db(request) as db:
         try:
-            common.visitor(request, db)
-            return RedirectResponse(_safe_next(next), status_code=303)
+            who = common.visitor(request, db)
+            return RedirectResponse(_safe_next(next) or common.home(who), status_code=303)
         except web_session.PasswordChangeRequired:
             return RedirectResponse(
-                f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
+                f"/doi-mat-khau?next={quote(_safe_next(next) or '/')}", status_code=303
             )
         except Unauthorized:
             pass
@@ -62,8 +62,9 @@ def favicon() -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # Only paths of this site: never an open redirect to another host.
-    return target if target.startswith("/") and not target.startswith("//") else "/vi-pham"
+    # Only paths of this site: never an open redirect to another host. Empty: the visitor's
+    # start page (common.home), found once signed in.
+    return target if target.startswith("/") and not target.startswith("//") else ""
 
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
@@ -87,7 +88,7 @@ def sign_in(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/vi-pham",
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if not web_session.same(csrf, request.cookies.get(web_session.PRELOGIN_COOKIE)):
         return _login(request, next, "Phiên của biểu mẫu đã hết hạn, vui lòng đăng nhập lại.", 403)
@@ -110,7 +111,7 @@ def sign_in(
         return _login(request, next, "Sai tên đăng nhập hoặc mật khẩu.", 401)
     minutes = context.settings.api_token_minutes
     token = web_session.issue(user, context.secret, minutes, web_session.now_utc())
-    target = _safe_next(next)
+    target = _safe_next(next) or "/"  # "/" sends a signed-in visitor to their start page
     if user.must_change_password:  # an admin's reset: a password of their own first
         target = f"/doi-mat-khau?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)

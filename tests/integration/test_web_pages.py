@@ -58,6 +58,32 @@ def test_the_sign_in_page_is_vietnamese_and_refuses_a_wrong_password(world: Worl
     assert "kc_session" not in wrong.cookies
 
 
+def test_each_role_starts_on_a_page_it_may_open(world: World) -> None:
+    # a Văn thư (HR clerk) may not read violations: sent to the queue, they met "Không có
+    # quyền" right after signing in; Nội vụ reads reports, unit heads decide on violations
+    for username, home in (("head_a1", "/vi-pham"), ("noivu_a", "/bao-cao"), ("hr_a", None)):
+        client = browser(world)
+        assert sign_in(client, username).headers["location"] == "/"
+        start = client.get("/")
+        assert start.status_code == 200, (username, start.url)
+        assert home is None or start.url.path == home
+        brand = re.search(r'<a class="brand" href="([^"]+)"', start.text)
+        assert brand and brand.group(1) == "/"
+    asked = browser(world)
+    page = asked.get("/bang-thang?thang=11")  # asked before signing in: that page after
+    answer = asked.post(
+        "/dang-nhap",
+        data={
+            "username": "head_a1",
+            "password": PASSWORD,
+            "csrf": csrf_of(page.text),
+            "next": re.search(r'name="next" value="([^"]*)"', page.text).group(1),  # type: ignore[union-attr]
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/bang-thang?thang=11"
+
+
 def test_a_sign_in_without_the_form_token_is_refused(world: World) -> None:
     client = browser(world)
     client.get("/")
@@ -70,7 +96,8 @@ def test_a_sign_in_without_the_form_token_is_refused(world: World) -> None:
 def test_a_unit_head_sees_only_their_units_queue_with_local_times(world: World) -> None:
     client = browser(world)
     answer = sign_in(client, "head_a1")
-    assert answer.status_code == 303 and answer.headers["location"] == "/vi-pham"
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/vi-pham"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     queue = client.get("/vi-pham")
