@@ -33,7 +33,9 @@ SYMBOLS: dict[str, tuple[str, str]] = {
     "maternity": ("TS", "Thai sản"),
     "business_trip": ("CT", "Công tác"),
     "training": ("H", "Học tập, tập huấn"),
-    "outside_meeting": ("CT", "Họp bên ngoài"),
+    # as the bảng chấm công (services.documents.timesheet): H is "Hội nghị, học tập"; CT is
+    # a business trip only, so a unit head can tell a meeting from a trip
+    "outside_meeting": ("H", "Hội nghị, họp bên ngoài"),
     "on_leave": ("N", "Nghỉ có lý do khác"),
     "holiday": ("L", "Nghỉ lễ, Tết"),
     "weekend": ("—", "Nghỉ hằng tuần"),
@@ -41,6 +43,17 @@ SYMBOLS: dict[str, tuple[str, str]] = {
     "pending": ("·", "Chưa đến giờ, chưa kết luận"),
 }
 BEHIND = timedelta(minutes=10)
+
+
+def legend() -> list[tuple[str, str]]:
+    """The grid's key: each symbol once, with every meaning it stands for."""
+    meanings: dict[str, list[str]] = {}
+    for symbol, label in SYMBOLS.values():
+        meanings.setdefault(symbol, []).append(label)
+    return [
+        (symbol, "; ".join([labels[0], *(label[0].lower() + label[1:] for label in labels[1:])]))
+        for symbol, labels in meanings.items()
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,10 @@ def decode_cursor(cursor: str) -> tuple[date, int]:
         day, violation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
         return date.fromisoformat(day), int(violation_id)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid("invalid_cursor", "Con trỏ phân trang không hợp lệ") from exc
+        raise Invalid(
+            "invalid_cursor",
+            "Liên kết “Trang sau” này không còn dùng được. Hãy mở lại danh sách từ trang đầu.",
+        ) from exc
 
 
 def to_violation(row: Any) -> Violation:

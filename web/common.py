@@ -116,9 +116,14 @@ def safe_next(target: str, default: str = "/vi-pham") -> str:
     return target
 
 
-def sign_in_redirect(request: Request) -> RedirectResponse:
+def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/?next={quote(target)}", status_code=303)
+    location = f"/?next={quote(target)}"
+    if request.headers.get("HX-Request") == "true":
+        # A part of a page refreshed in place (Hôm nay's board): a plain redirect would paste
+        # the whole sign-in page into it; htmx sends the browser to sign-in instead.
+        return Response(status_code=204, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
 
 
 ERROR_TITLES = {
@@ -199,6 +204,18 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
     if who is None:
         return []
     return [item for item in _NAV if who.scope.may(item.permission)]
+
+
+def home(who: web_session.Visitor) -> str:
+    """Where a visitor starts: the queue for those who decide on violations, the report for
+    those who read it (Nội vụ, auditors), else the first page of their menu (HR clerks): never
+    a page their role may not open."""
+    if who.scope.may("violations:review"):
+        return "/vi-pham"
+    if who.scope.may("summaries:read"):
+        return "/bao-cao"
+    items = nav_for(who)
+    return items[0].href if items else "/doi-mat-khau"
 
 
 templates.env.filters["vn_date"] = local_date

@@ -44,11 +44,11 @@ def sign_in_page(request: Request, next: str = "") -> Response:
             visitor = common.visitor(request, db)
             target = _safe_next(next)
             if target == "/":  # no page asked for: the visitor's first page, not a 403
-                target = _home(visitor.scope)
+                target = common.home(visitor)
             return RedirectResponse(common.landing(visitor.scope.role, target), 303)
         except web_session.PasswordChangeRequired:
             return RedirectResponse(
-                f"/doi-mat-khau?next={quote(_safe_next(next))}", status_code=303
+                f"/doi-mat-khau?next={quote(_safe_next(next) or '/')}", status_code=303
             )
         except Unauthorized:
             pass
@@ -67,17 +67,8 @@ def favicon() -> Response:
 
 def _safe_next(target: str) -> str:
     # Only paths of this site: never an open redirect to another host. "/" (nothing asked
-    # for) leads to the visitor's first page once signed in.
+    # for) leads to the visitor's start page (common.home) once signed in.
     return common.safe_next(target, "/")
-
-
-def _home(scope: Scope) -> str:
-    """The violations queue, or the first menu entry a role without it may open (an HR
-    clerk signing in landed on "Không có quyền")."""
-    if scope.may("violations:read"):
-        return "/vi-pham"
-    items = common.nav_for(web_session.Visitor(scope, "", ""))
-    return items[0].href if items else "/doi-mat-khau"
 
 
 def _login(request: Request, next_url: str, error: str | None, status: int) -> Response:
@@ -133,7 +124,7 @@ def sign_in(
     target = _safe_next(next)
     if target == "/":  # no page asked for: the first one this role may open, not a 403
         with common.db(request) as db:
-            target = _home(scope_of(db, user))
+            target = common.home(web_session.Visitor(scope_of(db, user), "", ""))
     target = common.landing(user.role, target)
     if user.must_change_password:  # a one-time password: a password of their own first
         target = f"/doi-mat-khau?next={quote(target)}"
@@ -246,7 +237,17 @@ def violations_page(
         error = None
         page = None
         everyone, chosen, matches = None, None, []
+        # a date that cannot be read is shown beside its field, the rest of the form kept
+        field_errors: dict[str, str] = {}
+        dates: dict[str, date | None] = {}
+        for name, label, text in (("tu", "Từ ngày", tu), ("den", "Đến ngày", den)):
+            try:
+                dates[name] = common.parse_date(text, label)
+            except KcError as exc:
+                field_errors[name] = exc.message.removeprefix(f"{label}: ")  # beside it
         try:
+            if field_errors:
+                raise KcError("invalid_date", "Hãy sửa ngày được đánh dấu trong ô lọc.")
             everyone = people.choices(db, visitor.scope)
             number = common.row_id(can_bo)
             if number is not None:
@@ -267,8 +268,8 @@ def violations_page(
                 else "all"
                 if trang_thai == "all"
                 else "active",
-                date_from=common.parse_date(tu, "Từ ngày"),
-                date_to=common.parse_date(den, "Đến ngày"),
+                date_from=dates["tu"],
+                date_to=dates["den"],
                 kind=loai if loai in VIOLATION else None,
                 review=REVIEW_FILTERS.get(xu_ly),
             )
@@ -277,6 +278,8 @@ def violations_page(
         except (NotFound, Forbidden) as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
+            if exc.code == "invalid_range":
+                field_errors["den"] = exc.message
             error = exc.message
         return common.page(
             request,
@@ -284,7 +287,8 @@ def violations_page(
             400 if error else 200,
             visitor=visitor,
             page=page,
-            error=error,
+            error=None if field_errors else error,
+            field_errors=field_errors,
             notice=_saved_notice(luu),
             failed=_failed_rows(db, visitor.scope, loi or []) if luu else [],
             may_review=visitor.scope.may("violations:review"),
@@ -353,6 +357,7 @@ def review_action(
                 request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
             )
         error: str | None
+        reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
         if number is None:
             return common.not_found(request, visitor, NotFound("Vi phạm").message)
@@ -366,6 +371,7 @@ def review_action(
             return common.failed(request, visitor, exc)
         except KcError as exc:
             error = exc.message
+            reason_error = exc.code == "reason_required"
         if error is None:
             return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
     with common.db(request) as db:
@@ -379,7 +385,10 @@ def review_action(
         v=detail,
         may_review=True,
         saved=False,
-        error=error,
+        error=None if reason_error else error,
+        reason_error=error if reason_error else None,
+        # what was chosen and typed comes back with the message: nothing to type twice
+        values={"decision": decision, "reason_kind": reason_kind, "note": note},
         requests=requests,
     )
 
@@ -648,7 +657,7 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             visitor=visitor,
             grid=grid,
             units=units,
-            symbols=day_service.SYMBOLS,
+            legend=day_service.legend(),
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
         )
 

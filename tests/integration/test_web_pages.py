@@ -58,6 +58,32 @@ def test_the_sign_in_page_is_vietnamese_and_refuses_a_wrong_password(world: Worl
     assert "kc_session" not in wrong.cookies
 
 
+def test_each_role_starts_on_a_page_it_may_open(world: World) -> None:
+    # a Văn thư (HR clerk) may not read violations: sent to the queue, they met "Không có
+    # quyền" right after signing in; Nội vụ reads reports, unit heads decide on violations
+    for username, home in (("head_a1", "/vi-pham"), ("noivu_a", "/bao-cao"), ("hr_a", None)):
+        client = browser(world)
+        assert sign_in(client, username).headers["location"] == "/"
+        start = client.get("/")
+        assert start.status_code == 200, (username, start.url)
+        assert home is None or start.url.path == home
+        brand = re.search(r'<a class="brand" href="([^"]+)"', start.text)
+        assert brand and brand.group(1) == "/"
+    asked = browser(world)
+    page = asked.get("/bang-thang?thang=11")  # asked before signing in: that page after
+    answer = asked.post(
+        "/dang-nhap",
+        data={
+            "username": "head_a1",
+            "password": PASSWORD,
+            "csrf": csrf_of(page.text),
+            "next": re.search(r'name="next" value="([^"]*)"', page.text).group(1),  # type: ignore[union-attr]
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/bang-thang?thang=11"
+
+
 def test_a_sign_in_without_the_form_token_is_refused(world: World) -> None:
     client = browser(world)
     client.get("/")
@@ -70,7 +96,8 @@ def test_a_sign_in_without_the_form_token_is_refused(world: World) -> None:
 def test_a_unit_head_sees_only_their_units_queue_with_local_times(world: World) -> None:
     client = browser(world)
     answer = sign_in(client, "head_a1")
-    assert answer.status_code == 303 and answer.headers["location"] == "/vi-pham"
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/vi-pham"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     queue = client.get("/vi-pham")
@@ -119,6 +146,16 @@ def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: Wo
         f"/vi-pham/{late}/xu-ly", data={**form, "reason_kind": "", "csrf": token}
     )
     assert missing_reason.status_code == 400 and "Cần chọn lý do" in missing_reason.text
+    # the message sits under the reason list, and what was chosen and typed is still there
+    assert re.search(
+        r'<select id="reason_kind" name="reason_kind" aria-invalid="true" '
+        r'aria-describedby="reason-error">.*?</select>\s*<p class="field-error" '
+        r'id="reason-error" role="alert">Cần chọn lý do',
+        missing_reason.text,
+        re.S,
+    )
+    assert 'value="excused" checked> Có lý do' in missing_reason.text
+    assert ">Họp ở tỉnh</textarea>" in missing_reason.text
     saved = client.post(
         f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token}, follow_redirects=False
     )
@@ -284,6 +321,20 @@ def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) ->
         "/hom-nay", params={"don_vi": unit_id(world, "A1")}, headers={"HX-Request": "true"}
     )
     assert "<html" not in partial.text and "Trần Văn e1" in partial.text
+
+
+def test_an_expired_session_sends_the_refreshing_board_to_sign_in_not_into_it(
+    world: World,
+) -> None:
+    # the board refreshes itself every minute; once the session is gone, htmx must leave the
+    # page for sign-in (and come back), not paste the sign-in page inside the board
+    stranger = browser(world)
+    path = f"/hom-nay?don_vi={unit_id(world, 'A1')}"
+    refresh = stranger.get(path, headers={"HX-Request": "true"}, follow_redirects=False)
+    assert refresh.status_code == 204 and not refresh.text
+    assert refresh.headers["HX-Redirect"] == f"/?next=/hom-nay%3Fdon_vi%3D{unit_id(world, 'A1')}"
+    whole = stranger.get(path, follow_redirects=False)  # a full page load: the usual redirect
+    assert whole.status_code == 303 and whole.headers["location"].startswith("/?next=")
 
 
 def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:

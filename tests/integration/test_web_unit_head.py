@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 from kycuong.settings import Settings
 from services import people
 from store.db import db_session
-from store.models import Agency, CalendarDay, User, ViolationRecord
+from store.models import Agency, CalendarDay, DayRecord, User, ViolationRecord
 from tests.integration.test_api import World, build_world
 from tests.integration.test_web_pages import browser, csrf_of, sign_in, unit_id
 from tests.support import free_port
@@ -53,6 +53,35 @@ def test_the_month_grid_marks_weekends_and_the_agencys_days_off(world: World) ->
     assert sunday and "Nghỉ hằng tuần" in sunday.group(1)
     assert re.search(rf'can_bo={e1}&ngay=20/11/2026" title="[^"]*Nghỉ bù">L</a>', grid.text)
     assert "M:1" in grid.text and "—:" not in grid.text  # days off are not totalled
+
+
+def test_the_grid_tells_a_meeting_from_a_trip_and_its_key_names_each_symbol_once(
+    world: World,
+) -> None:
+    e1, e2 = world.people["e1"], world.people["e2"]
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with db_session(world.engine) as db:
+        for employee, unit, kind in ((e1, "A1", "outside_meeting"), (e2, "A1a", "business_trip")):
+            db.add(
+                DayRecord(
+                    employee_id=employee,
+                    day=date(2026, 11, 24),
+                    unit_id=unit_id(world, unit),
+                    status="on_leave",
+                    excused_kind=kind,
+                    computed_at=now,
+                )
+            )
+    client = signed_in(world, "head_a1")
+    month = {"thang": "11", "nam": "2026"}
+    grid = client.get("/bang-thang", params=month | {"don_vi": unit_id(world, "A1")})
+    assert grid.status_code == 200
+    assert re.search(rf'can_bo={e1}&ngay=24/11/2026" title="[^"]*">H</a>', grid.text)
+    other = client.get("/bang-thang", params=month | {"don_vi": unit_id(world, "A1a")})
+    assert re.search(rf'can_bo={e2}&ngay=24/11/2026" title="[^"]*">CT</a>', other.text)
+    key = re.findall(r"<li><strong>([^<]+)</strong>", grid.text.split("Ký hiệu")[1])
+    assert len(key) == len(set(key)), key  # one line per symbol: no "CT" meaning two things
+    assert "<strong>H</strong> Học tập, tập huấn; hội nghị, họp bên ngoài" in grid.text
 
 
 def test_a_grid_cell_opens_the_days_punches_in_local_time_and_its_violations(
@@ -199,3 +228,31 @@ def test_browser_addresses_get_html_error_pages_and_the_api_keeps_json(world: Wo
     assert bad.status_code == 400 and "<h1>Dữ liệu không hợp lệ</h1>" in bad.text
     missing = client.get(f"/vi-pham/{world.violation_id('e3', 'late')}")
     assert missing.status_code == 404 and "<h1>Không tìm thấy</h1>" in missing.text
+
+
+def test_a_date_that_cannot_be_read_is_shown_beside_its_field_in_the_queue(world: World) -> None:
+    client = signed_in(world, "head_a1")
+    wrong = client.get("/vi-pham", params={"tu": "31/02/2026", "den": "30/11/2026"})
+    assert wrong.status_code == 400
+    beside = re.search(
+        r'<input id="tu" name="tu" value="31/02/2026"[^>]* aria-invalid="true" '
+        r'aria-describedby="tu-error"><p class="field-error" id="tu-error" role="alert">'
+        r"“31/02/2026” không phải ngày hợp lệ \(nhập dạng dd/mm/yyyy",
+        wrong.text,
+    )
+    assert beside, "the message is not beside the field it is about"
+    assert 'id="den-error"' not in wrong.text and 'value="30/11/2026"' in wrong.text
+    backwards = client.get("/vi-pham", params={"tu": "30/11/2026", "den": "01/11/2026"})
+    assert backwards.status_code == 400
+    assert re.search(
+        r'aria-describedby="den-error"><p class="field-error" id="den-error" role="alert">'
+        r"Ngày kết thúc phải sau hoặc bằng ngày bắt đầu",
+        backwards.text,
+    )
+
+
+def test_a_broken_next_page_link_says_what_to_do_in_plain_words(world: World) -> None:
+    broken = signed_in(world, "head_a1").get("/vi-pham", params={"trang": "khong-hop-le"})
+    assert broken.status_code == 400
+    assert "Hãy mở lại danh sách từ trang đầu." in broken.text
+    assert "Con trỏ" not in broken.text  # a programmer's word, not a unit head's

@@ -85,7 +85,8 @@ def test_the_webhook_signature_covers_the_timestamp_and_the_body() -> None:
 
 def test_links_are_built_in_one_place_from_the_public_address() -> None:
     assert (
-        links.person_violation("https://kc.gov.vn/", 42) == "https://kc.gov.vn/cua-toi/giai-trinh/42"
+        links.person_violation("https://kc.gov.vn/", 42)
+        == "https://kc.gov.vn/cua-toi/giai-trinh/42"
     )
     assert links.head_queue("https://kc.gov.vn") == "https://kc.gov.vn/vi-pham"
 
