@@ -252,6 +252,8 @@ def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuse
     requests = boss.get("/de-nghi")
     assert "Trần Văn e1" in requests.text and "Giải trình" in requests.text
     request_id = only_request_id(world)
+    # each pending request has its box to tick for "decide the chosen ones"
+    assert f'name="ids" value="{request_id}"' in requests.text
     token = csrf_of(requests.text)
     refused_without_note = boss.post(
         f"/de-nghi/{request_id}/quyet-dinh", data={"decision": "refused", "csrf": token}
