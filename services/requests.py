@@ -301,6 +301,23 @@ def _supersede(
         _step(db, older, scope.username, "superseded", "pending", "superseded", "", now)
 
 
+ALREADY_EXCUSED = "Giải trình cho vi phạm này đã được duyệt, không cần gửi lại"
+
+
+def check_explainable(db: DbSession, violation_id: int) -> None:
+    """``Conflict`` when an explanation of the violation was approved already: it is excused,
+    a new one would only queue a second decision for the head."""
+    approved = db.scalar(
+        select(StaffRequest.id).where(
+            StaffRequest.violation_id == violation_id,
+            StaffRequest.kind == "explanation",
+            StaffRequest.status == "approved",
+        )
+    )
+    if approved is not None:
+        raise Conflict("already_excused", ALREADY_EXCUSED)
+
+
 def explain(
     db: DbSession,
     scope: Scope,
@@ -321,6 +338,7 @@ def explain(
     violation = _own_violation(db, employee, violation_id)
     if not violation.active:
         raise Conflict("withdrawn", "Vi phạm đã được thu hồi, không cần giải trình")
+    check_explainable(db, violation.id)
     if reason_kind not in EXCUSE:
         raise Invalid("reason_required", "Hãy chọn loại lý do trong danh sách")
     text = _note(note, "Hãy ghi nội dung giải trình")
