@@ -40,6 +40,7 @@ from store.models import (
     RequestEvent,
     StaffRequest,
     Unit,
+    User,
     ViolationRecord,
 )
 
@@ -128,6 +129,7 @@ class RequestView:
     decision_note: str
     punch_id: int | None
     steps: list[Step] = field(default_factory=list)
+    decided_by_name: str | None = None  # the head's name as people read it ("Chánh Văn phòng")
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,6 +522,11 @@ def _view(
         decision_note=request.decision_note,
         punch_id=request.punch_id,
         steps=steps,
+        decided_by_name=(
+            db.scalar(select(User.full_name).where(User.username == request.decided_by))
+            if request.decided_by
+            else None
+        ),
     )
 
 

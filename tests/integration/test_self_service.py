@@ -286,6 +286,11 @@ def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuse
         ]
     mine = client.get("/cua-toi/de-nghi")
     assert "Đã duyệt" in mine.text and "head_a1" in mine.text and "Đồng ý" in mine.text
+    with db_session(world.engine) as db:  # the head's name, once the account has one
+        db.execute(update(User).where(User.username == "head_a1").values(full_name="Trưởng A1"))
+        db.commit()
+    mine = client.get("/cua-toi/de-nghi")
+    assert "Trưởng A1, " in mine.text and "head_a1" not in mine.text
     assert "Có lý do" in client.get("/cua-toi?thang=11&nam=2026").text
     # the notice's link, opened after the approval: no second giải trình to queue
     page = client.get(f"/cua-toi/giai-trinh/{late}")
