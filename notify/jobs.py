@@ -168,6 +168,7 @@ def unit_digests(db: DbSession, now: datetime, times: list[time], tz: Any, publi
                 "requests": requests,
                 "limit": DIGEST_LIMIT,
                 "link": links.head_queue(public_url),
+                "requests_link": links.head_requests(public_url),
             },
             now=now,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 PERSON_VIOLATION_PATH = "/cua-toi/giai-trinh/{id}"
 MY_REQUESTS_PATH = "/cua-toi/de-nghi"
 HEAD_QUEUE_PATH = "/vi-pham"
+HEAD_REQUESTS_PATH = "/de-nghi"
 SUMMARY_PATH = "/bao-cao"
 
 
@@ -28,6 +29,11 @@ def person_violation(base: str, violation_id: int) -> str:
 
 def head_queue(base: str) -> str:
     return _join(base, HEAD_QUEUE_PATH)
+
+
+def head_requests(base: str) -> str:
+    """The head's queue of requests (giải trình, bổ sung giờ chấm, xin nghỉ) to decide."""
+    return _join(base, HEAD_REQUESTS_PATH)
 
 
 def summaries(base: str) -> str:

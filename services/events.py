@@ -35,7 +35,9 @@ def request_title(db: DbSession, request: StaffRequest) -> str:
         if request.last_day is not None and request.last_day != request.first_day:
             days += f" đến {request.last_day:%d/%m/%Y}"
         reason = EXCUSE.get(request.reason_kind or "", "")
-        return f"{kind}{f' ({reason})' if reason else ''} {days}"
+        # "Đi công tác 07/12/2026", not "Đi công tác (Đi công tác) …"
+        shown = f" ({reason})" if reason and reason != kind else ""
+        return f"{kind}{shown} {days}"
     return kind
 
 

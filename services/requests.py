@@ -40,6 +40,7 @@ from store.models import (
     RequestEvent,
     StaffRequest,
     Unit,
+    User,
     ViolationRecord,
 )
 
@@ -128,6 +129,7 @@ class RequestView:
     decision_note: str
     punch_id: int | None
     steps: list[Step] = field(default_factory=list)
+    decided_by_name: str | None = None  # the head's name as people read it ("Chánh Văn phòng")
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +303,23 @@ def _supersede(
         _step(db, older, scope.username, "superseded", "pending", "superseded", "", now)
 
 
+ALREADY_EXCUSED = "Giải trình cho vi phạm này đã được duyệt, không cần gửi lại"
+
+
+def check_explainable(db: DbSession, violation_id: int) -> None:
+    """``Conflict`` when an explanation of the violation was approved already: it is excused,
+    a new one would only queue a second decision for the head."""
+    approved = db.scalar(
+        select(StaffRequest.id).where(
+            StaffRequest.violation_id == violation_id,
+            StaffRequest.kind == "explanation",
+            StaffRequest.status == "approved",
+        )
+    )
+    if approved is not None:
+        raise Conflict("already_excused", ALREADY_EXCUSED)
+
+
 def explain(
     db: DbSession,
     scope: Scope,
@@ -321,6 +340,7 @@ def explain(
     violation = _own_violation(db, employee, violation_id)
     if not violation.active:
         raise Conflict("withdrawn", "Vi phạm đã được thu hồi, không cần giải trình")
+    check_explainable(db, violation.id)
     if reason_kind not in EXCUSE:
         raise Invalid("reason_required", "Hãy chọn loại lý do trong danh sách")
     text = _note(note, "Hãy ghi nội dung giải trình")
@@ -502,6 +522,11 @@ def _view(
         decision_note=request.decision_note,
         punch_id=request.punch_id,
         steps=steps,
+        decided_by_name=(
+            db.scalar(select(User.full_name).where(User.username == request.decided_by))
+            if request.decided_by
+            else None
+        ),
     )
 
 

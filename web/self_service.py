@@ -148,6 +148,7 @@ def explain_page(request: Request, violation_id: str) -> Response:
             if number is None:
                 raise NotFound("Vi phạm")
             label = _own_violation_label(db, visitor, number)
+            request_service.check_explainable(db, number)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return _form_page(request, visitor, "explanation", violation_id=number, violation=label)

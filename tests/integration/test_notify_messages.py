@@ -24,7 +24,14 @@ from rules.zones import zone
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
 from store.db import db_session
-from store.models import Device, Employee, OutboxMessage, User, ViolationRecord
+from store.models import (
+    Device,
+    Employee,
+    OutboxMessage,
+    StaffRequest,
+    User,
+    ViolationRecord,
+)
 from store.queue import enqueue, keys_for_days
 from store.users import create_user
 from tests.factories import org
@@ -239,3 +246,38 @@ def test_a_provisional_absence_gets_its_notice_only_once_it_is_final(office: Off
     text = body_text(office.sink.messages[0])
     assert "Vắng mặt không lý do, buổi sáng ngày 23/11/2026" in text
     assert "Không có lượt chấm công nào trong buổi này." in text
+
+
+def test_a_digest_with_only_a_pending_request_says_so_and_links_to_the_requests(
+    office: Office,
+) -> None:
+    with db_session(office.engine) as db:
+        person = db.scalars(select(Employee).order_by(Employee.id)).first()
+        assert person is not None
+        db.add(
+            StaffRequest(
+                employee_id=person.id,
+                unit_id=person.unit_id,
+                kind="trip",
+                status="pending",
+                reason_kind="business_trip",
+                note="Công tác tại huyện",
+                first_day=NEXT,
+                last_day=NEXT,
+                created_by=person.code,
+                created_at=local(DAY, "10:00").astimezone(UTC),
+                decision_note="",
+            )
+        )
+        db.commit()
+    with db_session(office.engine) as db:
+        assert unit_digests(db, local(DAY, "17:30"), TIMES, TZ, URL) == 1
+    office.rig.clock.set(DAY, "17:31")
+    office.send()
+    digest = [m for m in office.sink.messages if m["To"] == "lanhdao@so.gov.vn"]
+    assert len(digest) == 1
+    assert digest[0]["Subject"] == "[Sở Thử nghiệm] Tổng hợp 17:30 23/11/2026: 1 đề nghị chờ duyệt"
+    text = body_text(digest[0])
+    assert f"{person.full_name}: Đi công tác 25/11/2026" in text
+    assert "(Đi công tác)" not in text
+    assert f"{URL}/de-nghi" in text and f"{URL}/vi-pham" not in text

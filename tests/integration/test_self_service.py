@@ -252,6 +252,8 @@ def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuse
     requests = boss.get("/de-nghi")
     assert "Trần Văn e1" in requests.text and "Giải trình" in requests.text
     request_id = only_request_id(world)
+    # each pending request has its box to tick for "decide the chosen ones"
+    assert f'name="ids" value="{request_id}"' in requests.text
     token = csrf_of(requests.text)
     refused_without_note = boss.post(
         f"/de-nghi/{request_id}/quyet-dinh", data={"decision": "refused", "csrf": token}
@@ -284,7 +286,22 @@ def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuse
         ]
     mine = client.get("/cua-toi/de-nghi")
     assert "Đã duyệt" in mine.text and "head_a1" in mine.text and "Đồng ý" in mine.text
+    with db_session(world.engine) as db:  # the head's name, once the account has one
+        db.execute(update(User).where(User.username == "head_a1").values(full_name="Trưởng A1"))
+        db.commit()
+    mine = client.get("/cua-toi/de-nghi")
+    assert "Trưởng A1, " in mine.text and "head_a1" not in mine.text
     assert "Có lý do" in client.get("/cua-toi?thang=11&nam=2026").text
+    # the notice's link, opened after the approval: no second giải trình to queue
+    page = client.get(f"/cua-toi/giai-trinh/{late}")
+    assert page.status_code == 409 and "đã được duyệt" in page.text
+    resent = client.post(
+        f"/cua-toi/giai-trinh/{late}",
+        data={"reason_kind": "outside_meeting", "note": "lần nữa", "csrf": csrf_of(mine.text)},
+    )
+    assert resent.status_code == 400 and "đã được duyệt" in resent.text
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
 
 
 def test_a_forgotten_punch_approved_becomes_a_manual_punch_and_withdraws_the_absence(
