@@ -351,6 +351,9 @@ def test_a_forgotten_punch_approved_becomes_a_manual_punch_and_withdraws_the_abs
     month = client.get("/cua-toi?thang=11&nam=2026")
     assert "07:25 · Bổ sung thủ công" in month.text and "bổ sung thủ công" in month.text
     assert "Đã thu hồi" in month.text
+    # A withdrawn violation waits for no decision: no "Chưa xử lý" beside it.
+    withdrawn = month.text.split("Đã thu hồi", 1)[1].split("</div>", 1)[0]
+    assert "Chưa xử lý" not in withdrawn
     evidence = boss.get(f"/vi-pham/{absent}")
     assert "bổ sung thủ công" in evidence.text and "Đã duyệt" in evidence.text
 
