@@ -124,8 +124,7 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     if not args.once:
         _serve_api_in_background(settings)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        users = ", ".join(f"{u} / {DEMO_PASSWORD}" for u in ("admin", "truongphong.vp", "noivu"))
-        print(f"Trang web: {base}/  (đăng nhập: {users})")
+        print(f"Trang web: {base}/  (đăng nhập: {_demo_sign_ins(settings)})")
         print(f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}")
         print(f"API: {base}/docs (JSON dưới {base}/api)")
         log.info(
@@ -160,6 +159,40 @@ def _demo_users(db: DbSession) -> None:
         unit_code="VP",
     )
     create_user(db, "noivu", DEMO_PASSWORD, "noi_vu", full_name="Phòng Nội vụ", agency_code="SNV")
+    create_user(
+        db, "vanthu", DEMO_PASSWORD, "hr_clerk", full_name="Văn thư, tổ chức", agency_code="SNV"
+    )
+    # A member of staff of the Văn phòng (self-service), with the demo password instead of the
+    # one-time code a real account gets.
+    from services.accounts import create_staff_account
+    from services.scope import Scope
+    from store.models import Employee, Unit, User
+    from store.users import hash_password
+
+    code = db.scalar(
+        select(Employee.code)
+        .join(Unit, Unit.id == Employee.unit_id)
+        .where(Unit.code == "VP")
+        .order_by(Employee.code)
+        .limit(1)
+    )
+    if code is not None:
+        hr = Scope(0, "demo", "hr_clerk", None)
+        create_staff_account(db, hr, code, datetime.now(ZoneInfo("UTC")))
+        staff = db.scalars(select(User).where(User.username == code)).one()
+        staff.password_hash, staff.must_change_password = hash_password(DEMO_PASSWORD), False
+
+
+def _demo_sign_ins(settings: Settings) -> str:
+    """The demo's sign-ins as the quickstart prints them: "admin / kycuong-demo, …"."""
+    from store.models import User
+
+    names = ["admin", "truongphong.vp", "noivu", "vanthu"]
+    with db_session(engine_for(settings.database_url)) as db:
+        staff = db.scalar(select(User.username).where(User.role == "employee").order_by(User.id))
+    if staff:
+        names.append(staff)
+    return ", ".join(f"{u} / {DEMO_PASSWORD}" for u in names)
 
 
 def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
