@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 
 from devices.simulator import badges_from_db, device_ids_from_db, office_day
 from store.db import db_session, make_engine
-from store.models import DeadLetter, Device, Employee, Punch, UnmatchedPunch, ViolationRecord
+from store.models import (
+    DeadLetter,
+    Device,
+    Employee,
+    Punch,
+    UnmatchedPunch,
+    User,
+    ViolationRecord,
+)
 from tests.support import free_port
 
 
@@ -51,12 +59,17 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
         dead = list(db.scalars(select(DeadLetter.reason_code)))
         unmatched = list(db.scalars(select(UnmatchedPunch.credential_value)))
         seen = list(db.scalars(select(Device.last_seen_at)))
+        roles = {name: role for name, role in db.execute(select(User.username, User.role))}
         judged = db.execute(
             select(Employee.code, ViolationRecord.session, ViolationRecord.kind)
             .join(Employee, Employee.id == ViolationRecord.employee_id)
             .where(ViolationRecord.day == day, ViolationRecord.active.is_(True))
         ).all()
     good = [e for e in plan.events if e.kind == "punch"]
+    # The demo sign-ins: one per role, a member of staff included (self-service).
+    assert sorted(roles.values()) == [
+        "admin", "employee", "hr_clerk", "noi_vu", "unit_head"
+    ]  # fmt: skip
     assert punches == len(good)
     assert dead == ["malformed_json"]
     assert unmatched == [plan.unknown_card]
