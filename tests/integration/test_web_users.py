@@ -207,7 +207,7 @@ def test_a_reset_password_works_once_shown_and_ends_the_old_session(world: World
     )
     assert "Đã lưu mật khẩu mới." in typed.text and "secret-value" not in typed.text
     signed = sign_in(browser(world), "head_a2", "do-quản-trị-đặt")
-    assert signed.headers["location"] == "/"  # no change required: their start page
+    assert signed.headers["location"] == "/vi-pham"  # no change required: their start page
     own = client.post(
         f"/nguoi-dung/{user_id(world, 'admin')}/cap-lai-mat-khau", data={"csrf": csrf}
     )
