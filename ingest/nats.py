@@ -48,7 +48,8 @@ class NatsCluster:
     size: int = 3
     accounts: str | None = None
     nodes: list[NatsNode] = field(default_factory=list)
-    route_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # Starts with a letter: nats-server reads a value with a leading digit as a number.
+    route_password: str = field(default_factory=lambda: "kc" + secrets.token_urlsafe(18))
 
     def __post_init__(self) -> None:
         self.nodes = [NatsNode(f"kc-{i + 1}", self.workdir / f"n{i + 1}") for i in range(self.size)]
