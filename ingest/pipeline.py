@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import PAYLOAD_MODELS, HeartbeatV1, Payload, PunchV1, StatusV1, parse_topic
 from kycuong.replay import explain
-from kycuong.settings import Settings
+from kycuong.settings import Settings, get_settings
 from rules.zones import zone
 from store.db import db_session
 from store.models import Device
@@ -143,6 +143,11 @@ class Limits:
             dead_letter_payload_bytes=settings.dead_letter_payload_bytes,
         )
 
+    @classmethod
+    def configured(cls) -> Limits:
+        """The limits of this process's settings (``KC_MAX_BACKLOG_AGE_DAYS`` …)."""
+        return cls.from_settings(get_settings())
+
 
 class DeviceDirectory:
     """The known readers, cached; reloaded periodically and (at most once a second) on a miss."""
@@ -241,7 +246,7 @@ def process_batch(
     those become dead letters with the database's reason and the rest is stored. Only an
     unreachable database (``OperationalError``, ``InterfaceError``) is raised, for a retry.
     """
-    limits = limits or Limits()
+    limits = limits or Limits.configured()
     if max_clock_skew is not None:
         limits = replace(limits, max_clock_skew=max_clock_skew)
     outcome = BatchOutcome()
@@ -467,7 +472,7 @@ def store_failure(
     engine: Engine, message: Message, error: str, limits: Limits | None = None
 ) -> BatchOutcome:
     """Keep a message the database refused as a dead letter, so it is neither lost nor retried."""
-    limits = limits or Limits()
+    limits = limits or Limits.configured()
     parsed = parse_topic(message.topic)
     rejection = Rejection("store_error", f"cơ sở dữ liệu từ chối bản tin: {error[:500]}")
     row = _dead_letter_row(message, rejection, parsed[0] if parsed else None, limits)
