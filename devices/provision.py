@@ -332,6 +332,67 @@ def render_nats_accounts(
     return text, skipped
 
 
+@dataclass(frozen=True, slots=True)
+class ClientIdMisuse:
+    """An MQTT connection on a NATS node whose client id is not its reader's own."""
+
+    node: str
+    user: str
+    client_id: str
+    address: str
+
+
+def nats_client_id_misuse(
+    monitor_urls: Iterable[str], timeout: float = 5.0
+) -> tuple[int, list[ClientIdMisuse]]:
+    """The MQTT connections, on every node given by its monitoring address, of a reader that
+    signed in with its password but under another client id; and how many MQTT connections
+    were looked at.
+
+    NATS binds no client id to a user (2.9, and 2.15 alike): a reader's password may connect
+    as ``D2`` and so disconnect reader D2 (it reads nothing of D2's: permissions follow the
+    user). The nodes' ``/connz?auth=true`` names both, so an operator can see who does it and
+    lock that reader. Service accounts (``kc-…``) choose their client ids freely.
+    """
+    import httpx
+
+    found: list[ClientIdMisuse] = []
+    looked = 0
+    for url in monitor_urls:
+        varz = httpx.get(f"{url.rstrip('/')}/varz", timeout=timeout)
+        varz.raise_for_status()
+        node = str(varz.json().get("server_name") or url)
+        offset = 0
+        while True:
+            page = httpx.get(
+                f"{url.rstrip('/')}/connz",
+                params={"auth": "true", "limit": 1024, "offset": offset},
+                timeout=timeout,
+            )
+            page.raise_for_status()
+            data = page.json()
+            connections = data.get("connections") or []
+            for conn in connections:
+                client_id = conn.get("mqtt_client")
+                if client_id is None:
+                    continue
+                looked += 1
+                user = str(conn.get("authorized_user") or "")
+                if client_id != user and not user.lower().startswith(RESERVED_PREFIX):
+                    found.append(
+                        ClientIdMisuse(
+                            node,
+                            user,
+                            str(client_id),
+                            f"{conn.get('ip')}:{conn.get('port')}",
+                        )
+                    )
+            offset += len(connections)
+            if not connections or offset >= int(data.get("total") or 0):
+                break
+    return looked, found
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -874,6 +874,8 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.labels import DIRECTION
     from store.models import Device
 
+    if args.action == "broker-check":
+        return _broker_check(args.monitor or ["http://127.0.0.1:8222"])
     upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     try:
@@ -945,6 +947,28 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     except provision.ProvisionError as exc:
         raise Invalid("device", str(exc)) from exc
     return 0
+
+
+def _broker_check(monitors: list[str]) -> int:
+    """NATS cluster: name every reader connected under another reader's client id (exit 1)."""
+    import httpx
+
+    from devices import provision
+
+    try:
+        looked, misuse = provision.nats_client_id_misuse(monitors)
+    except (httpx.HTTPError, ValueError) as exc:
+        raise Invalid("broker", f"Không đọc được trang giám sát của nút NATS: {exc}") from exc
+    for m in misuse:
+        print(
+            f"Đáng ngờ: tài khoản {m.user} kết nối với mã máy khách {m.client_id} "
+            f"(nút {m.node}, từ {m.address}); khóa hoặc đổi mật khẩu thiết bị {m.user}"
+        )
+    print(
+        f"Đã xem {looked} kết nối MQTT trên {len(monitors)} nút: "
+        + (f"{len(misuse)} kết nối dùng mã máy khách không phải của mình" if misuse else "ổn")
+    )
+    return 1 if misuse else 0
 
 
 def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
@@ -1229,7 +1253,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("devices", help="provision readers and the broker's password and ACL files")
     p.add_argument(
-        "action", choices=["create", "list", "enable", "disable", "rotate", "broker-files"]
+        "action",
+        choices=["create", "list", "enable", "disable", "rotate", "broker-files", "broker-check"],
     )
     p.add_argument("device_id", nargs="?")
     p.add_argument("--site", default="")
@@ -1251,6 +1276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         help="file to write (broker-files); default deploy/mosquitto/dynamic-security.json, "
         "with --broker nats deploy/nats/auth/accounts.conf",
+    )
+    p.add_argument(
+        "--monitor",
+        action="append",
+        help="broker-check: a NATS node's monitoring address (repeat for every node); "
+        "default http://127.0.0.1:8222",
     )
     p.set_defaults(func=cmd_devices)
 

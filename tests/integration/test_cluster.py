@@ -18,7 +18,7 @@ from devices.reader import Reader
 from ingest.nats import NatsCluster
 from ingest.nats import available as nats_available
 from store.db import db_session
-from store.models import Device
+from store.models import Device, Punch
 from tests.factories import org
 from tests.integration.test_resilience import distinct_events, stored, stream
 from tests.support import require, running_ingest, wait_for
@@ -91,3 +91,85 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
             for reader in readers:
                 reader.close()
     assert stored(pg_engine) == distinct_events(pg_engine) == total
+
+
+def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_only(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The ZKTeco bridge, the Hikvision bridge and the simulator, each on another node, given
+    only the cluster's address and their readers' passwords: every punch stored, confirmed."""
+    import threading
+    from datetime import date, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from devices.hikvision import HikConfig, HikTerminal, create_app
+    from devices.simulator import Badge, office_day, play
+    from devices.zk_emulator import Terminal, ZkEmulator
+    from devices.zkteco import BridgeConfig, Position, TerminalBridge, TerminalConfig
+    from tests.integration.test_hikvision_bridge import event
+
+    made = org(pg_engine, employees=6, devices=("ZK-1", "HIK-1", "SIM-1"), card_prefix="")
+    cards, secrets = made["cards"], made["secrets"]
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    cluster.start()
+    zk_port, hik_port, sim_port = (n.mqtt_port for n in cluster.nodes)
+    terminal = Terminal(
+        "CKRS-N1", users=[(i + 1, f"E{i}", "A", int(c)) for i, c in enumerate(cards)]
+    )
+    start = terminal.now().replace(microsecond=0) - timedelta(hours=1)
+    for i in range(5):
+        terminal.add_record(f"E{i}", start + timedelta(minutes=i), 0)
+    day = date.today() - timedelta(days=1)
+    plan = office_day([Badge(f"E{i}", c) for i, c in enumerate(cards)], ["SIM-1"], day, seed=2)
+    sim_punches = sum(1 for e in plan.events if e.kind == "punch")
+    with running_ingest(
+        pg_engine,
+        cluster.nodes[0].mqtt_port,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
+    ):
+        with ZkEmulator(terminal) as zk:
+            config = BridgeConfig("127.0.0.1", zk_port, tmp_path / "zk", 0.2, (), 2.0)
+            zk_bridge = TerminalBridge(
+                config,
+                TerminalConfig("ZK-1", "127.0.0.1", zk.port, mqtt_password=secrets["ZK-1"]),
+            )
+            runner = threading.Thread(target=zk_bridge.run, daemon=True)
+            runner.start()
+            try:
+                wait_for(
+                    lambda: Position.load(zk_bridge.state_path).confirmed == 5,
+                    60,
+                    "the ZKTeco bridge's records confirmed through the cluster",
+                )
+            finally:
+                zk_bridge.stop()
+                runner.join(30)
+        hik = HikConfig(
+            "127.0.0.1",
+            hik_port,
+            (HikTerminal("HIK-1", "terminal-pw", mqtt_password=secrets["HIK-1"]),),
+            state_dir=tmp_path / "hik",
+        )
+        with TestClient(create_app(hik)) as client:
+            answer = client.post(
+                "/isapi/events", json=event(900, card=cards[0]), auth=("HIK-1", "terminal-pw")
+            )
+        assert answer.status_code == 200  # answered OK only on the server's receipt
+        assert play(plan, "127.0.0.1", sim_port, secrets={"SIM-1": secrets["SIM-1"]}) == len(
+            plan.events
+        )
+    with db_session(pg_engine) as db:
+        by_device = {
+            d: len(list(db.scalars(select(Punch.event_id).where(Punch.device_id == d))))
+            for d in ("ZK-1", "HIK-1", "SIM-1")
+        }
+    assert by_device == {"ZK-1": 5, "HIK-1": 1, "SIM-1": sim_punches}

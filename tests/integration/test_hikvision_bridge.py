@@ -313,3 +313,68 @@ def test_an_oversized_body_is_refused_before_it_is_read_or_authenticated(
         )
     assert status in (413, None)
     assert sent < 20 * 1024 * 1024, f"the bridge read {sent} bytes of a 300 MB body"
+
+
+def test_a_broker_sigkill_mid_stream_with_ingest_running_loses_and_doubles_no_event(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """Three terminals push their events through the running bridge (a real HTTP server) while
+    the ingest worker stores them; Mosquitto (the shipped configuration, its persistence
+    included) is SIGKILLed in the middle and restarted. Each terminal, like a real one, sends
+    an event again until it is answered OK: every event is stored exactly once."""
+    import httpx
+
+    from tests.support import serving
+
+    made = org(pg_engine, employees=20, devices=("HIK-SANH-1", "HIK-SANH-2", "HIK-SANH-3"))
+    terminals = [HikTerminal(f"HIK-SANH-{n}", f"password-{n}") for n in (1, 2, 3)]
+    config = hik_config(
+        mosquitto.port, tmp_path, *terminals, receipt_timeout_s=2.0, resend_seconds=2.0
+    )
+    per_terminal = 100
+    total = per_terminal * len(terminals)
+    base = datetime.now(HANOI).replace(microsecond=0) - timedelta(hours=1)
+    answered: dict[str, list[int]] = {t.device_id: [] for t in terminals}
+    retries = {t.device_id: 0 for t in terminals}
+
+    def terminal_pushing(port: int, terminal: HikTerminal, offset: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            for serial in range(1, per_terminal + 1):
+                body = event(serial, card=made["cards"][(serial + offset) % 20])
+                body["dateTime"] = (base + timedelta(seconds=serial)).isoformat()
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline:
+                    try:
+                        status = http.post(
+                            "/isapi/events", json=body, auth=(terminal.device_id, terminal.password)
+                        ).status_code
+                    except httpx.TransportError:
+                        status = 0
+                    if status == 200:
+                        answered[terminal.device_id].append(serial)
+                        break
+                    retries[terminal.device_id] += 1
+                    time.sleep(0.2)  # the terminal keeps the event and sends it again
+
+    with running_ingest(pg_engine, mosquitto.port) as worker, serving(create_app(config)) as port:
+        pushing = [
+            threading.Thread(target=terminal_pushing, args=(port, t, i), daemon=True)
+            for i, t in enumerate(terminals)
+        ]
+        for thread in pushing:
+            thread.start()
+        wait_for(lambda: count(pg_engine, Punch) >= total // 3, 60, "a third of the events")
+        mosquitto.stop(signal.SIGKILL)
+        killed_at = count(pg_engine, Punch)
+        # Down for longer than the bridge waits for a receipt: terminals are told "not yet".
+        wait_for(lambda: sum(retries.values()) > 0, 20, "a terminal answered 'not yet'")
+        mosquitto.start()
+        assert killed_at < total and all(t.is_alive() for t in pushing), "mid-stream"
+        for thread in pushing:
+            thread.join(120)
+        assert not any(t.is_alive() for t in pushing)
+        worker.wait_idle(10)
+    assert all(sorted(got) == list(range(1, per_terminal + 1)) for got in answered.values())
+    with db_session(pg_engine) as db:
+        ids = list(db.scalars(select(Punch.event_id)))
+    assert len(ids) == len(set(ids)) == total  # each event once: none lost, none doubled

@@ -243,3 +243,37 @@ def test_a_rotated_password_takes_effect_on_reload(
     fresh = Client311(port, "D1", new, "D1-new")
     assert not fresh.refused
     fresh.close()
+
+
+def test_a_reader_connected_under_another_readers_client_id_is_named_by_broker_check(
+    pg_engine: Engine,
+    secured: tuple[NatsCluster, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """NATS cannot refuse it (no client id is bound to a user), so the operator's check names
+    it from the nodes' monitoring pages: the account, the client id it took, where from."""
+    cluster, secrets = secured
+    monitors = [f"http://127.0.0.1:{n.monitor_port}" for n in cluster.nodes]
+    check = ["devices", "broker-check", *(a for m in monitors for a in ("--monitor", m))]
+    with running_ingest(
+        pg_engine,
+        cluster.nodes[0].mqtt_port,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password=INGEST_PASSWORD,
+    ):
+        own = Client311(cluster.nodes[1].mqtt_port, "D1", secrets["D1"], "D1")
+        capsys.readouterr()
+        assert main(check) == 0  # the ingest's own client id and D1 as D1: nothing to say
+        assert "Đã xem 2 kết nối MQTT trên 3 nút: ổn" in capsys.readouterr().out
+        intruder = Client311(cluster.nodes[2].mqtt_port, "D1", secrets["D1"], "D2")
+        try:
+            assert main(check) == 1
+            out = capsys.readouterr().out
+        finally:
+            intruder.close()
+            own.close()
+    assert "Đáng ngờ: tài khoản D1 kết nối với mã máy khách D2 (nút kc-3, từ 127.0.0.1:" in out
+    assert "1 kết nối dùng mã máy khách không phải của mình" in out
+    assert main(["devices", "broker-check", "--monitor", "http://127.0.0.1:9"]) == 2
+    assert "Không đọc được trang giám sát của nút NATS" in capsys.readouterr().err

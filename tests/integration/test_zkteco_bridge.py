@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,10 +19,11 @@ from sqlalchemy import Engine, func, select
 from devices.simulator import Badge, SimEvent, office_day
 from devices.zk_emulator import Terminal, ZkEmulator
 from ingest.mosquitto import MosquittoProcess
+from ingest.worker import IngestWorker
 from store.db import db_session
 from store.models import Device, Punch
 from tests.factories import org
-from tests.support import ROOT, start_ingest, wait_for
+from tests.support import ROOT, ingest_settings, start_ingest, wait_for
 
 DAY = date(2026, 11, 23)
 FAST = timedelta(minutes=7)
@@ -126,8 +129,6 @@ def test_a_morning_from_a_zk_terminal_arrives_once_with_its_clock_corrected(
 def test_an_unreachable_terminal_is_reported_offline_and_its_backlog_forwarded_later(
     pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
-    import threading
-
     from devices.zkteco import BridgeConfig, TerminalBridge, TerminalConfig
     from tests.support import free_port
 
@@ -173,3 +174,73 @@ def test_the_example_configurations_load() -> None:
     assert zk.terminals[0].device_id == "SNV-CONG-CHINH" and zk.poll_seconds == 15
     hik = hikvision.load_config(ROOT / "examples" / "hikvision-bridge.toml")
     assert hik.listen_port == 8088 and hik.terminals[0].device_id == "SNV-SANH-1"
+
+
+def test_a_broker_sigkill_mid_stream_with_ingest_running_loses_and_doubles_no_zk_record(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """Punches keep appearing on the terminal while the bridge forwards them and the ingest
+    worker stores them, more slowly than they come (a loaded database), so a backlog of
+    unconfirmed punches is in flight; Mosquitto (the shipped configuration, its one-second
+    snapshot included) is SIGKILLed in the middle and restarted. The broker redelivers what its
+    snapshot held, the bridge resends what no receipt confirmed, and the server's key absorbs
+    the duplicates: every record is stored exactly once."""
+    from devices.zkteco import BridgeConfig, Position, TerminalBridge, TerminalConfig
+
+    employees = 20
+    made = org(pg_engine, employees=employees, devices=("ZK-CONG-1",), card_prefix="")
+    terminal = Terminal(
+        "CKRS2026002",
+        users=[(i + 1, f"E{i:04d}", f"Nguyen {i}", int(c)) for i, c in enumerate(made["cards"])],
+    )
+    total, rate_per_s = 400, 80.0
+    base = terminal.now().replace(microsecond=0) - timedelta(hours=2)
+
+    def punching() -> None:  # people badge in at the terminal, 80 a second
+        start = time.monotonic()
+        for i in range(total):
+            terminal.add_record(f"E{i % employees:04d}", base + timedelta(seconds=5 * i), i % 2)
+            ahead = (i + 1) / rate_per_s - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    config = BridgeConfig("127.0.0.1", mosquitto.port, tmp_path / "state", 0.2, (), 3.0)
+    # Batches of ten, each 0.2 s slower (a loaded database): about 50 punches a second are
+    # stored while 80 come, so when the broker dies a hundred or more await their receipts.
+    worker = IngestWorker(
+        ingest_settings(pg_engine, mosquitto.port, ingest_receive_maximum=10, ingest_batch_size=10),
+        pg_engine,
+        on_commit=lambda _batch, _outcome: time.sleep(0.2),
+    )
+    worker.start()
+    try:
+        assert worker.wait_connected(10)
+        with ZkEmulator(terminal) as zk:
+            bridge = TerminalBridge(config, TerminalConfig("ZK-CONG-1", "127.0.0.1", zk.port))
+            forwarding = threading.Thread(target=bridge.run, daemon=True)
+            forwarding.start()
+            badges = threading.Thread(target=punching, daemon=True)
+            badges.start()
+            try:
+                wait_for(lambda: stored(pg_engine) >= total // 4, 60, "a quarter of the morning")
+                mosquitto.stop(signal.SIGKILL)
+                killed_at = stored(pg_engine)
+                mosquitto.start()
+                assert killed_at < total, "the kill must land mid-stream"
+                badges.join(60)
+                wait_for(
+                    lambda: Position.load(bridge.state_path).confirmed == total,
+                    90,
+                    "the bridge's position confirmed to the end of the terminal's log",
+                    step=0.2,
+                )
+                worker.wait_idle(10)
+            finally:
+                bridge.stop()
+                forwarding.join(30)
+    finally:
+        worker.stop()
+    with db_session(pg_engine) as db:
+        ids = list(db.scalars(select(Punch.event_id)))
+    assert len(ids) == len(set(ids)) == total  # each record once: none lost, none doubled
+    assert bridge.reader.unconfirmed() == 0
