@@ -450,7 +450,7 @@ def _add_said_sessions(
     """Give the manual punches whose person said the session (and, as the punch's
     direction, the side) that session, so the rules honour it; one query per batch, on the
     few manual punches there are."""
-    said: dict[int, str] = {
+    said: dict[int, str | None] = {
         punch_id: session
         for punch_id, session in db.execute(
             select(ManualPunch.punch_id, ManualPunch.session).where(

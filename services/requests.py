@@ -379,7 +379,7 @@ def punch_choices(db: DbSession, scope: Scope, day: date) -> list[tuple[str, str
     employee = _me(db, scope)
     person = _DIRECTORY.people(db, {employee.id})[employee.id]
     names = [s.name for s in _DIRECTORY.plan(person, day).sessions] or list(SESSIONS)
-    return [(f"{side}:{name}", punch_label(side, name)) for name in names for side in ("in", "out")]
+    return [(f"{side}:{name}", _punch_text(side, name)) for name in names for side in PUNCH_SIDE]
 
 
 def suggested_punch(db: DbSession, scope: Scope, violation_id: int | None) -> str:
@@ -397,11 +397,16 @@ def suggested_punch(db: DbSession, scope: Scope, violation_id: int | None) -> st
     return f"{side}:{violation.session}" if side else ""
 
 
-def punch_label(side: str | None, session: str | None) -> str | None:
-    """ "Quên chấm công ra (buổi sáng)"; None when the person did not say."""
-    if side not in PUNCH_SIDE or not session:
-        return None
+def _punch_text(side: str, session: str) -> str:
     return f"Quên chấm công {PUNCH_SIDE[side]} (buổi {SESSION.get(session, session).lower()})"
+
+
+def punch_label(side: str | None, session: str | None) -> str | None:
+    """The forgotten punch as the person said it ("Quên chấm công ra (buổi sáng)"); None
+    when they did not say."""
+    if not side or side not in PUNCH_SIDE or not session:
+        return None
+    return _punch_text(side, session)
 
 
 def _said_punch(
