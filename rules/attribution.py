@@ -169,7 +169,13 @@ def attribute(
     first). A single one goes to the session that has punches of its own but lacks the
     side it would give: a departure no earlier than end − ``early_grace_s`` for the earlier
     session, an arrival no later than start + ``late_grace_s`` for the later one. When
-    both or neither lack it, the cut decides, a burst on the cut going to the earlier.
+    both or neither lack it, the cut decides, a burst on the cut going to the earlier;
+    except that when neither has a punch at all for that side and the burst is two taps or
+    more (out and straight back within the retap window: a break shorter than it, or one
+    tap for each session), its first tap is the earlier session's departure and its last
+    the later one's arrival, if that arrival is not late. A session with no punch of its
+    own whose next break holds bursts (a middle session of three) is read as having its
+    departure there and no arrival yet.
     ``leave`` names the breaks (by the earlier session's index) between two sessions of
     one date of which exactly one is on approved leave, True when it is the earlier: the
     break's bursts all go to the other one (half a day of leave starts or ends at lunch).

@@ -298,18 +298,23 @@ def _place(
 ) -> tuple[list[Burst], list[tuple[int, Burst]], dict[int, str]]:
     """Bursts of a day with manual punches whose person said the session and the side:
     each such punch, when a session of that name in ``context`` has a window that holds
-    it, starts a burst pinned to that session with its side; any other stays unpinned (a
-    schedule changed since, a side not said) and is read like a device's punch."""
+    it (of several, the nearest), starts a burst pinned to that session with its side; any
+    other stays unpinned (a schedule changed since, a side not said) and is read like a
+    device's punch."""
     targets: dict[int, tuple[int, str]] = {}
     for punch in said:
         if punch.direction not in SIDES:
             continue
-        index = next(
-            (k for k, s in enumerate(context) if s.name == punch.session and s.contains(punch.at)),
-            None,
-        )
-        if index is not None:
-            targets[punch.id] = (index, punch.direction)
+        t = punch.at
+        # Of the sessions so named whose window holds it (a long shift's neighbours share a
+        # name), the one whose scheduled span is nearest: the same whichever date is judged.
+        near = [
+            (max(s.start - t, t - s.end, 0), k)
+            for k, s in enumerate(context)
+            if s.name == punch.session and s.contains(t)
+        ]
+        if near:
+            targets[punch.id] = (min(near)[1], punch.direction)
     found: list[Burst] = []
     pinned: list[tuple[int, Burst]] = []
     sides: dict[int, str] = {}
