@@ -76,6 +76,9 @@ class ManualPunchLine(PunchLine):
     reason: str = ""
     requested_by: str = ""
     approved_by: str = ""
+    # Which punch it was, as the person said it: with ``direction`` "in" or "out", the
+    # session it belongs to (the schedule's name, or sáng, chiều, đêm); the rules honour it.
+    session: str | None = None
 
 
 def _label(vocabulary: dict[str, str]) -> BeforeValidator:
@@ -406,13 +409,27 @@ def _parse(model: type[_T], path: Path, number: int, line: str) -> _T:
         raise ReplayError(f"{path}:{number}: {explain(exc.errors()[0], model)}") from exc
 
 
-def load_punches(path: Path, manual: bool = False) -> list[ReplayPunch]:
-    """Punches (or, with ``manual``, accepted forgotten punches); a contract-v1 line as it is."""
+def load_punches(
+    path: Path, manual: bool = False, sessions: list[str] | None = None
+) -> list[ReplayPunch]:
+    """Punches (or, with ``manual``, accepted forgotten punches); a contract-v1 line as it is.
+    A manual punch may say its session (``sessions``: the schedule's names) and side."""
     model: type[PunchLine] = ManualPunchLine if manual else PunchLine
     punches = []
     for number, line in _lines(path):
         row = _parse(model, path, number, line)
         fallback: int | str = f"manual-{number}" if manual else number
+        said = row.session if isinstance(row, ManualPunchLine) else None
+        if said is not None:
+            if row.direction not in ("in", "out"):
+                raise ReplayError(
+                    f"{path}:{number}: 'direction': giá trị {row.direction!r} không hợp lệ "
+                    "khi có 'session'; chấp nhận một trong: in, out"
+                )
+            try:
+                (said,) = resolve_session_names([said], sessions or [said])
+            except SessionNameError as exc:
+                raise ReplayError(f"{path}:{number}: 'session': {exc}") from exc
         punches.append(
             ReplayPunch(
                 row.person,
@@ -420,6 +437,7 @@ def load_punches(path: Path, manual: bool = False) -> list[ReplayPunch]:
                 row.id if row.id is not None else fallback,
                 row.direction,
                 manual,
+                said,
             )
         )
     return punches
@@ -512,7 +530,7 @@ def run_replay(
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ReplayError("--now cần múi giờ, ví dụ 2026-11-23T10:00:00+07:00")
-    facts = load_punches(punches) + (load_punches(manual, manual=True) if manual else [])
+    facts = load_punches(punches) + (load_punches(manual, True, names) if manual else [])
     out = sys.stdout
     for record in replay(
         rules,

@@ -4,11 +4,18 @@ A person's punches are read in time order across the neighbouring dates' session
 within the retap window of a punch are that punch repeated (a burst). Each burst goes to
 at most one session: to the only session whose window holds it, and where two windows
 overlap in the break between sessions, by reading the punches in order (docs/rules.md).
+
+A manual punch whose person said which session and which side (đề nghị bổ sung giờ chấm:
+"Quên chấm công ra (sáng)", approved by the unit head) is *pinned*: it starts a burst of
+its own and goes to the session named, whatever the break or the cut would say. A reader's
+in/out is never pinned: readers mislabel it (a wrong key, a one-way mode), so it stays a
+hint kept as evidence (DESIGN.md, "Direction is a hint").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import insort
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import NamedTuple, Protocol
@@ -35,6 +42,7 @@ class _Punch(Protocol):
 
 
 _IN_TIME_ORDER = attrgetter("at", "id")
+_FIRST_AT = attrgetter("first_at")
 _new = tuple.__new__  # builds a Burst without a Python-level call: the core's hottest loop
 
 
@@ -49,6 +57,28 @@ def bursts(punches: Sequence[_Punch], window_s: int) -> list[Burst]:
         pid, at = punch.id, punch.at
         if started:
             if at - anchor_at <= window_s:
+                last_id, last_at = pid, at
+                continue
+            out.append(_new(Burst, (anchor_id, anchor_at, last_id, last_at)))
+        started = True
+        anchor_id = last_id = pid
+        anchor_at = last_at = at
+    if started:
+        out.append(_new(Burst, (anchor_id, anchor_at, last_id, last_at)))
+    return out
+
+
+def pinned_bursts(punches: Sequence[_Punch], window_s: int, pins: Collection[int]) -> list[Burst]:
+    """``bursts`` where each punch of ``pins`` (the ids of manual punches a person placed)
+    starts a burst of its own: it is never another punch's retap, and the taps within
+    ``window_s`` after it are its own retaps. Only days with such a punch come here."""
+    out: list[Burst] = []
+    anchor_id = anchor_at = last_id = last_at = 0
+    started = False
+    for punch in sorted(punches, key=_IN_TIME_ORDER):
+        pid, at = punch.id, punch.at
+        if started:
+            if at - anchor_at <= window_s and pid not in pins:
                 last_id, last_at = pid, at
                 continue
             out.append(_new(Burst, (anchor_id, anchor_at, last_id, last_at)))
@@ -128,6 +158,7 @@ def attribute(
     early_grace_s: int = 300,
     late_grace_s: int = 300,
     leave: Mapping[int, bool] | None = None,
+    pinned: Sequence[tuple[int, Burst]] = (),
 ) -> list[list[Burst]]:
     """The bursts of each session of ``shape`` (in time order), each burst to at most one.
 
@@ -138,10 +169,19 @@ def attribute(
     first). A single one goes to the session that has punches of its own but lacks the
     side it would give: a departure no earlier than end − ``early_grace_s`` for the earlier
     session, an arrival no later than start + ``late_grace_s`` for the later one. When
-    both or neither lack it, the cut decides, a burst on the cut going to the earlier.
+    both or neither lack it, the cut decides, a burst on the cut going to the earlier;
+    except that when neither has a punch at all for that side and the burst is two taps or
+    more (out and straight back within the retap window: a break shorter than it, or one
+    tap for each session), its first tap is the earlier session's departure and its last
+    the later one's arrival, if that arrival is not late. A session with no punch of its
+    own whose next break holds bursts (a middle session of three) is read as having its
+    departure there and no arrival yet.
     ``leave`` names the breaks (by the earlier session's index) between two sessions of
     one date of which exactly one is on approved leave, True when it is the earlier: the
     break's bursts all go to the other one (half a day of leave starts or ends at lunch).
+    ``pinned`` are bursts a person placed (a manual punch with its session), each with the
+    index of its session in ``shape``: they go there first, not in ``found``, and the
+    break's other bursts are then read beside them.
     """
     lows, highs, reach = shape.lows, shape.highs, shape.reach
     n = len(lows)
@@ -164,6 +204,8 @@ def attribute(
             contested[i].append(burst)
         elif t >= lows[i]:
             own[i].append(burst)
+    for index, burst in pinned:
+        insort(own[index], burst, key=_FIRST_AT)
     if contested is None:
         return own
     counts = [len(o) for o in own]  # a session's own bursts, before any contested one
@@ -175,31 +217,52 @@ def attribute(
             to_earlier = 0 if leave[i] else len(disputed)
         elif len(disputed) >= 2:
             to_earlier = 1
-        elif (got := len(own[i])) and counts[i + 1]:
+        elif (got := len(own[i])) and (counts[i + 1] or contested[i + 1]):
             # The earlier session's bursts so far: its own, after the arrival the break
             # before it may have given it (a middle session arriving in a short break).
+            # A later session with no punch of its own whose next break holds punches (a
+            # middle session of three) has its departure there, and no arrival yet.
+            later = counts[i + 1]
             departs = _departs(own[i][-1], got, zone, early_grace_s)
-            arrives = _arrives(own[i + 1][0], counts[i + 1], zone, late_grace_s)
+            arrives = later > 0 and _arrives(own[i + 1][0], later, zone, late_grace_s)
             if departs != arrives:
                 # Exactly one of the two has the side this burst would give: the other
                 # takes it.
                 to_earlier = 0 if departs else 1
             elif departs:
                 to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
-            elif (has := _has_departure(own[i][-1], got, zone)) != _has_arrival(
-                own[i + 1][0], counts[i + 1], zone
+            elif (has := _has_departure(own[i][-1], got, zone)) != (
+                later > 0 and _has_arrival(own[i + 1][0], later, zone)
             ):
                 # Neither has it on time, and one has no punch at all for that side (a
                 # lunch-out before a late return): that one takes it, so the return is
                 # late rather than the lunch-out forgotten.
                 to_earlier = 0 if has else 1
+            elif not has and _splits(disputed[0], zone, late_grace_s):
+                # Neither has a punch at all for the side it would give, and the burst is
+                # two taps or more: out and straight back (a break shorter than the retap
+                # window, or one tap for each session). Its first tap is the earlier
+                # session's departure, its last the later one's arrival.
+                burst = disputed[0]
+                own[i].append(_new(Burst, (burst.first_id, burst.first_at) * 2))
+                own[i + 1].insert(0, _new(Burst, (burst.last_id, burst.last_at) * 2))
+                continue
             else:
                 to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         else:
             to_earlier = 1 if disputed[0].first_at <= zone.cut else 0
         own[i].extend(disputed[:to_earlier])
         own[i + 1][:0] = disputed[to_earlier:]
+    if pinned:  # a pinned burst may be later than the break's bursts given beside it
+        for found_here in own:
+            found_here.sort(key=_FIRST_AT)
     return own
+
+
+def _splits(burst: Burst, zone: Zone, grace_s: int) -> bool:
+    """Whether a break burst can be read as a departure and a return: two taps or more,
+    the last one an arrival that is not late (the first, in the break, is never early)."""
+    return burst.first_id != burst.last_id and burst.last_at <= zone.later_start + grace_s
 
 
 def _has_departure(last: Burst, count: int, zone: Zone) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from rules.attribution import Burst, attribute, bursts, layout
+from rules.attribution import Burst, attribute, bursts, layout, pinned_bursts
 from rules.calendar import DayPlan, PlannedSession
 from rules.policy import Policy
 
@@ -52,13 +52,25 @@ DayStatus = Literal[
 ]
 
 
+Side = Literal["in", "out"]
+SIDES: tuple[Side, ...] = ("in", "out")
+
+
 @dataclass(frozen=True, slots=True)
 class PunchFact:
-    """A punch as the core sees it: an id for evidence and an instant (epoch seconds)."""
+    """A punch as the core sees it: an id for evidence and an instant (epoch seconds).
+
+    ``direction`` is what the reader said (vào / ra), a hint kept as evidence: arrival and
+    departure are read from the order of the punches (rules.attribution). ``session`` is set
+    on a manual punch only, when the person said which session and which side (đề nghị bổ
+    sung giờ chấm, "Quên chấm công ra (sáng)"): with ``direction`` "in" or "out" it is
+    honoured, the punch is that session's arrival or departure and never the other side.
+    """
 
     id: int
     at: int
     direction: str = "unknown"
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +223,22 @@ def evaluate_day(
             for s in plan.sessions
         ]
         leave = {offset + k: off[k] for k in range(len(off) - 1) if off[k] != off[k + 1]}
-    attributed = attribute(
-        shape,
-        bursts(punches, max(policy.double_tap_s, policy.retap_s)),
-        policy.early_grace_s,
-        policy.late_grace_s,
-        leave,
-    )
+    window_s = max(policy.double_tap_s, policy.retap_s)
+    said = [p for p in punches if p.session is not None]
+    sides: dict[int, str] | None = None
+    if said:
+        found, pinned, sides = _place(plan.context, punches, said, window_s)
+        attributed = attribute(
+            shape, found, policy.early_grace_s, policy.late_grace_s, leave, pinned
+        )
+    else:
+        attributed = attribute(
+            shape,
+            bursts(punches, window_s),
+            policy.early_grace_s,
+            policy.late_grace_s,
+            leave,
+        )
     mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:
         approved = _choose(excuses, "approved")
@@ -236,10 +257,10 @@ def evaluate_day(
 
     if policy.punch_mode == "per_day":
         worked = _per_day(
-            open_sessions, [b for found in mine for b in found], policy, judge, closed
+            open_sessions, [b for found in mine for b in found], policy, judge, closed, sides
         )
     else:
-        worked = _per_session(open_sessions, policy, judge, closed)
+        worked = _per_session(open_sessions, policy, judge, closed, sides)
 
     day_bursts = [found for found in mine if found]  # the sessions that have punches
     first_in = day_bursts[0][0].first_at if day_bursts else None
@@ -267,6 +288,67 @@ def evaluate_day(
         tuple(excused),
         closed,
     )
+
+
+def _place(
+    context: Sequence[PlannedSession],
+    punches: Sequence[PunchFact],
+    said: Sequence[PunchFact],
+    window_s: int,
+) -> tuple[list[Burst], list[tuple[int, Burst]], dict[int, str]]:
+    """Bursts of a day with manual punches whose person said the session and the side:
+    each such punch, when a session of that name in ``context`` has a window that holds
+    it (of several, the nearest), starts a burst pinned to that session with its side; any
+    other stays unpinned (a schedule changed since, a side not said) and is read like a
+    device's punch."""
+    targets: dict[int, tuple[int, str]] = {}
+    for punch in said:
+        if punch.direction not in SIDES:
+            continue
+        t = punch.at
+        # Of the sessions so named whose window holds it (a long shift's neighbours share a
+        # name), the one whose scheduled span is nearest: the same whichever date is judged.
+        near = [
+            (max(s.start - t, t - s.end, 0), k)
+            for k, s in enumerate(context)
+            if s.name == punch.session and s.contains(t)
+        ]
+        if near:
+            targets[punch.id] = (min(near)[1], punch.direction)
+    found: list[Burst] = []
+    pinned: list[tuple[int, Burst]] = []
+    sides: dict[int, str] = {}
+    for burst in (
+        pinned_bursts(punches, window_s, targets) if targets else bursts(punches, window_s)
+    ):
+        target = targets.get(burst.first_id)
+        if target is None:
+            found.append(burst)
+        else:
+            pinned.append((target[0], burst))
+            sides[burst.first_id] = target[1]
+    return found, pinned, sides
+
+
+def _said(
+    found: list[Burst], arrival: Burst | None, departure: Burst | None, sides: dict[int, str]
+) -> tuple[Burst | None, Burst | None]:
+    """Arrival and departure where a person said a punch's side: an "out" is never the
+    arrival and an "in" never the departure; a lone one is the side it was said to be."""
+    first, last = found[0], found[-1]
+    if len(found) == 1:
+        side = sides.get(first.first_id)
+        if side is None:
+            return arrival, departure
+        return (first, None) if side == "in" else (None, first)
+    if sides.get(first.first_id) == "out":
+        arrival = None
+    side = sides.get(last.first_id)
+    if side == "in":
+        departure = None
+    elif side == "out":
+        departure = last
+    return arrival, departure
 
 
 def _judge_arrival(
@@ -315,6 +397,7 @@ def _per_session(
     policy: Policy,
     judge: _Judge,
     closed: bool,
+    sides: dict[int, str] | None = None,
 ) -> int:
     worked = 0
     on_time_s = min(policy.late_grace_s, policy.absent_after_late_s)
@@ -328,6 +411,8 @@ def _per_session(
             arrival, departure = _sides(found, session.midpoint)
         elif found[-1].first_at <= session.start:
             departure = None  # taps before a session starts are its arrival, repeated
+        if sides:
+            arrival, departure = _said(found, arrival, departure, sides)
         if (
             arrival is not None
             and arrival.first_at - session.start > on_time_s
@@ -355,6 +440,7 @@ def _per_day(
     policy: Policy,
     judge: _Judge,
     closed: bool,
+    sides: dict[int, str] | None = None,
 ) -> int:
     """First in / last out for the whole day; the lunch break is not punched."""
     if not open_sessions:
@@ -367,6 +453,8 @@ def _per_day(
     first_b, last_b = _sides(found, (sessions[0].start + sessions[-1].end) // 2)
     if last_b is not None and first_b is not None and last_b.first_at <= sessions[0].start:
         last_b = None  # taps before the day starts are its arrival, repeated
+    if sides:
+        first_b, last_b = _said(found, first_b, last_b, sides)
     # The arrival's session: the first one it is not too late for.
     arrived = 0
     if first_b is not None:

@@ -28,6 +28,7 @@ class ReplayPunch:
     id: int | str
     direction: str = "unknown"
     manual: bool = False
+    session: str | None = None  # a manual punch's session as the person said it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ def replay(
         if p.manual:
             manual.add(number)
         by_person[holder.get(p.person, p.person)].append(
-            PunchFact(number, int(p.at.timestamp()), p.direction)
+            PunchFact(number, int(p.at.timestamp()), p.direction, p.session if p.manual else None)
         )
     excuses_of: dict[str, list[Excuse]] = defaultdict(list)
     for person, excuse in excuses:

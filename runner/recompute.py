@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +28,7 @@ from store.models import (
     DayRecord,
     Device,
     ExcuseRecord,
+    ManualPunch,
     Punch,
     ViolationEvent,
     ViolationRecord,
@@ -169,6 +170,7 @@ def recompute(
         excuses = _load_excuses(db, employee_ids, first_day, last_day)
         stored, stored_ids = _load_violations(db, wanted, employee_ids, first_day, last_day)
         records = _load_day_records(db, wanted, employee_ids, first_day, last_day)
+    _add_said_sessions(db, punches, employee_ids, lo, hi)
     marks = complete_until(db)
 
     inserts: list[dict[str, Any]] = []
@@ -436,6 +438,35 @@ def _load_punches(
     for employee_id, punch_id, at, direction in rows:
         punches[employee_id].append(PunchFact(punch_id, int(at.timestamp()), direction))
     return punches
+
+
+def _add_said_sessions(
+    db: DbSession,
+    punches: dict[int, list[PunchFact]],
+    employee_ids: list[int],
+    lo: datetime,
+    hi: datetime,
+) -> None:
+    """Give the manual punches whose person said the session (and, as the punch's
+    direction, the side) that session, so the rules honour it; one query per batch, on the
+    few manual punches there are."""
+    said: dict[int, str | None] = {
+        punch_id: session
+        for punch_id, session in db.execute(
+            select(ManualPunch.punch_id, ManualPunch.session).where(
+                among(db, ManualPunch.employee_id, employee_ids),
+                ManualPunch.session.is_not(None),
+                ManualPunch.punched_at >= lo,
+                ManualPunch.punched_at <= hi,
+            )
+        )
+    }
+    if not said:
+        return
+    for employee_id, facts in punches.items():
+        punches[employee_id] = [
+            replace(p, session=said[p.id]) if p.id in said else p for p in facts
+        ]
 
 
 def _load_excuses(

@@ -28,6 +28,7 @@ from kycuong.labels import (
     SESSION,
     VIOLATION,
 )
+from rules.config import SessionNameError, resolve_session_names
 from runner.directory import RulesDirectory
 from services import events
 from services.scope import Scope
@@ -129,6 +130,8 @@ class RequestView:
     decision_note: str
     punch_id: int | None
     steps: list[Step] = field(default_factory=list)
+    # Which punch was forgotten, as the person said it: "Quên chấm công ra (buổi sáng)".
+    punch_label: str | None = None
     decided_by_name: str | None = None  # the head's name as people read it ("Chánh Văn phòng")
 
 
@@ -365,6 +368,84 @@ def explain(
     return get(db, scope, request.id)
 
 
+# The side of a forgotten punch as people say it (quên chấm công vào / ra).
+PUNCH_SIDE = {"in": "vào", "out": "ra"}
+
+
+def punch_choices(db: DbSession, scope: Scope, day: date) -> list[tuple[str, str]]:
+    """Which punch was forgotten, as the form offers it: ("out:morning", "Quên chấm công ra
+    (buổi sáng)") for each session of the person's schedule on ``day`` (a day without one:
+    the office day's two sessions, so the form is never empty)."""
+    employee = _me(db, scope)
+    person = _DIRECTORY.people(db, {employee.id})[employee.id]
+    names = [s.name for s in _DIRECTORY.plan(person, day).sessions] or list(SESSIONS)
+    return [(f"{side}:{name}", _punch_text(side, name)) for name in names for side in PUNCH_SIDE]
+
+
+def suggested_punch(db: DbSession, scope: Scope, violation_id: int | None) -> str:
+    """The forgotten punch one's own violation suggests ("out:morning" for a missing
+    check-out of the morning, "in:…" for a missing check-in, lateness or absence)."""
+    if not violation_id:
+        return ""
+    try:
+        violation = _own_violation(db, _me(db, scope), violation_id)
+    except KcError:
+        return ""
+    side = {"missing_out": "out", "missing_in": "in", "absent": "in", "late": "in"}.get(
+        violation.kind
+    )
+    return f"{side}:{violation.session}" if side else ""
+
+
+def _punch_text(side: str, session: str) -> str:
+    return f"Quên chấm công {PUNCH_SIDE[side]} (buổi {SESSION.get(session, session).lower()})"
+
+
+def punch_label(side: str | None, session: str | None) -> str | None:
+    """The forgotten punch as the person said it ("Quên chấm công ra (buổi sáng)"); None
+    when they did not say."""
+    if not side or side not in PUNCH_SIDE or not session:
+        return None
+    return _punch_text(side, session)
+
+
+def _said_punch(
+    db: DbSession, employee: Employee, day: date, punched_at: datetime, which: str
+) -> tuple[str, str]:
+    """``which`` ("out:morning", or "ra:sáng" as people type it) → (side, the schedule's
+    session name), checked against the person's sessions that day and their windows."""
+    side, _, name = which.strip().partition(":")
+    side = {"vao": "in", "vào": "in", "ra": "out"}.get(side.strip().lower(), side.strip())
+    if side not in PUNCH_SIDE or not name.strip():
+        raise Invalid(
+            "punch_side_required",
+            "Hãy chọn lượt chấm bị quên: vào hoặc ra, buổi nào (ví dụ: Quên chấm công ra "
+            "(buổi sáng))",
+        )
+    person = _DIRECTORY.people(db, {employee.id})[employee.id]
+    sessions = _DIRECTORY.plan(person, day).sessions
+    if not sessions:
+        raise Invalid(
+            "no_session", f"Ngày {day:%d/%m/%Y} không có buổi làm việc nào theo lịch của bạn"
+        )
+    try:
+        (session_name,) = resolve_session_names([name.strip()], [s.name for s in sessions])
+    except SessionNameError as exc:
+        raise Invalid("unknown_session", str(exc)) from exc
+    session = next(s for s in sessions if s.name == session_name)
+    if not session.contains(int(punched_at.timestamp())):
+        tz = punched_at.tzinfo
+        start = datetime.fromtimestamp(session.window_start, tz)
+        end = datetime.fromtimestamp(session.window_end, tz)
+        raise Invalid(
+            "outside_session",
+            f"Giờ {punched_at:%H:%M} không thuộc buổi "
+            f"{SESSION.get(session_name, session_name).lower()} (giờ chấm của buổi này từ "
+            f"{start:%H:%M} đến {end:%H:%M} ngày {end:%d/%m/%Y})",
+        )
+    return side, session_name
+
+
 def request_missing_punch(
     db: DbSession,
     scope: Scope,
@@ -375,13 +456,18 @@ def request_missing_punch(
     limits: Limits,
     now: datetime,
     today: date,
+    which: str = "",
 ) -> RequestView:
-    """Đề nghị bổ sung giờ chấm: the actual time (aware, the person's local day) and why."""
+    """Đề nghị bổ sung giờ chấm: the actual time (aware, the person's local day), which punch
+    it was (``which``: "in:morning" … as the person says it: quên chấm công vào / ra, which
+    session) and why. What the person said is kept, and once approved the rules honour it:
+    the punch is that session's arrival or departure, never the other side."""
     employee = _me(db, scope)
     if punched_at > now:
         raise Invalid("future_time", "Giờ chấm cần bổ sung không thể ở tương lai")
     if not (employee.active_from <= local_day and (employee.active_to or local_day) >= local_day):
         raise Invalid("out_of_service", "Ngày này nằm ngoài thời gian công tác của bạn")
+    side, session = _said_punch(db, employee, local_day, punched_at, which)
     text = _note(note, "Hãy ghi lý do quên chấm công")
     if violation_id is not None:
         violation = _own_violation(db, employee, violation_id)
@@ -398,6 +484,8 @@ def request_missing_punch(
         kind="missing_punch",
         violation_id=violation_id,
         punch_at=punched_at,
+        punch_direction=side,
+        sessions=session,
         first_day=local_day,
         last_day=local_day,
         note=text,
@@ -522,6 +610,9 @@ def _view(
         decision_note=request.decision_note,
         punch_id=request.punch_id,
         steps=steps,
+        punch_label=punch_label(request.punch_direction, request.sessions)
+        if request.kind == "missing_punch"
+        else None,
         decided_by_name=(
             db.scalar(select(User.full_name).where(User.username == request.decided_by))
             if request.decided_by
@@ -676,6 +767,8 @@ def _carry_out(
             approved_by=scope.username,
             reason=request.note,
             now=now,
+            direction=request.punch_direction,
+            session=request.sessions,
         )
     elif request.kind in ("leave", "trip"):
         assert request.first_day is not None and request.last_day is not None

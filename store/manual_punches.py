@@ -72,10 +72,14 @@ def add_manual_punch(
     approved_by: str,
     reason: str,
     now: datetime,
+    direction: str | None = None,
+    session: str | None = None,
 ) -> int:
     """Store the punch and its provenance and queue the day it touches; returns the punch id.
 
     One manual punch per request (the event id is the request's): approving twice adds none.
+    ``direction`` ("in" vào / "out" ra) and ``session`` are what the person said the punch
+    was ("Quên chấm công ra (sáng)"); with both, the rules honour them (rules.attribution).
     """
     _ensure_reader(db, now)
     value = _credential(db, employee)
@@ -85,6 +89,7 @@ def add_manual_punch(
         "approved_by": approved_by,
         "approved_at": now.isoformat(),
         "reason": reason,
+        **({"direction": direction, "session": session} if direction and session else {}),
     }
     ids = insert_punches(
         db,
@@ -98,7 +103,7 @@ def add_manual_punch(
                 "clock_offset_s": 0.0,
                 "punched_at": punched_at,
                 "received_at": now,
-                "direction": "unknown",
+                "direction": direction if direction and session else "unknown",
                 "verify_mode": "manual",
                 "raw": json.dumps(provenance, ensure_ascii=False),
             }
@@ -119,6 +124,7 @@ def add_manual_punch(
             approved_by=approved_by,
             approved_at=now,
             reason=reason,
+            session=session if direction else None,
         )
     )
     db.flush()

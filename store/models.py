@@ -747,6 +747,9 @@ class StaffRequest(Base):
     decision_note: Mapped[str] = mapped_column(Text, default="")
     excuse_id: Mapped[int | None] = mapped_column(Integer)  # the approved leave or trip
     punch_id: Mapped[int | None] = mapped_column(BigInteger)  # the manual punch added
+    # A forgotten punch's side as the person said it ("in" vào / "out" ra), with its session
+    # in ``sessions``; NULL: not said (read in order like a device's punch).
+    punch_direction: Mapped[str | None] = mapped_column(String(8))
 
 
 class RequestEvent(Base):
@@ -780,3 +783,6 @@ class ManualPunch(Base):
     approved_by: Mapped[str] = mapped_column(String(128))
     approved_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # The session the person said the punch belongs to (its side is the punch's direction);
+    # NULL: not said, the punch is read in order like a device's (rules.attribution).
+    session: Mapped[str | None] = mapped_column(String(64))

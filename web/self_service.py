@@ -219,6 +219,7 @@ def missing_punch_page(request: Request, ngay: str = "", vi_pham: str = "") -> R
             number = common.row_id(vi_pham, 2**63 - 1)
             label = _own_violation_label(db, visitor, number) if number else ""
             day = common.parse_date(ngay, "Ngày") or _today(request)
+            choices = request_service.punch_choices(db, visitor.scope, day)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return _form_page(
@@ -228,6 +229,8 @@ def missing_punch_page(request: Request, ngay: str = "", vi_pham: str = "") -> R
             violation_id=number or "",
             violation=label,
             ngay=common.local_date(day),
+            choices=choices,
+            luot=request_service.suggested_punch(db, visitor.scope, number),
         )
 
 
@@ -236,6 +239,7 @@ def missing_punch_action(
     request: Request,
     ngay: Annotated[str, Form(max_length=32)] = "",
     gio: Annotated[str, Form(max_length=16)] = "",
+    luot: Annotated[str, Form(max_length=80)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
     vi_pham: Annotated[str, Form(max_length=32)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
@@ -262,6 +266,7 @@ def missing_punch_action(
                 _limits(request),
                 now(),
                 _today(request),
+                luot,
             )
             db.commit()
             return RedirectResponse("/cua-toi/de-nghi?luu=da-gui", status_code=303)
@@ -270,6 +275,10 @@ def missing_punch_action(
             return common.not_found(request, visitor, exc.message)
         except KcError as exc:
             db.rollback()
+            try:
+                shown = common.parse_date(ngay, "Ngày") or _today(request)
+            except KcError:
+                shown = _today(request)
             return _form_page(
                 request,
                 visitor,
@@ -281,6 +290,8 @@ def missing_punch_action(
                 ngay=ngay,
                 gio=gio,
                 note=note,
+                luot=luot,
+                choices=request_service.punch_choices(db, visitor.scope, shown),
             )
 
 

@@ -13,8 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
+from ingest.pipeline import DeviceDirectory, Message, process_batch
 from kycuong.settings import Settings
 from rules.zones import zone
+from runner.directory import RulesDirectory
+from runner.worker import RecomputeWorker
 from services.accounts import create_staff_account
 from services.scope import Scope
 from store.db import db_session
@@ -30,10 +33,13 @@ from store.models import (
     User,
     ViolationRecord,
 )
+from store.queue import enqueue
+from tests.factories import punch_payload
 from tests.integration.test_api import DAY, PASSWORD, World, build_world
 from tests.integration.test_notify_delivery import smtp_sender
 from tests.mail import body_text, smtp_server
 from tests.support import free_port
+from tests.unit.days import local
 from web import self_service
 
 TZ = zone("Asia/Ho_Chi_Minh")
@@ -317,6 +323,7 @@ def test_a_forgotten_punch_approved_becomes_a_manual_punch_and_withdraws_the_abs
         data={
             "ngay": "23/11/2026",
             "gio": "07:25",
+            "luot": "in:morning",
             "note": "Máy chấm công ở cổng chính bị lỗi",
             "vi_pham": str(absent),
             "csrf": csrf_of(form.text),
@@ -356,6 +363,87 @@ def test_a_forgotten_punch_approved_becomes_a_manual_punch_and_withdraws_the_abs
     assert "Chưa xử lý" not in withdrawn
     evidence = boss.get(f"/vi-pham/{absent}")
     assert "bổ sung thủ công" in evidence.text and "Đã duyệt" in evidence.text
+
+
+def test_a_forgotten_lunch_out_said_to_be_the_morning_s_is_its_departure_once_approved(
+    world: World,
+) -> None:
+    # e2 tapped in at 07:25 and out at 17:03, nothing at lunch: the morning has no check-out
+    # and the afternoon no check-in. "Quên chấm công ra (buổi sáng)" at 11:35, approved,
+    # withdraws the morning's missing check-out and leaves the afternoon's: the default cut
+    # (the morning's end, 11:30) would have read 11:35 as the afternoon's arrival.
+    devices = DeviceDirectory(world.engine)
+    for i, hhmm in enumerate(("07:25", "17:03")):
+        body = punch_payload("GATE", f"e2-{i}", "CARD-e2", local(DAY, hhmm))
+        process_batch(
+            world.engine,
+            [Message("kc/v1/GATE/punch", body, local(DAY, "17:10"))],
+            devices,
+            timedelta(minutes=5),
+        )
+    with db_session(world.engine) as db:
+        enqueue(db, [(world.people["e2"], DAY)], "test")
+    rules = RecomputeWorker(
+        world.engine, RulesDirectory(max_age_s=0), clock=lambda: NEXT_MORNING.astimezone(UTC)
+    )
+    rules.drain()
+    missing_out = world.violation_id("e2", "missing_out")
+    missing_in = world.violation_id("e2", "missing_in")
+    assert missing_out and missing_in
+    client = person(world, "e2")
+    form = client.get(f"/cua-toi/bo-sung-gio-cham?ngay=23/11/2026&vi_pham={missing_out}")
+    # The violation suggests which punch was forgotten; every side of each session is offered.
+    assert (
+        '<option value="out:morning" selected>Quên chấm công ra (buổi sáng)</option>' in form.text
+    )
+    assert "Quên chấm công vào (buổi chiều)" in form.text
+    data = {
+        "ngay": "23/11/2026",
+        "gio": "11:35",
+        "note": "Ra ăn trưa quên chấm",
+        "vi_pham": str(missing_out),
+        "csrf": csrf_of(form.text),
+    }
+    unsaid = client.post("/cua-toi/bo-sung-gio-cham", data=data)
+    assert unsaid.status_code == 400 and "Hãy chọn lượt chấm bị quên" in unsaid.text
+    outside = client.post(
+        "/cua-toi/bo-sung-gio-cham", data={**data, "luot": "out:morning", "gio": "16:00"}
+    )
+    assert outside.status_code == 400
+    assert (
+        "Giờ 16:00 không thuộc buổi sáng (giờ chấm của buổi này từ 05:30 đến 15:30" in outside.text
+    )
+    assert 'value="out:morning" selected' in outside.text  # the choice is kept on error
+    sent = client.post(
+        "/cua-toi/bo-sung-gio-cham", data={**data, "luot": "out:morning"}, follow_redirects=False
+    )
+    assert sent.status_code == 303, sent.text
+    request_id = only_request_id(world)
+    boss = head(world)
+    page = boss.get(f"/de-nghi/{request_id}")
+    assert "Quên chấm công ra (buổi sáng)" in page.text and "23/11/2026 11:35" in page.text
+    decided = boss.post(
+        f"/de-nghi/{request_id}/quyet-dinh",
+        data={"decision": "approved", "note": "", "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    rules.drain()
+    with db_session(world.engine) as db:
+        manual = db.scalar(select(ManualPunch).where(ManualPunch.request_id == request_id))
+        assert manual is not None and manual.session == "morning"
+        punch = db.get(Punch, manual.punch_id)
+        assert punch is not None and punch.direction == "out"
+        withdrawn = db.get(ViolationRecord, missing_out)
+        assert withdrawn is not None and not withdrawn.active
+        still = db.get(ViolationRecord, missing_in)
+        assert still is not None and still.active and still.session == "afternoon"
+        active = db.scalars(
+            select(ViolationRecord.kind).where(
+                ViolationRecord.employee_id == world.people["e2"], ViolationRecord.active
+            )
+        ).all()
+        assert active == ["missing_in"]
 
 
 def test_leave_approved_becomes_an_approved_excuse(world: World) -> None:

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from rules.attribution import attribute, bursts, layout
 from rules.calendar import Margins, Schedule, Season, SessionSpec
 from rules.config import RulesDoc, SessionNameError, resolve_session_names
-from rules.evaluate import Excuse
+from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
 from rules.policy import Policy
-from tests.unit.days import MONDAY, at, judge, kinds, local, plan, punches
+from tests.unit.days import DEFAULT_POLICY, MONDAY, at, judge, kinds, local, plan, punches
 
 JULY_14, JULY_15 = date(2026, 7, 14), date(2026, 7, 15)
 
@@ -350,11 +350,6 @@ SHORT_BREAK = Schedule(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left open (review of issue 9): a break shorter than the retap window (15 min "
-    "against 10) makes the lunch-out and the return one burst, given whole to one session",
-)
 def test_a_break_shorter_than_the_retap_window_still_reads_out_and_back() -> None:
     result = judge(MONDAY, "07:25", "11:31", "11:40", "16:35", schedule=SHORT_BREAK)
     assert result.violations == ()
@@ -375,11 +370,6 @@ EVENING = Schedule(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left open (review of issue 9): a middle session whose arrival and departure are "
-    "both in contested breaks has no punch of its own, so the cut alone places its arrival",
-)
 def test_a_middle_session_with_both_punches_in_its_breaks_keeps_its_arrival() -> None:
     policy = Policy(
         break_cut="later_start", margins=Margins(early_arrival_s=30 * 60, late_departure_s=7200)
@@ -389,3 +379,75 @@ def test_a_middle_session_with_both_punches_in_its_breaks_keeps_its_arrival() ->
         schedule=EVENING, policy=policy,
     )  # fmt: skip
     assert result.violations == ()
+
+
+def _said(day: date, hhmm: str, side: str, session: str, pid: int = 50) -> PunchFact:
+    """A manual punch whose person said the session and the side (an approved request)."""
+    return PunchFact(pid, at(day, hhmm), side, session)
+
+
+def _judge_with(*facts: PunchFact, policy: Policy = DEFAULT_POLICY) -> DayResult:
+    return evaluate_day(
+        plan(MONDAY, policy=policy), policy, facts, [], local(MONDAY + timedelta(days=1), "06:00")
+    )
+
+
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_a_forgotten_lunch_out_said_to_be_the_morning_s_is_its_departure(cut: str) -> None:
+    # "Quên chấm công ra (sáng)" at 11:35, approved: the morning's departure, never the
+    # afternoon's arrival (under earlier_end the cut gave it to the afternoon, so the
+    # request withdrew the afternoon's missing_in and left the morning's missing_out).
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    device = punches(MONDAY, "07:25", "17:03")
+    result = _judge_with(*device, _said(MONDAY, "11:35", "out", "morning"), policy=policy)
+    assert kinds(result) == [("afternoon", "missing_in", 0)]
+    assert result.violations[0].evidence == (2,)
+
+
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+def test_a_forgotten_return_said_to_be_the_afternoon_s_is_its_arrival(cut: str) -> None:
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    device = punches(MONDAY, "07:25", "17:03")
+    result = _judge_with(*device, _said(MONDAY, "11:40", "in", "afternoon"), policy=policy)
+    assert kinds(result) == [("morning", "missing_out", 0)]
+    both = _judge_with(
+        *device,
+        _said(MONDAY, "11:33", "out", "morning", 50),
+        _said(MONDAY, "11:40", "in", "afternoon", 51),  # within the retap window of 11:33
+        policy=policy,
+    )
+    assert both.violations == ()
+    assert both.worked_minutes == 480
+
+
+def test_a_said_side_is_kept_even_where_the_midpoint_would_read_the_other() -> None:
+    # Out at 09:00 (said so, approved), nothing else in the morning: a departure, so the
+    # morning has no arrival and left early; the midpoint would have read an arrival.
+    result = _judge_with(
+        _said(MONDAY, "09:00", "out", "morning"), *punches(MONDAY, "12:55", "17:03")
+    )
+    assert kinds(result) == [("morning", "early_leave", 150), ("morning", "missing_in", 0)]
+    # In at 07:40 after a device tap at 07:20: not a departure (no 230-minute early leave).
+    late_in = _judge_with(
+        *punches(MONDAY, "07:20", "12:55", "17:03"), _said(MONDAY, "07:40", "in", "morning")
+    )
+    assert kinds(late_in) == [("morning", "missing_out", 0)]
+
+
+def test_a_reader_s_direction_is_a_hint_and_a_manual_punch_without_a_session_is_read_in_order() -> (
+    None
+):
+    # A reader's "out" at 12:55 (a mislabelled key) is still the afternoon's arrival, and a
+    # manual punch whose session is not on the plan (a schedule changed since) is read in
+    # order like any punch.
+    device = [
+        PunchFact(1, at(MONDAY, "07:25")),
+        PunchFact(2, at(MONDAY, "11:33"), "out"),
+        PunchFact(3, at(MONDAY, "12:55"), "out"),
+        PunchFact(4, at(MONDAY, "17:03"), "in"),
+    ]
+    assert _judge_with(*device).violations == ()
+    stale = _judge_with(
+        *punches(MONDAY, "07:25", "17:03"), _said(MONDAY, "11:35", "out", "evening")
+    )
+    assert kinds(stale) == [("morning", "missing_out", 0)]

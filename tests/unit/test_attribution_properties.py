@@ -354,3 +354,45 @@ def test_an_early_departure_in_an_office_day_is_a_punch_after_the_session_starts
     shape: str, policy: Policy, punches: list[PunchFact]
 ) -> None:
     _check_early_departures_follow_the_start(shape, policy, punches, FINAL)
+
+
+# What a violation's evidence says of the punch: an arrival for these, a departure for those.
+_ARRIVAL_SIDE = ("late", "absent", "missing_out")
+_DEPARTURE_SIDE = ("early_leave", "missing_in")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(shapes, policies, punch_lists, moments, st.data())
+def test_a_punch_said_to_be_an_arrival_or_a_departure_is_never_read_as_the_other(
+    shape: str, policy: Policy, punches: list[PunchFact], now: datetime, data: st.DataObject
+) -> None:
+    # A manual punch whose person said the session and the side (an approved "Quên chấm
+    # công ra (sáng)") belongs to that session and is never the evidence of the other side,
+    # whatever the device punches around it and the cut.
+    if policy.punch_mode != "per_session":
+        return  # first in / last out: a departure is also the evidence of the absences after
+    day_plan = _plan(shape, MONDAY, policy)
+    if not day_plan.sessions:
+        return
+    session = data.draw(st.sampled_from(day_plan.sessions))
+    side = data.draw(st.sampled_from(["in", "out"]))
+    said = PunchFact(
+        99, data.draw(st.integers(session.window_start, session.window_end)), side, session.name
+    )
+    against = _DEPARTURE_SIDE if side == "in" else _ARRIVAL_SIDE
+    # Its session: of those so named whose window holds it (a long shift's neighbours share
+    # a name), the one whose scheduled span is nearest.
+    t = said.at
+    _, *owner = min(
+        (max(s.start - t, t - s.end, 0), day, s.name)
+        for day in (MONDAY - 2 * ONE, MONDAY - ONE, MONDAY, MONDAY + ONE, MONDAY + 2 * ONE)
+        for s in _plan(shape, day, policy).sessions
+        if s.name == session.name and s.contains(t)
+    )
+    for day in (MONDAY - ONE, MONDAY, MONDAY + ONE):
+        for v in evaluate_day(
+            _plan(shape, day, policy), policy, [*punches, said], [], now
+        ).violations:
+            if 99 in v.evidence:
+                assert [day, v.session] == owner
+                assert v.kind not in against, v

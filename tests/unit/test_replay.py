@@ -236,6 +236,37 @@ def test_manual_punches_reviews_and_people_dates_reproduce_the_reviewed_state(
     assert orphan["kind"] == "absent"
 
 
+def test_a_manual_punch_that_says_its_session_and_side_is_honoured_in_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 07:25 and 17:03 from the reader; "Quên chấm công ra (sáng)" at 11:35: the morning's
+    # departure, so only the afternoon's missing check-in is left (read in order, the
+    # default cut would give 11:35 to the afternoon and leave the morning's check-out).
+    punches = _write(
+        tmp_path / "p.jsonl",
+        {"employee": "A", "at": "2026-11-23T07:25:00+07:00"},
+        {"employee": "A", "at": "2026-11-23T17:03:00+07:00"},
+    )
+    forgot = {"employee": "A", "at": "2026-11-23T11:35:00+07:00", "id": "BS-1"}
+    one_day = ("--from", "2026-11-23", "--to", "2026-11-23", "--now", "2026-11-24T08:00:00+07:00")
+
+    def kinds_with(line: dict[str, str]) -> list[tuple[str, str]]:
+        manual = _write(tmp_path / "m.jsonl", line)
+        code, records, _ = replay(
+            capsys, *POLICY, "--punches", punches, "--manual", manual, *one_day
+        )
+        assert code == 0
+        found = [r for r in records if r["type"] == "violation"]
+        return sorted((str(r["session"]), str(r["kind"])) for r in found)
+
+    assert kinds_with(forgot) == [("morning", "missing_out")]
+    said = {**forgot, "direction": "out", "session": "sáng"}
+    assert kinds_with(said) == [("afternoon", "missing_in")]
+    manual = _write(tmp_path / "m.jsonl", {**said, "direction": "unknown"})
+    code, _, err = replay(capsys, *POLICY, "--punches", punches, "--manual", manual, *one_day)
+    assert code == 2 and "m.jsonl:1: 'direction'" in err and "in, out" in err
+
+
 def test_the_policy_file_is_read_by_its_content_and_errors_name_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
