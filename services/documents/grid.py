@@ -107,7 +107,8 @@ def draw_grid(
     ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
 
     # Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
-    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page.
+    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page (but
+    # once per table: a province's PDF has a thousand tables, hence ``text_width``).
     placed: list[tuple[float, list[tuple[str, float, float]]]] = []  # size, (text, dx, dy)
     head_height = 0.0
     for column in columns:
@@ -115,17 +116,17 @@ def draw_grid(
         head_size = size
         pdf.set_font(family, "B", head_size)
         while head_size > 4.5 and any(
-            pdf.get_string_width(word) > room for word in column.header.split()
+            text_width(pdf, word) > room for word in column.header.split()
         ):
             head_size -= 0.25
             pdf.set_font(family, "B", head_size)
-        lines = _wrap(column.header, room, lambda _s, t: float(pdf.get_string_width(t)), "B")
+        lines = _wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
         step = line_height * head_size / size
         placed.append(
             (
                 head_size,
                 [
-                    (text, (column.width - pdf.get_string_width(text)) / 2, n * step)
+                    (text, (column.width - text_width(pdf, text)) / 2, n * step)
                     for n, text in enumerate(lines)
                 ],
             )
