@@ -23,10 +23,10 @@ class Column:
 class _Widths:
     """String widths in the current font, cached (figures repeat: 0, 1, 20…).
 
-    fpdf2's ``get_string_width`` parses each string into styled fragments first (≈ 0.2 ms a
-    call, a third of a province's PDF); a table's plain text is the sum of its characters'
-    advances, computed here the way fpdf2 computes a fragment's (same figures to the last
-    bit: tests/unit/test_pdf_grid.py), with fpdf2's own path for anything unusual."""
+    fpdf2's ``get_string_width`` parses each string into styled fragments first (over a
+    quarter of a province's report PDF under the profiler); a table's plain text is the sum of
+    its characters' advances, computed here the way fpdf2 computes a fragment's (same figures
+    to the last bit: tests/unit/test_pdf_grid.py), with fpdf2's own path for anything unusual."""
 
     def __init__(self, pdf: Any) -> None:
         self.pdf = pdf

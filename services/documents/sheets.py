@@ -110,7 +110,7 @@ def write_cells(
     """``values`` from (row, col) rightwards, each by its type: text as text in ``text`` (never a
     formula: a name is data), numbers in ``number`` (``text`` when None), an empty text or None
     as a blank cell in its format. What ``write`` would write, without its per-cell dispatch (a
-    province's report writes a million cells; the dispatch was a sixth of the time)."""
+    province's report writes a million cells: 12–15 % less CPU for its XLSX)."""
     number = text if number is None else number
     write_string, write_number, write_blank = ws.write_string, ws.write_number, ws.write_blank
     for c, value in enumerate(values, start=col):
