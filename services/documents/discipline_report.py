@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import sheet_titles, workbook
+from services.documents.sheets import sheet_titles, workbook, write_cells
 from store.summaries import Line, Thresholds
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
@@ -191,11 +191,9 @@ def _write_sheet(
     ws.write_row(8, 0, headers, f.head)
     r = 9
     for row in rows:
-        for c, value in enumerate(row):
-            ws.write(r, c, value, f.text if isinstance(value, str) else f.cell)
+        write_cells(ws, r, 0, row, f.text, f.cell)
         r += 1
-    for c, value in enumerate(total):
-        ws.write(r, c, value, f.total_text if isinstance(value, str) else f.total)
+    write_cells(ws, r, 0, total, f.total_text, f.total)
     r += 2
     ws.write(r, 0, RATE_NOTE, f.italic)
     ws.write(r + 1, 0, SUGGESTS, f.italic)

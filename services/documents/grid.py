@@ -21,7 +21,12 @@ class Column:
 
 
 class _Widths:
-    """String widths in the current font, cached (figures repeat: 0, 1, 20…)."""
+    """String widths in the current font, cached (figures repeat: 0, 1, 20…).
+
+    fpdf2's ``get_string_width`` parses each string into styled fragments first (over a
+    quarter of a province's report PDF under the profiler); a table's plain text is the sum of
+    its characters' advances, computed here the way fpdf2 computes a fragment's (same figures
+    to the last bit: tests/unit/test_pdf_grid.py), with fpdf2's own path for anything unusual."""
 
     def __init__(self, pdf: Any) -> None:
         self.pdf = pdf
@@ -31,8 +36,24 @@ class _Widths:
         key = (style, text)
         width = self.cache.get(key)
         if width is None:
-            width = self.cache[key] = float(self.pdf.get_string_width(text))
+            width = self.cache[key] = text_width(self.pdf, text)
         return width
+
+
+def text_width(pdf: Any, text: str) -> float:
+    """The width of ``text`` in the current font, as ``get_string_width`` gives it."""
+    font = pdf.current_font
+    plain = (
+        not getattr(font, "is_symbol", True)
+        and pdf.is_ttf_font
+        and not pdf.text_shaping
+        and pdf.char_spacing == 0
+        and pdf.font_stretching == 100
+    )
+    if not plain:
+        return float(pdf.get_string_width(text))
+    cw = font.cw
+    return float(sum(cw[ord(c)] for c in text) * pdf.font_size_pt * 0.001 / pdf.k)
 
 
 def _split_long(words: list[str], width: float, measure: Any, style: str) -> list[str]:
@@ -86,7 +107,8 @@ def draw_grid(
     ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
 
     # Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
-    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page.
+    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page (but
+    # once per table: a province's PDF has a thousand tables, hence ``text_width``).
     placed: list[tuple[float, list[tuple[str, float, float]]]] = []  # size, (text, dx, dy)
     head_height = 0.0
     for column in columns:
@@ -94,17 +116,17 @@ def draw_grid(
         head_size = size
         pdf.set_font(family, "B", head_size)
         while head_size > 4.5 and any(
-            pdf.get_string_width(word) > room for word in column.header.split()
+            text_width(pdf, word) > room for word in column.header.split()
         ):
             head_size -= 0.25
             pdf.set_font(family, "B", head_size)
-        lines = _wrap(column.header, room, lambda _s, t: float(pdf.get_string_width(t)), "B")
+        lines = _wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
         step = line_height * head_size / size
         placed.append(
             (
                 head_size,
                 [
-                    (text, (column.width - pdf.get_string_width(text)) / 2, n * step)
+                    (text, (column.width - text_width(pdf, text)) / 2, n * step)
                     for n, text in enumerate(lines)
                 ],
             )
@@ -115,6 +137,9 @@ def draw_grid(
         y = float(pdf.get_y())
         pdf.set_fill_color(*fill)
         pdf.rect(xs[0], y, xs[-1] - xs[0], head_height, style="DF")
+        # fpdf2 wraps every text in "q <colour> … Q" while the fill colour differs from the
+        # text colour: a million cells' worth of work and bytes
+        pdf.set_fill_color(pdf.text_color)
         for i, (head_size, lines) in enumerate(placed):
             pdf.set_font(family, "B", head_size)
             block = lines[-1][2] + line_height * head_size / size if lines else 0.0
@@ -147,6 +172,7 @@ def draw_grid(
         if style == "B":
             pdf.set_fill_color(*fill)
             pdf.rect(xs[0], y, xs[-1] - xs[0], height, style="F")
+            pdf.set_fill_color(pdf.text_color)  # as in the headings
         for i, (column, lines) in enumerate(zip(columns, wrapped, strict=True)):
             for n, text in enumerate(lines):
                 if not text:

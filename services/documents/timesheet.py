@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import sheet_titles, workbook
+from services.documents.sheets import sheet_titles, workbook, write_cells
 from store.timesheets import DayMark, PersonMonth
 
 FORM = "Mẫu số C01a-HD"
@@ -140,17 +140,40 @@ def _cell(parts: list[tuple[Symbol, float]]) -> str:
 
 
 def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Symbols) -> list[Row]:
-    """The form's rows for a month: symbols per day and Quy ra công per bucket."""
+    """The form's rows for a month: symbols per day and Quy ra công per bucket.
+
+    A day's cell depends only on what its mark records, not on the date: each distinct record
+    is worked out once (a province's million days are a few dozen distinct ones)."""
     days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    worked: dict[object, tuple[str, tuple[tuple[str, float], ...]]] = {}
     rows = []
     for person in people:
         totals = dict.fromkeys(BUCKETS, 0.0)
         cells = []
         for day in days:
-            parts = day_parts(person.days.get(day), symbols)
-            for symbol, share in parts:
-                totals[symbol.bucket] += share
-            cells.append(_cell(parts))
+            mark = person.days.get(day)
+            key = (
+                None
+                if mark is None
+                else (
+                    mark.status,
+                    mark.excused,
+                    mark.absence_review,
+                    mark.absence_reason,
+                    mark.absent_share,
+                )
+            )
+            found = worked.get(key)
+            if found is None:
+                parts = day_parts(mark, symbols)
+                found = worked[key] = (
+                    _cell(parts),
+                    tuple((symbol.bucket, share) for symbol, share in parts),
+                )
+            cell, shares = found
+            for bucket, share in shares:
+                totals[bucket] += share
+            cells.append(cell)
         rows.append(
             Row(
                 person.code,
@@ -219,11 +242,10 @@ def _write_unit(
     ws.write_row(head + 2, 0, letters, f.head)
     r = head + 3
     for i, row in enumerate(rows, start=1):
-        ws.write(r, 0, i, f.day)
-        ws.write(r, 1, row.name, f.name)
-        ws.write(r, 2, row.title or "", f.name)
-        ws.write_row(r, 3, row.cells, f.day)
-        ws.write_row(r, 3 + ndays, list(row.totals.values()), f.day)
+        write_cells(ws, r, 0, (i,), f.day)
+        write_cells(ws, r, 1, (row.name, row.title or ""), f.name)
+        write_cells(ws, r, 3, row.cells, f.day)
+        write_cells(ws, r, 3 + ndays, list(row.totals.values()), f.day)
         r += 1
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
     ws.write_row(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)

@@ -6,7 +6,7 @@ import io
 
 from pypdf import PdfReader
 
-from services.documents.grid import Column, draw_grid
+from services.documents.grid import Column, draw_grid, text_width
 from services.documents.pdf import FAMILY, DocumentPdf
 
 
@@ -24,3 +24,37 @@ def test_a_narrow_column_shrinks_its_heading_rather_than_cut_a_word() -> None:
     words = {w for line in lines for w in line.split()}
     assert {"CBCCVC", "(ngày)"} <= words, lines
     assert "Nguyễn Thị Ánh Tuyết" in " ".join(lines)
+
+
+def test_a_cell_width_is_the_width_fpdf2_gives_to_the_last_bit() -> None:
+    pdf = DocumentPdf("L")
+    pdf.add_page()
+    texts = [
+        "",
+        "0",
+        "12,5",
+        "+/P",
+        "Ô",
+        "Nguyễn Thị Ánh Tuyết",
+        "Nghỉ không lý do 6 ngày trong một tháng (ngưỡng 5 ngày/tháng)",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+    ]
+    for style in ("", "B", "I"):
+        for size in (4.5, 6.5, 9.0):
+            pdf.set_font(FAMILY, style, size)
+            for text in texts:
+                assert text_width(pdf, text) == pdf.get_string_width(text), (style, size, text)
+
+
+def test_the_cells_after_a_filled_row_are_not_each_wrapped_in_a_colour_change() -> None:
+    pdf = DocumentPdf("L")
+    pdf.set_compression(False)
+    pdf.add_page()
+    columns = [Column("STT", 10), Column("Họ và tên", 60, "L", wrap=True), Column("Số", 10)]
+    rows = [[str(i), f"Người {i}", "0"] for i in range(1, 6)]
+    draw_grid(pdf, FAMILY, columns, rows, ["", "Cộng", "0"])
+    content = pdf.output_bytes()
+    assert content.count(b" Tj ET") >= 3 * 5 + 2
+    assert b"q 0 g BT" not in content  # fpdf2's per-text colour wrapper
+    text = PdfReader(io.BytesIO(content)).pages[0].extract_text()
+    assert "Người 5" in text and "Cộng" in text
