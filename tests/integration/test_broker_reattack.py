@@ -13,14 +13,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from devices.provision import (
     ProvisionError,
@@ -36,9 +36,16 @@ from ingest.broker import EmbeddedBroker
 from ingest.contract import subscription
 from kycuong.settings import Settings
 from store.db import db_session
-from store.models import Device
+from store.models import DeadLetter, DeadLetterTally, Device, Punch
 from tests.factories import org, punch_payload
-from tests.support import MosquittoProcess, free_port, mosquitto_available, require, wait_for
+from tests.support import (
+    MosquittoProcess,
+    free_port,
+    mosquitto_available,
+    require,
+    start_ingest,
+    wait_for,
+)
 
 INGEST_PASSWORD = "ingest-pw"
 
@@ -134,7 +141,7 @@ class Peer:
         """The SUBACK's code: 0 or 1 granted, 128 refused."""
         _, mid = self.client.subscribe(topic, qos=1)
         wait_for(lambda: mid in self.subacks, 5, f"SUBACK for {topic}")
-        return self.subacks[mid]
+        return self.subacks[mid]  # type: ignore[index]
 
     def topics(self) -> list[str]:
         return [m.topic for m in self.received]
@@ -208,11 +215,12 @@ def test_a_reader_publishes_only_the_contract_s_three_topics(broker: Broker) -> 
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
         )
         info = reader.client.publish(topic, f"rác {i} ".encode() * 100, qos=1, retain=True)
-        wait_for(lambda: info.mid in reader.pubacks, 5, f"the broker's answer on {topic}")
+        mid, pubacks = info.mid, reader.pubacks
+        wait_for(lambda: mid in pubacks, 5, f"the broker's answer on {topic}")  # noqa: B023
         reader.client.loop_stop()  # no reconnection that would send it again
         reader.client.disconnect()
         if v5:
-            assert reader.pubacks[info.mid] == 135  # not authorized
+            assert pubacks[mid] == 135  # not authorized
     reader = Peer(broker.port, "D1", broker.secrets["D1"], "D1")
     status = json.dumps({"v": 1, "device_id": "D1", "state": "online"}).encode()
     reader.client.publish("kc/v1/D1/status", status, qos=1, retain=True).wait_for_publish(5)
@@ -295,3 +303,108 @@ def test_no_reader_can_be_registered_under_the_ingest_s_client_id(sqlite_engine:
 def test_the_cluster_s_reader_permissions_are_the_contract_s_three_subjects_too() -> None:
     allowed = device_nats_permissions("D1")["publish"]["allow"]
     assert sorted(allowed) == ["kc.v1.D1.heartbeat", "kc.v1.D1.punch", "kc.v1.D1.status"]
+
+
+def test_a_hostile_reader_through_the_shipped_broker_is_quarantined_and_ingest_goes_on(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """Real Mosquitto (shipped configuration and ACL), PostgreSQL and the ingest worker: a
+    reader's implausible times, the issue's NUL / 9999-12-31 / 1e26 payloads and a flood of
+    junk from another reader become dead letters with Vietnamese reasons, bounded per reader;
+    good punches around them are stored, and one sent after the flood is stored at once."""
+    require(mosquitto_available(), "the mosquitto binary is not installed")
+    made = org(pg_engine, employees=3, devices=("D1", "D2"))
+    cards, secrets = made["cards"], made["secrets"]
+    config = tmp_path / "dynamic-security.json"
+    with db_session(pg_engine) as db:
+        write_broker_files(
+            db, config, [ServiceAccount("kc-ingest", hash_password(INGEST_PASSWORD))]
+        )
+    mosquitto = MosquittoProcess(tmp_path / "mosquitto", dynsec=config)
+    mosquitto.start()
+    worker = start_ingest(
+        pg_engine,
+        mosquitto.port,
+        mqtt_username="kc-ingest",
+        mqtt_password=INGEST_PASSWORD,
+        dead_letter_device_cap=20,
+        dead_letter_payload_bytes=1024,
+    )
+    v5 = MQTTProtocolVersion.MQTTv5
+    d1 = Peer(mosquitto.port, "D1", secrets["D1"], "D1", protocol=v5)
+    d2 = Peer(mosquitto.port, "D2", secrets["D2"], "D2", protocol=v5)
+    now = datetime.now(UTC)
+    bad = {
+        "too-old": punch_payload("D1", "old", cards[0], now - timedelta(days=63)),
+        "ahead": punch_payload("D1", "ahead", cards[0], now + timedelta(days=1)),
+        "nul": punch_payload("D1", "nul", cards[1], now, verify_mode="ca\u0000rd"),
+        "nan-offset": punch_payload("D1", "nan", cards[1], now).replace(
+            b'"v": 1', b'"clock_offset_s": NaN, "v": 1'
+        ),
+        "clock-9999": json.dumps(
+            {"v": 1, "device_id": "D1", "clock": "9999-12-31T00:00:00+00:00"}
+        ).encode(),
+        "backlog": json.dumps(
+            {"v": 1, "device_id": "D1", "clock": now.isoformat(), "backlog": 1e26}
+        ).encode(),
+    }
+    good = [
+        punch_payload("D1", f"ok-{i}", cards[i % 3], now - timedelta(minutes=10 * i))
+        for i in range(5)
+    ]
+    good.append(punch_payload("D1", "ahead-2-min", cards[2], now + timedelta(minutes=2)))
+    try:
+        infos = []
+        for i, body in enumerate(good):
+            infos.append(d1.client.publish("kc/v1/D1/punch", body, qos=1))
+            if i < len(bad):
+                name, payload = list(bad.items())[i]
+                kind = "heartbeat" if name in ("clock-9999", "backlog") else "punch"
+                infos.append(d1.client.publish(f"kc/v1/D1/{kind}", payload, qos=1))
+        for n in range(300):  # another reader floods junk: at most 20 rows are kept
+            junk = f'{{"v": 1, "rác": {n}, "pad": "{"x" * 4000}"}}'.encode()
+            infos.append(d2.client.publish("kc/v1/D2/punch", junk, qos=1))
+        for info in infos:
+            info.wait_for_publish(10)
+        assert all(code == 0 for code in d1.pubacks.values()), d1.pubacks  # all authorized
+        after = punch_payload("D1", "after-flood", cards[0], datetime.now(UTC))
+        d1.client.publish("kc/v1/D1/punch", after, qos=1).wait_for_publish(10)
+        wait_for(lambda: stored_events(pg_engine) >= {"after-flood"}, 10, "the punch after")
+        worker.wait_idle(10)
+    finally:
+        d1.close()
+        d2.close()
+        worker.stop()
+        mosquitto.stop()
+    assert worker.stats.lost == 0
+    assert stored_events(pg_engine) == {f"ok-{i}" for i in range(5)} | {
+        "ahead-2-min",
+        "after-flood",
+    }
+    with db_session(pg_engine) as db:
+        rows = list(db.scalars(select(DeadLetter)))
+        tallies = list(db.scalars(select(DeadLetterTally)))
+    by_payload = {row.payload: row for row in rows if row.device_id == "D1"}
+    reasons = {name: by_payload[body] for name, body in bad.items()}
+    assert {name: row.reason_code for name, row in reasons.items()} == {
+        "too-old": "too_old",
+        "ahead": "future_time",
+        "nul": "schema",
+        "nan-offset": "schema",
+        "clock-9999": "implausible_clock",
+        "backlog": "schema",
+    }
+    assert "sớm hơn lúc nhận" in reasons["too-old"].reason
+    assert "quá 62 ngày; đã cách ly" in reasons["too-old"].reason
+    assert "muộn hơn lúc nhận" in reasons["ahead"].reason
+    assert "quá 300 giây; đã cách ly" in reasons["ahead"].reason
+    clock = reasons["clock-9999"].reason
+    assert clock.startswith("đồng hồ thiết bị 31/12/9999") and clock.endswith("đã cách ly")
+    flood = [row for row in rows if row.device_id == "D2"]
+    assert len(flood) == 20 and all(len(row.payload) == 1024 for row in flood)
+    assert [(t.device_id, t.count) for t in tallies] == [("D2", 280)]
+
+
+def stored_events(engine: Engine) -> set[str]:
+    with db_session(engine) as db:
+        return set(db.scalars(select(Punch.event_id)))
