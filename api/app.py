@@ -8,12 +8,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import documents, errors, excuses, ops, roster, summaries, users, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
@@ -175,7 +177,27 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # Outermost last: sizes are checked before anything else reads the body.
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default=BODY_LIMIT, by_prefix=BODY_LIMITS)
+    if settings.trusted_proxy_list:
+        # The client's address (sign-in limits) and scheme (Secure cookies) from the
+        # X-Forwarded-* headers, only when the peer is one of KC_TRUSTED_PROXIES.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     return app
+
+
+def server_config(app: FastAPI, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """How ``kycuong api`` serves the app: forwarded headers are the app's to judge.
+
+    uvicorn's own proxy handling believes X-Forwarded-For from 127.0.0.1 (or from
+    FORWARDED_ALLOW_IPS) whatever KC_TRUSTED_PROXIES says; it is off, so one setting decides.
+    """
+    return uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        proxy_headers=False,
+        **extra,
+    )
 
 
 # Request bodies by route, checked from the headers and while streaming, before

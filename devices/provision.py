@@ -1,8 +1,9 @@
 """Device provisioning (cấp phát thiết bị): identities, secrets, the brokers' account files.
 
-Each reader gets its own broker account whose permissions let it publish only under its own
-topic (kc/v1/<device_id>/#) and subscribe only to its own receipts (kc/receipts/<device_id>),
-so one reader can neither speak for another nor listen to anyone else: Mosquitto's
+Each reader gets its own broker account whose permissions let it publish only the contract's
+three topics under its own id (kc/v1/<device_id>/punch, heartbeat, status) and subscribe only
+to its own receipts (kc/receipts/<device_id>), so one reader can neither speak for another nor
+listen to anyone else: Mosquitto's
 dynamic-security plugin (its client id bound to its device id too) for one office, the NATS
 cluster's accounts file (``render_nats_accounts``) for the clustered tier.
 
@@ -30,7 +31,13 @@ import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ingest.contract import DEVICE_ID_PATTERN, RECEIPT_ROOT, TOPIC_ROOT
+from ingest.contract import (
+    DEVICE_ID_PATTERN,
+    MESSAGE_KINDS,
+    RECEIPT_ROOT,
+    TOPIC_ROOT,
+    topic_for,
+)
 from store.models import Agency, Device
 
 # Mosquitto 2.x "$7$": PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte hash (mosquitto_passwd).
@@ -41,8 +48,10 @@ _MOSQ_SALT_LEN = 12
 _NATS_BCRYPT_COST = 10
 # The NATS account every reader and the ingest belong to (deploy/nats/auth/accounts.conf).
 NATS_ACCOUNT = "KC"
-# Broker accounts of the server itself (kc-ingest…): no reader may take such a name.
-RESERVED_PREFIX = "kc-"
+# Broker accounts of the server itself (kc-ingest…) and the ingest's client ids
+# (kycuong-ingest-1, kycuong-ingest-{hostname}): a reader's client id is its device id, so a
+# reader with such a name could take over the ingest's session and its queued punches.
+RESERVED_PREFIXES = ("kc-", "kycuong-")
 
 
 class ProvisionError(ValueError):
@@ -99,6 +108,14 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(expected.split("$")[-1], digest_b64)
 
 
+def _refuse_reserved(device_id: str) -> None:
+    for prefix in RESERVED_PREFIXES:
+        if device_id.lower().startswith(prefix):
+            raise ProvisionError(
+                f"Mã thiết bị {device_id}: tiền tố {prefix} được dành riêng cho hệ thống"
+            )
+
+
 def create_device(
     db: DbSession,
     device_id: str,
@@ -119,10 +136,7 @@ def create_device(
         raise ProvisionError(
             f"Mã thiết bị {device_id} chỉ gồm 1-64 chữ cái không dấu, chữ số, '.', '_' hoặc '-'"
         )
-    if device_id.lower().startswith(RESERVED_PREFIX):
-        raise ProvisionError(
-            f"Mã thiết bị bắt đầu bằng {RESERVED_PREFIX} được dành riêng cho hệ thống"
-        )
+    _refuse_reserved(device_id)
     if direction not in ("in", "out", "both"):
         raise ProvisionError(
             "Hướng không hợp lệ; chọn một trong: in (Vào), out (Ra), both (Vào và ra)"
@@ -167,15 +181,28 @@ def set_enabled(db: DbSession, device_id: str, enabled: bool) -> None:
     device.enabled = enabled
 
 
+def device_topics(device_id: str) -> list[str]:
+    """The topics a reader may publish on: the contract's three under its own id, no other.
+
+    Not ``kc/v1/<id>/#``: every topic a reader invents there keeps a retained message (up to
+    64 KB) on the broker for ever, out of the ingest's sight.
+    """
+    return [topic_for(device_id, kind) for kind in MESSAGE_KINDS]
+
+
 def device_acls(device_id: str) -> list[dict[str, Any]]:
-    """What a reader may do on the broker: publish under its own topic, read its own receipts.
+    """What a reader may do on the broker: publish its own messages, read its own receipts.
 
     Every other subscription is refused by default (a reader in the ingest's shared group
     would take a share of everyone's punches); its receipts topic is a ``subscribeLiteral``
     entry, so no wildcard reaches another reader's receipts.
     """
+    publish = [
+        {"acltype": "publishClientSend", "topic": topic, "allow": True}
+        for topic in device_topics(device_id)
+    ]
     return [
-        {"acltype": "publishClientSend", "topic": f"{TOPIC_ROOT}/{device_id}/#", "allow": True},
+        *publish,
         {"acltype": "subscribeLiteral", "topic": f"{RECEIPT_ROOT}/{device_id}", "allow": True},
     ]
 
@@ -223,6 +250,7 @@ def render_broker_config(devices: Iterable[Device], services: Iterable[ServiceAc
             continue
         if device.id.lower() in names:
             raise ProvisionError(f"Mã thiết bị {device.id} trùng tên một tài khoản dịch vụ")
+        _refuse_reserved(device.id)  # one registered before the rule: no account for it
         role = f"device-{device.id}"
         clients.append(_dynsec_client(device.id, device.secret_hash, role, device.id))
         roles.append({"rolename": role, "acls": device_acls(device.id)})
@@ -263,9 +291,9 @@ def nats_subject(topic: str) -> str:
 
 
 def device_nats_permissions(device_id: str) -> dict[str, Any]:
-    """``device_acls`` for NATS: publish under its own topic, subscribe to its own receipts."""
+    """``device_acls`` for NATS: publish its own messages, subscribe to its own receipts."""
     return {
-        "publish": {"allow": [nats_subject(f"{TOPIC_ROOT}/{device_id}/#")]},
+        "publish": {"allow": [nats_subject(topic) for topic in device_topics(device_id)]},
         "subscribe": {"allow": [nats_subject(f"{RECEIPT_ROOT}/{device_id}"), NATS_MQTT_DELIVERY]},
     }
 

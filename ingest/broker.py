@@ -3,8 +3,9 @@
 A province runs Mosquitto (deploy/mosquitto); the ingest worker and the readers speak to
 either through the same paho code. Like the shipped Mosquitto, the embedded broker lets in
 only registered, enabled readers (with their password, under a client id equal to their
-device id) and the server's own service accounts; a reader may publish under its own topic
-and subscribe only to its own receipts (``devices.provision.device_acls``).
+device id) and the server's own service accounts; a reader may publish the contract's three
+topics under its own id (its last will too) and subscribe only to its own receipts
+(``devices.provision.device_acls``).
 """
 
 from __future__ import annotations
@@ -147,6 +148,21 @@ class _Broker(Broker):  # type: ignore[misc]
             await handler.mqtt_connack_authorize(False)
             await writer.close()
             return
+        # amqtt sends a last will without the publish check: a reader could leave a punch
+        # for another reader, or a forged receipt, as its will. Like Mosquitto, drop a will
+        # the client could not publish itself.
+        will_topic = client_session.will_topic or ""
+        if (
+            client_session.will_flag
+            and self._services is not None
+            and not may(client_session.username, self._services, will_topic, Action.PUBLISH)
+        ):
+            log.warning(
+                "%s may not publish its last will on %r: the will is dropped",
+                client_session.client_id,
+                will_topic,
+            )
+            client_session.will_flag = False
         await super()._handle_client_session(
             reader, writer, client_session, handler, server, listener_name
         )

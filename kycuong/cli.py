@@ -575,7 +575,7 @@ def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, server_config
 
     upgrade(settings.database_url)
     if not settings.api_secret:
@@ -586,22 +586,16 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)
     except WeakSecret as exc:
         raise Invalid("weak_secret", str(exc)) from exc
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    uvicorn.Server(server_config(app, settings)).run()
     return 0
 
 
 def _serve_api_in_background(settings: Settings) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, server_config
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-        log_level="warning",
-    )
+    config = server_config(create_app(settings), settings, log_level="warning")
     threading.Thread(target=uvicorn.Server(config).run, name="api", daemon=True).start()
 
 

@@ -5,6 +5,7 @@ Every variable is prefixed ``KC_``; ``.env.example`` lists them with their defau
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
         ),
     )
     api_token_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "reverse proxies (nginx, Caddy) whose X-Forwarded-For and X-Forwarded-Proto are "
+            "believed: addresses or networks, comma-separated (10.0.0.5,172.18.0.0/16); "
+            "empty: none, the client is the connection's peer"
+        ),
+    )
     api_docs: bool = Field(default=True, description="serve /docs and /openapi.json")
     metrics_token: str = Field(
         default="", description="bearer token for the API's /metrics (empty: /metrics is off)"
@@ -101,6 +110,30 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='the kỷ luật score rule over the defaults, e.g. {"per_absent_day": 3}',
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        entries = []
+        for entry in (item.strip() for item in value.split(",")):
+            if not entry:
+                continue
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                # uvicorn would take a typo as a name that never matches, and '*' trusts
+                # every client to name its own address: refuse both.
+                raise ValueError(
+                    f"KC_TRUSTED_PROXIES: {entry!r} không phải địa chỉ IP hay dải mạng "
+                    "(ví dụ 10.0.0.5 hoặc 172.18.0.0/16)"
+                ) from None
+            entries.append(str(network) if "/" in entry else entry)
+        return ",".join(entries)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``trusted_proxies`` as the list uvicorn's ProxyHeadersMiddleware takes."""
+        return [entry for entry in self.trusted_proxies.split(",") if entry]
 
     @field_validator("score_rule")
     @classmethod

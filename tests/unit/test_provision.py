@@ -58,7 +58,10 @@ def test_each_enabled_device_may_write_only_its_own_topic_and_read_its_receipts(
     assert (clients["D1"]["salt"], clients["D1"]["password"]) == ("c2FsdA==", "aDE=")
     roles = {r["rolename"]: r["acls"] for r in config["roles"]}
     assert roles["device-D1"] == [
-        {"acltype": "publishClientSend", "topic": "kc/v1/D1/#", "allow": True},
+        # The contract's three topics, not kc/v1/D1/#: no retained messages on invented ones.
+        {"acltype": "publishClientSend", "topic": "kc/v1/D1/punch", "allow": True},
+        {"acltype": "publishClientSend", "topic": "kc/v1/D1/heartbeat", "allow": True},
+        {"acltype": "publishClientSend", "topic": "kc/v1/D1/status", "allow": True},
         {"acltype": "subscribeLiteral", "topic": "kc/receipts/D1", "allow": True},
     ]
     assert {(a["acltype"], a["topic"]) for a in roles["service-kc-ingest"]} == {
@@ -119,7 +122,7 @@ def test_nats_users_may_write_only_their_own_topic_and_read_their_receipts() -> 
     assert users["D1"]["password"] == nats_hash(d1)
     assert all(u["allowed_connection_types"] == ["MQTT"] for u in users.values())
     assert users["D1"]["permissions"] == {
-        "publish": {"allow": ["kc.v1.D1.>"]},
+        "publish": {"allow": ["kc.v1.D1.punch", "kc.v1.D1.heartbeat", "kc.v1.D1.status"]},
         "subscribe": {"allow": ["kc.receipts.D1", "$MQTT.sub.>"]},
     }
     assert users["kc-ingest"]["permissions"] == {
