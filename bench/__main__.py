@@ -15,6 +15,7 @@ def main() -> int:
         "hostile": "bench.hostile",
         "roster": "bench.roster",
         "notify": "bench.notify",
+        "national": "bench.national",
     }
     if len(sys.argv) < 2 or sys.argv[1] not in names:
         print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)

@@ -1,26 +1,30 @@
 """API benchmark on PostgreSQL seeded with a province: 30,000 employees, a year of history,
 over a million violations.
 
-    python -m bench api [--employees 30000] [--requests 300]
+    python -m bench api [--employees 30000] [--requests 300] [--years 1,3]
 
 Prints the p50/p95 latency of a page of a unit head's violations (first pages and next
 pages), and the time of a month's summary for the whole province (JSON and XLSX). The
-requests go through the real FastAPI application in process (no network hop).
+requests go through the real FastAPI application in process (no network hop). With
+``--years 1,3`` the same figures are taken with one year stored, then again once older
+history is added beneath it (three years), in one run; and the peak RSS of the process.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import statistics
 import time
 import uuid
+from datetime import date, timedelta
 
 import psycopg
 
 from bench.ingest import ADMIN
 
-SEED_SQL = """
+ORG_SQL = """
 SELECT setseed(0.42);
 INSERT INTO agencies (id, code, name, timezone)
   SELECT g, 'S' || g, 'Sở số ' || g, 'Asia/Ho_Chi_Minh' FROM generate_series(1, %(agencies)s) g;
@@ -31,9 +35,12 @@ INSERT INTO employees (id, code, full_name, unit_id, active_from)
   SELECT g, 'NV' || lpad(g::text, 6, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s,
          DATE '2024-01-01'
   FROM generate_series(1, %(employees)s) g;
+"""
+# Working days from ``since`` to ``until``: a later call adds older years beneath.
+HISTORY_SQL = """
 CREATE TEMP TABLE days AS
   SELECT d::date AS day
-  FROM generate_series(%(since)s::date, DATE '2026-11-20', INTERVAL '1 day') d
+  FROM generate_series(%(since)s::date, %(until)s::date, INTERVAL '1 day') d
   WHERE extract(isodow FROM d) < 6;
 CREATE TEMP TABLE facts AS
   SELECT e.id AS employee_id, e.unit_id, d.day, random() AS r
@@ -57,8 +64,17 @@ INSERT INTO violations (employee_id, unit_id, day, session, kind, minutes, evide
   WHERE (r < 0.02) OR (r < 0.12 AND s.session = 'morning')
      OR (r > 0.97 AND s.session = 'afternoon');
 SELECT setval(pg_get_serial_sequence('violations', 'id'), (SELECT max(id) FROM violations));
+DROP TABLE days;
+DROP TABLE facts;
 ANALYZE;
 """
+
+SEED_SQL = ORG_SQL + HISTORY_SQL  # both at once (bench documents), with since and until
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,7 +86,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench api")
     parser.add_argument("--employees", type=int, default=30_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--years", type=int, default=1, help="years of history")
+    parser.add_argument(
+        "--years", default="1", help="years of history, e.g. 1,3: measured at each, in one run"
+    )
     args = parser.parse_args(argv)
 
     from fastapi.testclient import TestClient
@@ -87,40 +105,17 @@ def main(argv: list[str]) -> int:
     params = dict(p.split("=", 1) for p in ADMIN.split())
     user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
     url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    plan = sorted({int(y) for y in args.years.split(",")})
+    pg_url = url.replace("postgresql+psycopg", "postgresql")
     try:
         upgrade(url)
         units = max(1, args.employees // 30)
-        started = time.perf_counter()
-        with psycopg.connect(
-            url.replace("postgresql+psycopg", "postgresql"), autocommit=True
-        ) as conn:
-            values = {
-                "agencies": 30,
-                "units": units,
-                "employees": args.employees,
-                "since": f"{2026 - args.years}-11-24",
-            }
-            for statement in SEED_SQL.split(";\n"):
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            values = {"agencies": 30, "units": units, "employees": args.employees}
+            for statement in ORG_SQL.split(";\n"):
                 if statement.strip():
                     conn.execute(statement, values)
-            counts = conn.execute(
-                "SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM day_records)"
-            ).fetchone()
-        assert counts is not None
-        print(
-            f"api benchmark: {args.employees:,} employees in {units:,} units of 30 agencies, "
-            f"{counts[1]:,} day records and {counts[0]:,} violations over {args.years} year(s) "
-            f"(seeded in {time.perf_counter() - started:.0f} s)",
-            flush=True,
-        )
         engine = make_engine(url)
-        started = time.perf_counter()
-        with db_session(engine) as db:  # the seed wrote days directly: sum them as the runner does
-            months = rebuild(db)
-        print(
-            f"  person-months rebuilt: {months:,} in {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
         rng = random.Random(7)
         heads = rng.sample(range(1, units + 1), min(30, units))
         with db_session(engine) as db:
@@ -146,120 +141,161 @@ def main(argv: list[str]) -> int:
             ).json()["access_token"]
             return {"Authorization": f"Bearer {token}"}
 
-        tokens = {unit: sign_in(f"head{unit}") for unit in heads}
-        first_pages: list[float] = []
-        next_pages: list[float] = []
-        for i in range(args.requests):
-            headers = tokens[heads[i % len(heads)]]
-            t = time.perf_counter()
-            page = client.get("/api/violations", headers=headers, params={"limit": 50})
-            first_pages.append(time.perf_counter() - t)
-            assert page.status_code == 200 and len(page.json()["items"]) == 50
-            cursor = page.json()["next_cursor"]
-            t = time.perf_counter()
-            client.get(
-                "/api/violations",
-                headers=headers,
-                params={"limit": 50, "cursor": cursor, "kind": "late"},
+        def measure(years: int) -> None:
+            tokens = {unit: sign_in(f"head{unit}") for unit in heads}
+            first_pages: list[float] = []
+            next_pages: list[float] = []
+            for i in range(args.requests):
+                headers = tokens[heads[i % len(heads)]]
+                t = time.perf_counter()
+                page = client.get("/api/violations", headers=headers, params={"limit": 50})
+                first_pages.append(time.perf_counter() - t)
+                assert page.status_code == 200 and len(page.json()["items"]) == 50
+                cursor = page.json()["next_cursor"]
+                t = time.perf_counter()
+                client.get(
+                    "/api/violations",
+                    headers=headers,
+                    params={"limit": 50, "cursor": cursor, "kind": "late"},
+                )
+                next_pages.append(time.perf_counter() - t)
+            print(
+                "  unit head, a page of 50 violations: "
+                f"p50 {statistics.median(first_pages) * 1000:.1f} ms, "
+                f"p95 {percentile(first_pages, 0.95) * 1000:.1f} ms; next page with a filter: "
+                f"p95 {percentile(next_pages, 0.95) * 1000:.1f} ms ({args.requests} each)",
+                flush=True,
             )
-            next_pages.append(time.perf_counter() - t)
-        print(
-            "  unit head, a page of 50 violations: "
-            f"p50 {statistics.median(first_pages) * 1000:.1f} ms, "
-            f"p95 {percentile(first_pages, 0.95) * 1000:.1f} ms; next page with a filter: "
-            f"p95 {percentile(next_pages, 0.95) * 1000:.1f} ms ({args.requests} each)",
-            flush=True,
-        )
 
-        # The pages, as a browser signs in (session cookie), on the same province.
-        def browser_for(username: str) -> TestClient:
-            browser = TestClient(client.app)
-            form = browser.get("/").text
-            csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-            answer = browser.post(
-                "/dang-nhap",
-                data={"username": username, "password": "bench-password", "csrf": csrf},
-                follow_redirects=False,
+            # The pages, as a browser signs in (session cookie), on the same province.
+            def browser_for(username: str) -> TestClient:
+                browser = TestClient(client.app)
+                form = browser.get("/").text
+                csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                answer = browser.post(
+                    "/dang-nhap",
+                    data={"username": username, "password": "bench-password", "csrf": csrf},
+                    follow_redirects=False,
+                )
+                assert answer.status_code == 303, answer.text
+                return browser
+
+            browsers = {unit: browser_for(f"head{unit}") for unit in heads}
+            queue_pages: list[float] = []
+            grid_pages: list[float] = []
+            for i in range(args.requests):
+                browser = browsers[heads[i % len(heads)]]
+                t = time.perf_counter()
+                assert browser.get("/vi-pham").status_code == 200
+                queue_pages.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                assert (
+                    browser.get("/bang-thang", params={"thang": 10, "nam": 2026}).status_code == 200
+                )
+                grid_pages.append(time.perf_counter() - t)
+            noivu_browser = browser_for("noivu")
+            summary_pages: list[float] = []
+            for _ in range(3):
+                t = time.perf_counter()
+                answer = noivu_browser.get(
+                    "/bao-cao", params={"ky": "month", "nam": 2026, "thang": 10}
+                )
+                summary_pages.append(time.perf_counter() - t)
+                assert answer.status_code == 200
+            print(
+                "  pages: unit head's queue "
+                f"p50 {statistics.median(queue_pages) * 1000:.1f} ms, "
+                f"p95 {percentile(queue_pages, 0.95) * 1000:.1f} ms; month grid "
+                f"p50 {statistics.median(grid_pages) * 1000:.1f} ms, "
+                f"p95 {percentile(grid_pages, 0.95) * 1000:.1f} ms ({args.requests} each); "
+                f"Nội vụ's month summary page for the province: "
+                f"median {statistics.median(summary_pages):.2f} s (3 loads)",
+                flush=True,
             )
-            assert answer.status_code == 303, answer.text
-            return browser
-
-        browsers = {unit: browser_for(f"head{unit}") for unit in heads}
-        queue_pages: list[float] = []
-        grid_pages: list[float] = []
-        for i in range(args.requests):
-            browser = browsers[heads[i % len(heads)]]
-            t = time.perf_counter()
-            assert browser.get("/vi-pham").status_code == 200
-            queue_pages.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            assert browser.get("/bang-thang", params={"thang": 10, "nam": 2026}).status_code == 200
-            grid_pages.append(time.perf_counter() - t)
-        noivu_browser = browser_for("noivu")
-        summary_pages: list[float] = []
-        for _ in range(3):
-            t = time.perf_counter()
-            answer = noivu_browser.get("/bao-cao", params={"ky": "month", "nam": 2026, "thang": 10})
-            summary_pages.append(time.perf_counter() - t)
-            assert answer.status_code == 200
-        print(
-            "  pages: unit head's queue "
-            f"p50 {statistics.median(queue_pages) * 1000:.1f} ms, "
-            f"p95 {percentile(queue_pages, 0.95) * 1000:.1f} ms; month grid "
-            f"p50 {statistics.median(grid_pages) * 1000:.1f} ms, "
-            f"p95 {percentile(grid_pages, 0.95) * 1000:.1f} ms ({args.requests} each); "
-            f"Nội vụ's month summary page for the province: "
-            f"median {statistics.median(summary_pages):.2f} s (3 loads)",
-            flush=True,
-        )
-        print(
-            f'RESULT {{"queue_page_p95_ms": {percentile(queue_pages, 0.95) * 1000:.1f}, '
-            f'"grid_page_p95_ms": {percentile(grid_pages, 0.95) * 1000:.1f}, '
-            f'"summary_page_s": {statistics.median(summary_pages):.2f}}}'
-        )
-        province = sign_in("noivu")
-        timings = {}
-        for fmt in ("json", "xlsx"):
-            t = time.perf_counter()
-            answer = client.get(
+            print(
+                f'RESULT {{"queue_page_p95_ms": {percentile(queue_pages, 0.95) * 1000:.1f}, '
+                f'"grid_page_p95_ms": {percentile(grid_pages, 0.95) * 1000:.1f}, '
+                f'"summary_page_s": {statistics.median(summary_pages):.2f}}}'
+            )
+            province = sign_in("noivu")
+            timings = {}
+            for fmt in ("json", "xlsx"):
+                t = time.perf_counter()
+                answer = client.get(
+                    "/api/summaries",
+                    headers=province,
+                    params={"period": "month", "year": 2026, "month": 10, "format": fmt},
+                )
+                timings[fmt] = time.perf_counter() - t
+                assert answer.status_code == 200
+            body = client.get(
                 "/api/summaries",
                 headers=province,
-                params={"period": "month", "year": 2026, "month": 10, "format": fmt},
+                params={"period": "month", "year": 2026, "month": 10},
+            ).json()
+            print(
+                f"  month summary, whole province ({body['total']['staff']:,} people, "
+                f"{len(body['units']):,} units): "
+                f"JSON {timings['json']:.2f} s, XLSX {timings['xlsx']:.2f} s",
+                flush=True,
             )
-            timings[fmt] = time.perf_counter() - t
-            assert answer.status_code == 200
-        body = client.get(
-            "/api/summaries",
-            headers=province,
-            params={"period": "month", "year": 2026, "month": 10},
-        ).json()
-        print(
-            f"  month summary, whole province ({body['total']['staff']:,} people, "
-            f"{len(body['units']):,} units): "
-            f"JSON {timings['json']:.2f} s, XLSX {timings['xlsx']:.2f} s",
-            flush=True,
-        )
-        print(
-            f'RESULT {{"page_p95_ms": {percentile(first_pages, 0.95) * 1000:.1f}, '
-            f'"summary_month_s": {timings["json"]:.2f}, '
-            f'"summary_month_xlsx_s": {timings["xlsx"]:.2f}}}'
-        )
-        summaries = "/api/summaries"
-        for period, extra in (("month", {"month": 10}), ("year", {})):
-            t = time.perf_counter()
-            answer = client.get(
-                summaries, headers=province, params={"period": period, "year": 2026, **extra}
+            print(
+                f'RESULT {{"page_p95_ms": {percentile(first_pages, 0.95) * 1000:.1f}, '
+                f'"summary_month_s": {timings["json"]:.2f}, '
+                f'"summary_month_xlsx_s": {timings["xlsx"]:.2f}}}'
             )
-            timings[period] = time.perf_counter() - t
-            assert answer.status_code == 200, answer.text[:500]
+            summaries = "/api/summaries"
+            for period, extra in (("month", {"month": 10}), ("year", {})):
+                t = time.perf_counter()
+                answer = client.get(
+                    summaries, headers=province, params={"period": period, "year": 2026, **extra}
+                )
+                timings[period] = time.perf_counter() - t
+                assert answer.status_code == 200, answer.text[:500]
+            print(
+                f"  from person-months, {years} year(s) stored: month summary "
+                f"{timings['month']:.2f} s, year summary {timings['year']:.2f} s (JSON)",
+                flush=True,
+            )
+            print(
+                f'RESULT {{"years": {years}, "summary_month_s": {timings["month"]:.2f}, '
+                f'"summary_year_s": {timings["year"]:.2f}}}'
+            )
+
+        seeded_since = date(2026, 11, 21)
+        for years in plan:
+            since = date(2026 - years, 11, 24)
+            started = time.perf_counter()
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                values = {"since": since, "until": seeded_since - timedelta(days=1)}
+                for statement in HISTORY_SQL.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement, values)
+                counts = conn.execute(
+                    "SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM day_records)"
+                ).fetchone()
+            assert counts is not None
+            print(
+                f"api benchmark: {args.employees:,} employees in {units:,} units of 30 agencies, "
+                f"{counts[1]:,} day records and {counts[0]:,} violations over {years} year(s) "
+                f"(seeded in {time.perf_counter() - started:.0f} s); "
+                f"load average {_load()}",
+                flush=True,
+            )
+            started = time.perf_counter()
+            with db_session(engine) as db:  # the seed wrote days: sum them as the runner does
+                months = rebuild(db, since, seeded_since - timedelta(days=1))
+            seeded_since = since
+            print(
+                f"  person-months rebuilt: {months:,} in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+            measure(years)
         print(
-            f"  from person-months, {args.years} year(s) stored: month summary "
-            f"{timings['month']:.2f} s, year summary {timings['year']:.2f} s (JSON)",
+            f"  peak RSS of the process serving the API: "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+            f"load average {_load()}",
             flush=True,
-        )
-        print(
-            f'RESULT {{"years": {args.years}, "summary_month_s": {timings["month"]:.2f}, '
-            f'"summary_year_s": {timings["year"]:.2f}}}'
         )
         engine.dispose()
     finally:

@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
                 "units": units,
                 "employees": args.employees,
                 "since": since,
+                "until": "2026-11-20",
             }
             for statement in seed.split(";\n"):
                 if statement.strip():

@@ -2,6 +2,7 @@
 
     python -m bench rules [--employees 100000] [--month 2026-11]
     python -m bench rules --latency [--rates 3500,7000] [--seconds 10] [--saturate 20000]
+    python -m bench rules --drain 20000
 
 The first runs the pure core over a month of working days for 100,000 employees (~2
 million employee-days): punch lists are drawn from a pool of realistic days (on time,
@@ -13,6 +14,11 @@ saturated rate alone, then one and then two rules runners' saturated rate (keys/
 queue it filled, as ratios; then how long a late punch takes from its receipt by the
 ingest worker to its violation being stored, while ingest carries a paced load of late
 punches (each a new person-day) at each rate.
+
+The third puts N late punches straight into PostgreSQL with their queue requests (no
+MQTT), then times one runner draining the queue in this process: keys/s, and the CPU
+seconds of the runner and of its PostgreSQL backend, which a loaded machine disturbs less
+than the wall clock.
 """
 
 from __future__ import annotations
@@ -64,7 +70,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rates", default="3500,7000", help="paced rates, comma-separated")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--saturate", type=int, default=20_000, help="punches per saturated run")
+    parser.add_argument("--drain", type=int, default=0, help="one runner on a queue of N keys")
     args = parser.parse_args(argv)
+    if args.drain:
+        return drain(args.drain)
     if args.latency:
         return latency([float(r) for r in args.rates.split(",")], args.seconds, args.saturate)
     year, month = (int(p) for p in args.month.split("-"))
@@ -319,6 +328,103 @@ def latency(rates: list[float], seconds: float, saturate: int, employees: int = 
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
             print(f"  kept database {name}")
+    return 0
+
+
+def drain(total: int, employees: int = 10_000) -> int:
+    """One runner, in this process, on a queue of ``total`` late-punch keys (no MQTT)."""
+    import json
+    import resource
+    import uuid
+
+    import psycopg
+
+    from bench.ingest import ADMIN, seed
+    from runner.worker import RecomputeWorker
+    from store.db import db_session, make_engine
+    from store.queue import enqueue_for_punches
+
+    tz = zone()
+    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = dict(p.split("=", 1) for p in ADMIN.split())
+    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
+    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    pg_url = url.replace("postgresql+psycopg", "postgresql")
+
+    def backend_cpu_s() -> float:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            pids = [
+                r[0]
+                for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
+            ]
+        ticks = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except OSError:  # not on this machine's /proc (a remote server): not counted
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    try:
+        seed(url, employees)
+        days = working_days_before(datetime.now(tz).date(), total // employees + 1)
+        rows = []
+        for n in range(total):
+            at = datetime.combine(days[n // employees], datetime.min.time(), tzinfo=tz)
+            at += timedelta(hours=8, seconds=n % 600)
+            rows.append((f"BENCH-{n % 4}", f"late-{n}", f"C{n % employees:07d}", at))
+        with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO punch_keys (device_id, event_id, punched_at) VALUES (%s, %s, %s)",
+                [(d, e, at) for d, e, _, at in rows],
+            )
+            cur.executemany(
+                "INSERT INTO punches (device_id, event_id, credential_kind, credential_value,"
+                " device_time, clock_offset_s, punched_at, received_at, direction, verify_mode,"
+                " raw) VALUES (%s, %s, 'card', %s, %s, 0, %s, now(), 'in', 'card', '{}')",
+                [(d, e, card, at, at) for d, e, card, at in rows],
+            )
+            ids = [r[0] for r in cur.execute("SELECT id FROM punches ORDER BY id")]
+        engine = make_engine(url)
+        with db_session(engine) as db:
+            for i in range(0, len(ids), 500):
+                enqueue_for_punches(db, ids[i : i + 500], "punch")
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+        worker = RecomputeWorker(engine)
+        with engine.connect():
+            pass
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+        server_before = backend_cpu_s()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        keys = worker.drain()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        server = backend_cpu_s() - server_before
+        print(
+            f"one runner alone on a queue of {total:,} late punches of {employees:,} people "
+            f"(no MQTT; load average {load}): {keys:,} keys in {elapsed:.1f} s, "
+            f"{keys / elapsed:,.0f} keys/s; CPU: runner {cpu:.2f} s, its PostgreSQL backend "
+            f"{server:.2f} s ({(cpu + server) / keys * 1e6:.0f} µs a key); "
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            flush=True,
+        )
+        summary = {
+            "keys_per_s": round(keys / elapsed),
+            "runner_cpu_s": round(cpu, 2),
+            "backend_cpu_s": round(server, 2),
+            "cpu_us_per_key": round((cpu + server) / keys * 1e6),
+            "load": load,
+        }
+        print("RESULT " + json.dumps(summary), flush=True)
+        engine.dispose()
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

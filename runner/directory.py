@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+import time as clock
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -76,6 +77,8 @@ class RulesDirectory:
         self._overrides: dict[int | None, list[tuple[date, str, str]]] = {}
         self._calendars: dict[tuple[int, int], Calendar] = {}
         self._plans: dict[tuple[int | None, int | None, int, str, date], DayPlan] = {}
+        self._neighbours: dict[tuple[int | None, int | None, int, str, date], tuple[date, ...]] = {}
+        self._resolved: dict[tuple[int, int | None, date], tuple[Any, ...]] = {}
 
     def invalidate(self) -> None:
         with self._lock:
@@ -86,7 +89,7 @@ class RulesDirectory:
         version = db.scalar(
             select(SchedulerState.value).where(SchedulerState.key == "rules_version")
         )
-        if version == self._version and time.monotonic() - self._loaded_at < self._max_age_s:
+        if version == self._version and clock.monotonic() - self._loaded_at < self._max_age_s:
             return
         self._version = version
         with self._lock:
@@ -109,7 +112,9 @@ class RulesDirectory:
             self._schedules, self._policies, self._overrides = schedules, policies, overrides
             self._calendars.clear()
             self._plans.clear()
-            self._loaded_at = time.monotonic()
+            self._neighbours.clear()
+            self._resolved.clear()
+            self._loaded_at = clock.monotonic()
 
     def people(self, db: DbSession, employee_ids: set[int]) -> dict[int, Person]:
         """Resolve the given employees (unknown ids are left out)."""
@@ -138,6 +143,22 @@ class RulesDirectory:
         active_from: date,
         active_to: date | None,
     ) -> Person:
+        # Everyone of a unit resolves alike: walk the tree once per unit, schedule and start.
+        key = (unit_id, schedule_id, active_from)
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            resolved = self._resolve(unit_id, schedule_id, active_from)
+            if len(self._resolved) > 100_000:
+                self._resolved.clear()
+            self._resolved[key] = resolved
+        agency_id, tz, schedule_key, policy_key, start = resolved
+        return Person(
+            employee_id, unit_id, agency_id, tz, schedule_key, policy_key, start, active_to
+        )
+
+    def _resolve(
+        self, unit_id: int, schedule_id: int | None, active_from: date
+    ) -> tuple[int, ZoneInfo, int | None, int | None, date]:
         schedule_key, policy_key = schedule_id, None
         unit: Unit | None = self._units.get(unit_id)
         agency_id = unit.agency_id if unit else 0
@@ -154,9 +175,7 @@ class RulesDirectory:
             if agency.tracking_start is not None and agency.tracking_start > active_from:
                 active_from = agency.tracking_start
             agency = self._agencies.get(agency.parent_id) if agency.parent_id else None
-        return Person(
-            employee_id, unit_id, agency_id, tz, schedule_key, policy_key, active_from, active_to
-        )
+        return agency_id, tz, schedule_key, policy_key, active_from
 
     def policy(self, person: Person) -> Policy:
         return (
@@ -196,6 +215,29 @@ class RulesDirectory:
                 self._plans.clear()
             self._plans[key] = plan
         return plan
+
+    def neighbours(self, person: Person, day: date) -> tuple[date, ...]:
+        """The other dates (two either side) whose punch window reaches into ``day``: a night
+        shift, or sessions whose windows overlap across midnight."""
+        key = (person.schedule_key, person.policy_key, person.agency_id, person.tz.key, day)
+        found = self._neighbours.get(key)
+        if found is None:
+            lo = int(datetime.combine(day, time.min, tzinfo=person.tz).timestamp())
+            hi = int(
+                datetime.combine(day + timedelta(days=1), time.min, tzinfo=person.tz).timestamp()
+            )
+            found = tuple(
+                other.day
+                for shift in (-2, -1, 1, 2)
+                if (other := self.plan(person, day + timedelta(days=shift))).reads_from is not None
+                and other.reads_until is not None
+                and other.reads_from < hi
+                and other.reads_until >= lo
+            )
+            if len(self._neighbours) > 100_000:
+                self._neighbours.clear()
+            self._neighbours[key] = found
+        return found
 
 
 @lru_cache(maxsize=256)

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Date, DateTime, Integer, Table, bindparam, delete, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session as DbSession
 
 from rules.calendar import DayPlan
 from rules.evaluate import DayResult, Excuse, PunchFact, evaluate_day
 from rules.reconcile import Change, StoredViolation, ViolationKey, reconcile
 from runner.directory import Person, RulesDirectory
-from store.bulk import among, bulk_insert, bulk_insert_logged, bulk_update
+from store.bulk import among, bulk_insert, bulk_insert_logged, bulk_update, pg_array
 from store.models import (
     Credential,
     DayRecord,
@@ -93,13 +92,8 @@ def _expand(keys: set[Key], people: dict[int, Person], directory: RulesDirectory
         if person is None:
             continue
         expanded.add((employee_id, day))
-        lo, hi = _midnight(day, person), _midnight(day + timedelta(days=1), person)
-        for shift in (-2, -1, 1, 2):
-            other = directory.plan(person, day + timedelta(days=shift))
-            if other.reads_from is None or other.reads_until is None:
-                continue
-            if other.reads_from < hi and other.reads_until >= lo:
-                expanded.add((employee_id, other.day))
+        for other in directory.neighbours(person, day):
+            expanded.add((employee_id, other))
     return expanded
 
 
@@ -353,7 +347,8 @@ def _event(
 # batch into a scan of the whole table when its statistics lag behind a burst of inserts).
 _PG_PUNCHES = text(
     "SELECT DISTINCT c.employee_id, p.id, extract(epoch FROM p.punched_at)::bigint, p.direction "
-    "FROM unnest(:e, :lo, :hi) AS k(e, lo, hi) "
+    "FROM unnest(CAST(:e AS integer[]), CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]))"
+    " AS k(e, lo, hi) "
     "CROSS JOIN LATERAL (SELECT employee_id, kind, value, valid_from, valid_to, device_id,"
     " group_id FROM credentials WHERE employee_id = k.e OFFSET 0) AS c "
     "CROSS JOIN LATERAL (SELECT q.id, q.punched_at, q.direction FROM punches q"
@@ -364,22 +359,18 @@ _PG_PUNCHES = text(
     " AND ((c.device_id IS NULL AND c.group_id IS NULL) OR q.device_id = c.device_id"
     "  OR EXISTS (SELECT 1 FROM device_group_members m"
     "   WHERE m.group_id = c.group_id AND m.device_id = q.device_id)) OFFSET 0) AS p"
-).bindparams(
-    bindparam("e", type_=ARRAY(Integer)),
-    bindparam("lo", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("hi", type_=ARRAY(DateTime(timezone=True))),
 )
 _PG_VIOLATIONS = text(
-    "SELECT v.* FROM unnest(:e, :d) AS k(e, d) "
+    "SELECT v.* FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS k(e, d) "
     "CROSS JOIN LATERAL (SELECT id, employee_id, day, session, kind, minutes, evidence,"
     " provisional, pending_excuse_id, active FROM violations"
     " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS v"
-).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("d", type_=ARRAY(Date)))
+)
 _PG_DAY_RECORDS = text(
-    "SELECT r.* FROM unnest(:e, :d) AS k(e, d) "
+    "SELECT r.* FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS k(e, d) "
     f"CROSS JOIN LATERAL (SELECT employee_id, day, {', '.join(_COMPARED)} FROM day_records"
     " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS r"
-).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("d", type_=ARRAY(Date)))
+)
 
 
 def _pg_load_punches(
@@ -389,9 +380,9 @@ def _pg_load_punches(
     rows = db.execute(
         _PG_PUNCHES,
         {
-            "e": [e for e, _ in keys],
-            "lo": [datetime.fromtimestamp(bounds[k][0], UTC) for k in keys],
-            "hi": [datetime.fromtimestamp(bounds[k][1], UTC) for k in keys],
+            "e": pg_array(e for e, _ in keys),
+            "lo": pg_array(datetime.fromtimestamp(bounds[k][0], UTC) for k in keys),
+            "hi": pg_array(datetime.fromtimestamp(bounds[k][1], UTC) for k in keys),
         },
     ).all()
     punches: dict[int, list[PunchFact]] = defaultdict(list)
@@ -400,9 +391,9 @@ def _pg_load_punches(
     return punches
 
 
-def _key_arrays(wanted: set[Key]) -> dict[str, list[Any]]:
+def _key_arrays(wanted: set[Key]) -> dict[str, str]:
     keys = sorted(wanted)
-    return {"e": [e for e, _ in keys], "d": [d for _, d in keys]}
+    return {"e": pg_array(e for e, _ in keys), "d": pg_array(d for _, d in keys)}
 
 
 def _pg_load_violations(

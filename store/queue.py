@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, delete, func, select, text
+from sqlalchemy import BigInteger, Table, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import local_date, zone
-from store.bulk import bulk_insert
+from store.bulk import bulk_insert, pg_array
 from store.models import Agency, Credential, Employee, Punch, RecomputeRequest, Unit
 from store.punches import credential_held, punch_id_filter
 
@@ -39,33 +39,39 @@ _PG_CLAIM = text(
     " DELETE FROM recompute_queue WHERE id IN ("
     "  SELECT id FROM recompute_queue ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " RETURNING employee_id, day) "
-    "SELECT DISTINCT employee_id, day FROM claimed"
+    "SELECT employee_id, day, count(*) FROM claimed GROUP BY employee_id, day"
 )
 
 
 def claim(db: DbSession, limit: int) -> list[Key]:
+    """``claim_counted``'s keys."""
+    return claim_counted(db, limit)[0]
+
+
+def claim_counted(db: DbSession, limit: int) -> tuple[list[Key], int]:
     """Take up to ``limit`` requests, oldest first, inside the caller's transaction; their
     distinct keys.
 
     On PostgreSQL, concurrent runners skip each other's rows (FOR UPDATE SKIP LOCKED); if
     the transaction rolls back, the requests are queued again. A request is claimable only
-    once the transaction that wrote it (and its facts) has committed.
+    once the transaction that wrote it (and its facts) has committed. Also returns the
+    number of requests taken (``limit`` when more may be waiting).
     """
     if db.get_bind().dialect.name == "postgresql":
         rows = db.execute(_PG_CLAIM, {"limit": limit}).all()
-        return sorted((r[0], r[1]) for r in rows)
+        return sorted((r[0], r[1]) for r in rows), sum(r[2] for r in rows)
     picked = db.execute(
         select(QUEUE.c.id, QUEUE.c.employee_id, QUEUE.c.day).order_by(QUEUE.c.id).limit(limit)
     ).all()
     if picked:
         db.execute(delete(QUEUE).where(QUEUE.c.id.in_([r[0] for r in picked])))
-    return sorted({(r[1], r[2]) for r in picked})
+    return sorted({(r[1], r[2]) for r in picked}), len(picked)
 
 
 _PG_LOCK_PEOPLE = text(
-    "SELECT count(*) FROM (SELECT id FROM employees WHERE id = ANY(:e) ORDER BY id"
-    " FOR NO KEY UPDATE) AS locked"
-).bindparams(bindparam("e", type_=ARRAY(Integer)))
+    "SELECT count(*) FROM (SELECT id FROM employees WHERE id = ANY(CAST(:e AS integer[]))"
+    " ORDER BY id FOR NO KEY UPDATE) AS locked"
+)
 
 
 def lock_keys(db: DbSession, keys: Iterable[Key]) -> None:
@@ -81,7 +87,7 @@ def lock_keys(db: DbSession, keys: Iterable[Key]) -> None:
         return
     people = sorted({e for e, _ in keys})
     if people:
-        db.execute(_PG_LOCK_PEOPLE, {"e": people})
+        db.execute(_PG_LOCK_PEOPLE, {"e": pg_array(people)})
 
 
 def pending(db: DbSession) -> int:

@@ -16,10 +16,8 @@ from typing import Any, cast
 from sqlalchemy import (
     Date,
     Float,
-    Integer,
     Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -29,10 +27,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
 
-from store.bulk import among, bulk_insert
+from store.bulk import among, bulk_insert, pg_array
 from store.models import DayRecord, PersonMonth, ReviewState, ViolationRecord
 
 PERSON_MONTHS = cast(Table, PersonMonth.__table__)
@@ -197,9 +194,10 @@ def _runs(
 
 
 _PG_DELETE = text(
-    "DELETE FROM person_months p USING unnest(:e, :m) AS k(e, m)"
+    "DELETE FROM person_months p"
+    " USING unnest(CAST(:e AS integer[]), CAST(:m AS date[])) AS k(e, m)"
     " WHERE p.employee_id = k.e AND p.month = k.m"
-).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
+)
 
 
 def _pg_in(values: Iterable[str]) -> str:
@@ -215,7 +213,7 @@ _COUNTED = "(s.decision IS NULL OR s.decision = 'confirmed')"
 # (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
 _PG_INSERT = text(
     f"""
-WITH k AS (SELECT * FROM unnest(:e, :m) AS k(e, m)),
+WITH k AS (SELECT * FROM unnest(CAST(:e AS integer[]), CAST(:m AS date[])) AS k(e, m)),
 d AS (
   SELECT r.employee_id, k.m AS month, r.unit_id,
     count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
@@ -272,12 +270,12 @@ FROM d FULL JOIN v ON v.employee_id = d.employee_id AND v.month = d.month
   AND v.unit_id = d.unit_id
 RETURNING employee_id, month, unit_id, absent_status_days
 """
-).bindparams(bindparam("e", type_=ARRAY(Integer)), bindparam("m", type_=ARRAY(Date)))
+)
 
 
 def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
     ordered = sorted(wanted)
-    arrays = {"e": [e for e, _ in ordered], "m": [m for _, m in ordered]}
+    arrays = {"e": pg_array(e for e, _ in ordered), "m": pg_array(m for _, m in ordered)}
     db.execute(_PG_DELETE, arrays)
     written = db.execute(_PG_INSERT, arrays).all()
     absent = {(e, m, u) for e, m, u, days in written if days}
