@@ -166,6 +166,59 @@ def test_an_xlsx_with_title_rows_and_cards_as_numbers_or_without_zeros(
         assert long.active_from == date(2025, 6, 15)
 
 
+def test_an_xlsx_with_a_signature_footer_skips_it_with_a_note(sqlite_engine: Engine) -> None:
+    """A roster as offices print it: the data, then a blank line, the place and date, the
+    signers' titles, "(Ký, ghi rõ họ tên)", blank lines for the signatures and the names."""
+    load_units(sqlite_engine)
+    content = xlsx(
+        [
+            ["DANH SÁCH CÁN BỘ"],
+            ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Chức vụ", "Số thẻ"],
+            [1, "CB001", "Nguyễn Thị Hương", "VP", "Trưởng phòng", "0002000101"],
+            [2, "CB002", "Trần Đức Long", "TCBC", "Chuyên viên", "0002000102"],
+            [],
+            [None, None, None, None, "Hà Nội, ngày 01 tháng 12 năm 2026"],
+            [None, "Người lập biểu", None, None, "Thủ trưởng đơn vị"],
+            [None, "(Ký, ghi rõ họ tên)", None, None, "(Ký tên, đóng dấu)"],
+            [],
+            [],
+            [None, "Lê Thị Mai", None, None, "Phạm Văn Hùng"],
+        ]
+    )
+    preview = plan(sqlite_engine, content, "can_bo.xlsx")
+    assert [r.code for r in preview.rows] == ["CB001", "CB002"] and preview.refused == 0
+    assert (
+        "Bỏ qua phần ký tên cuối tệp từ dòng 6 (“Hà Nội, ngày 01 tháng 12 năm 2026”): "
+        "4 dòng không phải dữ liệu."
+    ) in preview.notes
+    apply(sqlite_engine, content, "can_bo.xlsx")
+    assert sorted(people(sqlite_engine)) == ["CB001", "CB002"]
+
+
+def test_a_bad_row_or_a_row_after_a_signature_line_is_still_refused(sqlite_engine: Engine) -> None:
+    """Only a block no complete row follows is a footer; a person's row lacking its unit is
+    refused even when its title reads like a signer's ("Trưởng phòng")."""
+    load_units(sqlite_engine)
+    content = xlsx(
+        [
+            ["Mã cán bộ", "Họ và tên", "Đơn vị", "Chức vụ"],
+            ["CB001", "Nguyễn Thị Hương", "VP", "Chuyên viên"],
+            ["CB002", "Trần Đức Long", None, "Trưởng phòng"],
+            [None, "Tổng cộng: 3 người"],
+            ["CB003", "Lê Văn An", "VP", None],
+        ]
+    )
+    preview = plan(sqlite_engine, content, "can_bo.xlsx")
+    assert [(r.line, r.action) for r in preview.rows] == [
+        (2, "create"),
+        (3, "refuse"),
+        (4, "refuse"),
+        (5, "create"),
+    ]
+    assert preview.rows[1].reasons == ("Thiếu Đơn vị",)
+    assert not any("ký tên" in note for note in preview.notes)
+
+
 def test_a_csv_card_that_lost_its_zeros_is_warned_without_a_card_format(
     sqlite_engine: Engine,
 ) -> None:
