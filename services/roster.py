@@ -916,6 +916,8 @@ class PersonRow:
     title: str | None
     active_from: date
     active_to: date | None
+    email: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1000,6 +1002,8 @@ def _person_row(person: Employee, unit: Unit) -> PersonRow:
         person.title,
         person.active_from,
         person.active_to,
+        person.email,
+        person.phone,
     )
 
 
@@ -1039,6 +1043,8 @@ class PersonEdit:
     title: str
     active_from: date | None
     active_to: date | None
+    email: str | None = None  # None: left as it is; "": cleared
+    phone: str | None = None
 
 
 def edit_person(
@@ -1067,6 +1073,11 @@ def edit_person(
     found.unit_id = change.unit_id
     found.title = change.title.strip() or None
     found.active_from, found.active_to = change.active_from, change.active_to
+    if change.email is not None or change.phone is not None:
+        from services.notifications import set_contact
+
+        # Validated there, and the notices waiting for an address (chờ địa chỉ) go now.
+        set_contact(db, f"employee:{found.id}", email=change.email, phone=change.phone)
     db.flush()
     _requeue_changes(db, found, before, today)
     return person(db, scope, person_id)
