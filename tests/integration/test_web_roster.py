@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from kycuong.settings import Settings
 from store.db import db_session
@@ -128,9 +128,7 @@ def test_an_e_mail_added_on_the_person_page_sends_the_notice_that_waited_for_it(
             template="plain",
             context={"title": "Thử", "body": "Nội dung.", "link": ""},
         )
-        db.execute(
-            OutboxMessage.__table__.update().values(status="waiting", last_error="Chờ địa chỉ")
-        )
+        db.execute(update(OutboxMessage).values(status="waiting", last_error="Chờ địa chỉ"))
     hr = signed_in(world, "hr_a")
     url = f"/can-bo/{person}"
     page = hr.get(url)
