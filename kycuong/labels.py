@@ -106,6 +106,7 @@ ROSTER_ACTION = {
 ROSTER_KIND = {"units": "Đơn vị", "employees": "Cán bộ"}
 NOTIFICATION_STATUS = {
     "queued": "Chờ gửi",
+    "waiting": "Chờ địa chỉ",
     "sending": "Đang gửi",
     "sent": "Đã gửi",
     "failed": "Gửi không được",

@@ -20,8 +20,7 @@ from notify.render import minutes_text
 from rules.zones import zone
 from services import events
 from services.notifications import enqueue
-from services.scope import scope_of, subtree_units
-from services.summaries import XLSX, SummaryQuery, summary, summary_file
+from services.scope import subtree_units
 from store.db import db_session
 from store.models import (
     Employee,
@@ -32,7 +31,6 @@ from store.models import (
     User,
     ViolationRecord,
 )
-from store.outbox import Attachment
 
 log = logging.getLogger(__name__)
 DIGEST_STATE = "notify_digest_until"
@@ -185,7 +183,8 @@ def previous_month(today: date) -> date:
 
 def monthly_reports(db: DbSession, now: datetime, at: time, settings: Settings, tz: Any) -> int:
     """On the 1st (from ``at`` local) or any later day of the month, queue last month's report
-    to every Nội vụ account, once; returns how many were queued."""
+    to every Nội vụ account, once; returns how many were queued. The report itself is built
+    when sent (notify/reports.py)."""
     local = now.astimezone(tz)
     if local.day == 1 and local.time().replace(tzinfo=None) < at:
         return 0
@@ -194,29 +193,10 @@ def monthly_reports(db: DbSession, now: datetime, at: time, settings: Settings, 
     state = _state(db, MONTHLY_STATE)
     if state is not None and state.value >= label:
         return 0
-    query = SummaryQuery(period="month", year=month.year, month=month.month)
     queued = 0
     for account in db.scalars(select(User).where(User.role == "noi_vu", User.active.is_(True))):
-        scope = scope_of(db, account)
-        view = summary(db, scope, query, settings.thresholds, now, settings.timezone)
-        file = summary_file(
-            db,
-            scope,
-            query,
-            settings.thresholds,
-            now,
-            settings.timezone,
-            "xlsx",
-            "employee",
-            recipient=settings.report_recipient,
-            issuer_fallback=settings.report_issuer,
-            place=settings.report_place,
-        )
-        flagged = [
-            {"name": p.name, "unit": p.unit_name, "flags": "; ".join(p.flags)}
-            for p in view.people
-            if p.flags
-        ]
+        # Only the month and the account: the summary and its XLSX are made when the message
+        # is sent (notify/reports.py), so they carry the data as of sending.
         made = enqueue(
             db,
             kind="monthly_summary",
@@ -225,16 +205,10 @@ def monthly_reports(db: DbSession, now: datetime, at: time, settings: Settings, 
             template="monthly_summary",
             context={
                 "period": f"tháng {month:%m/%Y}",
-                "scope": view.scope,
-                "filename": file.filename,
-                "working_days": view.total.working_days,
-                "late_count": view.total.late_count,
-                "early_count": view.total.early_count,
-                "absent_days": f"{view.total.absent_days:g}",
-                "flagged": flagged,
+                "year": month.year,
+                "month": month.month,
                 "link": links.summaries(settings.public_url),
             },
-            attachments=[Attachment(file.filename, file.media_type or XLSX, file.content)],
             now=now,
         )
         queued += made is not None

@@ -75,11 +75,19 @@ def _violation(db: DbSession, context: dict[str, Any], public_url: str) -> dict[
 
 
 def render(
-    db: DbSession, message: OutboxMessage, contact: Contact, public_url: str, agency: str
+    db: DbSession,
+    message: OutboxMessage,
+    contact: Contact,
+    public_url: str,
+    agency: str,
+    extra: dict[str, Any] | None = None,
 ) -> Rendered:
-    """The subject, text and HTML of ``message`` for ``contact``; ``Gone`` if its cause is."""
+    """The subject, text and HTML of ``message`` for ``contact``; ``Gone`` if its cause is.
+
+    ``extra``: values made at send time (the monthly report's figures)."""
     values: dict[str, Any] = {"name": contact.name, "agency": contact.agency or agency}
     values.update(json.loads(message.context or "{}"))
+    values.update(extra or {})
     if message.template == "violation_flagged":
         values.update(_violation(db, values, public_url))
     if "path" in values and "link" not in values:

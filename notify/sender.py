@@ -14,13 +14,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from kycuong.metrics import NOTIFY_FAILURES, NOTIFY_LEASE_LOST, NOTIFY_OUTBOX, NOTIFY_SENT
 from kycuong.settings import Settings
+from notify import reports
 from notify.channels import (
     Channel,
     EmailChannel,
@@ -40,7 +41,11 @@ from store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
+STATUSES = ("queued", "waiting", "sending", "sent", "failed", "cancelled")
+NO_ADDRESS = (
+    "Người nhận chưa có địa chỉ e-mail: thông báo chờ và được gửi ngay khi có địa chỉ "
+    "(Nhập danh sách cột E-mail, trang Cán bộ hoặc kycuong notify contact)."
+)
 
 
 def utc_now() -> datetime:
@@ -55,6 +60,7 @@ class SendStats:
     failed: int = 0
     postponed: int = 0
     cancelled: int = 0
+    waiting: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +73,12 @@ class SenderConfig:
     backoff_s: float = 30.0
     backoff_max_s: float = 6 * 3600.0
     lease: timedelta = timedelta(minutes=5)
+    # A message waiting for an address is released when one is added; checked again this
+    # often anyway (an address set by a path that does not release, a channel configured).
+    address_recheck: timedelta = timedelta(hours=1)
     batch: int = 20
     poll_s: float = 5.0
+    reports: reports.ReportOptions = field(default_factory=reports.ReportOptions)
 
     def backoff(self, attempts: int) -> timedelta:
         """30 s, 1 min, 2 min… after the 1st, 2nd, 3rd failed attempt, up to the ceiling."""
@@ -112,6 +122,13 @@ def config_from(settings: Settings) -> SenderConfig:
         backoff_max_s=settings.notify_backoff_max_s,
         lease=timedelta(seconds=settings.notify_lease_s),
         poll_s=settings.notify_poll_s,
+        reports=reports.ReportOptions(
+            thresholds=settings.thresholds,
+            timezone=settings.timezone,
+            recipient=settings.report_recipient,
+            issuer_fallback=settings.report_issuer,
+            place=settings.report_place,
+        ),
     )
 
 
@@ -169,8 +186,8 @@ class Sender:
             stats = self.run_once()
             if not stats.claimed:
                 break
-            for field in SendStats.__slots__:
-                setattr(total, field, getattr(total, field) + getattr(stats, field))
+            for name in SendStats.__slots__:
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
         return total
 
     def _one(self, message: OutboxMessage, stats: SendStats) -> None:
@@ -189,15 +206,25 @@ class Sender:
                     return
                 channel = self.choose(who)
                 address = channel.address(who)
+                if address is None:
+                    recheck = now + self.config.address_recheck
+                    outbox.wait_for_address(db, message.id, self.name, NO_ADDRESS, recheck)
+                    stats.waiting += 1
+                    return
+                try:
+                    built = reports.at_send(db, message, now, self.config.reports)
+                except reports.ReportUnavailable as exc:
+                    raise SendError(str(exc), permanent=True) from exc
+                extra, made = built if built is not None else ({}, [])
                 try:
                     rendered = render(
-                        db, message, who, self.config.public_url, self.config.agency_name
+                        db, message, who, self.config.public_url, self.config.agency_name, extra
                     )
                 except Gone:
                     outbox.cancel_claimed(db, message.id, self.name, now)
                     stats.cancelled += 1
                     return
-                files = tuple(outbox.attachments(db, message.id))
+                files = tuple(made or outbox.attachments(db, message.id))
             outgoing = Outgoing(message.id, message.dedupe_key, message.kind, rendered, files)
             channel.send(outgoing, who)
         except SendError as exc:

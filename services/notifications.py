@@ -142,14 +142,20 @@ def page(
     )
 
 
-def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> None:
-    """Queue a failed message again now (``NotFound``; ``Conflict`` if it is not failed)."""
+def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> str:
+    """Queue a failed or waiting message again now; the status it had (``NotFound``;
+    ``Conflict`` if it is neither)."""
     scope.require("notifications:admin")
     message = db.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound("Thông báo")
+    status = message.status
     if not outbox.retry(db, message_id, now):
-        raise Conflict("not_failed", "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được.")
+        raise Conflict(
+            "not_failed",
+            "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được hoặc chờ địa chỉ.",
+        )
+    return status
 
 
 CHANNELS = {"email": "E-mail", "webhook": "Webhook (Zalo OA, nhóm chat)"}
@@ -187,6 +193,9 @@ def set_contact(
         if phone and (len(phone) > 32 or not phone.lstrip("+").replace(" ", "").isdigit()):
             raise Invalid("bad_phone", f"Số điện thoại “{phone[:40]}” không hợp lệ.")
         target.phone = phone or None
+    if target.email or target.phone:
+        # The notices that waited for an address (chờ địa chỉ) go now.
+        outbox.release_waiting(db, [recipient], now or datetime.now(UTC))
     if channel is None and quiet is None:
         return
     pref = db.get(NotificationPreference, recipient)

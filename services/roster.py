@@ -15,7 +15,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from psycopg import IntegrityError as DriverIntegrityError  # store/bulk.py's statements
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
@@ -26,9 +28,18 @@ from rules.zones import local_date, zone
 from services.scope import Scope, subtree_units
 from services.tabular import CardFormat, Column, Row, Table, normalise_card, parse_day, read_table
 from store.models import Agency, Credential, Employee, ImportUpload, Unit, User
-from store.punches import match_unmatched
-from store.queue import enqueue_for_punches
-from store.roster import RosterError, assign_card, requeue_person, utc_midnight
+from store.outbox import release_waiting
+from store.queue import enqueue
+from store.roster import (
+    CardGrant,
+    RosterError,
+    assign_cards,
+    day_keys,
+    first_judged_day,
+    insert_people,
+    update_people,
+    utc_midnight,
+)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 UPLOAD_KEEP = timedelta(days=1)
@@ -195,7 +206,7 @@ def apply(
         for step in steps:
             step(db, tally)
         db.flush()
-    except IntegrityError as exc:  # another writer added the same code or card meanwhile
+    except (IntegrityError, DriverIntegrityError) as exc:  # the same code added meanwhile
         raise Conflict(
             "roster_changed",
             "Danh sách vừa được thay đổi trong lúc nhập, chưa nhập gì: "
@@ -418,7 +429,8 @@ def _plan_employees(
         if scope.sees(unit.id)
     ]
     rows: list[RowPlan] = []
-    steps: list[Step] = []
+    writes: list[_PersonWrite] = []
+    judged_since: dict[int, date | None] = {}  # agency id -> its first judged day
     codes_seen: dict[str, int] = {}
     cards_seen: dict[str, int] = {}
     # Two queries for the whole file, not two a row: the people named and the open cards.
@@ -519,6 +531,22 @@ def _plan_employees(
             rows.append(RowPlan(row.line, "refuse", code, full_name, reasons=tuple(reasons)))
             continue
         assert unit is not None
+        if unit.agency_id not in judged_since:
+            judged_since[unit.agency_id] = first_judged_day(db, unit.agency_id)
+        since = judged_since[unit.agency_id]
+        title = row.get("title")
+        new_from: date = start or (person.active_from if person else DEFAULT_START)
+        new_to = end if end is not None else (person.active_to if person else None)
+        after: dict[str, Any] = {
+            "code": code,
+            "full_name": full_name,
+            "unit_id": unit.id,
+            "title": title or (person.title if person else None) or None,
+            "active_from": new_from,
+            "active_to": new_to,
+            "email": contacts.get("email", person.email if person else None),
+            "phone": contacts.get("phone", person.phone if person else None),
+        }
         if person is None:
             action = "create"
             changes.append(f"Đơn vị: {unit.name}")
@@ -526,13 +554,13 @@ def _plan_employees(
                 warnings.append(
                     "Không có Ngày bắt đầu: coi như đã làm việc từ trước khi bắt đầu theo dõi"
                 )
+            days = _new_person_days(new_from, new_to, today, since)
         else:
             if person.full_name != full_name:
                 changes.append(f"Họ và tên: {person.full_name} → {full_name}")
             if person.unit_id != unit.id:
                 old = next((u.name for u, _ in visible if u.id == person.unit_id), "")
                 changes.append(f"Đơn vị: {old} → {unit.name}")
-            title = row.get("title")
             if title and title != (person.title or ""):
                 changes.append(f"Chức vụ: {person.title or '(trống)'} → {title}")
             if start is not None and start != person.active_from:
@@ -547,6 +575,15 @@ def _plan_employees(
                         f"{label}: {old_value or '(trống)'} → {contacts[name] or '(trống)'}"
                     )
             action = "update"
+            days = _changed_days(
+                (person.unit_id, person.active_from, person.active_to),
+                (unit.id, new_from, new_to),
+                today,
+                since,
+            )
+        judged = _days_note(days, today, dates_changed=person is None or bool(start or end))
+        if judged:
+            changes.append(judged)
         if holder_note is not None:
             changes.append(holder_note)
             if "chuyển" in holder_note:
@@ -554,14 +591,27 @@ def _plan_employees(
         if person is not None and not changes:
             action = "unchanged"
         rows.append(RowPlan(row.line, action, code, full_name, tuple(changes), (), tuple(warnings)))
-        steps.append(
-            _employee_step(
-                row, unit.id, person.id if person else None, card, card_start, today, contacts
+        unchanged_values = person is not None and all(
+            getattr(person, name) == value for name, value in after.items()
+        )
+        writes.append(
+            _PersonWrite(
+                code,
+                person.id if person else None,
+                None if unchanged_values else after,
+                tuple(days),
+                card,
+                card_start,
+                person is not None
+                and any(
+                    after[name] and after[name] != getattr(person, name)
+                    for name in ("email", "phone")
+                ),
             )
         )
     if any(r.action == "refuse" for r in rows):
         return rows, []
-    return rows, steps
+    return rows, [lambda db, tally: _write_people(db, tally, writes, today)]
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
@@ -612,66 +662,111 @@ def _card_holders(
     return note, None
 
 
-def _employee_step(
-    row: Row,
-    unit_id: int,
-    person_id: int | None,
-    card: str,
-    card_start: date,
-    today: date,
-    contacts: dict[str, str | None],
-) -> Step:
-    def write(db: DbSession, tally: _Tally) -> None:
-        start = _day(row, "active_from", "Ngày bắt đầu")
-        end = _day(row, "active_to", "Ngày kết thúc")
-        person = db.get(Employee, person_id) if person_id is not None else None
-        if person is None:
-            person = Employee(
-                code=row.get("code"),
-                full_name=row.get("full_name"),
-                unit_id=unit_id,
-                active_from=start or DEFAULT_START,
-                active_to=end,
-                title=row.get("title") or None,
-            )
-            db.add(person)
-            db.flush()
-        else:
-            before = (person.unit_id, person.active_from, person.active_to)
-            person.full_name, person.unit_id = row.get("full_name"), unit_id
-            person.title = row.get("title") or person.title
-            person.active_from = start or person.active_from
-            person.active_to = end if end is not None else person.active_to
-            _requeue_changes(db, person, before, today)
-        for name, value in contacts.items():
-            setattr(person, name, value)
-        if card:
-            try:
-                credential = assign_card(db, person, card, utc_midnight(card_start))
-            except RosterError as exc:  # planned as free; another writer took it meanwhile
-                raise Conflict("card_taken", "; ".join(exc.problems)) from exc
-            if credential is not None:
-                tally.cards += 1
-                matched = match_unmatched(db, credential, tally.now)
-                tally.matched += len(matched)
-                enqueue_for_punches(db, matched, "card_registered")
+@dataclass(frozen=True, slots=True)
+class _PersonWrite:
+    """One planned row of a people file; the file's rows are written together."""
 
-    return write
+    code: str
+    person_id: int | None  # None: a new person
+    values: dict[str, Any] | None  # the person's columns after the import (None: as they are)
+    days: tuple[tuple[date, date], ...]  # ranges of past days to judge anew
+    card: str
+    card_start: date
+    contact_added: bool = False  # an e-mail or phone where there was none, or another one
+
+
+def _write_people(db: DbSession, tally: _Tally, writes: list[_PersonWrite], today: date) -> None:
+    """Write a planned people file set-based: one insert of the new people, one update of the
+    changed ones, one enqueue of the days to judge, the cards in a few statements."""
+    new = [w.values for w in writes if w.person_id is None and w.values is not None]
+    ids = insert_people(db, new)
+    update_people(
+        db,
+        [
+            {"id": w.person_id, **{k: v for k, v in w.values.items() if k != "code"}}
+            for w in writes
+            if w.person_id is not None and w.values is not None
+        ],
+    )
+    keys = []
+    grants = []
+    for w in writes:
+        person_id = w.person_id if w.person_id is not None else ids[w.code]
+        for first, last in w.days:
+            keys.extend(day_keys(person_id, first, last, today))
+        if w.card:
+            grants.append(CardGrant(person_id, w.card, utc_midnight(w.card_start)))
+    enqueue(db, keys, "roster")
+    # Notices that waited for an address (chờ địa chỉ) go once the file gives one.
+    release_waiting(db, [f"employee:{w.person_id}" for w in writes if w.contact_added], tally.now)
+    try:
+        given = assign_cards(db, grants, tally.now)
+    except RosterError as exc:  # planned as free; another writer took it meanwhile
+        raise Conflict("card_taken", "; ".join(exc.problems)) from exc
+    tally.cards += given.created
+    tally.matched += given.matched
+    db.expire_all()  # the people and cards loaded by the plan were written around the ORM
+
+
+def _new_person_days(
+    start: date, end: date | None, today: date, since: date | None
+) -> list[tuple[date, date]]:
+    """The past days of a person added now: from their start, not before the agency's first
+    judged day (ngày bắt đầu theo dõi), to their end or today; none when nothing is judged
+    yet. Without them, a person imported with a start date in the past is never judged on
+    the days between (the runner's triggers name only the days that come)."""
+    if since is None:
+        return []
+    first, last = max(start, since), min(end or today, today)
+    return [(first, last)] if first <= last else []
+
+
+def _changed_days(
+    before: tuple[int, date, date | None],
+    after: tuple[int, date, date | None],
+    today: date,
+    since: date | None,
+) -> list[tuple[date, date]]:
+    """The days a change of unit or of start/end dates touches, from the first judged day."""
+    (unit, start, end), (new_unit, new_start, new_end) = before, after
+    ranges: list[tuple[date, date]] = []
+    if unit != new_unit:
+        ranges.append((today - timedelta(days=62), today))
+    if start != new_start:
+        ranges.append((min(start, new_start), max(start, new_start)))
+    if end != new_end:
+        edges = [d for d in (end, new_end) if d is not None]
+        ranges.append((min(edges), max(max(edges), today)))
+    if since is None:
+        return []
+    clamped = [(max(first, since), min(last, today)) for first, last in ranges]
+    return [(first, last) for first, last in clamped if first <= last]
+
+
+def _days_note(ranges: list[tuple[date, date]], today: date, dates_changed: bool) -> str | None:
+    """ "Sẽ tính lại N ngày (từ … đến …)" for the preview, when a person's dates open or
+    close past days (a move between units is recomputed without a word, as before)."""
+    days = {k[1] for first, last in ranges for k in day_keys(0, first, last, today)}
+    if not days or not dates_changed:
+        return None
+    first, last = min(days), max(days)
+    span = f"ngày {first:%d/%m/%Y}" if first == last else f"từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}"
+    return f"Sẽ tính lại {len(days)} ngày đã qua ({span})"
 
 
 def _requeue_changes(
     db: DbSession, person: Employee, before: tuple[int, date, date | None], today: date
 ) -> None:
-    """Queue the days a change of unit or of start/end dates touches."""
-    unit, start, end = before
-    if unit != person.unit_id:
-        requeue_person(db, person, today - timedelta(days=62), today, today, "roster")
-    if start != person.active_from:
-        first, last = sorted((start, person.active_from))
-        requeue_person(db, person, first, last, today, "roster")
-    if end != person.active_to:
-        edges = [d for d in (end, person.active_to) if d is not None]
-        requeue_person(db, person, min(edges), max(max(edges), today), today, "roster")
+    """Queue the days a change of unit or of start/end dates touches (the person's page)."""
+    unit = db.get(Unit, person.unit_id)
+    since = first_judged_day(db, unit.agency_id) if unit is not None else None
+    after = (person.unit_id, person.active_from, person.active_to)
+    keys = [
+        key
+        for first, last in _changed_days(before, after, today, since)
+        for key in day_keys(person.id, first, last, today)
+    ]
+    enqueue(db, keys, "roster")
 
 
 # The people (cán bộ) and units (đơn vị) pages.
@@ -821,6 +916,8 @@ class PersonRow:
     title: str | None
     active_from: date
     active_to: date | None
+    email: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -905,6 +1002,8 @@ def _person_row(person: Employee, unit: Unit) -> PersonRow:
         person.title,
         person.active_from,
         person.active_to,
+        person.email,
+        person.phone,
     )
 
 
@@ -944,6 +1043,8 @@ class PersonEdit:
     title: str
     active_from: date | None
     active_to: date | None
+    email: str | None = None  # None: left as it is; "": cleared
+    phone: str | None = None
 
 
 def edit_person(
@@ -972,6 +1073,11 @@ def edit_person(
     found.unit_id = change.unit_id
     found.title = change.title.strip() or None
     found.active_from, found.active_to = change.active_from, change.active_to
+    if change.email is not None or change.phone is not None:
+        from services.notifications import set_contact
+
+        # Validated there, and the notices waiting for an address (chờ địa chỉ) go now.
+        set_contact(db, f"employee:{found.id}", email=change.email, phone=change.phone)
     db.flush()
     _requeue_changes(db, found, before, today)
     return person(db, scope, person_id)

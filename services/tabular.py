@@ -160,6 +160,12 @@ def _table(
     if ignored:
         notes.append(f"Bỏ qua các cột không dùng: {', '.join(ignored)}.")
     rows: list[Row] = []
+    required = [c.field for c in spec if c.required]
+    # A signature block below the data (Người lập biểu, Thủ trưởng đơn vị, "ngày … tháng …
+    # năm …", then the names) is held apart from its first line on: it is the footer, skipped
+    # with a note, unless a complete data row follows it (then its lines are rows like any).
+    footer: list[tuple[Row, bool]] = []  # the lines held, and whether each has any text
+    footer_mark = ""
     # Read lazily and bounded: every line counts, blank ones too (a zip of millions of empty
     # rows is a few hundred KB), so a file is refused as soon as it passes the limit.
     read_limit = _read_limit(max_rows)
@@ -174,14 +180,72 @@ def _table(
                 values[name] = text
                 if is_number and text:
                     numeric.add(name)
+        row = Row(line, values, frozenset(numeric))
+        filled = sum(1 for name in required if values.get(name))
+        if filled == len(required):
+            rows.extend(r for r, _ in footer if any(r.values.values()))
+            footer = []
+        elif footer:
+            footer.append((row, any(text for text, _ in cells)))
+            continue
+        # A data row with a value missing (a code and a name, no unit) is refused, not skipped:
+        # a signature line fills one required column at most.
+        elif rows and filled <= 1 and (mark := _footer_mark(cells)) is not None:
+            footer, footer_mark = [(row, True)], mark
+            continue
         if not any(values.values()):
             continue
-        rows.append(Row(line, values, frozenset(numeric)))
+        rows.append(row)
         if max_rows is not None and len(rows) > max_rows:
             raise _too_many_rows(max_rows)
+    if footer:
+        written = sum(1 for _, filled in footer if filled)
+        notes.append(
+            f"Bỏ qua phần ký tên cuối tệp từ dòng {footer[0][0].line} (“{footer_mark}”): "
+            f"{written} dòng không phải dữ liệu."
+        )
     if not rows:
         raise Invalid("no_rows", "Tệp không có dòng dữ liệu nào dưới dòng tiêu đề.")
     return Table(rows, frozenset(mapping.values()), notes)
+
+
+# Words that open the signature block of a Vietnamese form (phần ký tên cuối biểu mẫu),
+# compared without diacritics, case or spaces, at the start of a cell.
+FOOTER_MARKS = (
+    "nguoilapbieu",
+    "nguoilap",
+    "nguoiky",
+    "nguoiduyet",
+    "nguoichamcong",
+    "nguoikiemtra",
+    "phutrachbophan",
+    "thutruong",
+    "ketoantruong",
+    "truongphong",
+    "giamdoc",
+    "chanhvanphong",
+    "xacnhan",
+    "kyghiro",
+    "kytenghiro",
+    "kytendongdau",
+    "kyvadongdau",
+    "kyhoten",
+    "tongcong",
+    "tongso",
+    "noinhan",
+)
+_FOOTER_DATE = re.compile(r"ngay\d{0,2}thang\d{0,2}nam\d{0,4}")
+
+
+def _footer_mark(cells: list[Cell]) -> str | None:
+    """The cell text that opens a signature block below the data, if this line has one."""
+    for text, is_number in cells:
+        if is_number or not text:
+            continue
+        key = normalise_header(re.sub(r"[()\[\]]", " ", text))
+        if key.startswith(FOOTER_MARKS) or _FOOTER_DATE.search(key):
+            return " ".join(text.split())[:60]
+    return None
 
 
 def _read_limit(max_rows: int | None) -> int | None:

@@ -630,14 +630,16 @@ class OutboxMessage(Base):
     The sender claims due rows (``queued``, or ``sending`` whose lease ran out), sends, and
     marks them ``sent`` once; a failure goes back to ``queued`` with a growing delay, and
     past the last attempt to ``failed`` with a Vietnamese reason. ``cancelled``: its cause
-    went away before it was sent (a withdrawn violation).
+    went away before it was sent (a withdrawn violation). ``waiting`` (chờ địa chỉ): the
+    recipient has no address any channel can use yet; it goes when one is added.
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')", name="status"
+            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled', 'waiting')",
+            name="status",
         ),
     )
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session as DbSession
 from store.models import OutboxAttachment, OutboxMessage, ViolationRecord
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
-UNSENT = ("queued", "failed")
+UNSENT = ("queued", "failed", "waiting")
 Identity = tuple[int, date, str, str]  # a violation's (employee, day, session, kind)
 
 
@@ -114,7 +114,8 @@ _PG_CANCEL_NOTICES = text(
     "FROM unnest(:e, :d, :s, :k) AS k(e, d, s, k) "
     "JOIN violations v ON v.employee_id = k.e AND v.day = k.d AND v.session = k.s"
     " AND v.kind = k.k "
-    "WHERE outbox.dedupe_key = 'violation:' || v.id AND outbox.status IN ('queued', 'failed')"
+    "WHERE outbox.dedupe_key = 'violation:' || v.id"
+    " AND outbox.status IN ('queued', 'failed', 'waiting')"
 ).bindparams(
     bindparam("e", type_=ARRAY(Integer)),
     bindparam("d", type_=ARRAY(Date)),
@@ -212,7 +213,9 @@ def cancel(db: DbSession, dedupe_keys: Sequence[str], now: datetime) -> int:
 
 
 def _due(now: datetime) -> Any:
-    queued = (OUTBOX.c.status == "queued") & (OUTBOX.c.next_attempt_at <= now)
+    # A message waiting for an address is looked at again at its next check, in case the
+    # address came by a path that did not release it (a channel configured since).
+    queued = OUTBOX.c.status.in_(("queued", "waiting")) & (OUTBOX.c.next_attempt_at <= now)
     # A sender that died holding a message: its lease ran out, another may take it.
     abandoned = (OUTBOX.c.status == "sending") & (OUTBOX.c.lease_until < now)
     return queued | abandoned
@@ -320,6 +323,44 @@ def postpone(db: DbSession, message_id: int, sender: str, until: datetime) -> bo
     return bool(getattr(result, "rowcount", 0))
 
 
+def wait_for_address(
+    db: DbSession, message_id: int, sender: str, reason: str, recheck_at: datetime
+) -> bool:
+    """Give back a claimed message whose recipient has no address yet (chờ địa chỉ): not an
+    attempt; it goes when the address is added (``release_waiting``) or at ``recheck_at``."""
+    result = db.execute(
+        update(OUTBOX)
+        .where(_held(message_id, sender))
+        .values(
+            status="waiting",
+            lease_until=None,
+            next_attempt_at=recheck_at,
+            attempts=OUTBOX.c.attempts - 1,
+            last_error=reason[:2000],
+            channel=None,
+            address=None,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def release_waiting(db: DbSession, recipients: Sequence[str], now: datetime) -> int:
+    """The messages waiting for these recipients' address are due now (an address was added,
+    in the caller's transaction); returns how many."""
+    released = 0
+    for start in range(0, len(recipients), 500):
+        result = db.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.status == "waiting",
+                OUTBOX.c.recipient.in_(recipients[start : start + 500]),
+            )
+            .values(status="queued", next_attempt_at=now)
+        )
+        released += int(getattr(result, "rowcount", 0) or 0)
+    return released
+
+
 def cancel_claimed(db: DbSession, message_id: int, sender: str, now: datetime) -> bool:
     """Cancel a claimed message whose cause went away while it waited."""
     result = db.execute(
@@ -331,10 +372,11 @@ def cancel_claimed(db: DbSession, message_id: int, sender: str, now: datetime) -
 
 
 def retry(db: DbSession, message_id: int, now: datetime) -> bool:
-    """Queue a failed message again now, with its attempts counted afresh (the page's button)."""
+    """Queue a failed (or waiting) message again now, with its attempts counted afresh (the
+    page's button)."""
     result = db.execute(
         update(OUTBOX)
-        .where(OUTBOX.c.id == message_id, OUTBOX.c.status == "failed")
+        .where(OUTBOX.c.id == message_id, OUTBOX.c.status.in_(("failed", "waiting")))
         .values(status="queued", attempts=0, next_attempt_at=now, last_error=None)
     )
     return bool(getattr(result, "rowcount", 0))

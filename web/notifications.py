@@ -60,11 +60,11 @@ def retry_action(
         try:
             if number is None:
                 raise NotFound("Thông báo")
-            service.retry(db, visitor.scope, number, web_session.now_utc())
+            was = service.retry(db, visitor.scope, number, web_session.now_utc())
         except NotFound as exc:
             return common.not_found(request, visitor, exc.message)
         except Forbidden as exc:
             return common.refused(request, visitor, 403, exc.message)
         except KcError as exc:
             return common.refused(request, visitor, 409, exc.message)
-    return RedirectResponse("/thong-bao?trang_thai=failed&luu=gui-lai", status_code=303)
+    return RedirectResponse(f"/thong-bao?trang_thai={was}&luu=gui-lai", status_code=303)

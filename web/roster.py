@@ -143,6 +143,8 @@ def _person(  # type: ignore[no-untyped-def]
         "chuc_vu": p.title or "",
         "tu_ngay": common.local_date(p.active_from),
         "den_ngay": common.local_date(p.active_to),
+        "email": p.email or "",
+        "dien_thoai": p.phone or "",
     }
     return common.page(
         request,
@@ -166,10 +168,12 @@ def person_action(
     chuc_vu: Annotated[str, Form(max_length=300)] = "",
     tu_ngay: Annotated[str, Form(max_length=32)] = "",
     den_ngay: Annotated[str, Form(max_length=32)] = "",
+    email: Annotated[str | None, Form(max_length=300)] = None,
+    dien_thoai: Annotated[str | None, Form(max_length=64)] = None,
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     form = {"don_vi": common.row_id(don_vi), "chuc_vu": chuc_vu, "tu_ngay": tu_ngay}
-    form["den_ngay"] = den_ngay
+    form.update(den_ngay=den_ngay, email=email or "", dien_thoai=dien_thoai or "")
     with common.db(request) as db, db.begin():
         try:
             visitor = common.visitor(request, db)
@@ -186,6 +190,8 @@ def person_action(
                 title=chuc_vu,
                 active_from=common.parse_date(tu_ngay, "Ngày bắt đầu"),
                 active_to=common.parse_date(den_ngay, "Ngày kết thúc"),
+                email=email,
+                phone=dien_thoai,
             )
             service.edit_person(db, visitor.scope, number, change, _today(request))
             error = None

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -219,19 +219,73 @@ def test_a_message_past_its_last_attempt_is_failed_visibly_and_a_retry_sends_it(
     assert statuses(pg_engine) == {"sent": 1}
 
 
-def test_a_person_without_an_address_is_a_failure_with_a_vietnamese_reason(
+def test_a_notice_without_an_address_waits_and_goes_when_the_address_is_added(
     pg_engine: Engine,
 ) -> None:
+    """No e-mail on the person: the notice is not a failure but waits (chờ địa chỉ), shown on
+    the page, and goes as soon as an address is added: by a contact edit, by a roster file
+    with an E-mail column, or by any other path at the next hourly check."""
+    from notify.sender import NO_ADDRESS
+    from services import roster
+
+    org(pg_engine, employees=3)
+    with db_session(pg_engine) as db:
+        ids = list(db.scalars(select(Employee.id).order_by(Employee.id)))
+    queue_plain(pg_engine, ids)
+    ahead = [timedelta(0)]  # the sender's clock runs with the real one (the release's "now")
+    with smtp_server() as sink:
+        sender = Sender(
+            pg_engine,
+            {"email": EmailChannel(SmtpConfig(host="127.0.0.1", port=sink.port, starttls=False))},
+            SenderConfig(quiet=None, poll_s=0.05),
+            clock=lambda: datetime.now(UTC) + ahead[0],
+        )
+        stats = sender.drain()
+        assert (stats.waiting, stats.failed, stats.sent) == (3, 0, 0) and sink.messages == []
+        with db_session(pg_engine) as db:
+            rows = list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+            view = notifications.page(db, ADMIN, "waiting", None)
+        assert {(r.status, r.attempts, r.last_error) for r in rows} == {("waiting", 0, NO_ADDRESS)}
+        assert view.counts == {"waiting": 3} and len(view.messages) == 3
+        assert notifications.STATUS["waiting"] == "Chờ địa chỉ"
+        assert sender.drain().claimed == 0  # nothing new: no attempt is spent on them
+
+        # 1. the HR clerk adds an e-mail (kycuong notify contact, the same service)
+        with db_session(pg_engine) as db:
+            notifications.set_contact(db, employee(ids[0]), email="cb0@so.gov.vn")
+        assert sender.drain().sent == 1
+        assert [m["To"] for m in sink.messages] == ["cb0@so.gov.vn"]
+
+        # 2. a roster file with an E-mail column
+        text = "Mã cán bộ,Họ và tên,Đơn vị,E-mail\nE0001,Nguyễn Văn 1,P1,cb1@so.gov.vn\n"
+        with db_session(pg_engine) as db:
+            table = roster.read(text.encode(), "lien-he.csv", "employees")
+            plan = roster.preview(db, ADMIN, "employees", table, date(2026, 12, 1))
+            assert plan.rows[0].changes == ("E-mail: (trống) → cb1@so.gov.vn",)
+            roster.apply(db, ADMIN, "employees", table, date(2026, 12, 1))
+        assert sender.drain().sent == 1
+        assert sink.messages[-1]["To"] == "cb1@so.gov.vn"
+
+        # 3. an address written by another path: found at the next check, an hour later
+        with db_session(pg_engine) as db:
+            db.execute(update(Employee).where(Employee.id == ids[2]).values(email="cb2@so.gov.vn"))
+        assert sender.drain().claimed == 0
+        ahead[0] = timedelta(hours=1, seconds=1)
+        assert sender.drain().sent == 1
+        assert sink.messages[-1]["To"] == "cb2@so.gov.vn"
+    assert statuses(pg_engine) == {"sent": 3}
+
+
+def test_a_waiting_notice_of_a_withdrawn_violation_is_cancelled(pg_engine: Engine) -> None:
     org(pg_engine, employees=1)
     with db_session(pg_engine) as db:
         person = db.scalars(select(Employee.id)).one()
     queue_plain(pg_engine, [person])
     with smtp_server() as sink:
-        stats = smtp_sender(sink.port, pg_engine).drain()
-    assert stats.failed == 1 and sink.messages == []
+        assert smtp_sender(sink.port, pg_engine).drain().waiting == 1
     with db_session(pg_engine) as db:
-        row = db.scalars(select(OutboxMessage)).one()
-    assert row.status == "failed" and row.last_error == "Người nhận chưa có địa chỉ e-mail."
+        assert notifications.cancel(db, [f"test:{person}:0"]) == 1
+    assert statuses(pg_engine) == {"cancelled": 1}
 
 
 def test_an_email_is_vietnamese_with_text_and_html_and_a_stable_message_id(

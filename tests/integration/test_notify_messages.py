@@ -6,7 +6,7 @@ when something is new; Nội vụ's month with its XLSX."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 
@@ -18,7 +18,7 @@ from ingest.pipeline import DeviceDirectory
 from kycuong.settings import Settings
 from notify.channels import EmailChannel, SmtpConfig
 from notify.jobs import monthly_reports, unit_digests
-from notify.sender import Sender, SenderConfig
+from notify.sender import Sender, SenderConfig, config_from
 from notify.violations import ViolationNotices
 from rules.zones import zone
 from runner.directory import RulesDirectory
@@ -27,6 +27,7 @@ from store.db import db_session
 from store.models import (
     Device,
     Employee,
+    OutboxAttachment,
     OutboxMessage,
     StaffRequest,
     User,
@@ -55,7 +56,10 @@ class Office:
     def engine(self) -> Engine:
         return self.rig.engine
 
-    def send(self) -> int:
+    def send(self, settings: Settings | None = None) -> int:
+        config = SenderConfig(public_url=URL, quiet=None)
+        if settings is not None:
+            config = replace(config_from(settings), quiet=None)
         sender = Sender(
             self.engine,
             {
@@ -63,7 +67,7 @@ class Office:
                     SmtpConfig(host="127.0.0.1", port=self.sink.port, starttls=False)
                 )
             },
-            SenderConfig(public_url=URL, quiet=None),
+            config,
             clock=self.rig.clock,
         )
         return sender.drain().sent
@@ -191,6 +195,10 @@ def test_the_head_s_digest_lists_new_violations_and_is_not_sent_when_nothing_is_
 def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_thresholds(
     office: Office,
 ) -> None:
+    """The report is queued at 07:00 on the 1st and made when sent: a leave approved for
+    November in between is in the body and the XLSX (the data as of sending)."""
+    from store.excuses import add_excuse
+
     rig = office.rig
     # Nobody punched in November: everyone is absent every working day.
     rig.clock.now = local(date(2026, 12, 1), "06:00").astimezone(UTC)
@@ -210,13 +218,23 @@ def test_noi_vu_gets_last_month_on_the_first_with_the_xlsx_and_the_people_past_t
         assert monthly_reports(db, first + timedelta(minutes=2), time(7, 0), settings, TZ) == 1
     with db_session(office.engine) as db:
         assert monthly_reports(db, first + timedelta(days=3), time(7, 0), settings, TZ) == 0
+        [queued] = db.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "monthly_summary")
+        ).all()
+        assert queued.context.count("Nguyễn") == 0  # only the month: nothing counted yet
+        assert db.scalars(select(OutboxAttachment)).all() == []  # nothing made yet
+    # Before it goes: Nguyễn Văn 0's November was sick leave, entered and approved late.
+    with db_session(office.engine) as db:
+        add_excuse(db, "E0000", "sick_leave", date(2026, 11, 1), date(2026, 11, 30), approved=True)
+    rig.run()
     rig.clock.now = first + timedelta(minutes=5)
-    office.send()
+    office.send(settings)
     [mail] = [m for m in office.sink.messages if m["To"] == "lanhdao@so.gov.vn"]
     assert "tháng 11/2026" in mail["Subject"]
     text = body_text(mail)
-    assert "Người vượt ngưỡng xem xét kỷ luật (3):" in text
-    assert "Nguyễn Văn 0 (Phòng Một): Nghỉ không lý do" in text
+    assert "Người vượt ngưỡng xem xét kỷ luật (2):" in text
+    assert "Nguyễn Văn 1 (Phòng Một): Nghỉ không lý do" in text
+    assert "Nguyễn Văn 0" not in text
     [attachment] = list(mail.iter_attachments())
     assert str(attachment.get_filename()).endswith(".xlsx")
     book = load_workbook(BytesIO(attachment.get_content()))

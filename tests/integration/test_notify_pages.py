@@ -73,7 +73,10 @@ def test_an_admin_sees_a_failed_message_with_its_reason_and_queues_it_again(
     assert "Đã đưa thông báo vào hàng chờ gửi lại." in after.text
     again = client.post(f"/thong-bao/{message_id}/gui-lai", data={"csrf": csrf_of(page.text)})
     assert again.status_code == 409
-    assert "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được." in again.text
+    assert (
+        "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được hoặc chờ địa chỉ."
+        in again.text
+    )
     assert (
         client.post("/thong-bao/999999/gui-lai", data={"csrf": csrf_of(page.text)}).status_code
         == 404

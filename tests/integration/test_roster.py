@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from kycuong.errors import Invalid
 from services import roster
@@ -166,6 +166,59 @@ def test_an_xlsx_with_title_rows_and_cards_as_numbers_or_without_zeros(
         assert long.active_from == date(2025, 6, 15)
 
 
+def test_an_xlsx_with_a_signature_footer_skips_it_with_a_note(sqlite_engine: Engine) -> None:
+    """A roster as offices print it: the data, then a blank line, the place and date, the
+    signers' titles, "(Ký, ghi rõ họ tên)", blank lines for the signatures and the names."""
+    load_units(sqlite_engine)
+    content = xlsx(
+        [
+            ["DANH SÁCH CÁN BỘ"],
+            ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Chức vụ", "Số thẻ"],
+            [1, "CB001", "Nguyễn Thị Hương", "VP", "Trưởng phòng", "0002000101"],
+            [2, "CB002", "Trần Đức Long", "TCBC", "Chuyên viên", "0002000102"],
+            [],
+            [None, None, None, None, "Hà Nội, ngày 01 tháng 12 năm 2026"],
+            [None, "Người lập biểu", None, None, "Thủ trưởng đơn vị"],
+            [None, "(Ký, ghi rõ họ tên)", None, None, "(Ký tên, đóng dấu)"],
+            [],
+            [],
+            [None, "Lê Thị Mai", None, None, "Phạm Văn Hùng"],
+        ]
+    )
+    preview = plan(sqlite_engine, content, "can_bo.xlsx")
+    assert [r.code for r in preview.rows] == ["CB001", "CB002"] and preview.refused == 0
+    assert (
+        "Bỏ qua phần ký tên cuối tệp từ dòng 6 (“Hà Nội, ngày 01 tháng 12 năm 2026”): "
+        "4 dòng không phải dữ liệu."
+    ) in preview.notes
+    apply(sqlite_engine, content, "can_bo.xlsx")
+    assert sorted(people(sqlite_engine)) == ["CB001", "CB002"]
+
+
+def test_a_bad_row_or_a_row_after_a_signature_line_is_still_refused(sqlite_engine: Engine) -> None:
+    """Only a block no complete row follows is a footer; a person's row lacking its unit is
+    refused even when its title reads like a signer's ("Trưởng phòng")."""
+    load_units(sqlite_engine)
+    content = xlsx(
+        [
+            ["Mã cán bộ", "Họ và tên", "Đơn vị", "Chức vụ"],
+            ["CB001", "Nguyễn Thị Hương", "VP", "Chuyên viên"],
+            ["CB002", "Trần Đức Long", None, "Trưởng phòng"],
+            [None, "Tổng cộng: 3 người"],
+            ["CB003", "Lê Văn An", "VP", None],
+        ]
+    )
+    preview = plan(sqlite_engine, content, "can_bo.xlsx")
+    assert [(r.line, r.action) for r in preview.rows] == [
+        (2, "create"),
+        (3, "refuse"),
+        (4, "refuse"),
+        (5, "create"),
+    ]
+    assert preview.rows[1].reasons == ("Thiếu Đơn vị",)
+    assert not any("ký tên" in note for note in preview.notes)
+
+
 def test_a_csv_card_that_lost_its_zeros_is_warned_without_a_card_format(
     sqlite_engine: Engine,
 ) -> None:
@@ -297,6 +350,68 @@ def test_a_fresh_install_by_import_judges_nobody_before_the_day_after_it(
     RecomputeWorker(sqlite_engine, directory).drain()
     with db_session(sqlite_engine) as db:
         assert db.scalars(select(ViolationRecord)).all() == []
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+def test_a_person_imported_with_a_past_start_is_judged_from_it_since_the_tracking_start(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    """The days between a person's start date and the import are judged (the runner's own
+    triggers name only the days to come), never before the agency's tracking start; the
+    preview says how many."""
+    from runner.directory import RulesDirectory
+    from runner.worker import RecomputeWorker
+    from store.models import RecomputeRequest, ViolationRecord
+
+    engine: Engine = request.getfixturevalue(engine_name)
+    load_units(engine)
+    with db_session(engine) as db:
+        db.scalars(select(Agency)).one().tracking_start = date(2026, 11, 9)
+    text = (
+        "Mã cán bộ,Họ và tên,Đơn vị,Ngày bắt đầu\n"
+        "CB010,Đặng Thu Thảo,VP,16/11/2026\n"
+        "CB011,Vũ Minh Khôi,VP,01/10/2024\n"
+        "CB012,Hồ Thị Lan,VP,02/12/2026\n"
+    )
+    preview = plan(engine, text.encode(), "moi.csv")
+    assert preview.rows[0].changes == (
+        "Đơn vị: Văn phòng Sở",
+        "Sẽ tính lại 16 ngày đã qua (từ 16/11/2026 đến 01/12/2026)",
+    )
+    assert preview.rows[1].changes[-1] == (
+        "Sẽ tính lại 23 ngày đã qua (từ 09/11/2026 đến 01/12/2026)"
+    )
+    assert preview.rows[2].changes == ("Đơn vị: Văn phòng Sở",)  # starts tomorrow
+    apply(engine, text.encode(), "moi.csv")
+    with db_session(engine) as db:
+        queued = db.execute(
+            select(Employee.code, func.min(RecomputeRequest.day), func.count())
+            .join(Employee, Employee.id == RecomputeRequest.employee_id)
+            .group_by(Employee.code)
+            .order_by(Employee.code)
+        ).all()
+    assert [tuple(q) for q in queued] == [
+        ("CB010", date(2026, 11, 16), 16),
+        ("CB011", date(2026, 11, 9), 23),
+    ]
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 local on 01/12
+    RecomputeWorker(engine, RulesDirectory(max_age_s=0), clock=lambda: now).drain()
+    with db_session(engine) as db:
+        absent = db.execute(
+            select(Employee.code, func.min(ViolationRecord.day))
+            .join(Employee, Employee.id == ViolationRecord.employee_id)
+            .where(ViolationRecord.kind == "absent", ViolationRecord.active.is_(True))
+            .group_by(Employee.code)
+            .order_by(Employee.code)
+        ).all()
+    # Nobody punched: absent from their first judged working day, not a day earlier.
+    assert [tuple(a) for a in absent] == [
+        ("CB010", date(2026, 11, 16)),
+        ("CB011", date(2026, 11, 9)),
+    ]
+    # Imported again, nothing changes and nothing is queued anew.
+    again = plan(engine, text.encode(), "moi.csv")
+    assert [r.action for r in again.rows] == ["unchanged"] * 3
 
 
 def test_a_unit_file_with_a_cycle_or_an_unknown_parent_is_refused(sqlite_engine: Engine) -> None:

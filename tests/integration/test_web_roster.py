@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from kycuong.settings import Settings
 from store.db import db_session
@@ -107,6 +107,45 @@ def test_an_hr_clerk_edits_a_person_with_validation_messages(world: World) -> No
         f"/can-bo/{world.people['e1']}", data={**form, "tu_ngay": "01/05/2025", "csrf": token}
     )
     assert refused.status_code == 403
+
+
+def test_an_e_mail_added_on_the_person_page_sends_the_notice_that_waited_for_it(
+    world: World,
+) -> None:
+    """A notice to a person without an e-mail waits (Chờ địa chỉ); the HR clerk types the
+    address on the person's page and the notice is due at once."""
+    from notify.recipients import employee
+    from services import notifications
+    from store.models import OutboxMessage
+
+    person = world.people["e3"]
+    with db_session(world.engine) as db:
+        notifications.enqueue(
+            db,
+            kind="plain",
+            recipient=employee(person),
+            dedupe_key="test:waiting",
+            template="plain",
+            context={"title": "Thử", "body": "Nội dung.", "link": ""},
+        )
+        db.execute(update(OutboxMessage).values(status="waiting", last_error="Chờ địa chỉ"))
+    hr = signed_in(world, "hr_a")
+    url = f"/can-bo/{person}"
+    page = hr.get(url)
+    assert 'name="email"' in page.text and "E-mail nhận thông báo" in page.text
+    unit = re.search(r'<option value="(\d+)" selected', page.text)
+    assert unit
+    form = {"don_vi": unit.group(1), "tu_ngay": "01/01/2024", "csrf": csrf_of(page.text)}
+    bad = hr.post(url, data={**form, "email": "khong-phai-email"})
+    assert bad.status_code == 400 and "Địa chỉ e-mail “khong-phai-email” không hợp lệ." in bad.text
+    saved = hr.post(url, data={**form, "email": " cb3@so.gov.vn "}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert 'value="cb3@so.gov.vn"' in hr.get(url).text
+    with db_session(world.engine) as db:
+        row = db.scalars(select(OutboxMessage)).one()
+        assert row.status == "queued"
+        found = db.get(Employee, person)
+        assert found is not None and found.email == "cb3@so.gov.vn"
 
 
 def upload(client: TestClient, content: bytes, name: str, kind: str = "employees"):  # type: ignore[no-untyped-def]
