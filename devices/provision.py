@@ -406,7 +406,7 @@ def nats_client_id_misuse(
                     continue
                 looked += 1
                 user = str(conn.get("authorized_user") or "")
-                if client_id != user and not user.lower().startswith(RESERVED_PREFIX):
+                if client_id != user and not user.lower().startswith(RESERVED_PREFIXES):
                     found.append(
                         ClientIdMisuse(
                             node,
