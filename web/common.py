@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError
+from kycuong.errors import KcError, Unauthorized
 from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
@@ -87,6 +87,39 @@ def visitor(
     who = web_session.visitor(session, cookie, context(request).secret)
     if who.must_change_password and not allow_password_change:
         raise web_session.PasswordChangeRequired()
+    return who
+
+
+def signed_in(
+    request: Request, session: DbSession, *, allow_password_change: bool = False
+) -> web_session.Visitor | Response:
+    """The page preamble: the signed-in visitor, or the answer that sends the browser to
+    sign in (which sends one who must replace a one-time password to Đổi mật khẩu).
+
+    A page returns the answer as it is::
+
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+    """
+    try:
+        return visitor(request, session, allow_password_change=allow_password_change)
+    except Unauthorized:
+        return sign_in_redirect(request)
+
+
+def signed_in_form(
+    request: Request,
+    session: DbSession,
+    csrf: str,
+    *,
+    allow_password_change: bool = False,
+) -> web_session.Visitor | Response:
+    """:func:`signed_in` for a form's POST: also the form's CSRF token, refused (403, the
+    stale-form page) when it is not this session's."""
+    who = signed_in(request, session, allow_password_change=allow_password_change)
+    if isinstance(who, web_session.Visitor) and not web_session.same(csrf, who.csrf):
+        return refused(request, who, 403, CSRF_MESSAGE)
     return who
 
 

@@ -4,12 +4,14 @@ rating workflow imports. Each route: parse, one call to ``services.documents.dow
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
+from kycuong.errors import Invalid, KcError, NotFound
 from rules.discipline_score import FLAGS
 from services import days as day_service
 from services.documents import downloads
@@ -66,10 +68,9 @@ def _file(doc: DocumentFile) -> Response:
 @router.get("/bieu-mau", response_class=HTMLResponse)
 def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         error = None
         try:
             visitor.scope.require("summaries:read")
@@ -95,21 +96,33 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
 def timesheet_download(
     request: Request, thang: str = "", nam: str = "", don_vi: str = "", dinh_dang: str = "xlsx"
 ) -> Response:
+    file_format: Literal["xlsx", "pdf"] = "pdf" if dinh_dang == "pdf" else "xlsx"
+    return _download(
+        request,
+        thang,
+        nam,
+        don_vi,
+        lambda db, asked, year, month, unit_id: downloads.timesheets(
+            db, asked, year=year, month=month, unit_id=unit_id, file_format=file_format
+        ),
+    )
+
+
+def _download(
+    request: Request,
+    thang: str,
+    nam: str,
+    don_vi: str,
+    make: Callable[[DbSession, downloads.Asked, int, int, int | None], DocumentFile],
+) -> Response:
+    """A file of a month asked for by a link: the visitor, the month and unit, one call."""
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             year, month = _month(request, thang, nam)
-            doc = downloads.timesheets(
-                db,
-                _asked(request, visitor),
-                year=year,
-                month=month,
-                unit_id=_unit(don_vi),
-                file_format="pdf" if dinh_dang == "pdf" else "xlsx",
-            )
+            doc = make(db, _asked(request, visitor), year, month, _unit(don_vi))
         except KcError as exc:
             return common.failed(request, visitor, exc)
     return _file(doc)
@@ -120,51 +133,63 @@ def scores_page(
     request: Request, thang: str = "", nam: str = "", don_vi: str = "", luu: str = ""
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            year, month = _month(request, thang, nam)
-            unit_id = _unit(don_vi)
-            period, items, rule = downloads.scores(
-                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-        return common.page(
-            request,
-            "scores.html",
-            visitor=visitor,
-            period=period,
-            items=items,
-            rule=rule,
-            year=year,
-            month=month,
-            unit_id=unit_id,
-            units=day_service.units_for(db, visitor.scope),
-            flags=FLAGS,
-            may_decide=visitor.scope.may("violations:review"),
-            saved=common.row_id(luu),
-            error=None,
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+        return _scores(request, db, visitor, thang, nam, don_vi, saved=common.row_id(luu))
+
+
+def _scores(
+    request: Request,
+    db: DbSession,
+    visitor: web_session.Visitor,
+    thang: str,
+    nam: str,
+    don_vi: str,
+    *,
+    status: int = 200,
+    saved: int | None = None,
+    error: str | None = None,
+) -> Response:
+    """The scores of a unit's month, with the result of a decision or why it was refused."""
+    try:
+        year, month = _month(request, thang, nam)
+        unit_id = _unit(don_vi)
+        period, items, rule = downloads.scores(
+            db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
         )
+    except KcError as exc:
+        return common.failed(request, visitor, exc)
+    return common.page(
+        request,
+        "scores.html",
+        status,
+        visitor=visitor,
+        period=period,
+        items=items,
+        rule=rule,
+        year=year,
+        month=month,
+        unit_id=unit_id,
+        units=day_service.units_for(db, visitor.scope),
+        flags=FLAGS,
+        may_decide=visitor.scope.may("violations:review"),
+        saved=saved,
+        error=error,
+    )
 
 
 @router.get("/diem-ky-luat/tai-ve")
 def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
-    with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            year, month = _month(request, thang, nam)
-            doc = downloads.scores_file(
-                db, _asked(request, visitor), year=year, month=month, unit_id=_unit(don_vi)
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-    return _file(doc)
+    return _download(
+        request,
+        thang,
+        nam,
+        don_vi,
+        lambda db, asked, year, month, unit_id: downloads.scores_file(
+            db, asked, year=year, month=month, unit_id=unit_id
+        ),
+    )
 
 
 def _score(text: str) -> float | None:
@@ -192,12 +217,9 @@ def score_decision(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         person = common.row_id(employee_id)
         try:
             if person is None:
@@ -232,28 +254,4 @@ def _scores_with_error(
     message: str,
 ) -> Response:
     with common.db(request) as db:
-        try:
-            year, month = _month(request, thang, nam)
-            unit_id = _unit(don_vi)
-            period, items, rule = downloads.scores(
-                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-        return common.page(
-            request,
-            "scores.html",
-            400,
-            visitor=visitor,
-            period=period,
-            items=items,
-            rule=rule,
-            year=year,
-            month=month,
-            unit_id=unit_id,
-            units=day_service.units_for(db, visitor.scope),
-            flags=FLAGS,
-            may_decide=visitor.scope.may("violations:review"),
-            saved=None,
-            error=message,
-        )
+        return _scores(request, db, visitor, thang, nam, don_vi, status=400, error=message)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, NotFound, Unauthorized
+from kycuong.errors import KcError, NotFound
 from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from services import excuses as excuse_service
 from services.schemas import Excuse, ExcuseIn
@@ -64,10 +64,9 @@ def excuses_page(
     msg: str = "",
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         filters = {
             "can_bo": can_bo.strip()[:64],
             "loai": loai if loai in EXCUSE else "",
@@ -130,11 +129,11 @@ def _form(
 @router.get("/nghi-phep/moi", response_class=HTMLResponse)
 def new_excuse_page(request: Request, can_bo: str = "") -> Response:
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
-            visitor = common.visitor(request, db)
             visitor.scope.require("excuses:write")
-        except Unauthorized:
-            return common.sign_in_redirect(request)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return _form(request, db, visitor, 200, None, {"employee": can_bo[:64]})
@@ -162,12 +161,9 @@ def create_excuse(
         "approved": approved,
     }
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             first = common.parse_date(first_day, "Từ ngày")
@@ -213,12 +209,9 @@ def _excuse_in(
 def _change(request: Request, excuse_id: str, csrf: str, status: str) -> Response:
     number = common.row_id(excuse_id)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             if number is None:
@@ -239,10 +232,9 @@ def approve_excuse(request: Request, excuse_id: str, csrf: Csrf = "") -> Respons
 @router.get("/nghi-phep/{excuse_id}/huy", response_class=HTMLResponse)
 def cancel_confirmation(request: Request, excuse_id: str) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             number = common.row_id(excuse_id)
             if number is None:
@@ -264,11 +256,11 @@ def cancel_excuse(request: Request, excuse_id: str, csrf: Csrf = "") -> Response
 @router.get("/nghi-phep/nhap-tep", response_class=HTMLResponse)
 def import_page(request: Request) -> Response:
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
-            visitor = common.visitor(request, db)
             visitor.scope.require("excuses:import")
-        except Unauthorized:
-            return common.sign_in_redirect(request)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return common.page(
@@ -285,12 +277,9 @@ def import_file(
     """A CSV or XLSX of leave: all rows or none; every problem listed by row."""
     context = common.context(request)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the import gets its own
         problems: list[str] = []
         try:

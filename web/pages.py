@@ -230,10 +230,9 @@ def violations_page(
     loi: Annotated[list[str] | None, Query(max_length=40)] = None,
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         error = None
         page = None
         everyone, chosen, matches = None, None, []
@@ -313,10 +312,9 @@ def violations_page(
 @router.get("/vi-pham/{violation_id}", response_class=HTMLResponse)
 def violation_page(request: Request, violation_id: str, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         number = common.row_id(violation_id, 2**63 - 1)
         try:
             if number is None:
@@ -345,17 +343,10 @@ def review_action(
     note: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    context = common.context(request)
-    token = request.cookies.get(web_session.SESSION_COOKIE)
     with common.db(request) as db, db.begin():
-        try:
-            visitor = web_session.visitor(db, token, context.secret)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.page(
-                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
-            )
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         error: str | None
         reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
@@ -406,10 +397,9 @@ def summary_page(
     now = web_session.now_utc()
     today = now.astimezone(common.tz(request)).date()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             query = _summary_query(ky, nam, thang, quy, today, don_vi)
             report = summary_service.summary(
@@ -544,10 +534,9 @@ def summary_download(
     context = common.context(request)
     now = web_session.now_utc()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             query = _summary_query(
                 ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
@@ -609,10 +598,9 @@ def vn_number(value: float, digits: int = 0) -> str:
 def today_page(request: Request, don_vi: str = "") -> Response:
     now = web_session.now_utc()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             unit = common.row_id(don_vi)
             board = day_service.today(
@@ -637,10 +625,9 @@ def today_page(request: Request, don_vi: str = "") -> Response:
 def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "") -> Response:
     today = web_session.now_utc().astimezone(common.tz(request)).date()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             try:
                 year, month = int(nam or today.year), int(thang or today.month)
@@ -669,10 +656,9 @@ WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "T
 def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Response:
     """A cell of the month grid opened: that person's punches and violations of the day."""
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             number = common.row_id(can_bo)
             day = common.parse_date(ngay, "Ngày")
@@ -704,14 +690,9 @@ async def review_many_action(request: Request) -> Response:
     note = str(form.get("note") or "")[:2000]
     csrf = str(form.get("csrf") or "")
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.page(
-                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
-            )
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         if not ids:
             message = "Hãy đánh dấu ít nhất một vi phạm."
         else:
