@@ -5,6 +5,7 @@ rating workflow imports. Each route: parse, one call to ``services.documents.dow
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -30,21 +31,25 @@ def _asked(request: Request, visitor: web_session.Visitor) -> downloads.Asked:
     return downloads.Asked(visitor.scope, common.context(request).settings, now)
 
 
-def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
-    """The month asked for; by default the previous month (the one offices file)."""
+def _month_fields(request: Request, thang: str, nam: str) -> tuple[int, int, dict[str, str]]:
+    """The month asked for, by default the previous one (the one offices file), and a message
+    per field that cannot be read (shown beside it; the default month meanwhile)."""
     today = web_session.now_utc().astimezone(common.tz(request)).date()
     default_year, default_month = (
         (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
     )
-    try:
-        year = int(nam) if nam.strip() else default_year
-        month = int(thang) if thang.strip() else default_month
-    except ValueError as exc:
-        raise Invalid(
-            "invalid_period", "Tháng và năm phải là số (ví dụ tháng 11, năm 2026)"
-        ) from exc
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
-        raise Invalid("invalid_period", "Tháng (1–12) hoặc năm (2000–2100) không hợp lệ")
+    values, errors = common.numbers(
+        common.NumberField("thang", "Tháng", thang, 1, 12, default_month),
+        common.NumberField("nam", "Năm", nam, 2000, 2100, default_year),
+    )
+    return values["nam"], values["thang"], errors
+
+
+def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
+    """The month of a link or a hidden field (nothing to mark): a bad value refused."""
+    year, month, errors = _month_fields(request, thang, nam)
+    if errors:
+        raise Invalid("invalid_period", "; ".join(errors.values()))
     return year, month
 
 
@@ -71,20 +76,19 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
-        error = None
         try:
             visitor.scope.require("summaries:read")
-            year, month = _month(request, thang, nam)
-        except Invalid as exc:
-            error, (year, month) = exc.message, _month(request, "", "")
         except KcError as exc:
             return common.failed(request, visitor, exc)
+        year, month, field_errors = _month_fields(request, thang, nam)
         return common.page(
             request,
             "documents.html",
-            400 if error else 200,
+            400 if field_errors else 200,
             visitor=visitor,
-            error=error,
+            error=None,
+            field_errors=field_errors,
+            typed={"thang": thang, "nam": nam},
             year=year,
             month=month,
             unit_id=common.row_id(don_vi),
@@ -96,6 +100,8 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
 def timesheet_download(
     request: Request, thang: str = "", nam: str = "", don_vi: str = "", dinh_dang: str = "xlsx"
 ) -> Response:
+    if _month_fields(request, thang, nam)[2]:  # typed in the page's form: marked there
+        return documents_page(request, thang, nam, don_vi)
     file_format: Literal["xlsx", "pdf"] = "pdf" if dinh_dang == "pdf" else "xlsx"
     return _download(
         request,
@@ -150,10 +156,12 @@ def _scores(
     status: int = 200,
     saved: int | None = None,
     error: str | None = None,
+    refused: ScoreRefusal | None = None,
 ) -> Response:
-    """The scores of a unit's month, with the result of a decision or why it was refused."""
+    """The scores of a unit's month, with the result of a decision or why it was refused
+    (``refused``: shown beside the field of that person's adjustment, what was typed kept)."""
+    year, month, field_errors = _month_fields(request, thang, nam)
     try:
-        year, month = _month(request, thang, nam)
         unit_id = _unit(don_vi)
         period, items, rule = downloads.scores(
             db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
@@ -163,8 +171,11 @@ def _scores(
     return common.page(
         request,
         "scores.html",
-        status,
+        400 if field_errors else status,
         visitor=visitor,
+        field_errors=field_errors,
+        typed={"thang": thang, "nam": nam},
+        refused=refused,
         period=period,
         items=items,
         rule=rule,
@@ -190,6 +201,20 @@ def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: st
             db, asked, year=year, month=month, unit_id=unit_id
         ),
     )
+
+
+# The field of a person's adjustment a refusal is about, by its code (services.discipline_scores).
+SCORE_FIELDS = {"bad_score": "score", "bad_flag": "flag", "note_required": "note"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRefusal:
+    """An adjustment refused: whose, which field, why, and what was typed (kept in the form)."""
+
+    employee_id: int
+    field: str
+    message: str
+    typed: dict[str, str]
 
 
 def _score(text: str) -> float | None:
@@ -236,6 +261,10 @@ def score_decision(
                 note=note,
             )
         except Invalid as exc:
+            if exc.code in SCORE_FIELDS and person is not None:  # beside that person's field
+                typed = {"score": score, "flag": flag, "note": note}
+                refusal = ScoreRefusal(person, SCORE_FIELDS[exc.code], exc.message, typed)
+                return _scores_with_error(request, visitor, thang, nam, don_vi, None, refusal)
             return _scores_with_error(request, visitor, thang, nam, don_vi, exc.message)
         except KcError as exc:
             return common.failed(request, visitor, exc)
@@ -251,7 +280,18 @@ def _scores_with_error(
     thang: str,
     nam: str,
     don_vi: str,
-    message: str,
+    message: str | None,
+    refused: ScoreRefusal | None = None,
 ) -> Response:
     with common.db(request) as db:
-        return _scores(request, db, visitor, thang, nam, don_vi, status=400, error=message)
+        return _scores(
+            request,
+            db,
+            visitor,
+            thang,
+            nam,
+            don_vi,
+            status=400,
+            error=message,
+            refused=refused,
+        )

@@ -76,16 +76,19 @@ def excuses_page(
         }
         error = None
         items: list[Excuse] = []
+        # a date that cannot be read is said beside its field, the other filters kept
+        dates, field_errors = common.date_range(tu, den)
         try:
-            query = excuse_service.ExcuseQuery(
-                employee_code=filters["can_bo"] or None,
-                date_from=common.parse_date(tu, "Từ ngày"),
-                date_to=common.parse_date(den, "Đến ngày"),
-                status=filters["trang_thai"] or None,
-                kind=filters["loai"] or None,
-            )
-            items = excuse_service.listing(db, visitor.scope, query)
             people = excuse_service.people(db, visitor.scope)
+            if not field_errors:
+                query = excuse_service.ExcuseQuery(
+                    employee_code=filters["can_bo"] or None,
+                    date_from=dates["tu"],
+                    date_to=dates["den"],
+                    status=filters["trang_thai"] or None,
+                    kind=filters["loai"] or None,
+                )
+                items = excuse_service.listing(db, visitor.scope, query)
         except KcError as exc:
             if exc.status == 403:
                 return common.refused(request, visitor, 403, exc.message)
@@ -93,8 +96,9 @@ def excuses_page(
         return common.page(
             request,
             "excuses.html",
-            400 if error else 200,
+            400 if error or field_errors else 200,
             visitor=visitor,
+            field_errors=field_errors,
             items=items,
             people=people,
             filters=filters,
@@ -106,14 +110,25 @@ def excuses_page(
         )
 
 
+# The field a refusal is about, by its code or the label its message starts with.
+FIELD_OF_CODE = {
+    "missing_date": "first_day",
+    "missing_employee": "employee",
+    "ambiguous_person": "employee",
+    "invalid_kind": "kind",
+}
+FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day"}
+
+
 def _form(
     request: Request,
     db: DbSession,
     visitor: web_session.Visitor,
     status: int,
-    error: str | None,
+    error: KcError | None,
     values: dict[str, str],
 ) -> Response:
+    field_errors = common.beside(error, FIELD_OF_CODE, FIELD_OF_LABEL) if error else {}
     return common.page(
         request,
         "excuse_new.html",
@@ -121,7 +136,8 @@ def _form(
         visitor=visitor,
         people=excuse_service.people(db, visitor.scope),
         sessions=SESSIONS,
-        error=error,
+        error=None if field_errors or error is None else error.message,
+        field_errors=field_errors,
         values=values,
     )
 
@@ -185,7 +201,7 @@ def create_excuse(
         except KcError as exc:
             if exc.status == 403:
                 return common.refused(request, visitor, 403, exc.message)
-            return _form(request, db, visitor, 400, exc.message, values)
+            return _form(request, db, visitor, 400, exc, values)
     return RedirectResponse(f"/nghi-phep?msg=tao-{created.id}", status_code=303)
 
 

@@ -390,8 +390,10 @@ def _request_view(
     item: request_service.RequestView,
     status: int = 200,
     notice: str | None = None,
-    error: str | None = None,
+    error: KcError | None = None,
+    values: dict[str, str] | None = None,
 ) -> Response:
+    field_errors = common.beside(error, DECISION_FIELDS) if error else {}
     return common.page(
         request,
         "request.html",
@@ -400,9 +402,15 @@ def _request_view(
         r=item,
         may_decide=visitor.scope.may("requests:decide") and item.status == "pending",
         notice=notice,
-        error=error,
+        error=None if field_errors or error is None else error.message,
+        field_errors=field_errors,
+        values=values,
         REQUEST_KIND=REQUEST_KIND,
     )
+
+
+# The field of the decision form a refusal is about (services.requests.decide).
+DECISION_FIELDS = {"decision_required": "decision", "note_required": "note"}
 
 
 @router.post("/de-nghi/{request_id}/quyet-dinh")
@@ -434,7 +442,8 @@ def decide_action(
                 item = request_service.get(db, visitor.scope, number)
             except KcError:
                 return common.refused(request, visitor, exc.status, exc.message)
-            return _request_view(request, visitor, item, exc.status, error=exc.message)
+            typed = {"decision": decision, "note": note}  # kept in the form
+            return _request_view(request, visitor, item, exc.status, error=exc, values=typed)
 
 
 @router.post("/de-nghi/quyet-dinh-nhieu")
