@@ -136,8 +136,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             '`{"error": {"code", "message"}}` với thông điệp tiếng Việt và mã ổn định.'
         ),
     }
-    # /docs and /redoc are served offline (their assets from this app); KC_API_DOCS=false
-    # turns them off together with /openapi.json.
+    # /docs is served offline (its assets from this app); KC_API_DOCS=false turns it off
+    # together with /openapi.json. /redoc is a page of web/ pointing to /docs (ReDoc's
+    # bundle loads a logo from a CDN).
     app = (
         FastAPIOffline(static_url="/static/api-docs", redoc_url=None, **meta)
         if settings.api_docs

@@ -40,9 +40,12 @@ def parse_day(text: str | date, field: str = "Ngày") -> date:
 
 
 def plain(text: str) -> str:
-    """Lower case, no diacritics, single spaces: how two spellings of a label are compared."""
+    """Lower case, no diacritics, punctuation as spaces, single spaces: how two spellings of a
+    label or code are compared ("Văn thư, tổ chức cán bộ" ~ "van thu to chuc can bo",
+    "unit_head" ~ "unit-head")."""
     bare = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return " ".join("".join(c for c in bare if unicodedata.category(c) != "Mn").lower().split())
+    kept = "".join(c if c.isalnum() else " " for c in bare if unicodedata.category(c) != "Mn")
+    return " ".join(kept.lower().split())
 
 
 def accepted(vocabulary: Mapping[str, str]) -> str:

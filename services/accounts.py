@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
+from kycuong.inputs import plain
 from kycuong.labels import ROLE
 from services.scope import Scope, subtree_units
 from store.models import Agency, Employee, Unit, User, UserEvent
@@ -128,16 +128,11 @@ class Place:
     agency_name: str = ""
 
 
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.strip().casefold().replace("đ", "d"))
-    return "".join(c for c in decomposed if c.isalnum())
-
-
 def role_of(text: str) -> str:
     """A role as people give it: its code or its Vietnamese label (with or without marks)."""
-    wanted = _plain(text)
+    wanted = plain(text)
     for code, label in ROLE.items():
-        if wanted in (_plain(code), _plain(label)):
+        if wanted in (plain(code), plain(label)):
             return code
     accepted = "; ".join(f"{label} ({code})" for code, label in ROLE.items())
     raise Invalid("invalid_role", f"Vai trò không hợp lệ: “{text}”. Chọn một trong: {accepted}")

@@ -5,6 +5,7 @@ absent so far, which results are provisional because a reader is behind) and the
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -223,17 +224,24 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
         )
         for p in people
     ]
-    lagging = []
-    for device_id, site, sent_up_to, seen in db.execute(
-        select(Device.id, Device.site, Device.sent_up_to, Device.last_seen_at).where(
-            Device.enabled.is_(True),
-            or_(Device.agency_id.is_(None), Device.agency_id == unit.agency_id),
-        )
-    ):
+    return TodayBoard(unit.name, day, rows, lagging_sites(db, [unit.id], now))
+
+
+def lagging_sites(db: DbSession, unit_ids: Iterable[int], now: datetime) -> list[str]:
+    """The readers serving these units' agencies that are behind by more than 10 minutes, by
+    site ("Cổng phụ"): why a result is provisional (tạm tính) now. Hôm nay's banner and the
+    queue's name the same readers."""
+    agencies = select(Unit.agency_id).where(Unit.id.in_(list(unit_ids)))
+    query = select(Device.id, Device.site, Device.sent_up_to, Device.last_seen_at).where(
+        Device.enabled.is_(True),
+        or_(Device.agency_id.is_(None), Device.agency_id.in_(agencies)),
+    )
+    lagging: set[str] = set()
+    for device_id, site, sent_up_to, seen in db.execute(query):
         mark = sent_up_to or seen
         if mark is None or now - mark > BEHIND:
-            lagging.append(site or device_id)
-    return TodayBoard(unit.name, day, rows, sorted(lagging))
+            lagging.add(site or device_id)
+    return sorted(lagging)
 
 
 def _status_now(record: DayRecord | None, late: bool, absent: bool) -> str:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError
+from kycuong.errors import KcError, Unauthorized
 from kycuong.inputs import parse_day
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
@@ -64,6 +64,67 @@ def parse_date(text: str | None, field: str) -> date | None:
     return parse_day(text, field)
 
 
+def date_range(tu: str, den: str) -> tuple[dict[str, date | None], dict[str, str]]:
+    """The Từ ngày / Đến ngày of a filter as typed (dd/mm/yyyy): the dates read, and for a
+    date that cannot be read its message, shown beside its field (the form keeps the text)."""
+    dates: dict[str, date | None] = {}
+    errors: dict[str, str] = {}
+    for name, label, text in (("tu", "Từ ngày", tu), ("den", "Đến ngày", den)):
+        try:
+            dates[name] = parse_date(text, label)
+        except KcError as exc:
+            dates[name] = None
+            errors[name] = exc.message.removeprefix(f"{label}: ")
+    return dates, errors
+
+
+@dataclass(frozen=True, slots=True)
+class NumberField:
+    """A whole number typed in a form (tháng, quý, năm) and the range it must be in."""
+
+    name: str
+    label: str
+    text: str
+    low: int
+    high: int
+    default: int
+
+
+def numbers(*fields: NumberField) -> tuple[dict[str, int], dict[str, str]]:
+    """Each field's number, or its default with a message beside the field when the text is
+    not a whole number in range (the page shows the default's data and keeps the text)."""
+    values: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for f in fields:
+        raw = f.text.strip()
+        if raw.isdigit() and f.low <= int(raw) <= f.high:
+            values[f.name] = int(raw)
+            continue
+        values[f.name] = f.default
+        if raw:
+            errors[f.name] = (
+                f"{f.label} phải là một số từ {f.low} đến {f.high}; “{raw[:20]}” không hợp lệ"
+            )
+    return values, errors
+
+
+FIX_MARKED = "Hãy sửa ô được đánh dấu rồi bấm lại."
+
+
+def beside(
+    error: KcError, by_code: dict[str, str], by_label: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A refusal as a message beside the field it is about: the field named by its code, or
+    by the label its message starts with ("Từ ngày: …", the label then dropped); empty when
+    it is about no one field (the page shows it above the form)."""
+    if error.code in by_code:
+        return {by_code[error.code]: error.message}
+    for label, name in (by_label or {}).items():
+        if error.message.startswith(f"{label}: "):
+            return {name: error.message.removeprefix(f"{label}: ")}
+    return {}
+
+
 def row_id(text: str | None, limit: int = 2**31 - 1) -> int | None:
     """An id typed or linked by a person: a positive number within the column's range."""
     return int(text) if text and text.isdigit() and 0 < int(text) <= limit else None
@@ -87,6 +148,39 @@ def visitor(
     who = web_session.visitor(session, cookie, context(request).secret)
     if who.must_change_password and not allow_password_change:
         raise web_session.PasswordChangeRequired()
+    return who
+
+
+def signed_in(
+    request: Request, session: DbSession, *, allow_password_change: bool = False
+) -> web_session.Visitor | Response:
+    """The page preamble: the signed-in visitor, or the answer that sends the browser to
+    sign in (which sends one who must replace a one-time password to Đổi mật khẩu).
+
+    A page returns the answer as it is::
+
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+    """
+    try:
+        return visitor(request, session, allow_password_change=allow_password_change)
+    except Unauthorized:
+        return sign_in_redirect(request)
+
+
+def signed_in_form(
+    request: Request,
+    session: DbSession,
+    csrf: str,
+    *,
+    allow_password_change: bool = False,
+) -> web_session.Visitor | Response:
+    """:func:`signed_in` for a form's POST: also the form's CSRF token, refused (403, the
+    stale-form page) when it is not this session's."""
+    who = signed_in(request, session, allow_password_change=allow_password_change)
+    if isinstance(who, web_session.Visitor) and not web_session.same(csrf, who.csrf):
+        return refused(request, who, 403, CSRF_MESSAGE)
     return who
 
 

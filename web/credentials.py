@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound
 from kycuong.labels import CREDENTIAL_KIND
 from services import credentials as service
 from store.models import Employee
@@ -42,10 +42,9 @@ def _notice(db: DbSession, code: str) -> tuple[str | None, int | None]:
 @router.get("/the-chua-dang-ky", response_class=HTMLResponse)
 def unknown_page(request: Request, may: str = "", da_gan: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             rows = service.unknown(db, visitor.scope)
         except Forbidden as exc:
@@ -108,10 +107,9 @@ def _assign_form(
 @router.get(_ASSIGN, response_class=HTMLResponse)
 def assign_page(request: Request, loai: str = "", ma: str = "", may: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             visitor.scope.require("credentials:write")
             return _assign_form(request, db, visitor, loai, ma, may)
@@ -133,13 +131,10 @@ def assign_action(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.rollback()  # the visitor's read ends; the registration is one transaction
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         try:
             with db.begin():
                 # The picker shows "CODE — Name"; a code or a full name typed works too.
@@ -180,10 +175,9 @@ def assign_action(
 @router.get("/can-bo/{employee_id}/the", response_class=HTMLResponse)
 def person_page(request: Request, employee_id: str, luu: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         return _person(request, db, visitor, employee_id, notice=_saved(luu))
 
 
@@ -243,13 +237,10 @@ def person_add(
 ) -> Response:
     form = {"loai": loai, "ma": ma, "pham_vi": pham_vi, "tu": tu, "den": den}
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.rollback()  # the visitor's read ends; the registration is one transaction
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         number = common.row_id(employee_id)
         try:
             with db.begin():

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound
 from services import devices as service
 from web import common
 from web import session as web_session
@@ -42,10 +42,9 @@ def clock_offset(seconds: float | None) -> str:
 @router.get("/dau-doc", response_class=HTMLResponse)
 def readers_page(request: Request, xong: str = "", may: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             rows = service.readers(db, visitor.scope, web_session.now_utc())
         except Forbidden as exc:
@@ -68,13 +67,10 @@ def readers_page(request: Request, xong: str = "", may: str = "") -> Response:
 def _action(request: Request, device_id: str, csrf: str, what: str) -> Response:
     """Enable, disable or rotate one reader: one service call in one transaction."""
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.rollback()
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         try:
             with db.begin():
                 if what == "rotate":
@@ -119,10 +115,9 @@ def rotate(
 @router.get("/dau-doc/tin-bi-tu-choi", response_class=HTMLResponse)
 def refused_page(request: Request, may: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             letters, tallies = service.refused(db, visitor.scope, may[:64] or None)
         except Forbidden as exc:

@@ -4,12 +4,15 @@ rating workflow imports. Each route: parse, one call to ``services.documents.dow
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
+from kycuong.errors import Invalid, KcError, NotFound
 from rules.discipline_score import FLAGS
 from services import days as day_service
 from services.documents import downloads
@@ -28,21 +31,25 @@ def _asked(request: Request, visitor: web_session.Visitor) -> downloads.Asked:
     return downloads.Asked(visitor.scope, common.context(request).settings, now)
 
 
-def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
-    """The month asked for; by default the previous month (the one offices file)."""
+def _month_fields(request: Request, thang: str, nam: str) -> tuple[int, int, dict[str, str]]:
+    """The month asked for, by default the previous one (the one offices file), and a message
+    per field that cannot be read (shown beside it; the default month meanwhile)."""
     today = web_session.now_utc().astimezone(common.tz(request)).date()
     default_year, default_month = (
         (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
     )
-    try:
-        year = int(nam) if nam.strip() else default_year
-        month = int(thang) if thang.strip() else default_month
-    except ValueError as exc:
-        raise Invalid(
-            "invalid_period", "Tháng và năm phải là số (ví dụ tháng 11, năm 2026)"
-        ) from exc
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
-        raise Invalid("invalid_period", "Tháng (1–12) hoặc năm (2000–2100) không hợp lệ")
+    values, errors = common.numbers(
+        common.NumberField("thang", "Tháng", thang, 1, 12, default_month),
+        common.NumberField("nam", "Năm", nam, 2000, 2100, default_year),
+    )
+    return values["nam"], values["thang"], errors
+
+
+def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
+    """The month of a link or a hidden field (nothing to mark): a bad value refused."""
+    year, month, errors = _month_fields(request, thang, nam)
+    if errors:
+        raise Invalid("invalid_period", "; ".join(errors.values()))
     return year, month
 
 
@@ -66,24 +73,22 @@ def _file(doc: DocumentFile) -> Response:
 @router.get("/bieu-mau", response_class=HTMLResponse)
 def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        error = None
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             visitor.scope.require("summaries:read")
-            year, month = _month(request, thang, nam)
-        except Invalid as exc:
-            error, (year, month) = exc.message, _month(request, "", "")
         except KcError as exc:
             return common.failed(request, visitor, exc)
+        year, month, field_errors = _month_fields(request, thang, nam)
         return common.page(
             request,
             "documents.html",
-            400 if error else 200,
+            400 if field_errors else 200,
             visitor=visitor,
-            error=error,
+            error=None,
+            field_errors=field_errors,
+            typed={"thang": thang, "nam": nam},
             year=year,
             month=month,
             unit_id=common.row_id(don_vi),
@@ -95,21 +100,35 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
 def timesheet_download(
     request: Request, thang: str = "", nam: str = "", don_vi: str = "", dinh_dang: str = "xlsx"
 ) -> Response:
+    if _month_fields(request, thang, nam)[2]:  # typed in the page's form: marked there
+        return documents_page(request, thang, nam, don_vi)
+    file_format: Literal["xlsx", "pdf"] = "pdf" if dinh_dang == "pdf" else "xlsx"
+    return _download(
+        request,
+        thang,
+        nam,
+        don_vi,
+        lambda db, asked, year, month, unit_id: downloads.timesheets(
+            db, asked, year=year, month=month, unit_id=unit_id, file_format=file_format
+        ),
+    )
+
+
+def _download(
+    request: Request,
+    thang: str,
+    nam: str,
+    don_vi: str,
+    make: Callable[[DbSession, downloads.Asked, int, int, int | None], DocumentFile],
+) -> Response:
+    """A file of a month asked for by a link: the visitor, the month and unit, one call."""
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             year, month = _month(request, thang, nam)
-            doc = downloads.timesheets(
-                db,
-                _asked(request, visitor),
-                year=year,
-                month=month,
-                unit_id=_unit(don_vi),
-                file_format="pdf" if dinh_dang == "pdf" else "xlsx",
-            )
+            doc = make(db, _asked(request, visitor), year, month, _unit(don_vi))
         except KcError as exc:
             return common.failed(request, visitor, exc)
     return _file(doc)
@@ -120,51 +139,82 @@ def scores_page(
     request: Request, thang: str = "", nam: str = "", don_vi: str = "", luu: str = ""
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            year, month = _month(request, thang, nam)
-            unit_id = _unit(don_vi)
-            period, items, rule = downloads.scores(
-                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-        return common.page(
-            request,
-            "scores.html",
-            visitor=visitor,
-            period=period,
-            items=items,
-            rule=rule,
-            year=year,
-            month=month,
-            unit_id=unit_id,
-            units=day_service.units_for(db, visitor.scope),
-            flags=FLAGS,
-            may_decide=visitor.scope.may("violations:review"),
-            saved=common.row_id(luu),
-            error=None,
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+        return _scores(request, db, visitor, thang, nam, don_vi, saved=common.row_id(luu))
+
+
+def _scores(
+    request: Request,
+    db: DbSession,
+    visitor: web_session.Visitor,
+    thang: str,
+    nam: str,
+    don_vi: str,
+    *,
+    status: int = 200,
+    saved: int | None = None,
+    error: str | None = None,
+    refused: ScoreRefusal | None = None,
+) -> Response:
+    """The scores of a unit's month, with the result of a decision or why it was refused
+    (``refused``: shown beside the field of that person's adjustment, what was typed kept)."""
+    year, month, field_errors = _month_fields(request, thang, nam)
+    try:
+        unit_id = _unit(don_vi)
+        period, items, rule = downloads.scores(
+            db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
         )
+    except KcError as exc:
+        return common.failed(request, visitor, exc)
+    return common.page(
+        request,
+        "scores.html",
+        400 if field_errors else status,
+        visitor=visitor,
+        field_errors=field_errors,
+        typed={"thang": thang, "nam": nam},
+        refused=refused,
+        period=period,
+        items=items,
+        rule=rule,
+        year=year,
+        month=month,
+        unit_id=unit_id,
+        units=day_service.units_for(db, visitor.scope),
+        flags=FLAGS,
+        may_decide=visitor.scope.may("violations:review"),
+        saved=saved,
+        error=error,
+    )
 
 
 @router.get("/diem-ky-luat/tai-ve")
 def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: str = "") -> Response:
-    with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            year, month = _month(request, thang, nam)
-            doc = downloads.scores_file(
-                db, _asked(request, visitor), year=year, month=month, unit_id=_unit(don_vi)
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-    return _file(doc)
+    return _download(
+        request,
+        thang,
+        nam,
+        don_vi,
+        lambda db, asked, year, month, unit_id: downloads.scores_file(
+            db, asked, year=year, month=month, unit_id=unit_id
+        ),
+    )
+
+
+# The field of a person's adjustment a refusal is about, by its code (services.discipline_scores).
+SCORE_FIELDS = {"bad_score": "score", "bad_flag": "flag", "note_required": "note"}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRefusal:
+    """An adjustment refused: whose, which field, why, and what was typed (kept in the form)."""
+
+    employee_id: int
+    field: str
+    message: str
+    typed: dict[str, str]
 
 
 def _score(text: str) -> float | None:
@@ -192,12 +242,9 @@ def score_decision(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         person = common.row_id(employee_id)
         try:
             if person is None:
@@ -214,6 +261,10 @@ def score_decision(
                 note=note,
             )
         except Invalid as exc:
+            if exc.code in SCORE_FIELDS and person is not None:  # beside that person's field
+                typed = {"score": score, "flag": flag, "note": note}
+                refusal = ScoreRefusal(person, SCORE_FIELDS[exc.code], exc.message, typed)
+                return _scores_with_error(request, visitor, thang, nam, don_vi, None, refusal)
             return _scores_with_error(request, visitor, thang, nam, don_vi, exc.message)
         except KcError as exc:
             return common.failed(request, visitor, exc)
@@ -229,31 +280,18 @@ def _scores_with_error(
     thang: str,
     nam: str,
     don_vi: str,
-    message: str,
+    message: str | None,
+    refused: ScoreRefusal | None = None,
 ) -> Response:
     with common.db(request) as db:
-        try:
-            year, month = _month(request, thang, nam)
-            unit_id = _unit(don_vi)
-            period, items, rule = downloads.scores(
-                db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
-            )
-        except KcError as exc:
-            return common.failed(request, visitor, exc)
-        return common.page(
+        return _scores(
             request,
-            "scores.html",
-            400,
-            visitor=visitor,
-            period=period,
-            items=items,
-            rule=rule,
-            year=year,
-            month=month,
-            unit_id=unit_id,
-            units=day_service.units_for(db, visitor.scope),
-            flags=FLAGS,
-            may_decide=visitor.scope.may("violations:review"),
-            saved=None,
+            db,
+            visitor,
+            thang,
+            nam,
+            don_vi,
+            status=400,
             error=message,
+            refused=refused,
         )

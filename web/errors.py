@@ -11,7 +11,7 @@ from kycuong.errors import Unauthorized
 from web import common
 
 # Paths whose errors stay JSON: the API and the probes and metrics read by machines.
-JSON_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
+JSON_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
 
 MESSAGES = {
     400: "Dữ liệu gửi lên không đọc được (biểu mẫu hoặc tệp bị cắt ngang). Hãy tải lại trang "

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, NotFound, Unauthorized
+from kycuong.errors import KcError, NotFound
 from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from services import excuses as excuse_service
 from services.schemas import Excuse, ExcuseIn
@@ -64,10 +64,9 @@ def excuses_page(
     msg: str = "",
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         filters = {
             "can_bo": can_bo.strip()[:64],
             "loai": loai if loai in EXCUSE else "",
@@ -77,16 +76,19 @@ def excuses_page(
         }
         error = None
         items: list[Excuse] = []
+        # a date that cannot be read is said beside its field, the other filters kept
+        dates, field_errors = common.date_range(tu, den)
         try:
-            query = excuse_service.ExcuseQuery(
-                employee_code=filters["can_bo"] or None,
-                date_from=common.parse_date(tu, "Từ ngày"),
-                date_to=common.parse_date(den, "Đến ngày"),
-                status=filters["trang_thai"] or None,
-                kind=filters["loai"] or None,
-            )
-            items = excuse_service.listing(db, visitor.scope, query)
             people = excuse_service.people(db, visitor.scope)
+            if not field_errors:
+                query = excuse_service.ExcuseQuery(
+                    employee_code=filters["can_bo"] or None,
+                    date_from=dates["tu"],
+                    date_to=dates["den"],
+                    status=filters["trang_thai"] or None,
+                    kind=filters["loai"] or None,
+                )
+                items = excuse_service.listing(db, visitor.scope, query)
         except KcError as exc:
             if exc.status == 403:
                 return common.refused(request, visitor, 403, exc.message)
@@ -94,8 +96,9 @@ def excuses_page(
         return common.page(
             request,
             "excuses.html",
-            400 if error else 200,
+            400 if error or field_errors else 200,
             visitor=visitor,
+            field_errors=field_errors,
             items=items,
             people=people,
             filters=filters,
@@ -107,14 +110,25 @@ def excuses_page(
         )
 
 
+# The field a refusal is about, by its code or the label its message starts with.
+FIELD_OF_CODE = {
+    "missing_date": "first_day",
+    "missing_employee": "employee",
+    "ambiguous_person": "employee",
+    "invalid_kind": "kind",
+}
+FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day"}
+
+
 def _form(
     request: Request,
     db: DbSession,
     visitor: web_session.Visitor,
     status: int,
-    error: str | None,
+    error: KcError | None,
     values: dict[str, str],
 ) -> Response:
+    field_errors = common.beside(error, FIELD_OF_CODE, FIELD_OF_LABEL) if error else {}
     return common.page(
         request,
         "excuse_new.html",
@@ -122,7 +136,8 @@ def _form(
         visitor=visitor,
         people=excuse_service.people(db, visitor.scope),
         sessions=SESSIONS,
-        error=error,
+        error=None if field_errors or error is None else error.message,
+        field_errors=field_errors,
         values=values,
     )
 
@@ -130,11 +145,11 @@ def _form(
 @router.get("/nghi-phep/moi", response_class=HTMLResponse)
 def new_excuse_page(request: Request, can_bo: str = "") -> Response:
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
-            visitor = common.visitor(request, db)
             visitor.scope.require("excuses:write")
-        except Unauthorized:
-            return common.sign_in_redirect(request)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return _form(request, db, visitor, 200, None, {"employee": can_bo[:64]})
@@ -162,12 +177,9 @@ def create_excuse(
         "approved": approved,
     }
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             first = common.parse_date(first_day, "Từ ngày")
@@ -189,7 +201,7 @@ def create_excuse(
         except KcError as exc:
             if exc.status == 403:
                 return common.refused(request, visitor, 403, exc.message)
-            return _form(request, db, visitor, 400, exc.message, values)
+            return _form(request, db, visitor, 400, exc, values)
     return RedirectResponse(f"/nghi-phep?msg=tao-{created.id}", status_code=303)
 
 
@@ -213,12 +225,9 @@ def _excuse_in(
 def _change(request: Request, excuse_id: str, csrf: str, status: str) -> Response:
     number = common.row_id(excuse_id)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             if number is None:
@@ -239,10 +248,9 @@ def approve_excuse(request: Request, excuse_id: str, csrf: Csrf = "") -> Respons
 @router.get("/nghi-phep/{excuse_id}/huy", response_class=HTMLResponse)
 def cancel_confirmation(request: Request, excuse_id: str) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             number = common.row_id(excuse_id)
             if number is None:
@@ -264,11 +272,11 @@ def cancel_excuse(request: Request, excuse_id: str, csrf: Csrf = "") -> Response
 @router.get("/nghi-phep/nhap-tep", response_class=HTMLResponse)
 def import_page(request: Request) -> Response:
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
-            visitor = common.visitor(request, db)
             visitor.scope.require("excuses:import")
-        except Unauthorized:
-            return common.sign_in_redirect(request)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return common.page(
@@ -285,12 +293,9 @@ def import_file(
     """A CSV or XLSX of leave: all rows or none; every problem listed by row."""
     context = common.context(request)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the import gets its own
         problems: list[str] = []
         try:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound
 from services import notifications as service
 from web import common
 from web import session as web_session
@@ -25,10 +25,9 @@ def outbox_page(
     request: Request, trang_thai: str = "", truoc: str = "", luu: str = "", loi: str = ""
 ) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             view = service.page(db, visitor.scope, trang_thai or None, common.row_id(truoc))
         except Forbidden as exc:
@@ -50,12 +49,9 @@ def retry_action(
     request: Request, message_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> Response:
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         number = common.row_id(message_id, 2**63 - 1)
         try:
             if number is None:

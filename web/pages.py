@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -62,6 +62,22 @@ def favicon() -> Response:
         (common.HERE / "static" / "favicon.svg").read_bytes(),
         media_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+def redoc_page(request: Request) -> Response:
+    """ReDoc is not served (its bundle loads a logo from the Internet, blank on an office
+    LAN): a Vietnamese page pointing to /docs, which works offline."""
+    with common.db(request) as db:
+        who = common.signed_in(request, db)
+    docs = common.context(request).settings.api_docs
+    return common.page(
+        request,
+        "api_docs.html",
+        200 if docs else 404,
+        visitor=who if isinstance(who, web_session.Visitor) else None,
+        docs=docs,
     )
 
 
@@ -229,22 +245,54 @@ def violations_page(
     luu: str = "",
     loi: Annotated[list[str] | None, Query(max_length=40)] = None,
 ) -> Response:
+    filters = QueueFilters(tu, den, loai, xu_ly, trang_thai, can_bo, tim, trang or "")
+    return _queue_page(request, filters, luu, loi or [])
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilters:
+    """The queue's filters as typed (the bulk form carries them back to show the same rows)."""
+
+    tu: str = ""
+    den: str = ""
+    loai: str = ""
+    xu_ly: str = "pending"
+    trang_thai: str = "active"
+    can_bo: str = ""
+    tim: str = ""
+    trang: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkForm:
+    """A bulk decision refused: the ticked rows, what was chosen and typed, and why, by field."""
+
+    ids: frozenset[int]
+    decision: str
+    reason_kind: str
+    note: str
+    field_errors: dict[str, str]
+
+
+def _queue_page(
+    request: Request,
+    filters_in: QueueFilters,
+    luu: str = "",
+    loi: list[str] | None = None,
+    bulk: BulkForm | None = None,
+) -> Response:
+    tu, den, loai, xu_ly = filters_in.tu, filters_in.den, filters_in.loai, filters_in.xu_ly
+    trang_thai, can_bo, tim = filters_in.trang_thai, filters_in.can_bo, filters_in.tim[:100]
+    trang = filters_in.trang or None
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         error = None
         page = None
         everyone, chosen, matches = None, None, []
         # a date that cannot be read is shown beside its field, the rest of the form kept
-        field_errors: dict[str, str] = {}
-        dates: dict[str, date | None] = {}
-        for name, label, text in (("tu", "Từ ngày", tu), ("den", "Đến ngày", den)):
-            try:
-                dates[name] = common.parse_date(text, label)
-            except KcError as exc:
-                field_errors[name] = exc.message.removeprefix(f"{label}: ")  # beside it
+        dates, field_errors = common.date_range(tu, den)
         try:
             if field_errors:
                 raise KcError("invalid_date", "Hãy sửa ngày được đánh dấu trong ô lọc.")
@@ -281,12 +329,19 @@ def violations_page(
             if exc.code == "invalid_range":
                 field_errors["den"] = exc.message
             error = exc.message
+        # Tạm tính as on Hôm nay: the readers behind now, named with the same words.
+        unsettled = {v.unit_id for v in page.items if v.provisional and v.active} if page else set()
         return common.page(
             request,
             "violations.html",
-            400 if error else 200,
+            400 if error or bulk else 200,
             visitor=visitor,
+            bulk=bulk,
             page=page,
+            any_provisional=bool(unsettled),
+            lagging_sites=day_service.lagging_sites(db, unsettled, web_session.now_utc())
+            if unsettled
+            else [],
             error=None if field_errors else error,
             field_errors=field_errors,
             notice=_saved_notice(luu),
@@ -306,6 +361,7 @@ def violations_page(
                 "can_bo": chosen.id if chosen else "",
                 "tim": chosen.code if chosen else tim.strip(),
                 "trang_thai": trang_thai,
+                "trang": trang or "",
             },
         )
 
@@ -313,10 +369,9 @@ def violations_page(
 @router.get("/vi-pham/{violation_id}", response_class=HTMLResponse)
 def violation_page(request: Request, violation_id: str, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         number = common.row_id(violation_id, 2**63 - 1)
         try:
             if number is None:
@@ -345,17 +400,10 @@ def review_action(
     note: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    context = common.context(request)
-    token = request.cookies.get(web_session.SESSION_COOKIE)
     with common.db(request) as db, db.begin():
-        try:
-            visitor = web_session.visitor(db, token, context.secret)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.page(
-                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
-            )
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         error: str | None
         reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
@@ -406,12 +454,11 @@ def summary_page(
     now = web_session.now_utc()
     today = now.astimezone(common.tz(request)).date()
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            query = _summary_query(ky, nam, thang, quy, today, don_vi)
+            query, field_errors = _summary_fields(ky, nam, thang, quy, today, don_vi)
             report = summary_service.summary(
                 db,
                 visitor.scope,
@@ -431,7 +478,10 @@ def summary_page(
         return common.page(
             request,
             "summary.html",
+            400 if field_errors else 200,
             visitor=visitor,
+            field_errors=field_errors,
+            typed={"nam": nam, "thang": thang, "quy": quy},
             report=report,
             flagged=flagged,
             charts=extra,
@@ -544,10 +594,9 @@ def summary_download(
     context = common.context(request)
     now = web_session.now_utc()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             query = _summary_query(
                 ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
@@ -573,30 +622,39 @@ def summary_download(
     )
 
 
-def _summary_query(
+def _summary_fields(
     kind: str, year: str, month: str, quarter: str, today: date, unit: str = ""
-) -> summary_service.SummaryQuery:
-    """The period as the form sends it; by default the month of the last closed day (on the
-    1st, last month: the new one has no finished day yet)."""
+) -> tuple[summary_service.SummaryQuery, dict[str, str]]:
+    """The period as the form sends it, and a message per field that cannot be read (its
+    default used meanwhile); by default the month of the last closed day (on the 1st, last
+    month: the new one has no finished day yet)."""
     today = today - timedelta(days=1)
     period: summary_service.PeriodKind = (
         "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
     )
-    try:
-        y = int(year) if year else today.year
-        m = int(month) if month else today.month
-        q = int(quarter) if quarter else (today.month - 1) // 3 + 1
-    except ValueError as exc:
-        raise KcError("invalid_period", "Năm, tháng hoặc quý phải là số") from exc
-    if not (2000 <= y <= 2100 and 1 <= m <= 12 and 1 <= q <= 4):
-        raise KcError("invalid_period", "Năm (2000–2100), tháng (1–12) hoặc quý (1–4) không hợp lệ")
-    return summary_service.SummaryQuery(
+    values, errors = common.numbers(
+        common.NumberField("nam", "Năm", year, 2000, 2100, today.year),
+        common.NumberField("thang", "Tháng", month, 1, 12, today.month),
+        common.NumberField("quy", "Quý", quarter, 1, 4, (today.month - 1) // 3 + 1),
+    )
+    query = summary_service.SummaryQuery(
         period,
-        y,
-        m if period == "month" else None,
-        q if period == "quarter" else None,
+        values["nam"],
+        values["thang"] if period == "month" else None,
+        values["quy"] if period == "quarter" else None,
         common.row_id(unit),
     )
+    return query, errors
+
+
+def _summary_query(
+    kind: str, year: str, month: str, quarter: str, today: date, unit: str = ""
+) -> summary_service.SummaryQuery:
+    """The period of a chart or a file (a link, no field to mark): a bad value refused."""
+    query, errors = _summary_fields(kind, year, month, quarter, today, unit)
+    if errors:
+        raise Invalid("invalid_period", "; ".join(errors.values()))
+    return query
 
 
 def vn_number(value: float, digits: int = 0) -> str:
@@ -609,10 +667,9 @@ def vn_number(value: float, digits: int = 0) -> str:
 def today_page(request: Request, don_vi: str = "") -> Response:
     now = web_session.now_utc()
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             unit = common.row_id(don_vi)
             board = day_service.today(
@@ -637,28 +694,31 @@ def today_page(request: Request, don_vi: str = "") -> Response:
 def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "") -> Response:
     today = web_session.now_utc().astimezone(common.tz(request)).date()
     with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+        # a month or year that cannot be read: said beside its field, this month shown
+        values, field_errors = common.numbers(
+            common.NumberField("thang", "Tháng", thang, 1, 12, today.month),
+            common.NumberField("nam", "Năm", nam, 2000, 2100, today.year),
+        )
         try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        try:
-            try:
-                year, month = int(nam or today.year), int(thang or today.month)
-            except ValueError as exc:
-                raise KcError("invalid_period", "Tháng và năm phải là số") from exc
             unit = common.row_id(don_vi)
-            grid = day_service.month(db, visitor.scope, unit, year, month)
+            grid = day_service.month(db, visitor.scope, unit, values["nam"], values["thang"])
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
             return common.failed(request, visitor, exc)
         return common.page(
             request,
             "month.html",
+            400 if field_errors else 200,
             visitor=visitor,
             grid=grid,
             units=units,
             legend=day_service.legend(),
             weekday=lambda d: ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][d.weekday()],
+            field_errors=field_errors,
+            typed={"thang": thang, "nam": nam},
         )
 
 
@@ -669,10 +729,9 @@ WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "T
 def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Response:
     """A cell of the month grid opened: that person's punches and violations of the day."""
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             number = common.row_id(can_bo)
             day = common.parse_date(ngay, "Ngày")
@@ -695,31 +754,28 @@ def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Respo
 
 @router.post("/vi-pham/xu-ly-nhieu")
 async def review_many_action(request: Request) -> Response:
-    """A decision for the ticked rows of the queue; each row gets its own result."""
+    """A decision for the ticked rows of the queue; each row gets its own result. A decision
+    refused as a whole shows the queue again, rows still ticked, the reason beside its field."""
     form = await request.form()
     raw = [str(v) for v in form.getlist("ids")]
     ids = [int(v) for v in raw if v.isdigit() and 0 < int(v) < 2**63][:500]
-    decision = str(form.get("decision") or "")
-    reason_kind = str(form.get("reason_kind") or "") or None
+    decision = str(form.get("decision") or "")[:16]
+    reason_kind = str(form.get("reason_kind") or "")[:32]
     note = str(form.get("note") or "")[:2000]
     csrf = str(form.get("csrf") or "")
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.page(
-                request, "not_found.html", 403, visitor=visitor, message=common.CSRF_MESSAGE
-            )
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
+        field_errors: dict[str, str] = {}
         if not ids:
-            message = "Hãy đánh dấu ít nhất một vi phạm."
+            field_errors["ids"] = "Hãy đánh dấu ít nhất một vi phạm trong bảng."
         else:
             try:
                 body = BulkReviewIn(
                     ids=ids,
                     decision=decision,  # type: ignore[arg-type]
-                    reason_kind=reason_kind,  # type: ignore[arg-type]
+                    reason_kind=reason_kind or None,  # type: ignore[arg-type]
                     note=note,
                 )
                 results = violation_service.review_many(
@@ -734,9 +790,31 @@ async def review_many_action(request: Request) -> Response:
                     status_code=303,
                 )
             except ValidationError:
-                message = _DECISION_MESSAGE
+                if decision not in ("confirmed", "excused", "dismissed"):
+                    field_errors["decision"] = "Hãy chọn Xác nhận, Có lý do hoặc Bỏ qua."
+                else:
+                    field_errors["reason_kind"] = "Hãy chọn một lý do trong danh sách."
             except Forbidden as exc:
                 return common.failed(request, visitor, exc)
             except KcError as exc:
-                message = exc.message
-    return common.page(request, "not_found.html", 400, visitor=visitor, message=message)
+                field_errors |= common.beside(exc, {"reason_required": "reason_kind"}) or {
+                    "ids": exc.message
+                }
+    filters = QueueFilters(
+        *(str(form.get(name) or default)[:100] for name, default in QUEUE_FIELDS)
+    )
+    bulk = BulkForm(frozenset(ids), decision, reason_kind, note, field_errors)
+    return _queue_page(request, filters, bulk=bulk)
+
+
+# The queue's filters the bulk form carries back, with their defaults.
+QUEUE_FIELDS = (
+    ("tu", ""),
+    ("den", ""),
+    ("loai", ""),
+    ("xu_ly", "pending"),
+    ("trang_thai", "active"),
+    ("can_bo", ""),
+    ("tim", ""),
+    ("trang", ""),
+)

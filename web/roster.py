@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound
 from services import roster as service
 from services.tabular import ENCODINGS
 from web import common
@@ -36,10 +36,9 @@ def _today(request: Request):  # type: ignore[no-untyped-def]
 @router.get("/don-vi", response_class=HTMLResponse)
 def units_page(request: Request, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             tree = service.unit_tree(db, visitor.scope)
             agencies = service.agency_formats(db, visitor.scope)
@@ -65,12 +64,9 @@ def card_format_action(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             agency_id = common.row_id(agency)
             if agency_id is None:
@@ -91,10 +87,9 @@ def card_format_action(
 @router.get("/can-bo", response_class=HTMLResponse)
 def people_page(request: Request, q: str = "", don_vi: str = "", trang: str = "1") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             unit_id = common.row_id(don_vi)
             page = service.people(db, visitor.scope, q, unit_id, common.row_id(trang, 100_000) or 1)
@@ -117,10 +112,9 @@ def people_page(request: Request, q: str = "", don_vi: str = "", trang: str = "1
 @router.get("/can-bo/{person_id}", response_class=HTMLResponse)
 def person_page(request: Request, person_id: str, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             number = common.row_id(person_id)
             if number is None:
@@ -175,12 +169,9 @@ def person_action(
     form = {"don_vi": common.row_id(don_vi), "chuc_vu": chuc_vu, "tu_ngay": tu_ngay}
     form.update(den_ngay=den_ngay, email=email or "", dien_thoai=dien_thoai or "")
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         number = common.row_id(person_id)
         try:
             if number is None:
@@ -213,10 +204,9 @@ def person_action(
 @router.get("/nhap-danh-sach", response_class=HTMLResponse)
 def import_page(request: Request, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         if not visitor.scope.may("roster:write"):
             return common.refused(request, visitor, 403, Forbidden().message)
     done = msg.split("-")
@@ -264,12 +254,9 @@ def _preview_upload(
     chosen = {"kind": kind, "encoding": encoding}
     settings = common.context(request).settings
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             visitor.scope.require("roster:write")
             if not content:
@@ -297,13 +284,10 @@ def import_apply(
 ) -> Response:
     settings = common.context(request).settings
     with common.db(request) as db:
-        try:
-            with db.begin():  # the sign-in check reads; the file is applied in its own transaction
-                visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        with db.begin():  # the sign-in check reads; the file is applied in its own transaction
+            visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             with db.begin():
                 upload = service.kept_upload(db, visitor.scope, ma)

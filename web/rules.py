@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import UploadFile
 
-from kycuong.errors import Forbidden, KcError, NotFound, Unauthorized
+from kycuong.errors import Forbidden, KcError, NotFound
 from services import rules as rules_service
 from web import common
 from web import session as web_session
@@ -65,10 +65,9 @@ def _render(
 @router.get("/quy-dinh", response_class=HTMLResponse)
 def rules_page(request: Request, co_quan: str = "", msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             return _render(request, db, visitor, common.row_id(co_quan), notice=NOTICES.get(msg))
         except Forbidden as exc:
@@ -82,12 +81,9 @@ async def preview_action(request: Request) -> Response:
     upload = form.get("file")
     agency_id = common.row_id(str(form.get("co_quan") or ""))
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(str(form.get("csrf") or ""), visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, str(form.get("csrf") or ""))
+        if isinstance(visitor, Response):
+            return visitor
         if not visitor.scope.may("rules:write"):
             return common.refused(request, visitor, 403, Forbidden().message)
         content = b""
@@ -161,12 +157,9 @@ def save_action(
     """Save a previewed file; above the threshold only with the confirmation ticked."""
     agency_id = common.row_id(co_quan)
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         if agency_id is None:
             return common.not_found(request, visitor, NotFound("Cơ quan").message)
         now = _now(request)
@@ -216,12 +209,9 @@ def tracking_start_action(
     """
     agency_id = common.row_id(co_quan)
     with common.db(request) as db, db.begin():
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         if agency_id is None:
             return common.not_found(request, visitor, NotFound("Cơ quan").message)
         try:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
+from kycuong.errors import Invalid, KcError, NotFound
 from kycuong.labels import EXCUSE, REQUEST_KIND, REQUEST_STATUS
 from services import requests as request_service
 from services import self_service
@@ -33,15 +33,6 @@ NOTICES = {
     "da-gui": "Đã gửi đề nghị. Trưởng đơn vị sẽ xem xét.",
     "da-duyet": "Đã lưu quyết định.",
 }
-
-
-def _visitor(request: Request, db: Any) -> web_session.Visitor | Response:
-    """The signed-in visitor, or where to send the browser: to sign in, which sends one who
-    must still replace a one-time password to Đổi mật khẩu."""
-    try:
-        return common.visitor(request, db)
-    except Unauthorized:
-        return common.sign_in_redirect(request)
 
 
 def now() -> datetime:
@@ -65,7 +56,7 @@ def _limits(request: Request) -> request_service.Limits:
 def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "") -> Response:
     today = _today(request)
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         try:
@@ -88,7 +79,7 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
 @router.get("/cua-toi/de-nghi", response_class=HTMLResponse)
 def my_requests_page(request: Request, luu: str = "") -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         try:
@@ -139,7 +130,7 @@ def _own_violation_label(db: Any, visitor: web_session.Visitor, violation_id: in
 @router.get("/cua-toi/giai-trinh/{violation_id}", response_class=HTMLResponse)
 def explain_page(request: Request, violation_id: str) -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         number = common.row_id(violation_id, 2**63 - 1)
@@ -168,11 +159,9 @@ async def explain_action(request: Request, violation_id: str) -> Response:
         upload = request_service.Upload(file.filename, content)
     number = common.row_id(violation_id, 2**63 - 1)
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         try:
             if number is None:
                 raise NotFound("Vi phạm")
@@ -211,7 +200,7 @@ async def explain_action(request: Request, violation_id: str) -> Response:
 @router.get("/cua-toi/bo-sung-gio-cham", response_class=HTMLResponse)
 def missing_punch_page(request: Request, ngay: str = "", vi_pham: str = "") -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         try:
@@ -245,11 +234,9 @@ def missing_punch_action(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         number = common.row_id(vi_pham, 2**63 - 1)
         try:
             day = common.parse_date(ngay, "Ngày")
@@ -298,7 +285,7 @@ def missing_punch_action(
 @router.get("/cua-toi/xin-nghi", response_class=HTMLResponse)
 def absence_page(request: Request, loai: str = "leave") -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         if not visitor.scope.may("requests:create"):
@@ -319,11 +306,9 @@ def absence_action(
 ) -> Response:
     kind: Literal["leave", "trip"] = "trip" if loai == "trip" else "leave"
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         try:
             first = common.parse_date(tu, "Từ ngày")
             last = common.parse_date(den, "Đến ngày") or first
@@ -368,7 +353,7 @@ def absence_action(
 @router.get("/de-nghi", response_class=HTMLResponse)
 def queue_page(request: Request, trang_thai: str = "pending", luu: str = "") -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         status = trang_thai if trang_thai in REQUEST_STATUS else None
@@ -397,7 +382,7 @@ def _decided_notice(code: str) -> str | None:
 @router.get("/de-nghi/{request_id}", response_class=HTMLResponse)
 def request_page(request: Request, request_id: str, luu: str = "") -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         number = common.row_id(request_id, 2**63 - 1)
@@ -416,8 +401,10 @@ def _request_view(
     item: request_service.RequestView,
     status: int = 200,
     notice: str | None = None,
-    error: str | None = None,
+    error: KcError | None = None,
+    values: dict[str, str] | None = None,
 ) -> Response:
+    field_errors = common.beside(error, DECISION_FIELDS) if error else {}
     return common.page(
         request,
         "request.html",
@@ -426,9 +413,15 @@ def _request_view(
         r=item,
         may_decide=visitor.scope.may("requests:decide") and item.status == "pending",
         notice=notice,
-        error=error,
+        error=None if field_errors or error is None else error.message,
+        field_errors=field_errors,
+        values=values,
         REQUEST_KIND=REQUEST_KIND,
     )
+
+
+# The field of the decision form a refusal is about (services.requests.decide).
+DECISION_FIELDS = {"decision_required": "decision", "note_required": "note"}
 
 
 @router.post("/de-nghi/{request_id}/quyet-dinh")
@@ -440,11 +433,9 @@ def decide_action(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         number = common.row_id(request_id, 2**63 - 1)
         try:
             if number is None:
@@ -462,7 +453,8 @@ def decide_action(
                 item = request_service.get(db, visitor.scope, number)
             except KcError:
                 return common.refused(request, visitor, exc.status, exc.message)
-            return _request_view(request, visitor, item, exc.status, error=exc.message)
+            typed = {"decision": decision, "note": note}  # kept in the form
+            return _request_view(request, visitor, item, exc.status, error=exc, values=typed)
 
 
 @router.post("/de-nghi/quyet-dinh-nhieu")
@@ -473,11 +465,9 @@ async def decide_many_action(request: Request) -> Response:
     decision = str(form.get("decision") or "")
     note = str(form.get("note") or "")[: request_service.MAX_NOTE]
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in_form(request, db, str(form.get("csrf") or ""))
         if isinstance(visitor, Response):
             return visitor
-        if not web_session.same(str(form.get("csrf") or ""), visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
         if not ids:
             return common.refused(request, visitor, 400, "Hãy đánh dấu ít nhất một đề nghị.")
         try:
@@ -493,7 +483,7 @@ async def decide_many_action(request: Request) -> Response:
 @router.get("/de-nghi/{request_id}/tep")
 def attachment_download(request: Request, request_id: str) -> Response:
     with common.db(request) as db:
-        visitor = _visitor(request, db)
+        visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
         number = common.row_id(request_id, 2**63 - 1)

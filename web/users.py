@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, NotFound, Unauthorized
+from kycuong.errors import KcError, NotFound
 from kycuong.labels import ROLE
 from services import accounts
 from store.models import User
@@ -49,10 +49,9 @@ def _assignment(role: str, unit: str, agency: str) -> accounts.Assignment:
 @router.get("/nguoi-dung", response_class=HTMLResponse)
 def users_page(request: Request, q: str = "", vai_tro: str = "", trang_thai: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             query = accounts.AccountQuery(
                 text=q[:64] or None,
@@ -97,10 +96,9 @@ def _new_form(
 @router.get("/nguoi-dung/moi", response_class=HTMLResponse)
 def new_user_page(request: Request) -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         try:
             return _new_form(request, db, visitor, 200, None, {"must_change": True})
         except KcError as exc:
@@ -128,12 +126,9 @@ def create_user(
         "must_change": bool(must_change),
     }
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             with db.begin():
@@ -189,10 +184,9 @@ def _user_page(
 @router.get("/nguoi-dung/{user_id}", response_class=HTMLResponse)
 def user_page(request: Request, user_id: str, msg: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
         number = common.row_id(user_id)
         try:
             if number is None:
@@ -216,12 +210,9 @@ def _act(request: Request, user_id: str, csrf: str, action: Action) -> Response:
     """The frame of every change on one user: session, CSRF, one transaction, the outcome."""
     number = common.row_id(user_id)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         if number is None:
             return common.not_found(request, visitor, NotFound("Người dùng").message)
@@ -308,10 +299,9 @@ def _safe_next(target: str) -> str:
 @router.get("/doi-mat-khau", response_class=HTMLResponse)
 def password_page(request: Request, next: str = "/", da_doi: str = "") -> Response:
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db, allow_password_change=True)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
+        visitor = common.signed_in(request, db, allow_password_change=True)
+        if isinstance(visitor, Response):
+            return visitor
         return common.page(
             request,
             "password.html",
@@ -333,12 +323,9 @@ def change_password(
 ) -> Response:
     context = common.context(request)
     with common.db(request) as db:
-        try:
-            visitor = common.visitor(request, db, allow_password_change=True)
-        except Unauthorized:
-            return common.sign_in_redirect(request)
-        if not web_session.same(csrf, visitor.csrf):
-            return common.refused(request, visitor, 403, common.CSRF_MESSAGE)
+        visitor = common.signed_in_form(request, db, csrf, allow_password_change=True)
+        if isinstance(visitor, Response):
+            return visitor
         db.commit()  # end the look-up's transaction: the change gets its own
         try:
             if new != repeat:

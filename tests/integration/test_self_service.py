@@ -266,6 +266,9 @@ def test_the_head_sees_the_explanation_beside_the_violation_and_approving_excuse
     )
     assert refused_without_note.status_code == 400
     assert "Cần ghi lý do khi không duyệt" in refused_without_note.text
+    # beside the note, the decision still chosen
+    assert 'id="decision-note-error" role="alert">Cần ghi lý do' in refused_without_note.text
+    assert 'name="decision" value="refused" checked' in refused_without_note.text
     approved = boss.post(
         "/de-nghi/quyet-dinh-nhieu",
         data={"ids": [str(request_id)], "decision": "approved", "note": "Đồng ý", "csrf": token},

@@ -272,7 +272,9 @@ def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World
     )
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     bad = client.get("/bao-cao", params={"thang": "13"})
-    assert bad.status_code == 400 and "tháng (1–12)" in bad.text
+    assert bad.status_code == 400 and (
+        'id="thang-error" role="alert">Tháng phải là một số từ 1 đến 12' in bad.text
+    )
 
 
 def test_a_unit_head_without_a_session_gets_no_xlsx(world: World) -> None:
@@ -308,7 +310,9 @@ def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World
     other = client.get("/bang-thang", params={"don_vi": unit_id(world, "A2")})
     assert other.status_code == 404 and "nằm ngoài phạm vi" in other.text
     wrong = client.get("/bang-thang", params={"thang": "13"})
-    assert wrong.status_code == 400 and "Tháng (1–12)" in wrong.text
+    assert wrong.status_code == 400 and (
+        'id="thang-error" role="alert">Tháng phải là một số từ 1 đến 12' in wrong.text
+    )
 
 
 def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) -> None:
