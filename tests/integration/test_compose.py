@@ -58,3 +58,17 @@ def test_the_cluster_nodes_read_the_provisioned_accounts_and_share_a_route_secre
     assert text.count("nats-auth:/etc/nats/auth:ro") == 3
     assert "include ./auth/accounts.conf" in (ROOT / "deploy/nats/nats.conf").read_text()
     assert text.count("nats-route://kc-route:${KC_NATS_ROUTE_PASSWORD:-}@") == 3
+
+
+def test_the_cluster_profile_does_not_pin_the_ingest_to_one_node() -> None:
+    """Losing nats-1 must not stop ingest: every node answers one name, ``nats`` (Compose's DNS
+    returns the addresses of the live ones; the client tries each), and that is the host the
+    cluster profile's instructions give."""
+    import yaml
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    for node in ("nats-1", "nats-2", "nats-3"):
+        aliases = services[node].get("networks", {}).get("default", {}).get("aliases", [])
+        assert "nats" in aliases, node
+    assert "KC_MQTT_HOST=nats " in text and "KC_MQTT_HOST=nats-1" not in text
