@@ -16,12 +16,13 @@ import hmac
 import json
 import logging
 import threading
+import time
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,9 @@ GRANTED = {1: "card", 38: "fingerprint", 75: "face", 76: "face"}
 
 
 MAX_FORWARDED_BYTES = 60_000
+# A live event more than this off the last measured offset: the terminal's clock was set.
+CLOCK_SET_S = 60.0
+MIN_REMEASURE_S = 5.0  # a backlog of old events reads the clock at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +185,49 @@ def create_app(config: HikConfig) -> FastAPI:
         for t in config.terminals
     }
     stop = threading.Event()
+    # Each terminal's offset (seconds) as last measured and reported.
+    measured: dict[str, float] = {}
+    measuring = threading.Lock()
+    remeasured: dict[str, float] = {}  # when an event last made us read the clock
+
+    def measure(t: HikTerminal) -> None:
+        """Read the terminal's clock into a heartbeat (the server measures its offset from it)."""
+        reader = readers[t.device_id]
+        if t.address is None or not reader.connected:
+            return
+        try:
+            clock = read_clock(t)
+        except (httpx.HTTPError, ValueError, ET.ParseError) as exc:
+            log.warning("%s: cannot read the terminal's clock: %s", t.device_id, exc)
+            return
+        backlog = reader.unconfirmed()
+        with measuring:
+            reader.heartbeat(clock, clock if backlog == 0 else None, backlog)
+            offset = (clock - datetime.now(UTC)).total_seconds()
+            measured[t.device_id] = offset
+
+    def remeasure_if_set(t: HikTerminal, ts: datetime) -> None:
+        """A live event whose time disagrees with the last measured offset: the clock was set
+        (the wrong zone fixed) since; measure it again before its punch is published, so the
+        server does not correct the punch by the old offset (the heartbeat goes first on the
+        same connection, and ingest applies it to the punches after it)."""
+        last = measured.get(t.device_id)
+        if last is None:
+            return
+        implied = (ts - datetime.now(UTC)).total_seconds()
+        if abs(implied - last) <= CLOCK_SET_S:
+            return
+        now = time.monotonic()
+        if now - remeasured.get(t.device_id, -MIN_REMEASURE_S) < MIN_REMEASURE_S:
+            return  # a backlog of old events: once in a while is enough
+        remeasured[t.device_id] = now
+        measure(t)
 
     def report_clocks() -> None:
         """Every ``clock_seconds``: each terminal's clock into a heartbeat (server measures it)."""
         while True:
             for t in config.terminals:
-                reader = readers[t.device_id]
-                if t.address is None or not reader.connected:
-                    continue
-                try:
-                    clock = read_clock(t)
-                except (httpx.HTTPError, ValueError, ET.ParseError) as exc:
-                    log.warning("%s: cannot read the terminal's clock: %s", t.device_id, exc)
-                    continue
-                backlog = reader.unconfirmed()
-                reader.heartbeat(clock, clock if backlog == 0 else None, backlog)
+                measure(t)
             if stop.wait(config.clock_seconds):
                 return
 
@@ -264,6 +296,8 @@ def create_app(config: HikConfig) -> FastAPI:
         if punch is None:
             return JSONResponse({"statusCode": 1, "statusString": "OK", "subStatusCode": "ignored"})
         event_id = punch.pop("event_id")
+        if sender.address is not None and reader.connected:
+            await to_thread.run_sync(remeasure_if_set, sender, punch["ts"])
         # Kept in the outbox even while the broker is away; a retry of it is not kept twice.
         reader.punch(event_id, punch.pop("credential_value"), punch.pop("ts"), **punch)
         if not reader.connected:

@@ -232,6 +232,41 @@ def test_a_terminal_in_the_wrong_time_zone_is_measured_and_its_punches_corrected
     assert abs(punch.punched_at - datetime.now(UTC)) < timedelta(seconds=30)
 
 
+def test_a_live_punch_just_after_the_terminal_clock_was_fixed_is_not_shifted_by_the_old_offset(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """The operator fixes the wrong zone the readers' page showed; the clock is read only every
+    ``clock_seconds``, so the next live punch must not be corrected by the old -3600 s (it was
+    stored an hour ahead, quarantined as future-dated, and the terminal told OK)."""
+    org(pg_engine, employees=3, devices=("HIK-SANH-1",))
+    zone = {"now": timezone(timedelta(hours=8))}
+
+    def wall() -> str:
+        return datetime.now(HANOI).replace(tzinfo=zone["now"]).isoformat(timespec="seconds")
+
+    with isapi_clock(wall) as address:
+        terminal = HikTerminal(*AUTH, address=address)
+        config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=600)
+        with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
+
+            def offset() -> float | None:
+                with db_session(pg_engine) as db:
+                    device = db.get(Device, "HIK-SANH-1")
+                    return device.clock_offset_s if device else None
+
+            wait_for(lambda: offset() is not None, 20, "the wrong zone measured")
+            zone["now"] = timezone(timedelta(hours=7))  # set right on the terminal
+            live = event(610)
+            live["dateTime"] = wall()
+            assert client.post("/isapi/events", json=live, auth=AUTH).status_code == 200
+    assert count(pg_engine, DeadLetter) == 0
+    with db_session(pg_engine) as db:
+        punch = db.scalars(select(Punch)).one()
+    assert abs(punch.punched_at - datetime.now(UTC)) < timedelta(seconds=30)
+    measured = offset()
+    assert measured is not None and abs(measured) < 5
+
+
 def test_while_the_broker_is_down_every_terminal_is_answered_at_once_and_retries_succeed(
     pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
