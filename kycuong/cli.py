@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -1323,6 +1325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Đã dừng.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The output's reader went away (`kycuong devices list | head`): end quietly, as a
+        # command killed by SIGPIPE; the rest of the output goes nowhere, not to a traceback.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         from sqlalchemy.exc import OperationalError
 

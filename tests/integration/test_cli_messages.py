@@ -182,3 +182,25 @@ def test_a_handover_refusal_names_the_local_date(demo: Engine) -> None:
         with pytest.raises(RosterError) as refused:
             assign_card(db, third, card, midnight)
     assert "đã được cấp cho người khác từ 01/12/2026" in refused.value.problems[0]
+
+
+def test_output_piped_into_head_ends_quietly(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kycuong devices list | head -3`: the reader of the output went away; that is no
+    'Lỗi không mong muốn … Chưa chắc thao tác đã hoàn tất' (the listing was complete)."""
+
+    class ClosedPipe:
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            return os.open(os.devnull, os.O_WRONLY)
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    code = main(["devices", "list"])
+    assert code == 141
+    assert "Lỗi" not in capsys.readouterr().err
