@@ -1034,7 +1034,11 @@ class _Parser(argparse.ArgumentParser):
         for pattern, text in self._PATTERNS:
             found = re.fullmatch(pattern, message)
             if found:
-                message = text.format(*found.groups())
+                groups = list(found.groups())
+                if "chọn một trong" in text:  # "'', 'utf-8'" → "utf-8": the values as typed
+                    choices = (c.strip().strip("'\"") for c in groups[2].split(","))
+                    groups[2] = ", ".join(c for c in choices if c)
+                message = text.format(*groups)
                 break
         self.exit(2, f"Lỗi: {message}\nXem hướng dẫn: {self.prog} --help\n")
 

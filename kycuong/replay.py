@@ -274,6 +274,8 @@ def _model_field(model: type[BaseModel], name: str) -> Any:
 
 
 def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) is Annotated:  # a value with its validator: the value's type
+        annotation = get_args(annotation)[0]
     args = [a for a in get_args(annotation) if a is not type(None)]
     if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
         return args[0]

@@ -6,10 +6,19 @@ them here, at the edge of the core, and the core receives plain frozen values.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rules.calendar import (
     WEEKDAYS,
@@ -25,6 +34,29 @@ from rules.zones import zone
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+# The names the rules page prints ("Thứ Hai" … "Chủ nhật") and their short forms, compared
+# without diacritics, case or spaces ("thứ 2", "T2", "CN").
+_WEEKDAY_NAMES = {
+    **{f"thu{word}": code for word, code in (("hai", "mon"), ("ba", "tue"), ("tu", "wed"))},
+    **{f"thu{word}": code for word, code in (("nam", "thu"), ("sau", "fri"), ("bay", "sat"))},
+    **{f"thu{n}": code for n, code in zip("234567", WEEKDAYS, strict=False)},
+    **{f"t{n}": code for n, code in zip("234567", WEEKDAYS, strict=False)},
+    "chunhat": "sun",
+    "cn": "sun",
+}
+
+
+def _weekday(value: object) -> object:
+    """A weekday's code, or its Vietnamese name turned into the code."""
+    if not isinstance(value, str):
+        return value
+    key = unicodedata.normalize("NFD", value.strip().lower()).replace("đ", "d")
+    key = re.sub(r"[\u0300-\u036f\s]", "", key)
+    return _WEEKDAY_NAMES.get(key, value)
+
+
+WeekdayName = Annotated[Weekday, BeforeValidator(_weekday)]
 
 
 class _Doc(BaseModel):
@@ -75,7 +107,7 @@ class ScheduleDoc(_Doc):
     """A schedule (lịch làm việc): weekdays with sessions, by season, or a rota."""
 
     name: str = "Giờ hành chính"
-    weekdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
+    weekdays: list[WeekdayName] = Field(default_factory=lambda: list(WORKWEEK))
     sessions: list[SessionDoc] | None = Field(default=None, min_length=1)
     seasons: list[SeasonDoc] | None = Field(default=None, min_length=1)
     weekday_sessions: dict[

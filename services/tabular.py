@@ -189,8 +189,13 @@ def _table(
             footer.append((row, any(text for text, _ in cells)))
             continue
         # A data row with a value missing (a code and a name, no unit) is refused, not skipped:
-        # a signature line fills one required column at most.
-        elif rows and filled <= 1 and (mark := _footer_mark(cells)) is not None:
+        # a signature line fills one required column at most, or only with signers' words
+        # ("Người lập biểu" under the code, "Thủ trưởng đơn vị" under the unit).
+        elif (
+            rows
+            and (filled <= 1 or _only_signers(values, required))
+            and (mark := _footer_mark(cells)) is not None
+        ):
             footer, footer_mark = [(row, True)], mark
             continue
         if not any(values.values()):
@@ -235,6 +240,12 @@ FOOTER_MARKS = (
     "noinhan",
 )
 _FOOTER_DATE = re.compile(r"ngay\d{0,2}thang\d{0,2}nam\d{0,4}")
+
+
+def _only_signers(values: dict[str, str], required: list[str]) -> bool:
+    """Whether every filled required value of a line opens a signature block."""
+    filled = [values[name] for name in required if values.get(name)]
+    return all(_footer_mark([(text, False)]) is not None for text in filled)
 
 
 def _footer_mark(cells: list[Cell]) -> str | None:

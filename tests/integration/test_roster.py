@@ -195,6 +195,27 @@ def test_an_xlsx_with_a_signature_footer_skips_it_with_a_note(sqlite_engine: Eng
     assert sorted(people(sqlite_engine)) == ["CB001", "CB002"]
 
 
+def test_a_signature_footer_under_the_required_columns_is_skipped(sqlite_engine: Engine) -> None:
+    """The signers' titles often sit under the code and unit columns ("Người lập biểu" left,
+    "Thủ trưởng đơn vị" right): a line whose filled required cells are all signers' words is
+    the footer, not two refused people."""
+    load_units(sqlite_engine)
+    content = xlsx(
+        [
+            ["STT", "Mã cán bộ", "Họ và tên", "Đơn vị", "Số thẻ"],
+            [1, "CB001", "Nguyễn Thị Hương", "VP", "0002000101"],
+            [],
+            [None, "Người lập biểu", None, "Thủ trưởng đơn vị"],
+            [None, "Lê Thị Mai", None, "Phạm Văn Hùng"],
+        ]
+    )
+    preview = plan(sqlite_engine, content, "can_bo.xlsx")
+    assert [r.code for r in preview.rows] == ["CB001"] and preview.refused == 0
+    assert (
+        "Bỏ qua phần ký tên cuối tệp từ dòng 4 (“Người lập biểu”): 2 dòng không phải dữ liệu."
+    ) in preview.notes
+
+
 def test_a_bad_row_or_a_row_after_a_signature_line_is_still_refused(sqlite_engine: Engine) -> None:
     """Only a block no complete row follows is a footer; a person's row lacking its unit is
     refused even when its title reads like a signer's ("Trưởng phòng")."""

@@ -134,3 +134,15 @@ def test_an_effect_with_only_details_changed_does_not_say_minutes_changed() -> N
     assert "59 vi phạm vẫn giữ nguyên" not in text
     assert "(59 vi phạm khác vẫn giữ nguyên, chỉ thay đổi chi tiết" in text
     assert "59 vi phạm chỉ thay đổi chi tiết (số phút" in text
+
+
+def test_a_refused_cli_choice_lists_the_values_as_typed_not_as_python_writes_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--encoding latin1` named "'', 'utf-8', …" (Python's quotes, an empty choice)."""
+    from kycuong.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["import", "employees", "x.csv", "--encoding", "latin1"])
+    err = capsys.readouterr().err
+    assert "--encoding: “latin1” không hợp lệ; chọn một trong: utf-8, utf-16, cp1258\n" in err

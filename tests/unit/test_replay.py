@@ -348,9 +348,9 @@ def _refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str) -> s
             "chấp nhận một trong: flag, ignore",
         ),
         (
-            '[schedule]\nweekdays = ["mon", "thứ hai"]\n'
+            '[schedule]\nweekdays = ["mon", "thứ tám"]\n'
             'sessions = [{name = "a", start = 07:30:00, end = 11:30:00}]\n',
-            "2: 'schedule.weekdays[1]': giá trị \"thứ hai\" không hợp lệ; "
+            "2: 'schedule.weekdays[1]': giá trị \"thứ tám\" không hợp lệ; "
             "chấp nhận một trong: mon, tue, wed, thu, fri, sat, sun",
         ),
         (
@@ -393,6 +393,14 @@ def test_a_refused_rules_file_names_the_key_s_place_and_the_accepted_values_in_v
     tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, expected: str
 ) -> None:
     assert _refusal(tmp_path, capsys, toml).startswith(expected)
+
+
+def test_weekdays_accept_the_vietnamese_names_the_rules_page_prints() -> None:
+    """The page shows "Thứ Hai, Thứ Ba, …": a clerk copying them into a file is understood."""
+    sessions = [{"name": "a", "start": "07:30", "end": "11:30"}]
+    written = ["Thứ Hai", "thứ 3", "THU TU", "T5", "Thứ Sáu", "thứ bảy", "Chủ nhật", "CN"]
+    doc = RulesDoc.model_validate({"schedule": {"weekdays": written, "sessions": sessions}})
+    assert doc.schedule.weekdays == ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "sun"]
 
 
 def test_observes_holidays_may_be_written_under_the_rota() -> None:
