@@ -334,7 +334,7 @@ def _describe(annotation: Any, metadata: list[Any]) -> str | None:
     if annotation is time:
         return "giờ dạng hh:mm:ss, ví dụ 07:30:00"
     if annotation is date:
-        return "ngày dạng yyyy-mm-dd, ví dụ 2026-11-23"
+        return "ngày dạng dd/mm/yyyy hoặc yyyy-mm-dd, ví dụ 31/12/2026"
     if annotation is datetime or annotation is AwareDatetime:
         return "ngày giờ ISO 8601 có múi giờ, ví dụ 2026-11-23T07:30:00+07:00"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -32,6 +32,22 @@ from rules.calendar import (
 from rules.policy import Policy
 from rules.zones import zone
 
+_DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+
+
+def _local_date(value: object) -> object:
+    """A date as people write it (31/12/2026, 31-12-2026, 31.12.2026) besides ISO and TOML's."""
+    if isinstance(value, str) and (found := _DAY_MONTH_YEAR.match(value)):
+        day, month, year = (int(part) for part in found.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return value  # pydantic refuses it, naming the key
+    return value
+
+
+LocalDate = Annotated[date, BeforeValidator(_local_date)]
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 
@@ -98,7 +114,7 @@ class RotaDoc(_Doc):
     reader looks for it): whether the rota stops on public holidays and works làm bù days.
     """
 
-    anchor: date
+    anchor: LocalDate
     days: list[list[SessionDoc]] = Field(min_length=1)
     observes_holidays: bool | None = None
 
@@ -228,7 +244,7 @@ class PolicyDoc(_Doc):
 
 
 class DatedDoc(_Doc):
-    date: date
+    date: LocalDate
     name: str = ""
 
 
@@ -238,7 +254,7 @@ class CalendarDoc(_Doc):
     country_holidays: bool = True
     days_off: list[DatedDoc] = Field(default_factory=list)
     working_days: list[DatedDoc] = Field(default_factory=list)
-    not_days_off: list[date] = Field(default_factory=list)
+    not_days_off: list[LocalDate] = Field(default_factory=list)
 
     def value(self, years: range) -> Calendar:
         extra_off = {d.date: d.name or "Ngày nghỉ" for d in self.days_off}

@@ -77,3 +77,18 @@ def test_calendar_overrides_add_swaps_and_remove_days() -> None:
     assert calendar.swapped_working_day(date(2026, 12, 26)) == "Làm bù"
     assert calendar.holiday(date(2026, 11, 24)) is None
     assert calendar.holiday(date(2026, 9, 2)) == "Quốc khánh"
+
+
+def test_calendar_dates_may_be_written_as_people_write_them() -> None:
+    doc = CalendarDoc.model_validate(
+        {
+            "days_off": [{"date": "31/12/2026", "name": "Nghỉ theo quyết định"}],
+            "working_days": [{"date": "26.12.2026"}],
+            "not_days_off": ["2026-11-24"],
+        }
+    )
+    calendar = doc.value(range(2026, 2027))
+    assert calendar.holiday(date(2026, 12, 31)) == "Nghỉ theo quyết định"
+    assert calendar.swapped_working_day(date(2026, 12, 26)) == "Làm bù"
+    with pytest.raises(ValidationError):
+        CalendarDoc.model_validate({"days_off": [{"date": "31/02/2026"}]})
