@@ -135,7 +135,7 @@ async def read_event(request: Request) -> tuple[dict[str, Any], bytes]:
             raise EventError("no AccessControllerEvent part")
     try:
         event = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise EventError(f"not JSON: {exc}") from exc
     if not isinstance(event, dict) or not isinstance(event.get("AccessControllerEvent"), dict):
         raise EventError("no AccessControllerEvent object")

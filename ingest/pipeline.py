@@ -111,7 +111,7 @@ def punch_identity(message: Message) -> tuple[str, str] | None:
         return None
     try:
         event_id = json.loads(message.payload).get("event_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # deeply nested arrays: RecursionError
         return None
     if not isinstance(event_id, str) or not 0 < len(event_id) <= 128:
         return None

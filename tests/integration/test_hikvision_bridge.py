@@ -136,10 +136,15 @@ def test_a_malformed_body_is_kept_as_a_dead_letter_and_refused(
     no_time = event(104)
     del no_time["dateTime"]
     assert client.post("/isapi/events", json=no_time, auth=AUTH).status_code == 400
-    wait_for(lambda: count(engine, DeadLetter) == 2, 20, "the dead letters")
+    deep = b"[" * 30_000 + b"]" * 30_000  # RecursionError in json.loads, not a ValueError
+    answer = client.post(
+        "/isapi/events", content=deep, headers={"content-type": "application/json"}, auth=AUTH
+    )
+    assert answer.status_code == 400 and answer.json()["statusString"] == "Invalid Content"
+    wait_for(lambda: count(engine, DeadLetter) == 3, 20, "the dead letters")
     with db_session(engine) as db:
         reasons = sorted(db.scalars(select(DeadLetter.reason_code)))
-    assert reasons == ["malformed_json", "schema"]
+    assert reasons == ["malformed_json", "malformed_json", "schema"]
     assert count(engine, Punch) == 0
 
 

@@ -193,6 +193,28 @@ def test_a_punch_the_database_refuses_is_isolated_with_its_reason(stack: Stack) 
     assert dead.topic == "kc/v1/GONE/punch"
 
 
+def test_a_deeply_nested_punch_is_one_dead_letter_and_the_batch_gets_its_receipts(
+    stack: Stack,
+) -> None:
+    """60 KB of nested arrays (under the broker's 64 KB limit) used to raise RecursionError
+    after the commit, while naming the message in a receipt: the batch was split and stored
+    again, its dead letters counted twice, and the worker logged it as lost, with no receipts."""
+    made = org(stack.engine, employees=2, devices=("D1",))
+    directory = DeviceDirectory(stack.engine)
+    now = datetime.now(UTC)
+    deep = Message("kc/v1/D1/punch", b"[" * 30_000 + b"]" * 30_000, now)
+    good = [
+        Message("kc/v1/D1/punch", punch_payload("D1", f"n{i}", made["cards"][i], now), now)
+        for i in range(2)
+    ]
+    outcome = process_batch(stack.engine, [good[0], deep, good[1]], directory, limits=Limits())
+    assert (outcome.stored, outcome.dead_letters) == (2, 1)
+    assert sorted(outcome.receipts["D1"].stored) == ["n0", "n1"]
+    with db_session(stack.engine) as db:
+        dead = db.scalars(select(DeadLetter)).one()
+    assert (dead.reason_code, dead.count) == ("malformed_json", 1)
+
+
 def test_dead_letters_are_one_row_per_message_capped_per_device_and_purged(
     stack: Stack,
 ) -> None:
