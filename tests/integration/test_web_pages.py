@@ -389,6 +389,21 @@ def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> 
     assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
     for vid in ids:
         assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"
+    # decided from a filtered queue: back to the same filter, not the whole queue
+    filtered = client.get("/vi-pham", params={"tu": "01/11/2026", "xu_ly": "all"})
+    again = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={
+            "ids": ids[:1],
+            "decision": "dismissed",
+            "csrf": csrf_of(filtered.text),
+            "tu": "01/11/2026",
+            "xu_ly": "all",
+            "den": "",
+        },
+        follow_redirects=False,
+    )
+    assert again.headers["location"] == "/vi-pham?tu=01%2F11%2F2026&xu_ly=all&luu=1-1"
 
 
 def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
