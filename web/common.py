@@ -210,9 +210,22 @@ def safe_next(target: str, default: str = "/vi-pham") -> str:
     return target
 
 
+def _form_page(request: Request) -> str:
+    """The page a POST's form was on (its Referer on this host), or "" when unknown."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.path or referer.netloc != request.headers.get("host", request.url.netloc):
+        return ""
+    page = referer.path + (f"?{referer.query}" if referer.query else "")
+    return page if safe_next(page, "") else ""
+
+
 def sign_in_redirect(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    location = f"/?next={quote(target)}"
+    if request.method not in ("GET", "HEAD"):
+        # A form sent after the session ended: its action answers no GET (405, or 404 for
+        # /vi-pham/xu-ly-nhieu), so after sign-in go back to the page the form was on.
+        target = _form_page(request)
+    location = f"/?next={quote(target)}" if target else "/"
     if request.headers.get("HX-Request") == "true":
         # A part of a page refreshed in place (Hôm nay's board): a plain redirect would paste
         # the whole sign-in page into it; htmx sends the browser to sign-in instead.

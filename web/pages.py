@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -752,6 +752,10 @@ def person_day_page(request: Request, can_bo: str = "", ngay: str = "") -> Respo
         )
 
 
+# The queue's filters a bulk decision returns to (the bulk form carries them hidden).
+QUEUE_FILTERS = ("tu", "den", "loai", "xu_ly", "trang_thai", "can_bo", "tim")
+
+
 @router.post("/vi-pham/xu-ly-nhieu")
 async def review_many_action(request: Request) -> Response:
     """A decision for the ticked rows of the queue; each row gets its own result. A decision
@@ -785,8 +789,14 @@ async def review_many_action(request: Request) -> Response:
                 failed = "".join(
                     f"&loi={r.id}.{r.error}" for r in results if not r.ok
                 )  # the first BULK_SHOWN are named on the page; the counts cover all
+                # back to the queue as it was filtered (the form carries its filters), from
+                # its first page: the decided rows may have left this filter
+                kept = urlencode(
+                    {k: str(form.get(k) or "")[:200] for k in QUEUE_FILTERS if form.get(k)}
+                )
                 return RedirectResponse(
-                    f"/vi-pham?luu={done}-{len(results)}{failed[: BULK_SHOWN * 40]}",
+                    f"/vi-pham?{kept + '&' if kept else ''}luu={done}-{len(results)}"
+                    f"{failed[: BULK_SHOWN * 40]}",
                     status_code=303,
                 )
             except ValidationError:

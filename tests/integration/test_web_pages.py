@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -342,6 +343,35 @@ def test_an_expired_session_sends_the_refreshing_board_to_sign_in_not_into_it(
     assert whole.status_code == 303 and whole.headers["location"].startswith("/?next=")
 
 
+def test_a_form_sent_after_the_session_expired_returns_to_its_page_after_sign_in(
+    world: World,
+) -> None:
+    # a decision typed on a phone and sent after the session ended: sign-in must lead back to
+    # the page the form was on, not to the form's action (a GET there is 405 or 404)
+    stranger = browser(world)
+    for action, page in (
+        ("/vi-pham/7/xu-ly", "/vi-pham/7"),
+        ("/vi-pham/xu-ly-nhieu", "/vi-pham?tu=23%2F11%2F2026"),
+    ):
+        sent = stranger.post(
+            action,
+            data={"decision": "confirmed", "csrf": "stale"},
+            headers={"Referer": f"http://testserver{page}"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303
+        assert sent.headers["location"] == "/?next=" + quote(page)
+    elsewhere = stranger.post(
+        "/vi-pham/7/xu-ly",
+        data={"decision": "confirmed"},
+        headers={"Referer": "http://evil.example/vi-pham/7"},
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/"
+    bare = stranger.post("/vi-pham/7/xu-ly", data={"decision": "confirmed"}, follow_redirects=False)
+    assert bare.headers["location"] == "/"
+
+
 def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
     client = browser(world)
     sign_in(client, "head_a1")
@@ -359,6 +389,21 @@ def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> 
     assert "Đã lưu quyết định cho 2/2 vi phạm." in done.text
     for vid in ids:
         assert world.get("head_a1", f"/api/violations/{vid}").json()["review"] == "confirmed"
+    # decided from a filtered queue: back to the same filter, not the whole queue
+    filtered = client.get("/vi-pham", params={"tu": "01/11/2026", "xu_ly": "all"})
+    again = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={
+            "ids": ids[:1],
+            "decision": "dismissed",
+            "csrf": csrf_of(filtered.text),
+            "tu": "01/11/2026",
+            "xu_ly": "all",
+            "den": "",
+        },
+        follow_redirects=False,
+    )
+    assert again.headers["location"] == "/vi-pham?tu=01%2F11%2F2026&xu_ly=all&luu=1-1"
 
 
 def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
