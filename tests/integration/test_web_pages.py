@@ -308,6 +308,11 @@ def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World
     assert cell, "the late day's cell does not open the day"
     assert "Vào 07:50" in cell.group(2) and "Đi muộn 20 phút" in cell.group(2)
     assert "M:1" in grid.text
+    a1 = unit_id(world, "A1")
+    assert f'href="/bang-thang?don_vi={a1}&thang=10&nam=2026">← Tháng trước' in grid.text
+    assert f'href="/bang-thang?don_vi={a1}&thang=12&nam=2026">Tháng sau →' in grid.text
+    december = client.get("/bang-thang", params={"don_vi": a1, "thang": "12", "nam": "2026"})
+    assert f"don_vi={a1}&thang=1&nam=2027" in december.text
     other = client.get("/bang-thang", params={"don_vi": unit_id(world, "A2")})
     assert other.status_code == 404 and "nằm ngoài phạm vi" in other.text
     wrong = client.get("/bang-thang", params={"thang": "13"})
