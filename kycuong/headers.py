@@ -34,10 +34,14 @@ COMMON = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+# Over HTTPS (served directly, or a trusted proxy's X-Forwarded-Proto): browsers keep to HTTPS
+# for a year. Never on plain HTTP: an office laptop without TLS must stay reachable.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    """Add the CSP and the content-type, frame and referrer policies to every response."""
+    """Add the CSP, the content-type, frame and referrer policies (and HSTS over HTTPS) to
+    every response."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -53,6 +57,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in COMMON if n not in present]
+                if scope.get("scheme") == "https" and HSTS[0] not in present:
+                    extra.append(HSTS)
                 if b"content-security-policy" not in present:
                     extra.append((b"content-security-policy", csp.encode()))
                 message["headers"] = [*message.get("headers", []), *extra]

@@ -223,3 +223,66 @@ def set_contact(
                 )
             pref.quiet_from, pref.quiet_to = f"{hours.start:%H:%M}", f"{hours.end:%H:%M}"
     pref.updated_at = now or datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPreferences:
+    """What a signed-in person chose for their notifications (cài đặt nhận thông báo)."""
+
+    recipient: str  # "employee:<id>" for staff, "user:<id>" for other accounts
+    email: str
+    phone: str
+    channel: str  # "auto", "email" or "webhook"
+    quiet: str  # "default", "none" or "21:00-06:30"
+
+
+def _own_recipient(scope: Scope) -> str:
+    return f"employee:{scope.employee_id}" if scope.employee_id else f"user:{scope.user_id}"
+
+
+def own_preferences(db: DbSession, scope: Scope) -> OwnPreferences:
+    """The visitor's own address, channel and quiet hours: staff read their person's record
+    (violation notices go to it), other accounts their account's (digests, reports)."""
+    recipient = _own_recipient(scope)
+    target: Employee | User | None
+    if scope.employee_id:
+        target = db.get(Employee, scope.employee_id)
+    else:
+        target = db.get(User, scope.user_id)
+    if target is None:
+        raise NotFound("Người nhận")
+    pref = db.get(NotificationPreference, recipient)
+    quiet = "default"
+    if pref is not None and (pref.quiet_from or pref.quiet_to):
+        same = pref.quiet_from == pref.quiet_to
+        quiet = "none" if same else f"{pref.quiet_from}-{pref.quiet_to}"
+    return OwnPreferences(
+        recipient=recipient,
+        email=target.email or "",
+        phone=target.phone or "",
+        channel=(pref.channel if pref is not None and pref.channel else "auto"),
+        quiet=quiet,
+    )
+
+
+def set_own_preferences(
+    db: DbSession,
+    scope: Scope,
+    *,
+    email: str,
+    phone: str,
+    channel: str,
+    quiet: str,
+    now: datetime,
+) -> None:
+    """Save the visitor's own choices; ``Invalid`` (with the field's name in ``code``) names
+    what is wrong, in Vietnamese. Notices that waited for an address go once one is given."""
+    set_contact(
+        db,
+        _own_recipient(scope),
+        email=email,
+        phone=phone,
+        channel=channel,
+        quiet=quiet,
+        now=now,
+    )

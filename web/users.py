@@ -358,3 +358,105 @@ def change_password(
         secure=request.url.scheme == "https",
     )
     return response
+
+
+# -- Nhận thông báo: one's own address, channel and quiet hours ------------------------------
+
+PREFERENCE_FIELDS = {
+    "bad_email": "email",
+    "bad_phone": "dien_thoai",
+    "bad_channel": "kenh",
+    "bad_quiet_hours": "gio_yen_lang",
+}
+
+
+def _preferences_page(
+    request: Request,
+    visitor: web_session.Visitor,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> Response:
+    settings = common.context(request).settings
+    return common.page(
+        request,
+        "notification_settings.html",
+        status,
+        visitor=visitor,
+        form=form,
+        field_errors=errors or {},
+        saved=saved,
+        default_quiet=(settings.notify_quiet_hours or "").replace("-", "–"),
+        webhook=bool(settings.webhook_url),
+    )
+
+
+def _preference_form(own: Any) -> dict[str, str]:
+    custom = own.quiet not in ("default", "none")
+    start, _, end = own.quiet.partition("-") if custom else ("", "", "")
+    return {
+        "email": own.email,
+        "dien_thoai": own.phone,
+        "kenh": own.channel,
+        "yen_lang": "rieng" if custom else own.quiet,
+        "tu_gio": start,
+        "den_gio": end,
+    }
+
+
+@router.get("/nhan-thong-bao", response_class=HTMLResponse)
+def notification_settings_page(request: Request, luu: str = "") -> Response:
+    from services import notifications
+
+    with common.db(request) as db:
+        visitor = common.signed_in(request, db)
+        if isinstance(visitor, Response):
+            return visitor
+        try:
+            own = notifications.own_preferences(db, visitor.scope)
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
+        return _preferences_page(request, visitor, _preference_form(own), saved=luu == "1")
+
+
+@router.post("/nhan-thong-bao")
+def notification_settings_action(
+    request: Request,
+    email: Text = "",
+    dien_thoai: Annotated[str, Form(max_length=64)] = "",
+    kenh: Annotated[str, Form(max_length=16)] = "auto",
+    yen_lang: Annotated[str, Form(max_length=16)] = "default",
+    tu_gio: Annotated[str, Form(max_length=8)] = "",
+    den_gio: Annotated[str, Form(max_length=8)] = "",
+    csrf: Csrf = "",
+) -> Response:
+    from services import notifications
+
+    form = {"email": email, "dien_thoai": dien_thoai, "kenh": kenh, "yen_lang": yen_lang}
+    form |= {"tu_gio": tu_gio, "den_gio": den_gio}
+    quiet = {"default": "default", "none": "none"}.get(yen_lang, f"{tu_gio}-{den_gio}")
+    with common.db(request) as db:
+        visitor = common.signed_in_form(request, db, csrf)
+        if isinstance(visitor, Response):
+            return visitor
+        db.commit()  # end the look-up's transaction: the change gets its own
+        try:
+            with db.begin():
+                notifications.set_own_preferences(
+                    db,
+                    visitor.scope,
+                    email=email,
+                    phone=dien_thoai,
+                    channel=kenh,
+                    quiet=quiet,
+                    now=web_session.now_utc(),
+                )
+        except KcError as exc:
+            field = PREFERENCE_FIELDS.get(exc.code)
+            if field is None:
+                return common.failed(request, visitor, exc)
+            errors = {field: exc.message}
+            return _preferences_page(request, visitor, form, status=400, errors=errors)
+    return RedirectResponse("/nhan-thong-bao?luu=1", status_code=303)

@@ -155,6 +155,15 @@ def test_a_person_explains_from_a_phone_and_the_head_approves(
         me.screenshot(path=str(SCREENS / "self-decided-390.png"), full_page=True)
         me.goto(f"{base}/cua-toi?thang=11&nam=2026")
         assert "Có lý do" in me.inner_text("main")
+        me.get_by_role("link", name="Nhận thông báo").click()
+        me.get_by_label("E-mail nhận thông báo").fill("e1@so-noi-vu.gov.vn")
+        me.get_by_role("radio", name="Giờ riêng của tôi:").check()
+        me.get_by_label("Từ (giờ:phút, 24 giờ)").fill("22:00")
+        me.get_by_label("Đến (giờ:phút, 24 giờ)").fill("06:00")
+        me.get_by_role("button", name="Lưu").click()
+        assert "Đã lưu cài đặt nhận thông báo." in me.inner_text("main")
+        assert me.get_by_label("Từ (giờ:phút, 24 giờ)").input_value() == "22:00"
+        me.screenshot(path=str(SCREENS / "self-notifications-390.png"), full_page=True)
 
         wide = desk.new_page()  # the person's month at desk width too
         wide.goto(f"{base}/")
@@ -165,6 +174,8 @@ def test_a_person_explains_from_a_phone_and_the_head_approves(
         wide.get_by_role("button", name="Đăng nhập").click()
         wide.wait_for_url(f"{base}/cua-toi")
         wide.screenshot(path=str(SCREENS / "self-month-1280.png"), full_page=True)
+        wide.goto(f"{base}/nhan-thong-bao")
+        wide.screenshot(path=str(SCREENS / "self-notifications-1280.png"), full_page=True)
         queue = phone.new_page()
         queue.context.clear_cookies()
         queue.goto(f"{base}/de-nghi?trang_thai=all")

@@ -117,8 +117,10 @@ def test_a_crash_a_restart_and_two_senders_at_once_send_each_message_exactly_onc
         stuck = statuses(pg_engine).get("sending", 0)
         assert stuck >= 1, "the killed sender held claims"
 
-        # Restart: two senders at once, each on its own connections, after the lease.
-        senders = [smtp_sender(sink.port, pg_engine), smtp_sender(sink.port, pg_engine)]
+        # Restart: two senders at once, each on its own connections, after the killed one's
+        # 2-second lease. Their own leases are long: on a loaded machine a batch of five SMTP
+        # conversations can outlast 2 s, and a lease that expires mid-send is a resend by design.
+        senders = [smtp_sender(sink.port, pg_engine, 120), smtp_sender(sink.port, pg_engine, 120)]
         for sender in senders:
             sender.start()
         try:

@@ -179,8 +179,11 @@ def test_the_session_cookie_is_secure_exactly_when_the_browser_speaks_https(
     settings = settings_for(engine, trusted_proxies=trusted)
     with api(engine, settings) as port, httpx.Client() as client:
         prelogin, session = sign_in_cookies(client, f"http://127.0.0.1:{port}", headers)
+        hsts = client.get(f"http://127.0.0.1:{port}/", headers=headers).headers
     assert ("secure" in prelogin, "secure" in session) == (secure, secure)
     assert {"httponly", "samesite"} <= session
+    # HSTS exactly when the browser speaks HTTPS: never on a laptop's plain HTTP.
+    assert ("strict-transport-security" in hsts) == secure
 
 
 def test_the_session_cookie_is_secure_when_the_api_itself_serves_https(

@@ -25,6 +25,7 @@ from store.models import (
     Attachment,
     Employee,
     ManualPunch,
+    NotificationPreference,
     OutboxMessage,
     Punch,
     RequestEvent,
@@ -516,3 +517,74 @@ def test_the_person_is_emailed_the_head_s_decision_with_a_link_to_their_requests
     text = body_text(mail)
     assert "Kính gửi Trần Văn e1," in text and "Ý kiến: Không có giấy mời" in text
     assert "/cua-toi/de-nghi" in text
+
+
+def test_a_person_chooses_their_address_channel_and_quiet_hours_on_a_page(world: World) -> None:
+    client = person(world, "e1")
+    form = client.get("/nhan-thong-bao")
+    assert form.status_code == 200 and "Giờ yên lặng" in form.text and "21:00–06:30" in form.text
+    token = csrf_of(form.text)
+    wrong = client.post(
+        "/nhan-thong-bao",
+        data={"email": "e1-at-example", "kenh": "email", "yen_lang": "default", "csrf": token},
+    )
+    # Refused beside its field, what was typed kept, nothing saved.
+    assert wrong.status_code == 400
+    assert 'id="email-error"' in wrong.text and "không hợp lệ" in wrong.text
+    assert 'value="e1-at-example"' in wrong.text
+    with db_session(world.engine) as db:
+        e1 = db.scalars(select(Employee).where(Employee.code == "e1")).one()
+        assert e1.email is None
+        assert db.get(NotificationPreference, f"employee:{e1.id}") is None
+    saved = client.post(
+        "/nhan-thong-bao",
+        data={
+            "email": "e1@so-noi-vu.gov.vn",
+            "dien_thoai": "0912 345 678",
+            "kenh": "email",
+            "yen_lang": "rieng",
+            "tu_gio": "22:00",
+            "den_gio": "06:00",
+            "csrf": token,
+        },
+    )
+    assert saved.status_code == 200 and "Đã lưu cài đặt nhận thông báo" in saved.text
+    assert 'value="22:00"' in saved.text and 'value="e1@so-noi-vu.gov.vn"' in saved.text
+    with db_session(world.engine) as db:
+        e1 = db.scalars(select(Employee).where(Employee.code == "e1")).one()
+        pref = db.get(NotificationPreference, f"employee:{e1.id}")
+        assert e1.email == "e1@so-noi-vu.gov.vn" and e1.phone == "0912 345 678"
+        assert pref is not None and (pref.channel, pref.quiet_from, pref.quiet_to) == (
+            "email",
+            "22:00",
+            "06:00",
+        )
+    half = client.post(
+        "/nhan-thong-bao",
+        data={
+            "email": "e1@so-noi-vu.gov.vn",
+            "yen_lang": "rieng",
+            "tu_gio": "22:00",
+            "csrf": token,
+        },
+    )
+    assert half.status_code == 400 and 'id="tu_gio-error"' in half.text
+    # A unit head's choices are their account's (digests go to it), not a person's.
+    boss = head(world)
+    done = boss.post(
+        "/nhan-thong-bao",
+        data={
+            "kenh": "auto",
+            "yen_lang": "none",
+            "csrf": csrf_of(boss.get("/nhan-thong-bao").text),
+        },
+    )
+    assert done.status_code == 200
+    with db_session(world.engine) as db:
+        account = db.scalars(select(User).where(User.username == "head_a1")).one()
+        pref = db.get(NotificationPreference, f"user:{account.id}")
+        assert pref is not None and pref.quiet_from == pref.quiet_to == "00:00"
+    assert (
+        TestClient(world.client.app).get("/nhan-thong-bao", follow_redirects=False).status_code
+        == 303
+    )
