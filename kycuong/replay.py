@@ -394,8 +394,16 @@ def parse_rules(text: str, path: str) -> RulesDoc:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    # Excel on Windows saves Vietnamese as Windows-1258, not UTF-8.
+                    raise ReplayError(
+                        f"{path}:{number}: dòng không phải văn bản UTF-8 (có thể tệp được lưu"
+                        " bằng mã Windows-1258); hãy lưu lại tệp dạng UTF-8"
+                    ) from exc
                 if line.strip() and not line.lstrip().startswith("#"):
                     yield number, line
     except OSError as exc:
