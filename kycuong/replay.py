@@ -417,6 +417,11 @@ def _parse(model: type[_T], path: Path, number: int, line: str) -> _T:
         raise ReplayError(f"{path}:{number}: {explain(exc.errors()[0], model)}") from exc
 
 
+# The side of a forgotten punch as the request form and a clerk write it (Quên chấm công
+# vào / ra), with or without diacritics.
+_SIDES = {"vào": "in", "vao": "in", "ra": "out"}
+
+
 def load_punches(
     path: Path, manual: bool = False, sessions: list[str] | None = None
 ) -> list[ReplayPunch]:
@@ -428,11 +433,13 @@ def load_punches(
         row = _parse(model, path, number, line)
         fallback: int | str = f"manual-{number}" if manual else number
         said = row.session if isinstance(row, ManualPunchLine) else None
+        direction = row.direction
         if said is not None:
-            if row.direction not in ("in", "out"):
+            direction = _SIDES.get(direction.strip().lower(), direction)
+            if direction not in ("in", "out"):
                 raise ReplayError(
                     f"{path}:{number}: 'direction': giá trị {row.direction!r} không hợp lệ "
-                    "khi có 'session'; chấp nhận một trong: in, out"
+                    "khi có 'session'; chấp nhận một trong: in, out (vào, ra)"
                 )
             try:
                 (said,) = resolve_session_names([said], sessions or [said])
@@ -443,7 +450,7 @@ def load_punches(
                 row.person,
                 row.at,
                 row.id if row.id is not None else fallback,
-                row.direction,
+                direction,
                 manual,
                 said,
             )

@@ -265,6 +265,11 @@ def test_a_manual_punch_that_says_its_session_and_side_is_honoured_in_replay(
     manual = _write(tmp_path / "m.jsonl", {**said, "direction": "unknown"})
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--manual", manual, *one_day)
     assert code == 2 and "m.jsonl:1: 'direction'" in err and "in, out" in err
+    # What the request form and a clerk write: "ra" / "vào" (with or without diacritics).
+    assert kinds_with({**said, "direction": "ra"}) == [("afternoon", "missing_in")]
+    assert kinds_with({**said, "direction": "Vao", "session": "chiều"}) == [
+        ("morning", "missing_out")
+    ]
 
 
 def test_the_policy_file_is_read_by_its_content_and_errors_name_the_line(
