@@ -396,8 +396,16 @@ def parse_rules(text: str, path: str) -> RulesDoc:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    # Excel on Windows saves Vietnamese as Windows-1258, not UTF-8.
+                    raise ReplayError(
+                        f"{path}:{number}: dòng không phải văn bản UTF-8 (có thể tệp được lưu"
+                        " bằng mã Windows-1258); hãy lưu lại tệp dạng UTF-8"
+                    ) from exc
                 if line.strip() and not line.lstrip().startswith("#"):
                     yield number, line
     except OSError as exc:
@@ -411,6 +419,11 @@ def _parse(model: type[_T], path: Path, number: int, line: str) -> _T:
         raise ReplayError(f"{path}:{number}: {explain(exc.errors()[0], model)}") from exc
 
 
+# The side of a forgotten punch as the request form and a clerk write it (Quên chấm công
+# vào / ra), with or without diacritics.
+_SIDES = {"vào": "in", "vao": "in", "ra": "out"}
+
+
 def load_punches(
     path: Path, manual: bool = False, sessions: list[str] | None = None
 ) -> list[ReplayPunch]:
@@ -422,11 +435,13 @@ def load_punches(
         row = _parse(model, path, number, line)
         fallback: int | str = f"manual-{number}" if manual else number
         said = row.session if isinstance(row, ManualPunchLine) else None
+        direction = row.direction
         if said is not None:
-            if row.direction not in ("in", "out"):
+            direction = _SIDES.get(direction.strip().lower(), direction)
+            if direction not in ("in", "out"):
                 raise ReplayError(
                     f"{path}:{number}: 'direction': giá trị {row.direction!r} không hợp lệ "
-                    "khi có 'session'; chấp nhận một trong: in, out"
+                    "khi có 'session'; chấp nhận một trong: in, out (vào, ra)"
                 )
             try:
                 (said,) = resolve_session_names([said], sessions or [said])
@@ -437,7 +452,7 @@ def load_punches(
                 row.person,
                 row.at,
                 row.id if row.id is not None else fallback,
-                row.direction,
+                direction,
                 manual,
                 said,
             )

@@ -159,6 +159,7 @@ def attribute(
     late_grace_s: int = 300,
     leave: Mapping[int, bool] | None = None,
     pinned: Sequence[tuple[int, Burst]] = (),
+    double_tap_s: int = 0,
 ) -> list[list[Burst]]:
     """The bursts of each session of ``shape`` (in time order), each burst to at most one.
 
@@ -171,9 +172,11 @@ def attribute(
     session, an arrival no later than start + ``late_grace_s`` for the later one. When
     both or neither lack it, the cut decides, a burst on the cut going to the earlier;
     except that when neither has a punch at all for that side and the burst is two taps or
-    more (out and straight back within the retap window: a break shorter than it, or one
-    tap for each session), its first tap is the earlier session's departure and its last
-    the later one's arrival, if that arrival is not late. A session with no punch of its
+    more further apart than ``double_tap_s`` (out and straight back within the retap
+    window: a break shorter than it), its first tap is the earlier session's departure and
+    its last the later one's arrival, if that arrival is not late. Taps within
+    ``double_tap_s`` of each other are one punch (DOMAIN.md) and are never split: one
+    punch belongs to one session. A session with no punch of its
     own whose next break holds bursts (a middle session of three) is read as having its
     departure there and no arrival yet.
     ``leave`` names the breaks (by the earlier session's index) between two sessions of
@@ -238,10 +241,10 @@ def attribute(
                 # lunch-out before a late return): that one takes it, so the return is
                 # late rather than the lunch-out forgotten.
                 to_earlier = 0 if has else 1
-            elif not has and _splits(disputed[0], zone, late_grace_s):
+            elif not has and _splits(disputed[0], zone, late_grace_s, double_tap_s):
                 # Neither has a punch at all for the side it would give, and the burst is
-                # two taps or more: out and straight back (a break shorter than the retap
-                # window, or one tap for each session). Its first tap is the earlier
+                # two punches (taps further apart than a double tap): out and straight
+                # back (a break shorter than the retap window). Its first tap is the earlier
                 # session's departure, its last the later one's arrival.
                 burst = disputed[0]
                 own[i].append(_new(Burst, (burst.first_id, burst.first_at) * 2))
@@ -259,10 +262,16 @@ def attribute(
     return own
 
 
-def _splits(burst: Burst, zone: Zone, grace_s: int) -> bool:
-    """Whether a break burst can be read as a departure and a return: two taps or more,
-    the last one an arrival that is not late (the first, in the break, is never early)."""
-    return burst.first_id != burst.last_id and burst.last_at <= zone.later_start + grace_s
+def _splits(burst: Burst, zone: Zone, grace_s: int, double_tap_s: int) -> bool:
+    """Whether a break burst can be read as a departure and a return: two punches, its
+    first and last taps further apart than a double tap (taps within ``double_tap_s`` are
+    one punch, DOMAIN.md, and one punch is one session's), the last one an arrival that is
+    not late (the first, in the break, is never early)."""
+    return (
+        burst.first_id != burst.last_id
+        and burst.last_at - burst.first_at > double_tap_s
+        and burst.last_at <= zone.later_start + grace_s
+    )
 
 
 def _has_departure(last: Burst, count: int, zone: Zone) -> bool:

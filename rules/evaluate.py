@@ -229,7 +229,13 @@ def evaluate_day(
     if said:
         found, pinned, sides = _place(plan.context, punches, said, window_s)
         attributed = attribute(
-            shape, found, policy.early_grace_s, policy.late_grace_s, leave, pinned
+            shape,
+            found,
+            policy.early_grace_s,
+            policy.late_grace_s,
+            leave,
+            pinned,
+            policy.double_tap_s,
         )
     else:
         attributed = attribute(
@@ -238,6 +244,7 @@ def evaluate_day(
             policy.early_grace_s,
             policy.late_grace_s,
             leave,
+            double_tap_s=policy.double_tap_s,
         )
     mine = attributed[offset : offset + len(plan.sessions)] if offset or after else attributed
     if excuses:

@@ -355,6 +355,26 @@ def test_a_break_shorter_than_the_retap_window_still_reads_out_and_back() -> Non
     assert result.violations == ()
 
 
+@pytest.mark.parametrize("cut", ["earlier_end", "middle", "later_start"])
+@pytest.mark.parametrize(
+    "taps",
+    [("11:31:00", "11:31:02"), ("12:58:00", "12:58:03"), ("11:40:00", "11:41:30")],
+)
+def test_a_double_tap_in_the_break_is_one_punch_and_one_session_s(
+    cut: str, taps: tuple[str, str]
+) -> None:
+    # A reader that did not beep, tapped again within the double-tap window: one punch
+    # (DOMAIN.md), so it is one session's and the other still misses its side; it used to
+    # be split into the morning's departure and the afternoon's arrival, withdrawing a
+    # forgotten punch (tapping twice anywhere in the break cleared it).
+    policy = Policy(break_cut=cut)  # type: ignore[arg-type]
+    twice = judge(MONDAY, "07:25", *taps, "17:05", policy=policy)
+    once = judge(MONDAY, "07:25", taps[0], "17:05", policy=policy)
+    assert kinds(twice) == kinds(once)
+    assert [k for _, k, _ in kinds(twice)] in (["missing_out"], ["missing_in"])
+    assert twice.worked_minutes == once.worked_minutes == 240
+
+
 EVENING = Schedule(
     name="Ba buổi có buổi tối",
     seasons=(
@@ -375,7 +395,7 @@ def test_a_middle_session_with_both_punches_in_its_breaks_keeps_its_arrival() ->
         break_cut="later_start", margins=Margins(early_arrival_s=30 * 60, late_departure_s=7200)
     )
     result = judge(
-        MONDAY, "07:00", "11:30", "12:30", "17:30", "17:30:01", "22:00",
+        MONDAY, "07:00", "11:30", "12:30", "17:30", "17:35", "22:00",
         schedule=EVENING, policy=policy,
     )  # fmt: skip
     assert result.violations == ()

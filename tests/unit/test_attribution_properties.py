@@ -108,6 +108,7 @@ def test_a_punch_is_attributed_to_at_most_one_session(
             found,
             policy.early_grace_s,
             policy.late_grace_s,
+            double_tap_s=policy.double_tap_s,
         )
         offset = len(day_plan.before)
         for session, mine in zip(day_plan.sessions, attributed[offset:], strict=False):
@@ -285,6 +286,7 @@ def _check_a_punch_between_arrival_and_departure(
         found,
         policy.early_grace_s,
         policy.late_grace_s,
+        double_tap_s=policy.double_tap_s,
     )
     offset = len(day_plan.before)
     shape_ = layout(day_plan.context, policy.break_cut)

@@ -265,6 +265,11 @@ def test_a_manual_punch_that_says_its_session_and_side_is_honoured_in_replay(
     manual = _write(tmp_path / "m.jsonl", {**said, "direction": "unknown"})
     code, _, err = replay(capsys, *POLICY, "--punches", punches, "--manual", manual, *one_day)
     assert code == 2 and "m.jsonl:1: 'direction'" in err and "in, out" in err
+    # What the request form and a clerk write: "ra" / "vào" (with or without diacritics).
+    assert kinds_with({**said, "direction": "ra"}) == [("afternoon", "missing_in")]
+    assert kinds_with({**said, "direction": "Vao", "session": "chiều"}) == [
+        ("morning", "missing_out")
+    ]
 
 
 def test_the_policy_file_is_read_by_its_content_and_errors_name_the_line(
@@ -462,3 +467,33 @@ def test_an_empty_session_list_is_refused_not_read_as_the_whole_day(
 def test_a_hostile_rules_file_is_refused_in_vietnamese_not_crashed_on(text: str) -> None:
     with pytest.raises(ReplayError, match="không đọc được"):
         parse_rules(text, "quy-dinh.json")
+
+
+@pytest.mark.parametrize("option", ["--punches", "--excuses", "--people"])
+def test_a_file_saved_in_a_windows_encoding_is_named_with_its_line_not_crashed_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    # Excel on Windows saves Vietnamese as Windows-1258: "Nguyễn" is not UTF-8. It used to
+    # stop with "Lỗi không mong muốn (UnicodeDecodeError: ...)", in English, with no line.
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"employee": "A", "at": "2026-11-23T07:30:00+07:00"}\n')
+    bad = tmp_path / "windows.jsonl"
+    bad.write_bytes(
+        b"# B\xe1\xba\xa3ng t\xe1\xbb\xab Excel\n"  # UTF-8 here, Windows-1258 below
+        b'{"employee": "Nguy\xd4\xde\xf2n"}\n'
+    )
+    files = {"--punches": str(good), option: str(bad)}
+    args = [a for pair in files.items() for a in pair]
+    code, records, err = replay(
+        capsys,
+        "--policy",
+        str(EXAMPLES / "policy.toml"),
+        *args,
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-23",
+    )
+    assert code == 2 and records == []
+    assert f"{bad}:2: " in err and "UTF-8" in err
+    assert "UnicodeDecodeError" not in err and "không mong muốn" not in err
