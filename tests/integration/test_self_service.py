@@ -516,3 +516,20 @@ def test_the_person_is_emailed_the_head_s_decision_with_a_link_to_their_requests
     text = body_text(mail)
     assert "Kính gửi Trần Văn e1," in text and "Ý kiến: Không có giấy mời" in text
     assert "/cua-toi/de-nghi" in text
+
+
+def test_deciding_many_says_why_a_request_was_not_decided(world: World) -> None:
+    """Review 12c: "Không duyệt" for the ticked requests without a note said only "Đã lưu
+    quyết định cho 0/1 đề nghị", never why; the head must see the reason on the page."""
+    client = person(world, "e1")
+    explain(client, world.violation_id("e1", "late"))
+    request_id = only_request_id(world)
+    boss = head(world)
+    token = csrf_of(boss.get("/de-nghi").text)
+    answer = boss.post(
+        "/de-nghi/quyet-dinh-nhieu",
+        data={"ids": [str(request_id)], "decision": "refused", "csrf": token},
+    )
+    assert answer.status_code == 400
+    assert "0/1" in answer.text and "Cần ghi lý do khi không duyệt" in answer.text
+    assert "Trần Văn e1" in answer.text  # the queue is still there to fix and resend
