@@ -47,6 +47,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope.get("path", ""))
+        page = _wants_page(scope)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -54,7 +55,7 @@ class BodyLimit:
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > limit:
-                    await _refuse(send, limit)
+                    await _refuse(send, limit, page)
                     return
         seen = 0
         started = exceeded = False
@@ -76,7 +77,7 @@ class BodyLimit:
             if exceeded:
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await _refuse(send, limit)
+                    await _refuse(send, limit, page)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -90,10 +91,45 @@ class BodyLimit:
             if not exceeded:
                 raise
             if not started:
-                await _refuse(send, limit)
+                await _refuse(send, limit, page)
 
 
-async def _refuse(send: Send, limit: int) -> None:
+def _wants_page(scope: Scope) -> bool:
+    """A browser's form post to a page (not the JSON API): it is answered with a page."""
+    if str(scope.get("path", "")).startswith("/api"):
+        return False
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    return b"text/html" in accept
+
+
+_PAGE = (
+    '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>Tệp quá lớn · Kỷ Cương</title>"
+    '<link rel="stylesheet" href="/static/web/kycuong.css"></head><body><main>'
+    '<h1>Tệp quá lớn</h1><p class="alert" role="alert">{message}</p>'
+    '<p><a href="javascript:history.back()">← Quay lại trang trước</a> để chọn tệp nhỏ hơn.</p>'
+    "</main></body></html>"
+)
+
+
+async def _refuse(send: Send, limit: int, page: bool = False) -> None:
+    message = f"Nội dung gửi lên quá lớn (tối đa {_size_label(limit)})."
+    if page:
+        html = _PAGE.format(message=message).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(html)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": html})
+        return
     body = json.dumps(
         {
             "error": {

@@ -477,7 +477,23 @@ async def decide_many_action(request: Request) -> Response:
             db.rollback()
             return common.refused(request, visitor, exc.status, exc.message)
         done = sum(1 for o in outcomes if o.ok)
-        return RedirectResponse(f"/de-nghi?luu={done}-{len(outcomes)}", status_code=303)
+        failed = [o for o in outcomes if not o.ok]
+        if not failed:
+            return RedirectResponse(f"/de-nghi?luu={done}-{len(outcomes)}", status_code=303)
+        # Say why each one was not decided, beside the queue to correct and resend.
+        items = request_service.queue(db, visitor.scope, "pending")
+        return common.page(
+            request,
+            "requests_queue.html",
+            400 if done == 0 else 200,
+            visitor=visitor,
+            requests=items,
+            shown="pending",
+            may_decide=visitor.scope.may("requests:decide"),
+            notice=_decided_notice(f"{done}-{len(outcomes)}"),
+            failures=[f"Đề nghị số {o.id}: {o.message}" for o in failed[:20]],
+            values={"decision": decision, "note": note},
+        )
 
 
 @router.get("/de-nghi/{request_id}/tep")

@@ -588,3 +588,20 @@ def test_a_person_chooses_their_address_channel_and_quiet_hours_on_a_page(world:
         TestClient(world.client.app).get("/nhan-thong-bao", follow_redirects=False).status_code
         == 303
     )
+
+
+def test_deciding_many_says_why_a_request_was_not_decided(world: World) -> None:
+    """Review 12c: "Không duyệt" for the ticked requests without a note said only "Đã lưu
+    quyết định cho 0/1 đề nghị", never why; the head must see the reason on the page."""
+    client = person(world, "e1")
+    explain(client, world.violation_id("e1", "late"))
+    request_id = only_request_id(world)
+    boss = head(world)
+    token = csrf_of(boss.get("/de-nghi").text)
+    answer = boss.post(
+        "/de-nghi/quyet-dinh-nhieu",
+        data={"ids": [str(request_id)], "decision": "refused", "csrf": token},
+    )
+    assert answer.status_code == 400
+    assert "0/1" in answer.text and "Cần ghi lý do khi không duyệt" in answer.text
+    assert "Trần Văn e1" in answer.text  # the queue is still there to fix and resend
