@@ -329,6 +329,7 @@ def test_a_hostile_reader_through_the_shipped_broker_is_quarantined_and_ingest_g
         mqtt_password=INGEST_PASSWORD,
         dead_letter_device_cap=20,
         dead_letter_payload_bytes=1024,
+        max_backlog_age_days=62,  # the shipped window (tests run with a wider one)
     )
     v5 = MQTTProtocolVersion.MQTTv5
     d1 = Peer(mosquitto.port, "D1", secrets["D1"], "D1", protocol=v5)
