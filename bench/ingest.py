@@ -30,6 +30,8 @@ from typing import IO, Any
 
 import psycopg
 
+from bench.sched import backend_pids, sched_sum, schedstat
+
 # "5" against Mosquitto; "3.1.1" against the NATS cluster (its MQTT speaks 3.1.1 only).
 PROTOCOL = os.environ.get("KC_BENCH_MQTT_PROTOCOL", "5")
 ADMIN = os.environ.get("KC_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 dbname=test user=postgres")
@@ -115,14 +117,19 @@ def child_worker(
         if state["n"] >= expected:
             done.set()
 
-    worker = IngestWorker(settings, make_engine(db_url), on_commit=on_commit)
+    engine = make_engine(db_url)
+    backends = backend_pids(engine)
+    worker = IngestWorker(settings, engine, on_commit=on_commit)
     worker.start()
     worker.wait_connected(10)
     print("READY", flush=True)
+    before = schedstat(os.getpid())
     deadline = time.time() + 900
     while not done.wait(0.5) and time.time() < deadline:
         if group and state["n"] and time.time() - state["last"] > 3:
             break
+    on, ready = (a - b for a, b in zip(schedstat(os.getpid()), before, strict=True))
+    server, _ = sched_sum(backends)
     worker.stop()
     if PROTOCOL != "5":  # MQTT 3.1.1 has no session expiry: end the session by hand
         forget_session(port, client_id)
@@ -136,6 +143,9 @@ def child_worker(
         "p99": lat[int(len(lat) * 0.99)] if lat else None,
         "max": lat[-1] if lat else None,
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": on,
+        "ready_s": ready,
+        "backend_cpu_s": server,
     }
     print(json.dumps(result), flush=True)
 

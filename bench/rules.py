@@ -29,6 +29,7 @@ import random
 import time
 from datetime import date, datetime, timedelta
 
+from bench.sched import backend_pids, sched_sum, schedstat
 from rules.calendar import office_hours, plan_day, vietnam_calendar
 from rules.evaluate import Excuse, PunchFact, evaluate_day
 from rules.policy import Policy
@@ -137,26 +138,31 @@ def child_rules_worker(db_url: str, expected: int) -> None:
 
     configure("WARNING")
     engine = make_engine(db_url)
+    backends = backend_pids(engine)
     worker = RecomputeWorker(engine)
+    v = ViolationRecord
+    with db_session(engine) as db:  # the poll below then counts only the rows added since
+        count, last = db.execute(
+            select(func.count(), func.coalesce(func.max(v.id), 0)).where(v.kind == "late")
+        ).one()
     print("READY", flush=True)
+    before = schedstat(os.getpid())
     started = time.monotonic()
     worker.start()
     deadline = started + 600
-    count = 0
     while time.monotonic() < deadline:
         with db_session(engine) as db:
-            count = int(
-                db.scalar(
-                    select(func.count())
-                    .select_from(ViolationRecord)
-                    .where(ViolationRecord.kind == "late")
-                )
-                or 0
-            )
+            more, top = db.execute(
+                select(func.count(), func.max(v.id)).where(v.kind == "late", v.id > last)
+            ).one()
+        count, last = count + more, top or last
         if count >= expected:
             break
         time.sleep(0.05)
     elapsed = time.monotonic() - started
+    # The worker's thread is counted while it lives: before it stops.
+    on, ready = (a - b for a, b in zip(schedstat(os.getpid()), before, strict=True))
+    server, server_ready = sched_sum(backends)
     worker.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -166,10 +172,19 @@ def child_rules_worker(db_url: str, expected: int) -> None:
                 "recomputed": worker.recomputed,
                 "elapsed": elapsed,
                 "maxrss_mb": usage,
+                "cpu_s": on,
+                "ready_s": ready,
+                "backend_cpu_s": server,
+                "backend_ready_s": server_ready,
             }
         ),
         flush=True,
     )
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def working_days_before(today: date, count: int) -> list[date]:
@@ -259,6 +274,20 @@ def latency(rates: list[float], seconds: float, saturate: int, employees: int = 
                 f"runner/ingest ratio {rate / ingest_rate:.2f}",
                 flush=True,
             )
+            # CPU seconds (process and its PostgreSQL backends) per event and per key: what
+            # each costs the machine, whatever else ran on it meanwhile.
+            ingest_us = (sat["cpu_s"] + sat["backend_cpu_s"]) / sat["count"] * 1e6
+            runner_us = sum(d["cpu_s"] + d["backend_cpu_s"] for d in done) / saturate * 1e6
+            waited = sum(d["ready_s"] + d["backend_ready_s"] for d in done)
+            print(
+                f"    CPU: ingest {ingest_us:.0f} µs an event, runner(s) {runner_us:.0f} µs a key"
+                f" (CPU ratio {ingest_us / runner_us:.2f}); runner(s) ready with no core free "
+                f"{waited:.1f} s of {max(d['elapsed'] for d in done):.1f} s wall "
+                f"(load average {_load()})",
+                flush=True,
+            )
+            summary[f"ingest_cpu_us_per_event_{runners}"] = round(ingest_us)
+            summary[f"runner_cpu_us_per_key_{runners}"] = round(runner_us)
             summary[f"ingest_events_per_s_{runners}"] = round(ingest_rate)
             summary[f"runner_keys_per_s_{runners}"] = round(rate)
             summary[f"runner_ingest_ratio_{runners}"] = round(rate / ingest_rate, 2)
@@ -400,11 +429,21 @@ def drain(total: int, employees: int = 10_000) -> int:
             pass
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            pids = [
+                r[0]
+                for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
+            ]
         server_before = backend_cpu_s()
+        sched_before = schedstat(os.getpid()), sched_sum(pids)
         started, cpu_started = time.perf_counter(), time.process_time()
         keys = worker.drain()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         server = backend_cpu_s() - server_before
+        (on, ready), (server_on, server_ready) = (
+            (a[0] - b[0], a[1] - b[1])
+            for a, b in zip((schedstat(os.getpid()), sched_sum(pids)), sched_before, strict=True)
+        )
         print(
             f"one runner alone on a queue of {total:,} late punches of {employees:,} people "
             f"(no MQTT; load average {load}): {keys:,} keys in {elapsed:.1f} s, "
@@ -413,8 +452,21 @@ def drain(total: int, employees: int = 10_000) -> int:
             f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
             flush=True,
         )
+        # Runner and backend take turns (a query, its answer, the next query): the wall time
+        # is their time on a core, their time ready with no core free, and the rest.
+        other = elapsed - on - ready - server_on - server_ready
+        print(
+            f"  where the {elapsed:.1f} s went: on a core {on + server_on:.1f} s (runner "
+            f"{on:.1f}, backend {server_on:.1f}); ready but no core free {ready + server_ready:.1f}"
+            f" s (runner {ready:.1f}, backend {server_ready:.1f}); waiting on anything else "
+            f"(disk, locks, sleeps) {max(other, 0):.1f} s",
+            flush=True,
+        )
         summary = {
             "keys_per_s": round(keys / elapsed),
+            "on_cpu_s": round(on + server_on, 2),
+            "ready_no_core_s": round(ready + server_ready, 2),
+            "other_wait_s": round(max(other, 0), 2),
             "runner_cpu_s": round(cpu, 2),
             "backend_cpu_s": round(server, 2),
             "cpu_us_per_key": round((cpu + server) / keys * 1e6),
