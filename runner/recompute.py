@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, delete, func, select, text, tuple_
@@ -533,8 +534,11 @@ def _load_day_records(
     }
 
 
+_COMPARED_VALUES = itemgetter(*_COMPARED)
+
+
 def _comparable(row: Any) -> tuple[Any, ...]:
-    return tuple(row[c] for c in _COMPARED)
+    return _COMPARED_VALUES(row)  # type: ignore[no-any-return]
 
 
 def _record_row(result: DayResult, person: Person, now: datetime, sessions: int) -> dict[str, Any]:

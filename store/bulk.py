@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, literal, update
@@ -75,8 +76,9 @@ def _source(
     )
     with cursor.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([_PG_OIDS[t] for t in types])
+        values = itemgetter(*columns)  # a tuple per row, picked in C
         for row in rows:
-            copy.write_row([row[c] for c in columns])
+            copy.write_row(values(row) if len(columns) > 1 else (row[columns[0]],))
     return f"DELETE FROM {stage} RETURNING {names}", []
 
 
