@@ -22,6 +22,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.types import NullType
 
 Conflict = tuple[Literal["nothing", "update"], tuple[str, ...]] | None
 
@@ -243,5 +244,10 @@ def among(db: DbSession, column: Any, ids: Sequence[int] | set[int]) -> ColumnEl
     """``column`` among integer ``ids``: one array parameter on PostgreSQL (nothing to
     render per id), IN elsewhere."""
     if db.get_bind().dialect.name == "postgresql":
-        return column == func.any(sql_cast(literal(pg_array(sorted(ids))), ARRAY(Integer)))  # type: ignore[no-any-return]
+        # An untyped parameter, which the server reads as the array once, while planning. A
+        # VARCHAR one (SQLAlchemy's default for a str) is cast to the array at run time, for
+        # every row a sequential scan filters, and the planner picks that scan on a table
+        # without statistics: 2,000 ids against 10,000 employees took 2.3 s a batch.
+        array = literal(pg_array(sorted(ids)), type_=NullType())
+        return column == func.any(sql_cast(array, ARRAY(Integer)))  # type: ignore[no-any-return]
     return column.in_(ids)  # type: ignore[no-any-return]
