@@ -115,3 +115,27 @@ def test_a_rolled_back_large_batch_leaves_nothing_and_the_next_one_works(
         bulk_insert(db, MONTHS, rows)
     with db_session(pg_engine) as db:
         assert len(db.execute(select(MONTHS.c.employee_id)).all()) == len(rows)
+
+
+def test_an_id_filter_reads_its_array_once_even_in_a_sequential_scan(pg_engine: Engine) -> None:
+    """The ids of ``among`` reach the plan as an array constant: a sequential scan (the plan
+    on a table without statistics) compares each row with it instead of parsing the ids again
+    for every row, which cost the rules runner seconds a batch."""
+    from sqlalchemy import text
+
+    from store.bulk import among
+
+    with db_session(pg_engine) as db:
+        db.execute(text("SET LOCAL enable_indexscan = off"))
+        db.execute(text("SET LOCAL enable_bitmapscan = off"))
+        bulk_insert(db, MONTHS, [_month(e, 1) for e in range(200)])
+        query = select(MONTHS.c.employee_id).where(among(db, MONTHS.c.employee_id, {3, 5, 7}))
+        assert sorted(db.scalars(query)) == [3, 5, 7]
+        compiled = query.compile(dialect=db.get_bind().dialect)
+        explained = db.connection().exec_driver_sql(
+            f"EXPLAIN (VERBOSE) {compiled}", compiled.params
+        )
+        plan = "\n".join(r[0] for r in explained)
+        assert "Seq Scan" in plan
+        assert "'{3,5,7}'::integer[]" in plan, plan
+        assert "character varying" not in plan, plan
