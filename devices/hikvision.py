@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from devices.clocks import ClockHistory
-from devices.reader import Reader
+from devices.reader import Reader, broker_spec
 from kycuong.bodylimit import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class HikTerminal:
 
 @dataclass(frozen=True, slots=True)
 class HikConfig:
-    broker_host: str
+    broker_host: str  # several nodes: "nats-1,nats-2:1884" (TOML: hosts = [...])
     broker_port: int
     terminals: tuple[HikTerminal, ...]
     listen_host: str = "0.0.0.0"
@@ -84,7 +84,7 @@ def load_config(path: Path) -> HikConfig:
     if not terminals:
         raise ValueError(f"{path}: no [[terminals]]")
     return HikConfig(
-        broker.get("host", "127.0.0.1"),
+        broker_spec(broker),
         int(broker.get("port", 1883)),
         terminals,
         listen.get("host", "0.0.0.0"),

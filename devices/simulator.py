@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from devices.reader import Reader
+from ingest.failover import BrokerAddress
 from rules.zones import zone
 from store.models import Credential, Device, Employee
 
@@ -183,7 +184,7 @@ def last_working_day(today: date) -> date:
 
 def play(
     plan: OfficeDay,
-    host: str,
+    host: str | Sequence[BrokerAddress],
     port: int,
     *,
     speed: float = 0.0,

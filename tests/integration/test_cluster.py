@@ -93,6 +93,72 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
     assert stored(pg_engine) == distinct_events(pg_engine) == total
 
 
+def test_clients_given_every_node_move_on_when_theirs_is_killed_and_it_stays_down(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """No load balancer in front: the ingest worker and the readers are given the three nodes'
+    addresses (KC_MQTT_HOST="a:1883,b:1883,c:1883"). The node the worker and two readers are
+    on is SIGKILLed mid-stream and never comes back: they move to the next node, and every
+    punch is stored exactly once."""
+    made = org(pg_engine, employees=40, devices=("D1", "D2", "D3", "D4"))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    cluster.start()
+    ports = [node.mqtt_port for node in cluster.nodes]
+
+    def nodes_from(first: int) -> str:
+        return ",".join(f"127.0.0.1:{ports[(first + i) % 3]}" for i in range(3))
+
+    placement = {"D1": 1, "D2": 1, "D3": 2, "D4": 2}  # node 2 (index 1) is the one killed
+    readers = [
+        Reader(
+            d,
+            nodes_from(n),
+            1883,
+            password=made["secrets"][d],
+            outbox=tmp_path / f"{d}.outbox",
+            resend_after=3.0,
+        )
+        for d, n in placement.items()
+    ]
+    total = 1600
+    with running_ingest(
+        pg_engine,
+        0,
+        mqtt_host=nodes_from(1),
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
+    ) as worker:
+        assert worker._client.port == ports[1]
+        for reader in readers:
+            reader.connect(timeout=30)
+        assert [r.client.port for r in readers] == [ports[1], ports[1], ports[2], ports[2]]
+        publishing = stream(readers, made["cards"], total, rate_per_s=200)
+        try:
+            wait_for(lambda: stored(pg_engine) >= 300, 60, "a part of the stream")
+            cluster.kill(1)
+            at_kill = stored(pg_engine)
+            assert at_kill < total, "the kill must land mid-stream"
+            publishing.join(300)
+            assert not publishing.is_alive()
+            for reader in readers:
+                reader.wait_receipts(timeout=180)
+            worker.wait_idle(10)
+            assert worker._client.port != ports[1]
+            assert all(r.client.port != ports[1] and r.connected for r in readers)
+        finally:
+            for reader in readers:
+                reader.close()
+    assert cluster.nodes[1].proc is None  # it never came back
+    assert stored(pg_engine) == distinct_events(pg_engine) == total
+
+
 def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_only(
     pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
 ) -> None:
