@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     def _broker_addresses_readable(cls, value: str | None) -> str | None:
         from ingest.failover import parse_brokers
 
-        if value is not None:
+        if value is not None and value.strip():
             parse_brokers(value, 1883)  # a typo stops the process with the entry named
         return value
 
@@ -160,7 +160,8 @@ class Settings(BaseSettings):
         """Every broker address, in the order a client tries them (the first at start)."""
         from ingest.failover import parse_brokers
 
-        return parse_brokers(self.mqtt_url or self.mqtt_host, self.mqtt_port)
+        url = (self.mqtt_url or "").strip()  # empty, as compose passes an unset variable
+        return parse_brokers(url or self.mqtt_host, self.mqtt_port)
 
     @field_validator("score_rule")
     @classmethod

@@ -239,3 +239,71 @@ def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_on
             for d in ("ZK-1", "HIK-1", "SIM-1")
         }
     assert by_device == {"ZK-1": 5, "HIK-1": 1, "SIM-1": sim_punches}
+
+
+def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """The shipped TLS listener (deploy/nats/mqtt-tls.conf) with a certificate made the
+    documented way (deploy/mosquitto/make-certs.sh): the ingest and a reader given the CA and
+    every node store and confirm punches, also after the node they were on is SIGKILLed; a
+    client without TLS gets nowhere."""
+    import subprocess
+
+    require(nats_available(), "nats-server is not installed")
+    root = Path(__file__).resolve().parents[2]
+    certs = tmp_path / "certs"
+    subprocess.run(
+        ["sh", str(root / "deploy/mosquitto/make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    cluster = NatsCluster(tmp_path / "nats", tls=(certs / "server.crt", certs / "server.key"))
+    made = org(pg_engine, employees=10, devices=("T1", "T2"))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    try:
+        cluster.start()
+        assert "tls://127.0.0.1" in cluster.log(0)
+        every_node = ",".join(f"127.0.0.1:{n.mqtt_port}" for n in cluster.nodes)
+        ca = str(certs / "ca.crt")
+        plain = Reader("T2", every_node, 1883, password=made["secrets"]["T2"])
+        with pytest.raises(ConnectionError):
+            plain.connect(timeout=3)
+        plain.close()
+        reader = Reader(
+            "T1",
+            every_node,
+            1883,
+            password=made["secrets"]["T1"],
+            outbox=tmp_path / "T1.outbox",
+            resend_after=3.0,
+            tls_ca=ca,
+        )
+        with running_ingest(
+            pg_engine,
+            0,
+            mqtt_host=every_node,
+            mqtt_tls_ca=ca,
+            mqtt_protocol="3.1.1",
+            mqtt_username="kc-ingest",
+            mqtt_password="ingest-pw",
+            ingest_flush_ms=20,
+        ):
+            reader.connect(timeout=30)
+            try:
+                publishing = stream([reader], made["cards"], 200, rate_per_s=100)
+                wait_for(lambda: stored(pg_engine) >= 50, 60, "punches over TLS")
+                cluster.kill(0)  # the node both are on
+                publishing.join(120)
+                reader.wait_receipts(timeout=180)
+                assert reader.client.port != cluster.nodes[0].mqtt_port
+            finally:
+                reader.close()
+    finally:
+        cluster.stop()
+    assert stored(pg_engine) == distinct_events(pg_engine) == 200

@@ -84,3 +84,8 @@ def test_a_bridge_file_may_list_every_node(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="cổng không hợp lệ"):
         load_hikvision(hik)
+
+
+def test_an_empty_kc_mqtt_url_as_compose_passes_it_leaves_the_host() -> None:
+    settings = Settings(mqtt_host="broker", mqtt_port=1883, mqtt_url="")
+    assert settings.mqtt_brokers == (BrokerAddress("broker", 1883),)
