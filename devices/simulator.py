@@ -191,6 +191,7 @@ def play(
     secrets: dict[str, str] | None = None,
     progress: Callable[[str], None] = log.info,
     receipt_timeout: float = 120.0,
+    tls_ca: str | None = None,
 ) -> int:
     """Publish a day's events over MQTT; ``speed`` > 0 compresses time (600 = 1 h in 6 s).
 
@@ -198,7 +199,7 @@ def play(
     server's receipts (a reader resends what is not confirmed).
     """
     readers = {
-        d: Reader(d, host, port, password=(secrets or {}).get(d))
+        d: Reader(d, host, port, password=(secrets or {}).get(d), tls_ca=tls_ca)
         for d in {e.device_id for e in plan.events}
     }
     for reader in readers.values():

@@ -113,7 +113,14 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
         with db_session(engine) as db:
             device_secrets = {d: rotate_secret(db, d) for d in device_ids}
-    play(plan, settings.mqtt_brokers, settings.mqtt_port, speed=args.speed, secrets=device_secrets)
+    play(
+        plan,
+        settings.mqtt_brokers,
+        settings.mqtt_port,
+        speed=args.speed,
+        secrets=device_secrets,
+        tls_ca=settings.mqtt_tls_ca,
+    )
     worker.wait_idle(timeout=30)
     # The simulated day is over: judge it whole (the nightly reconciliation does this too).
     from runner.deadlines import nightly
@@ -787,7 +794,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-    play(plan, settings.mqtt_brokers, settings.mqtt_port, speed=args.speed, secrets=secrets)
+    play(
+        plan,
+        settings.mqtt_brokers,
+        settings.mqtt_port,
+        speed=args.speed,
+        secrets=secrets,
+        tls_ca=settings.mqtt_tls_ca,
+    )
     return 0
 
 
