@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,14 +42,23 @@ class Spell:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Spell:
+    def from_json(cls, data: object) -> Spell:
+        """One spell as saved; ``ValueError`` for anything else (another version's file, an
+        edit by hand): a time without its offset, an offset that is not a finite number."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a spell is an object, not {data!r}")
         zone = data.get("zone_s")
-        return cls(
+        spell = cls(
             float(str(data["offset_s"])),
             float(str(zone)) if zone is not None else None,
             datetime.fromisoformat(str(data["first_at"])),
             datetime.fromisoformat(str(data["last_at"])),
         )
+        if spell.first_at.utcoffset() is None or spell.last_at.utcoffset() is None:
+            raise ValueError("a spell's times have no UTC offset")
+        if not all(math.isfinite(v) for v in (spell.offset_s, spell.zone_s or 0.0)):
+            raise ValueError("a spell's offset is not a finite number")
+        return spell
 
 
 def _zone_s(instant: datetime) -> float | None:
@@ -64,8 +74,11 @@ class ClockHistory:
         self.spells: list[Spell] = []
         if path is not None and path.exists():
             try:
-                self.spells = [Spell.from_json(s) for s in json.loads(path.read_text())]
-            except (ValueError, KeyError, TypeError) as exc:
+                saved = json.loads(path.read_text())
+                if not isinstance(saved, list):
+                    raise ValueError("not a list of spells")
+                self.spells = [Spell.from_json(s) for s in saved]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("%s: unreadable clock history, starting a new one: %s", path, exc)
 
     @property
@@ -113,7 +126,10 @@ class ClockHistory:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([s.to_json() for s in self.spells]))
-        tmp.replace(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps([s.to_json() for s in self.spells]))
+            tmp.replace(self.path)
+        except OSError as exc:  # a full disk or a read-only state_dir: kept in memory still
+            log.warning("%s: clock history not saved: %s", self.path, exc)

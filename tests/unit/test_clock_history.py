@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from devices.clocks import ClockHistory
 
 PLUS7, PLUS8 = timezone(timedelta(hours=7)), timezone(timedelta(hours=8))
@@ -78,3 +80,38 @@ def test_an_unreadable_history_file_starts_a_new_one(tmp_path: Path) -> None:
     path = tmp_path / "broken.clock.json"
     path.write_text("{not json")
     assert ClockHistory(path).spells == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"offset_s": 3600, "measured_at": "2026-12-01T00:00:00+00:00"}',  # another shape
+        '["-3600"]',
+        "[1]",
+        '[{"offset_s": 0, "zone_s": null, "first_at": "2026-12-01T00:00:00",'
+        ' "last_at": "2026-12-01T00:00:00"}]',  # times without their offset
+        '[{"offset_s": "nan", "zone_s": null, "first_at": "2026-12-01T00:00:00+00:00",'
+        ' "last_at": "2026-12-01T00:00:00+00:00"}]',
+    ],
+)
+def test_a_history_file_of_another_shape_starts_a_new_one_and_the_bridge_carries_on(
+    tmp_path: Path, text: str
+) -> None:
+    """Read at the bridge's start and on every event: a file it cannot use must neither stop
+    the bridge nor fail a terminal's event later (a naive time failed each comparison)."""
+    path = tmp_path / "HIK-1.clock.json"
+    path.write_text(text)
+    history = ClockHistory(path)
+    assert history.spells == []
+    assert history.record(wall(T0, PLUS8), T0) == -3600
+    assert history.offset_for(wall(T0, PLUS8), T0) == -3600
+    assert ClockHistory(path).current == -3600  # and what it saves next is readable
+
+
+def test_a_history_path_that_cannot_be_read_starts_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "HIK-1.clock.json"
+    path.mkdir()  # e.g. a volume mounted at the file's place
+    history = ClockHistory(path)
+    assert history.spells == []
+    assert history.record(wall(T0, PLUS8), T0) == -3600  # not saved, still measured
+    assert history.offset_for(wall(T0, PLUS8), T0) == -3600
