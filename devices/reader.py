@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import ValidationError
 
 from ingest.contract import ReceiptV1, format_ts, receipt_topic, topic_for
-from ingest.failover import BrokerAddress, FailoverClient, brokers
+from ingest.failover import BrokerAddress, FailoverClient, asks_for_tls, brokers
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,10 @@ def broker_spec(broker: dict[str, object]) -> str:
         hosts = ",".join(str(h) for h in hosts)
     spec = str(hosts)
     brokers(spec, int(str(broker.get("port", 1883))))
+    if asks_for_tls(spec) and not broker.get("tls_ca"):
+        raise ValueError(
+            "địa chỉ mqtts:// cần chứng chỉ CA của máy chủ MQTT: đặt tls_ca trong [broker]"
+        )
     return spec
 
 
@@ -231,9 +235,11 @@ class Reader:
         if not wait:
             return
         if not self._connected.wait(timeout):
+            why = "; ".join(f"{a}: {r}" for a, r in self.client.failures.items())
             raise ConnectionError(
                 f"reader {self.device_id} could not reach "
                 + ", ".join(str(a) for a in self.addresses)
+                + (f" ({why})" if why else "")
             )
         if self._refused_connection is not None:
             self.client.loop_stop()

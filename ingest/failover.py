@@ -9,6 +9,7 @@ what every client took before.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,12 +44,22 @@ def parse_brokers(spec: str | Sequence[str], default_port: int) -> tuple[BrokerA
         entry = raw.strip()
         if not entry:
             continue
+        if "://" not in entry and entry.count(":") > 1 and _is_ipv6(entry):
+            addresses.append(BrokerAddress(entry, default_port))  # bare IPv6, as before: ::1
+            continue
         text = entry if "://" in entry else f"mqtt://{entry}"
         try:
             parts = urlsplit(text)
             port = parts.port
         except ValueError:
             raise ValueError(f"địa chỉ máy chủ MQTT {entry!r} có cổng không hợp lệ") from None
+        if port == 0:
+            raise ValueError(f"địa chỉ máy chủ MQTT {entry!r} có cổng không hợp lệ")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                f"địa chỉ máy chủ MQTT {entry!r} chứa tên đăng nhập/mật khẩu; "
+                "đặt chúng trong KC_MQTT_USERNAME/KC_MQTT_PASSWORD (cầu nối: mật khẩu thiết bị)"
+            )
         if parts.scheme not in SCHEMES or not parts.hostname or parts.path not in ("", "/"):
             raise ValueError(
                 f"địa chỉ máy chủ MQTT {entry!r} không đọc được; "
@@ -58,6 +69,24 @@ def parse_brokers(spec: str | Sequence[str], default_port: int) -> tuple[BrokerA
     if not addresses:
         raise ValueError("chưa có địa chỉ máy chủ MQTT nào")
     return tuple(addresses)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+TLS_SCHEMES = ("mqtts", "ssl")
+
+
+def asks_for_tls(spec: str | Sequence[str]) -> bool:
+    """Whether an address is written ``mqtts://``/``ssl://``: TLS is switched on by the CA
+    (``KC_MQTT_TLS_CA``, a bridge's ``tls_ca``), never by the scheme alone."""
+    entries = spec.split(",") if isinstance(spec, str) else list(spec)
+    return any(e.strip().lower().startswith(tuple(f"{s}://" for s in TLS_SCHEMES)) for e in entries)
 
 
 def brokers(host: str | Sequence[BrokerAddress], port: int) -> tuple[BrokerAddress, ...]:
@@ -79,6 +108,7 @@ class FailoverClient(mqtt.Client):
             raise ValueError("no broker address")
         self.addresses = tuple(addresses)
         self._turn = 0
+        self._failures: dict[BrokerAddress, str] = {}  # the last reason each address failed
 
     def reconnect(self) -> MQTTErrorCode:
         address = self.addresses[self._turn % len(self.addresses)]
@@ -88,7 +118,23 @@ class FailoverClient(mqtt.Client):
         # paho reads its one address from these when it opens the socket; the public setters
         # refuse while the lost connection is not yet marked closed, i.e. exactly now.
         self._host, self._port = address.host, address.port
-        return super().reconnect()
+        try:
+            rc = super().reconnect()
+        except OSError as exc:
+            # Said once per address and reason: a wrong CA or a name missing from the node's
+            # certificate is otherwise only "could not reach" (paho retries in silence).
+            reason = str(exc) or type(exc).__name__
+            if self._failures.get(address) != reason:
+                self._failures[address] = reason
+                log.warning("cannot connect to the broker at %s: %s", address, reason)
+            raise
+        self._failures.pop(address, None)  # reached: a later failure is told again
+        return rc
+
+    @property
+    def failures(self) -> dict[BrokerAddress, str]:
+        """Why each address that failed last time did (a refused port, a certificate)."""
+        return dict(self._failures)
 
     def start(self, keepalive: int, **connect: Any) -> None:
         """``connect_async`` to the first address and start the network thread."""

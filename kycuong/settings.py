@@ -9,7 +9,7 @@ import ipaddress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -154,6 +154,19 @@ class Settings(BaseSettings):
         if value is not None and value.strip():
             parse_brokers(value, 1883)  # a typo stops the process with the entry named
         return value
+
+    @model_validator(mode="after")
+    def _broker_addresses_usable(self) -> Settings:
+        from ingest.failover import asks_for_tls, parse_brokers
+
+        spec = (self.mqtt_url or "").strip() or self.mqtt_host
+        parse_brokers(spec, self.mqtt_port)  # an empty KC_MQTT_HOST too, at start
+        if asks_for_tls(spec) and not self.mqtt_tls_ca:
+            raise ValueError(
+                "địa chỉ mqtts:// cần chứng chỉ CA của máy chủ MQTT: đặt KC_MQTT_TLS_CA "
+                "(thiếu nó, kết nối sẽ không mã hoá và bị máy chủ TLS từ chối)"
+            )
+        return self
 
     @property
     def mqtt_brokers(self) -> tuple[BrokerAddress, ...]:

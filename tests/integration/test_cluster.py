@@ -7,6 +7,7 @@ and the node rejoins."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -307,3 +308,53 @@ def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
     finally:
         cluster.stop()
     assert stored(pg_engine) == distinct_events(pg_engine) == 200
+
+
+def test_every_node_down_at_once_then_back_the_worker_and_a_reader_carry_on(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The whole cluster SIGKILLed (a power cut of the rack) and started again: the worker and
+    a reader given every node find one again by themselves (their backoff is bounded), the
+    punch made while all were down and the one after are stored, each once."""
+    made = org(pg_engine, employees=5, devices=("D1",))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    cluster.start()
+    every = ",".join(f"127.0.0.1:{n.mqtt_port}" for n in cluster.nodes)
+    reader = Reader(
+        "D1",
+        every,
+        1883,
+        password=made["secrets"]["D1"],
+        outbox=tmp_path / "D1.outbox",
+        resend_after=3.0,
+    )
+    cards = made["cards"]
+    with running_ingest(
+        pg_engine,
+        0,
+        mqtt_host=every,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
+    ):
+        reader.connect(timeout=30)
+        try:
+            reader.punch("ALL-DOWN-1", cards[0], datetime.now(UTC))
+            wait_for(lambda: stored(pg_engine) == 1, 30, "the punch before")
+            for index in range(3):
+                cluster.kill(index)
+            wait_for(lambda: not reader.connected, 30, "the reader to see the loss")
+            reader.punch("ALL-DOWN-2", cards[1], datetime.now(UTC))  # kept in the outbox
+            cluster.start()
+            reader.punch("ALL-DOWN-3", cards[2], datetime.now(UTC))
+            wait_for(lambda: stored(pg_engine) == 3, 120, "the punches after the restart")
+            reader.wait_receipts(timeout=60)
+        finally:
+            reader.close()
+    assert stored(pg_engine) == distinct_events(pg_engine) == 3
