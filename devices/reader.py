@@ -178,6 +178,8 @@ class Reader:
             self._refused_connection = str(reason)
             self._connected.set()
             return
+        # Accepted (by this node, or by the next after another refused): usable again.
+        self._refused_connection = None
         # Every time: a broker that crashed has forgotten the subscription with the session.
         client.subscribe(receipt_topic(self.device_id), qos=1)
         self.publish_raw("status", self._status(self.state), retain=True)
