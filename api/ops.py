@@ -47,11 +47,14 @@ def readyz(context: Context) -> Response:
     except Exception as exc:  # any failure means not ready; the reason is reported
         checks["database"] = f"error: {type(exc).__name__}"
     settings = context.settings
-    try:
-        with socket.create_connection((settings.mqtt_host, settings.mqtt_port), timeout=1):
-            checks["broker"] = "ok"
-    except OSError as exc:
-        checks["broker"] = f"error: {exc.strerror or type(exc).__name__}"
+    checks["broker"] = "error: no address"
+    for address in settings.mqtt_brokers:  # the nodes of a cluster: one accepting is enough
+        try:
+            with socket.create_connection((address.host, address.port), timeout=1):
+                checks["broker"] = "ok"
+                break
+        except OSError as exc:
+            checks["broker"] = f"error: {exc.strerror or type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ok else "degraded", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

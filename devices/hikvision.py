@@ -5,7 +5,9 @@ device, and answers the terminal "OK" only on the server's receipt (contract v1.
 then it answers 503, so the terminal sends the event again. The bridge never blocks on the
 broker: while it is unreachable every terminal is answered at once, and punches wait in an
 outbox. It reads each terminal's clock (ISAPI ``/ISAPI/System/time``) into heartbeats, so a
-terminal with a wrong time or zone is measured and corrected.
+terminal with a wrong time or zone is measured and corrected, and keeps what it measured
+(``devices.clocks``): each punch carries the offset in force when it was made, so an event
+made in the wrong zone but delivered after the fix is corrected by the old offset.
 
 A body that cannot be read is forwarded raw, so the server keeps it as a dead letter with
 its reason (nothing lost), and the terminal gets a 400; a wrong password gets a 401 and
@@ -32,7 +34,8 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from devices.reader import Reader
+from devices.clocks import ClockHistory
+from devices.reader import Reader, broker_spec
 from kycuong.bodylimit import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ class HikTerminal:
 
 @dataclass(frozen=True, slots=True)
 class HikConfig:
-    broker_host: str
+    broker_host: str  # several nodes: "nats-1,nats-2:1884" (TOML: hosts = [...])
     broker_port: int
     terminals: tuple[HikTerminal, ...]
     listen_host: str = "0.0.0.0"
@@ -81,7 +84,7 @@ def load_config(path: Path) -> HikConfig:
     if not terminals:
         raise ValueError(f"{path}: no [[terminals]]")
     return HikConfig(
-        broker.get("host", "127.0.0.1"),
+        broker_spec(broker),
         int(broker.get("port", 1883)),
         terminals,
         listen.get("host", "0.0.0.0"),
@@ -185,8 +188,12 @@ def create_app(config: HikConfig) -> FastAPI:
         for t in config.terminals
     }
     stop = threading.Event()
-    # Each terminal's offset (seconds) as last measured and reported.
-    measured: dict[str, float] = {}
+    # Each terminal's clock readings (offsets and when), kept across the bridge's restarts.
+    clocks = {
+        t.device_id: ClockHistory(config.state_dir / f"{t.device_id}.clock.json")
+        for t in config.terminals
+        if t.address is not None
+    }
     measuring = threading.Lock()
     remeasured: dict[str, float] = {}  # when an event last made us read the clock
 
@@ -203,15 +210,15 @@ def create_app(config: HikConfig) -> FastAPI:
         backlog = reader.unconfirmed()
         with measuring:
             reader.heartbeat(clock, clock if backlog == 0 else None, backlog)
-            offset = (clock - datetime.now(UTC)).total_seconds()
-            measured[t.device_id] = offset
+            clocks[t.device_id].record(clock, datetime.now(UTC))
 
     def remeasure_if_set(t: HikTerminal, ts: datetime) -> None:
         """A live event whose time disagrees with the last measured offset: the clock was set
         (the wrong zone fixed) since; measure it again before its punch is published, so the
         server does not correct the punch by the old offset (the heartbeat goes first on the
         same connection, and ingest applies it to the punches after it)."""
-        last = measured.get(t.device_id)
+        with measuring:
+            last = clocks[t.device_id].current
         if last is None:
             return
         implied = (ts - datetime.now(UTC)).total_seconds()
@@ -222,6 +229,14 @@ def create_app(config: HikConfig) -> FastAPI:
             return  # a backlog of old events: once in a while is enough
         remeasured[t.device_id] = now
         measure(t)
+
+    def offset_then(t: HikTerminal, ts: datetime) -> dict[str, object] | None:
+        """The punch's ``clock_offset_s``: the offset in force when the event was made."""
+        if t.address is None:
+            return None  # never measured here: the server applies its own measurement
+        with measuring:
+            offset = clocks[t.device_id].offset_for(ts, datetime.now(UTC))
+        return None if offset is None else {"clock_offset_s": round(offset, 3)}
 
     def report_clocks() -> None:
         """Every ``clock_seconds``: each terminal's clock into a heartbeat (server measures it)."""
@@ -237,8 +252,8 @@ def create_app(config: HikConfig) -> FastAPI:
             reader.connect(wait=False)  # never hold a terminal for the broker
         for reader in readers.values():  # but give it a moment to answer at start
             await to_thread.run_sync(reader.wait_connected, 2.0)
-        clocks = threading.Thread(target=report_clocks, name="hik-clocks", daemon=True)
-        clocks.start()
+        reading = threading.Thread(target=report_clocks, name="hik-clocks", daemon=True)
+        reading.start()
         yield
         stop.set()
         for reader in readers.values():
@@ -299,7 +314,8 @@ def create_app(config: HikConfig) -> FastAPI:
         if sender.address is not None and reader.connected:
             await to_thread.run_sync(remeasure_if_set, sender, punch["ts"])
         # Kept in the outbox even while the broker is away; a retry of it is not kept twice.
-        reader.punch(event_id, punch.pop("credential_value"), punch.pop("ts"), **punch)
+        made = offset_then(sender, punch["ts"])
+        reader.punch(event_id, punch.pop("credential_value"), punch.pop("ts"), **punch, extra=made)
         if not reader.connected:
             return not_yet("broker unreachable")
         stored = await to_thread.run_sync(reader.wait_receipt, event_id, config.receipt_timeout_s)

@@ -4,7 +4,8 @@ Used by the simulator and the terminal bridges; a real reader's firmware does th
 A broker's PUBACK is not delivery (a broker crash loses what it acknowledged since its last
 snapshot), so every punch stays in an outbox (a SQLite file when given, surviving the
 reader's own restarts) until the server's receipt names it (contract v1.1), and is resent
-after a timeout; the server's unique key makes a resend harmless.
+after a timeout; the server's unique key makes a resend harmless. Given several broker
+addresses (``"nats-1:1883,nats-2:1883"``), it moves to the next when its node is lost.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import ValidationError
 
 from ingest.contract import ReceiptV1, format_ts, receipt_topic, topic_for
+from ingest.failover import BrokerAddress, FailoverClient, asks_for_tls, brokers
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +94,28 @@ class Outbox:
             self._db.close()
 
 
+def broker_spec(broker: dict[str, object]) -> str:
+    """A bridge's ``[broker]`` table as one address spec: ``hosts = ["nats-1:1883", …]`` (the
+    nodes of a cluster, tried in turn) or ``host = "…"``; refused early when unreadable."""
+    hosts = broker.get("hosts") or broker.get("host") or "127.0.0.1"
+    if isinstance(hosts, list):
+        hosts = ",".join(str(h) for h in hosts)
+    spec = str(hosts)
+    brokers(spec, int(str(broker.get("port", 1883))))
+    if asks_for_tls(spec) and not broker.get("tls_ca"):
+        raise ValueError(
+            "địa chỉ mqtts:// cần chứng chỉ CA của máy chủ MQTT: đặt tls_ca trong [broker]"
+        )
+    return spec
+
+
 class Reader:
     """One device's connection to the broker, with its outbox of unconfirmed punches."""
 
     def __init__(
         self,
         device_id: str,
-        host: str,
+        host: str | Sequence[BrokerAddress],
         port: int,
         *,
         password: str | None = None,
@@ -109,8 +126,8 @@ class Reader:
         tls_ca: str | None = None,
     ) -> None:
         self.device_id = device_id
-        self.host = host
-        self.port = port
+        self.addresses = brokers(host, port)  # ``host`` may name several, comma-separated
+        self.host, self.port = self.addresses[0].host, self.addresses[0].port
         self.resend_after = resend_after
         self.resent = 0
         self.refused: dict[str, str] = {}
@@ -124,7 +141,8 @@ class Reader:
         self._pending: set[int] = set()
         self._early_acks: set[int] = set()
         self._acked = threading.Condition()
-        self.client = mqtt.Client(
+        self.client = FailoverClient(
+            self.addresses,
             CallbackAPIVersion.VERSION2,
             client_id=device_id,  # the broker binds a reader's client id to its device id
             protocol=protocol,
@@ -160,6 +178,8 @@ class Reader:
             self._refused_connection = str(reason)
             self._connected.set()
             return
+        # Accepted (by this node, or by the next after another refused): usable again.
+        self._refused_connection = None
         # Every time: a broker that crashed has forgotten the subscription with the session.
         client.subscribe(receipt_topic(self.device_id), qos=1)
         self.publish_raw("status", self._status(self.state), retain=True)
@@ -211,15 +231,17 @@ class Reader:
 
     def connect(self, timeout: float = 10.0, *, wait: bool = True) -> None:
         """Connect (in the background when ``wait`` is False: the outbox holds punches)."""
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        self.client.start(keepalive=30)
         if not self._resender.is_alive():
             self._resender.start()
         if not wait:
             return
         if not self._connected.wait(timeout):
+            why = "; ".join(f"{a}: {r}" for a, r in self.client.failures.items())
             raise ConnectionError(
-                f"reader {self.device_id} could not reach {self.host}:{self.port}"
+                f"reader {self.device_id} could not reach "
+                + ", ".join(str(a) for a in self.addresses)
+                + (f" ({why})" if why else "")
             )
         if self._refused_connection is not None:
             self.client.loop_stop()

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from devices.reader import Reader
+from ingest.failover import BrokerAddress
 from rules.zones import zone
 from store.models import Credential, Device, Employee
 
@@ -183,13 +184,14 @@ def last_working_day(today: date) -> date:
 
 def play(
     plan: OfficeDay,
-    host: str,
+    host: str | Sequence[BrokerAddress],
     port: int,
     *,
     speed: float = 0.0,
     secrets: dict[str, str] | None = None,
     progress: Callable[[str], None] = log.info,
     receipt_timeout: float = 120.0,
+    tls_ca: str | None = None,
 ) -> int:
     """Publish a day's events over MQTT; ``speed`` > 0 compresses time (600 = 1 h in 6 s).
 
@@ -197,7 +199,7 @@ def play(
     server's receipts (a reader resends what is not confirmed).
     """
     readers = {
-        d: Reader(d, host, port, password=(secrets or {}).get(d))
+        d: Reader(d, host, port, password=(secrets or {}).get(d), tls_ca=tls_ca)
         for d in {e.device_id for e in plan.events}
     }
     for reader in readers.values():

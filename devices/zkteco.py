@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from devices.reader import Reader
+from devices.reader import Reader, broker_spec
 from ingest.contract import ReceiptV1
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class TerminalConfig:
 
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
-    broker_host: str = "127.0.0.1"
+    broker_host: str = "127.0.0.1"  # several nodes: "nats-1,nats-2:1884" (TOML: hosts = [...])
     broker_port: int = 1883
     state_dir: Path = Path("bridge-state")
     poll_seconds: float = 15.0
@@ -59,7 +59,7 @@ def load_config(path: Path) -> BridgeConfig:
     if not terminals:
         raise ValueError(f"{path}: no [[terminals]]")
     return BridgeConfig(
-        broker_host=broker.get("host", "127.0.0.1"),
+        broker_host=broker_spec(broker),
         broker_port=int(broker.get("port", 1883)),
         state_dir=Path(data.get("state_dir", "bridge-state")),
         poll_seconds=float(data.get("poll_seconds", 15)),

@@ -5,7 +5,8 @@ Each node is its own process with its own ports and data directory; only the val
 shipped file reads from the environment change, so what is tested is what ships. The shipped
 file is copied into the work directory with the accounts file it includes beside it: the
 text of ``devices.provision.render_nats_accounts``, or nothing (anonymous clients, for tests
-of ingest alone, like ``MosquittoProcess`` without dynamic security).
+of ingest alone, like ``MosquittoProcess`` without dynamic security); the MQTT listener's
+file beside it is the shipped ``mqtt-plain.conf``, or ``mqtt-tls.conf`` with ``tls`` given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from ingest.mosquitto import free_port
 
-SHIPPED_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nats" / "nats.conf"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "deploy" / "nats"
+SHIPPED_CONF = SHIPPED_DIR / "nats.conf"
 
 
 def available() -> bool:
@@ -47,6 +49,7 @@ class NatsCluster:
     workdir: Path
     size: int = 3
     accounts: str | None = None
+    tls: tuple[Path, Path] | None = None  # (certificate, key): the MQTT listener over TLS
     nodes: list[NatsNode] = field(default_factory=list)
     # Starts with a letter: nats-server reads a value with a leading digit as a number.
     route_password: str = field(default_factory=lambda: "kc" + secrets.token_urlsafe(18))
@@ -81,6 +84,8 @@ class NatsCluster:
             KC_NATS_CLUSTER_LISTEN=f"127.0.0.1:{node.cluster_port}",
             KC_NATS_MQTT_LISTEN=f"127.0.0.1:{node.mqtt_port}",
             KC_NATS_STORE_DIR=str(node.workdir / "jetstream"),
+            KC_NATS_MQTT_CERT=str(self.tls[0]) if self.tls else "",
+            KC_NATS_MQTT_KEY=str(self.tls[1]) if self.tls else "",
             **{f"KC_NATS_ROUTE_{i + 1}": r for i, r in enumerate(routes)},
         )
         return env
@@ -89,6 +94,8 @@ class NatsCluster:
         if not self.conf.exists():
             self.workdir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(SHIPPED_CONF, self.conf)
+            listener = "mqtt-tls.conf" if self.tls else "mqtt-plain.conf"
+            shutil.copyfile(SHIPPED_DIR / listener, self.workdir / "mqtt-listener.conf")
             self.write_accounts(self.accounts)
         for node in self.nodes if index is None else [self.nodes[index]]:
             node.workdir.mkdir(parents=True, exist_ok=True)

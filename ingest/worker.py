@@ -3,7 +3,8 @@
 The network thread only queues messages; a writer thread commits them in batches (on
 size or time) and acknowledges each message after its batch is committed. The broker
 keeps unacknowledged messages in the worker's persistent session, so a crash loses
-nothing and a redelivery is absorbed by the punches' unique key.
+nothing and a redelivery is absorbed by the punches' unique key. Given several broker
+addresses (the nodes of a cluster), it moves to the next when its node is lost.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ingest.contract import receipt_topic, subscription
+from ingest.failover import FailoverClient
 from ingest.pipeline import (
     BatchOutcome,
     DeviceDirectory,
@@ -85,10 +87,11 @@ class IngestWorker:
 
     # -- MQTT side (network thread) -------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> FailoverClient:
         s = self.settings
         v5 = s.effective_protocol == "5"
-        client = mqtt.Client(
+        client = FailoverClient(
+            s.mqtt_brokers,
             CallbackAPIVersion.VERSION2,
             # "{hostname}" lets identical replicas keep distinct persistent sessions.
             client_id=s.mqtt_client_id.format(hostname=socket.gethostname()),
@@ -131,8 +134,8 @@ class IngestWorker:
         _, self._subscribe_mid = client.subscribe(topic, qos=1)
         log.info(
             "connected to %s:%s (session present: %s), subscribed to %s",
-            self.settings.mqtt_host,
-            self.settings.mqtt_port,
+            client.host,
+            client.port,
             flags.session_present,
             topic,
         )
@@ -310,15 +313,12 @@ class IngestWorker:
     def start(self) -> None:
         self.directory.reload()
         self._writer.start()
-        self._client.connect_async(
-            self.settings.mqtt_host,
-            self.settings.mqtt_port,
+        self._client.start(
             keepalive=30,
             # MQTT 5 only; MQTT 3.1.1 keeps its session through clean_session=False above.
             clean_start=False,
             properties=self._connect_properties(),
         )
-        self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)

@@ -57,9 +57,10 @@ def _start_ingest(settings: Settings):  # type: ignore[no-untyped-def]
         settings = settings.model_copy(
             update={"mqtt_username": "kc-ingest", "mqtt_password": password}
         )
+        listen = settings.mqtt_brokers[0]
         broker = EmbeddedBroker(
-            settings.mqtt_host,
-            settings.mqtt_port,
+            listen.host,
+            listen.port,
             database_url=settings.database_url,
             services={"kc-ingest": hash_password(password)},
         )
@@ -68,9 +69,8 @@ def _start_ingest(settings: Settings):  # type: ignore[no-untyped-def]
     worker.start()
     if not worker.wait_connected(15):
         log.warning(
-            "ingest not connected yet to %s:%s; retrying in the background",
-            settings.mqtt_host,
-            settings.mqtt_port,
+            "ingest not connected yet to %s; retrying in the background",
+            ", ".join(str(a) for a in settings.mqtt_brokers),
         )
     return broker, worker
 
@@ -113,7 +113,14 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
         with db_session(engine) as db:
             device_secrets = {d: rotate_secret(db, d) for d in device_ids}
-    play(plan, settings.mqtt_host, settings.mqtt_port, speed=args.speed, secrets=device_secrets)
+    play(
+        plan,
+        settings.mqtt_brokers,
+        settings.mqtt_port,
+        speed=args.speed,
+        secrets=device_secrets,
+        tls_ca=settings.mqtt_tls_ca,
+    )
     worker.wait_idle(timeout=30)
     # The simulated day is over: judge it whole (the nightly reconciliation does this too).
     from runner.deadlines import nightly
@@ -130,9 +137,8 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}")
         print(f"API: {base}/docs (JSON dưới {base}/api)")
         log.info(
-            "Kỷ Cương is running (ingest on %s:%d). Ctrl-C to stop.",
-            settings.mqtt_host,
-            settings.mqtt_port,
+            "Kỷ Cương is running (ingest on %s). Ctrl-C to stop.",
+            ", ".join(str(a) for a in settings.mqtt_brokers),
         )
         _wait_for_signal()
     scheduler.stop()
@@ -744,7 +750,7 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
                 "bridge_config", f"Không đọc được tệp cấu hình {args.config}: {exc}"
             ) from exc
         log.info(
-            "Hikvision bridge on %s:%d → %s:%d",
+            "Hikvision bridge on %s:%d → %s (port %d unless given)",
             hik.listen_host,
             hik.listen_port,
             hik.broker_host,
@@ -765,7 +771,7 @@ def cmd_bridge(args: argparse.Namespace, _settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     log.info(
-        "ZKTeco bridge: %d terminals → %s:%d",
+        "ZKTeco bridge: %d terminals → %s (port %d unless given)",
         len(config.terminals),
         config.broker_host,
         config.broker_port,
@@ -788,7 +794,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     secrets = json.loads(Path(args.secrets).read_text()) if args.secrets else None
-    play(plan, settings.mqtt_host, settings.mqtt_port, speed=args.speed, secrets=secrets)
+    play(
+        plan,
+        settings.mqtt_brokers,
+        settings.mqtt_port,
+        speed=args.speed,
+        secrets=secrets,
+        tls_ca=settings.mqtt_tls_ca,
+    )
     return 0
 
 

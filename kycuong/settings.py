@@ -9,10 +9,11 @@ import ipaddress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from ingest.failover import BrokerAddress
     from store.summaries import Thresholds
 
 
@@ -23,8 +24,18 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./kycuong.db"
 
-    mqtt_host: str = "127.0.0.1"
+    mqtt_host: str = Field(
+        default="127.0.0.1",
+        description="the broker; several nodes comma-separated (nats-1,nats-2:1884,nats-3)",
+    )
     mqtt_port: int = 1884
+    mqtt_url: str | None = Field(
+        default=None,
+        description=(
+            "instead of KC_MQTT_HOST/PORT: mqtt://nats-1:1883,mqtt://nats-2:1883,…; "
+            "the ingest moves to the next address when one is lost or refuses"
+        ),
+    )
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     mqtt_embedded: bool = Field(
@@ -134,6 +145,36 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """``trusted_proxies`` as the list uvicorn's ProxyHeadersMiddleware takes."""
         return [entry for entry in self.trusted_proxies.split(",") if entry]
+
+    @field_validator("mqtt_host", "mqtt_url")
+    @classmethod
+    def _broker_addresses_readable(cls, value: str | None) -> str | None:
+        from ingest.failover import parse_brokers
+
+        if value is not None and value.strip():
+            parse_brokers(value, 1883)  # a typo stops the process with the entry named
+        return value
+
+    @model_validator(mode="after")
+    def _broker_addresses_usable(self) -> Settings:
+        from ingest.failover import asks_for_tls, parse_brokers
+
+        spec = (self.mqtt_url or "").strip() or self.mqtt_host
+        parse_brokers(spec, self.mqtt_port)  # an empty KC_MQTT_HOST too, at start
+        if asks_for_tls(spec) and not self.mqtt_tls_ca:
+            raise ValueError(
+                "địa chỉ mqtts:// cần chứng chỉ CA của máy chủ MQTT: đặt KC_MQTT_TLS_CA "
+                "(thiếu nó, kết nối sẽ không mã hoá và bị máy chủ TLS từ chối)"
+            )
+        return self
+
+    @property
+    def mqtt_brokers(self) -> tuple[BrokerAddress, ...]:
+        """Every broker address, in the order a client tries them (the first at start)."""
+        from ingest.failover import parse_brokers
+
+        url = (self.mqtt_url or "").strip()  # empty, as compose passes an unset variable
+        return parse_brokers(url or self.mqtt_host, self.mqtt_port)
 
     @field_validator("score_rule")
     @classmethod

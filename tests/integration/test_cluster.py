@@ -7,6 +7,7 @@ and the node rejoins."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -93,6 +94,76 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
     assert stored(pg_engine) == distinct_events(pg_engine) == total
 
 
+def test_clients_given_every_node_move_on_when_theirs_is_killed_and_it_stays_down(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """No load balancer in front: the ingest worker and the readers are given the three nodes'
+    addresses (KC_MQTT_HOST="a:1883,b:1883,c:1883"). The node the worker and two readers are
+    on is SIGKILLed mid-stream and never comes back: they move to the next node, and every
+    punch is stored exactly once."""
+    made = org(pg_engine, employees=40, devices=("D1", "D2", "D3", "D4"))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    cluster.start()
+    ports = [node.mqtt_port for node in cluster.nodes]
+
+    def nodes_from(first: int) -> str:
+        return ",".join(f"127.0.0.1:{ports[(first + i) % 3]}" for i in range(3))
+
+    total = 1600
+    with running_ingest(
+        pg_engine,
+        0,
+        mqtt_host=nodes_from(1),
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
+    ) as worker:
+        # Node 2 first; a node of a cluster just formed may drop the first MQTT connection
+        # while it makes the account's streams (JetStream timeout under load), and the worker
+        # is then on the next: the node killed is the one it is on once connected.
+        victim = ports.index(worker._client.port)
+        other = (victim + 1) % 3
+        placement = {"D1": victim, "D2": victim, "D3": other, "D4": other}
+        readers = [
+            Reader(
+                d,
+                nodes_from(n),
+                1883,
+                password=made["secrets"][d],
+                outbox=tmp_path / f"{d}.outbox",
+                resend_after=3.0,
+            )
+            for d, n in placement.items()
+        ]
+        for reader in readers:
+            reader.connect(timeout=30)
+        assert [r.client.port for r in readers] == [ports[n] for n in placement.values()]
+        publishing = stream(readers, made["cards"], total, rate_per_s=200)
+        try:
+            wait_for(lambda: stored(pg_engine) >= 300, 60, "a part of the stream")
+            cluster.kill(victim)
+            at_kill = stored(pg_engine)
+            assert at_kill < total, "the kill must land mid-stream"
+            publishing.join(300)
+            assert not publishing.is_alive()
+            for reader in readers:
+                reader.wait_receipts(timeout=180)
+            worker.wait_idle(10)
+            assert worker._client.port != ports[victim]
+            assert all(r.client.port != ports[victim] and r.connected for r in readers)
+        finally:
+            for reader in readers:
+                reader.close()
+    assert cluster.nodes[victim].proc is None  # it never came back
+    assert stored(pg_engine) == distinct_events(pg_engine) == total
+
+
 def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_only(
     pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
 ) -> None:
@@ -173,3 +244,121 @@ def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_on
             for d in ("ZK-1", "HIK-1", "SIM-1")
         }
     assert by_device == {"ZK-1": 5, "HIK-1": 1, "SIM-1": sim_punches}
+
+
+def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
+    pg_engine: Engine, tmp_path: Path
+) -> None:
+    """The shipped TLS listener (deploy/nats/mqtt-tls.conf) with a certificate made the
+    documented way (deploy/mosquitto/make-certs.sh): the ingest and a reader given the CA and
+    every node store and confirm punches, also after the node they were on is SIGKILLed; a
+    client without TLS gets nowhere."""
+    import subprocess
+
+    require(nats_available(), "nats-server is not installed")
+    root = Path(__file__).resolve().parents[2]
+    certs = tmp_path / "certs"
+    subprocess.run(
+        ["sh", str(root / "deploy/mosquitto/make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    cluster = NatsCluster(tmp_path / "nats", tls=(certs / "server.crt", certs / "server.key"))
+    made = org(pg_engine, employees=10, devices=("T1", "T2"))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    try:
+        cluster.start()
+        assert "tls://127.0.0.1" in cluster.log(0)
+        every_node = ",".join(f"127.0.0.1:{n.mqtt_port}" for n in cluster.nodes)
+        ca = str(certs / "ca.crt")
+        plain = Reader("T2", every_node, 1883, password=made["secrets"]["T2"])
+        with pytest.raises(ConnectionError):
+            plain.connect(timeout=3)
+        plain.close()
+        reader = Reader(
+            "T1",
+            every_node,
+            1883,
+            password=made["secrets"]["T1"],
+            outbox=tmp_path / "T1.outbox",
+            resend_after=3.0,
+            tls_ca=ca,
+        )
+        with running_ingest(
+            pg_engine,
+            0,
+            mqtt_host=every_node,
+            mqtt_tls_ca=ca,
+            mqtt_protocol="3.1.1",
+            mqtt_username="kc-ingest",
+            mqtt_password="ingest-pw",
+            ingest_flush_ms=20,
+        ):
+            reader.connect(timeout=30)
+            try:
+                publishing = stream([reader], made["cards"], 200, rate_per_s=100)
+                wait_for(lambda: stored(pg_engine) >= 50, 60, "punches over TLS")
+                cluster.kill(0)  # the node both are on
+                publishing.join(120)
+                reader.wait_receipts(timeout=180)
+                assert reader.client.port != cluster.nodes[0].mqtt_port
+            finally:
+                reader.close()
+    finally:
+        cluster.stop()
+    assert stored(pg_engine) == distinct_events(pg_engine) == 200
+
+
+def test_every_node_down_at_once_then_back_the_worker_and_a_reader_carry_on(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The whole cluster SIGKILLed (a power cut of the rack) and started again: the worker and
+    a reader given every node find one again by themselves (their backoff is bounded), the
+    punch made while all were down and the one after are stored, each once."""
+    made = org(pg_engine, employees=5, devices=("D1",))
+    with db_session(pg_engine) as db:
+        accounts, _ = render_nats_accounts(
+            db.scalars(select(Device)),
+            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+        )
+    cluster.write_accounts(accounts)
+    cluster.start()
+    every = ",".join(f"127.0.0.1:{n.mqtt_port}" for n in cluster.nodes)
+    reader = Reader(
+        "D1",
+        every,
+        1883,
+        password=made["secrets"]["D1"],
+        outbox=tmp_path / "D1.outbox",
+        resend_after=3.0,
+    )
+    cards = made["cards"]
+    with running_ingest(
+        pg_engine,
+        0,
+        mqtt_host=every,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password="ingest-pw",
+        ingest_flush_ms=20,
+    ):
+        reader.connect(timeout=30)
+        try:
+            reader.punch("ALL-DOWN-1", cards[0], datetime.now(UTC))
+            wait_for(lambda: stored(pg_engine) == 1, 30, "the punch before")
+            for index in range(3):
+                cluster.kill(index)
+            wait_for(lambda: not reader.connected, 30, "the reader to see the loss")
+            reader.punch("ALL-DOWN-2", cards[1], datetime.now(UTC))  # kept in the outbox
+            cluster.start()
+            reader.punch("ALL-DOWN-3", cards[2], datetime.now(UTC))
+            wait_for(lambda: stored(pg_engine) == 3, 120, "the punches after the restart")
+            reader.wait_receipts(timeout=60)
+        finally:
+            reader.close()
+    assert stored(pg_engine) == distinct_events(pg_engine) == 3

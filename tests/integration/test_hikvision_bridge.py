@@ -272,6 +272,55 @@ def test_a_live_punch_just_after_the_terminal_clock_was_fixed_is_not_shifted_by_
     assert measured is not None and abs(measured) < 5
 
 
+def test_an_event_made_in_the_wrong_zone_but_delivered_after_the_fix_is_corrected_by_the_old_offset(
+    pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """Two events made while the terminal stamped Hà Nội wall-clock time +08:00 reach the
+    bridge only after the operator set the zone right and the bridge measured the fix (the
+    terminal was cut off, or kept them for a retry): each is corrected by the offset in force
+    when it was made (-3600 s), not the one in force when it arrives (0), also the one
+    delivered to a bridge restarted meanwhile (the offsets it measured are kept on disk)."""
+    org(pg_engine, employees=3, devices=("HIK-SANH-1",))
+    zone = {"now": timezone(timedelta(hours=8))}
+
+    def wall() -> str:
+        return datetime.now(HANOI).replace(tzinfo=zone["now"]).isoformat(timespec="seconds")
+
+    def offset() -> float | None:
+        with db_session(pg_engine) as db:
+            device = db.get(Device, "HIK-SANH-1")
+            return device.clock_offset_s if device else None
+
+    made: list[tuple[dict[str, Any], datetime]] = []
+    with isapi_clock(wall) as address, running_ingest(pg_engine, mosquitto.port):
+        terminal = HikTerminal(*AUTH, address=address)
+        config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=0.3)
+        with TestClient(create_app(config)) as client:
+            wait_for(lambda: (offset() or 0) < -3500, 20, "the wrong zone measured")
+            for serial in (620, 621):
+                kept = event(serial)
+                kept["dateTime"] = wall()  # made now, under +08:00; not delivered yet
+                made.append((kept, datetime.now(UTC)))
+            zone["now"] = timezone(timedelta(hours=7))  # the operator sets the zone right
+            wait_for(lambda: abs(offset() or -1) < 5, 20, "the fix measured")
+            assert client.post("/isapi/events", json=made[0][0], auth=AUTH).status_code == 200
+        with TestClient(create_app(config)) as client:  # the bridge restarted since
+            wait_for(lambda: abs(offset() or -1) < 5, 20, "the clock measured again")
+            assert client.post("/isapi/events", json=made[1][0], auth=AUTH).status_code == 200
+    assert count(pg_engine, DeadLetter) == 0
+    with db_session(pg_engine) as db:
+        punches = {p.event_id: p for p in db.scalars(select(Punch))}
+    for body, true_time in made:
+        body_event = body["AccessControllerEvent"]
+        assert isinstance(body_event, dict)
+        punch = next(p for k, p in punches.items() if f"-{body_event['serialNo']}-" in k)
+        assert abs(punch.punched_at - true_time) < timedelta(seconds=30), (
+            punch.punched_at,
+            true_time,
+        )  # was one hour early
+        assert punch.clock_offset_s is not None and abs(punch.clock_offset_s + 3600) < 5
+
+
 def test_while_the_broker_is_down_every_terminal_is_answered_at_once_and_retries_succeed(
     pg_engine: Engine, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> None:
