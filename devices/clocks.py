@@ -16,8 +16,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Readings closer than this are one offset (network round trip, slow drift).
-SAME_OFFSET_S = 2.0
+# Readings closer than this are one offset (network round trip, jitter, slow drift): days are
+# judged to the minute, and a reading that jitters by a few seconds must not open a spell each
+# time (100 such spells would push a wrong-zone hour out of the history).
+SAME_OFFSET_S = 30.0
 # How far outside a spell's bounds an event may fall (reading delay, the terminal's seconds).
 SLACK = timedelta(seconds=10)
 KEEP_SPELLS = 100

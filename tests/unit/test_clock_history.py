@@ -115,3 +115,16 @@ def test_a_history_path_that_cannot_be_read_starts_a_new_one(tmp_path: Path) -> 
     assert history.spells == []
     assert history.record(wall(T0, PLUS8), T0) == -3600  # not saved, still measured
     assert history.offset_for(wall(T0, PLUS8), T0) == -3600
+
+
+def test_a_jittery_clock_keeps_one_spell_and_the_wrong_zone_hour_stays_known() -> None:
+    history = ClockHistory()
+    for minute in range(60):  # an hour stated +08:00
+        at = T0 + timedelta(minutes=minute)
+        history.record(wall(at, PLUS8), at)
+    for i in range(150):  # then readings that jitter between 0 and 2.5 s
+        at = T0 + timedelta(minutes=61 + i)
+        history.record(wall(at, PLUS7) + timedelta(seconds=2.5 * (i % 2)), at)
+    assert len(history.spells) == 2
+    made = T0 + timedelta(minutes=30)
+    assert history.offset_for(wall(made, PLUS8), T0 + timedelta(hours=4)) == -3600
