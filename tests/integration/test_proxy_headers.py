@@ -32,6 +32,11 @@ PASSWORD = "mat-khau-du-dai-1"
 PROXY = "127.0.0.1"  # the tests' connections come from here: the proxy's address
 
 
+# Password hashing under a loaded CI machine (three test workers on two cores) can take
+# longer than httpx's 5 s default.
+TIMEOUT = 60.0
+
+
 @pytest.fixture
 def engine(pg_engine: Engine) -> Engine:
     with db_session(pg_engine) as db:
@@ -75,6 +80,7 @@ def token(port: int, username: str, password: str, headers: dict[str, str]) -> i
         f"http://127.0.0.1:{port}/api/auth/token",
         data={"username": username, "password": password},
         headers=headers,
+        timeout=TIMEOUT,
     )
     return answer.status_code
 
@@ -85,10 +91,13 @@ def locked_keys(port: int, headers: dict[str, str]) -> set[str]:
         f"http://127.0.0.1:{port}/api/auth/token",
         data={"username": "admin", "password": PASSWORD},
         headers=headers,
+        timeout=TIMEOUT,
     )
     assert answer.status_code == 200, answer.text
     bearer = {"Authorization": f"Bearer {answer.json()['access_token']}", **headers}
-    locks = httpx.get(f"http://127.0.0.1:{port}/api/auth/locks", headers=bearer).json()
+    locks = httpx.get(
+        f"http://127.0.0.1:{port}/api/auth/locks", headers=bearer, timeout=TIMEOUT
+    ).json()
     return {lock["key"] for lock in locks if lock["locked_until"]}
 
 
@@ -177,7 +186,7 @@ def test_the_session_cookie_is_secure_exactly_when_the_browser_speaks_https(
     engine: Engine, trusted: str, headers: dict[str, str], secure: bool
 ) -> None:
     settings = settings_for(engine, trusted_proxies=trusted)
-    with api(engine, settings) as port, httpx.Client() as client:
+    with api(engine, settings) as port, httpx.Client(timeout=TIMEOUT) as client:
         prelogin, session = sign_in_cookies(client, f"http://127.0.0.1:{port}", headers)
         hsts = client.get(f"http://127.0.0.1:{port}/", headers=headers).headers
     assert ("secure" in prelogin, "secure" in session) == (secure, secure)
@@ -198,7 +207,8 @@ def test_the_session_cookie_is_secure_when_the_api_itself_serves_https(
     settings = settings_for(engine)
     tls = {"ssl_certfile": str(certs / "server.crt"), "ssl_keyfile": str(certs / "server.key")}
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-    with api(engine, settings, **tls) as port, httpx.Client(verify=context) as client:
+    client = httpx.Client(verify=context, timeout=TIMEOUT)
+    with api(engine, settings, **tls) as port, client:
         prelogin, session = sign_in_cookies(client, f"https://127.0.0.1:{port}", {})
     assert "secure" in prelogin and "secure" in session
 
