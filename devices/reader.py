@@ -97,6 +97,12 @@ class Outbox:
 def broker_spec(broker: dict[str, object]) -> str:
     """A bridge's ``[broker]`` table as one address spec: ``hosts = ["nats-1:1883", …]`` (the
     nodes of a cluster, tried in turn) or ``host = "…"``; refused early when unreadable."""
+    if "hosts" in broker and "host" in broker:
+        raise ValueError("[broker] có cả host và hosts: chỉ giữ một trong hai")
+    if "hosts" in broker and not broker["hosts"]:
+        raise ValueError(
+            '[broker] hosts trống: ghi ít nhất một địa chỉ, ví dụ hosts = ["nats-1:1883"]'
+        )
     hosts = broker.get("hosts") or broker.get("host") or "127.0.0.1"
     if isinstance(hosts, list):
         hosts = ",".join(str(h) for h in hosts)

@@ -147,3 +147,19 @@ def test_why_an_address_failed_is_said_once_and_kept_for_the_error(
     said = [r.getMessage() for r in caplog.records if "127.0.0.1:1" in r.getMessage()]
     assert len(said) == 1 and "refused" in said[0].lower()
     assert "refused" in client.failures[BrokerAddress("127.0.0.1", 1)].lower()
+
+
+@pytest.mark.parametrize(
+    ("broker", "says"),
+    [
+        ({"hosts": []}, "hosts trống"),
+        ({"host": "a", "hosts": ["b:1883"]}, "cả host và hosts"),
+    ],
+)
+def test_a_bridge_broker_table_that_means_nothing_or_two_things_is_refused(
+    broker: dict[str, object], says: str
+) -> None:
+    from devices.reader import broker_spec
+
+    with pytest.raises(ValueError, match=says):
+        broker_spec(broker)
