@@ -187,6 +187,7 @@ def person_lines_from_months(
     )
     lines = []
     split: list[int] = []  # in two units in one month: its months summed below
+    # integer columns sum to int, float columns to float (SQLite and PostgreSQL alike)
     for (
         e,
         name,
@@ -221,24 +222,24 @@ def person_lines_from_months(
                 unit_id=unit_id,
                 unit_name=unit_name,
                 staff=1,
-                working_days=int(working),
-                present_days=int(present),
-                late_count=int(late_count),
-                late_minutes=int(late_minutes),
-                early_count=int(early_count),
-                early_minutes=int(early_minutes),
+                working_days=working,
+                present_days=present,
+                late_count=late_count,
+                late_minutes=late_minutes,
+                early_count=early_count,
+                early_minutes=early_minutes,
                 absent_days=round(float(absent), 2),
-                excused_leave=float(leave),
-                excused_sick=float(sick),
-                excused_trip=float(trip),
-                excused_study=float(study),
-                excused_other=float(other),
-                missing_punches=int(missing),
-                confirmed=int(confirmed),
-                excused=int(excused),
-                dismissed=int(dismissed),
+                excused_leave=leave,
+                excused_sick=sick,
+                excused_trip=trip,
+                excused_study=study,
+                excused_other=other,
+                missing_punches=missing,
+                confirmed=confirmed,
+                excused=excused,
+                dismissed=dismissed,
                 max_month_absent_days=round(float(worst), 2),
-                max_consecutive_absent_days=int(inside),
+                max_consecutive_absent_days=inside,
             )
         )
         if in_two_units:
