@@ -184,6 +184,7 @@ def person_lines_from_months(
         .join(Employee, Employee.id == s.e)
         .join(Unit, Unit.id == s.unit_id)
         .order_by(Unit.name, Employee.code)
+        .execution_options(yield_per=2000)  # a server-side cursor: rows become lines by batch
     )
     lines = []
     split: list[int] = []  # in two units in one month: its months summed below
