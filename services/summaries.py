@@ -253,7 +253,11 @@ def summary_json(
     return _json_chunks(heading, c)
 
 
-def _json_chunks(heading: bytes, c: _Computed, size: int = 1000) -> Iterator[bytes]:
+CHUNK_LINES = 1000  # lines per chunk of a streamed summary
+
+
+def _json_chunks(heading: bytes, c: _Computed) -> Iterator[bytes]:
+    size = CHUNK_LINES
     yield heading[:-1] + b',"units":['
     units = list(enumerate(c.ranked, start=1))
     for i in range(0, len(units), size):
