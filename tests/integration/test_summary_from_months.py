@@ -21,7 +21,10 @@ THRESHOLDS = Thresholds(month_days=2, year_days=4, consecutive_days=3)
 MONTHS = [date(2026, m, 1) for m in range(1, 13)]
 
 
-def _reference(rows: list[tuple[int, date, int, int, int, int, int, float]]) -> dict:
+MonthRow = tuple[int, date, int, int, int, int, int, float]
+
+
+def _reference(rows: list[MonthRow]) -> dict[int, tuple[float, int]]:
     """The pass over every person-month the summary made before (rows in month order)."""
     months: dict[int, dict[date, float]] = {}
     runs: dict[int, tuple[int, int]] = {}
@@ -38,7 +41,7 @@ def _reference(rows: list[tuple[int, date, int, int, int, int, int, float]]) -> 
     return {e: (round(max(months[e].values()), 2), runs[e][1]) for e in months}
 
 
-def _random_months(engine: Engine, seed: int) -> list[tuple]:
+def _random_months(engine: Engine, seed: int) -> list[MonthRow]:
     """Person-months of 40 people over a year, shaped to join runs: whole months absent,
     heads and tails, months with no working day, gaps, a second unit in some months."""
     rng = random.Random(seed)
@@ -108,8 +111,8 @@ def _random_months(engine: Engine, seed: int) -> list[tuple]:
                     )
         db.execute(insert(PersonMonth), rows)
         return [
-            tuple(r)
-            for r in db.execute(
+            (e, month, unit, working, head, tail, inside, absent)
+            for e, month, unit, working, head, tail, inside, absent in db.execute(
                 select(
                     PersonMonth.employee_id,
                     PersonMonth.month,
