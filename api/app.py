@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import asdict
@@ -210,3 +211,12 @@ BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB, "/nghi-phep/n
 # A giải trình with its attachment: room for a file somewhat over KC_ATTACHMENT_MAX_BYTES, so
 # that the page (not this middleware) refuses it with its own message.
 BODY_LIMITS |= {"/cua-toi/giai-trinh/": 12 * MB, "/doi-mat-khau": 16 * 1024}
+
+
+def freeze_startup_heap() -> None:
+    """Hide what start-up built (modules, routes, schemas, templates) from the cyclic
+    collector: a full collection then scans the requests' objects only. Without it every
+    ~18th page paid a scan of the whole app (the month grid's p95 was 4× its p50).
+    Call once, in the process that serves, after ``create_app``."""
+    gc.collect()
+    gc.freeze()

@@ -5,21 +5,26 @@ over a million violations.
 
 Prints the p50/p95 latency of a page of a unit head's violations (first pages and next
 pages), and the time of a month's summary for the whole province (JSON and XLSX). The
-requests go through the real FastAPI application in process (no network hop). With
-``--years 1,3`` the same figures are taken with one year stored, then again once older
-history is added beneath it (three years), in one run; and the peak RSS of the process.
+requests go over loopback HTTP to ``kycuong api`` started in its own process, as served in
+production: its peak RSS (VmHWM) is the server's alone, not the seeding's or the client's.
+With ``--years 1,3`` the same figures are taken with one year stored, then again once older
+history is added beneath it (three years), in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
-import resource
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from datetime import date, timedelta
 
+import httpx
 import psycopg
 
 from bench.ingest import ADMIN
@@ -77,6 +82,42 @@ def _load() -> str:
         return " ".join(f.read().split()[:3])
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    """``kycuong api`` on ``port``, answering once /healthz or the sign-in page does."""
+    env = os.environ | {
+        "KC_DATABASE_URL": url,
+        "KC_API_SECRET": "bench-secret-of-thirty-two-bytes!!",
+        "KC_API_HOST": "127.0.0.1",
+        "KC_API_PORT": str(port),
+        "KC_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen([sys.executable, "-m", "kycuong.cli", "api"], env=env)
+    for _ in range(600):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return server
+        except httpx.TransportError:
+            if server.poll() is not None:
+                raise RuntimeError("kycuong api stopped at start-up") from None
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("kycuong api did not answer in 60 s")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -91,10 +132,6 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
 
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from kycuong.settings import Settings
     from store.db import db_session, make_engine, upgrade
     from store.rollups import rebuild
     from store.users import create_user
@@ -107,6 +144,7 @@ def main(argv: list[str]) -> int:
     url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
     plan = sorted({int(y) for y in args.years.split(",")})
     pg_url = url.replace("postgresql+psycopg", "postgresql")
+    server: subprocess.Popen[bytes] | None = None
     try:
         upgrade(url)
         units = max(1, args.employees // 30)
@@ -129,11 +167,9 @@ def main(argv: list[str]) -> int:
                     unit_code=f"U{unit}",
                 )
             create_user(db, "noivu", "bench-password", "noi_vu")
-        client = TestClient(
-            create_app(
-                Settings(database_url=url, api_secret="bench-secret-of-thirty-two-bytes!!"), engine
-            )
-        )
+        port = _free_port()
+        server = _serve(url, port)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
 
         def sign_in(username: str) -> dict[str, str]:
             token = client.post(
@@ -168,8 +204,8 @@ def main(argv: list[str]) -> int:
             )
 
             # The pages, as a browser signs in (session cookie), on the same province.
-            def browser_for(username: str) -> TestClient:
-                browser = TestClient(client.app)
+            def browser_for(username: str) -> httpx.Client:
+                browser = httpx.Client(base_url=client.base_url, timeout=300)
                 form = browser.get("/").text
                 csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
                 answer = browser.post(
@@ -292,13 +328,16 @@ def main(argv: list[str]) -> int:
             )
             measure(years)
         print(
-            f"  peak RSS of the process serving the API: "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
-            f"load average {_load()}",
+            f"  peak RSS of the process serving the API (kycuong api, VmHWM): "
+            f"{_peak_rss_mb(server.pid):.0f} MB; load average {_load()}",
             flush=True,
         )
+        print(f'RESULT {{"api_peak_rss_mb": {_peak_rss_mb(server.pid):.0f}}}')
         engine.dispose()
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0

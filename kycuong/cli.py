@@ -583,7 +583,7 @@ def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app, server_config
+    from api.app import create_app, freeze_startup_heap, server_config
 
     upgrade(settings.database_url)
     if not settings.api_secret:
@@ -594,6 +594,7 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)
     except WeakSecret as exc:
         raise Invalid("weak_secret", str(exc)) from exc
+    freeze_startup_heap()
     uvicorn.Server(server_config(app, settings)).run()
     return 0
 

@@ -4,11 +4,13 @@ the thresholds (NĐ 112/2020), as a view or as CSV/XLSX files."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -95,41 +97,46 @@ class SummaryOut(BaseModel):
     total: LineOut
 
 
-def out(line: Line, rank: int | None = None, person: bool = False) -> LineOut:
-    return LineOut(
-        rank=rank,
-        id=line.key,
-        code=line.code,
-        name=line.name,
-        unit_id=line.unit_id,
-        unit_name=line.unit_name,
-        staff=None if person else line.staff,
-        working_days=line.working_days,
-        present_days=line.present_days,
-        late_count=line.late_count,
-        late_minutes=line.late_minutes,
-        early_count=line.early_count,
-        early_minutes=line.early_minutes,
-        absent_days=round(line.absent_days, 2),
-        excused_days={
-            "leave": round(line.excused_leave, 2),
-            "sick": round(line.excused_sick, 2),
-            "trip": round(line.excused_trip, 2),
-            "study": round(line.excused_study, 2),
-            "other": round(line.excused_other, 2),
+def line_fields(line: Line, rank: int | None = None, person: bool = False) -> dict[str, Any]:
+    """A ``LineOut`` as a plain dict, its fields in order and of their declared types: what
+    the JSON of 30,000 people is written from without a model per person."""
+    rate = float(line.rate)
+    return {
+        "rank": rank,
+        "id": line.key,
+        "code": line.code,
+        "name": line.name,
+        "unit_id": line.unit_id,
+        "unit_name": line.unit_name,
+        "staff": None if person else line.staff,
+        "working_days": line.working_days,
+        "present_days": line.present_days,
+        "late_count": line.late_count,
+        "late_minutes": line.late_minutes,
+        "early_count": line.early_count,
+        "early_minutes": line.early_minutes,
+        "absent_days": float(round(line.absent_days, 2)),
+        "excused_days": {
+            "leave": float(round(line.excused_leave, 2)),
+            "sick": float(round(line.excused_sick, 2)),
+            "trip": float(round(line.excused_trip, 2)),
+            "study": float(round(line.excused_study, 2)),
+            "other": float(round(line.excused_other, 2)),
         },
-        missing_punches=line.missing_punches,
-        reviewed={
+        "missing_punches": line.missing_punches,
+        "reviewed": {
             "confirmed": line.confirmed,
             "excused": line.excused,
             "dismissed": line.dismissed,
         },
-        rate_per_100_days=line.rate,
-        rate=RateOut(
-            violations=events(line), working_days=line.working_days, per_100_days=line.rate
-        ),
-        flags=line.flags,
-    )
+        "rate_per_100_days": rate,
+        "rate": {
+            "violations": float(events(line)),
+            "working_days": line.working_days,
+            "per_100_days": rate,
+        },
+        "flags": line.flags,
+    }
 
 
 def scope_name(db: DbSession, scope: Scope, unit_id: int | None) -> str:
@@ -182,6 +189,29 @@ def _compute(
     )
 
 
+def _heading(
+    c: _Computed, query: SummaryQuery, thresholds: Thresholds, now: datetime, timezone: str
+) -> dict[str, Any]:
+    """A ``SummaryOut`` without its lines, as a dict in the model's field order."""
+    return {
+        "scope": c.name,
+        "period": {
+            "end_day": c.period.end,
+            "complete": c.period.complete,
+            "kind": query.period,
+            "first_day": c.first,
+            "last_day": c.last,
+            "label": c.label,
+        },
+        "generated_at": now.astimezone(zone(timezone)),
+        "thresholds": {
+            "absence_days_per_month": float(thresholds.month_days),
+            "absence_days_per_period": float(thresholds.year_days),
+            "consecutive_absence_days": float(thresholds.consecutive_days),
+        },
+    }
+
+
 def summary(
     db: DbSession,
     scope: Scope,
@@ -189,29 +219,55 @@ def summary(
     thresholds: Thresholds,
     now: datetime,
     timezone: str,
+    *,
+    people: Literal["all", "flagged"] = "all",
 ) -> SummaryOut:
-    """The summary of a period for the units in scope (404 for a unit outside it)."""
+    """The summary of a period for the units in scope (404 for a unit outside it);
+    ``people="flagged"``: only the people a threshold flags (the page lists no others)."""
     c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
-    return SummaryOut(
-        scope=c.name,
-        period=PeriodOut(
-            kind=query.period,
-            first_day=c.first,
-            last_day=c.last,
-            end_day=c.period.end,
-            complete=c.period.complete,
-            label=c.label,
-        ),
-        generated_at=now.astimezone(zone(timezone)),
-        thresholds={
-            "absence_days_per_month": thresholds.month_days,
-            "absence_days_per_period": thresholds.year_days,
-            "consecutive_absence_days": thresholds.consecutive_days,
-        },
-        units=[out(u, rank) for rank, u in enumerate(c.ranked, start=1)],
-        people=[out(line, person=True) for line in c.people],
-        total=out(c.total),
+    shown = c.people if people == "all" else [line for line in c.people if line.flags]
+    return SummaryOut.model_validate(
+        _heading(c, query, thresholds, now, timezone)
+        | {
+            "units": [line_fields(u, rank) for rank, u in enumerate(c.ranked, start=1)],
+            "people": [line_fields(line, person=True) for line in shown],
+            "total": line_fields(c.total),
+        }
     )
+
+
+def summary_json(
+    db: DbSession,
+    scope: Scope,
+    query: SummaryQuery,
+    thresholds: Thresholds,
+    now: datetime,
+    timezone: str,
+) -> Iterator[bytes]:
+    """``summary(...)`` as its JSON, in chunks: together the same bytes as
+    ``model_dump_json()``, written from trusted figures with no model per person (a province
+    is 30,000 of them). The figures are summed before this returns; only the writing is
+    left to the iteration, so a response streams it without holding the whole text."""
+    c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
+    heading = to_json(_heading(c, query, thresholds, now, timezone))
+    return _json_chunks(heading, c)
+
+
+CHUNK_LINES = 1000  # lines per chunk of a streamed summary
+
+
+def _json_chunks(heading: bytes, c: _Computed) -> Iterator[bytes]:
+    size = CHUNK_LINES
+    yield heading[:-1] + b',"units":['
+    units = list(enumerate(c.ranked, start=1))
+    for i in range(0, len(units), size):
+        chunk = b",".join(to_json(line_fields(u, rank)) for rank, u in units[i : i + size])
+        yield (b"," if i else b"") + chunk
+    yield b'],"people":['
+    for i in range(0, len(c.people), size):
+        chunk = b",".join(to_json(line_fields(p, person=True)) for p in c.people[i : i + size])
+        yield (b"," if i else b"") + chunk
+    yield b'],"total":' + to_json(line_fields(c.total)) + b"}"
 
 
 def summary_file(
@@ -232,20 +288,24 @@ def summary_file(
     PDF: services/documents) addressed to ``recipient`` and dated at ``place`` (the settings
     KC_REPORT_RECIPIENT, KC_REPORT_ISSUER, KC_REPORT_PLACE, as /api/documents uses them)."""
     generated = now.astimezone(zone(timezone))
-    c = _compute(db, scope, query, thresholds, generated.date())
-    stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
     if fmt == "csv":
+        c = _compute(db, scope, query, thresholds, generated.date())
+        stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
         return SummaryFile(to_csv(c.ranked, c.people, by), "text/csv; charset=utf-8", f"{stem}.csv")
+    # the document reads its own figures (report_file): summed once, not also here
+    scope.require("summaries:read")
+    units = units_filter(db, scope, query.unit_id)
+    period = report_period(query.period, query.year, query.month, query.quarter, generated.date())
     agency, unit = issuer(db, scope.user_id, query.unit_id, issuer_fallback)
     header = DocumentHeader(
         agency=agency,
         unit=unit,
         recipient=recipient,
-        period_label=c.label,
+        period_label=period.label,
         generated=generated,
         place=place,
     )
-    doc = report_file(db, units_filter(db, scope, query.unit_id), c.period, thresholds, header, fmt)
+    doc = report_file(db, units, period, thresholds, header, fmt)
     return SummaryFile(doc.content, doc.media_type, doc.filename)
 
 

@@ -393,7 +393,10 @@ class PersonMonth(Base):
     """
 
     __tablename__ = "person_months"
-    __table_args__ = (Index("ix_person_months_unit_month", "unit_id", "month"),)
+    __table_args__ = (
+        Index("ix_person_months_unit_month", "unit_id", "month"),
+        Index("ix_person_months_month", "month", "employee_id"),
+    )
 
     employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day

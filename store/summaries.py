@@ -7,13 +7,13 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import Float, and_, case, cast, func, or_, select, tuple_
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import aliased
 
 from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
 
@@ -71,26 +71,25 @@ class Line:
         return round(100.0 * events / self.working_days, 2) if self.working_days else 0.0
 
     def add(self, other: Line) -> None:
-        for name in (
-            "staff",
-            "working_days",
-            "present_days",
-            "late_count",
-            "late_minutes",
-            "early_count",
-            "early_minutes",
-            "absent_days",
-            "excused_leave",
-            "excused_sick",
-            "excused_trip",
-            "excused_study",
-            "excused_other",
-            "missing_punches",
-            "confirmed",
-            "excused",
-            "dismissed",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        """Sum ``other``'s figures into this line (a unit's or the total's); spelled out:
+        a province adds 30,000 people."""
+        self.staff += other.staff
+        self.working_days += other.working_days
+        self.present_days += other.present_days
+        self.late_count += other.late_count
+        self.late_minutes += other.late_minutes
+        self.early_count += other.early_count
+        self.early_minutes += other.early_minutes
+        self.absent_days += other.absent_days
+        self.excused_leave += other.excused_leave
+        self.excused_sick += other.excused_sick
+        self.excused_trip += other.excused_trip
+        self.excused_study += other.excused_study
+        self.excused_other += other.excused_other
+        self.missing_punches += other.missing_punches
+        self.confirmed += other.confirmed
+        self.excused += other.excused
+        self.dismissed += other.dismissed
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,71 +149,176 @@ _SUMMED = (
 def person_lines_from_months(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """``person_lines`` of whole months, from the person-months: sums in SQL, then each
-    person's months in order for the longest absence and the worst month."""
+    """``person_lines`` of whole months, from the person-months: the sums in one GROUP BY, then
+    the longest absence from the few months an absence run touches (``_longest_runs``)."""
     pm = PersonMonth
     scope = [pm.month >= first, pm.month <= last]
     if units is not None:
         scope.append(pm.unit_id.in_(units))
     sums = (
         select(
-            pm.employee_id,
+            pm.employee_id.label("e"),
             func.max(pm.unit_id).label("unit_id"),
             *[func.sum(getattr(pm, c)).label(c) for c in _SUMMED],
+            func.max(pm.absent_days).label("worst"),
+            func.max(pm.absent_run_max).label("inside"),
+            (func.count() > func.count(pm.month.distinct())).label("split"),
         )
         .where(*scope)
         .group_by(pm.employee_id)
         .subquery()
     )
-    rows = db.execute(
-        select(sums, Employee.code, Employee.full_name, Unit.name.label("unit_name"))
-        .join(Employee, Employee.id == sums.c.employee_id)
-        .join(Unit, Unit.id == sums.c.unit_id)
-        .order_by(Unit.name, Employee.code)
-    ).mappings()
-    lines = []
-    for r in rows:
-        line = Line(
-            key=r["employee_id"],
-            name=r["full_name"],
-            code=r["code"],
-            unit_id=r["unit_id"],
-            unit_name=r["unit_name"],
-            staff=1,
-        )
-        for c in _SUMMED:
-            setattr(line, c, type(getattr(line, c))(r[c] or 0))
-        line.absent_days = round(line.absent_days, 2)
-        lines.append(line)
-    months: dict[int, dict[date, float]] = defaultdict(dict)
-    runs: dict[int, tuple[int, int]] = {}  # employee: (current run, longest run)
-    for e, month, absent, working, head, tail, longest_in in db.execute(
+    s = sums.c
+    found = db.execute(
         select(
-            pm.employee_id,
-            pm.month,
-            pm.absent_days,
-            pm.working_days,
-            pm.absent_run_head,
-            pm.absent_run_tail,
-            pm.absent_run_max,
+            s.e,
+            Employee.full_name,
+            Employee.code,
+            s.unit_id,
+            Unit.name,
+            *[s[c] for c in _SUMMED],
+            s.worst,
+            s.inside,
+            s.split,
         )
-        .where(*scope)
-        .order_by(pm.employee_id, pm.month)
-    ):
-        months[e][month] = months[e].get(month, 0.0) + absent
-        # Runs join across months: a month absent throughout carries the run on.
-        current, longest = runs.get(e, (0, 0))
+        .join(Employee, Employee.id == s.e)
+        .join(Unit, Unit.id == s.unit_id)
+        .order_by(Unit.name, Employee.code)
+        .execution_options(yield_per=2000)  # a server-side cursor: rows become lines by batch
+    )
+    lines = []
+    split: list[int] = []  # in two units in one month: its months summed below
+    # integer columns sum to int, float columns to float (SQLite and PostgreSQL alike)
+    for (
+        e,
+        name,
+        code,
+        unit_id,
+        unit_name,
+        working,
+        present,
+        late_count,
+        late_minutes,
+        early_count,
+        early_minutes,
+        absent,
+        leave,
+        sick,
+        trip,
+        study,
+        other,
+        missing,
+        confirmed,
+        excused,
+        dismissed,
+        worst,
+        inside,
+        in_two_units,
+    ) in found:
+        lines.append(
+            Line(
+                key=e,
+                name=name,
+                code=code,
+                unit_id=unit_id,
+                unit_name=unit_name,
+                staff=1,
+                working_days=working,
+                present_days=present,
+                late_count=late_count,
+                late_minutes=late_minutes,
+                early_count=early_count,
+                early_minutes=early_minutes,
+                absent_days=round(float(absent), 2),
+                excused_leave=leave,
+                excused_sick=sick,
+                excused_trip=trip,
+                excused_study=study,
+                excused_other=other,
+                missing_punches=missing,
+                confirmed=confirmed,
+                excused=excused,
+                dismissed=dismissed,
+                max_month_absent_days=round(float(worst), 2),
+                max_consecutive_absent_days=inside,
+            )
+        )
+        if in_two_units:
+            split.append(e)
+    worst_months = _worst_months(db, scope, split)
+    runs = _longest_runs(db, first, last, units)
+    for line in lines:
+        if line.key in worst_months:
+            line.max_month_absent_days = worst_months[line.key]
+        line.max_consecutive_absent_days = max(
+            line.max_consecutive_absent_days, runs.get(line.key, 0)
+        )
+        line.flags = flags_for(line, thresholds)
+    return lines
+
+
+def _worst_months(db: DbSession, scope: list[Any], people: list[int]) -> dict[int, float]:
+    """The worst month of people with two rows in one month (moved between units)."""
+    if not people:
+        return {}
+    pm = PersonMonth
+    per_month = (
+        select(pm.employee_id.label("e"), func.sum(pm.absent_days).label("days"))
+        .where(*scope, pm.employee_id.in_(people))
+        .group_by(pm.employee_id, pm.month)
+        .subquery()
+    )
+    rows = db.execute(select(per_month.c.e, func.max(per_month.c.days)).group_by(per_month.c.e))
+    return {e: round(float(days), 2) for e, days in rows}
+
+
+def _longest_runs(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> dict[int, int]:
+    """The longest absence run of each person as months join it, read from the months that
+    start or end absent only (a few in a hundred).
+
+    A month absent on every working day carries a run on; another month with working days
+    ends it with its head and starts the next with its tail. A month with working days and
+    no absence at either end, between two of those read, cuts the run: ``seq`` (how many
+    months with working days come before each one) shows it."""
+    pm = PersonMonth
+    other = aliased(PersonMonth)
+    counted = [
+        other.employee_id == pm.employee_id,
+        other.month >= first,
+        tuple_(other.month, other.unit_id) < tuple_(pm.month, pm.unit_id),
+        other.working_days > 0,
+    ]
+    scope = [pm.month >= first, pm.month <= last]
+    if units is not None:
+        scope.append(pm.unit_id.in_(units))
+        counted.append(other.unit_id.in_(units))
+    seq = select(func.count()).where(*counted).scalar_subquery()
+    rows = db.execute(
+        select(pm.employee_id, pm.working_days, pm.absent_run_head, pm.absent_run_tail, seq)
+        .where(*scope, or_(pm.absent_run_head > 0, pm.absent_run_tail > 0))
+        .order_by(pm.employee_id, pm.month, pm.unit_id)
+    )
+    runs: dict[int, int] = {}
+    person, current, longest, expected = 0, 0, 0, 0
+    for e, working, head, tail, before in rows:
+        if e != person:
+            if longest:
+                runs[person] = longest
+            person, current, longest, expected = e, 0, 0, before
+        if before > expected:
+            current = 0  # a month with working days and no absence at its ends came between
         if working and head == working:
             current += working
         elif working:
             longest = max(longest, current + head)
             current = tail
-        runs[e] = (current, max(longest, current, longest_in))
-    for line in lines:
-        line.max_month_absent_days = round(max(months[line.key].values(), default=0.0), 2)
-        line.max_consecutive_absent_days = runs.get(line.key, (0, 0))[1]
-        line.flags = flags_for(line, thresholds)
-    return lines
+        longest = max(longest, current)
+        expected = before + (1 if working else 0)
+    if longest:
+        runs[person] = longest
+    return runs
 
 
 def person_lines_from_days(

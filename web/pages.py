@@ -466,11 +466,12 @@ def summary_page(
                 context.settings.thresholds,
                 now,
                 context.settings.timezone,
+                people="flagged",
             )
         except KcError as exc:
             return common.failed(request, visitor, exc)
         extra = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
-        flagged = [p for p in report.people if p.flags]
+        flagged = report.people
         params = (
             f"ky={query.period}&nam={query.year}"
             f"&thang={query.month or ''}&quy={query.quarter or ''}&don_vi={query.unit_id or ''}"
@@ -520,6 +521,7 @@ def summary_chart(
                 context.settings.thresholds,
                 now,
                 context.settings.timezone,
+                people="flagged",
             )
         except Unauthorized:
             return Response(status_code=401)
