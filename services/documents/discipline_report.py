@@ -4,7 +4,8 @@ Quốc hiệu and tiêu ngữ, the issuing agency and the recipient, the period 
 generation; a totals sheet (one row per unit, ranked) and one sheet per unit (one row per
 person), each closed by its totals row; the threshold flags one per line in their own column;
 signature blocks; A4 landscape, header rows repeated, fitted to the width, page numbers.
-Written with XlsxWriter (constant memory): a province's workbook has a thousand sheets.
+Written with XlsxWriter, row by row (``sheets.StreamedSheet``): a province's workbook has a
+thousand sheets and a million cells.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def _write_sheet(
 def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
     """The workbook: the totals sheet, then one sheet per unit in the order of ``data.units``.
 
-    XlsxWriter in constant-memory mode: three times faster than openpyxl for a province."""
+    Streamed sheets: a province's workbook in ≈ a third of XlsxWriter's own time (issue #13)."""
     out = io.BytesIO()
     book = workbook(out)
     f = _Formats(book)

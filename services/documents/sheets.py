@@ -202,6 +202,8 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         raise TypeError(f"a cell holds text or a number, not {type(value).__name__}")
 
     def _write_single_row(self, current_row_num: int = 0) -> None:
+        # The library calls this when a write moves past the pending row and when it packages
+        # the sheet: the row ``write_values`` filled goes out first, then the library's.
         if self._open_row >= 0:
             if self.table.get(self._open_row):
                 raise ValueError(f"row {self._open_row + 1} written twice")
@@ -213,6 +215,7 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         super()._write_single_row(current_row_num)
 
     def _write_optimized_sheet_data(self) -> None:
+        # The library's, reading the rows from memory instead of its temporary file.
         if self.dim_rowmin is None:
             self._xml_empty_tag("sheetData")
         else:
