@@ -249,10 +249,8 @@ def _write_unit(
     ws.write_values(head + 2, 0, letters, f.head)
     r = head + 3
     for i, row in enumerate(rows, start=1):
-        ws.write_values(r, 0, (i,), f.day)
-        ws.write_values(r, 1, (row.name, row.title or ""), f.name)
-        ws.write_values(r, 3, row.cells, f.day)
-        ws.write_values(r, 3 + ndays, list(row.totals.values()), f.day)
+        ws.write_values(r, 0, (i, row.name, row.title or ""), f.name, f.day)  # the number in f.day
+        ws.write_values(r, 3, (*row.cells, *row.totals.values()), f.day)
         r += 1
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
     ws.write_values(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
