@@ -1,21 +1,27 @@
 """Documents benchmark on PostgreSQL seeded with the API benchmark's province: the discipline
 report and the bảng chấm công of every unit for a month, XLSX and PDF, timed.
 
-    python -m bench documents [--employees 30000] [--history year|month]
+    python -m bench documents [--employees 30000] [--history year|month] [--save DIR]
+        [--against DIR]
 
 The province is bench/api.py's (30 agencies, one unit per 30 people, late/absent/leave at the
 same rates); ``--history month`` seeds only November 2026 (what these documents read), which
 seeds in a fraction of the time. Figures are wall-clock on a shared machine, noisy: each
-comes with the CPU seconds this process spent and the load average.
+comes with the CPU seconds this process spent and the load average. ``--save`` keeps the
+four files; ``--against`` compares the XLSX with those saved by an earlier run (another
+branch): every part of the package but its timestamp (docProps/core.xml) must be the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import io
+import os
 import pstats
 import time
 import uuid
+import zipfile
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -33,12 +39,29 @@ def _load() -> str:
         return "?"
 
 
+def _differences(content: bytes, folder: str, name: str) -> str:
+    """The parts of two XLSX packages that differ, but for the time they were made."""
+    with open(os.path.join(folder, name), "rb") as f:
+        earlier = zipfile.ZipFile(io.BytesIO(f.read()))
+    now = zipfile.ZipFile(io.BytesIO(content))
+    if sorted(now.namelist()) != sorted(earlier.namelist()):
+        return "the packages have different parts"
+    differ = [
+        n for n in now.namelist() if n != "docProps/core.xml" and now.read(n) != earlier.read(n)
+    ]
+    return f"{len(differ)} of {len(now.namelist())} parts differ {differ[:5]}"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench documents")
     parser.add_argument("--employees", type=int, default=30_000)
     parser.add_argument("--history", choices=["year", "month"], default="month")
     parser.add_argument(
         "--profile", action="store_true", help="print where the XLSX report's time goes (cProfile)"
+    )
+    parser.add_argument("--save", metavar="DIR", help="write the four files into DIR")
+    parser.add_argument(
+        "--against", metavar="DIR", help="compare the XLSX with those an earlier --save wrote"
     )
     args = parser.parse_args(argv)
 
@@ -130,6 +153,13 @@ def main(argv: list[str]) -> int:
                 f"load average {_load()}",
                 flush=True,
             )
+            name = f"{'report' if what == 'discipline report' else 'timesheet'}.{fmt}"
+            if args.save:
+                os.makedirs(args.save, exist_ok=True)
+                with open(os.path.join(args.save, name), "wb") as f:
+                    f.write(out.content)
+            if args.against and fmt == "xlsx":
+                print(f"  against {args.against}: {_differences(out.content, args.against, name)}")
         engine.dispose()
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:

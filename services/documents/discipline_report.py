@@ -4,7 +4,8 @@ Quốc hiệu and tiêu ngữ, the issuing agency and the recipient, the period 
 generation; a totals sheet (one row per unit, ranked) and one sheet per unit (one row per
 person), each closed by its totals row; the threshold flags one per line in their own column;
 signature blocks; A4 landscape, header rows repeated, fitted to the width, page numbers.
-Written with XlsxWriter (constant memory): a province's workbook has a thousand sheets.
+Written with XlsxWriter, row by row (``sheets.StreamedSheet``): a province's workbook has a
+thousand sheets and a million cells.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import sheet_titles, workbook, write_cells
+from services.documents.sheets import StreamedSheet, add_sheet, sheet_titles, workbook
 from store.summaries import Line, Thresholds
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
@@ -159,7 +160,7 @@ class _Formats:
 
 
 def _write_sheet(
-    ws: Any,
+    ws: StreamedSheet,
     f: _Formats,
     header: DocumentHeader,
     heading: str,
@@ -173,13 +174,17 @@ def _write_sheet(
     ncols = len(headers)
     last = ncols - 1
     right = max(ncols - 9, 4)  # the first column of the national title block
-    for col, name in enumerate(headers):
-        ws.set_column(col, col, WIDTHS.get(name, 10 if col else 5))
-    ws.merge_range(0, 0, 0, right - 1, header.agency.upper(), f.bold_center)
-    ws.merge_range(0, right, 0, last, NATIONAL_TITLE, f.bold_center)
-    ws.merge_range(1, 0, 1, right - 1, heading, f.bold_center)
-    ws.merge_range(1, right, 1, last, MOTTO, f.bold_center)
-    ws.merge_range(2, right, 2, last, header.dated_line(), f.italic_center)
+    widths = [WIDTHS.get(name, 10 if col else 5) for col, name in enumerate(headers)]
+    first = 0
+    for col in range(1, ncols + 1):  # a call per run of equal widths (the file is the same)
+        if col == ncols or widths[col] != widths[first]:
+            ws.set_column(first, col - 1, widths[first])
+            first = col
+    ws.merge_values(0, 0, right - 1, header.agency.upper(), f.bold_center)
+    ws.merge_values(0, right, last, NATIONAL_TITLE, f.bold_center)
+    ws.merge_values(1, 0, right - 1, heading, f.bold_center)
+    ws.merge_values(1, right, last, MOTTO, f.bold_center)
+    ws.merge_values(2, right, last, header.dated_line(), f.italic_center)
     generated = f"{header.generated:%H:%M ngày %d/%m/%Y}" if header.generated else ""
     for r, text, fmt in (
         (3, TITLE, f.title),
@@ -187,13 +192,13 @@ def _write_sheet(
         (5, f"Kính gửi: {header.recipient}" if header.recipient else "", f.center),
         (6, f"Thời điểm lập: {generated}", f.italic_center),
     ):
-        ws.merge_range(r, 0, r, last, text, fmt)
-    ws.write_row(8, 0, headers, f.head)
+        ws.merge_values(r, 0, last, text, fmt)
+    ws.write_values(8, 0, headers, f.head)
     r = 9
     for row in rows:
-        write_cells(ws, r, 0, row, f.text, f.cell)
+        ws.write_values(r, 0, row, f.text, f.cell)
         r += 1
-    write_cells(ws, r, 0, total, f.total_text, f.total)
+    ws.write_values(r, 0, total, f.total_text, f.total)
     r += 2
     ws.write(r, 0, RATE_NOTE, f.italic)
     ws.write(r + 1, 0, SUGGESTS, f.italic)
@@ -217,7 +222,7 @@ def _write_sheet(
 def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
     """The workbook: the totals sheet, then one sheet per unit in the order of ``data.units``.
 
-    XlsxWriter in constant-memory mode: three times faster than openpyxl for a province."""
+    Streamed sheets: a province's workbook in ≈ a third of XlsxWriter's own time (issue #13)."""
     out = io.BytesIO()
     book = workbook(out)
     f = _Formats(book)
@@ -231,7 +236,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _write_sheet(
-        book.add_worksheet(TOTALS_SHEET),
+        add_sheet(book, TOTALS_SHEET),
         f,
         header,
         header.unit or header.agency,
@@ -245,7 +250,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
     ):
         people = members.get(unit.key, [])
         _write_sheet(
-            book.add_worksheet(title),
+            add_sheet(book, title),
             f,
             header,
             unit.name,

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import sheet_titles, workbook, write_cells
+from services.documents.sheets import StreamedSheet, add_sheet, sheet_titles, workbook
 from store.timesheets import DayMark, PersonMonth
 
 FORM = "Mẫu số C01a-HD"
@@ -143,33 +143,27 @@ def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Sy
     """The form's rows for a month: symbols per day and Quy ra công per bucket.
 
     A day's cell depends only on what its mark records, not on the date: each distinct record
-    is worked out once (a province's million days are a few dozen distinct ones)."""
+    is worked out once (a province's million days are a few dozen distinct ones), and a mark
+    object met again (``month_marks`` shares them) is found by its identity."""
     days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
-    worked: dict[object, tuple[str, tuple[tuple[str, float], ...]]] = {}
+    by_record: dict[object, Worked] = {}
+    by_mark: dict[int, Worked] = {}
+    known: list[DayMark | None] = []  # the marks whose ids key by_mark, alive while it is
     rows = []
     for person in people:
         totals = dict.fromkeys(BUCKETS, 0.0)
         cells = []
+        marks = person.days
         for day in days:
-            mark = person.days.get(day)
-            key = (
-                None
-                if mark is None
-                else (
-                    mark.status,
-                    mark.excused,
-                    mark.absence_review,
-                    mark.absence_reason,
-                    mark.absent_share,
-                )
-            )
-            found = worked.get(key)
+            mark = marks.get(day)
+            found = by_mark.get(id(mark))
             if found is None:
-                parts = day_parts(mark, symbols)
-                found = worked[key] = (
-                    _cell(parts),
-                    tuple((symbol.bucket, share) for symbol, share in parts),
-                )
+                key = None if mark is None else _record(mark)
+                found = by_record.get(key)
+                if found is None:
+                    found = by_record[key] = _worked(mark, symbols)
+                by_mark[id(mark)] = found
+                known.append(mark)
             cell, shares = found
             for bucket, share in shares:
                 totals[bucket] += share
@@ -184,6 +178,19 @@ def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Sy
             )
         )
     return rows
+
+
+Worked = tuple[str, tuple[tuple[str, float], ...]]  # a day's cell and its Quy ra công shares
+
+
+def _record(mark: DayMark) -> tuple[object, ...]:
+    """What a day's cell depends on."""
+    return (mark.status, mark.excused, mark.absence_review, mark.absence_reason, mark.absent_share)
+
+
+def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
+    parts = day_parts(mark, symbols)
+    return _cell(parts), tuple((symbol.bucket, share) for symbol, share in parts)
 
 
 class _Formats:
@@ -205,7 +212,7 @@ class _Formats:
 
 
 def _write_unit(
-    ws: Any,
+    ws: StreamedSheet,
     f: _Formats,
     header: DocumentHeader,
     unit_name: str,
@@ -230,25 +237,23 @@ def _write_unit(
     ws.write(1, 0, f"Bộ phận: {unit_name}", f.plain)
     ws.write(1, form_col, FORM_SOURCE, f.italic)
     ws.write(2, 0, "Mã QHNS: ................", f.plain)
-    ws.merge_range(4, 0, 4, last, TITLE, f.title)
-    ws.merge_range(5, 0, 5, last, month_title(year, month, through), f.center)
+    ws.merge_values(4, 0, last, TITLE, f.title)
+    ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
     # Rows are written in order (constant memory), so the three first headings are not
     # merged down: the cell below each stays blank in the heading's format.
-    ws.write_row(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
-    ws.merge_range(head, 3, head, 2 + ndays, "Ngày trong tháng", f.head)
-    ws.merge_range(head, 3 + ndays, head, last, "Quy ra công", f.head)
-    ws.write_row(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
+    ws.write_values(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
+    ws.merge_values(head, 3, 2 + ndays, "Ngày trong tháng", f.head)
+    ws.merge_values(head, 3 + ndays, last, "Quy ra công", f.head)
+    ws.write_values(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
     letters = ["A", "B", "C", *[str(d) for d in range(1, ndays + len(BUCKETS) + 1)]]
-    ws.write_row(head + 2, 0, letters, f.head)
+    ws.write_values(head + 2, 0, letters, f.head)
     r = head + 3
     for i, row in enumerate(rows, start=1):
-        write_cells(ws, r, 0, (i,), f.day)
-        write_cells(ws, r, 1, (row.name, row.title or ""), f.name)
-        write_cells(ws, r, 3, row.cells, f.day)
-        write_cells(ws, r, 3 + ndays, list(row.totals.values()), f.day)
+        ws.write_values(r, 0, (i, row.name, row.title or ""), f.name, f.day)  # the number in f.day
+        ws.write_values(r, 3, (*row.cells, *row.totals.values()), f.day)
         r += 1
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
-    ws.write_row(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
+    ws.write_values(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
     r += 2
     ws.write(r, form_col, header.dated_line(), f.italic_center)
     role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
@@ -291,7 +296,7 @@ def to_xlsx(
     f = _Formats(book)
     for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
         _write_unit(
-            book.add_worksheet(title), f, header, unit_name, year, month, rows, symbols, through
+            add_sheet(book, title), f, header, unit_name, year, month, rows, symbols, through
         )
     book.close()
     return out.getvalue()

@@ -1,0 +1,134 @@
+"""The documents' streamed sheet writes what XlsxWriter's own write methods write: the same
+worksheet XML, and the same values, types, styles and merged ranges read back with openpyxl
+(a guard for upgrades of the library, whose worksheet it extends)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pytest
+import xlsxwriter
+from openpyxl import load_workbook
+
+from services.documents.sheets import DATA_ONLY, add_sheet, workbook
+
+HARD_TEXT = [
+    "Nguyễn Thị Ánh",
+    '=HYPERLINK("http://evil.example/","x")',
+    "http://evil.example/",
+    "a & b < c > d \"quoted\" 'single'",
+    " leading and trailing ",
+    "dòng 1\ndòng 2",
+    "bell \x07 and _x0041_ literally",
+    "\ttab first",
+    "ạ" * 40_000,  # over Excel's 32,767: cut as the library cuts it
+]
+NUMBERS: list[Any] = [0, 1, -3, 2.5, 0.1, 1e20, 123456789012, 1 / 3, 17.25]
+
+
+def _rows() -> list[list[Any]]:
+    return [
+        [1, "Mã 01", *HARD_TEXT[:4], None, "", 2.5],
+        ["", None, *NUMBERS],
+        [*HARD_TEXT[4:], 7, None],
+    ]
+
+
+def _library(fmt_text: Any, fmt_number: Any, ws: Any, rows: list[list[Any]]) -> None:
+    ws.merge_range(0, 0, 0, 5, "BÁO CÁO & TỔNG HỢP", fmt_text)
+    ws.merge_range(1, 2, 1, 4, "", fmt_text)
+    for r, row in enumerate(rows, start=3):
+        for c, value in enumerate(row):
+            if isinstance(value, str) and value:
+                ws.write_string(r, c, value, fmt_text)
+            elif isinstance(value, str):
+                ws.write_blank(r, c, None, fmt_text)
+            elif value is None:
+                ws.write_blank(r, c, None, fmt_number)
+            else:
+                ws.write_number(r, c, value, fmt_number)
+    ws.write(len(rows) + 4, 1, "Người lập biểu", fmt_text)
+
+
+def _formats(book: Any) -> tuple[Any, Any]:
+    text = book.add_format({"font_name": "Times New Roman", "border": 1, "text_wrap": True})
+    number = book.add_format({"font_name": "Times New Roman", "border": 1, "bold": True})
+    return text, number
+
+
+def _by_library() -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, **DATA_ONLY})
+    text, number = _formats(book)
+    _library(text, number, book.add_worksheet("Đơn vị"), _rows())
+    book.close()
+    return out.getvalue()
+
+
+def _streamed() -> bytes:
+    out = io.BytesIO()
+    book = workbook(out)
+    text, number = _formats(book)
+    ws = add_sheet(book, "Đơn vị")
+    ws.merge_values(0, 0, 5, "BÁO CÁO & TỔNG HỢP", text)
+    ws.merge_values(1, 2, 4, "", text)
+    for r, row in enumerate(_rows(), start=3):
+        ws.write_values(r, 0, row[:3], text, number)  # a row in two calls, left to right
+        ws.write_values(r, 3, row[3:], text, number)
+    ws.write(len(_rows()) + 4, 1, "Người lập biểu", text)  # the library's own, on its own row
+    book.close()
+    return out.getvalue()
+
+
+def _cells(raw: bytes) -> tuple[list[tuple[Any, ...]], list[str]]:
+    ws = load_workbook(io.BytesIO(raw)).worksheets[0]
+    cells = [
+        (
+            c.coordinate,
+            c.value,
+            c.data_type,
+            repr(c.font),
+            repr(c.border),
+            repr(c.alignment),
+            c.number_format,
+        )
+        for row in ws.iter_rows()
+        for c in row
+    ]
+    return cells, sorted(str(r) for r in ws.merged_cells.ranges)
+
+
+def test_streamed_rows_read_back_as_the_librarys_own_cells() -> None:
+    streamed, library = _cells(_streamed()), _cells(_by_library())
+    assert streamed[1] == library[1] == ["A1:F1", "C2:E2"]
+    assert len(streamed[0]) == len(library[0])
+    for mine, theirs in zip(streamed[0], library[0], strict=True):
+        assert mine == theirs
+    assert HARD_TEXT[1] in {c[1] for c in streamed[0]}
+    assert not [c for c in streamed[0] if c[2] == "f"], "text stays text, never a formula"
+
+
+def test_the_streamed_sheet_is_the_librarys_xml_byte_for_byte() -> None:
+    def parts(raw: bytes) -> list[bytes]:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            return [z.read("xl/worksheets/sheet1.xml"), z.read("xl/styles.xml")]
+
+    assert parts(_streamed()) == parts(_by_library())
+
+
+def test_a_row_goes_once_and_rows_go_in_order() -> None:
+    book = workbook(io.BytesIO())
+    ws = add_sheet(book, "S")
+    ws.write_values(2, 0, ["a", 1], None)
+    with pytest.raises(ValueError, match="left to right"):
+        ws.write_values(2, 0, ["b"], None)
+    ws.write_values(4, 0, ["c"], None)
+    with pytest.raises(ValueError, match="already written"):
+        ws.write_values(3, 0, ["d"], None)
+    ws.write(6, 0, "library")
+    with pytest.raises(ValueError, match="already written"):
+        ws.write_values(6, 1, ["mixed"], None)
+    with pytest.raises(TypeError):
+        ws.write_values(7, 0, [True], None)
