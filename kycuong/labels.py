@@ -70,6 +70,8 @@ REQUEST_ACTION = {
     "approved": "Duyệt",
     "refused": "Không duyệt",
     "superseded": "Thay bằng đề nghị mới",
+    # The head decided the violation itself while the giải trình waited (services.requests).
+    "by_review": "Xử lý trực tiếp vi phạm",
 }
 
 

@@ -25,6 +25,7 @@ from kycuong.labels import (
     REQUEST_ACTION,
     REQUEST_KIND,
     REQUEST_STATUS,
+    REVIEW,
     SESSION,
     VIOLATION,
 )
@@ -804,6 +805,59 @@ def decide_many(
             continue
         outcomes.append(Outcome(request_id, True))
     return outcomes
+
+
+# A decision taken on the violation itself, as the answer to the giải trình about it: an
+# excused or dismissed violation is no longer counted against the person (what they asked
+# for), a confirmed one is (their explanation was not accepted).
+BY_REVIEW: dict[str, Decision] = {
+    "excused": "approved",
+    "dismissed": "approved",
+    "confirmed": "refused",
+}
+
+
+def close_by_review(
+    db: DbSession,
+    scope: Scope,
+    violation_id: int,
+    review: str,
+    reason_kind: str | None,
+    note: str,
+    now: datetime,
+) -> list[int]:
+    """Close the pending giải trình on a violation the unit head has just decided directly
+    (one or many, page or API): the request takes the review's outcome, its step records
+    who, when, before and after, and the person is told once. Returns the requests closed.
+
+    The review is the decision (DOMAIN.md: the person explains, the head's review decides),
+    so the request is not left "chờ duyệt" for a second, contradicting decision. Forgotten-
+    punch requests stay pending: they claim a punch, which only their own approval adds."""
+    decision = BY_REVIEW[review]
+    closed = []
+    for request in db.scalars(
+        select(StaffRequest)
+        .where(
+            StaffRequest.violation_id == violation_id,
+            StaffRequest.kind == "explanation",
+            StaffRequest.status == "pending",
+        )
+        .order_by(StaffRequest.id)
+        .with_for_update()
+    ):
+        outcome = REVIEW[review] + (f" ({EXCUSE[reason_kind]})" if reason_kind in EXCUSE else "")
+        text = f"Trưởng đơn vị xử lý trực tiếp vi phạm: {outcome}"
+        text = f"{text}. {note.strip()}" if note.strip() else text
+        text = text[:MAX_NOTE]
+        request.status = decision
+        request.decided_by = scope.username
+        request.decided_at = now
+        request.decision_note = text
+        _step(db, request, scope.username, "by_review", "pending", decision, text, now)
+        db.flush()
+        events.request_decided(db, request.id)
+        closed.append(request.id)
+    return closed
 
 
 def local_instant(day: date, hhmm: str, tz: Any) -> datetime:

@@ -23,6 +23,7 @@ from services.schemas import (
     ViolationDetail,
     ViolationPage,
 )
+from services import requests
 from services.scope import Scope, units_filter
 from store import violations as queries
 from store.models import Review
@@ -190,6 +191,10 @@ def review(
         )
     record = queries.review(
         db, row, decision.decision, decision.reason_kind, decision.note, scope.username, now
+    )
+    # A giải trình still waiting on this violation is answered by this decision.
+    requests.close_by_review(
+        db, scope, row.id, decision.decision, decision.reason_kind, decision.note, now
     )
     return to_review(record)
 

@@ -48,6 +48,7 @@ TZ = zone("Asia/Ho_Chi_Minh")
 NEXT_MORNING = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), TZ).replace(hour=10)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+REQUEST_STATUS_LABELS = {"approved": "Đã duyệt", "refused": "Không duyệt"}
 
 
 @pytest.fixture
@@ -605,3 +606,147 @@ def test_deciding_many_says_why_a_request_was_not_decided(world: World) -> None:
     assert answer.status_code == 400
     assert "0/1" in answer.text and "Cần ghi lý do khi không duyệt" in answer.text
     assert "Trần Văn e1" in answer.text  # the queue is still there to fix and resend
+
+
+def _explanation_outcome(world: World, request_id: int) -> tuple[str, list[tuple], list[str]]:
+    """The request's status, its steps (by, action, before, after), and the keys of the
+    notices queued about it."""
+    with db_session(world.engine) as db:
+        request = db.get(StaffRequest, request_id)
+        assert request is not None
+        steps = [
+            (s.by, s.action, s.before, s.after)
+            for s in db.scalars(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request_id)
+                .order_by(RequestEvent.id)
+            )
+        ]
+        notices = list(
+            db.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.dedupe_key.like(f"request:{request_id}:%")
+                )
+            )
+        )
+        return request.status, steps, notices
+
+
+@pytest.mark.parametrize(
+    ("decision", "reason_kind", "status", "said"),
+    [
+        ("excused", "outside_meeting", "approved", "Có lý do (Họp, hội nghị bên ngoài)"),
+        ("dismissed", "", "approved", "Bỏ qua"),
+        ("confirmed", "", "refused", "Xác nhận"),
+    ],
+)
+def test_deciding_the_violation_directly_answers_its_pending_explanation(
+    world: World, decision: str, reason_kind: str, status: str, said: str
+) -> None:
+    """Review 12d: the head decided the violation on its own page while the giải trình
+    waited; the request stayed "Chờ duyệt" forever. The review answers it: the request
+    takes the outcome, the step says who and when, the person is told once."""
+    late = world.violation_id("e1", "late")
+    client = person(world, "e1")
+    explain(client, late)
+    request_id = only_request_id(world)
+    boss = head(world)
+    page = boss.get(f"/vi-pham/{late}")
+    assert "quyết định này cũng trả lời giải trình" in page.text
+    decided = boss.post(
+        f"/vi-pham/{late}/xu-ly",
+        data={
+            "decision": decision,
+            "reason_kind": reason_kind,
+            "note": "Đã xem",
+            "csrf": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    got, steps, notices = _explanation_outcome(world, request_id)
+    assert got == status
+    assert steps == [
+        ("e1", "created", None, "pending"),
+        ("head_a1", "by_review", "pending", status),
+    ]
+    assert notices == [f"request:{request_id}:{status}"]
+    with db_session(world.engine) as db:
+        request = db.get(StaffRequest, request_id)
+        assert request is not None and request.decided_by == "head_a1"
+        assert request.decided_at is not None
+        assert said in request.decision_note and "Đã xem" in request.decision_note
+    assert f'value="{request_id}"' not in boss.get("/de-nghi").text  # nothing left to decide
+    shown = boss.get(f"/de-nghi/{request_id}")
+    assert "Xử lý trực tiếp vi phạm" in shown.text and said in shown.text
+    mine = client.get("/cua-toi/de-nghi")
+    assert REQUEST_STATUS_LABELS[status] in mine.text and said in mine.text
+    # A later change of mind is a new review; the answered request and its notice stay as
+    # they are (no second message).
+    again = boss.post(
+        f"/vi-pham/{late}/xu-ly",
+        data={"decision": "confirmed", "note": "", "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert _explanation_outcome(world, request_id) == (got, steps, notices)
+
+
+def test_a_bulk_review_through_the_api_answers_only_the_explained_violation(
+    world: World,
+) -> None:
+    late = world.violation_id("e1", "late")
+    absent = world.violation_id("e2", "absent")
+    explain(person(world, "e1"), late)
+    request_id = only_request_id(world)
+    answer = world.client.post(
+        "/api/violations/reviews",
+        headers=world.headers("head_a1"),
+        json={"ids": [late, absent], "decision": "confirmed", "note": ""},
+    )
+    assert answer.status_code == 200 and all(r["ok"] for r in answer.json())
+    status, steps, notices = _explanation_outcome(world, request_id)
+    assert status == "refused" and steps[-1] == ("head_a1", "by_review", "pending", "refused")
+    assert notices == [f"request:{request_id}:refused"]
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "request_decided")
+            )
+            == 1
+        )
+
+
+def test_a_pending_forgotten_punch_request_waits_for_its_own_decision(world: World) -> None:
+    """A forgotten punch claims a fact only its approval adds: the review leaves it pending."""
+    absent = world.violation_id("e2", "absent")
+    client = person(world, "e2")
+    form = client.get(f"/cua-toi/bo-sung-gio-cham?ngay=23/11/2026&vi_pham={absent}")
+    sent = client.post(
+        "/cua-toi/bo-sung-gio-cham",
+        data={
+            "ngay": "23/11/2026",
+            "gio": "07:25",
+            "luot": "in:morning",
+            "note": "Máy chấm công lỗi",
+            "vi_pham": str(absent),
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    request_id = only_request_id(world)
+    answer = world.client.post(
+        f"/api/violations/{absent}/review",
+        headers=world.headers("head_a1"),
+        json={"decision": "confirmed", "note": ""},
+    )
+    assert answer.status_code == 200
+    assert _explanation_outcome(world, request_id) == (
+        "pending",
+        [("e2", "created", None, "pending")],
+        [],
+    )
