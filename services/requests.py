@@ -80,6 +80,10 @@ class Limits:
 
     working_days: int = 3
     attachment_max_bytes: int = 5 * 1024 * 1024
+    # Xin nghỉ / công tác: a past day until this many working days after it (the giải trình
+    # deadline's by default), a future one at most ``ahead_days`` ahead.
+    backdate_working_days: int = 3
+    ahead_days: int = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +498,48 @@ def request_missing_punch(
     return get(db, scope, request.id)
 
 
+# Kinds a person may register after the fact (DOMAIN.md: sick leave): their window runs
+# from the last day of the absence, not its first.
+AFTER_THE_FACT = frozenset({"sick_leave"})
+
+
+def _absence_window(
+    db: DbSession,
+    employee: Employee,
+    excuse_kind: str,
+    first_day: date,
+    last_day: date,
+    limits: Limits,
+    today: date,
+) -> None:
+    """``Invalid`` for a request sent too long after the days it covers (the giải trình
+    deadline, in working days) or reaching too far ahead (``limits.ahead_days``)."""
+    horizon = today + timedelta(days=limits.ahead_days)
+    if last_day > horizon:
+        raise Invalid(
+            "too_far_ahead",
+            f"Chỉ gửi được đề nghị cho những ngày từ nay đến hết ngày {horizon:%d/%m/%Y} "
+            f"({limits.ahead_days} ngày tới)",
+        )
+    after_the_fact = excuse_kind in AFTER_THE_FACT
+    counted_from = last_day if after_the_fact else first_day
+    if counted_from >= today:
+        return
+    last = working_days_after(db, employee, counted_from, limits.backdate_working_days)
+    if today > last:
+        which = (
+            f"ngày cuối của đợt nghỉ ({counted_from:%d/%m/%Y})"
+            if after_the_fact
+            else f"ngày bắt đầu nghỉ ({counted_from:%d/%m/%Y})"
+        )
+        raise Invalid(
+            "too_late",
+            f"Đã quá hạn gửi: đề nghị cho ngày đã qua gửi chậm nhất "
+            f"{limits.backdate_working_days} ngày làm việc sau {which}, tức là hết ngày "
+            f"{last:%d/%m/%Y}. Hãy báo trưởng đơn vị hoặc bộ phận tổ chức cán bộ để ghi nhận.",
+        )
+
+
 def request_absence(
     db: DbSession,
     scope: Scope,
@@ -503,9 +549,14 @@ def request_absence(
     last_day: date,
     sessions: list[str] | None,
     note: str,
+    limits: Limits,
     now: datetime,
+    today: date,
 ) -> RequestView:
-    """Xin nghỉ / đi công tác for whole days or some sessions; pending until the head decides."""
+    """Xin nghỉ / đi công tác for whole days or some sessions; pending until the head decides.
+
+    A past day only within ``limits.backdate_working_days`` working days (sick leave: after
+    the last day), a future one at most ``limits.ahead_days`` ahead (``Invalid`` beyond)."""
     employee = _me(db, scope)
     allowed = LEAVE_KINDS if kind == "leave" else TRIP_KINDS
     if excuse_kind not in allowed:
@@ -514,6 +565,7 @@ def request_absence(
         raise Invalid("invalid_range", "Ngày kết thúc phải sau hoặc bằng ngày bắt đầu")
     if (last_day - first_day).days > 366:
         raise Invalid("invalid_range", "Một đề nghị không quá một năm")
+    _absence_window(db, employee, excuse_kind, first_day, last_day, limits, today)
     chosen = [s for s in SESSIONS if s in (sessions or [])]
     text = note.strip()[:MAX_NOTE]
     request = _create(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, KcError, NotFound
 from kycuong.labels import REVIEW, SESSION, VIOLATION
+from services import requests
 from services.schemas import (
     BulkReviewIn,
     BulkReviewItem,
@@ -23,7 +24,6 @@ from services.schemas import (
     ViolationDetail,
     ViolationPage,
 )
-from services import requests
 from services.scope import Scope, units_filter
 from store import violations as queries
 from store.models import Review

@@ -46,7 +46,13 @@ def _today(request: Request) -> date:
 
 def _limits(request: Request) -> request_service.Limits:
     settings = common.context(request).settings
-    return request_service.Limits(settings.explanation_working_days, settings.attachment_max_bytes)
+    backdate = settings.leave_backdate_working_days
+    return request_service.Limits(
+        settings.explanation_working_days,
+        settings.attachment_max_bytes,
+        backdate_working_days=settings.explanation_working_days if backdate is None else backdate,
+        ahead_days=settings.leave_ahead_days,
+    )
 
 
 # -- the person's own record ---------------------------------------------------------------
@@ -114,6 +120,8 @@ def _form_page(
         trip_kinds=[(k, EXCUSE[k]) for k in request_service.TRIP_KINDS],
         max_mb=_limits(request).attachment_max_bytes / (1024 * 1024),
         working_days=_limits(request).working_days,
+        backdate_days=_limits(request).backdate_working_days,
+        ahead_days=_limits(request).ahead_days,
         values=values,
     )
 
@@ -324,7 +332,9 @@ def absence_action(
                 last,
                 sessions,
                 note,
+                _limits(request),
                 now(),
+                _today(request),
             )
             db.commit()
             return RedirectResponse("/cua-toi/de-nghi?luu=da-gui", status_code=303)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
@@ -608,7 +609,9 @@ def test_deciding_many_says_why_a_request_was_not_decided(world: World) -> None:
     assert "Trần Văn e1" in answer.text  # the queue is still there to fix and resend
 
 
-def _explanation_outcome(world: World, request_id: int) -> tuple[str, list[tuple], list[str]]:
+def _explanation_outcome(
+    world: World, request_id: int
+) -> tuple[str, list[tuple[str, str, str | None, str]], list[str]]:
     """The request's status, its steps (by, action, before, after), and the keys of the
     notices queued about it."""
     with db_session(world.engine) as db:
@@ -750,3 +753,63 @@ def test_a_pending_forgotten_punch_request_waits_for_its_own_decision(world: Wor
         [("e2", "created", None, "pending")],
         [],
     )
+
+
+def _ask_leave(client: TestClient, kind: str, first: str, last: str) -> httpx.Response:
+    form = client.get("/cua-toi/xin-nghi")
+    sent: httpx.Response = client.post(
+        "/cua-toi/xin-nghi",
+        data={
+            "loai": "trip" if kind in ("business_trip", "training") else "leave",
+            "excuse_kind": kind,
+            "tu": first,
+            "den": last,
+            "note": "Việc riêng",
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    return sent
+
+
+def test_leave_for_a_past_day_is_refused_after_the_giai_trinh_deadline(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 12d: xin nghỉ / công tác could be filed for any past date. Today is Tuesday
+    24/11/2026 (Ngày Văn hóa Việt Nam, a day off): a day is open until 3 working days after
+    it, so Thursday 19/11 (→ 20, 23, 25/11) still is, Wednesday 18/11 (→ 19, 20, 23/11) not."""
+    client = person(world, "e1")
+    form = client.get("/cua-toi/xin-nghi")
+    assert "gửi chậm nhất 3 ngày làm việc sau ngày bắt đầu" in form.text
+    assert _ask_leave(client, "annual_leave", "19/11/2026", "19/11/2026").status_code == 303
+    late = _ask_leave(client, "business_trip", "18/11/2026", "20/11/2026")
+    assert late.status_code == 400
+    assert (
+        "Đã quá hạn gửi: đề nghị cho ngày đã qua gửi chậm nhất 3 ngày làm việc sau ngày bắt "
+        "đầu nghỉ (18/11/2026), tức là hết ngày 23/11/2026" in late.text
+    )
+    assert 'value="18/11/2026"' in late.text  # nothing typed is lost
+    # Sick leave may be registered after the fact: its window runs from its last day.
+    assert _ask_leave(client, "sick_leave", "16/11/2026", "23/11/2026").status_code == 303
+    assert _ask_leave(client, "annual_leave", "16/11/2026", "23/11/2026").status_code == 400
+    sick = _ask_leave(client, "sick_leave", "16/11/2026", "18/11/2026")
+    assert sick.status_code == 400
+    assert "sau ngày cuối của đợt nghỉ (18/11/2026)" in sick.text
+    # The window is the agency's setting (KC_LEAVE_BACKDATE_WORKING_DAYS).
+    settings = world.client.app.state.context.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "leave_backdate_working_days", 4)
+    assert _ask_leave(client, "business_trip", "18/11/2026", "20/11/2026").status_code == 303
+    with db_session(world.engine) as db:
+        kept = db.scalars(select(StaffRequest.first_day).order_by(StaffRequest.id)).all()
+    assert [f"{d:%d/%m}" for d in kept] == ["19/11", "16/11", "18/11"]
+
+
+def test_leave_ahead_is_allowed_up_to_a_year(world: World) -> None:
+    client = person(world, "e1")
+    # 24/11/2026 + 366 days = 25/11/2027
+    assert _ask_leave(client, "maternity", "01/06/2027", "25/11/2027").status_code == 303
+    far = _ask_leave(client, "annual_leave", "20/11/2027", "26/11/2027")
+    assert far.status_code == 400
+    assert "Chỉ gửi được đề nghị cho những ngày từ nay đến hết ngày 25/11/2027" in far.text
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
