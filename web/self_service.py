@@ -19,7 +19,7 @@ from kycuong.errors import Invalid, KcError, NotFound
 from kycuong.labels import EXCUSE, REQUEST_KIND, REQUEST_STATUS
 from services import requests as request_service
 from services import self_service
-from services.days import SYMBOLS
+from services.days import legend
 from web import common
 from web import session as web_session
 
@@ -68,7 +68,7 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
         try:
             year = int(nam) if nam.isdigit() else today.year
             month = int(thang) if thang.isdigit() else today.month
-            data = self_service.my_month(db, visitor.scope, year, month, common.tz(request))
+            data = self_service.my_month(db, visitor.scope, year, month, common.tz(request), today)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return common.page(
@@ -76,7 +76,7 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
             "my_month.html",
             visitor=visitor,
             m=data,
-            symbols=SYMBOLS,
+            legend=legend(),
             notice=NOTICES.get(luu),
             REQUEST_STATUS=REQUEST_STATUS,
         )

@@ -28,6 +28,7 @@ from store.models import (
     ManualPunch,
     NotificationPreference,
     OutboxMessage,
+    PersonMonth,
     Punch,
     RequestEvent,
     ReviewState,
@@ -813,3 +814,50 @@ def test_leave_ahead_is_allowed_up_to_a_year(world: World) -> None:
     assert "Chỉ gửi được đề nghị cho những ngày từ nay đến hết ngày 25/11/2027" in far.text
     with db_session(world.engine) as db:
         assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
+
+
+def _my_row(page: str, day: str) -> str:
+    """The month table's row of ``day`` ("25/11/2026")."""
+    row = page.split(f"{day}</strong>", 1)[1].split("</tr>", 1)[0]
+    return row
+
+
+def test_my_month_shows_days_to_come_as_such_and_counts_only_days_lived(world: World) -> None:
+    """Review 12d: future weekdays showed "—" like something wrong, an approved leave next
+    week was already in the totals, and the legend listed "H" twice. Today is 24/11/2026."""
+    client = person(world, "e1")
+    sent = _ask_leave(client, "annual_leave", "30/11/2026", "30/11/2026")
+    assert sent.status_code == 303
+    boss = head(world)
+    page = boss.get(f"/de-nghi/{only_request_id(world)}")
+    boss.post(
+        f"/de-nghi/{only_request_id(world)}/quyet-dinh",
+        data={"decision": "approved", "csrf": csrf_of(page.text)},
+    )
+    world.worker.drain()
+    with db_session(world.engine) as db:
+        whole = db.scalars(
+            select(PersonMonth).where(PersonMonth.employee_id == world.people["e1"])
+        ).one()
+        assert whole.excused_leave == 1.0  # the month's row counts the leave to come
+    month = client.get("/cua-toi?thang=11&nam=2026").text
+    assert "Chưa đến" in _my_row(month, "25/11/2026")  # a Wednesday to come
+    assert "Nghỉ hằng tuần" in _my_row(month, "28/11/2026")  # a Saturday
+    assert "Ngày Văn hóa Việt Nam" in _my_row(month, "24/11/2026")  # today, a day off
+    assert "Nghỉ phép" in _my_row(month, "30/11/2026")  # the approved leave, ahead
+    assert "Chưa đến" not in _my_row(month, "30/11/2026")
+    assert "Đi muộn" in _my_row(month, "23/11/2026")
+    assert "Chưa đến" not in _my_row(month, "20/11/2026")  # past, not judged in this world
+    assert "Tính đến hết ngày 24/11/2026" in month
+    assert "phép 0," in month  # the leave of 30/11 is not lived yet
+    assert "Đi muộn</dt><dd>1 lượt, 20 phút" in month
+    # Each symbol once in the legend, with every meaning it has.
+    legend = month.split('class="card legend"', 1)[1]
+    assert legend.count("<strong>H</strong>") == 1
+    assert "<strong>H</strong> Học tập, tập huấn; hội nghị, họp bên ngoài" in legend
+    assert legend.count("<strong>—</strong>") == 1
+    # A month that is over counts as Nội vụ does; one to come has nothing yet.
+    october = client.get("/cua-toi?thang=10&nam=2026").text
+    assert "Tính đến hết ngày" not in october
+    december = client.get("/cua-toi?thang=12&nam=2026").text
+    assert "phép 0," in december and "Chưa đến" in _my_row(december, "02/12/2026")
