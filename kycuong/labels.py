@@ -113,6 +113,7 @@ NOTIFICATION_STATUS = {
     "sent": "Đã gửi",
     "failed": "Gửi không được",
     "cancelled": "Đã hủy",
+    "expired": "Hết hạn",
 }
 NOTIFICATION_KIND = {
     "violation_flagged": "Vi phạm mới",

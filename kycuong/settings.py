@@ -174,6 +174,12 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="a claimed message is another sender's after this"
     )
     notify_poll_s: float = Field(default=5.0, gt=0)
+    notify_address_wait_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        description="a notice waiting for its recipient's address this long expires unsent",
+    )
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_starttls: bool = True
