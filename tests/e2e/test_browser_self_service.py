@@ -248,12 +248,12 @@ def test_review_12d_a_month_with_days_to_come_a_late_leave_and_a_direct_decision
         me.get_by_role("button", name="Gửi giải trình").click()
         me.wait_for_url(f"{base}/cua-toi/de-nghi?luu=da-gui")
 
-        for width, height in ((390, 844), (1280, 800)):
-            boss = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        for wide, high in ((390, 844), (1280, 800)):
+            boss = browser.new_context(viewport={"width": wide, "height": high}).new_page()
             sign_in(boss, "head_a1", PASSWORD)
             boss.goto(f"{base}/vi-pham/{late}")
             assert "quyết định này cũng trả lời giải trình" in boss.inner_text("main")
-            boss.screenshot(path=str(SCREENS / f"self-12d-head-{width}.png"), full_page=True)
+            boss.screenshot(path=str(SCREENS / f"self-12d-head-{wide}.png"), full_page=True)
         boss.get_by_role("radio", name="Xác nhận").check()
         boss.get_by_label("Ghi chú").fill("Không có giấy mời")
         boss.get_by_role("button", name="Lưu quyết định").click()
