@@ -886,6 +886,9 @@ def close_by_review(
     so the request is not left "chờ duyệt" for a second, contradicting decision. Forgotten-
     punch requests stay pending: they claim a punch, which only their own approval adds."""
     decision = BY_REVIEW[review]
+    outcome = REVIEW[review] + (f" ({EXCUSE[reason_kind]})" if reason_kind in EXCUSE else "")
+    text = f"Trưởng đơn vị xử lý trực tiếp vi phạm: {outcome}"
+    text = (f"{text}. {note.strip()}" if note.strip() else text)[:MAX_NOTE]
     closed = []
     for request in db.scalars(
         select(StaffRequest)
@@ -897,10 +900,6 @@ def close_by_review(
         .order_by(StaffRequest.id)
         .with_for_update()
     ):
-        outcome = REVIEW[review] + (f" ({EXCUSE[reason_kind]})" if reason_kind in EXCUSE else "")
-        text = f"Trưởng đơn vị xử lý trực tiếp vi phạm: {outcome}"
-        text = f"{text}. {note.strip()}" if note.strip() else text
-        text = text[:MAX_NOTE]
         request.status = decision
         request.decided_by = scope.username
         request.decided_at = now
