@@ -332,7 +332,8 @@ def cmd_notify(args: argparse.Namespace, settings: Settings) -> int:
         stats = sender.drain()
         print(
             f"đã gửi {stats.sent}, thử lại sau {stats.retried}, không gửi được {stats.failed}, "
-            f"hoãn (giờ yên lặng) {stats.postponed}, hủy {stats.cancelled}"
+            f"hoãn (giờ yên lặng) {stats.postponed}, hủy {stats.cancelled}, "
+            f"chờ địa chỉ {stats.waiting}, hết hạn {stats.expired}"
         )
         return 0
     from kycuong.metrics import serve

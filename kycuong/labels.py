@@ -70,6 +70,8 @@ REQUEST_ACTION = {
     "approved": "Duyệt",
     "refused": "Không duyệt",
     "superseded": "Thay bằng đề nghị mới",
+    # The head decided the violation itself while the giải trình waited (services.requests).
+    "by_review": "Xử lý trực tiếp vi phạm",
 }
 
 
@@ -111,6 +113,7 @@ NOTIFICATION_STATUS = {
     "sent": "Đã gửi",
     "failed": "Gửi không được",
     "cancelled": "Đã hủy",
+    "expired": "Hết hạn",
 }
 NOTIFICATION_KIND = {
     "violation_flagged": "Vi phạm mới",

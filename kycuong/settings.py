@@ -215,6 +215,12 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="a claimed message is another sender's after this"
     )
     notify_poll_s: float = Field(default=5.0, gt=0)
+    notify_address_wait_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        description="a notice waiting for its recipient's address this long expires unsent",
+    )
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_starttls: bool = True
@@ -234,6 +240,16 @@ class Settings(BaseSettings):
     )
     attachment_max_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="PDF, JPEG or PNG"
+    )
+    leave_backdate_working_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=60,
+        description="xin nghỉ / công tác for a past day until N working days after it "
+        "(sick leave: after its last day); unset: explanation_working_days",
+    )
+    leave_ahead_days: int = Field(
+        default=366, ge=1, le=3660, description="xin nghỉ / công tác at most N days ahead"
     )
 
     metrics_port: int | None = Field(

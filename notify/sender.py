@@ -41,11 +41,21 @@ from store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
-STATUSES = ("queued", "waiting", "sending", "sent", "failed", "cancelled")
+STATUSES = ("queued", "waiting", "sending", "sent", "failed", "cancelled", "expired")
 NO_ADDRESS = (
     "Người nhận chưa có địa chỉ e-mail: thông báo chờ và được gửi ngay khi có địa chỉ "
     "(Nhập danh sách cột E-mail, trang Cán bộ hoặc kycuong notify contact)."
 )
+
+
+def expired_reason(wait: timedelta) -> str:
+    """Why a notice that waited for an address too long is not sent (the page shows it)."""
+    days = wait.total_seconds() / 86400
+    span = f"{days:g} ngày" if days >= 1 else f"{wait.total_seconds() / 3600:g} giờ"
+    return (
+        f"Người nhận vẫn chưa có địa chỉ sau {span} chờ: thông báo đã hết hạn và sẽ không "
+        "được gửi, kể cả khi có địa chỉ sau này."
+    )
 
 
 def utc_now() -> datetime:
@@ -61,6 +71,7 @@ class SendStats:
     postponed: int = 0
     cancelled: int = 0
     waiting: int = 0
+    expired: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,8 @@ class SenderConfig:
     # A message waiting for an address is released when one is added; checked again this
     # often anyway (an address set by a path that does not release, a channel configured).
     address_recheck: timedelta = timedelta(hours=1)
+    # A message waiting that long for an address expires (hết hạn): it would arrive stale.
+    address_wait: timedelta = timedelta(days=7)
     batch: int = 20
     poll_s: float = 5.0
     reports: reports.ReportOptions = field(default_factory=reports.ReportOptions)
@@ -122,6 +135,7 @@ def config_from(settings: Settings) -> SenderConfig:
         backoff_max_s=settings.notify_backoff_max_s,
         lease=timedelta(seconds=settings.notify_lease_s),
         poll_s=settings.notify_poll_s,
+        address_wait=timedelta(days=settings.notify_address_wait_days),
         reports=reports.ReportOptions(
             thresholds=settings.thresholds,
             timezone=settings.timezone,
@@ -173,6 +187,7 @@ class Sender:
         stats = SendStats()
         now = self.clock()
         with db_session(self.engine) as db:
+            stats.expired = outbox.expire_waiting(db, now, expired_reason(self.config.address_wait))
             claimed = outbox.claim(db, self.name, now, self.config.lease, self.config.batch)
         stats.claimed = len(claimed)
         for message in claimed:
@@ -184,10 +199,10 @@ class Sender:
         total = SendStats()
         while total.claimed < limit:
             stats = self.run_once()
-            if not stats.claimed:
-                break
             for name in SendStats.__slots__:
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
+            if not stats.claimed:
+                break
         return total
 
     def _one(self, message: OutboxMessage, stats: SendStats) -> None:
@@ -208,7 +223,14 @@ class Sender:
                 address = channel.address(who)
                 if address is None:
                     recheck = now + self.config.address_recheck
-                    outbox.wait_for_address(db, message.id, self.name, NO_ADDRESS, recheck)
+                    outbox.wait_for_address(
+                        db,
+                        message.id,
+                        self.name,
+                        NO_ADDRESS,
+                        recheck,
+                        now + self.config.address_wait,
+                    )
                     stats.waiting += 1
                     return
                 try:

@@ -71,6 +71,8 @@ class MessageView:
     id: int
     kind: str
     recipient: str
+    # Where an admin enters the recipient's address: the person's page, or the account's.
+    recipient_path: str | None
     status: str
     attempts: int
     channel: str | None
@@ -79,13 +81,18 @@ class MessageView:
     created_at: datetime
     next_attempt_at: datetime
     sent_at: datetime | None
+    expires_at: datetime | None  # a message waiting for an address is not sent after it
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxPage:
+    """One page of the outbox, newest first; ``next_before`` / ``previous_after``: the keys
+    of the older / newer page of the same filter (None: there is none)."""
+
     counts: dict[str, int]
     messages: list[MessageView]
     next_before: int | None
+    previous_after: int | None = None
 
 
 def _names(db: DbSession, refs: set[str]) -> dict[str, str]:
@@ -109,11 +116,19 @@ def _names(db: DbSession, refs: set[str]) -> dict[str, str]:
     return names
 
 
+def _recipient_path(ref: str) -> str | None:
+    kind, _, raw = ref.partition(":")
+    if not raw.isdigit():
+        return None
+    return {"employee": f"/can-bo/{raw}", "user": f"/nguoi-dung/{raw}"}.get(kind)
+
+
 def _view(m: OutboxMessage, names: dict[str, str]) -> MessageView:
     return MessageView(
         id=m.id,
         kind=KIND.get(m.kind, m.kind),
         recipient=names.get(m.recipient, m.recipient),
+        recipient_path=_recipient_path(m.recipient),
         status=m.status,
         attempts=m.attempts,
         channel=m.channel,
@@ -122,29 +137,44 @@ def _view(m: OutboxMessage, names: dict[str, str]) -> MessageView:
         created_at=m.created_at,
         next_attempt_at=m.next_attempt_at,
         sent_at=m.sent_at,
+        expires_at=m.expires_at,
     )
 
 
 def page(
-    db: DbSession, scope: Scope, status: str | None, before: int | None, limit: int = 50
+    db: DbSession,
+    scope: Scope,
+    status: str | None,
+    before: int | None,
+    limit: int = 50,
+    *,
+    after: int | None = None,
+    kind: str | None = None,
 ) -> OutboxPage:
-    """The newest messages, optionally of one status (admins: ``notifications:admin``)."""
+    """A page of messages, newest first, optionally of one status and one kind: the newest,
+    those older than ``before`` or those just newer than ``after`` (admins:
+    ``notifications:admin``). An unknown status or kind filters nothing."""
     scope.require("notifications:admin")
     chosen = status if status in STATUS else None
-    rows = outbox.page(db, chosen, limit + 1, before)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    of_kind = kind if kind in KIND else None
+    rows = outbox.page(db, chosen, limit, before, after=after, kind=of_kind)
     names = _names(db, {m.recipient for m in rows})
+    older = newer = False
+    if rows:
+        older = outbox.exists_beyond(db, chosen, of_kind, older_than=rows[-1].id)
+        newer = outbox.exists_beyond(db, chosen, of_kind, newer_than=rows[0].id)
     return OutboxPage(
-        counts=outbox.counts(db),
+        counts=outbox.counts(db, of_kind),
         messages=[_view(m, names) for m in rows],
-        next_before=rows[-1].id if more and rows else None,
+        next_before=rows[-1].id if older else None,
+        previous_after=rows[0].id if newer else None,
     )
 
 
 def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> str:
-    """Queue a failed or waiting message again now; the status it had (``NotFound``;
-    ``Conflict`` if it is neither)."""
+    """Queue a failed message again now (Gửi lại), or a waiting one for its address to be
+    looked up now (Kiểm tra lại ngay: sent if there is one, else it waits on, no attempt
+    spent); the status it had (``NotFound``; ``Conflict`` if it is neither, or expired)."""
     scope.require("notifications:admin")
     message = db.get(OutboxMessage, message_id)
     if message is None:
@@ -153,7 +183,8 @@ def retry(db: DbSession, scope: Scope, message_id: int, now: datetime) -> str:
     if not outbox.retry(db, message_id, now):
         raise Conflict(
             "not_failed",
-            "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được hoặc chờ địa chỉ.",
+            "Chỉ gửi lại được thông báo đang ở trạng thái gửi không được, hoặc kiểm tra lại "
+            "thông báo đang chờ địa chỉ (chưa hết hạn).",
         )
     return status
 

@@ -25,6 +25,7 @@ from kycuong.labels import (
     REQUEST_ACTION,
     REQUEST_KIND,
     REQUEST_STATUS,
+    REVIEW,
     SESSION,
     VIOLATION,
 )
@@ -79,6 +80,10 @@ class Limits:
 
     working_days: int = 3
     attachment_max_bytes: int = 5 * 1024 * 1024
+    # Xin nghỉ / công tác: a past day until this many working days after it (the giải trình
+    # deadline's by default), a future one at most ``ahead_days`` ahead.
+    backdate_working_days: int = 3
+    ahead_days: int = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +498,48 @@ def request_missing_punch(
     return get(db, scope, request.id)
 
 
+# Kinds a person may register after the fact (DOMAIN.md: sick leave): their window runs
+# from the last day of the absence, not its first.
+AFTER_THE_FACT = frozenset({"sick_leave"})
+
+
+def _absence_window(
+    db: DbSession,
+    employee: Employee,
+    excuse_kind: str,
+    first_day: date,
+    last_day: date,
+    limits: Limits,
+    today: date,
+) -> None:
+    """``Invalid`` for a request sent too long after the days it covers (the giải trình
+    deadline, in working days) or reaching too far ahead (``limits.ahead_days``)."""
+    horizon = today + timedelta(days=limits.ahead_days)
+    if last_day > horizon:
+        raise Invalid(
+            "too_far_ahead",
+            f"Chỉ gửi được đề nghị cho những ngày từ nay đến hết ngày {horizon:%d/%m/%Y} "
+            f"({limits.ahead_days} ngày tới)",
+        )
+    after_the_fact = excuse_kind in AFTER_THE_FACT
+    counted_from = last_day if after_the_fact else first_day
+    if counted_from >= today:
+        return
+    last = working_days_after(db, employee, counted_from, limits.backdate_working_days)
+    if today > last:
+        which = (
+            f"ngày cuối của đợt nghỉ ({counted_from:%d/%m/%Y})"
+            if after_the_fact
+            else f"ngày bắt đầu nghỉ ({counted_from:%d/%m/%Y})"
+        )
+        raise Invalid(
+            "too_late",
+            f"Đã quá hạn gửi: đề nghị cho ngày đã qua gửi chậm nhất "
+            f"{limits.backdate_working_days} ngày làm việc sau {which}, tức là hết ngày "
+            f"{last:%d/%m/%Y}. Hãy báo trưởng đơn vị hoặc bộ phận tổ chức cán bộ để ghi nhận.",
+        )
+
+
 def request_absence(
     db: DbSession,
     scope: Scope,
@@ -502,9 +549,14 @@ def request_absence(
     last_day: date,
     sessions: list[str] | None,
     note: str,
+    limits: Limits,
     now: datetime,
+    today: date,
 ) -> RequestView:
-    """Xin nghỉ / đi công tác for whole days or some sessions; pending until the head decides."""
+    """Xin nghỉ / đi công tác for whole days or some sessions; pending until the head decides.
+
+    A past day only within ``limits.backdate_working_days`` working days (sick leave: after
+    the last day), a future one at most ``limits.ahead_days`` ahead (``Invalid`` beyond)."""
     employee = _me(db, scope)
     allowed = LEAVE_KINDS if kind == "leave" else TRIP_KINDS
     if excuse_kind not in allowed:
@@ -513,6 +565,7 @@ def request_absence(
         raise Invalid("invalid_range", "Ngày kết thúc phải sau hoặc bằng ngày bắt đầu")
     if (last_day - first_day).days > 366:
         raise Invalid("invalid_range", "Một đề nghị không quá một năm")
+    _absence_window(db, employee, excuse_kind, first_day, last_day, limits, today)
     chosen = [s for s in SESSIONS if s in (sessions or [])]
     text = note.strip()[:MAX_NOTE]
     request = _create(
@@ -804,6 +857,58 @@ def decide_many(
             continue
         outcomes.append(Outcome(request_id, True))
     return outcomes
+
+
+# A decision taken on the violation itself, as the answer to the giải trình about it: an
+# excused or dismissed violation is no longer counted against the person (what they asked
+# for), a confirmed one is (their explanation was not accepted).
+BY_REVIEW: dict[str, Decision] = {
+    "excused": "approved",
+    "dismissed": "approved",
+    "confirmed": "refused",
+}
+
+
+def close_by_review(
+    db: DbSession,
+    scope: Scope,
+    violation_id: int,
+    review: str,
+    reason_kind: str | None,
+    note: str,
+    now: datetime,
+) -> list[int]:
+    """Close the pending giải trình on a violation the unit head has just decided directly
+    (one or many, page or API): the request takes the review's outcome, its step records
+    who, when, before and after, and the person is told once. Returns the requests closed.
+
+    The review is the decision (DOMAIN.md: the person explains, the head's review decides),
+    so the request is not left "chờ duyệt" for a second, contradicting decision. Forgotten-
+    punch requests stay pending: they claim a punch, which only their own approval adds."""
+    decision = BY_REVIEW[review]
+    outcome = REVIEW[review] + (f" ({EXCUSE[reason_kind]})" if reason_kind in EXCUSE else "")
+    text = f"Trưởng đơn vị xử lý trực tiếp vi phạm: {outcome}"
+    text = (f"{text}. {note.strip()}" if note.strip() else text)[:MAX_NOTE]
+    closed = []
+    for request in db.scalars(
+        select(StaffRequest)
+        .where(
+            StaffRequest.violation_id == violation_id,
+            StaffRequest.kind == "explanation",
+            StaffRequest.status == "pending",
+        )
+        .order_by(StaffRequest.id)
+        .with_for_update()
+    ):
+        request.status = decision
+        request.decided_by = scope.username
+        request.decided_at = now
+        request.decision_note = text
+        _step(db, request, scope.username, "by_review", "pending", decision, text, now)
+        db.flush()
+        events.request_decided(db, request.id)
+        closed.append(request.id)
+    return closed
 
 
 def local_instant(day: date, hhmm: str, tz: Any) -> datetime:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, NotFound
 from kycuong.labels import DAY_STATUS, REVIEW, SESSION, VIOLATION
+from runner.directory import RulesDirectory
 from services.days import SYMBOLS
 from services.scope import Scope
 from store.manual_punches import MANUAL_DEVICE
@@ -32,8 +33,11 @@ from store.models import (
     ViolationRecord,
 )
 from store.punches import credential_held
+from store.rollups import TOTALS, person_totals
 
 WEEKDAYS = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")
+# The person's calendar (their agency's holidays and làm bù days, their schedule's days off).
+_DIRECTORY = RulesDirectory(max_age_s=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +65,15 @@ class MyViolation:
 
 @dataclass(slots=True)
 class MyDay:
+    """One date of the month. ``symbol`` and ``status_label``: the day record's (or, for a day
+    off, the calendar's); ``to_come``: a working day not reached yet (chưa đến), which has
+    nothing to show; neither: a past working day the rules have no record of (chưa có dữ liệu)."""
+
     day: date
     weekday: str
     symbol: str
     status_label: str
+    to_come: bool = False
     first_in: SeenPunch | None = None
     last_out: SeenPunch | None = None
     punches: list[SeenPunch] = field(default_factory=list)
@@ -81,6 +90,8 @@ class MyMonth:
     days: list[MyDay]
     totals: dict[str, float]
     symbols: dict[str, int]
+    # The last day the totals count when the month is not over (today); None: the whole month.
+    through: date | None = None
 
     @property
     def previous(self) -> tuple[int, int]:
@@ -91,8 +102,11 @@ class MyMonth:
         return (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
 
 
-def my_month(db: DbSession, scope: Scope, year: int, month: int, tz: Any) -> MyMonth:
-    """The caller's own month (``self:read``); ``Invalid`` for a month outside 2000–2100."""
+def my_month(db: DbSession, scope: Scope, year: int, month: int, tz: Any, today: date) -> MyMonth:
+    """The caller's own month (``self:read``); ``Invalid`` for a month outside 2000–2100.
+
+    Days after ``today`` are not judged yet: a working day shows as to come, a day off as the
+    calendar has it, an approved leave as its symbol; the totals count up to ``today``."""
     scope.require("self:read")
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
         raise Invalid("invalid_period", "Tháng (1–12) hoặc năm (2000–2100) không hợp lệ")
@@ -114,6 +128,8 @@ def my_month(db: DbSession, scope: Scope, year: int, month: int, tz: Any) -> MyM
             DayRecord.employee_id == employee.id, DayRecord.day >= first, DayRecord.day <= last
         )
     ):
+        if record.day > today and record.status == "pending":
+            continue  # a day to come the runner has looked at: nothing is known of it yet
         key = (
             record.excused_kind
             if record.status == "on_leave" and record.excused_kind in SYMBOLS
@@ -121,10 +137,15 @@ def my_month(db: DbSession, scope: Scope, year: int, month: int, tz: Any) -> MyM
         )
         mine = days[record.day]
         mine.symbol = SYMBOLS.get(key, ("?", ""))[0]
-        mine.status_label = record.label or DAY_STATUS.get(record.status, record.status)
-        symbols[mine.symbol] += 1
+        mine.status_label = record.label or (
+            SYMBOLS[key][1] if key != record.status else DAY_STATUS.get(key, key)
+        )
+        if record.day <= today:
+            symbols[mine.symbol] += 1
+    _add_calendar(db, employee, today, days)
     _add_punches(db, employee.id, first, last, tz, days)
     _add_violations(db, employee.id, first, last, days)
+    complete = last <= today
     return MyMonth(
         employee.code,
         employee.full_name,
@@ -132,9 +153,29 @@ def my_month(db: DbSession, scope: Scope, year: int, month: int, tz: Any) -> MyM
         year,
         month,
         list(days.values()),
-        _totals(db, employee.id, first),
+        _totals(db, employee.id, first)
+        if complete
+        else person_totals(db, employee.id, first, today + timedelta(days=1)),
         dict(symbols),
+        None if complete else today,
     )
+
+
+def _add_calendar(db: DbSession, employee: Employee, today: date, days: dict[date, MyDay]) -> None:
+    """The days without a record: a day off as the person's calendar has it (the runner
+    writes no record for one), a working day after ``today`` as to come."""
+    person = None
+    for mine in days.values():
+        if mine.symbol:
+            continue
+        if person is None:
+            person = _DIRECTORY.people(db, {employee.id})[employee.id]
+        plan = _DIRECTORY.plan(person, mine.day)
+        if plan.kind == "working":
+            mine.to_come = mine.day > today
+            continue
+        mine.symbol = SYMBOLS[plan.kind][0]
+        mine.status_label = plan.label or SYMBOLS[plan.kind][1]
 
 
 def _add_punches(
@@ -216,28 +257,13 @@ def _add_violations(
 
 
 def _totals(db: DbSession, employee_id: int, month: date) -> dict[str, float]:
-    """The month's counts as Nội vụ's summary reads them (person-months; every unit row)."""
-    names = (
-        "working_days",
-        "present_days",
-        "late_count",
-        "late_minutes",
-        "early_count",
-        "early_minutes",
-        "absent_days",
-        "missing_punches",
-        "excused_leave",
-        "excused_sick",
-        "excused_trip",
-        "excused_study",
-        "excused_other",
-    )
-    totals = dict.fromkeys(names, 0.0)
+    """A past month's counts as Nội vụ's summary reads them (person-months; every unit row)."""
+    totals = dict.fromkeys(TOTALS, 0.0)
     for row in db.scalars(
         select(PersonMonth).where(
             PersonMonth.employee_id == employee_id, PersonMonth.month == month
         )
     ):
-        for name in names:
+        for name in TOTALS:
             totals[name] += float(getattr(row, name))
     return totals

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, KcError, NotFound
 from kycuong.labels import REVIEW, SESSION, VIOLATION
+from services import requests
 from services.schemas import (
     BulkReviewIn,
     BulkReviewItem,
@@ -190,6 +191,10 @@ def review(
         )
     record = queries.review(
         db, row, decision.decision, decision.reason_kind, decision.note, scope.username, now
+    )
+    # A giải trình still waiting on this violation is answered by this decision.
+    requests.close_by_review(
+        db, scope, row.id, decision.decision, decision.reason_kind, decision.note, now
     )
     return to_review(record)
 

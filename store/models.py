@@ -634,14 +634,15 @@ class OutboxMessage(Base):
     marks them ``sent`` once; a failure goes back to ``queued`` with a growing delay, and
     past the last attempt to ``failed`` with a Vietnamese reason. ``cancelled``: its cause
     went away before it was sent (a withdrawn violation). ``waiting`` (chờ địa chỉ): the
-    recipient has no address any channel can use yet; it goes when one is added.
+    recipient has no address any channel can use yet; it goes when one is added, unless it
+    waited past ``expires_at``: then ``expired`` (hết hạn), never sent.
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled', 'waiting')",
+            "status IN ('queued', 'sending', 'sent', 'failed', 'cancelled', 'waiting', 'expired')",
             name="status",
         ),
     )
@@ -664,6 +665,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set when it first waits for an address (chờ địa chỉ): past it, it expires unsent.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class OutboxAttachment(Base):

@@ -212,10 +212,17 @@ def cancel(db: DbSession, dedupe_keys: Sequence[str], now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _not_expired(now: datetime) -> Any:
+    return OUTBOX.c.expires_at.is_(None) | (OUTBOX.c.expires_at > now)
+
+
 def _due(now: datetime) -> Any:
     # A message waiting for an address is looked at again at its next check, in case the
-    # address came by a path that did not release it (a channel configured since).
-    queued = OUTBOX.c.status.in_(("queued", "waiting")) & (OUTBOX.c.next_attempt_at <= now)
+    # address came by a path that did not release it (a channel configured since), until
+    # it expires.
+    queued = (
+        (OUTBOX.c.status == "queued") | ((OUTBOX.c.status == "waiting") & _not_expired(now))
+    ) & (OUTBOX.c.next_attempt_at <= now)
     # A sender that died holding a message: its lease ran out, another may take it.
     abandoned = (OUTBOX.c.status == "sending") & (OUTBOX.c.lease_until < now)
     return queued | abandoned
@@ -324,10 +331,16 @@ def postpone(db: DbSession, message_id: int, sender: str, until: datetime) -> bo
 
 
 def wait_for_address(
-    db: DbSession, message_id: int, sender: str, reason: str, recheck_at: datetime
+    db: DbSession,
+    message_id: int,
+    sender: str,
+    reason: str,
+    recheck_at: datetime,
+    expires_at: datetime,
 ) -> bool:
     """Give back a claimed message whose recipient has no address yet (chờ địa chỉ): not an
-    attempt; it goes when the address is added (``release_waiting``) or at ``recheck_at``."""
+    attempt; it goes when the address is added (``release_waiting``) or at ``recheck_at``,
+    unless the address comes after ``expires_at`` (kept from the first wait)."""
     result = db.execute(
         update(OUTBOX)
         .where(_held(message_id, sender))
@@ -335,6 +348,7 @@ def wait_for_address(
             status="waiting",
             lease_until=None,
             next_attempt_at=recheck_at,
+            expires_at=func.coalesce(OUTBOX.c.expires_at, expires_at),
             attempts=OUTBOX.c.attempts - 1,
             last_error=reason[:2000],
             channel=None,
@@ -346,7 +360,8 @@ def wait_for_address(
 
 def release_waiting(db: DbSession, recipients: Sequence[str], now: datetime) -> int:
     """The messages waiting for these recipients' address are due now (an address was added,
-    in the caller's transaction); returns how many."""
+    in the caller's transaction); returns how many. One that waited past its ``expires_at``
+    stays unsent: the sender marks it expired."""
     released = 0
     for start in range(0, len(recipients), 500):
         result = db.execute(
@@ -354,11 +369,23 @@ def release_waiting(db: DbSession, recipients: Sequence[str], now: datetime) -> 
             .where(
                 OUTBOX.c.status == "waiting",
                 OUTBOX.c.recipient.in_(recipients[start : start + 500]),
+                _not_expired(now),
             )
             .values(status="queued", next_attempt_at=now)
         )
         released += int(getattr(result, "rowcount", 0) or 0)
     return released
+
+
+def expire_waiting(db: DbSession, now: datetime, reason: str) -> int:
+    """Mark ``expired`` (hết hạn) the messages that waited for an address past their
+    ``expires_at``: they are never sent, whatever address comes later; returns how many."""
+    result = db.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.status == "waiting", OUTBOX.c.expires_at <= now)
+        .values(status="expired", lease_until=None, last_error=reason[:2000])
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def cancel_claimed(db: DbSession, message_id: int, sender: str, now: datetime) -> bool:
@@ -372,11 +399,14 @@ def cancel_claimed(db: DbSession, message_id: int, sender: str, now: datetime) -
 
 
 def retry(db: DbSession, message_id: int, now: datetime) -> bool:
-    """Queue a failed (or waiting) message again now, with its attempts counted afresh (the
-    page's button)."""
+    """Queue a failed (or a waiting, not expired) message again now, with its attempts
+    counted afresh (the page's button)."""
     result = db.execute(
         update(OUTBOX)
-        .where(OUTBOX.c.id == message_id, OUTBOX.c.status.in_(("failed", "waiting")))
+        .where(
+            OUTBOX.c.id == message_id,
+            (OUTBOX.c.status == "failed") | ((OUTBOX.c.status == "waiting") & _not_expired(now)),
+        )
         .values(status="queued", attempts=0, next_attempt_at=now, last_error=None)
     )
     return bool(getattr(result, "rowcount", 0))
@@ -391,17 +421,56 @@ def attachments(db: DbSession, message_id: int) -> list[Attachment]:
     return [Attachment(a.filename, a.media_type, a.content) for a in rows]
 
 
-def counts(db: DbSession) -> dict[str, int]:
-    """Messages per status, for the page and the metric."""
-    rows = db.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all()
-    return {status: int(n) for status, n in rows}
+def counts(db: DbSession, kind: str | None = None) -> dict[str, int]:
+    """Messages per status (of one kind if given), for the page and the metric."""
+    query = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
+    if kind is not None:
+        query = query.where(OUTBOX.c.kind == kind)
+    return {status: int(n) for status, n in db.execute(query).all()}
 
 
-def page(db: DbSession, status: str | None, limit: int, before: int | None) -> list[OutboxMessage]:
-    """The newest messages (optionally of one status), keyset-paginated by id."""
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+def _filtered(status: str | None, kind: str | None) -> list[Any]:
+    where = []
     if status is not None:
-        query = query.where(OutboxMessage.status == status)
+        where.append(OutboxMessage.status == status)
+    if kind is not None:
+        where.append(OutboxMessage.kind == kind)
+    return where
+
+
+def page(
+    db: DbSession,
+    status: str | None,
+    limit: int,
+    before: int | None,
+    *,
+    after: int | None = None,
+    kind: str | None = None,
+) -> list[OutboxMessage]:
+    """Messages newest first (optionally of one status and kind), keyset-paginated by id:
+    the ``limit`` older than ``before``, or the ``limit`` just newer than ``after``."""
+    query = select(OutboxMessage).where(*_filtered(status, kind)).limit(limit)
+    if after is not None:
+        rows = db.scalars(query.where(OutboxMessage.id > after).order_by(OutboxMessage.id))
+        return list(reversed(list(rows)))
     if before is not None:
         query = query.where(OutboxMessage.id < before)
-    return list(db.scalars(query))
+    return list(db.scalars(query.order_by(OutboxMessage.id.desc())))
+
+
+def exists_beyond(
+    db: DbSession,
+    status: str | None,
+    kind: str | None,
+    *,
+    newer_than: int | None = None,
+    older_than: int | None = None,
+) -> bool:
+    """Whether a message of the filter lies newer than ``newer_than`` or older than
+    ``older_than`` (the page's "Mới hơn" and "Cũ hơn" links)."""
+    query = select(OutboxMessage.id).where(*_filtered(status, kind))
+    if newer_than is not None:
+        query = query.where(OutboxMessage.id > newer_than)
+    if older_than is not None:
+        query = query.where(OutboxMessage.id < older_than)
+    return db.scalar(query.limit(1)) is not None

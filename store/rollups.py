@@ -402,3 +402,40 @@ def rebuild(db: DbSession, first: date | None = None, last: date | None = None) 
         # last saw empty nested-looped its aggregates for minutes
         db.execute(text("ANALYZE person_months"))
     return written
+
+
+TOTALS = (
+    "working_days",
+    "present_days",
+    "late_count",
+    "late_minutes",
+    "early_count",
+    "early_minutes",
+    "absent_days",
+    "missing_punches",
+    "excused_leave",
+    "excused_sick",
+    "excused_trip",
+    "excused_study",
+    "excused_other",
+)
+
+
+def person_totals(db: DbSession, employee_id: int, first: date, end: date) -> dict[str, float]:
+    """One person's counts over the days [first, end), summed as a person-month sums them
+    (every unit they were in): the month so far, where a person-month would count days
+    not yet lived (an approved leave next week)."""
+    totals = dict.fromkeys(TOTALS, 0.0)
+    if end <= first:
+        return totals
+    for _, _, _, working, present, _, lv, sk, tr, st, other in _day_sums(
+        db, {employee_id}, first, end
+    ):
+        for name, value in zip(
+            TOTALS[:2] + TOTALS[8:], (working, present, lv, sk, tr, st, other), strict=True
+        ):
+            totals[name] += float(value or 0)
+    for _, _, _, *sums in _violation_sums(db, {employee_id}, first, end):
+        for name, value in zip(TOTALS[2:8], sums[:6], strict=True):
+            totals[name] += float(value or 0)
+    return totals

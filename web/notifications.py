@@ -1,9 +1,12 @@
-"""The outbox for admins (Thông báo): messages queued, sent and failed with the reason, and a
-button that sends a failed one again. Each route: parse, one service call, render."""
+"""The outbox for admins (Thông báo): messages queued, sent, failed with the reason, waiting
+for an address or expired, a page at a time with the filters kept; a button that sends a
+failed one again or looks a waiting one's address up now. Each route: parse, one service
+call, render."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,19 +20,45 @@ router = APIRouter(include_in_schema=False)
 
 common.nav("/thong-bao", "Thông báo", "notifications:admin", 80)
 
-NOTICES = {"gui-lai": "Đã đưa thông báo vào hàng chờ gửi lại."}
+NOTICES = {
+    "gui-lai": "Đã đưa thông báo vào hàng chờ gửi lại.",
+    "kiem-tra": (
+        "Đã đưa thông báo vào hàng chờ: nếu người nhận đã có địa chỉ, thông báo được gửi "
+        "trong ít phút; nếu chưa, thông báo tiếp tục chờ địa chỉ."
+    ),
+}
+FILTERS = ("trang_thai", "loai", "truoc", "sau")
+
+
+def _query(**values: str) -> str:
+    """The page's query string with only the filters that are set."""
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 @router.get("/thong-bao", response_class=HTMLResponse)
 def outbox_page(
-    request: Request, trang_thai: str = "", truoc: str = "", luu: str = "", loi: str = ""
+    request: Request,
+    trang_thai: str = "",
+    loai: str = "",
+    truoc: str = "",
+    sau: str = "",
+    luu: str = "",
 ) -> Response:
     with common.db(request) as db:
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
+        status = trang_thai if trang_thai in service.STATUS else ""
+        kind = loai if loai in service.KIND else ""
         try:
-            view = service.page(db, visitor.scope, trang_thai or None, common.row_id(truoc))
+            view = service.page(
+                db,
+                visitor.scope,
+                status or None,
+                common.row_id(truoc, 2**63 - 1),
+                after=common.row_id(sau, 2**63 - 1),
+                kind=kind or None,
+            )
         except Forbidden as exc:
             return common.refused(request, visitor, 403, exc.message)
         return common.page(
@@ -37,8 +66,12 @@ def outbox_page(
             "notifications.html",
             visitor=visitor,
             view=view,
-            chosen=trang_thai if trang_thai in service.STATUS else "",
+            chosen=status,
+            kind=kind,
+            here={"trang_thai": status, "loai": kind, "truoc": truoc, "sau": sau},
+            query=_query,
             STATUS=service.STATUS,
+            KIND=service.KIND,
             notice=NOTICES.get(luu),
             error=None,
         )
@@ -46,7 +79,13 @@ def outbox_page(
 
 @router.post("/thong-bao/{message_id}/gui-lai")
 def retry_action(
-    request: Request, message_id: str, csrf: Annotated[str, Form(max_length=128)] = ""
+    request: Request,
+    message_id: str,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    trang_thai: Annotated[str, Form(max_length=16)] = "",
+    loai: Annotated[str, Form(max_length=32)] = "",
+    truoc: Annotated[str, Form(max_length=24)] = "",
+    sau: Annotated[str, Form(max_length=24)] = "",
 ) -> Response:
     with common.db(request) as db, db.begin():
         visitor = common.signed_in_form(request, db, csrf)
@@ -63,4 +102,7 @@ def retry_action(
             return common.refused(request, visitor, 403, exc.message)
         except KcError as exc:
             return common.refused(request, visitor, 409, exc.message)
-    return RedirectResponse(f"/thong-bao?trang_thai={was}&luu=gui-lai", status_code=303)
+    # Back to the page as it was filtered and paged.
+    kept = _query(trang_thai=trang_thai, loai=loai, truoc=truoc, sau=sau)
+    done = "kiem-tra" if was == "waiting" else "gui-lai"
+    return RedirectResponse(f"/thong-bao?{kept + '&' if kept else ''}luu={done}", status_code=303)

@@ -19,7 +19,7 @@ from kycuong.errors import Invalid, KcError, NotFound
 from kycuong.labels import EXCUSE, REQUEST_KIND, REQUEST_STATUS
 from services import requests as request_service
 from services import self_service
-from services.days import SYMBOLS
+from services.days import legend
 from web import common
 from web import session as web_session
 
@@ -46,7 +46,13 @@ def _today(request: Request) -> date:
 
 def _limits(request: Request) -> request_service.Limits:
     settings = common.context(request).settings
-    return request_service.Limits(settings.explanation_working_days, settings.attachment_max_bytes)
+    backdate = settings.leave_backdate_working_days
+    return request_service.Limits(
+        settings.explanation_working_days,
+        settings.attachment_max_bytes,
+        backdate_working_days=settings.explanation_working_days if backdate is None else backdate,
+        ahead_days=settings.leave_ahead_days,
+    )
 
 
 # -- the person's own record ---------------------------------------------------------------
@@ -62,7 +68,7 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
         try:
             year = int(nam) if nam.isdigit() else today.year
             month = int(thang) if thang.isdigit() else today.month
-            data = self_service.my_month(db, visitor.scope, year, month, common.tz(request))
+            data = self_service.my_month(db, visitor.scope, year, month, common.tz(request), today)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return common.page(
@@ -70,7 +76,7 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
             "my_month.html",
             visitor=visitor,
             m=data,
-            symbols=SYMBOLS,
+            legend=legend(),
             notice=NOTICES.get(luu),
             REQUEST_STATUS=REQUEST_STATUS,
         )
@@ -114,6 +120,8 @@ def _form_page(
         trip_kinds=[(k, EXCUSE[k]) for k in request_service.TRIP_KINDS],
         max_mb=_limits(request).attachment_max_bytes / (1024 * 1024),
         working_days=_limits(request).working_days,
+        backdate_days=_limits(request).backdate_working_days,
+        ahead_days=_limits(request).ahead_days,
         values=values,
     )
 
@@ -324,7 +332,9 @@ def absence_action(
                 last,
                 sessions,
                 note,
+                _limits(request),
                 now(),
+                _today(request),
             )
             db.commit()
             return RedirectResponse("/cua-toi/de-nghi?luu=da-gui", status_code=303)

@@ -185,3 +185,84 @@ def test_a_person_explains_from_a_phone_and_the_head_approves(
         queue.wait_for_url(f"{base}/de-nghi?trang_thai=all")
         queue.screenshot(path=str(SCREENS / "self-head-requests-390.png"), full_page=True)
         browser.close()
+
+
+def test_review_12d_a_month_with_days_to_come_a_late_leave_and_a_direct_decision(
+    served: tuple[World, str],
+) -> None:
+    """The open items of #12 as people meet them: the person's month shows the days to come
+    as "Chưa đến" and counts only the days lived, a leave asked for too long after the day
+    is refused in Vietnamese, and the head's decision on the violation itself answers the
+    person's giải trình. Screenshots self-12d-*-{390,1280}.png."""
+    from playwright.sync_api import Page, sync_playwright
+
+    world, base = served
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    late = world.violation_id("e1", "late")
+    with db_session(world.engine) as db:
+        code = create_staff_account(
+            db, Scope(0, "hr", "hr_clerk", None), "e1", datetime.now(UTC)
+        ).one_time_code
+    assert code
+
+    def sign_in(page: Page, user: str, password: str) -> None:
+        page.goto(f"{base}/")
+        page.context.clear_cookies()
+        page.goto(f"{base}/")
+        page.get_by_label("Tên đăng nhập").fill(user)
+        page.get_by_label("Mật khẩu").fill(password)
+        page.get_by_role("button", name="Đăng nhập").click()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        me = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(me, "e1", code)
+        me.get_by_label("mã dùng một lần").fill(code)
+        me.get_by_label("Mật khẩu mới (ít nhất 8 ký tự)").fill(NEW_PASSWORD)
+        me.get_by_label("Nhập lại mật khẩu mới").fill(NEW_PASSWORD)
+        me.get_by_role("button", name="Đổi mật khẩu").click()
+        me.get_by_role("link", name="Tiếp tục").click()
+        me.wait_for_url(f"{base}/cua-toi")
+        main = me.inner_text("main")
+        assert "Chưa đến" in main and "Tính đến hết ngày 24/11/2026" in main
+        assert main.count("Học tập, tập huấn") == 1  # H once in the legend
+        me.screenshot(path=str(SCREENS / "self-12d-month-390.png"), full_page=True)
+        for page, width in ((me, "390"), (None, "1280")):
+            if page is None:
+                page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+                sign_in(page, "e1", NEW_PASSWORD)
+                page.wait_for_url(f"{base}/cua-toi")
+                page.screenshot(path=str(SCREENS / "self-12d-month-1280.png"), full_page=True)
+            page.goto(f"{base}/cua-toi/xin-nghi")
+            page.get_by_label("Loại").select_option(label="Nghỉ phép năm")
+            page.get_by_label("Từ ngày").fill("02/11/2026")
+            page.get_by_label("Đến ngày").fill("03/11/2026")
+            page.get_by_role("button", name="Gửi đề nghị").click()
+            alert = page.get_by_role("alert").inner_text()
+            assert "Đã quá hạn gửi" in alert and "hết ngày 05/11/2026" in alert
+            assert page.get_by_label("Từ ngày").input_value() == "02/11/2026"
+            page.screenshot(path=str(SCREENS / f"self-12d-leave-late-{width}.png"), full_page=True)
+        me.goto(f"{base}/cua-toi/giai-trinh/{late}")
+        me.get_by_label("Loại lý do").select_option(label="Họp, hội nghị bên ngoài")
+        me.get_by_label("Nội dung giải trình").fill("Họp tại UBND tỉnh từ 07:00")
+        me.get_by_role("button", name="Gửi giải trình").click()
+        me.wait_for_url(f"{base}/cua-toi/de-nghi?luu=da-gui")
+
+        for wide, high in ((390, 844), (1280, 800)):
+            boss = browser.new_context(viewport={"width": wide, "height": high}).new_page()
+            sign_in(boss, "head_a1", PASSWORD)
+            boss.goto(f"{base}/vi-pham/{late}")
+            assert "quyết định này cũng trả lời giải trình" in boss.inner_text("main")
+            boss.screenshot(path=str(SCREENS / f"self-12d-head-{wide}.png"), full_page=True)
+        boss.get_by_role("radio", name="Xác nhận").check()
+        boss.get_by_label("Ghi chú").fill("Không có giấy mời")
+        boss.get_by_role("button", name="Lưu quyết định").click()
+        assert "Đã lưu quyết định." in boss.inner_text("main")
+        boss.goto(f"{base}/de-nghi")
+        assert "Trần Văn e1" not in boss.inner_text("main")  # nothing left waiting
+
+        me.goto(f"{base}/cua-toi/de-nghi")
+        main = me.inner_text("main")
+        assert "Không duyệt" in main and "xử lý trực tiếp vi phạm: Xác nhận" in main
+        me.screenshot(path=str(SCREENS / "self-12d-answered-390.png"), full_page=True)
+        browser.close()

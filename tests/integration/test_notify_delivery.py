@@ -358,3 +358,63 @@ def test_contacts_and_preferences_refuse_bad_input_in_vietnamese(pg_engine: Engi
             assert caught.value.message == message
         with pytest.raises(KcError):
             notifications.set_contact(db, "employee:999999", email="a@b.vn")
+
+
+def test_a_notice_waiting_longer_than_the_limit_expires_and_is_never_sent(
+    pg_engine: Engine,
+) -> None:
+    """Review 12d: chờ địa chỉ never ended, so an address added a month later sent a month-old
+    notice. A notice waits at most ``address_wait`` (KC_NOTIFY_ADDRESS_WAIT_DAYS, 7) from
+    its first wait: an address a minute before the limit sends it, one at or after the limit
+    does not (whether the sender marked it expired first or not), and the page says so."""
+    from notify.sender import expired_reason
+
+    org(pg_engine, employees=3)
+    with db_session(pg_engine) as db:
+        ids = list(db.scalars(select(Employee.id).order_by(Employee.id)))
+    queue_plain(pg_engine, ids)
+    start = datetime.now(UTC)
+    clock = [start]
+    week = timedelta(days=7)
+    with smtp_server() as sink:
+        sender = Sender(
+            pg_engine,
+            {"email": EmailChannel(SmtpConfig(host="127.0.0.1", port=sink.port, starttls=False))},
+            SenderConfig(quiet=None, poll_s=0.05, address_wait=week),
+            clock=lambda: clock[0],
+        )
+        assert sender.drain().waiting == 3
+        with db_session(pg_engine) as db:
+            deadlines = set(db.scalars(select(OutboxMessage.expires_at)))
+        assert deadlines == {start + week}
+        # The hourly checks up to a minute before the limit keep the first deadline.
+        clock[0] = start + week - timedelta(minutes=1)
+        stats = sender.drain()
+        assert (stats.waiting, stats.expired, stats.sent) == (3, 0, 0)
+        with db_session(pg_engine) as db:
+            assert set(db.scalars(select(OutboxMessage.expires_at))) == {start + week}
+            notifications.set_contact(db, employee(ids[0]), email="cb0@so.gov.vn", now=clock[0])
+        assert sender.drain().sent == 1  # just inside the limit: it goes
+
+        # At the limit: an address added before the sender looked again releases nothing…
+        clock[0] = start + week
+        with db_session(pg_engine) as db:
+            notifications.set_contact(db, employee(ids[1]), email="cb1@so.gov.vn", now=clock[0])
+        # …and the sender marks both that one and the one still without an address expired.
+        stats = sender.drain()
+        assert (stats.expired, stats.sent, stats.claimed) == (2, 0, 0)
+        # An address a day later sends nothing either.
+        clock[0] = start + week + timedelta(days=1)
+        with db_session(pg_engine) as db:
+            notifications.set_contact(db, employee(ids[2]), email="cb2@so.gov.vn", now=clock[0])
+        assert sender.drain().sent == 0
+        assert [m["To"] for m in sink.messages] == ["cb0@so.gov.vn"]
+    assert statuses(pg_engine) == {"sent": 1, "expired": 2}
+    with db_session(pg_engine) as db:
+        view = notifications.page(db, ADMIN, "expired", None)
+        assert view.counts == {"sent": 1, "expired": 2}
+        assert {(m.status, m.error) for m in view.messages} == {("expired", expired_reason(week))}
+        assert all(m.expires_at == start + week for m in view.messages)
+        with pytest.raises(KcError, match="chưa hết hạn"):
+            notifications.retry(db, ADMIN, view.messages[0].id, clock[0])
+    assert "sau 7 ngày chờ: thông báo đã hết hạn" in expired_reason(week)

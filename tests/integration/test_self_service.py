@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
@@ -27,6 +28,7 @@ from store.models import (
     ManualPunch,
     NotificationPreference,
     OutboxMessage,
+    PersonMonth,
     Punch,
     RequestEvent,
     ReviewState,
@@ -48,6 +50,7 @@ TZ = zone("Asia/Ho_Chi_Minh")
 NEXT_MORNING = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), TZ).replace(hour=10)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+REQUEST_STATUS_LABELS = {"approved": "Đã duyệt", "refused": "Không duyệt"}
 
 
 @pytest.fixture
@@ -605,3 +608,256 @@ def test_deciding_many_says_why_a_request_was_not_decided(world: World) -> None:
     assert answer.status_code == 400
     assert "0/1" in answer.text and "Cần ghi lý do khi không duyệt" in answer.text
     assert "Trần Văn e1" in answer.text  # the queue is still there to fix and resend
+
+
+def _explanation_outcome(
+    world: World, request_id: int
+) -> tuple[str, list[tuple[str, str, str | None, str]], list[str]]:
+    """The request's status, its steps (by, action, before, after), and the keys of the
+    notices queued about it."""
+    with db_session(world.engine) as db:
+        request = db.get(StaffRequest, request_id)
+        assert request is not None
+        steps = [
+            (s.by, s.action, s.before, s.after)
+            for s in db.scalars(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request_id)
+                .order_by(RequestEvent.id)
+            )
+        ]
+        notices = list(
+            db.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.dedupe_key.like(f"request:{request_id}:%")
+                )
+            )
+        )
+        return request.status, steps, notices
+
+
+@pytest.mark.parametrize(
+    ("decision", "reason_kind", "status", "said"),
+    [
+        ("excused", "outside_meeting", "approved", "Có lý do (Họp, hội nghị bên ngoài)"),
+        ("dismissed", "", "approved", "Bỏ qua"),
+        ("confirmed", "", "refused", "Xác nhận"),
+    ],
+)
+def test_deciding_the_violation_directly_answers_its_pending_explanation(
+    world: World, decision: str, reason_kind: str, status: str, said: str
+) -> None:
+    """Review 12d: the head decided the violation on its own page while the giải trình
+    waited; the request stayed "Chờ duyệt" forever. The review answers it: the request
+    takes the outcome, the step says who and when, the person is told once."""
+    late = world.violation_id("e1", "late")
+    client = person(world, "e1")
+    explain(client, late)
+    request_id = only_request_id(world)
+    boss = head(world)
+    page = boss.get(f"/vi-pham/{late}")
+    assert "quyết định này cũng trả lời giải trình" in page.text
+    decided = boss.post(
+        f"/vi-pham/{late}/xu-ly",
+        data={
+            "decision": decision,
+            "reason_kind": reason_kind,
+            "note": "Đã xem",
+            "csrf": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    got, steps, notices = _explanation_outcome(world, request_id)
+    assert got == status
+    assert steps == [
+        ("e1", "created", None, "pending"),
+        ("head_a1", "by_review", "pending", status),
+    ]
+    assert notices == [f"request:{request_id}:{status}"]
+    with db_session(world.engine) as db:
+        request = db.get(StaffRequest, request_id)
+        assert request is not None and request.decided_by == "head_a1"
+        assert request.decided_at is not None
+        assert said in request.decision_note and "Đã xem" in request.decision_note
+    assert f'value="{request_id}"' not in boss.get("/de-nghi").text  # nothing left to decide
+    shown = boss.get(f"/de-nghi/{request_id}")
+    assert "Xử lý trực tiếp vi phạm" in shown.text and said in shown.text
+    mine = client.get("/cua-toi/de-nghi")
+    assert REQUEST_STATUS_LABELS[status] in mine.text and said in mine.text
+    # A later change of mind is a new review; the answered request and its notice stay as
+    # they are (no second message).
+    again = boss.post(
+        f"/vi-pham/{late}/xu-ly",
+        data={"decision": "confirmed", "note": "", "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    assert _explanation_outcome(world, request_id) == (got, steps, notices)
+
+
+def test_a_bulk_review_through_the_api_answers_only_the_explained_violation(
+    world: World,
+) -> None:
+    late = world.violation_id("e1", "late")
+    absent = world.violation_id("e2", "absent")
+    explain(person(world, "e1"), late)
+    request_id = only_request_id(world)
+    answer = world.client.post(
+        "/api/violations/reviews",
+        headers=world.headers("head_a1"),
+        json={"ids": [late, absent], "decision": "confirmed", "note": ""},
+    )
+    assert answer.status_code == 200 and all(r["ok"] for r in answer.json())
+    status, steps, notices = _explanation_outcome(world, request_id)
+    assert status == "refused" and steps[-1] == ("head_a1", "by_review", "pending", "refused")
+    assert notices == [f"request:{request_id}:refused"]
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "request_decided")
+            )
+            == 1
+        )
+
+
+def test_a_pending_forgotten_punch_request_waits_for_its_own_decision(world: World) -> None:
+    """A forgotten punch claims a fact only its approval adds: the review leaves it pending."""
+    absent = world.violation_id("e2", "absent")
+    client = person(world, "e2")
+    form = client.get(f"/cua-toi/bo-sung-gio-cham?ngay=23/11/2026&vi_pham={absent}")
+    sent = client.post(
+        "/cua-toi/bo-sung-gio-cham",
+        data={
+            "ngay": "23/11/2026",
+            "gio": "07:25",
+            "luot": "in:morning",
+            "note": "Máy chấm công lỗi",
+            "vi_pham": str(absent),
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    request_id = only_request_id(world)
+    answer = world.client.post(
+        f"/api/violations/{absent}/review",
+        headers=world.headers("head_a1"),
+        json={"decision": "confirmed", "note": ""},
+    )
+    assert answer.status_code == 200
+    assert _explanation_outcome(world, request_id) == (
+        "pending",
+        [("e2", "created", None, "pending")],
+        [],
+    )
+
+
+def _ask_leave(client: TestClient, kind: str, first: str, last: str) -> httpx.Response:
+    form = client.get("/cua-toi/xin-nghi")
+    sent: httpx.Response = client.post(
+        "/cua-toi/xin-nghi",
+        data={
+            "loai": "trip" if kind in ("business_trip", "training") else "leave",
+            "excuse_kind": kind,
+            "tu": first,
+            "den": last,
+            "note": "Việc riêng",
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    return sent
+
+
+def test_leave_for_a_past_day_is_refused_after_the_giai_trinh_deadline(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 12d: xin nghỉ / công tác could be filed for any past date. Today is Tuesday
+    24/11/2026 (Ngày Văn hóa Việt Nam, a day off): a day is open until 3 working days after
+    it, so Thursday 19/11 (→ 20, 23, 25/11) still is, Wednesday 18/11 (→ 19, 20, 23/11) not."""
+    client = person(world, "e1")
+    form = client.get("/cua-toi/xin-nghi")
+    assert "gửi chậm nhất 3 ngày làm việc sau ngày bắt đầu" in form.text
+    assert _ask_leave(client, "annual_leave", "19/11/2026", "19/11/2026").status_code == 303
+    late = _ask_leave(client, "business_trip", "18/11/2026", "20/11/2026")
+    assert late.status_code == 400
+    assert (
+        "Đã quá hạn gửi: đề nghị cho ngày đã qua gửi chậm nhất 3 ngày làm việc sau ngày bắt "
+        "đầu nghỉ (18/11/2026), tức là hết ngày 23/11/2026" in late.text
+    )
+    assert 'value="18/11/2026"' in late.text  # nothing typed is lost
+    # Sick leave may be registered after the fact: its window runs from its last day.
+    assert _ask_leave(client, "sick_leave", "16/11/2026", "23/11/2026").status_code == 303
+    assert _ask_leave(client, "annual_leave", "16/11/2026", "23/11/2026").status_code == 400
+    sick = _ask_leave(client, "sick_leave", "16/11/2026", "18/11/2026")
+    assert sick.status_code == 400
+    assert "sau ngày cuối của đợt nghỉ (18/11/2026)" in sick.text
+    # The window is the agency's setting (KC_LEAVE_BACKDATE_WORKING_DAYS).
+    settings = world.client.app.state.context.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "leave_backdate_working_days", 4)
+    assert _ask_leave(client, "business_trip", "18/11/2026", "20/11/2026").status_code == 303
+    with db_session(world.engine) as db:
+        kept = db.scalars(select(StaffRequest.first_day).order_by(StaffRequest.id)).all()
+    assert [f"{d:%d/%m}" for d in kept] == ["19/11", "16/11", "18/11"]
+
+
+def test_leave_ahead_is_allowed_up_to_a_year(world: World) -> None:
+    client = person(world, "e1")
+    # 24/11/2026 + 366 days = 25/11/2027
+    assert _ask_leave(client, "maternity", "01/06/2027", "25/11/2027").status_code == 303
+    far = _ask_leave(client, "annual_leave", "20/11/2027", "26/11/2027")
+    assert far.status_code == 400
+    assert "Chỉ gửi được đề nghị cho những ngày từ nay đến hết ngày 25/11/2027" in far.text
+    with db_session(world.engine) as db:
+        assert db.scalar(select(func.count()).select_from(StaffRequest)) == 1
+
+
+def _my_row(page: str, day: str) -> str:
+    """The month table's row of ``day`` ("25/11/2026")."""
+    row = page.split(f"{day}</strong>", 1)[1].split("</tr>", 1)[0]
+    return row
+
+
+def test_my_month_shows_days_to_come_as_such_and_counts_only_days_lived(world: World) -> None:
+    """Review 12d: future weekdays showed "—" like something wrong, an approved leave next
+    week was already in the totals, and the legend listed "H" twice. Today is 24/11/2026."""
+    client = person(world, "e1")
+    sent = _ask_leave(client, "annual_leave", "30/11/2026", "30/11/2026")
+    assert sent.status_code == 303
+    boss = head(world)
+    page = boss.get(f"/de-nghi/{only_request_id(world)}")
+    boss.post(
+        f"/de-nghi/{only_request_id(world)}/quyet-dinh",
+        data={"decision": "approved", "csrf": csrf_of(page.text)},
+    )
+    world.worker.drain()
+    with db_session(world.engine) as db:
+        whole = db.scalars(
+            select(PersonMonth).where(PersonMonth.employee_id == world.people["e1"])
+        ).one()
+        assert whole.excused_leave == 1.0  # the month's row counts the leave to come
+    month = client.get("/cua-toi?thang=11&nam=2026").text
+    assert "Chưa đến" in _my_row(month, "25/11/2026")  # a Wednesday to come
+    assert "Nghỉ hằng tuần" in _my_row(month, "28/11/2026")  # a Saturday
+    assert "Ngày Văn hóa Việt Nam" in _my_row(month, "24/11/2026")  # today, a day off
+    assert "Nghỉ phép" in _my_row(month, "30/11/2026")  # the approved leave, ahead
+    assert "Chưa đến" not in _my_row(month, "30/11/2026")
+    assert "Đi muộn" in _my_row(month, "23/11/2026")
+    assert "Chưa đến" not in _my_row(month, "20/11/2026")  # past, not judged in this world
+    assert "Tính đến hết ngày 24/11/2026" in month
+    assert "phép 0," in month  # the leave of 30/11 is not lived yet
+    assert "Đi muộn</dt><dd>1 lượt, 20 phút" in month
+    # Each symbol once in the legend, with every meaning it has.
+    legend = month.split('class="card legend"', 1)[1]
+    assert legend.count("<strong>H</strong>") == 1
+    assert "<strong>H</strong> Học tập, tập huấn; hội nghị, họp bên ngoài" in legend
+    assert legend.count("<strong>—</strong>") == 1
+    # A month that is over counts as Nội vụ does; one to come has nothing yet.
+    october = client.get("/cua-toi?thang=10&nam=2026").text
+    assert "Tính đến hết ngày" not in october
+    december = client.get("/cua-toi?thang=12&nam=2026").text
+    assert "phép 0," in december and "Chưa đến" in _my_row(december, "02/12/2026")
