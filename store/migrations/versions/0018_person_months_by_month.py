@@ -1,7 +1,7 @@
 """person_months: an index by month (then person), so a month's summary reads that month's
 rows, not every person-month of the history
 
-Revision ID: 0019
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-01 14:40:00
 """
@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019"
-# 0018 is being written on another branch (runner): whoever merges second sets this to "0018".
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,11 +1,8 @@
 """outbox: a notice that waited too long for an address expires (hết hạn), not sent later
 
-Revision ID: 0021
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-01 14:30:00
-
-Numbered 0021 as the lead assigned; 0018–0020 belong to other branches. Whoever merges after
-them points ``down_revision`` at the newest of those.
 """
 
 from collections.abc import Sequence
@@ -15,8 +12,8 @@ from alembic import op
 
 from store.types import UtcDateTime
 
-revision: str = "0021"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
