@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
+from kycuong.inputs import hidden_characters_message
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -413,8 +414,8 @@ def review_action(
             body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
             violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
             error = None
-        except ValidationError:
-            error = _DECISION_MESSAGE
+        except ValidationError as exc:
+            error = hidden_characters_message(exc.errors()) or _DECISION_MESSAGE
         except (NotFound, Forbidden) as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
@@ -799,8 +800,10 @@ async def review_many_action(request: Request) -> Response:
                     f"{failed[: BULK_SHOWN * 40]}",
                     status_code=303,
                 )
-            except ValidationError:
-                if decision not in ("confirmed", "excused", "dismissed"):
+            except ValidationError as exc:
+                if hidden := hidden_characters_message(exc.errors()):
+                    field_errors["note"] = hidden
+                elif decision not in ("confirmed", "excused", "dismissed"):
                     field_errors["decision"] = "Hãy chọn Xác nhận, Có lý do hoặc Bỏ qua."
                 else:
                     field_errors["reason_kind"] = "Hãy chọn một lý do trong danh sách."
