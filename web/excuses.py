@@ -118,7 +118,7 @@ FIELD_OF_CODE = {
     "ambiguous_person": "employee",
     "invalid_kind": "kind",
 }
-FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day"}
+FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day", "Ghi chú": "note"}
 
 
 def _form(
