@@ -24,6 +24,7 @@ from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
 from services.scope import Scope, scope_of
+from services.summaries import WEEKDAY_LABELS
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
@@ -665,17 +666,32 @@ def vn_number(value: float, digits: int = 0) -> str:
 
 
 @router.get("/hom-nay", response_class=HTMLResponse)
-def today_page(request: Request, don_vi: str = "") -> Response:
+def today_page(
+    request: Request, don_vi: str = "", ngay: Annotated[str, Query(max_length=32)] = ""
+) -> Response:
+    """Hôm nay: the unit's day so far, or an earlier date picked (``ngay``, dd/mm/yyyy) with
+    ← Hôm trước / Hôm sau →; a date that cannot be read or has not come yet is said beside
+    the field and today is shown."""
     now = web_session.now_utc()
+    today = now.astimezone(common.tz(request)).date()
     with common.db(request) as db:
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
+        unit = common.row_id(don_vi)
+        field_errors: dict[str, str] = {}
         try:
-            unit = common.row_id(don_vi)
-            board = day_service.today(
-                db, visitor.scope, unit, now.astimezone(common.tz(request)).date(), now
-            )
+            day = common.parse_date(ngay, "Ngày") or today
+        except KcError as exc:
+            day, field_errors = today, {"ngay": exc.message.removeprefix("Ngày: ")}
+        try:
+            try:
+                board = day_service.today(db, visitor.scope, unit, day, now)
+            except Invalid as exc:  # a date to come: today instead, the reason beside the field
+                if exc.code != "future_day":
+                    raise
+                day, field_errors = today, {"ngay": exc.message}
+                board = day_service.today(db, visitor.scope, unit, day, now)
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
             return common.failed(request, visitor, exc)
@@ -683,10 +699,17 @@ def today_page(request: Request, don_vi: str = "") -> Response:
         return common.page(
             request,
             "_today_board.html" if partial else "today.html",
+            400 if field_errors and not partial else 200,
             visitor=visitor,
             board=board,
             units=units,
-            unit_id=common.row_id(don_vi),
+            unit_id=unit,
+            is_today=day == today,
+            weekday=WEEKDAY_LABELS[day.weekday()],
+            previous_day=day - timedelta(days=1),
+            next_day=day + timedelta(days=1) if day < today else None,
+            typed_day=ngay if field_errors else common.local_date(day),
+            field_errors=field_errors,
             labels=DAY_STATUS,
         )
 
