@@ -168,16 +168,28 @@ def units_for(db: DbSession, scope: Scope) -> list[tuple[int, str]]:
 
 
 def _unit(db: DbSession, scope: Scope, unit_id: int | None) -> Unit:
+    """The unit asked for, or by default the top of the caller's units (a unit head's own
+    unit, not the first of its sub-units by name)."""
     scope.require("violations:read")
     if unit_id is None:
-        choices = units_for(db, scope)
-        if not choices:
+        unit_id = _top_unit(db, scope)
+        if unit_id is None:
             raise NotFound("Đơn vị")
-        unit_id = choices[0][0]
     unit = db.get(Unit, unit_id)
     if unit is None or not scope.sees(unit.id):
         raise NotFound("Đơn vị")
     return unit
+
+
+def _top_unit(db: DbSession, scope: Scope) -> int | None:
+    """The first by name of the caller's units whose parent is outside their scope."""
+    query = select(Unit.id, Unit.parent_id).order_by(Unit.name)
+    if scope.unit_ids is not None:
+        query = query.where(Unit.id.in_(scope.unit_ids))
+    for uid, parent in db.execute(query):
+        if parent is None or not scope.sees(parent):
+            return int(uid)
+    return None
 
 
 def _people(db: DbSession, unit_id: int, first: date, last: date) -> list[Employee]:
