@@ -20,7 +20,7 @@ def test_today_steps_to_a_past_day_and_its_refresh_keeps_that_day(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    world, base = served
+    _, base = served
     SCREENS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
