@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Context, DbSession, require
 from api.errors import responses
+from kycuong.inputs import FreeText
 from rules.zones import zone
 from services import discipline_scores
 from services.documents import downloads
@@ -103,7 +104,7 @@ class DecisionIn(BaseModel):
         default=None, ge=0, le=100, description="None: confirm the suggestion"
     )
     flag: Literal["not_excellent", "not_good"] | None = None
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 @router.get(

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kycuong.errors import KcError
+from kycuong.inputs import hidden_characters_message
 
 
 class ApiError(Exception):
@@ -131,16 +132,21 @@ def install(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        shown = await as_page(request, 422)
+        # a free text with hidden controls says so, instead of a generic "invalid"
+        hidden = hidden_characters_message(list(exc.errors()))
+        shown = await as_page(request, 422, hidden)
         if shown is not None:
             return shown
         details = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return JSONResponse(
-            _body("invalid_request", "Dữ liệu gửi lên không hợp lệ", details), status_code=422
+        code, message = (
+            ("hidden_characters", hidden)
+            if hidden
+            else ("invalid_request", "Dữ liệu gửi lên không hợp lệ")
         )
+        return JSONResponse(_body(code, message, details), status_code=422)
 
     @app.exception_handler(DataError)
     async def _bad_value(request: Request, _exc: DataError) -> Response:

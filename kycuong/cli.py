@@ -133,9 +133,8 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     if not args.once:
         _serve_api_in_background(settings)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        print(f"Trang web: {base}/  (đăng nhập: {_demo_sign_ins(settings)})")
-        print(f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}")
-        print(f"API: {base}/docs (JSON dưới {base}/api)")
+        for line in quickstart_links(base, day, _demo_sign_ins(settings)):
+            print(line)
         log.info(
             "Kỷ Cương is running (ingest on %s). Ctrl-C to stop.",
             ", ".join(str(a) for a in settings.mqtt_brokers),
@@ -150,6 +149,20 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
 
 DEMO_PASSWORD = "kycuong-demo"
+
+
+def quickstart_links(base: str, day: date, sign_ins: str) -> list[str]:
+    """What the quickstart prints to open: the pages at the simulated day (the last working
+    day, not today: Hôm nay opens on today, which has no punches yet), the report, the API."""
+    shown = f"{day:%d/%m/%Y}"
+    return [
+        f"Trang web: {base}/  (đăng nhập: {sign_ins})",
+        f"Ngày đã mô phỏng {shown}, trang Hôm nay của đơn vị: {base}/hom-nay?ngay={shown}",
+        f"Vi phạm ngày đó: {base}/vi-pham?tu={shown}&den={shown}",
+        f"Bảng tháng: {base}/bang-thang?thang={day.month}&nam={day.year}",
+        f"Báo cáo Nội vụ: {base}/bao-cao?ky=month&nam={day.year}&thang={day.month}",
+        f"API: {base}/docs (JSON dưới {base}/api)",
+    ]
 
 
 def _demo_users(db: DbSession) -> None:

@@ -1,5 +1,6 @@
 """What people type, read once for every adapter (CLI, JSON API, pages): dates as
-dd/mm/yyyy (ISO too) and choices by their Vietnamese label or their code.
+dd/mm/yyyy (ISO too), choices by their Vietnamese label or their code, and free text (notes,
+reasons) without the hidden controls that reverse what others read.
 
 A refusal is an ``Invalid`` that names the field and, for a choice, the accepted values.
 """
@@ -9,9 +10,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from kycuong.errors import Invalid
 
@@ -98,3 +100,58 @@ Day = Annotated[date, BeforeValidator(_day_value)]
 def by_label(vocabulary: Mapping[str, str], field: str) -> BeforeValidator:
     """A validator turning a Vietnamese label (or the code) into the code."""
     return BeforeValidator(_choice_value(vocabulary, field))
+
+
+# Characters that change how text around them is drawn without being seen: the bidi
+# embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the direction marks
+# (U+200E, U+200F, U+061C). U+202E in "Đi họp‮gnàt uàb" makes a note read differently in a
+# page, an XLSX cell, a PDF or an e-mail than what was typed ("Trojan Source").
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+HIDDEN_CHARACTERS = "hidden_characters"
+
+
+def _hidden(ch: str) -> bool:
+    """A bidi control, or a C0/C1 control other than a line break or a tab."""
+    if ch in BIDI_CONTROLS:
+        return True
+    return unicodedata.category(ch) == "Cc" and ch not in "\n\t"
+
+
+def free_text(text: str, field: str | None = None) -> str:
+    """Text a person typed (a note, a reason, an explanation), as it may be stored and shown
+    to others: NFC, line breaks as ``\\n``; refused (``Invalid``, code ``hidden_characters``)
+    when it holds a character that hides or reverses text, named by its code point."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    found = sorted({ch for ch in text if _hidden(ch)})
+    if found:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in found[:3])
+        message = (
+            f"có ký tự điều khiển ẩn ({codes}) làm đảo hoặc che chữ khi người khác đọc "
+            "(thường do dán từ tệp khác). Hãy gõ lại đoạn này rồi gửi lại."
+        )
+        text = f"{field}: {message}" if field else message[0].upper() + message[1:]
+        raise Invalid(HIDDEN_CHARACTERS, text)
+    return text
+
+
+def _free_text_value(value: str) -> str:
+    try:
+        return free_text(value)
+    except Invalid as exc:
+        # its own error type: adapters find it among pydantic's errors and show the message
+        raise PydanticCustomError(HIDDEN_CHARACTERS, exc.message) from None
+
+
+# For pydantic models and form fields: free text a person typed (notes, reasons).
+FreeText = Annotated[str, AfterValidator(_free_text_value)]
+
+
+def hidden_characters_message(errors: list[Any]) -> str | None:
+    """The message of a refused free text among pydantic's errors (``exc.errors()``), if any:
+    what a page or the API says instead of a generic "invalid"."""
+    for error in errors:
+        if error.get("type") == HIDDEN_CHARACTERS:
+            return str(error.get("msg", ""))
+    return None

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, NotFound
@@ -20,8 +20,17 @@ from rules.calendar import Calendar, calendar_with, vietnam_calendar
 from services import violations as violation_service
 from services.schemas import Violation
 from services.scope import Scope
+from store.models import (
+    Agency,
+    Credential,
+    DayRecord,
+    Device,
+    Employee,
+    Punch,
+    Unit,
+    ViolationRecord,
+)
 from store.models import CalendarDay as CalendarOverride
-from store.models import Credential, DayRecord, Device, Employee, Punch, Unit, ViolationRecord
 from store.punches import credential_held
 
 # Symbols of the month grid, with the words a legend shows (configurable later per agency).
@@ -70,10 +79,15 @@ class TodayRow:
 
 @dataclass(frozen=True, slots=True)
 class TodayBoard:
+    """A unit's date as Hôm nay shows it (today by default, or a date picked before it)."""
+
     unit_name: str
     day: date
     rows: list[TodayRow]
-    lagging_sites: list[str]  # readers that have not reported up to now
+    lagging_sites: list[str]  # readers that have not reported up to now (or the day's end)
+    # when nobody has a record on ``day``: the unit's last earlier date that has some, so an
+    # empty page says where the data is instead of looking broken
+    latest_before: date | None = None
 
     def count(self, *statuses: str) -> int:
         return sum(1 for r in self.rows if r.status in statuses)
@@ -154,16 +168,28 @@ def units_for(db: DbSession, scope: Scope) -> list[tuple[int, str]]:
 
 
 def _unit(db: DbSession, scope: Scope, unit_id: int | None) -> Unit:
+    """The unit asked for, or by default the top of the caller's units (a unit head's own
+    unit, not the first of its sub-units by name)."""
     scope.require("violations:read")
     if unit_id is None:
-        choices = units_for(db, scope)
-        if not choices:
+        unit_id = _top_unit(db, scope)
+        if unit_id is None:
             raise NotFound("Đơn vị")
-        unit_id = choices[0][0]
     unit = db.get(Unit, unit_id)
     if unit is None or not scope.sees(unit.id):
         raise NotFound("Đơn vị")
     return unit
+
+
+def _top_unit(db: DbSession, scope: Scope) -> int | None:
+    """The first by name of the caller's units whose parent is outside their scope."""
+    query = select(Unit.id, Unit.parent_id).order_by(Unit.name)
+    if scope.unit_ids is not None:
+        query = query.where(Unit.id.in_(scope.unit_ids))
+    for uid, parent in db.execute(query):
+        if parent is None or not scope.sees(parent):
+            return int(uid)
+    return None
 
 
 def _people(db: DbSession, unit_id: int, first: date, last: date) -> list[Employee]:
@@ -181,8 +207,14 @@ def _people(db: DbSession, unit_id: int, first: date, last: date) -> list[Employ
 
 
 def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: datetime) -> TodayBoard:
-    """The unit's day so far; ``lagging_sites`` names readers behind by more than 10 minutes."""
+    """The unit's ``day`` so far (today, or an earlier date); ``lagging_sites`` names readers
+    behind by more than 10 minutes at now or, for a past day, at that day's end."""
     unit = _unit(db, scope, unit_id)
+    agency = db.get(Agency, unit.agency_id)
+    local = ZoneInfo(agency.timezone if agency else "Asia/Ho_Chi_Minh")
+    if day > now.astimezone(local).date():
+        raise Invalid("future_day", "Ngày này chưa đến: hãy chọn hôm nay hoặc một ngày trước đó")
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=local)
     people = _people(db, unit.id, day, day)
     ids = [p.id for p in people]
     records = {
@@ -224,13 +256,22 @@ def today(db: DbSession, scope: Scope, unit_id: int | None, day: date, now: date
         )
         for p in people
     ]
-    return TodayBoard(unit.name, day, rows, lagging_sites(db, [unit.id], now))
+    latest = None
+    if not records and ids:
+        latest = db.scalar(
+            select(func.max(DayRecord.day)).where(
+                DayRecord.employee_id.in_(ids), DayRecord.day < day
+            )
+        )
+    lagging = lagging_sites(db, [unit.id], min(now, day_end))
+    return TodayBoard(unit.name, day, rows, lagging, latest)
 
 
 def lagging_sites(db: DbSession, unit_ids: Iterable[int], now: datetime) -> list[str]:
-    """The readers serving these units' agencies that are behind by more than 10 minutes, by
-    site ("Cổng phụ"): why a result is provisional (tạm tính) now. Hôm nay's banner and the
-    queue's name the same readers."""
+    """The readers serving these units' agencies that are behind by more than 10 minutes at
+    ``now``, by site ("Cổng phụ"): why a result is provisional (tạm tính). Hôm nay's banner and
+    the queue's name the same readers; for a past day ``now`` is that day's end (a reader that
+    has sent everything up to it is not behind for that day)."""
     agencies = select(Unit.agency_id).where(Unit.id.in_(list(unit_ids)))
     query = select(Device.id, Device.site, Device.sent_up_to, Device.last_seen_at).where(
         Device.enabled.is_(True),

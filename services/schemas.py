@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kycuong.inputs import Day, by_label
+from kycuong.inputs import Day, FreeText, by_label
 from kycuong.labels import EXCUSE
 from rules.evaluate import ExcuseKind
 
@@ -141,7 +141,7 @@ class ReviewIn(BaseModel):
 
     decision: Decision
     reason_kind: ExcuseKindName | None = None
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 class BulkReviewIn(ReviewIn):
@@ -184,7 +184,7 @@ class ExcuseIn(BaseModel):
     # The schedule's own session names, or sáng, chiều, đêm; unknown names are refused.
     sessions: list[str] | None = Field(default=None, max_length=8)
     approved: bool = False
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 class Excuse(BaseModel):

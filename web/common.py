@@ -313,6 +313,17 @@ def nav_for(who: web_session.Visitor | None) -> list[NavItem]:
     return [item for item in _NAV if who.scope.may(item.permission)]
 
 
+# On a phone the menu shows this many entries, the rest under "Thêm" (base.html).
+MENU_SHOWN = 4
+
+
+def nav_current(items: list[NavItem], path: str) -> str:
+    """The menu entry the page belongs to: the longest entry that is the path or a parent of
+    it (/cua-toi/de-nghi is "Đề nghị của tôi", not "Tháng này của tôi"); "" for none."""
+    matches = [i.href for i in items if path == i.href or path.startswith(i.href + "/")]
+    return max(matches, key=len, default="")
+
+
 def home(who: web_session.Visitor) -> str:
     """Where a visitor starts: the queue for those who decide on violations, the report for
     those who read it (Nội vụ, auditors), else the first page of their menu (HR clerks): never
@@ -332,6 +343,8 @@ templates.env.globals["VIOLATION"] = VIOLATION
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE
 templates.env.globals["nav_for"] = nav_for
+templates.env.globals["nav_current"] = nav_current
+templates.env.globals["MENU_SHOWN"] = MENU_SHOWN
 
 
 def person_code(db: DbSession, scope: Scope, typed: str) -> str:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, KcError, NotFound
+from kycuong.inputs import free_text
 from rules.discipline_score import FLAGS
 from services import days as day_service
 from services.documents import downloads
@@ -204,7 +205,12 @@ def scores_download(request: Request, thang: str = "", nam: str = "", don_vi: st
 
 
 # The field of a person's adjustment a refusal is about, by its code (services.discipline_scores).
-SCORE_FIELDS = {"bad_score": "score", "bad_flag": "flag", "note_required": "note"}
+SCORE_FIELDS = {
+    "bad_score": "score",
+    "bad_flag": "flag",
+    "note_required": "note",
+    "hidden_characters": "note",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +264,7 @@ def score_decision(
                 month=month,
                 score=_score(score) if action == "adjust" else None,
                 flag=(flag or None) if action == "adjust" else None,
-                note=note,
+                note=free_text(note),
             )
         except Invalid as exc:
             if exc.code in SCORE_FIELDS and person is not None:  # beside that person's field

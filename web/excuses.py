@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, NotFound
+from kycuong.errors import Invalid, KcError, NotFound
+from kycuong.inputs import HIDDEN_CHARACTERS, hidden_characters_message
 from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from services import excuses as excuse_service
 from services.schemas import Excuse, ExcuseIn
@@ -117,7 +118,7 @@ FIELD_OF_CODE = {
     "ambiguous_person": "employee",
     "invalid_kind": "kind",
 }
-FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day"}
+FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day", "Ghi chú": "note"}
 
 
 def _form(
@@ -219,6 +220,8 @@ def _excuse_in(
             note=note,
         )
     except ValidationError as exc:
+        if hidden := hidden_characters_message(exc.errors()):
+            raise Invalid(HIDDEN_CHARACTERS, f"Ghi chú: {hidden}") from exc
         raise KcError("invalid_excuse", "Thông tin đơn nghỉ chưa hợp lệ, hãy kiểm tra lại") from exc
 
 

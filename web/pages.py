@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
+from kycuong.inputs import hidden_characters_message
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -23,6 +24,7 @@ from services import summaries as summary_service
 from services import violations as violation_service
 from services.schemas import BulkReviewIn, ReviewIn, Violation
 from services.scope import Scope, scope_of
+from services.summaries import WEEKDAY_LABELS
 from store.models import User
 from store.violations import ReviewFilter, State
 from web import common
@@ -413,8 +415,8 @@ def review_action(
             body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
             violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
             error = None
-        except ValidationError:
-            error = _DECISION_MESSAGE
+        except ValidationError as exc:
+            error = hidden_characters_message(exc.errors()) or _DECISION_MESSAGE
         except (NotFound, Forbidden) as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
@@ -666,17 +668,32 @@ def vn_number(value: float, digits: int = 0) -> str:
 
 
 @router.get("/hom-nay", response_class=HTMLResponse)
-def today_page(request: Request, don_vi: str = "") -> Response:
+def today_page(
+    request: Request, don_vi: str = "", ngay: Annotated[str, Query(max_length=32)] = ""
+) -> Response:
+    """Hôm nay: the unit's day so far, or an earlier date picked (``ngay``, dd/mm/yyyy) with
+    ← Hôm trước / Hôm sau →; a date that cannot be read or has not come yet is said beside
+    the field and today is shown."""
     now = web_session.now_utc()
+    today = now.astimezone(common.tz(request)).date()
     with common.db(request) as db:
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
+        unit = common.row_id(don_vi)
+        field_errors: dict[str, str] = {}
         try:
-            unit = common.row_id(don_vi)
-            board = day_service.today(
-                db, visitor.scope, unit, now.astimezone(common.tz(request)).date(), now
-            )
+            day = common.parse_date(ngay, "Ngày") or today
+        except KcError as exc:
+            day, field_errors = today, {"ngay": exc.message.removeprefix("Ngày: ")}
+        try:
+            try:
+                board = day_service.today(db, visitor.scope, unit, day, now)
+            except Invalid as exc:  # a date to come: today instead, the reason beside the field
+                if exc.code != "future_day":
+                    raise
+                day, field_errors = today, {"ngay": exc.message}
+                board = day_service.today(db, visitor.scope, unit, day, now)
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:
             return common.failed(request, visitor, exc)
@@ -684,10 +701,17 @@ def today_page(request: Request, don_vi: str = "") -> Response:
         return common.page(
             request,
             "_today_board.html" if partial else "today.html",
+            400 if field_errors and not partial else 200,
             visitor=visitor,
             board=board,
             units=units,
-            unit_id=common.row_id(don_vi),
+            unit_id=unit,
+            is_today=day == today,
+            weekday=WEEKDAY_LABELS[day.weekday()],
+            previous_day=day - timedelta(days=1),
+            next_day=day + timedelta(days=1) if day < today else None,
+            typed_day=ngay if field_errors else common.local_date(day),
+            field_errors=field_errors,
             labels=DAY_STATUS,
         )
 
@@ -801,8 +825,10 @@ async def review_many_action(request: Request) -> Response:
                     f"{failed[: BULK_SHOWN * 40]}",
                     status_code=303,
                 )
-            except ValidationError:
-                if decision not in ("confirmed", "excused", "dismissed"):
+            except ValidationError as exc:
+                if hidden := hidden_characters_message(exc.errors()):
+                    field_errors["note"] = hidden
+                elif decision not in ("confirmed", "excused", "dismissed"):
                     field_errors["decision"] = "Hãy chọn Xác nhận, Có lý do hoặc Bỏ qua."
                 else:
                     field_errors["reason_kind"] = "Hãy chọn một lý do trong danh sách."

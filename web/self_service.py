@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from kycuong.errors import Invalid, KcError, NotFound
+from kycuong.inputs import free_text
 from kycuong.labels import EXCUSE, REQUEST_KIND, REQUEST_STATUS
 from services import requests as request_service
 from services import self_service
@@ -178,7 +179,7 @@ async def explain_action(request: Request, violation_id: str) -> Response:
                 visitor.scope,
                 number,
                 reason_kind,
-                note,
+                free_text(note),
                 upload,
                 limits,
                 now(),
@@ -256,7 +257,7 @@ def missing_punch_action(
                 visitor.scope,
                 at,
                 day,
-                note,
+                free_text(note),
                 number,
                 _limits(request),
                 now(),
@@ -331,7 +332,7 @@ def absence_action(
                 first,
                 last,
                 sessions,
-                note,
+                free_text(note),
                 _limits(request),
                 now(),
                 _today(request),
@@ -431,7 +432,11 @@ def _request_view(
 
 
 # The field of the decision form a refusal is about (services.requests.decide).
-DECISION_FIELDS = {"decision_required": "decision", "note_required": "note"}
+DECISION_FIELDS = {
+    "decision_required": "decision",
+    "note_required": "note",
+    "hidden_characters": "note",
+}
 
 
 @router.post("/de-nghi/{request_id}/quyet-dinh")
@@ -450,7 +455,7 @@ def decide_action(
         try:
             if number is None:
                 raise NotFound("Đề nghị")
-            request_service.decide(db, visitor.scope, number, decision, note, now())
+            request_service.decide(db, visitor.scope, number, decision, free_text(note), now())
             db.commit()
             return RedirectResponse(f"/de-nghi/{number}?luu=da-duyet", status_code=303)
         except NotFound as exc:
@@ -481,7 +486,9 @@ async def decide_many_action(request: Request) -> Response:
         if not ids:
             return common.refused(request, visitor, 400, "Hãy đánh dấu ít nhất một đề nghị.")
         try:
-            outcomes = request_service.decide_many(db, visitor.scope, ids, decision, note, now())
+            outcomes = request_service.decide_many(
+                db, visitor.scope, ids, decision, free_text(note), now()
+            )
             db.commit()
         except KcError as exc:
             db.rollback()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -87,3 +88,35 @@ def test_quickstart_stores_the_simulated_day_on_embedded_defaults(tmp_path: Path
     assert again.returncode == 0, again.stderr
     with db_session(engine) as db:
         assert db.scalar(select(func.count()).select_from(Punch)) == len(good)
+
+    # A new unit head follows what the quickstart prints: the simulated day's Hôm nay is full
+    # (Hôm nay itself opens on today, when nobody of the demo has punched).
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from kycuong.cli import DEMO_PASSWORD, quickstart_links
+    from kycuong.settings import Settings
+    from tests.integration.test_web_pages import csrf_of
+
+    settings = Settings(
+        database_url=f"sqlite:///{db_file}", api_secret="test-secret-of-at-least-thirty-two-bytes"
+    )
+    links = quickstart_links("http://127.0.0.1:8000", day, "")
+    today_link = next(line for line in links if "trang Hôm nay" in line).split(": ", 1)[1]
+    assert today_link == "http://127.0.0.1:8000/hom-nay?ngay=23/11/2026"
+    client = TestClient(create_app(settings, engine), base_url="http://127.0.0.1:8000")
+    asked = client.get(today_link)  # not signed in: sign-in, then back to that page
+    assert asked.url.path == "/" and asked.url.params["next"] == "/hom-nay?ngay=23/11/2026"
+    signed = client.post(
+        "/dang-nhap",
+        data={
+            "username": "truongphong.vp",
+            "password": DEMO_PASSWORD,
+            "csrf": csrf_of(asked.text),
+            "next": asked.url.params["next"],
+        },
+    )
+    assert signed.status_code == 200 and signed.url.path == "/hom-nay"
+    assert "Thứ Hai, 23/11/2026" in signed.text and "Đi muộn" in signed.text
+    arrived = re.search(r"đã đến (\d+)/(\d+)", signed.text)
+    assert arrived and 0 < int(arrived.group(1)) <= int(arrived.group(2))

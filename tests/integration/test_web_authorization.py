@@ -134,7 +134,7 @@ def test_the_menu_shows_each_role_the_pages_its_permissions_allow(
 ) -> None:
     for user, client in clients.items():
         html = client.get("/khong-co-trang-nay").text  # any page with the menu
-        menu = html.split('<nav aria-label="Chức năng">')[1].split("</nav>")[0]
+        menu = html.split('<nav aria-label="Chức năng" class="menu">')[1].split("</nav>")[0]
         for item in common._NAV:
             shown = f'href="{item.href}"' in menu
             assert shown == (ROLES[user] in PERMISSIONS[item.permission]), (user, item.href)

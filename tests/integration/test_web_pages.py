@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from kycuong.settings import Settings
+from store.db import db_session
+from store.models import Device
 from tests.integration.test_api import PASSWORD, World, build_world
 from tests.support import free_port
 
@@ -463,4 +467,74 @@ def test_a_nul_character_in_a_form_is_refused_in_vietnamese(world: World) -> Non
     form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp\x00 ở tỉnh"}
     answer = client.post(f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token})
     assert answer.status_code == 400, answer.text[:300]
-    assert "text/html" in answer.headers["content-type"] and "không hợp lệ" in answer.text
+    assert "text/html" in answer.headers["content-type"]
+    assert "Có ký tự điều khiển ẩn (U+0000)" in answer.text  # said as what it is
+
+
+def test_today_shows_an_earlier_date_picked_with_the_days_either_side(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    a1 = unit_id(world, "A1")
+    page = client.get("/hom-nay", params={"don_vi": a1, "ngay": "23/11/2026"})
+    assert page.status_code == 200
+    assert "<h1>Thứ Hai, 23/11/2026</h1>" in page.text  # not "Hôm nay": it is another day
+    assert 'id="ngay" name="ngay" value="23/11/2026"' in page.text
+    assert re.search(r"Trần Văn e1</a></td>\s*<td[^>]*>07:50</td>", page.text)
+    assert f'href="/hom-nay?ngay=22/11/2026&amp;don_vi={a1}" rel="prev">← Hôm trước' in page.text
+    assert f'href="/hom-nay?ngay=24/11/2026&amp;don_vi={a1}" rel="next">Hôm sau →' in page.text
+    assert f'href="/hom-nay?don_vi={a1}">Hôm nay</a>' in page.text
+    # the refresh in place asks for the date shown, not today
+    assert f'hx-get="/hom-nay?ngay=23/11/2026&amp;don_vi={a1}"' in page.text
+    partial = client.get(
+        "/hom-nay", params={"don_vi": a1, "ngay": "23/11/2026"}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in partial.text and "07:50" in partial.text
+
+
+def test_today_without_records_points_to_the_last_date_that_has_them(world: World) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    a1 = unit_id(world, "A1")
+    page = client.get("/hom-nay", params={"don_vi": a1})
+    assert page.status_code == 200 and "<h1>Hôm nay, " in page.text
+    assert "Hôm sau →" not in page.text  # no day after today
+    link = f'<a href="/hom-nay?ngay=23/11/2026&amp;don_vi={a1}">23/11/2026</a>'
+    assert f"Ngày gần nhất có dữ liệu: {link}" in page.text
+    earlier = client.get("/hom-nay", params={"don_vi": a1, "ngay": "23/11/2026"})
+    assert "Ngày gần nhất có dữ liệu" not in earlier.text
+
+
+def test_a_date_on_today_that_cannot_be_read_or_has_not_come_is_said_beside_the_field(
+    world: World,
+) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    wrong = client.get("/hom-nay", params={"ngay": "31/02/2026"})
+    assert wrong.status_code == 400 and "<h1>Hôm nay, " in wrong.text
+    assert re.search(
+        r'id="ngay-error" role="alert">“31/02/2026” không phải ngày hợp lệ', wrong.text
+    )
+    assert 'value="31/02/2026"' in wrong.text  # the typed text is kept to correct
+    tomorrow = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)).strftime(
+        "%d/%m/%Y"
+    )
+    future = client.get("/hom-nay", params={"ngay": tomorrow})
+    assert future.status_code == 400 and "<h1>Hôm nay, " in future.text
+    assert 'id="ngay-error" role="alert">Ngày này chưa đến' in future.text
+
+
+def test_a_past_day_is_provisional_only_while_a_reader_has_not_sent_up_to_its_end(
+    world: World,
+) -> None:
+    client = browser(world)
+    sign_in(client, "head_a1")
+    day = {"don_vi": unit_id(world, "A1"), "ngay": "23/11/2026"}
+    banner = "Tạm tính — máy chấm công GATE chưa gửi đủ dữ liệu."
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    with db_session(world.engine) as db:  # GATE has sent up to 17:00 of that day only
+        db.execute(update(Device).values(sent_up_to=datetime(2026, 11, 23, 17, tzinfo=vn)))
+    assert banner in client.get("/hom-nay", params=day).text
+    with db_session(world.engine) as db:  # past that day's end, though behind now
+        db.execute(update(Device).values(sent_up_to=datetime(2026, 11, 24, 0, 30, tzinfo=vn)))
+    assert banner not in client.get("/hom-nay", params=day).text
+    assert banner in client.get("/hom-nay", params={"don_vi": day["don_vi"]}).text  # today

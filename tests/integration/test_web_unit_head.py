@@ -256,3 +256,81 @@ def test_a_broken_next_page_link_says_what_to_do_in_plain_words(world: World) ->
     assert broken.status_code == 400
     assert "Hãy mở lại danh sách từ trang đầu." in broken.text
     assert "Con trỏ" not in broken.text  # a programmer's word, not a unit head's
+
+
+RLO_NOTE = "Đi họp\u202egnàt uàb"  # U+202E reverses what follows when others read it
+
+
+def test_a_review_note_with_a_bidi_override_is_refused_on_the_page_and_by_the_api(
+    world: World,
+) -> None:
+    client = signed_in(world, "head_a1")
+    late = world.violation_id("e1", "late")
+    page = client.get(f"/vi-pham/{late}")
+    refused = client.post(
+        f"/vi-pham/{late}/xu-ly",
+        data={"decision": "confirmed", "note": RLO_NOTE, "csrf": csrf_of(page.text)},
+    )
+    assert refused.status_code == 400
+    assert "Có ký tự điều khiển ẩn (U+202E)" in refused.text
+    queue = client.get("/vi-pham")
+    bulk = client.post(
+        "/vi-pham/xu-ly-nhieu",
+        data={
+            "ids": [late],
+            "decision": "confirmed",
+            "note": RLO_NOTE,
+            "csrf": csrf_of(queue.text),
+        },
+    )
+    assert bulk.status_code == 400
+    assert re.search(
+        r'id="bulk-note-error" role="alert">Có ký tự điều khiển ẩn \(U\+202E\)', bulk.text
+    )
+    api = world.client.post(
+        f"/api/violations/{late}/review",
+        headers=world.headers("head_a1"),
+        json={"decision": "confirmed", "note": RLO_NOTE},
+    )
+    assert api.status_code == 422
+    assert api.json()["error"]["code"] == "hidden_characters"
+    assert "U+202E" in api.json()["error"]["message"]
+    # nothing was decided by any of the three
+    assert world.get("head_a1", f"/api/violations/{late}").json()["review_label"] == "Chưa xử lý"
+    # the same note typed plainly, with a browser's CRLF, is saved with one newline
+    kept = world.client.post(
+        f"/api/violations/{late}/review",
+        headers=world.headers("head_a1"),
+        json={"decision": "confirmed", "note": "Đi họp\r\ntại tỉnh"},
+    )
+    assert kept.status_code == 200 and kept.json()["note"] == "Đi họp\ntại tỉnh"
+
+
+def test_an_excuse_note_with_a_control_character_is_refused_on_the_page_and_by_the_api(
+    world: World,
+) -> None:
+    form = {
+        "employee": "e1",
+        "kind": "annual_leave",
+        "first_day": "26/11/2026",
+        "note": "Nghỉ\x1b[2J phép",
+    }
+    client = signed_in(world, "hr_a")
+    page = client.get("/nghi-phep/moi")
+    refused = client.post("/nghi-phep/moi", data=form | {"csrf": csrf_of(page.text)})
+    assert refused.status_code == 400
+    assert re.search(
+        r'id="note-error" role="alert">Có ký tự điều khiển ẩn \(U\+001B\)', refused.text
+    )
+    api = world.client.post(
+        "/api/excuses",
+        headers=world.headers("hr_a"),
+        json={
+            "employee_code": "e1",
+            "kind": "annual_leave",
+            "first_day": "2026-11-26",
+            "last_day": "2026-11-26",
+            "note": "a\u2067b",
+        },
+    )
+    assert api.status_code == 422 and "U+2067" in api.json()["error"]["message"]

@@ -1,0 +1,58 @@
+"""Free text people type (notes, reasons, explanations): controls that reverse or hide what
+others read are refused with a Vietnamese message; line breaks and tabs are kept."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from kycuong.errors import Invalid
+from kycuong.inputs import BIDI_CONTROLS, FreeText, free_text, hidden_characters_message
+
+
+class Note(BaseModel):
+    note: FreeText = ""
+
+
+@pytest.mark.parametrize("control", sorted(BIDI_CONTROLS))
+def test_every_bidi_control_is_refused_by_its_code_point(control: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        free_text(f"Đi họp{control}gnàt uàb", "Ghi chú")
+    assert refused.value.code == "hidden_characters"
+    assert f"U+{ord(control):04X}" in refused.value.message
+    assert refused.value.message.startswith("Ghi chú: có ký tự điều khiển ẩn")
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b"])
+def test_c0_and_c1_controls_are_refused(control: str) -> None:
+    with pytest.raises(Invalid):
+        free_text(f"a{control}b")
+
+
+def test_line_breaks_and_tabs_are_kept_and_crlf_becomes_one_newline() -> None:
+    assert free_text("Dòng 1\r\nDòng 2\rDòng 3\n\tthụt") == "Dòng 1\nDòng 2\nDòng 3\n\tthụt"
+
+
+def test_vietnamese_typed_with_combining_marks_is_stored_composed() -> None:
+    assert free_text("Nghe\u0302\u0301 phép") == "Nghế phép"
+
+
+def test_a_model_field_refuses_with_its_own_error_type_and_message() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Note(note="abc\u202edef")
+    message = hidden_characters_message(refused.value.errors())
+    assert message is not None and message.startswith("Có ký tự điều khiển ẩn (U+202E)")
+    assert Note(note="Họp tại UBND tỉnh\r\n").note == "Họp tại UBND tỉnh\n"
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs"))))
+def test_text_without_controls_passes_unless_it_holds_a_bidi_control(text: str) -> None:
+    if any(ch in BIDI_CONTROLS for ch in text):
+        with pytest.raises(Invalid):
+            free_text(text)
+    else:
+        assert free_text(text) == unicodedata.normalize("NFC", text)
