@@ -32,7 +32,12 @@ ABBREVIATIONS = (
 )
 
 
+# control characters (not valid in the workbook's XML) and the bidi marks and overrides
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean(name: str) -> str:
+    name = _UNSEEN.sub(" ", name)
     text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'")
     text = text.lstrip("=+-@＝＋－＠ ")  # a title is a name, not something that reads as a formula
     return text or "Đơn vị"
