@@ -32,7 +32,12 @@ ABBREVIATIONS = (
 )
 
 
+# control characters (not valid in the workbook's XML) and the bidi marks and overrides
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean(name: str) -> str:
+    name = _UNSEEN.sub(" ", name)
     text = re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\]", " ", name)).strip().strip("'")
     text = text.lstrip("=+-@＝＋－＠ ")  # a title is a name, not something that reads as a formula
     return text or "Đơn vị"
@@ -121,6 +126,8 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
     records, print setup and packaging stay the library's. A row is written either by these
     two methods or by the library's, never both."""
 
+    previous_row: int  # the library's pending row (constant-memory mode)
+
     def _initialize(self, init_data: dict[str, Any]) -> None:
         super()._initialize(init_data)  # an in-memory workbook: no temporary file
         self.constant_memory = True
@@ -149,7 +156,8 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         if row != self._open_row:
             if row < self.previous_row or (row == self.previous_row and self.table.get(row)):
                 raise ValueError(f"row {row + 1} is already written (rows go in order)")
-            self._write_single_row(row)  # the library's pending row first
+            if row > self.previous_row:  # as the library: the pending row goes out first
+                self._write_single_row(row)  # (row 0 is pending from the start)
             self._open_row = row
             self._next_col = 0
         if col < self._next_col:
@@ -211,7 +219,14 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
             self.fh.write("".join(self._cells))
             self.fh.write("</row>")
             self._cells.clear()
-            self._open_row = -1
+            flushed, self._open_row = self._open_row, -1
+            if self.previous_row == flushed:
+                # The library's pending row is the one just written: it has no cells, and a
+                # height set on it (``row_info``) would write it again as an empty ``<row>``
+                # of the same number, a file Excel repairs.
+                self.previous_row = current_row_num
+                self.table.clear()
+                return
         super()._write_single_row(current_row_num)
 
     def _write_optimized_sheet_data(self) -> None:

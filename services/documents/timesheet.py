@@ -3,7 +3,8 @@
 a column per day with the form's symbols, the "Quy ra công" totals, three signatures.
 
 The symbol table is configuration (``Symbols``) with the form's defaults; docs/documents.md
-lists them and the two the form lacks (holiday, unexcused absence).
+lists them and the four the form lacks (business trip, other excuse, holiday, unexcused
+absence).
 """
 
 from __future__ import annotations

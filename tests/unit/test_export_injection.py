@@ -122,3 +122,23 @@ def test_scores_xlsx_names_and_notes_are_text() -> None:
     ]
     period = ReportPeriod("month", date(2026, 11, 1), date(2026, 11, 30), date(2026, 11, 30), "x")
     _no_formula_and_hostile_kept(discipline_scores.to_xlsx(_header(), period, scores, rule))
+
+
+def test_unit_names_with_control_or_bidi_characters_make_readable_sheet_titles() -> None:
+    """A unit name carrying a control character (a CSV roster from a legacy export) used to
+    go into xl/workbook.xml's sheet name as is: XML that no reader opens. Bidi overrides
+    (U+202E) would turn a tab's text around."""
+    names = ["Phòng\x07 Một", "Phòng\x1bHai\x00", "Phòng \u202eBa\u2066", "\u200fPhòng Bốn"]
+    raw = timesheet.to_xlsx(_header(), [(n, []) for n in names], 2026, 11, timesheet.Symbols())
+    assert load_workbook(io.BytesIO(raw)).sheetnames == [
+        "Phòng Một",
+        "Phòng Hai",
+        "Phòng Ba",
+        "Phòng Bốn",
+    ]
+    units = [Line(key=i, name=n) for i, n in enumerate(names, start=1)]
+    data = discipline_report.ReportData(
+        units, [], Line(key=0, name="Tổng cộng"), Thresholds(2, 20, 2)
+    )
+    book = load_workbook(io.BytesIO(discipline_report.to_xlsx(_header(), data)))
+    assert book.sheetnames[1:] == ["Phòng Một", "Phòng Hai", "Phòng Ba", "Phòng Bốn"]

@@ -132,3 +132,38 @@ def test_a_row_goes_once_and_rows_go_in_order() -> None:
         ws.write_values(6, 1, ["mixed"], None)
     with pytest.raises(TypeError):
         ws.write_values(7, 0, [True], None)
+
+
+def test_a_streamed_row_with_a_height_is_one_row_as_the_librarys() -> None:
+    """A height set on a streamed row (a taller heading, a row of wrapped flags) is the
+    library's own ``<row ht=…>``, once: a second ``<row>`` of the same number is a file Excel
+    must repair."""
+
+    def made(streamed: bool) -> bytes:
+        out = io.BytesIO()
+        options = {"constant_memory": True, **DATA_ONLY}
+        book = workbook(out) if streamed else xlsxwriter.Workbook(out, options)
+        text, number = _formats(book)
+        ws = add_sheet(book, "S") if streamed else book.add_worksheet("S")
+        ws.set_row(0, 40)
+        ws.set_row(2, 30)
+        for r, row in enumerate(_rows()):
+            if streamed:
+                ws.write_values(r, 0, row, text, number)
+            else:
+                for c, value in enumerate(row):
+                    if isinstance(value, str) and value:
+                        ws.write_string(r, c, value, text)
+                    elif isinstance(value, str) or value is None:
+                        ws.write_blank(r, c, None, text if isinstance(value, str) else number)
+                    else:
+                        ws.write_number(r, c, value, number)
+        ws.write(5, 0, "Người lập biểu", text)
+        book.close()
+        return out.getvalue()
+
+    with zipfile.ZipFile(io.BytesIO(made(streamed=True))) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    assert xml.count(b'<row r="1" ') == 1 and xml.count(b'<row r="3" ') == 1
+    with zipfile.ZipFile(io.BytesIO(made(streamed=False))) as z:
+        assert xml == z.read("xl/worksheets/sheet1.xml")
