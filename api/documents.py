@@ -53,19 +53,21 @@ def discipline_report(
     scope: Reader,
     context: Context,
     period: Literal["month", "quarter", "year"] = "month",
-    year: Year = 2026,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     month: Annotated[int | None, Query(ge=1, le=12)] = None,
     quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
     unit_id: Id = None,
     format: Literal["xlsx", "pdf"] = "xlsx",
     recipient: Annotated[str, Query(max_length=255)] = "",
 ) -> Response:
-    """The official document: a period not over counts up to the last closed day."""
+    """The official document: a period not over counts up to the last closed day. Without
+    ``year``, this year (local); ``quarter`` alone means ``period=quarter``."""
+    asked = _asked(scope, context)
     doc = downloads.discipline_report(
         db,
-        _asked(scope, context),
-        kind=period,
-        year=year,
+        asked,
+        kind="quarter" if period == "month" and month is None and quarter else period,
+        year=year if year is not None else asked.now.year,
         month=month,
         quarter=quarter,
         unit_id=unit_id,

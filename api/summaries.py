@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.deps import Context, DbSession, require
 from api.errors import responses
+from rules.zones import zone
 from services import summaries as service
 from services.scope import Scope
 from services.summaries import XLSX, SummaryOut
@@ -33,17 +34,22 @@ def summary(
     scope: Reader,
     context: Context,
     period: Literal["month", "quarter", "year"] = "month",
-    year: Annotated[int, Query(ge=2000, le=2100)] = 2026,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     month: Annotated[int | None, Query(ge=1, le=12)] = None,
     quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
     unit_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
     by: Literal["unit", "employee"] = "unit",
 ) -> SummaryOut | Response:
-    """Per unit (ranked, worst rate first) and per person, with the flags of the thresholds."""
-    query = service.SummaryQuery(period, year, month, quarter, unit_id)
+    """Per unit (ranked, worst rate first) and per person, with the flags of the thresholds.
+    Without ``year``, this year (local); ``quarter`` alone means ``period=quarter``."""
     settings = context.settings
     now = datetime.now(UTC)
+    if year is None:
+        year = now.astimezone(zone(settings.timezone)).year
+    if period == "month" and month is None and quarter:
+        period = "quarter"
+    query = service.SummaryQuery(period, year, month, quarter, unit_id)
     if format == "json":  # streamed from the figures: 30,000 people, no model each
         return StreamingResponse(
             service.summary_json(db, scope, query, settings.thresholds, now, settings.timezone),

@@ -229,3 +229,26 @@ def test_a_timesheet_pulled_mid_month_says_up_to_which_day_it_counts(
         r for r in sheet.iter_rows(min_row=11, values_only=True) if r[2] == "Chuyên viên"
     )
     assert on_time[3 + 15 : 3 + 30] == (None,) * 15 and on_time[3 + 30] == 10
+
+
+def test_without_a_year_the_summary_is_this_years_and_a_quarter_alone_means_the_quarter(
+    sqlite_engine: Engine,
+) -> None:
+    from datetime import UTC, datetime
+
+    from rules.zones import zone
+
+    client = _client(sqlite_engine)
+    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    this_year = datetime.now(UTC).astimezone(zone("Asia/Ho_Chi_Minh")).year
+    january = client.get("/api/summaries", params={"month": 1}, headers=noivu)
+    assert january.status_code == 200, january.text
+    assert january.json()["period"]["first_day"] == f"{this_year}-01-01"
+    said = client.get("/api/summaries", params={"year": 2026, "quarter": 4}, headers=noivu)
+    assert said.status_code == 200, said.text
+    assert said.json()["period"]["kind"] == "quarter"
+    assert said.json()["period"]["first_day"] == "2026-10-01"
+    report = client.get(
+        "/api/documents/discipline-report", params={"year": 2026, "quarter": 4}, headers=noivu
+    )
+    assert report.status_code == 200, report.text
