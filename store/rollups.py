@@ -9,8 +9,8 @@ and month, whatever the years stored.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -79,7 +79,10 @@ def _reviewed() -> Any:
     )
 
 
-def _day_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+Where = Callable[[Any], list[Any]]  # the rows wanted of a table (DayRecord, ViolationRecord)
+
+
+def _day_sums(db: DbSession, where: Where, first: date, end: date) -> list[Any]:
     d = DayRecord
     month = _month_expr(db, d.day)
     groups = {
@@ -111,13 +114,13 @@ def _day_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]
                     )
                 ),
             )
-            .where(among(db, d.employee_id, ids), d.day >= first, d.day < end)
+            .where(*where(d), d.day >= first, d.day < end)
             .group_by(d.employee_id, month, d.unit_id)
         ).all()
     )
 
 
-def _violation_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+def _violation_sums(db: DbSession, where: Where, first: date, end: date) -> list[Any]:
     v = ViolationRecord
     month = _month_expr(db, v.day)
     counted = or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
@@ -148,7 +151,7 @@ def _violation_sums(db: DbSession, ids: set[int], first: date, end: date) -> lis
                 func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)),
             )
             .outerjoin(ReviewState, _reviewed())
-            .where(among(db, v.employee_id, ids), v.active.is_(True), v.day >= first, v.day < end)
+            .where(*where(v), v.active.is_(True), v.day >= first, v.day < end)
             .group_by(v.employee_id, month, v.unit_id)
         ).all()
     )
@@ -158,20 +161,28 @@ RowKey = tuple[int, date, int]  # (employee id, month, unit id)
 
 
 def _runs(
-    db: DbSession, pairs: set[tuple[int, date, int]]
+    db: DbSession,
+    pairs: set[tuple[int, date, int]],
+    where: Where | None = None,
+    span: tuple[date, date] | None = None,
 ) -> dict[tuple[int, date, int], tuple[int, int, int]]:
-    """Head, tail and longest run of absent working days of each (person, month, unit)."""
+    """Head, tail and longest run of absent working days of each (person, month, unit), of
+    the rows ``where`` picks (by default the pairs' people) and the days ``span`` [first, end)
+    (by default their whole months)."""
     if not pairs:
         return {}
-    ids = {e for e, _, _ in pairs}
-    first = min(m for _, m, _ in pairs)
-    end = _next_month(max(m for _, m, _ in pairs))
+    if where is None:
+        ids = {e for e, _, _ in pairs}
+        where = lambda t: [among(db, t.employee_id, ids)]  # noqa: E731
+    if span is None:
+        span = (min(m for _, m, _ in pairs), _next_month(max(m for _, m, _ in pairs)))
+    first, end = span
     d = DayRecord
     statuses: dict[RowKey, list[bool]] = defaultdict(list)
     for e, day, unit, status in db.execute(
         select(d.employee_id, d.day, d.unit_id, d.status)
         .where(
-            among(db, d.employee_id, ids),
+            *where(d),
             d.day >= first,
             d.day < end,
             d.status.in_(WORKING),
@@ -191,6 +202,80 @@ def _runs(
             longest = max(longest, current)
         runs[key] = (head, tail, longest)
     return runs
+
+
+def _rows(
+    db: DbSession,
+    where: Where,
+    first: date,
+    end: date,
+    wanted: Callable[[int, date], bool] = lambda e, month: True,
+) -> dict[RowKey, dict[str, Any]]:
+    """Person-month rows of the day records and violations ``where`` picks, of the days
+    [first, end), of the (person, month) pairs ``wanted``; not stored."""
+    rows: dict[RowKey, dict[str, Any]] = {}
+
+    def row(e: int, month: Any, unit: int) -> dict[str, Any] | None:
+        key = (e, _as_date(month), unit)
+        if not wanted(e, key[1]):
+            return None
+        if key not in rows:
+            rows[key] = {c.name: 0 for c in PERSON_MONTHS.columns} | {
+                "employee_id": e,
+                "month": key[1],
+                "unit_id": unit,
+            }
+        return rows[key]
+
+    for e, month, unit, working, present, absent_status, lv, sk, tr, st, other in _day_sums(
+        db, where, first, end
+    ):
+        if (r := row(e, month, unit)) is not None:
+            r.update(
+                working_days=int(working or 0),
+                present_days=int(present or 0),
+                absent_status_days=int(absent_status or 0),
+                excused_leave=float(lv or 0),
+                excused_sick=float(sk or 0),
+                excused_trip=float(tr or 0),
+                excused_study=float(st or 0),
+                excused_other=float(other or 0),
+            )
+    for e, month, unit, *sums in _violation_sums(db, where, first, end):
+        if (r := row(e, month, unit)) is not None:
+            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
+            r.update(
+                late_count=int(late or 0),
+                late_minutes=int(late_min or 0),
+                early_count=int(early or 0),
+                early_minutes=int(early_min or 0),
+                absent_days=float(absent or 0),
+                missing_punches=int(missing or 0),
+                confirmed=int(conf or 0),
+                excused=int(exc or 0),
+                dismissed=int(dis or 0),
+            )
+    for key, (head, tail, longest) in _runs(
+        db, {k for k, r in rows.items() if r["absent_status_days"]}, where, (first, end)
+    ).items():
+        rows[key].update(absent_run_head=head, absent_run_tail=tail, absent_run_max=longest)
+    for r in rows.values():  # integer and float columns as the table declares them
+        for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
+            r[c] = float(r[c])
+    return rows
+
+
+def partial_rows(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> list[dict[str, Any]]:
+    """Person-month rows of the days from ``first`` to ``last`` only, in the units (every unit
+    for None), read from the day records and not stored: the months a period has not whole
+    (the month not over of a year pulled on 15/12, the ragged ends of a date range)."""
+    if units is None:
+        rows = _rows(db, lambda t: [], first, last + timedelta(days=1))
+    else:
+        rows = _rows(db, lambda t: [t.unit_id.in_(units)], first, last + timedelta(days=1))
+    return [rows[k] for k in sorted(rows)]
 
 
 _PG_DELETE = text(
@@ -307,55 +392,13 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     ids = {e for e, _ in wanted}
     first = min(m for _, m in wanted)
     end = _next_month(max(m for _, m in wanted))
-    rows: dict[RowKey, dict[str, Any]] = {}
-
-    def row(e: int, month: Any, unit: int) -> dict[str, Any] | None:
-        key = (e, _as_date(month), unit)
-        if (e, key[1]) not in wanted:
-            return None
-        if key not in rows:
-            rows[key] = {c.name: 0 for c in PERSON_MONTHS.columns} | {
-                "employee_id": e,
-                "month": key[1],
-                "unit_id": unit,
-            }
-        return rows[key]
-
-    for e, month, unit, working, present, absent_status, lv, sk, tr, st, other in _day_sums(
-        db, ids, first, end
-    ):
-        if (r := row(e, month, unit)) is not None:
-            r.update(
-                working_days=int(working or 0),
-                present_days=int(present or 0),
-                absent_status_days=int(absent_status or 0),
-                excused_leave=float(lv or 0),
-                excused_sick=float(sk or 0),
-                excused_trip=float(tr or 0),
-                excused_study=float(st or 0),
-                excused_other=float(other or 0),
-            )
-    for e, month, unit, *sums in _violation_sums(db, ids, first, end):
-        if (r := row(e, month, unit)) is not None:
-            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
-            r.update(
-                late_count=int(late or 0),
-                late_minutes=int(late_min or 0),
-                early_count=int(early or 0),
-                early_minutes=int(early_min or 0),
-                absent_days=float(absent or 0),
-                missing_punches=int(missing or 0),
-                confirmed=int(conf or 0),
-                excused=int(exc or 0),
-                dismissed=int(dis or 0),
-            )
-    for key, (head, tail, longest) in _runs(
-        db, {k for k, r in rows.items() if r["absent_status_days"]}
-    ).items():
-        rows[key].update(absent_run_head=head, absent_run_tail=tail, absent_run_max=longest)
-    for r in rows.values():  # integer and float columns as the table declares them
-        for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
-            r[c] = float(r[c])
+    rows = _rows(
+        db,
+        lambda t: [among(db, t.employee_id, ids)],
+        first,
+        end,
+        lambda e, month: (e, month) in wanted,
+    )
     pm = PERSON_MONTHS.c
     db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
     bulk_insert(db, PERSON_MONTHS, [rows[k] for k in sorted(rows)])

@@ -7,15 +7,33 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select, tuple_
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
 from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
+from store.rollups import PERSON_MONTHS, partial_rows
 
 WORKING = ("present", "late", "absent", "on_leave", "pending")
 PRESENT = ("present", "late")
@@ -119,11 +137,60 @@ def person_lines(
 ) -> list[Line]:
     """One line per person with a day record in the period and in scope.
 
-    Whole months (a month, quarter or year) read the person-months (``store.rollups``): one
-    row per person and month, whatever the history stored; other periods read the days."""
-    if first.day == 1 and (last + timedelta(days=1)).day == 1 and first <= last:
+    Whole months read the person-months (``store.rollups``): one row per person and month,
+    whatever the history stored. The days of a month the period holds only in part (the
+    month not over of a year pulled on 15/12, a date range's ends) are summed from the day
+    records into rows of the same shape, which the same queries read beside them."""
+    if first > last:
+        return []
+    whole_first = first if first.day == 1 else _next_month(first)
+    whole_end = _next_month(last) if (last + timedelta(days=1)).day == 1 else last.replace(day=1)
+    if whole_first >= whole_end:
+        pieces = [(first, last)]
+    else:
+        pieces = []
+        if first < whole_first:
+            pieces.append((first, whole_first - timedelta(days=1)))
+        if whole_end <= last:
+            pieces.append((whole_end, last))
+    if not pieces:
         return person_lines_from_months(db, first, last, units, thresholds)
-    return person_lines_from_days(db, first, last, units, thresholds)
+    rows = [row for a, b in pieces for row in partial_rows(db, a, b, units)]
+    conn = db.connection()
+    _PARTIAL.create(conn, checkfirst=True)
+    try:
+        db.execute(delete(_PARTIAL))
+        if rows:
+            db.execute(insert(_PARTIAL), rows)
+        if conn.dialect.name == "postgresql":
+            db.execute(text(f"ANALYZE {_PARTIAL.name}"))  # a temporary table has no statistics
+        pm = PERSON_MONTHS.c
+
+        def source() -> Any:
+            return aliased(
+                PersonMonth,
+                union_all(
+                    select(PERSON_MONTHS).where(pm.month >= whole_first, pm.month < whole_end),
+                    select(_PARTIAL),
+                ).subquery(),
+            )
+
+        return _lines(db, source, first.replace(day=1), last, units, thresholds)
+    finally:
+        _PARTIAL.drop(conn, checkfirst=True)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+# The partial months of one summary: a temporary table (of the connection), dropped after use.
+_PARTIAL = Table(
+    "summary_partial_months",
+    MetaData(),
+    *[Column(c.name, c.type, primary_key=c.primary_key) for c in PERSON_MONTHS.columns],
+    prefixes=["TEMPORARY"],
+)
 
 
 _SUMMED = (
@@ -149,9 +216,22 @@ _SUMMED = (
 def person_lines_from_months(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """``person_lines`` of whole months, from the person-months: the sums in one GROUP BY, then
-    the longest absence from the few months an absence run touches (``_longest_runs``)."""
-    pm = PersonMonth
+    """``person_lines`` of whole months, from the person-months."""
+    return _lines(db, lambda: PersonMonth, first, last, units, thresholds)
+
+
+def _lines(
+    db: DbSession,
+    source: Callable[[], Any],
+    first: date,
+    last: date,
+    units: frozenset[int] | None,
+    thresholds: Thresholds,
+) -> list[Line]:
+    """The lines of the person-months ``source()`` gives (a new FROM at each call) of the
+    months ``first`` to ``last``: the sums in one GROUP BY, then the longest absence from the
+    few months an absence run touches (``_longest_runs``)."""
+    pm = source()
     scope = [pm.month >= first, pm.month <= last]
     if units is not None:
         scope.append(pm.unit_id.in_(units))
@@ -245,8 +325,8 @@ def person_lines_from_months(
         )
         if in_two_units:
             split.append(e)
-    worst_months = _worst_months(db, scope, split)
-    runs = _longest_runs(db, first, last, units)
+    worst_months = _worst_months(db, pm, scope, split)
+    runs = _longest_runs(db, source, first, last, units)
     for line in lines:
         if line.key in worst_months:
             line.max_month_absent_days = worst_months[line.key]
@@ -257,11 +337,10 @@ def person_lines_from_months(
     return lines
 
 
-def _worst_months(db: DbSession, scope: list[Any], people: list[int]) -> dict[int, float]:
+def _worst_months(db: DbSession, pm: Any, scope: list[Any], people: list[int]) -> dict[int, float]:
     """The worst month of people with two rows in one month (moved between units)."""
     if not people:
         return {}
-    pm = PersonMonth
     per_month = (
         select(pm.employee_id.label("e"), func.sum(pm.absent_days).label("days"))
         .where(*scope, pm.employee_id.in_(people))
@@ -273,7 +352,7 @@ def _worst_months(db: DbSession, scope: list[Any], people: list[int]) -> dict[in
 
 
 def _longest_runs(
-    db: DbSession, first: date, last: date, units: frozenset[int] | None
+    db: DbSession, source: Callable[[], Any], first: date, last: date, units: frozenset[int] | None
 ) -> dict[int, int]:
     """The longest absence run of each person as months join it, read from the months that
     start or end absent only (a few in a hundred).
@@ -282,8 +361,10 @@ def _longest_runs(
     ends it with its head and starts the next with its tail. A month with working days and
     no absence at either end, between two of those read, cuts the run: ``seq`` (how many
     months with working days come before each one) shows it."""
-    pm = PersonMonth
-    other = aliased(PersonMonth)
+    pm = source()
+    other = source()
+    if other is pm:  # the table itself: the months before, under another name
+        other = aliased(PersonMonth)
     counted = [
         other.employee_id == pm.employee_id,
         other.month >= first,
