@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from copy import copy
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import xlsxwriter
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, Side
+if TYPE_CHECKING:  # imported where a workbook is written: 18 MB not held by every process
+    import xlsxwriter
+    from openpyxl.styles import Alignment, Font
 
 LIMIT = 31
 ABBREVIATIONS = (
@@ -101,6 +101,8 @@ DATA_ONLY = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to
 
 def workbook(out: IO[bytes]) -> xlsxwriter.Workbook:
     """An XlsxWriter workbook (constant memory) in which every text is written as text."""
+    import xlsxwriter
+
     return xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False, **DATA_ONLY})
 
 
@@ -141,10 +143,11 @@ class StyledCells:
     """Write-only cells with a font, an alignment and a thin box, the style computed once per
     combination and copied (setting styles cell by cell costs ≈ 15 µs; a copy ≈ 1 µs)."""
 
-    _thin = Side(style="thin")
-    BOX = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
-
     def __init__(self, ws: Any) -> None:
+        from openpyxl.styles import Border, Side
+
+        thin = Side(style="thin")
+        self.box = Border(left=thin, right=thin, top=thin, bottom=thin)
         self.ws = ws
         self.styles: dict[tuple[Any, Any, bool], Any] = {}
 
@@ -155,6 +158,8 @@ class StyledCells:
         align: Alignment | None = None,
         box: bool = False,
     ) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
         cell: Any = WriteOnlyCell(self.ws, value=value)  # type: ignore[arg-type]
         if isinstance(value, str):
             cell.data_type = "s"  # text, never a formula
@@ -168,7 +173,7 @@ class StyledCells:
             if align is not None:
                 cell.alignment = align
             if box:
-                cell.border = self.BOX
+                cell.border = self.box
             self.styles[key] = copy(cell._style)
         else:
             cell._style = copy(style)
