@@ -379,6 +379,111 @@ def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
     return len(written)
 
 
+# ``partial_rows`` in the server, into a table of person_months' columns: the sums as
+# _PG_INSERT makes them, the runs as gaps and islands of each row's working days.
+_PG_PARTIAL = f"""
+WITH d AS (
+  SELECT r.employee_id, date_trunc('month', r.day)::date AS month, r.unit_id,
+    count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
+    count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
+    count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("leave")}), 0)
+      AS excused_leave,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("sick")}), 0)
+      AS excused_sick,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("trip")}), 0)
+      AS excused_trip,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
+      AS excused_study,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
+      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
+  FROM day_records r WHERE r.day >= :first AND r.day <= :last {{units_r}}
+  GROUP BY 1, 2, 3
+),
+v AS (
+  SELECT x.employee_id, date_trunc('month', x.day)::date AS month, x.unit_id,
+    count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
+    count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
+      AS early_minutes,
+    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
+      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
+    count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
+      AS missing_punches,
+    count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
+    count(*) FILTER (WHERE s.decision = 'excused') AS excused,
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+  FROM violations x
+  LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
+    AND s.session = x.session AND s.kind = x.kind
+  WHERE x.active AND x.day >= :first AND x.day <= :last {{units_x}}
+  GROUP BY 1, 2, 3
+),
+w AS (
+  SELECT r.employee_id, date_trunc('month', r.day)::date AS month, r.unit_id, r.day,
+    r.status = 'absent' AS absent,
+    row_number() OVER (PARTITION BY r.employee_id, date_trunc('month', r.day), r.unit_id
+      ORDER BY r.day) AS rn
+  FROM day_records r JOIN d ON d.absent_status_days > 0 AND d.employee_id = r.employee_id
+    AND d.unit_id = r.unit_id AND d.month = date_trunc('month', r.day)::date
+  WHERE r.day >= :first AND r.day <= :last AND r.status IN {_pg_in(WORKING)}
+),
+islands AS (
+  SELECT employee_id, month, unit_id, count(*) AS length, min(rn) AS starts, max(rn) AS ends
+  FROM (SELECT w.*, rn - row_number() OVER (PARTITION BY employee_id, month, unit_id
+      ORDER BY day) AS island FROM w WHERE absent) a
+  GROUP BY employee_id, month, unit_id, island
+),
+runs AS (
+  SELECT i.employee_id, i.month, i.unit_id,
+    coalesce(max(i.length) FILTER (WHERE i.starts = 1), 0) AS head,
+    coalesce(max(i.length) FILTER (WHERE i.ends = d.working_days), 0) AS tail,
+    max(i.length) AS longest
+  FROM islands i JOIN d USING (employee_id, month, unit_id)
+  GROUP BY i.employee_id, i.month, i.unit_id
+)
+INSERT INTO {{table}} (employee_id, month, unit_id, working_days, present_days,
+  late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
+  excused_leave, excused_sick, excused_trip, excused_study, excused_other,
+  confirmed, excused, dismissed,
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+SELECT k.employee_id, k.month, k.unit_id, coalesce(d.working_days, 0),
+  coalesce(d.present_days, 0), coalesce(v.late_count, 0), coalesce(v.late_minutes, 0),
+  coalesce(v.early_count, 0), coalesce(v.early_minutes, 0), coalesce(v.absent_days, 0),
+  coalesce(v.missing_punches, 0), coalesce(d.excused_leave, 0), coalesce(d.excused_sick, 0),
+  coalesce(d.excused_trip, 0), coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
+  coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
+  coalesce(d.absent_status_days, 0), coalesce(runs.head, 0), coalesce(runs.tail, 0),
+  coalesce(runs.longest, 0)
+FROM d FULL JOIN v USING (employee_id, month, unit_id)
+  CROSS JOIN LATERAL (SELECT coalesce(d.employee_id, v.employee_id) AS employee_id,
+    coalesce(d.month, v.month) AS month, coalesce(d.unit_id, v.unit_id) AS unit_id) k
+  LEFT JOIN runs ON runs.employee_id = k.employee_id AND runs.month = k.month
+    AND runs.unit_id = k.unit_id
+"""
+
+
+def insert_partial(
+    db: DbSession, table: Table, first: date, last: date, units: frozenset[int] | None
+) -> None:
+    """``partial_rows`` written into ``table`` (of person_months' columns): on PostgreSQL in
+    one statement, the rows never leaving the server."""
+    if db.get_bind().dialect.name != "postgresql":
+        rows = partial_rows(db, first, last, units)
+        if rows:
+            db.execute(table.insert(), rows)
+        return
+    in_units = "" if units is None else "AND {}.unit_id = ANY(CAST(:units AS integer[]))"
+    statement = _PG_PARTIAL.format(
+        table=table.name, units_r=in_units.format("r"), units_x=in_units.format("x")
+    )
+    params: dict[str, Any] = {"first": first, "last": last}
+    if units is not None:
+        params["units"] = pg_array(sorted(units))
+    db.execute(text(statement), params)
+
+
 def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     """Rewrite the rows of the given (person, month) pairs from day records and violations.
 
