@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import astuple
 from datetime import date, timedelta
 
 import httpx
@@ -130,10 +131,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--years", default="1", help="years of history, e.g. 1,3: measured at each, in one run"
     )
+    parser.add_argument(
+        "--days-pass", action="store_true", help="also time a year to 17/11 read from every day"
+    )
     args = parser.parse_args(argv)
 
     from store.db import db_session, make_engine, upgrade
     from store.rollups import rebuild
+    from store.summaries import Thresholds, person_lines, person_lines_from_days
     from store.users import create_user
 
     name = f"kc_bench_{uuid.uuid4().hex[:8]}"
@@ -297,6 +302,29 @@ def main(argv: list[str]) -> int:
                 f'RESULT {{"years": {years}, "summary_month_s": {timings["month"]:.2f}, '
                 f'"summary_year_s": {timings["year"]:.2f}}}'
             )
+            # A year pulled on 18/11 (to 17/11): ten whole months and 17 days, in this process.
+            first, last = date(2026, 1, 1), date(2026, 11, 17)
+            t = time.perf_counter()
+            with db_session(engine) as db:
+                composed = person_lines(db, first, last, None, Thresholds())
+            timings["partial"] = time.perf_counter() - t
+            line = (
+                f"  year to 17/11 (not whole months), {len(composed):,} people: composed from "
+                f"person-months and the days of November {timings['partial']:.2f} s"
+            )
+            if args.days_pass:
+                t = time.perf_counter()
+                with db_session(engine) as db:
+                    from_days = person_lines_from_days(db, first, last, None, Thresholds())
+                timings["days"] = time.perf_counter() - t
+                same = [astuple(x) for x in composed] == [astuple(x) for x in from_days]
+                line += (
+                    f"; every day record {timings['days']:.2f} s "
+                    f"(ratio {timings['days'] / timings['partial']:.0f}, same lines: {same})"
+                )
+            print(line, flush=True)
+            partial = timings["partial"]
+            print(f'RESULT {{"years": {years}, "summary_year_partial_s": {partial:.2f}}}')
 
         seeded_since = date(2026, 11, 21)
         for years in plan:

@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-
 from kycuong.errors import Invalid, NotFound
 from rules.discipline_score import FLAGS, MonthRecord, ScoreRule, Suggestion, suggest_score
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
@@ -216,6 +213,9 @@ def to_xlsx(
     header: DocumentHeader, period: ReportPeriod, scores: list[PersonScore], rule: ScoreRule
 ) -> bytes:
     """One sheet: the header blocks, a row per person, the notice that people decide."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
     zone = header.generated.tzinfo if header.generated else None  # the agency's local time
     book = Workbook()
     ws: Any = book.worksheets[0]

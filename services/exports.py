@@ -9,12 +9,8 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from store.summaries import Line
 
@@ -126,20 +122,33 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-_BOLD = Font(bold=True)
-_TITLE_FONT = Font(bold=True, size=13)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
 WIDE = ("Đơn vị", "Họ và tên", "Ghi chú (vượt ngưỡng kỷ luật)")
 
 
-def _styled(ws: Any, value: str, font: Font | None = None, header: bool = False) -> Any:
+@cache
+def _styles() -> dict[str, Any]:
+    """The workbook's fonts and fills, made once a workbook is first asked for (openpyxl is
+    imported there, not by every process that imports the summaries)."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    return {
+        "bold": Font(bold=True),
+        "title": Font(bold=True, size=13),
+        "header_fill": PatternFill("solid", fgColor="DDEBF7"),
+        "header_align": Alignment(wrap_text=True, vertical="center", horizontal="center"),
+    }
+
+
+def _styled(ws: Any, value: str, font: str | None = None, header: bool = False) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    styles = _styles()
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"  # a unit or agency name is text, even one beginning with '='
     if font is not None:
-        cell.font = font
+        cell.font = styles[font]
     if header:
-        cell.fill, cell.alignment = _HEADER_FILL, _HEADER_ALIGN
+        cell.fill, cell.alignment = styles["header_fill"], styles["header_align"]
     return cell
 
 
@@ -155,15 +164,17 @@ def _write_sheet(
 
     Write-only mode: a province's workbook has a thousand sheets and tens of thousands of rows.
     """
+    from openpyxl.utils import get_column_letter
+
     for col, header in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(col)].width = 30 if header in WIDE else 12
     ws.freeze_panes = "C7"
-    ws.append([_styled(ws, heading, _BOLD)])
-    ws.append([_styled(ws, TITLE, _TITLE_FONT)])
+    ws.append([_styled(ws, heading, "bold")])
+    ws.append([_styled(ws, TITLE, "title")])
     ws.append([_styled(ws, f"Kỳ báo cáo: {period}")])
     ws.append([f"Thời điểm lập: {generated:%d/%m/%Y %H:%M}"])
     ws.append([])
-    ws.append([_styled(ws, h, _BOLD, header=True) for h in headers])
+    ws.append([_styled(ws, h, "bold", header=True) for h in headers])
     for row in rows:
         ws.append([_data(ws, value) for value in row])
 
@@ -172,6 +183,8 @@ def _data(ws: Any, value: object) -> object:
     """Text goes in as a string cell, never a formula (openpyxl reads '=…' as one)."""
     if not isinstance(value, str):
         return value
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"
     return cell
@@ -185,6 +198,8 @@ def to_xlsx(
     people: Sequence[Line],
     total: Line,
 ) -> bytes:
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     rows = [[i, u.name, *figures(u)] for i, u in enumerate(units, start=1)]
     rows.append(["", total.name, *figures(total)])

@@ -261,12 +261,12 @@ def _json_chunks(heading: bytes, c: _Computed) -> Iterator[bytes]:
     yield heading[:-1] + b',"units":['
     units = list(enumerate(c.ranked, start=1))
     for i in range(0, len(units), size):
-        chunk = b",".join(to_json(line_fields(u, rank)) for rank, u in units[i : i + size])
-        yield (b"," if i else b"") + chunk
+        chunk = to_json([line_fields(u, rank) for rank, u in units[i : i + size]])
+        yield (b"," if i else b"") + chunk[1:-1]  # a list's items: one call per chunk
     yield b'],"people":['
     for i in range(0, len(c.people), size):
-        chunk = b",".join(to_json(line_fields(p, person=True)) for p in c.people[i : i + size])
-        yield (b"," if i else b"") + chunk
+        chunk = to_json([line_fields(p, person=True) for p in c.people[i : i + size]])
+        yield (b"," if i else b"") + chunk[1:-1]
     yield b'],"total":' + to_json(line_fields(c.total)) + b"}"
 
 

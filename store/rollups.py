@@ -9,8 +9,8 @@ and month, whatever the years stored.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -79,7 +79,10 @@ def _reviewed() -> Any:
     )
 
 
-def _day_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+Where = Callable[[Any], list[Any]]  # the rows wanted of a table (DayRecord, ViolationRecord)
+
+
+def _day_sums(db: DbSession, where: Where, first: date, end: date) -> list[Any]:
     d = DayRecord
     month = _month_expr(db, d.day)
     groups = {
@@ -111,13 +114,13 @@ def _day_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]
                     )
                 ),
             )
-            .where(among(db, d.employee_id, ids), d.day >= first, d.day < end)
+            .where(*where(d), d.day >= first, d.day < end)
             .group_by(d.employee_id, month, d.unit_id)
         ).all()
     )
 
 
-def _violation_sums(db: DbSession, ids: set[int], first: date, end: date) -> list[Any]:
+def _violation_sums(db: DbSession, where: Where, first: date, end: date) -> list[Any]:
     v = ViolationRecord
     month = _month_expr(db, v.day)
     counted = or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
@@ -148,7 +151,7 @@ def _violation_sums(db: DbSession, ids: set[int], first: date, end: date) -> lis
                 func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)),
             )
             .outerjoin(ReviewState, _reviewed())
-            .where(among(db, v.employee_id, ids), v.active.is_(True), v.day >= first, v.day < end)
+            .where(*where(v), v.active.is_(True), v.day >= first, v.day < end)
             .group_by(v.employee_id, month, v.unit_id)
         ).all()
     )
@@ -158,20 +161,28 @@ RowKey = tuple[int, date, int]  # (employee id, month, unit id)
 
 
 def _runs(
-    db: DbSession, pairs: set[tuple[int, date, int]]
+    db: DbSession,
+    pairs: set[tuple[int, date, int]],
+    where: Where | None = None,
+    span: tuple[date, date] | None = None,
 ) -> dict[tuple[int, date, int], tuple[int, int, int]]:
-    """Head, tail and longest run of absent working days of each (person, month, unit)."""
+    """Head, tail and longest run of absent working days of each (person, month, unit), of
+    the rows ``where`` picks (by default the pairs' people) and the days ``span`` [first, end)
+    (by default their whole months)."""
     if not pairs:
         return {}
-    ids = {e for e, _, _ in pairs}
-    first = min(m for _, m, _ in pairs)
-    end = _next_month(max(m for _, m, _ in pairs))
+    if where is None:
+        ids = {e for e, _, _ in pairs}
+        where = lambda t: [among(db, t.employee_id, ids)]  # noqa: E731
+    if span is None:
+        span = (min(m for _, m, _ in pairs), _next_month(max(m for _, m, _ in pairs)))
+    first, end = span
     d = DayRecord
     statuses: dict[RowKey, list[bool]] = defaultdict(list)
     for e, day, unit, status in db.execute(
         select(d.employee_id, d.day, d.unit_id, d.status)
         .where(
-            among(db, d.employee_id, ids),
+            *where(d),
             d.day >= first,
             d.day < end,
             d.status.in_(WORKING),
@@ -191,6 +202,80 @@ def _runs(
             longest = max(longest, current)
         runs[key] = (head, tail, longest)
     return runs
+
+
+def _rows(
+    db: DbSession,
+    where: Where,
+    first: date,
+    end: date,
+    wanted: Callable[[int, date], bool] = lambda e, month: True,
+) -> dict[RowKey, dict[str, Any]]:
+    """Person-month rows of the day records and violations ``where`` picks, of the days
+    [first, end), of the (person, month) pairs ``wanted``; not stored."""
+    rows: dict[RowKey, dict[str, Any]] = {}
+
+    def row(e: int, month: Any, unit: int) -> dict[str, Any] | None:
+        key = (e, _as_date(month), unit)
+        if not wanted(e, key[1]):
+            return None
+        if key not in rows:
+            rows[key] = {c.name: 0 for c in PERSON_MONTHS.columns} | {
+                "employee_id": e,
+                "month": key[1],
+                "unit_id": unit,
+            }
+        return rows[key]
+
+    for e, month, unit, working, present, absent_status, lv, sk, tr, st, other in _day_sums(
+        db, where, first, end
+    ):
+        if (r := row(e, month, unit)) is not None:
+            r.update(
+                working_days=int(working or 0),
+                present_days=int(present or 0),
+                absent_status_days=int(absent_status or 0),
+                excused_leave=float(lv or 0),
+                excused_sick=float(sk or 0),
+                excused_trip=float(tr or 0),
+                excused_study=float(st or 0),
+                excused_other=float(other or 0),
+            )
+    for e, month, unit, *sums in _violation_sums(db, where, first, end):
+        if (r := row(e, month, unit)) is not None:
+            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
+            r.update(
+                late_count=int(late or 0),
+                late_minutes=int(late_min or 0),
+                early_count=int(early or 0),
+                early_minutes=int(early_min or 0),
+                absent_days=float(absent or 0),
+                missing_punches=int(missing or 0),
+                confirmed=int(conf or 0),
+                excused=int(exc or 0),
+                dismissed=int(dis or 0),
+            )
+    for key, (head, tail, longest) in _runs(
+        db, {k for k, r in rows.items() if r["absent_status_days"]}, where, (first, end)
+    ).items():
+        rows[key].update(absent_run_head=head, absent_run_tail=tail, absent_run_max=longest)
+    for r in rows.values():  # integer and float columns as the table declares them
+        for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
+            r[c] = float(r[c])
+    return rows
+
+
+def partial_rows(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> list[dict[str, Any]]:
+    """Person-month rows of the days from ``first`` to ``last`` only, in the units (every unit
+    for None), read from the day records and not stored: the months a period has not whole
+    (the month not over of a year pulled on 15/12, the ragged ends of a date range)."""
+    if units is None:
+        rows = _rows(db, lambda t: [], first, last + timedelta(days=1))
+    else:
+        rows = _rows(db, lambda t: [t.unit_id.in_(units)], first, last + timedelta(days=1))
+    return [rows[k] for k in sorted(rows)]
 
 
 _PG_DELETE = text(
@@ -294,6 +379,111 @@ def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
     return len(written)
 
 
+# ``partial_rows`` in the server, into a table of person_months' columns: the sums as
+# _PG_INSERT makes them, the runs as gaps and islands of each row's working days.
+_PG_PARTIAL = f"""
+WITH d AS (
+  SELECT r.employee_id, date_trunc('month', r.day)::date AS month, r.unit_id,
+    count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
+    count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
+    count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("leave")}), 0)
+      AS excused_leave,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("sick")}), 0)
+      AS excused_sick,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("trip")}), 0)
+      AS excused_trip,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
+      AS excused_study,
+    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
+      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
+  FROM day_records r WHERE r.day >= :first AND r.day <= :last {{units_r}}
+  GROUP BY 1, 2, 3
+),
+v AS (
+  SELECT x.employee_id, date_trunc('month', x.day)::date AS month, x.unit_id,
+    count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
+    count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
+      AS early_minutes,
+    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
+      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
+    count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
+      AS missing_punches,
+    count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
+    count(*) FILTER (WHERE s.decision = 'excused') AS excused,
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+  FROM violations x
+  LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
+    AND s.session = x.session AND s.kind = x.kind
+  WHERE x.active AND x.day >= :first AND x.day <= :last {{units_x}}
+  GROUP BY 1, 2, 3
+),
+w AS (
+  SELECT r.employee_id, date_trunc('month', r.day)::date AS month, r.unit_id, r.day,
+    r.status = 'absent' AS absent,
+    row_number() OVER (PARTITION BY r.employee_id, date_trunc('month', r.day), r.unit_id
+      ORDER BY r.day) AS rn
+  FROM day_records r JOIN d ON d.absent_status_days > 0 AND d.employee_id = r.employee_id
+    AND d.unit_id = r.unit_id AND d.month = date_trunc('month', r.day)::date
+  WHERE r.day >= :first AND r.day <= :last AND r.status IN {_pg_in(WORKING)}
+),
+islands AS (
+  SELECT employee_id, month, unit_id, count(*) AS length, min(rn) AS starts, max(rn) AS ends
+  FROM (SELECT w.*, rn - row_number() OVER (PARTITION BY employee_id, month, unit_id
+      ORDER BY day) AS island FROM w WHERE absent) a
+  GROUP BY employee_id, month, unit_id, island
+),
+runs AS (
+  SELECT i.employee_id, i.month, i.unit_id,
+    coalesce(max(i.length) FILTER (WHERE i.starts = 1), 0) AS head,
+    coalesce(max(i.length) FILTER (WHERE i.ends = d.working_days), 0) AS tail,
+    max(i.length) AS longest
+  FROM islands i JOIN d USING (employee_id, month, unit_id)
+  GROUP BY i.employee_id, i.month, i.unit_id
+)
+INSERT INTO {{table}} (employee_id, month, unit_id, working_days, present_days,
+  late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
+  excused_leave, excused_sick, excused_trip, excused_study, excused_other,
+  confirmed, excused, dismissed,
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+SELECT k.employee_id, k.month, k.unit_id, coalesce(d.working_days, 0),
+  coalesce(d.present_days, 0), coalesce(v.late_count, 0), coalesce(v.late_minutes, 0),
+  coalesce(v.early_count, 0), coalesce(v.early_minutes, 0), coalesce(v.absent_days, 0),
+  coalesce(v.missing_punches, 0), coalesce(d.excused_leave, 0), coalesce(d.excused_sick, 0),
+  coalesce(d.excused_trip, 0), coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
+  coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
+  coalesce(d.absent_status_days, 0), coalesce(runs.head, 0), coalesce(runs.tail, 0),
+  coalesce(runs.longest, 0)
+FROM d FULL JOIN v USING (employee_id, month, unit_id)
+  CROSS JOIN LATERAL (SELECT coalesce(d.employee_id, v.employee_id) AS employee_id,
+    coalesce(d.month, v.month) AS month, coalesce(d.unit_id, v.unit_id) AS unit_id) k
+  LEFT JOIN runs ON runs.employee_id = k.employee_id AND runs.month = k.month
+    AND runs.unit_id = k.unit_id
+"""
+
+
+def insert_partial(
+    db: DbSession, table: Table, first: date, last: date, units: frozenset[int] | None
+) -> None:
+    """``partial_rows`` written into ``table`` (of person_months' columns): on PostgreSQL in
+    one statement, the rows never leaving the server."""
+    if db.get_bind().dialect.name != "postgresql":
+        rows = partial_rows(db, first, last, units)
+        if rows:
+            db.execute(table.insert(), rows)
+        return
+    in_units = "" if units is None else "AND {}.unit_id = ANY(CAST(:units AS integer[]))"
+    statement = _PG_PARTIAL.format(
+        table=table.name, units_r=in_units.format("r"), units_x=in_units.format("x")
+    )
+    params: dict[str, Any] = {"first": first, "last": last}
+    if units is not None:
+        params["units"] = pg_array(sorted(units))
+    db.execute(text(statement), params)
+
+
 def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     """Rewrite the rows of the given (person, month) pairs from day records and violations.
 
@@ -307,55 +497,13 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     ids = {e for e, _ in wanted}
     first = min(m for _, m in wanted)
     end = _next_month(max(m for _, m in wanted))
-    rows: dict[RowKey, dict[str, Any]] = {}
-
-    def row(e: int, month: Any, unit: int) -> dict[str, Any] | None:
-        key = (e, _as_date(month), unit)
-        if (e, key[1]) not in wanted:
-            return None
-        if key not in rows:
-            rows[key] = {c.name: 0 for c in PERSON_MONTHS.columns} | {
-                "employee_id": e,
-                "month": key[1],
-                "unit_id": unit,
-            }
-        return rows[key]
-
-    for e, month, unit, working, present, absent_status, lv, sk, tr, st, other in _day_sums(
-        db, ids, first, end
-    ):
-        if (r := row(e, month, unit)) is not None:
-            r.update(
-                working_days=int(working or 0),
-                present_days=int(present or 0),
-                absent_status_days=int(absent_status or 0),
-                excused_leave=float(lv or 0),
-                excused_sick=float(sk or 0),
-                excused_trip=float(tr or 0),
-                excused_study=float(st or 0),
-                excused_other=float(other or 0),
-            )
-    for e, month, unit, *sums in _violation_sums(db, ids, first, end):
-        if (r := row(e, month, unit)) is not None:
-            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
-            r.update(
-                late_count=int(late or 0),
-                late_minutes=int(late_min or 0),
-                early_count=int(early or 0),
-                early_minutes=int(early_min or 0),
-                absent_days=float(absent or 0),
-                missing_punches=int(missing or 0),
-                confirmed=int(conf or 0),
-                excused=int(exc or 0),
-                dismissed=int(dis or 0),
-            )
-    for key, (head, tail, longest) in _runs(
-        db, {k for k, r in rows.items() if r["absent_status_days"]}
-    ).items():
-        rows[key].update(absent_run_head=head, absent_run_tail=tail, absent_run_max=longest)
-    for r in rows.values():  # integer and float columns as the table declares them
-        for c in ("absent_days", *(k for k in r if k.startswith("excused_"))):
-            r[c] = float(r[c])
+    rows = _rows(
+        db,
+        lambda t: [among(db, t.employee_id, ids)],
+        first,
+        end,
+        lambda e, month: (e, month) in wanted,
+    )
     pm = PERSON_MONTHS.c
     db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
     bulk_insert(db, PERSON_MONTHS, [rows[k] for k in sorted(rows)])
@@ -428,14 +576,16 @@ def person_totals(db: DbSession, employee_id: int, first: date, end: date) -> di
     totals = dict.fromkeys(TOTALS, 0.0)
     if end <= first:
         return totals
-    for _, _, _, working, present, _, lv, sk, tr, st, other in _day_sums(
-        db, {employee_id}, first, end
-    ):
+
+    def one(t: Any) -> list[Any]:
+        return [t.employee_id == employee_id]
+
+    for _, _, _, working, present, _, lv, sk, tr, st, other in _day_sums(db, one, first, end):
         for name, value in zip(
             TOTALS[:2] + TOTALS[8:], (working, present, lv, sk, tr, st, other), strict=True
         ):
             totals[name] += float(value or 0)
-    for _, _, _, *sums in _violation_sums(db, {employee_id}, first, end):
+    for _, _, _, *sums in _violation_sums(db, one, first, end):
         for name, value in zip(TOTALS[2:8], sums[:6], strict=True):
             totals[name] += float(value or 0)
     return totals

@@ -13,11 +13,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import StreamedSheet, add_sheet, sheet_titles, workbook
+from services.documents.sheets import add_sheet, sheet_titles, workbook
 from store.summaries import Line, Thresholds
+
+if TYPE_CHECKING:
+    from services.documents.streamed import StreamedSheet
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
 TOTALS_SHEET = "Tổng hợp"

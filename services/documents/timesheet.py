@@ -14,11 +14,14 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import StreamedSheet, add_sheet, sheet_titles, workbook
+from services.documents.sheets import add_sheet, sheet_titles, workbook
 from store.timesheets import DayMark, PersonMonth
+
+if TYPE_CHECKING:
+    from services.documents.streamed import StreamedSheet
 
 FORM = "Mẫu số C01a-HD"
 FORM_SOURCE = (

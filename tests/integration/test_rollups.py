@@ -8,13 +8,16 @@ from dataclasses import astuple
 from datetime import UTC, date, timedelta
 
 import pytest
+from pydantic_core import to_json
 from sqlalchemy import Engine, func, select
 
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
+from services.summaries import line_fields
+from store import summaries
 from store.db import db_session
 from store.excuses import add_excuse
-from store.models import PersonMonth, ViolationRecord
+from store.models import PersonMonth, Unit, ViolationRecord
 from store.punches import insert_punches
 from store.queue import enqueue, enqueue_for_punches, keys_for_days
 from store.rollups import rebuild
@@ -90,12 +93,9 @@ def _generate(engine: Engine, people: int) -> None:
         )
 
 
-@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
-def test_person_months_kept_by_runner_and_reviews_equal_a_rebuild_and_the_days(
-    engine_name: str, request: pytest.FixtureRequest
-) -> None:
-    engine: Engine = request.getfixturevalue(engine_name)
-    _generate(engine, people=12)
+def _judged(engine: Engine, people: int) -> None:
+    """Generated months, judged by the runner, then 25 violations reviewed."""
+    _generate(engine, people=people)
     now = local(date(2026, 12, 2), "09:00").astimezone(UTC)
     RecomputeWorker(engine, RulesDirectory(max_age_s=0), clock=lambda: now).drain()
     with db_session(engine) as db:  # reviews, decided after the runner wrote the months
@@ -107,6 +107,13 @@ def test_person_months_kept_by_runner_and_reviews_equal_a_rebuild_and_the_days(
             reason = "other" if decision == "excused" else None
             review(db, violation, decision, reason, "", "truongphong", now)
 
+
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+def test_person_months_kept_by_runner_and_reviews_equal_a_rebuild_and_the_days(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    engine: Engine = request.getfixturevalue(engine_name)
+    _judged(engine, people=12)
     for first, last in ((date(2026, 10, 1), date(2026, 10, 31)), (FIRST, LAST)):
         with db_session(engine) as db:
             kept = person_lines(db, first, last, None, THRESHOLDS)
@@ -123,3 +130,43 @@ def test_person_months_kept_by_runner_and_reviews_equal_a_rebuild_and_the_days(
     assert by_code["E0003"].excused_trip == 0.5
     assert sum(line.excused + line.dismissed + line.confirmed for line in kept) == 25
     assert any(line.flags for line in kept)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+def test_periods_not_whole_months_composed_from_months_and_days_equal_the_days(
+    engine_name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine: Engine = request.getfixturevalue(engine_name)
+    _judged(engine, people=12)
+    periods = [
+        (FIRST, date(2026, 11, 17)),  # a quarter pulled on 18/11: two months and 17 days
+        (date(2026, 9, 15), LAST),  # a range starting mid-month
+        (date(2026, 9, 30), date(2026, 11, 14)),  # both ends ragged; E0000's run crosses 30/09
+        (date(2026, 9, 29), date(2026, 10, 1)),  # no whole month, across the month's end
+        (date(2026, 10, 5), date(2026, 10, 20)),  # inside one month
+        (date(2026, 10, 1), date(2026, 10, 2)),
+    ]
+    with db_session(engine) as db:
+        units = frozenset(db.scalars(select(Unit.id).order_by(Unit.id).limit(1)))
+        from_days = {
+            (first, last, scope): person_lines_from_days(db, first, last, scope, THRESHOLDS)
+            for first, last in periods
+            for scope in (None, units)
+        }
+
+    def no_day_pass(*args: object) -> list[Line]:
+        raise AssertionError("a period read every day record")
+
+    monkeypatch.setattr(summaries, "person_lines_from_days", no_day_pass)
+    for (first, last, scope), expected in from_days.items():
+        with db_session(engine) as db:
+            composed = person_lines(db, first, last, scope, THRESHOLDS)
+            again = person_lines(db, first, last, scope, THRESHOLDS)  # the same transaction
+        assert [astuple(line) for line in composed] == [astuple(line) for line in expected]
+        assert [astuple(line) for line in again] == [astuple(line) for line in expected]
+        written = to_json([line_fields(line, person=True) for line in composed])
+        assert written == to_json([line_fields(line, person=True) for line in expected])
+        assert composed, (first, last, scope)
+    crossing = from_days[(date(2026, 9, 30), date(2026, 11, 14), None)]
+    assert {line.code: line for line in crossing}["E0000"].max_consecutive_absent_days >= 3
+    assert any(line.flags for lines in from_days.values() for line in lines)
