@@ -6,21 +6,26 @@ reaches nobody else's record, request or attachment."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.orm import Session
 
 from ingest.pipeline import DeviceDirectory, Message, process_batch
 from kycuong.settings import Settings
 from rules.zones import zone
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
+from services import requests as request_service
+from services import violations as violation_service
 from services.accounts import create_staff_account
-from services.scope import Scope
+from services.schemas import ReviewIn
+from services.scope import Scope, scope_of
 from store.db import db_session
 from store.models import (
     Attachment,
@@ -871,16 +876,6 @@ def test_a_direct_review_racing_the_approval_of_its_explanation_does_not_deadloc
     request, so a head approving the request while another decided the violation directly
     deadlocked (PostgreSQL aborted one of them: an error page). Both now take the request
     first: the later decision waits, finds the request answered and is recorded after it."""
-    import threading
-
-    from sqlalchemy import text
-    from sqlalchemy.orm import Session
-
-    from services import requests as request_service
-    from services import violations as violation_service
-    from services.schemas import ReviewIn
-    from services.scope import scope_of
-
     late = world.violation_id("e1", "late")
     explain(person(world, "e1"), late)
     request_id = only_request_id(world)
