@@ -866,6 +866,9 @@ def test_my_month_shows_days_to_come_as_such_and_counts_only_days_lived(world: W
     assert "Tính đến hết ngày" not in october
     december = client.get("/cua-toi?thang=12&nam=2026").text
     assert "phép 0," in december and "Chưa đến" in _my_row(december, "02/12/2026")
+    # Review 12: a month not begun said its totals ran "to the end of 24/11/2026".
+    assert "Tính đến hết ngày" not in december
+    assert "Tháng chưa bắt đầu: chưa có ngày nào được tính." in december
 
 
 def test_a_direct_review_racing_the_approval_of_its_explanation_does_not_deadlock(
