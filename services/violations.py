@@ -189,12 +189,14 @@ def review(
         raise Conflict(
             "withdrawn", "Vi phạm đã được thu hồi (dữ liệu chấm công cho thấy không vi phạm)"
         )
-    record = queries.review(
-        db, row, decision.decision, decision.reason_kind, decision.note, scope.username, now
-    )
-    # A giải trình still waiting on this violation is answered by this decision.
+    # A giải trình still waiting on this violation is answered by this decision. Its request
+    # is locked before the review is written, in the order approving a giải trình takes
+    # (request, then review): the other order deadlocked against a concurrent approval.
     requests.close_by_review(
         db, scope, row.id, decision.decision, decision.reason_kind, decision.note, now
+    )
+    record = queries.review(
+        db, row, decision.decision, decision.reason_kind, decision.note, scope.username, now
     )
     return to_review(record)
 

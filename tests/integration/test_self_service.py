@@ -6,21 +6,26 @@ reaches nobody else's record, request or attachment."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.orm import Session
 
 from ingest.pipeline import DeviceDirectory, Message, process_batch
 from kycuong.settings import Settings
 from rules.zones import zone
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
+from services import requests as request_service
+from services import violations as violation_service
 from services.accounts import create_staff_account
-from services.scope import Scope
+from services.schemas import ReviewIn
+from services.scope import Scope, scope_of
 from store.db import db_session
 from store.models import (
     Attachment,
@@ -861,3 +866,80 @@ def test_my_month_shows_days_to_come_as_such_and_counts_only_days_lived(world: W
     assert "Tính đến hết ngày" not in october
     december = client.get("/cua-toi?thang=12&nam=2026").text
     assert "phép 0," in december and "Chưa đến" in _my_row(december, "02/12/2026")
+    # Review 12: a month not begun said its totals ran "to the end of 24/11/2026".
+    assert "Tính đến hết ngày" not in december
+    assert "Tháng chưa bắt đầu: chưa có ngày nào được tính." in december
+
+
+def test_a_direct_review_racing_the_approval_of_its_explanation_does_not_deadlock(
+    world: World,
+) -> None:
+    """Review 12 (after ux-12): approving a giải trình locks the request, then writes the
+    violation's review; a direct review wrote the review first, then locked the pending
+    request, so a head approving the request while another decided the violation directly
+    deadlocked (PostgreSQL aborted one of them: an error page). Both now take the request
+    first: the later decision waits, finds the request answered and is recorded after it."""
+    late = world.violation_id("e1", "late")
+    explain(person(world, "e1"), late)
+    request_id = only_request_id(world)
+    now = datetime.now(UTC)
+    errors: list[BaseException] = []
+
+    def direct_review() -> None:
+        try:
+            with db_session(world.engine) as db:
+                user = db.scalar(select(User).where(User.username == "head_a1"))
+                assert user is not None
+                decision = ReviewIn(decision="confirmed", note="Không chấp nhận")
+                violation_service.review(db, scope_of(db, user), late, decision, now)
+                db.commit()
+        except BaseException as exc:  # the test reports it below
+            errors.append(exc)
+
+    with Session(world.engine) as first:
+        approver = first.scalar(select(User).where(User.username == "head_a1"))
+        assert approver is not None
+        scope = scope_of(first, approver)
+        # The approval has its request locked when the direct review starts.
+        first.get(StaffRequest, request_id, with_for_update=True)
+        other = threading.Thread(target=direct_review)
+        other.start()
+        waiting = 0
+        with world.engine.connect() as watch:
+            for _ in range(600):
+                waiting = int(
+                    watch.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND datname = current_database()"
+                        )
+                    ).scalar_one()
+                )
+                if waiting or not other.is_alive():
+                    break
+                watch.rollback()
+                threading.Event().wait(0.05)
+        assert waiting == 1, "the direct review never waited for the request's lock"
+        try:
+            request_service.decide(first, scope, request_id, "approved", "Đồng ý", now)
+            first.commit()
+        except BaseException as exc:  # the test reports it below
+            errors.append(exc)
+            first.rollback()
+        other.join(60)
+    assert not other.is_alive()
+    assert errors == []
+    status, steps, notices = _explanation_outcome(world, request_id)
+    assert status == "approved"
+    assert steps == [
+        ("e1", "created", None, "pending"),
+        ("head_a1", "approved", "pending", "approved"),
+    ]
+    assert notices == [f"request:{request_id}:approved"]
+    with db_session(world.engine) as db:
+        violation = db.get(ViolationRecord, late)
+        assert violation is not None
+        state = db.get(
+            ReviewState, (violation.employee_id, violation.day, violation.session, violation.kind)
+        )
+        assert state is not None and state.decision == "confirmed"  # the later decision
