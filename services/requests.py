@@ -775,8 +775,12 @@ def decide(
     if request.status != "pending":
         raise Conflict(
             "decided",
-            f"Đề nghị đã ở trạng thái “{REQUEST_STATUS[request.status]}”, không thể thay đổi; "
-            "người gửi có thể gửi đề nghị mới",
+            f"Đề nghị đã ở trạng thái “{REQUEST_STATUS[request.status]}”, không thể thay đổi"
+            + (
+                "; người gửi có thể gửi đề nghị mới"
+                if request.status == "refused" or request.kind != "explanation"
+                else ""
+            ),
         )
     if decision == "approved":
         _carry_out(db, scope, request, employee, text, now)
@@ -908,6 +912,34 @@ def close_by_review(
         db.flush()
         events.request_decided(db, request.id)
         closed.append(request.id)
+    if closed:
+        return closed
+    # No giải trình waits, but the last one was answered (by its approval or an earlier
+    # review) with the other outcome: this review supersedes that answer, recorded as a step,
+    # so the person never reads "Đã duyệt" beside a confirmed violation.
+    last = db.scalars(
+        select(StaffRequest)
+        .where(
+            StaffRequest.violation_id == violation_id,
+            StaffRequest.kind == "explanation",
+            StaffRequest.status.in_(("approved", "refused")),
+        )
+        .order_by(StaffRequest.id.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if last is not None and last.status != decision:
+        text = f"Trưởng đơn vị thay đổi quyết định về vi phạm: {outcome}"
+        text = (f"{text}. {note.strip()}" if note.strip() else text)[:MAX_NOTE]
+        before = last.status
+        last.status = decision
+        last.decided_by = scope.username
+        last.decided_at = now
+        last.decision_note = text
+        _step(db, last, scope.username, "by_review", before, decision, text, now)
+        db.flush()
+        events.request_decided(db, last.id)
+        closed.append(last.id)
     return closed
 
 

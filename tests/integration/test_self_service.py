@@ -690,15 +690,24 @@ def test_deciding_the_violation_directly_answers_its_pending_explanation(
     assert "Xử lý trực tiếp vi phạm" in shown.text and said in shown.text
     mine = client.get("/cua-toi/de-nghi")
     assert REQUEST_STATUS_LABELS[status] in mine.text and said in mine.text
-    # A later change of mind is a new review; the answered request and its notice stay as
-    # they are (no second message).
+    # A later change of mind is a new review. When it keeps the outcome, the answered request
+    # and its notice stay as they are; when it turns it over (review 12e: "Đã duyệt" beside a
+    # confirmed violation), the answer is superseded by a recorded step and told once.
     again = boss.post(
         f"/vi-pham/{late}/xu-ly",
         data={"decision": "confirmed", "note": "", "csrf": csrf_of(page.text)},
         follow_redirects=False,
     )
     assert again.status_code == 303
-    assert _explanation_outcome(world, request_id) == (got, steps, notices)
+    if status == "refused":
+        assert _explanation_outcome(world, request_id) == (got, steps, notices)
+    else:
+        assert _explanation_outcome(world, request_id) == (
+            "refused",
+            [*steps, ("head_a1", "by_review", "approved", "refused")],
+            [*notices, f"request:{request_id}:refused"],
+        )
+        assert REQUEST_STATUS_LABELS["refused"] in client.get("/cua-toi/de-nghi").text
 
 
 def test_a_bulk_review_through_the_api_answers_only_the_explained_violation(
@@ -930,12 +939,14 @@ def test_a_direct_review_racing_the_approval_of_its_explanation_does_not_deadloc
     assert not other.is_alive()
     assert errors == []
     status, steps, notices = _explanation_outcome(world, request_id)
-    assert status == "approved"
+    # The later decision (confirmed) supersedes the approval, recorded as its own step.
+    assert status == "refused"
     assert steps == [
         ("e1", "created", None, "pending"),
         ("head_a1", "approved", "pending", "approved"),
+        ("head_a1", "by_review", "approved", "refused"),
     ]
-    assert notices == [f"request:{request_id}:approved"]
+    assert notices == [f"request:{request_id}:approved", f"request:{request_id}:refused"]
     with db_session(world.engine) as db:
         violation = db.get(ViolationRecord, late)
         assert violation is not None
