@@ -16,7 +16,10 @@ from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Device
 from tests.integration.test_api import PASSWORD, World, build_world
-from tests.signin import bearer, browser, csrf_of, sign_in, signed_in
+from tests.signin import bearer, signed_in
+from tests.signin import browser as browser  # these three imported from here too
+from tests.signin import csrf_of as csrf_of
+from tests.signin import sign_in as sign_in
 from tests.support import free_port
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
