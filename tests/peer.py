@@ -46,7 +46,9 @@ class Peer:
         self._acked = threading.Condition()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or username or f"anon-{uuid.uuid4().hex[:6]}",
+            client_id=(username or f"anon-{uuid.uuid4().hex[:6]}")
+            if client_id is None
+            else client_id,
             protocol=protocol,
             clean_session=None if protocol == V5 else clean_session,
         )
