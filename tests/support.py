@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -18,6 +19,11 @@ from ingest.mosquitto import available as mosquitto_available
 from ingest.worker import IngestWorker
 from kycuong.settings import Settings
 from store.models import Base
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from devices.hikvision import HikConfig
 
 __all__ = ["MosquittoProcess", "free_port", "mosquitto_available"]
 
@@ -112,6 +118,37 @@ def running_ingest(engine: Engine, port: int, **extra: object) -> Iterator[Inges
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def running_nats_ingest(
+    engine: Engine, port: int, password: str, **extra: object
+) -> Iterator[IngestWorker]:
+    """An ingest worker on a NATS node's MQTT (3.1.1, the only one NATS speaks) under the
+    ``kc-ingest`` service account, flushing every 20 ms unless told; ``port`` 0 with
+    ``mqtt_host`` naming the nodes."""
+    settings: dict[str, object] = {"ingest_flush_ms": 20} | extra
+    with running_ingest(
+        engine,
+        port,
+        mqtt_protocol="3.1.1",
+        mqtt_username="kc-ingest",
+        mqtt_password=password,
+        **settings,
+    ) as worker:
+        yield worker
+
+
+@contextmanager
+def running_hik_bridge(engine: Engine, config: HikConfig) -> Iterator[TestClient]:
+    """The Hikvision bridge's app (its lifespan run, so its readers connect) and an ingest
+    worker, both on the broker ``config`` names, for the block."""
+    from fastapi.testclient import TestClient
+
+    from devices.hikvision import create_app
+
+    with running_ingest(engine, config.broker_port), TestClient(create_app(config)) as client:
+        yield client
 
 
 @contextmanager

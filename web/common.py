@@ -9,6 +9,7 @@ service call and renders (DESIGN.md: pages and API over one service layer).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -285,6 +286,28 @@ def refused(
 ) -> Response:
     """The error page with ``status`` (400 bad input, 403 no right or a stale form)."""
     return page(request, "not_found.html", status, visitor=who, message=message)
+
+
+def form_refused(
+    request: Request,
+    who: web_session.Visitor,
+    error: KcError,
+    again: Callable[[dict[str, str], str | None], Response],
+    by_code: dict[str, str],
+    by_label: dict[str, str] | None = None,
+    *,
+    above: bool = False,
+) -> Response:
+    """A form's refusal: no right (403) is the error page; a message about one field (see
+    ``beside``) is ``again(field_errors, None)``, the form once more with the message beside
+    it; any other is ``again({}, message)`` when the form shows a message above it
+    (``above``), else the error page with the refusal's status."""
+    if error.status == 403:
+        return refused(request, who, 403, error.message)
+    field_errors = beside(error, by_code, by_label)
+    if field_errors or above:
+        return again(field_errors, None if field_errors else error.message)
+    return failed(request, who, error)
 
 
 @dataclass(frozen=True, slots=True)

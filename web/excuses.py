@@ -126,10 +126,10 @@ def _form(
     db: DbSession,
     visitor: web_session.Visitor,
     status: int,
-    error: KcError | None,
     values: dict[str, str],
+    field_errors: dict[str, str] | None = None,
+    error: str | None = None,
 ) -> Response:
-    field_errors = common.beside(error, FIELD_OF_CODE, FIELD_OF_LABEL) if error else {}
     return common.page(
         request,
         "excuse_new.html",
@@ -137,8 +137,8 @@ def _form(
         visitor=visitor,
         people=excuse_service.people(db, visitor.scope),
         sessions=SESSIONS,
-        error=None if field_errors or error is None else error.message,
-        field_errors=field_errors,
+        error=error,
+        field_errors=field_errors or {},
         values=values,
     )
 
@@ -153,7 +153,7 @@ def new_excuse_page(request: Request, can_bo: str = "") -> Response:
             visitor.scope.require("excuses:write")
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
-        return _form(request, db, visitor, 200, None, {"employee": can_bo[:64]})
+        return _form(request, db, visitor, 200, {"employee": can_bo[:64]})
 
 
 @router.post("/nghi-phep/moi")
@@ -200,9 +200,13 @@ def create_excuse(
         except NotFound as exc:
             return common.not_found(request, visitor, exc.message)
         except KcError as exc:
-            if exc.status == 403:
-                return common.refused(request, visitor, 403, exc.message)
-            return _form(request, db, visitor, 400, exc, values)
+
+            def again(field_errors: dict[str, str], message: str | None) -> Response:
+                return _form(request, db, visitor, 400, values, field_errors, message)
+
+            return common.form_refused(
+                request, visitor, exc, again, FIELD_OF_CODE, FIELD_OF_LABEL, above=True
+            )
     return RedirectResponse(f"/nghi-phep?msg=tao-{created.id}", status_code=303)
 
 

@@ -454,9 +454,9 @@ def notification_settings_action(
                     now=web_session.now_utc(),
                 )
         except KcError as exc:
-            field = PREFERENCE_FIELDS.get(exc.code)
-            if field is None:
-                return common.failed(request, visitor, exc)
-            errors = {field: exc.message}
-            return _preferences_page(request, visitor, form, status=400, errors=errors)
+
+            def again(errors: dict[str, str], _message: str | None) -> Response:
+                return _preferences_page(request, visitor, form, status=400, errors=errors)
+
+            return common.form_refused(request, visitor, exc, again, PREFERENCE_FIELDS)
     return RedirectResponse("/nhan-thong-bao?luu=1", status_code=303)

@@ -21,6 +21,7 @@ from store.db import db_session
 from store.demo import seed_demo
 from store.models import Employee, Unit
 from store.users import create_user
+from tests.signin import bearer
 from tests.support import ingest_settings
 from tests.unit.days import local
 
@@ -72,15 +73,9 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
 
     client = TestClient(create_app(settings, pg_engine))
 
-    def sign_in(user: str, password: str) -> dict[str, str]:
-        token = client.post(
-            "/api/auth/token", data={"username": user, "password": password}
-        ).json()["access_token"]
-        return {"Authorization": f"Bearer {token}"}
-
     head, noivu = (
-        sign_in("truongphong", "mật-khẩu-trưởng-phòng"),
-        sign_in("noivu", "mật-khẩu-nội-vụ-tỉnh"),
+        bearer(client, "truongphong", "mật-khẩu-trưởng-phòng"),
+        bearer(client, "noivu", "mật-khẩu-nội-vụ-tỉnh"),
     )
     month = {"period": "month", "year": 2026, "month": 11}
     before = client.get("/api/summaries", headers=noivu, params=month).json()

@@ -25,11 +25,12 @@ from store.models import Agency, Credential, Employee, Unit, ViolationRecord
 from store.queue import enqueue
 from store.users import create_user
 from tests.factories import punch_payload
+from tests.signin import PASSWORD as PASSWORD  # the test users', imported from here too
+from tests.signin import token
 from tests.support import free_port
 from tests.unit.days import local
 
 DAY = date(2026, 11, 23)
-PASSWORD = "mật-khẩu-đủ-dài"
 USERS = {
     "admin": ("admin", None, None),
     "head_a1": ("unit_head", "A", "A1"),
@@ -134,11 +135,7 @@ def build_world(engine: Engine, settings: Settings) -> World:
     )
     worker.drain()
     client = TestClient(create_app(settings, engine))
-    tokens = {}
-    for name in USERS:
-        answer = client.post("/api/auth/token", data={"username": name, "password": PASSWORD})
-        assert answer.status_code == 200, answer.text
-        tokens[name] = answer.json()["access_token"]
+    tokens = {name: token(client, name) for name in USERS}
     return World(engine, client, worker, people, tokens)
 
 

@@ -24,6 +24,7 @@ from kycuong.settings import Settings
 from store.db import db_session
 from store.models import User
 from store.users import create_user
+from tests.signin import bearer
 from tests.support import ROOT, free_port, push_body, serving
 
 PASSWORD = "mat-khau-du-dai-1"
@@ -52,12 +53,6 @@ def client(engine: Engine) -> Iterator[TestClient]:
     """The API on defaults: no KC_API_SECRET, as the quickstart and a careless deployment run."""
     with TestClient(create_app(settings_for(engine), engine)) as test_client:
         yield test_client
-
-
-def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> dict[str, str]:
-    answer = client.post("/api/auth/token", data={"username": user, "password": password})
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def user_id(engine: Engine, name: str) -> int:
@@ -101,8 +96,8 @@ def test_the_api_refuses_to_start_with_a_weak_or_published_secret(
 def test_two_replicas_without_a_secret_accept_each_other_s_tokens(engine: Engine) -> None:
     first = TestClient(create_app(settings_for(engine), engine))
     second = TestClient(create_app(settings_for(engine), engine))
-    assert second.get("/api/me", headers=sign_in(first, "admin")).status_code == 200
-    assert first.get("/api/me", headers=sign_in(second, "vanthu")).status_code == 200
+    assert second.get("/api/me", headers=bearer(first, "admin", PASSWORD)).status_code == 200
+    assert first.get("/api/me", headers=bearer(second, "vanthu", PASSWORD)).status_code == 200
 
 
 def test_a_token_without_exp_or_iat_is_refused(engine: Engine, client: TestClient) -> None:
@@ -125,12 +120,12 @@ def test_a_token_without_exp_or_iat_is_refused(engine: Engine, client: TestClien
 
 
 def test_signing_out_and_disabling_end_the_tokens(engine: Engine, client: TestClient) -> None:
-    first, second = sign_in(client, "admin"), sign_in(client, "admin")
+    first, second = bearer(client, "admin", PASSWORD), bearer(client, "admin", PASSWORD)
     assert client.post("/api/auth/logout", headers=first).status_code == 204
     assert client.get("/api/me", headers=first).status_code == 401
     assert client.get("/api/me", headers=second).status_code == 401  # every session of the user
-    assert client.get("/api/me", headers=sign_in(client, "admin")).status_code == 200
-    clerk = sign_in(client, "vanthu")
+    assert client.get("/api/me", headers=bearer(client, "admin", PASSWORD)).status_code == 200
+    clerk = bearer(client, "vanthu", PASSWORD)
     with db_session(engine) as db:
         db.scalars(select(User).where(User.username == "vanthu")).one().active = False
     assert client.get("/api/me", headers=clerk).status_code == 401
@@ -139,7 +134,7 @@ def test_signing_out_and_disabling_end_the_tokens(engine: Engine, client: TestCl
 def test_the_eleventh_wrong_password_gets_429_until_an_admin_unlocks(
     engine: Engine, client: TestClient
 ) -> None:
-    admin = sign_in(client, "admin")
+    admin = bearer(client, "admin", PASSWORD)
     for _ in range(10):
         wrong = client.post("/api/auth/token", data={"username": "truongphong", "password": "x"})
         assert wrong.status_code == 401
@@ -151,15 +146,17 @@ def test_the_eleventh_wrong_password_gets_429_until_an_admin_unlocks(
     assert right.status_code == 429  # locked: even the right password waits
     locks = client.get("/api/auth/locks", headers=admin).json()
     assert any(lock["key"] == "user:truongphong" and lock["locked_until"] for lock in locks)
-    assert client.get("/api/auth/locks", headers=sign_in(client, "vanthu")).status_code == 403
+    assert (
+        client.get("/api/auth/locks", headers=bearer(client, "vanthu", PASSWORD)).status_code == 403
+    )
     assert client.delete("/api/auth/locks/user:truongphong", headers=admin).status_code == 204
-    sign_in(client, "truongphong")
+    bearer(client, "truongphong", PASSWORD)
 
 
 def test_an_oversized_upload_is_refused_before_it_is_stored(
     engine: Engine, client: TestClient, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    clerk = sign_in(client, "vanthu")
+    clerk = bearer(client, "vanthu", PASSWORD)
     declared = client.post(
         "/api/excuses/import",
         content=b"x",
@@ -205,7 +202,9 @@ def test_an_unreadable_import_file_gets_a_vietnamese_400(
     client: TestClient, name: str, content: bytes
 ) -> None:
     answer = client.post(
-        "/api/excuses/import", files={"file": (name, content)}, headers=sign_in(client, "vanthu")
+        "/api/excuses/import",
+        files={"file": (name, content)},
+        headers=bearer(client, "vanthu", PASSWORD),
     )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["message"].startswith(("Không đọc được", "Tệp"))
@@ -218,7 +217,7 @@ def test_a_huge_import_is_refused_by_its_row_count_without_reading_it_all(
     answer = client.post(
         "/api/excuses/import",
         files={"file": ("nghi.xlsx", xlsx_of(30_000))},
-        headers=sign_in(client, "vanthu"),
+        headers=bearer(client, "vanthu", PASSWORD),
     )
     assert answer.status_code == 400
     assert "quá nhiều dòng" in str(answer.json()["error"]["details"])

@@ -9,17 +9,14 @@ session, or filling the broker with retained messages under topics of its own in
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.enums import MQTTProtocolVersion
 from sqlalchemy import Engine, select
 
 from devices.provision import (
@@ -37,6 +34,7 @@ from ingest.contract import subscription
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import DeadLetter, DeadLetterTally, Device, Punch
+from tests import peer
 from tests.factories import org, punch_payload
 from tests.support import (
     MosquittoProcess,
@@ -87,75 +85,10 @@ def broker(
         embedded.stop()
 
 
-class Peer:
-    """A paho client (MQTT 3.1.1 unless told, which both brokers speak) recording what it is
-    told."""
+class Peer(peer.Peer):
+    """Pinging every 5 s: the broker notices soon a reader that vanished (and sends its will)."""
 
-    def __init__(
-        self,
-        port: int,
-        username: str | None,
-        password: str | None,
-        client_id: str,
-        *,
-        will: tuple[str, bytes] | None = None,
-        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311,
-    ) -> None:
-        self.connack: int | None = None
-        self.received: list[mqtt.MQTTMessage] = []
-        self.subacks: dict[int, int] = {}
-        self.pubacks: dict[int, int] = {}
-        self._connected = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol
-        )
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        if will is not None:
-            self.client.will_set(will[0], will[1], qos=1)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_publish = self._on_publish
-        self.client.on_message = lambda _c, _u, m: self.received.append(m)
-        self.client.connect("127.0.0.1", port, keepalive=5)
-        self.client.loop_start()
-        assert self._connected.wait(5), "no CONNACK"
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        self.connack = int(getattr(reason, "value", 0))
-        self._connected.set()
-
-    def _on_subscribe(
-        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
-    ) -> None:
-        self.subacks[mid] = reasons[0].value
-
-    def _on_publish(self, _c: object, _u: object, mid: int, reason: ReasonCode, _p: object) -> None:
-        self.pubacks[mid] = reason.value
-
-    @property
-    def accepted(self) -> bool:
-        return self.connack == 0
-
-    def subscribe(self, topic: str) -> int:
-        """The SUBACK's code: 0 or 1 granted, 128 refused."""
-        _, mid = self.client.subscribe(topic, qos=1)
-        wait_for(lambda: mid in self.subacks, 5, f"SUBACK for {topic}")
-        return self.subacks[mid]  # type: ignore[index]
-
-    def topics(self) -> list[str]:
-        return [m.topic for m in self.received]
-
-    def drop(self) -> None:
-        """Vanish without DISCONNECT, as a reader losing power does: the broker sends the will."""
-        self.client.loop_stop()
-        sock = self.client.socket()
-        if sock is not None:
-            sock.close()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+    keepalive = 5
 
 
 def ingest_peer(port: int) -> Peer:

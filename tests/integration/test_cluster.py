@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from store.db import db_session
 from store.models import Device, Punch
 from tests.factories import org
 from tests.integration.test_resilience import distinct_events, stored, stream
-from tests.support import require, running_ingest, wait_for
+from tests.support import require, running_nats_ingest, wait_for
 
 
 @pytest.fixture
@@ -33,44 +34,60 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     nats.stop()
 
 
+INGEST_PASSWORD = "ingest-pw"
+
+
 def routes(cluster: NatsCluster, index: int) -> int:
     answer = httpx.get(f"http://127.0.0.1:{cluster.nodes[index].monitor_port}/routez", timeout=2)
     return int(answer.json()["num_routes"])
 
 
-def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
-    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
-) -> None:
-    made = org(pg_engine, employees=40, devices=("D1", "D2", "D3", "D4"))
-    with db_session(pg_engine) as db:
+def provisioned(engine: Engine, cluster: NatsCluster, **org_args: Any) -> dict[str, Any]:
+    """An organisation (tests.factories.org) whose readers and the ingest account (password
+    ``INGEST_PASSWORD``) are written to the cluster's accounts file, as provisioning does."""
+    made = org(engine, **org_args)
+    with db_session(engine) as db:
         accounts, skipped = render_nats_accounts(
             db.scalars(select(Device)),
-            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
+            [ServiceAccount("kc-ingest", nats_hash_password(INGEST_PASSWORD))],
         )
     assert not skipped
     cluster.write_accounts(accounts)
+    return made
+
+
+def make_reader(
+    made: dict[str, Any], tmp_path: Path, device: str, host: str, port: int = 1883, **extra: Any
+) -> Reader:
+    """``device``'s reader with its password and an outbox, resending after 3 s; ``host`` one
+    address, or every node's as "a:1883,b:1883" (``port`` then unused, as the settings give)."""
+    return Reader(
+        device,
+        host,
+        port,
+        password=made["secrets"][device],
+        outbox=tmp_path / f"{device}.outbox",
+        resend_after=3.0,
+        **extra,
+    )
+
+
+def test_a_node_killed_mid_stream_loses_and_doubles_nothing_and_rejoins(
+    pg_engine: Engine, cluster: NatsCluster, tmp_path: Path
+) -> None:
+    made = provisioned(pg_engine, cluster, employees=40, devices=("D1", "D2", "D3", "D4"))
     cluster.start()
     # The ingest worker on node 1; two readers on node 2 (the one killed), two on node 3.
     placement = {"D1": 1, "D2": 1, "D3": 2, "D4": 2}
     readers = [
-        Reader(
-            d,
-            "127.0.0.1",
-            cluster.nodes[n].mqtt_port,
-            password=made["secrets"][d],
-            outbox=tmp_path / f"{d}.outbox",
-            resend_after=3.0,
-        )
+        make_reader(made, tmp_path, d, "127.0.0.1", cluster.nodes[n].mqtt_port)
         for d, n in placement.items()
     ]
     total = 1600
-    with running_ingest(
+    with running_nats_ingest(
         pg_engine,
         cluster.nodes[0].mqtt_port,
-        mqtt_protocol="3.1.1",
-        mqtt_username="kc-ingest",
-        mqtt_password="ingest-pw",
-        ingest_flush_ms=20,
+        INGEST_PASSWORD,
     ) as worker:
         for reader in readers:
             reader.connect(timeout=30)
@@ -101,13 +118,7 @@ def test_clients_given_every_node_move_on_when_theirs_is_killed_and_it_stays_dow
     addresses (KC_MQTT_HOST="a:1883,b:1883,c:1883"). The node the worker and two readers are
     on is SIGKILLed mid-stream and never comes back: they move to the next node, and every
     punch is stored exactly once."""
-    made = org(pg_engine, employees=40, devices=("D1", "D2", "D3", "D4"))
-    with db_session(pg_engine) as db:
-        accounts, _ = render_nats_accounts(
-            db.scalars(select(Device)),
-            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
-        )
-    cluster.write_accounts(accounts)
+    made = provisioned(pg_engine, cluster, employees=40, devices=("D1", "D2", "D3", "D4"))
     cluster.start()
     ports = [node.mqtt_port for node in cluster.nodes]
 
@@ -115,14 +126,11 @@ def test_clients_given_every_node_move_on_when_theirs_is_killed_and_it_stays_dow
         return ",".join(f"127.0.0.1:{ports[(first + i) % 3]}" for i in range(3))
 
     total = 1600
-    with running_ingest(
+    with running_nats_ingest(
         pg_engine,
         0,
+        INGEST_PASSWORD,
         mqtt_host=nodes_from(1),
-        mqtt_protocol="3.1.1",
-        mqtt_username="kc-ingest",
-        mqtt_password="ingest-pw",
-        ingest_flush_ms=20,
     ) as worker:
         # Node 2 first; a node of a cluster just formed may drop the first MQTT connection
         # while it makes the account's streams (JetStream timeout under load), and the worker
@@ -130,17 +138,7 @@ def test_clients_given_every_node_move_on_when_theirs_is_killed_and_it_stays_dow
         victim = ports.index(worker._client.port)
         other = (victim + 1) % 3
         placement = {"D1": victim, "D2": victim, "D3": other, "D4": other}
-        readers = [
-            Reader(
-                d,
-                nodes_from(n),
-                1883,
-                password=made["secrets"][d],
-                outbox=tmp_path / f"{d}.outbox",
-                resend_after=3.0,
-            )
-            for d, n in placement.items()
-        ]
+        readers = [make_reader(made, tmp_path, d, nodes_from(n)) for d, n in placement.items()]
         for reader in readers:
             reader.connect(timeout=30)
         assert [r.client.port for r in readers] == [ports[n] for n in placement.values()]
@@ -180,14 +178,10 @@ def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_on
     from devices.zkteco import BridgeConfig, Position, TerminalBridge, TerminalConfig
     from tests.integration.test_hikvision_bridge import event
 
-    made = org(pg_engine, employees=6, devices=("ZK-1", "HIK-1", "SIM-1"), card_prefix="")
+    made = provisioned(
+        pg_engine, cluster, employees=6, devices=("ZK-1", "HIK-1", "SIM-1"), card_prefix=""
+    )
     cards, secrets = made["cards"], made["secrets"]
-    with db_session(pg_engine) as db:
-        accounts, _ = render_nats_accounts(
-            db.scalars(select(Device)),
-            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
-        )
-    cluster.write_accounts(accounts)
     cluster.start()
     zk_port, hik_port, sim_port = (n.mqtt_port for n in cluster.nodes)
     terminal = Terminal(
@@ -199,13 +193,10 @@ def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_on
     day = date.today() - timedelta(days=1)
     plan = office_day([Badge(f"E{i}", c) for i, c in enumerate(cards)], ["SIM-1"], day, seed=2)
     sim_punches = sum(1 for e in plan.events if e.kind == "punch")
-    with running_ingest(
+    with running_nats_ingest(
         pg_engine,
         cluster.nodes[0].mqtt_port,
-        mqtt_protocol="3.1.1",
-        mqtt_username="kc-ingest",
-        mqtt_password="ingest-pw",
-        ingest_flush_ms=20,
+        INGEST_PASSWORD,
     ):
         with ZkEmulator(terminal) as zk:
             config = BridgeConfig("127.0.0.1", zk_port, tmp_path / "zk", 0.2, (), 2.0)
@@ -264,13 +255,7 @@ def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
         capture_output=True,
     )
     cluster = NatsCluster(tmp_path / "nats", tls=(certs / "server.crt", certs / "server.key"))
-    made = org(pg_engine, employees=10, devices=("T1", "T2"))
-    with db_session(pg_engine) as db:
-        accounts, _ = render_nats_accounts(
-            db.scalars(select(Device)),
-            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
-        )
-    cluster.write_accounts(accounts)
+    made = provisioned(pg_engine, cluster, employees=10, devices=("T1", "T2"))
     try:
         cluster.start()
         assert "tls://127.0.0.1" in cluster.log(0)
@@ -280,24 +265,13 @@ def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
         with pytest.raises(ConnectionError):
             plain.connect(timeout=3)
         plain.close()
-        reader = Reader(
-            "T1",
-            every_node,
-            1883,
-            password=made["secrets"]["T1"],
-            outbox=tmp_path / "T1.outbox",
-            resend_after=3.0,
-            tls_ca=ca,
-        )
-        with running_ingest(
+        reader = make_reader(made, tmp_path, "T1", every_node, tls_ca=ca)
+        with running_nats_ingest(
             pg_engine,
             0,
+            INGEST_PASSWORD,
             mqtt_host=every_node,
             mqtt_tls_ca=ca,
-            mqtt_protocol="3.1.1",
-            mqtt_username="kc-ingest",
-            mqtt_password="ingest-pw",
-            ingest_flush_ms=20,
         ):
             reader.connect(timeout=30)
             try:
@@ -320,32 +294,16 @@ def test_every_node_down_at_once_then_back_the_worker_and_a_reader_carry_on(
     """The whole cluster SIGKILLed (a power cut of the rack) and started again: the worker and
     a reader given every node find one again by themselves (their backoff is bounded), the
     punch made while all were down and the one after are stored, each once."""
-    made = org(pg_engine, employees=5, devices=("D1",))
-    with db_session(pg_engine) as db:
-        accounts, _ = render_nats_accounts(
-            db.scalars(select(Device)),
-            [ServiceAccount("kc-ingest", nats_hash_password("ingest-pw"))],
-        )
-    cluster.write_accounts(accounts)
+    made = provisioned(pg_engine, cluster, employees=5, devices=("D1",))
     cluster.start()
     every = ",".join(f"127.0.0.1:{n.mqtt_port}" for n in cluster.nodes)
-    reader = Reader(
-        "D1",
-        every,
-        1883,
-        password=made["secrets"]["D1"],
-        outbox=tmp_path / "D1.outbox",
-        resend_after=3.0,
-    )
+    reader = make_reader(made, tmp_path, "D1", every)
     cards = made["cards"]
-    with running_ingest(
+    with running_nats_ingest(
         pg_engine,
         0,
+        INGEST_PASSWORD,
         mqtt_host=every,
-        mqtt_protocol="3.1.1",
-        mqtt_username="kc-ingest",
-        mqtt_password="ingest-pw",
-        ingest_flush_ms=20,
     ):
         reader.connect(timeout=30)
         try:

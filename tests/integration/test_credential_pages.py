@@ -19,7 +19,8 @@ from store.db import db_session
 from store.models import Credential, DeadLetter, Device, RecomputeRequest, UnmatchedPunch
 from tests.factories import punch_payload
 from tests.integration.test_api import DAY, World, build_world
-from tests.integration.test_web_pages import EXTERNAL, browser, csrf_of, sign_in
+from tests.integration.test_web_pages import EXTERNAL
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 from tests.unit.days import local
 
@@ -52,8 +53,7 @@ def device(world: World) -> Device:
 
 
 def test_an_admin_sees_the_readers_and_disables_enables_and_rotates_one(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     page = client.get("/dau-doc")
     assert page.status_code == 200 and "Đầu đọc" in page.text
     assert "23/11/2026 08:15" in page.text  # last seen, in Hà Nội time
@@ -80,8 +80,7 @@ def test_an_admin_sees_the_readers_and_disables_enables_and_rotates_one(world: W
 
 
 def test_an_hr_clerk_cannot_rotate_or_open_the_readers_page(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "hr_a")
+    client = signed_in(world, "hr_a")
     page = client.get("/dau-doc")
     assert page.status_code == 403
     assert "không có quyền thực hiện thao tác này" in page.text
@@ -97,8 +96,7 @@ def test_an_hr_clerk_cannot_rotate_or_open_the_readers_page(world: World) -> Non
 def test_an_auditor_reads_only_their_agencys_readers_and_cannot_change_them(
     world: World,
 ) -> None:
-    client = browser(world)
-    sign_in(client, "auditor_b")
+    client = signed_in(world, "auditor_b")
     page = client.get("/dau-doc")
     assert page.status_code == 200 and "GATE" not in page.text  # GATE is agency A's
     assert ">Đổi mật khẩu</button>" not in page.text
@@ -110,24 +108,21 @@ def test_a_refused_message_is_listed_with_its_vietnamese_reason(world: World) ->
     send(world, b'{"v": 1, "event_id": ')
     with db_session(world.engine) as db:
         assert db.scalars(select(DeadLetter.reason_code)).all() == ["malformed_json"]
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     page = client.get("/dau-doc/tin-bi-tu-choi?may=GATE")
     assert page.status_code == 200
     assert "Dữ liệu không phải JSON" in page.text and "23/11/2026 08:15" in page.text
 
 
 def test_a_forged_reader_action_without_the_form_token_is_refused(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     answer = client.post("/dau-doc/GATE/khoa", data={}, follow_redirects=False)
     assert answer.status_code == 403 and device(world).enabled
 
 
 def test_an_unknown_card_is_listed_and_assigned_from_its_page(world: World) -> None:
     send(world, punch_payload("GATE", "lost-1", "CARD-NEW", local(DAY, "07:40")))
-    client = browser(world)
-    sign_in(client, "hr_a")
+    client = signed_in(world, "hr_a")
     listed = client.get("/the-chua-dang-ky")
     assert listed.status_code == 200
     assert "CARD-NEW" in listed.text and "23/11/2026 07:40" in listed.text
@@ -157,8 +152,7 @@ def test_an_unknown_card_is_listed_and_assigned_from_its_page(world: World) -> N
 
 
 def test_a_person_gets_an_enrolment_number_on_one_reader_from_their_page(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "hr_a")
+    client = signed_in(world, "hr_a")
     e1 = world.people["e1"]
     page = client.get(f"/can-bo/{e1}/the")
     assert page.status_code == 200 and "CARD-e1" in page.text and "Mọi máy của cơ quan" in page.text
@@ -178,16 +172,14 @@ def test_a_person_gets_an_enrolment_number_on_one_reader_from_their_page(world: 
     assert (pin.device_id, pin.employee_id) == ("GATE", e1)
     e4 = world.people["e4"]
     assert client.get(f"/can-bo/{e4}/the").status_code == 404  # another agency's person
-    head = browser(world)
-    sign_in(head, "head_a1")
+    head = signed_in(world, "head_a1")
     assert head.get(f"/can-bo/{e1}/the").status_code == 403  # a unit head registers nothing
 
 
 def test_odd_links_answer_a_vietnamese_page_never_a_500_and_load_nothing_from_outside(
     world: World,
 ) -> None:
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     for path in ("/can-bo/abc/the", "/can-bo/99999999999999/the", "/can-bo/-1/the"):
         page = client.get(path)
         assert page.status_code == 404 and "phạm vi của bạn" in page.text, path

@@ -16,6 +16,7 @@ from store.db import db_session
 from store.models import Agency, Employee, Unit
 from store.users import create_user
 from tests.integration.month import make_month
+from tests.signin import bearer
 
 
 def _client(engine: Engine, **configured: object) -> TestClient:
@@ -39,16 +40,11 @@ def _client(engine: Engine, **configured: object) -> TestClient:
     return TestClient(create_app(settings, engine))
 
 
-def _auth(client: TestClient, user: str, password: str) -> dict[str, str]:
-    answer = client.post("/api/auth/token", data={"username": user, "password": password})
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
 def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     sqlite_engine: Engine,
 ) -> None:
     client = _client(sqlite_engine)
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     month = {"year": 2026, "month": 11}
     xlsx = client.get("/api/documents/discipline-report", params=month, headers=noivu)
     assert xlsx.status_code == 200, xlsx.text
@@ -69,7 +65,7 @@ def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     assert client.get(
         "/api/documents/timesheets", params={**month, "format": "pdf"}, headers=noivu
     ).content.startswith(b"%PDF")
-    clerk = _auth(client, "vanthu", "mật-khẩu-văn-thư")
+    clerk = bearer(client, "vanthu", "mật-khẩu-văn-thư")
     assert client.get("/api/documents/timesheets", params=month, headers=clerk).status_code == 403
     future = client.get(
         "/api/documents/discipline-report", params={"year": 2099, "month": 1}, headers=noivu
@@ -90,7 +86,7 @@ def test_a_unit_with_nobody_gets_its_blank_form_not_an_empty_workbook(
         db.add(empty)
         db.flush()
         unit_id = empty.id
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     asked = {"year": 2026, "month": 11, "unit_id": unit_id}
     sheet = client.get("/api/documents/timesheets", params=asked, headers=noivu)
     assert sheet.status_code == 200, sheet.text
@@ -114,8 +110,8 @@ def test_a_unit_head_adjusts_a_score_that_noi_vu_then_reads_and_noi_vu_cannot_de
     sqlite_engine: Engine,
 ) -> None:
     client = _client(sqlite_engine)
-    head = _auth(client, "truongphong", "mật-khẩu-trưởng-phòng")
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    head = bearer(client, "truongphong", "mật-khẩu-trưởng-phòng")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     with db_session(sqlite_engine) as db:
         absent = db.scalars(select(Employee.id).where(Employee.code == "E0002")).one()
     body = {"year": 2026, "month": 11, "score": 2.0, "flag": "not_good", "note": "Đã nhắc nhở"}
@@ -140,7 +136,7 @@ def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per
     sqlite_engine: Engine,
 ) -> None:
     client = _client(sqlite_engine)
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     body = client.get("/api/summaries", params={"year": 2026, "month": 11}, headers=noivu).json()
     assert body["units"][0]["code"] == "P1" and body["units"][0]["staff"] == 3
     assert {p["staff"] for p in body["people"]} == {None}
@@ -153,7 +149,7 @@ def test_the_summary_json_has_unit_codes_rates_with_their_terms_and_no_staff_per
 
 def test_the_csv_per_person_leaves_the_staff_count_empty(sqlite_engine: Engine) -> None:
     client = _client(sqlite_engine)
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     answer = client.get(
         "/api/summaries",
         params={"year": 2026, "month": 11, "format": "csv", "by": "employee"},
@@ -169,7 +165,7 @@ def test_the_scores_follow_the_agencys_rule_from_configuration(sqlite_engine: En
     E0002's two days cost 6 of 5 points (floor 0), not the default 4."""
     own = {"per_absent_day": 3, "source": "Quy chế văn hóa công vụ của Sở"}
     client = _client(sqlite_engine, score_rule=own)
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     scores = client.get("/api/scores", params={"year": 2026, "month": 11}, headers=noivu).json()
     item = next(i for i in scores["items"] if i["employee_code"] == "E0002")
     assert (item["suggested_score"], item["reasons"][0]["points"]) == (0.0, -6.0)
@@ -183,7 +179,7 @@ def test_every_route_to_the_report_addresses_it_as_configured(sqlite_engine: Eng
     client = _client(
         sqlite_engine, report_recipient="Ủy ban nhân dân tỉnh Thử nghiệm", report_place="Hà Nội"
     )
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     month = {"year": 2026, "month": 11}
     for route, params in (
         ("/api/documents/discipline-report", month),
@@ -239,7 +235,7 @@ def test_without_a_year_the_summary_is_this_years_and_a_quarter_alone_means_the_
     from rules.zones import zone
 
     client = _client(sqlite_engine)
-    noivu = _auth(client, "noivu", "mật-khẩu-nội-vụ")
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
     this_year = datetime.now(UTC).astimezone(zone("Asia/Ho_Chi_Minh")).year
     january = client.get("/api/summaries", params={"month": 1}, headers=noivu)
     assert january.status_code == 200, january.text

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 
 from devices.provision import hash_password
 from ingest.broker import EmbeddedBroker
 from tests.factories import org, punch_payload
+from tests.peer import Peer
 from tests.support import free_port, wait_for
 
 
@@ -41,64 +38,6 @@ def secured(sqlite_engine: Engine) -> Iterator[Secured]:
     broker.stop()
 
 
-class Client:
-    """A paho MQTT 3.1.1 client that records CONNACK, SUBACK and messages."""
-
-    def __init__(
-        self,
-        port: int,
-        username: str | None,
-        password: str | None,
-        client_id: str,
-        clean_session: bool = True,
-    ) -> None:
-        self.connack: int | None = None
-        self.subacks: dict[int, list[int]] = {}
-        self.received: list[str] = []
-        self.disconnects = 0
-        self._connected = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv311,
-            clean_session=clean_session,
-        )
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda _c, _u, m: self.received.append(m.topic)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._connected.wait(5), "no CONNACK"
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        self.connack = int(getattr(reason, "value", 0))
-        self._connected.set()
-
-    def _on_subscribe(
-        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
-    ) -> None:
-        self.subacks[mid] = [r.value for r in reasons]
-
-    def _on_disconnect(self, *_args: object) -> None:
-        self.disconnects += 1
-
-    @property
-    def accepted(self) -> bool:
-        return self.connack == 0
-
-    def subscribe(self, topic: str) -> int:
-        _, mid = self.client.subscribe(topic, qos=1)
-        wait_for(lambda: mid in self.subacks, 5, "SUBACK")
-        return self.subacks[mid][0]  # type: ignore[index]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @pytest.mark.parametrize(
     ("user", "password", "client_id"),
     [
@@ -114,7 +53,7 @@ class Client:
 def test_the_embedded_broker_refuses_who_is_not_a_reader_or_the_server(
     secured: Secured, user: str | None, password: str | None, client_id: str
 ) -> None:
-    client = Client(secured.port, user, password, client_id)
+    client = Peer(secured.port, user, password, client_id)
     try:
         assert not client.accepted
     finally:
@@ -122,7 +61,7 @@ def test_the_embedded_broker_refuses_who_is_not_a_reader_or_the_server(
 
 
 def test_a_reader_must_use_its_device_id_as_client_id(secured: Secured) -> None:
-    client = Client(secured.port, "D1", secured.secrets["D1"], "someone-else")
+    client = Peer(secured.port, "D1", secured.secrets["D1"], "someone-else")
     try:
         assert not client.accepted
     finally:
@@ -132,8 +71,8 @@ def test_a_reader_must_use_its_device_id_as_client_id(secured: Secured) -> None:
 def test_a_reader_publishes_its_own_punches_and_subscribes_only_to_its_receipts(
     secured: Secured,
 ) -> None:
-    ingest = Client(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1")
-    reader = Client(secured.port, "D1", secured.secrets["D1"], "D1")
+    ingest = Peer(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1")
+    reader = Peer(secured.port, "D1", secured.secrets["D1"], "D1")
     try:
         assert ingest.accepted and reader.accepted
         assert ingest.subscribe("kc/v1/+/+") == 1
@@ -143,10 +82,10 @@ def test_a_reader_publishes_its_own_punches_and_subscribes_only_to_its_receipts(
         now = datetime.now(UTC)
         reader.client.publish("kc/v1/D2/punch", punch_payload("D2", "forged", "C", now), qos=1)
         reader.client.publish("kc/v1/D1/punch", punch_payload("D1", "own", "C", now), qos=1)
-        wait_for(lambda: ingest.received == ["kc/v1/D1/punch"], 5, "the reader's own punch")
+        wait_for(lambda: ingest.topics() == ["kc/v1/D1/punch"], 5, "the reader's own punch")
         time.sleep(0.3)
-        assert ingest.received == ["kc/v1/D1/punch"]
-        assert reader.received == []
+        assert ingest.topics() == ["kc/v1/D1/punch"]
+        assert reader.topics() == []
     finally:
         reader.close()
         ingest.close()
@@ -156,14 +95,14 @@ def test_a_stranger_with_the_ingest_client_id_does_not_disconnect_the_ingest(
     secured: Secured,
 ) -> None:
     # The ingest keeps its session (clean_session false), as the worker does.
-    ingest = Client(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1", False)
+    ingest = Peer(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1", clean_session=False)
     try:
         for user, password in ((None, None), ("D1", secured.secrets["D1"]), ("D1", "x")):
-            stranger = Client(secured.port, user, password, "kycuong-ingest-1", False)
+            stranger = Peer(secured.port, user, password, "kycuong-ingest-1", clean_session=False)
             assert not stranger.accepted
             stranger.close()
         time.sleep(0.3)
-        assert ingest.disconnects == 0 and ingest.client.is_connected()
+        assert ingest.disconnects == [] and ingest.client.is_connected()
     finally:
         ingest.close()
 
@@ -171,15 +110,15 @@ def test_a_stranger_with_the_ingest_client_id_does_not_disconnect_the_ingest(
 def test_a_message_over_the_size_limit_is_not_delivered(
     secured: Secured,
 ) -> None:
-    ingest = Client(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1")
-    reader = Client(secured.port, "D1", secured.secrets["D1"], "D1")
+    ingest = Peer(secured.port, "kc-ingest", "ingest-pw", "kycuong-ingest-1")
+    reader = Peer(secured.port, "D1", secured.secrets["D1"], "D1")
     try:
         assert ingest.subscribe("kc/v1/+/+") == 1
         reader.client.publish("kc/v1/D1/punch", b"x" * 100_000, qos=1)
         reader.client.publish("kc/v1/D1/status", b"{}", qos=1)
-        wait_for(lambda: ingest.received == ["kc/v1/D1/status"], 10, "the next, small message")
+        wait_for(lambda: ingest.topics() == ["kc/v1/D1/status"], 10, "the next, small message")
         time.sleep(0.3)
-        assert ingest.received == ["kc/v1/D1/status"]
+        assert ingest.topics() == ["kc/v1/D1/status"]
     finally:
         reader.close()
         ingest.close()

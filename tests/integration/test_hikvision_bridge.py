@@ -30,6 +30,7 @@ from tests.support import (
     mosquitto_available,
     push_body,
     require,
+    running_hik_bridge,
     running_ingest,
     serving,
     start_ingest,
@@ -81,7 +82,7 @@ def bridge(
     config = HikConfig(
         "127.0.0.1", mosquitto.port, (HikTerminal(*AUTH),), state_dir=tmp_path / "state"
     )
-    with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
+    with running_hik_bridge(pg_engine, config) as client:
         yield client, pg_engine
 
 
@@ -164,6 +165,13 @@ def hik_config(port: int, tmp_path: Path, *terminals: HikTerminal, **extra: Any)
     return HikConfig("127.0.0.1", port, terminals, state_dir=tmp_path / "state", **extra)
 
 
+def clock_offset(engine: Engine, device_id: str = "HIK-SANH-1") -> float | None:
+    """The terminal's clock offset as the bridge last measured and recorded it."""
+    with db_session(engine) as db:
+        device = db.get(Device, device_id)
+        return device.clock_offset_s if device else None
+
+
 def test_a_reused_serial_number_with_another_card_and_time_is_stored(
     bridge: tuple[TestClient, Engine],
 ) -> None:
@@ -219,18 +227,14 @@ def test_a_terminal_in_the_wrong_time_zone_is_measured_and_its_punches_corrected
     with isapi_clock(wall) as address:
         terminal = HikTerminal(*AUTH, address=address)
         config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=0.5)
-        with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
-
-            def offset() -> float | None:
-                with db_session(pg_engine) as db:
-                    device = db.get(Device, "HIK-SANH-1")
-                    return device.clock_offset_s if device else None
-
-            wait_for(lambda: offset() is not None, 20, "the terminal's clock measured")
+        with running_hik_bridge(pg_engine, config) as client:
+            wait_for(
+                lambda: clock_offset(pg_engine) is not None, 20, "the terminal's clock measured"
+            )
             live = event(600)
             live["dateTime"] = wall()
             assert client.post("/isapi/events", json=live, auth=AUTH).status_code == 200
-    measured = offset()
+    measured = clock_offset(pg_engine)
     assert measured is not None and abs(measured + 3600) < 5
     with db_session(pg_engine) as db:
         punch = db.scalars(select(Punch)).one()
@@ -252,14 +256,8 @@ def test_a_live_punch_just_after_the_terminal_clock_was_fixed_is_not_shifted_by_
     with isapi_clock(wall) as address:
         terminal = HikTerminal(*AUTH, address=address)
         config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=600)
-        with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
-
-            def offset() -> float | None:
-                with db_session(pg_engine) as db:
-                    device = db.get(Device, "HIK-SANH-1")
-                    return device.clock_offset_s if device else None
-
-            wait_for(lambda: offset() is not None, 20, "the wrong zone measured")
+        with running_hik_bridge(pg_engine, config) as client:
+            wait_for(lambda: clock_offset(pg_engine) is not None, 20, "the wrong zone measured")
             zone["now"] = timezone(timedelta(hours=7))  # set right on the terminal
             live = event(610)
             live["dateTime"] = wall()
@@ -268,7 +266,7 @@ def test_a_live_punch_just_after_the_terminal_clock_was_fixed_is_not_shifted_by_
     with db_session(pg_engine) as db:
         punch = db.scalars(select(Punch)).one()
     assert abs(punch.punched_at - datetime.now(UTC)) < timedelta(seconds=30)
-    measured = offset()
+    measured = clock_offset(pg_engine)
     assert measured is not None and abs(measured) < 5
 
 
@@ -286,26 +284,21 @@ def test_an_event_made_in_the_wrong_zone_but_delivered_after_the_fix_is_correcte
     def wall() -> str:
         return datetime.now(HANOI).replace(tzinfo=zone["now"]).isoformat(timespec="seconds")
 
-    def offset() -> float | None:
-        with db_session(pg_engine) as db:
-            device = db.get(Device, "HIK-SANH-1")
-            return device.clock_offset_s if device else None
-
     made: list[tuple[dict[str, Any], datetime]] = []
     with isapi_clock(wall) as address, running_ingest(pg_engine, mosquitto.port):
         terminal = HikTerminal(*AUTH, address=address)
         config = hik_config(mosquitto.port, tmp_path, terminal, clock_seconds=0.3)
         with TestClient(create_app(config)) as client:
-            wait_for(lambda: (offset() or 0) < -3500, 20, "the wrong zone measured")
+            wait_for(lambda: (clock_offset(pg_engine) or 0) < -3500, 20, "the wrong zone measured")
             for serial in (620, 621):
                 kept = event(serial)
                 kept["dateTime"] = wall()  # made now, under +08:00; not delivered yet
                 made.append((kept, datetime.now(UTC)))
             zone["now"] = timezone(timedelta(hours=7))  # the operator sets the zone right
-            wait_for(lambda: abs(offset() or -1) < 5, 20, "the fix measured")
+            wait_for(lambda: abs(clock_offset(pg_engine) or -1) < 5, 20, "the fix measured")
             assert client.post("/isapi/events", json=made[0][0], auth=AUTH).status_code == 200
         with TestClient(create_app(config)) as client:  # the bridge restarted since
-            wait_for(lambda: abs(offset() or -1) < 5, 20, "the clock measured again")
+            wait_for(lambda: abs(clock_offset(pg_engine) or -1) < 5, 20, "the clock measured again")
             assert client.post("/isapi/events", json=made[1][0], auth=AUTH).status_code == 200
     assert count(pg_engine, DeadLetter) == 0
     with db_session(pg_engine) as db:
@@ -327,7 +320,7 @@ def test_while_the_broker_is_down_every_terminal_is_answered_at_once_and_retries
     org(pg_engine, employees=3, devices=("HIK-SANH-1", "HIK-SANH-2"))
     other = ("HIK-SANH-2", "second-password")
     config = hik_config(mosquitto.port, tmp_path, HikTerminal(*AUTH), HikTerminal(*other))
-    with running_ingest(pg_engine, mosquitto.port), TestClient(create_app(config)) as client:
+    with running_hik_bridge(pg_engine, config) as client:
         mosquitto.stop()
         answers = []
         for auth, serial in ((AUTH, 701), (other, 702)):

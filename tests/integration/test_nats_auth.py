@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine, select
 
 from devices.reader import Reader
@@ -29,73 +25,10 @@ from kycuong.settings import get_settings
 from store.db import db_session
 from store.models import Punch
 from tests.factories import org, punch_payload
-from tests.support import require, running_ingest, wait_for
+from tests.peer import Peer
+from tests.support import require, running_ingest, running_nats_ingest, wait_for
 
 INGEST_PASSWORD = "ingest-pw-for-the-cluster"
-
-
-class Client311:
-    """A bare MQTT 3.1.1 client (NATS speaks no MQTT 5) recording CONNACK, SUBACK, messages."""
-
-    def __init__(
-        self,
-        port: int,
-        username: str | None,
-        password: str | None,
-        cid: str,
-        clean_session: bool = True,
-    ) -> None:
-        self.connack: object = None
-        self.subacks: dict[int, list[ReasonCode]] = {}
-        self.received: list[mqtt.MQTTMessage] = []
-        self._connected = threading.Event()
-        self._acked = threading.Condition()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=cid,
-            protocol=MQTTProtocolVersion.MQTTv311,
-            clean_session=clean_session,
-        )
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = lambda _c, _u, m: self.received.append(m)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._connected.wait(10), "no CONNACK"
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        self.connack = reason
-        self._connected.set()
-        if getattr(reason, "is_failure", False):
-            self.client.disconnect()  # paho would retry a refused CONNECT forever
-
-    def _on_subscribe(
-        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
-    ) -> None:
-        with self._acked:
-            self.subacks[mid] = reasons
-            self._acked.notify_all()
-
-    @property
-    def refused(self) -> bool:
-        return bool(getattr(self.connack, "is_failure", False))
-
-    def subscribe(self, topic: str) -> bool:
-        """True when the broker granted the subscription."""
-        _, mid = self.client.subscribe(topic, qos=1)
-        assert mid is not None
-        with self._acked:
-            assert self._acked.wait_for(lambda: mid in self.subacks, 10), "no SUBACK"
-            return not getattr(self.subacks[mid][0], "is_failure", False)
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def broker_files(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -141,14 +74,7 @@ def test_a_reader_stores_its_own_punches_and_nothing_else_passes(
     port = cluster.nodes[0].mqtt_port
     card = secrets["cards"][0]
     at = datetime.now(UTC) - timedelta(minutes=5)
-    with running_ingest(
-        pg_engine,
-        port,
-        mqtt_protocol="3.1.1",
-        mqtt_username="kc-ingest",
-        mqtt_password=INGEST_PASSWORD,
-        ingest_flush_ms=20,
-    ):
+    with running_nats_ingest(pg_engine, port, INGEST_PASSWORD):
         d1 = Reader("D1", "127.0.0.1", port, password=secrets["D1"], outbox=tmp_path / "d1.db")
         d1.connect(timeout=15)
         d1.punch("own-1", card, at)
@@ -156,13 +82,13 @@ def test_a_reader_stores_its_own_punches_and_nothing_else_passes(
         assert events(pg_engine) == {("D1", "own-1")}
 
         # A second connection with D1's password: as D2, on D2's topic, with D2's payload.
-        spy = Client311(port, "D1", secrets["D1"], "D1-spy")
+        spy = Peer(port, "D1", secrets["D1"], "D1-spy")
         assert not spy.refused
-        assert not spy.subscribe("kc/receipts/D2")
-        assert not spy.subscribe("kc/receipts/#")
-        assert not spy.subscribe("kc/v1/+/+")
-        assert not spy.subscribe("$MQTT/sub/#")
-        assert spy.subscribe("kc/receipts/D1")  # its own receipts it may read
+        assert spy.subscribe("kc/receipts/D2").is_failure
+        assert spy.subscribe("kc/receipts/#").is_failure
+        assert spy.subscribe("kc/v1/+/+").is_failure
+        assert spy.subscribe("$MQTT/sub/#").is_failure
+        assert not spy.subscribe("kc/receipts/D1").is_failure  # its own receipts it may read
         spy.publish("kc/v1/D2/punch", punch_payload("D2", "forged", card, at))
         # D2's own punch, and its receipt, reach D2 only.
         d2 = Reader("D2", "127.0.0.1", port, password=secrets["D2"], outbox=tmp_path / "d2.db")
@@ -179,7 +105,7 @@ def test_a_reader_stores_its_own_punches_and_nothing_else_passes(
 
         # Refused at CONNECT: a wrong password, a disabled reader, nobody at all.
         for username, password in [("D1", "wrong"), ("D3", "anything"), (None, None)]:
-            stranger = Client311(port, username, password, f"x-{username}")
+            stranger = Peer(port, username, password, f"x-{username}")
             assert stranger.refused, username
             stranger.close()
         # D1's password on the NATS client port: refused (MQTT only).
@@ -190,9 +116,9 @@ def test_a_reader_stores_its_own_punches_and_nothing_else_passes(
         # but the session's subscription to D2's receipts is refused to it.
         d1.close()
         d2.close()
-        intruder = Client311(port, "D1", secrets["D1"], "D2", clean_session=False)
+        intruder = Peer(port, "D1", secrets["D1"], "D2", clean_session=False)
         assert not intruder.refused
-        server = Client311(port, "kc-ingest", INGEST_PASSWORD, "ingest-probe")
+        server = Peer(port, "kc-ingest", INGEST_PASSWORD, "ingest-probe")
         server.publish("kc/receipts/D2", b'{"v": 1, "device_id": "D2", "stored": ["x"]}')
         time.sleep(1.5)
         assert intruder.received == []
@@ -235,12 +161,12 @@ def test_a_rotated_password_takes_effect_on_reload(
     cluster.reload()
 
     def refuses_old() -> bool:
-        client = Client311(port, "D1", secrets["D1"], "D1-old")
+        client = Peer(port, "D1", secrets["D1"], "D1-old")
         client.close()
         return client.refused
 
     wait_for(refuses_old, 15, "the old password refused after the reload")
-    fresh = Client311(port, "D1", new, "D1-new")
+    fresh = Peer(port, "D1", new, "D1-new")
     assert not fresh.refused
     fresh.close()
 
@@ -262,11 +188,11 @@ def test_a_reader_connected_under_another_readers_client_id_is_named_by_broker_c
         mqtt_username="kc-ingest",
         mqtt_password=INGEST_PASSWORD,
     ):
-        own = Client311(cluster.nodes[1].mqtt_port, "D1", secrets["D1"], "D1")
+        own = Peer(cluster.nodes[1].mqtt_port, "D1", secrets["D1"], "D1")
         capsys.readouterr()
         assert main(check) == 0  # the ingest's own client id and D1 as D1: nothing to say
         assert "Đã xem 2 kết nối MQTT trên 3 nút: ổn" in capsys.readouterr().out
-        intruder = Client311(cluster.nodes[2].mqtt_port, "D1", secrets["D1"], "D2")
+        intruder = Peer(cluster.nodes[2].mqtt_port, "D1", secrets["D1"], "D2")
         try:
             assert main(check) == 1
             out = capsys.readouterr().out

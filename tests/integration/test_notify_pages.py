@@ -17,7 +17,7 @@ from services import notifications
 from store.db import db_session
 from store.models import OutboxMessage
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 
 
@@ -54,8 +54,7 @@ def test_an_admin_sees_a_failed_message_with_its_reason_and_queues_it_again(
     world: World,
 ) -> None:
     message_id = failed_message(world)
-    client = browser(world)
-    assert sign_in(client, "admin").status_code == 303
+    client = signed_in(world, "admin")
     page = client.get("/thong-bao")
     assert page.status_code == 200
     assert re.search(r'<a href="/thong-bao"[^>]*>Thông báo</a>', page.text)  # in the menu
@@ -85,8 +84,7 @@ def test_an_admin_sees_a_failed_message_with_its_reason_and_queues_it_again(
 
 def test_the_page_is_refused_to_a_unit_head_and_absent_from_their_menu(world: World) -> None:
     failed_message(world)
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     assert client.get("/thong-bao").status_code == 403
     assert 'href="/thong-bao"' not in client.get("/vi-pham").text
     with db_session(world.engine) as db:
@@ -133,8 +131,7 @@ def test_the_outbox_pages_older_and_newer_keeping_its_filters(world: World) -> N
     kind kept in every link and after a retry."""
     made = many_messages(world, 130)
     notices = sorted(made["violation_flagged"], reverse=True)
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     first = client.get("/thong-bao?loai=violation_flagged")
     assert first.status_code == 200
     assert [int(i) for i in ROW_ID.findall(first.text)] == notices[:50]
@@ -217,8 +214,7 @@ def test_a_waiting_notice_offers_to_look_its_address_up_and_says_what_that_does(
                 last_error="Người nhận vẫn chưa có địa chỉ sau 7 ngày chờ",
             )
         )
-    client = browser(world)
-    sign_in(client, "admin")
+    client = signed_in(world, "admin")
     page = client.get("/thong-bao")
     assert "Thử gửi ngay" not in page.text
     assert page.text.count("Kiểm tra lại ngay") == 2  # the button and the note above

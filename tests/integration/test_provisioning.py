@@ -3,104 +3,25 @@ generated dynamic-security file: readers publish under their own topic and nothi
 
 from __future__ import annotations
 
-import ssl
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import Engine
 
 from devices.provision import ServiceAccount, hash_password, write_broker_files
 from ingest.mosquitto import TlsFiles, free_port
 from store.db import db_session
 from tests.factories import org, punch_payload
+from tests.peer import V5, Peer
 from tests.support import ROOT, MosquittoProcess, mosquitto_available, require, wait_for
 
 INGEST_ID = "kycuong-ingest-host1"
-
-
-class V5Client:
-    """A bare MQTT 5 client that records CONNACK, SUBACK and PUBACK reason codes."""
-
-    def __init__(
-        self,
-        port: int,
-        username: str | None,
-        password: str | None,
-        client_id: str | None = None,
-        tls_ca: Path | None = None,
-    ) -> None:
-        self.connack: ReasonCode | None = None
-        self.disconnected: ReasonCode | None = None
-        self.pubacks: dict[int, ReasonCode] = {}
-        self.subacks: dict[int, list[ReasonCode]] = {}
-        self.received: list[mqtt.MQTTMessage] = []
-        self._connected = threading.Event()
-        self._acked = threading.Condition()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or username or f"anon-{uuid.uuid4().hex[:6]}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        if tls_ca is not None:
-            self.client.tls_set(ca_certs=str(tls_ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = lambda _c, _u, m: self.received.append(m)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._connected.wait(5), "no CONNACK"
-
-    def _on_connect(
-        self, _c: object, _u: object, _f: object, reason: ReasonCode, _p: object
-    ) -> None:
-        self.connack = reason
-        self._connected.set()
-
-    def _on_disconnect(
-        self, _c: object, _u: object, _f: object, reason: ReasonCode, _p: object
-    ) -> None:
-        self.disconnected = reason
-
-    def _on_publish(self, _c: object, _u: object, mid: int, reason: ReasonCode, _p: object) -> None:
-        with self._acked:
-            self.pubacks[mid] = reason
-            self._acked.notify_all()
-
-    def _on_subscribe(
-        self, _c: object, _u: object, mid: int, reasons: list[ReasonCode], _p: object
-    ) -> None:
-        with self._acked:
-            self.subacks[mid] = reasons
-            self._acked.notify_all()
-
-    def publish(self, topic: str, payload: bytes) -> ReasonCode:
-        info = self.client.publish(topic, payload, qos=1)
-        with self._acked:
-            assert self._acked.wait_for(lambda: info.mid in self.pubacks, 5), "no PUBACK"
-            return self.pubacks[info.mid]
-
-    def subscribe(self, topic: str) -> ReasonCode:
-        _, mid = self.client.subscribe(topic, qos=1)
-        with self._acked:
-            assert self._acked.wait_for(lambda: mid in self.subacks, 5), "no SUBACK"
-            return self.subacks[mid][0]  # type: ignore[index]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -139,7 +60,7 @@ def test_a_device_publishes_under_its_own_topic_only(
     secured_broker: tuple[MosquittoProcess, dict[str, str]],
 ) -> None:
     broker, secrets = secured_broker
-    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
+    ingest = Peer(broker.port, "kc-ingest", "ingest-pw", INGEST_ID, protocol=V5)
     got = threading.Event()
 
     def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -148,7 +69,7 @@ def test_a_device_publishes_under_its_own_topic_only(
 
     ingest.client.on_message = on_message
     assert ingest.subscribe("kc/v1/+/+").value == 1
-    device = V5Client(broker.port, "D1", secrets["D1"])
+    device = Peer(broker.port, "D1", secrets["D1"], protocol=V5)
     try:
         assert device.connack is not None and not device.connack.is_failure
         own = device.publish("kc/v1/D1/punch", punch_payload("D1", "e1", "C1", datetime.now(UTC)))
@@ -183,7 +104,7 @@ def test_a_device_may_subscribe_to_nothing_but_its_receipts_not_even_the_ingest_
     secured_broker: tuple[MosquittoProcess, dict[str, str]], topic: str
 ) -> None:
     broker, secrets = secured_broker
-    device = V5Client(broker.port, "D1", secrets["D1"])
+    device = Peer(broker.port, "D1", secrets["D1"], protocol=V5)
     try:
         assert device.subscribe(topic).value == 135
     finally:
@@ -194,9 +115,9 @@ def test_the_ingest_group_keeps_every_punch_when_a_device_tries_to_join(
     secured_broker: tuple[MosquittoProcess, dict[str, str]],
 ) -> None:
     broker, secrets = secured_broker
-    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
-    thief = V5Client(broker.port, "D2", secrets["D2"])
-    device = V5Client(broker.port, "D1", secrets["D1"])
+    ingest = Peer(broker.port, "kc-ingest", "ingest-pw", INGEST_ID, protocol=V5)
+    thief = Peer(broker.port, "D2", secrets["D2"], protocol=V5)
+    device = Peer(broker.port, "D1", secrets["D1"], protocol=V5)
     try:
         assert ingest.subscribe("$share/ingest/kc/v1/+/+").value == 1
         assert thief.subscribe("$share/ingest/kc/v1/+/+").value == 135
@@ -215,13 +136,13 @@ def test_no_device_can_take_the_ingest_client_id_or_another_device_s(
     secured_broker: tuple[MosquittoProcess, dict[str, str]],
 ) -> None:
     broker, secrets = secured_broker
-    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
+    ingest = Peer(broker.port, "kc-ingest", "ingest-pw", INGEST_ID, protocol=V5)
     try:
         for client_id in (INGEST_ID, "D2"):
-            impostor = V5Client(broker.port, "D1", secrets["D1"], client_id=client_id)
+            impostor = Peer(broker.port, "D1", secrets["D1"], client_id=client_id, protocol=V5)
             assert impostor.connack is not None and impostor.connack.is_failure
             impostor.close()
-        assert ingest.disconnected is None and ingest.client.is_connected()
+        assert ingest.disconnects == [] and ingest.client.is_connected()
     finally:
         ingest.close()
 
@@ -237,7 +158,7 @@ def test_bad_credentials_are_refused_at_connect(
     password: str | None,
 ) -> None:
     broker, _ = secured_broker
-    client = V5Client(broker.port, user, password)
+    client = Peer(broker.port, user, password, protocol=V5)
     try:
         assert client.connack is not None and client.connack.is_failure
     finally:
@@ -249,7 +170,7 @@ def test_the_tls_listener_serves_readers_with_the_documented_certificate(
 ) -> None:
     broker, secrets = secured_broker
     assert broker.tls is not None
-    device = V5Client(broker.tls.port, "D1", secrets["D1"], tls_ca=certs / "ca.crt")
+    device = Peer(broker.tls.port, "D1", secrets["D1"], tls_ca=certs / "ca.crt", protocol=V5)
     try:
         assert device.connack is not None and not device.connack.is_failure
         now = datetime.now(UTC)
@@ -266,7 +187,9 @@ def test_a_reader_and_the_ingest_use_the_tls_listener_with_the_ca(
 
     broker, secrets = secured_broker
     assert broker.tls is not None
-    ingest = V5Client(broker.tls.port, "kc-ingest", "ingest-pw", INGEST_ID, tls_ca=certs / "ca.crt")
+    ingest = Peer(
+        broker.tls.port, "kc-ingest", "ingest-pw", INGEST_ID, tls_ca=certs / "ca.crt", protocol=V5
+    )
     assert ingest.subscribe("kc/v1/+/+").value == 1
     reader = Reader(
         "D1", "127.0.0.1", broker.tls.port, password=secrets["D1"], tls_ca=str(certs / "ca.crt")
@@ -294,9 +217,9 @@ def test_the_ingest_writes_a_receipt_that_only_its_device_reads(
     secured_broker: tuple[MosquittoProcess, dict[str, str]],
 ) -> None:
     broker, secrets = secured_broker
-    ingest = V5Client(broker.port, "kc-ingest", "ingest-pw", INGEST_ID)
-    device = V5Client(broker.port, "D1", secrets["D1"])
-    other = V5Client(broker.port, "D2", secrets["D2"])
+    ingest = Peer(broker.port, "kc-ingest", "ingest-pw", INGEST_ID, protocol=V5)
+    device = Peer(broker.port, "D1", secrets["D1"], protocol=V5)
+    other = Peer(broker.port, "D2", secrets["D2"], protocol=V5)
     try:
         assert device.subscribe("kc/receipts/D1").value == 1
         assert other.subscribe("kc/receipts/D1").value == 135

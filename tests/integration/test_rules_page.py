@@ -8,14 +8,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Agency, DisciplinePolicy, RecomputeRequest
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 
 LENIENT = b"""# a more lenient policy
@@ -37,12 +36,6 @@ def world(pg_engine: Engine) -> Iterator[World]:
 def agency_id(world: World, code: str) -> int:
     with db_session(world.engine) as db:
         return int(db.scalars(select(Agency.id).where(Agency.code == code)).one())
-
-
-def signed_in(world: World, username: str) -> TestClient:
-    client = browser(world)
-    assert sign_in(client, username).status_code == 303
-    return client
 
 
 def test_an_hr_clerk_reads_the_rules_but_cannot_load_them(world: World) -> None:

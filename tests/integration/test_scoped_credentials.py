@@ -13,10 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select
 
-from devices.hikvision import HikConfig, HikTerminal, create_app
+from devices.hikvision import HikConfig, HikTerminal
 from devices.zk_emulator import Terminal, ZkEmulator
 from devices.zkteco import BridgeConfig, TerminalBridge, TerminalConfig
 from ingest.mosquitto import MosquittoProcess
@@ -30,7 +29,7 @@ from store.db import db_session
 from store.models import Credential, DayRecord, Employee, Punch, RecomputeRequest, UnmatchedPunch
 from store.punches import credential_held
 from tests.factories import org
-from tests.support import free_port, running_ingest, wait_for
+from tests.support import free_port, running_hik_bridge, wait_for
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 23)
@@ -106,7 +105,7 @@ def test_a_face_event_and_a_user_id_punch_match_the_holder_on_that_terminal_only
         BridgeConfig("127.0.0.1", mosquitto.port, tmp_path / "zk", 0.2, ()),
         TerminalConfig("ZK-CONG-1", "127.0.0.1", zk_port, identify_by="user_id"),
     )
-    with running_ingest(engine, mosquitto.port), TestClient(create_app(config)) as client:
+    with running_hik_bridge(engine, config) as client:
         for serial, (device, hhmmss) in enumerate(
             [("HIK-SANH-1", "07:29:41"), ("HIK-SANH-2", "07:35:10"), ("HIK-SANH-3", "07:50:00")]
         ):
@@ -163,7 +162,7 @@ def test_a_number_registered_later_matches_the_punches_already_received(
     config = HikConfig(
         "127.0.0.1", mosquitto.port, (HikTerminal("HIK-SANH-3", "pw-three"),), state_dir=tmp_path
     )
-    with running_ingest(engine, mosquitto.port), TestClient(create_app(config)) as client:
+    with running_hik_bridge(engine, config) as client:
         answer = client.post(
             "/isapi/events",
             json=face_event(7, "CB009", "07:31:00"),

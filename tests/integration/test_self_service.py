@@ -5,7 +5,6 @@ reaches nobody else's record, request or attachment."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,6 +45,7 @@ from tests.factories import punch_payload
 from tests.integration.test_api import DAY, PASSWORD, World, build_world
 from tests.integration.test_notify_delivery import smtp_sender
 from tests.mail import body_text, smtp_server
+from tests.signin import browser, csrf_of, sign_in, signed_in
 from tests.support import free_port
 from tests.unit.days import local
 from web import self_service
@@ -70,12 +70,6 @@ def world(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
     yield build_world(pg_engine, settings)
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the form carries no CSRF token"
-    return found.group(1)
-
-
 def staff_code(world: World, employee: str) -> str:
     """HR makes the account; the one-time code to hand over."""
     with db_session(world.engine) as db:
@@ -89,12 +83,8 @@ def staff_code(world: World, employee: str) -> str:
 def person(world: World, employee: str) -> TestClient:
     """A browser signed in as ``employee`` who has replaced the one-time code."""
     code = staff_code(world, employee)
-    client = TestClient(world.client.app)
-    first = client.post(
-        "/dang-nhap",
-        data={"username": employee, "password": code, "csrf": csrf_of(client.get("/").text)},
-        follow_redirects=False,
-    )
+    client = browser(world)
+    first = sign_in(client, employee, code)
     # The one Đổi mật khẩu of every account, then the person's own month.
     assert first.status_code == 303
     assert first.headers["location"] == "/doi-mat-khau?next=/cua-toi"
@@ -116,14 +106,7 @@ def person(world: World, employee: str) -> TestClient:
 
 
 def head(world: World, username: str = "head_a1") -> TestClient:
-    client = TestClient(world.client.app)
-    answer = client.post(
-        "/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf": csrf_of(client.get("/").text)},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303
-    return client
+    return signed_in(world, username)
 
 
 def explain(
@@ -147,11 +130,8 @@ def only_request_id(world: World) -> int:
 
 def test_a_one_time_code_must_be_changed_before_anything_else(world: World) -> None:
     code = staff_code(world, "e1")
-    client = TestClient(world.client.app)
-    client.post(
-        "/dang-nhap",
-        data={"username": "e1", "password": code, "csrf": csrf_of(client.get("/").text)},
-    )
+    client = browser(world)
+    sign_in(client, "e1", code)
     page = client.get("/cua-toi")  # every page sends them to Đổi mật khẩu first
     assert page.url.path == "/doi-mat-khau" and "Hãy đặt mật khẩu mới" in page.text
     short = client.post(

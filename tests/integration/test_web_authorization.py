@@ -20,7 +20,8 @@ from store.db import db_session
 from store.models import User
 from store.users import hash_password
 from tests.integration.test_api import PASSWORD, USERS, World, build_world
-from tests.integration.test_web_pages import browser, sign_in, unit_id
+from tests.integration.test_web_pages import unit_id
+from tests.signin import browser, signed_in
 from tests.support import free_port
 from web import common
 
@@ -65,9 +66,7 @@ def clients(world: World) -> dict[str, TestClient]:
     _staff_account(world)
     signed = {}
     for name in ROLES:
-        client = browser(world)
-        assert sign_in(client, name).status_code == 303, name
-        signed[name] = client
+        signed[name] = signed_in(world, name)
     return signed
 
 

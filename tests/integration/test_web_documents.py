@@ -15,7 +15,7 @@ from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Unit
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 
 NOVEMBER = "thang=11&nam=2026"
@@ -43,8 +43,7 @@ def row_of(html: str, employee_id: int) -> str:
 
 
 def test_a_unit_head_downloads_the_timesheet_of_their_units_only(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     page = client.get("/bieu-mau")
     assert page.status_code == 200 and "Bảng chấm công (mẫu C01a-HD)" in page.text
     assert re.search(
@@ -67,8 +66,7 @@ def test_a_unit_head_downloads_the_timesheet_of_their_units_only(world: World) -
 
 
 def test_another_units_timesheet_by_url_is_a_vietnamese_404(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     answer = client.get(f"/bieu-mau/bang-cham-cong?{NOVEMBER}&don_vi={unit_id(world, 'A2')}")
     assert answer.status_code == 404
     assert "không tồn tại hoặc nằm ngoài phạm vi của bạn" in answer.text
@@ -76,8 +74,7 @@ def test_another_units_timesheet_by_url_is_a_vietnamese_404(world: World) -> Non
 
 
 def test_a_wrong_month_is_a_vietnamese_400_not_a_500(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     for query in ("thang=13&nam=2026", "thang=mười&nam=2026", "thang=11&nam=99999"):
         answer = client.get(f"/bieu-mau/bang-cham-cong?{query}")
         assert answer.status_code == 400, query
@@ -85,8 +82,7 @@ def test_a_wrong_month_is_a_vietnamese_400_not_a_500(world: World) -> None:
 
 
 def test_a_role_without_the_right_gets_a_403_page_and_no_menu_entry(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "hr_a")
+    client = signed_in(world, "hr_a")
     answer = client.get(f"/bieu-mau/bang-cham-cong?{NOVEMBER}")
     assert answer.status_code == 403 and "không có quyền" in answer.text
     assert client.get("/diem-ky-luat").status_code == 403
@@ -94,8 +90,7 @@ def test_a_role_without_the_right_gets_a_403_page_and_no_menu_entry(world: World
 
 
 def test_a_head_confirms_and_adjusts_scores_with_a_reason(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     page = client.get(f"/diem-ky-luat?{NOVEMBER}")
     assert page.status_code == 200
     e1 = world.people["e1"]
@@ -141,8 +136,7 @@ def test_a_head_confirms_and_adjusts_scores_with_a_reason(world: World) -> None:
 
 
 def test_scores_out_of_scope_forged_or_without_the_right_are_refused(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     token = csrf_of(client.get(f"/diem-ky-luat?{NOVEMBER}").text)
     e3 = world.people["e3"]
     other = client.post(f"/diem-ky-luat/{e3}", data={"csrf": token, "thang": "11", "nam": "2026"})
@@ -151,8 +145,7 @@ def test_scores_out_of_scope_forged_or_without_the_right_are_refused(world: Worl
     assert forged.status_code == 403
     odd = client.post("/diem-ky-luat/99999999999999", data={"csrf": token})
     assert odd.status_code == 404
-    reader = browser(world)
-    sign_in(reader, "noivu_a")
+    reader = signed_in(world, "noivu_a")
     page = reader.get(f"/diem-ky-luat?{NOVEMBER}")
     assert page.status_code == 200 and "Trần Văn e3" in page.text
     assert "Lưu điều chỉnh" not in page.text  # Nội vụ reads, the unit head decides

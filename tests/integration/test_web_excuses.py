@@ -14,8 +14,9 @@ from sqlalchemy import Engine, select
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import ExcuseRecord, RecomputeRequest
+from tests import signin
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import csrf_of
 from tests.support import free_port
 
 
@@ -30,8 +31,7 @@ def world(pg_engine: Engine) -> Iterator[World]:
 
 
 def signed_in(world: World, username: str) -> tuple[TestClient, str]:
-    client = browser(world)
-    assert sign_in(client, username).status_code == 303
+    client = signin.signed_in(world, username)
     return client, csrf_of(client.get("/nghi-phep").text)
 
 

@@ -8,14 +8,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import ViolationRecord
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import browser, csrf_of, signed_in
 from tests.support import free_port
 
 
@@ -27,12 +26,6 @@ def world(pg_engine: Engine) -> Iterator[World]:
         api_secret="test-secret-of-at-least-thirty-two-bytes",
     )
     yield build_world(pg_engine, settings)
-
-
-def signed_in(world: World, username: str) -> TestClient:
-    client = browser(world)
-    assert sign_in(client, username).status_code == 303
-    return client
 
 
 def beside(html: str, field_id: str) -> str:

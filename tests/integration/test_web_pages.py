@@ -10,14 +10,16 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import Engine, update
 
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Device
 from tests.integration.test_api import PASSWORD, World, build_world
+from tests.signin import bearer, signed_in
+from tests.signin import browser as browser  # these three imported from here too
+from tests.signin import csrf_of as csrf_of
+from tests.signin import sign_in as sign_in
 from tests.support import free_port
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -31,26 +33,6 @@ def world(pg_engine: Engine) -> Iterator[World]:
         api_secret="test-secret-of-at-least-thirty-two-bytes",
     )
     yield build_world(pg_engine, settings)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the form carries no CSRF token"
-    return found.group(1)
-
-
-def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:
-    page = client.get("/")
-    answer: Response = client.post(
-        "/dang-nhap",
-        data={"username": username, "password": password, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
-    return answer
-
-
-def browser(world: World) -> TestClient:
-    return TestClient(world.client.app)
 
 
 def test_the_sign_in_page_is_vietnamese_and_refuses_a_wrong_password(world: World) -> None:
@@ -131,8 +113,7 @@ def test_an_hr_clerk_signing_in_lands_on_a_page_of_their_own_not_a_403(world: Wo
 
 
 def test_another_units_violation_is_a_vietnamese_404(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a2")
+    client = signed_in(world, "head_a2")
     theirs = world.violation_id("e1", "late")
     page = client.get(f"/vi-pham/{theirs}")
     assert page.status_code == 404
@@ -140,8 +121,7 @@ def test_another_units_violation_is_a_vietnamese_404(world: World) -> None:
 
 
 def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     late = world.violation_id("e1", "late")
     form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp ở tỉnh"}
     forged = client.post(f"/vi-pham/{late}/xu-ly", data=form, follow_redirects=False)
@@ -224,8 +204,7 @@ def test_next_never_leads_to_another_site(world: World, target: str) -> None:
 
 
 def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     assert "Trần Văn e1" in client.get("/vi-pham", params={"tu": "23/11/2026"}).text
     later = client.get("/vi-pham", params={"tu": "24/11/2026"}).text
     assert "Không có vi phạm nào phù hợp." in later and "Đi muộn 20 phút" not in later
@@ -234,8 +213,7 @@ def test_a_typed_date_is_read_as_dd_mm_yyyy_and_a_wrong_one_is_explained(world: 
 
 
 def test_pages_load_nothing_from_another_host(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     late = world.violation_id("e1", "late")
     for path in ("/", "/vi-pham", f"/vi-pham/{late}"):
         html = client.get(path).text
@@ -249,8 +227,7 @@ def test_noi_vu_reads_the_month_with_a_chart_and_downloads_the_xlsx(world: World
 
     from openpyxl import load_workbook
 
-    client = browser(world)
-    sign_in(client, "noivu_a")
+    client = signed_in(world, "noivu_a")
     page = client.get("/bao-cao", params={"ky": "month", "nam": "2026", "thang": "11"})
     assert page.status_code == 200
     assert "Tháng 11/2026" in page.text or "tháng 11/2026" in page.text.lower()
@@ -300,8 +277,7 @@ def unit_id(world: World, code: str) -> int:
 
 
 def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     grid = client.get("/bang-thang", params={"don_vi": unit_id(world, "A1"), "thang": "11"})
     assert grid.status_code == 200 and "Bảng theo dõi tháng 11/2026" in grid.text
     assert "Trần Văn e1" in grid.text and "Trần Văn e3" not in grid.text
@@ -326,8 +302,7 @@ def test_the_month_grid_shows_a_symbol_per_day_and_links_to_the_day(world: World
 
 
 def test_today_lists_the_unit_and_names_readers_that_are_behind(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     page = client.get("/hom-nay", params={"don_vi": unit_id(world, "A1")})
     assert page.status_code == 200 and "Trần Văn e1" in page.text
     assert 'hx-trigger="every 60s"' in page.text
@@ -382,8 +357,7 @@ def test_a_form_sent_after_the_session_expired_returns_to_its_page_after_sign_in
 
 
 def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     queue = client.get("/vi-pham")
     ids = sorted(int(i) for i in re.findall(r'name="ids" value="(\d+)"', queue.text))
     assert len(ids) == 2
@@ -418,8 +392,7 @@ def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> 
 def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
     world: World,
 ) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     for path in ("/vi-pham/99999999999999999999", "/vi-pham/abc", "/vi-pham/-1"):
         page = client.get(path)
         assert page.status_code == 404 and "phạm vi của bạn" in page.text, path
@@ -431,12 +404,9 @@ def test_odd_ids_and_values_in_links_answer_a_vietnamese_page_never_json_or_500(
 
 
 def test_a_sign_out_elsewhere_ends_the_web_session_and_guessing_is_throttled(world: World) -> None:
-    client = browser(world)
-    assert sign_in(client, "head_a1").status_code == 303
+    client = signed_in(world, "head_a1")
     assert client.get("/vi-pham", follow_redirects=False).status_code == 200
-    token = client.post("/api/auth/token", data={"username": "head_a1", "password": PASSWORD})
-    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    assert client.post("/api/auth/logout", headers=bearer).status_code == 204
+    assert client.post("/api/auth/logout", headers=bearer(client, "head_a1")).status_code == 204
     assert client.get("/vi-pham", follow_redirects=False).status_code == 303  # signed out
     for _ in range(10):
         assert sign_in(client, "head_a1", "sai-mật-khẩu").status_code == 401
@@ -446,8 +416,7 @@ def test_a_sign_out_elsewhere_ends_the_web_session_and_guessing_is_throttled(wor
 
 
 def test_a_web_sign_out_ends_the_session_on_the_server(world: World) -> None:
-    client = browser(world)
-    assert sign_in(client, "head_a1").status_code == 303
+    client = signed_in(world, "head_a1")
     cookie = client.cookies["kc_session"]
     page = client.get("/vi-pham")
     answer = client.post("/dang-xuat", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
@@ -460,8 +429,7 @@ def test_a_web_sign_out_ends_the_session_on_the_server(world: World) -> None:
 
 
 def test_a_nul_character_in_a_form_is_refused_in_vietnamese(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     late = world.violation_id("e1", "late")
     token = csrf_of(client.get(f"/vi-pham/{late}").text)
     form = {"decision": "excused", "reason_kind": "business_trip", "note": "Họp\x00 ở tỉnh"}
@@ -472,8 +440,7 @@ def test_a_nul_character_in_a_form_is_refused_in_vietnamese(world: World) -> Non
 
 
 def test_today_shows_an_earlier_date_picked_with_the_days_either_side(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     a1 = unit_id(world, "A1")
     page = client.get("/hom-nay", params={"don_vi": a1, "ngay": "23/11/2026"})
     assert page.status_code == 200
@@ -492,8 +459,7 @@ def test_today_shows_an_earlier_date_picked_with_the_days_either_side(world: Wor
 
 
 def test_today_without_records_points_to_the_last_date_that_has_them(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     a1 = unit_id(world, "A1")
     page = client.get("/hom-nay", params={"don_vi": a1})
     assert page.status_code == 200 and "<h1>Hôm nay, " in page.text
@@ -507,8 +473,7 @@ def test_today_without_records_points_to_the_last_date_that_has_them(world: Worl
 def test_a_date_on_today_that_cannot_be_read_or_has_not_come_is_said_beside_the_field(
     world: World,
 ) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     wrong = client.get("/hom-nay", params={"ngay": "31/02/2026"})
     assert wrong.status_code == 400 and "<h1>Hôm nay, " in wrong.text
     assert re.search(
@@ -526,8 +491,7 @@ def test_a_date_on_today_that_cannot_be_read_or_has_not_come_is_said_beside_the_
 def test_a_past_day_is_provisional_only_while_a_reader_has_not_sent_up_to_its_end(
     world: World,
 ) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     day = {"don_vi": unit_id(world, "A1"), "ngay": "23/11/2026"}
     banner = "Tạm tính — máy chấm công GATE chưa gửi đủ dữ liệu."
     vn = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -16,7 +16,7 @@ from store.db import db_session
 from store.models import Credential, Employee, ImportUpload
 from tests.integration.test_api import World, build_world
 from tests.integration.test_roster import cp1258
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 
 
@@ -28,12 +28,6 @@ def world(pg_engine: Engine) -> Iterator[World]:
         api_secret="test-secret-of-at-least-thirty-two-bytes",
     )
     yield build_world(pg_engine, settings)
-
-
-def signed_in(world: World, user: str) -> TestClient:
-    client = browser(world)
-    assert sign_in(client, user).status_code == 303
-    return client
 
 
 def test_the_unit_tree_shows_the_visitors_scope_only(world: World) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from kycuong.settings import Settings
@@ -18,7 +17,8 @@ from services import people
 from store.db import db_session
 from store.models import Agency, CalendarDay, DayRecord, User, ViolationRecord
 from tests.integration.test_api import World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in, unit_id
+from tests.integration.test_web_pages import unit_id
+from tests.signin import browser, csrf_of, signed_in
 from tests.support import free_port
 
 
@@ -30,12 +30,6 @@ def world(pg_engine: Engine) -> Iterator[World]:
         api_secret="test-secret-of-at-least-thirty-two-bytes",
     )
     yield build_world(pg_engine, settings)
-
-
-def signed_in(world: World, username: str) -> TestClient:
-    client = browser(world)
-    assert sign_in(client, username).status_code == 303
-    return client
 
 
 def test_the_month_grid_marks_weekends_and_the_agencys_days_off(world: World) -> None:

@@ -16,7 +16,7 @@ from kycuong.settings import Settings, get_settings
 from store.db import db_session
 from store.models import User, UserEvent
 from tests.integration.test_api import PASSWORD, World, build_world
-from tests.integration.test_web_pages import browser, csrf_of, sign_in
+from tests.signin import browser, csrf_of, sign_in, signed_in
 from tests.support import free_port
 
 
@@ -38,8 +38,7 @@ def user_id(world: World, username: str) -> int:
 
 
 def admin_browser(world: World) -> tuple[TestClient, str]:
-    client = browser(world)
-    assert sign_in(client, "admin").status_code == 303
+    client = signed_in(world, "admin")
     return client, csrf_of(client.get("/nguoi-dung/moi").text)
 
 
@@ -60,8 +59,7 @@ def test_the_admin_lists_users_with_vietnamese_roles_and_scope_names(world: Worl
 
 
 def test_a_unit_head_gets_no_users_page_and_no_menu_entry(world: World) -> None:
-    client = browser(world)
-    sign_in(client, "head_a1")
+    client = signed_in(world, "head_a1")
     page = client.get("/nguoi-dung")
     assert page.status_code == 403 and "không có quyền" in page.text
     assert 'href="/nguoi-dung"' not in client.get("/vi-pham").text
@@ -140,8 +138,7 @@ def test_a_taken_username_and_a_unit_head_without_unit_are_refused_in_vietnamese
 
 
 def test_locking_a_user_ends_their_open_session_at_once(world: World) -> None:
-    head = browser(world)
-    sign_in(head, "head_a1")
+    head = signed_in(world, "head_a1")
     assert head.get("/vi-pham").status_code == 200
     client, csrf = admin_browser(world)
     target = user_id(world, "head_a1")
@@ -188,8 +185,7 @@ def test_the_last_admin_cannot_be_locked_demoted_or_lock_themself(world: World) 
 
 
 def test_a_reset_password_works_once_shown_and_ends_the_old_session(world: World) -> None:
-    head = browser(world)
-    sign_in(head, "head_a2")
+    head = signed_in(world, "head_a2")
     client, csrf = admin_browser(world)
     target = user_id(world, "head_a2")
     reset = client.post(
@@ -217,8 +213,7 @@ def test_a_reset_password_works_once_shown_and_ends_the_old_session(world: World
 def test_a_role_and_scope_change_applies_at_the_next_request_and_is_recorded(
     world: World,
 ) -> None:
-    head = browser(world)
-    sign_in(head, "head_a1")
+    head = signed_in(world, "head_a1")
     assert "Trần Văn e3" not in head.get("/vi-pham").text
     client, csrf = admin_browser(world)
     target = user_id(world, "head_a1")
