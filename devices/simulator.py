@@ -273,10 +273,12 @@ def play(
             if sent % 200 == 0:
                 progress(f"simulator: {sent}/{len(plan.events)} messages published")
         now = datetime.now(zone())
-        for reader in readers.values():
-            # Everything of the day is sent: caught up to now, as a real reader says once its
-            # backlog is empty (the whole agency's results are final, not tạm tính).
-            reader.heartbeat(now, now)
+        for device_id, reader in readers.items():
+            # Sent up to its last event played (a caller may hold a backlog back); a reader
+            # that goes on, as the quickstart's LiveDay, says later it is caught up to now.
+            reader.heartbeat(
+                now, max((e.at for e in plan.events if e.device_id == device_id), default=None)
+            )
             reader.drain(timeout=120)
         for reader in readers.values():
             try:  # the broker's PUBACK is not storage: wait for the server's receipts
