@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class OfficeDay:
     late: frozenset[str]
     offline_device: str | None
     unknown_card: str
+    # when ``offline_device`` was cut off: its punches then are published at ``offline_until``
+    offline_from: datetime | None = None
+    offline_until: datetime | None = None
 
 
 def _at(day: date, tz: ZoneInfo, hh: int, mm: int, jitter_s: float) -> datetime:
@@ -131,8 +135,8 @@ def office_day(
     events.append(SimEvent(_at(day, tz, 7, 45, 0), device, "", "in", "malformed", kind="malformed"))
 
     offline = device_ids[-1] if len(device_ids) > 1 else None
+    down, up = _at(day, tz, 7, 25, 0), _at(day, tz, 7, 55, 0)
     if offline is not None:
-        down, up = _at(day, tz, 7, 25, 0), _at(day, tz, 7, 55, 0)
         events = [
             SimEvent(e.at, e.device_id, e.card, e.direction, e.event_id, e.kind, up)
             if e.device_id == offline and down <= e.at < up
@@ -140,7 +144,49 @@ def office_day(
             for e in events
         ]
     events.sort(key=lambda e: (e.publish_at or e.at, e.at))
-    return OfficeDay(day, events, frozenset(absent), frozenset(late), offline, unknown_card)
+    return OfficeDay(
+        day,
+        events,
+        frozenset(absent),
+        frozenset(late),
+        offline,
+        unknown_card,
+        down if offline else None,
+        up if offline else None,
+    )
+
+
+def day_seed(seed: int, day: date) -> int:
+    """The seed of one date's plan: each day has its own late and absent people, and the same
+    date is the same plan at every run (a day played live, then again whole, stores nothing
+    twice: its event ids are the same)."""
+    return seed * 1_000_000 + day.toordinal()
+
+
+def is_working_day(day: date) -> bool:
+    """Not a weekend, not a public holiday (the simulator's offices keep Monday to Friday)."""
+    import holidays
+
+    return day.weekday() < 5 and day not in holidays.country_holidays("VN", years=day.year)
+
+
+def due(plan: OfficeDay, now: datetime) -> list[SimEvent]:
+    """The events a reader playing ``plan`` has sent by ``now`` (an offline reader's punches
+    only once it is back)."""
+    return [e for e in plan.events if (e.publish_at or e.at) <= now]
+
+
+def sent_up_to(plan: OfficeDay, device_id: str, now: datetime) -> datetime:
+    """Up to when ``device_id`` has sent everything at ``now``: ``now``, except the reader
+    that is offline, which is behind from the moment it went offline until it is back."""
+    if (
+        device_id == plan.offline_device
+        and plan.offline_from is not None
+        and plan.offline_until is not None
+        and plan.offline_from <= now < plan.offline_until
+    ):
+        return plan.offline_from
+    return now
 
 
 def badges_from_db(db: DbSession, at: datetime) -> list[Badge]:
@@ -228,6 +274,8 @@ def play(
                 progress(f"simulator: {sent}/{len(plan.events)} messages published")
         now = datetime.now(zone())
         for device_id, reader in readers.items():
+            # Sent up to its last event played (a caller may hold a backlog back); a reader
+            # that goes on, as the quickstart's LiveDay, says later it is caught up to now.
             reader.heartbeat(
                 now, max((e.at for e in plan.events if e.device_id == device_id), default=None)
             )
@@ -242,3 +290,80 @@ def play(
             reader.close()
     progress(f"simulator: {sent} messages published, punches confirmed stored by the server")
     return sent
+
+
+class LiveDay:
+    """Today played as it happens, for the quickstart: ``catch_up`` sends at once what the
+    readers would have sent by now (a quickstart opened at 09:40 shows the morning's arrivals,
+    the late ones, the reader that was offline 07:25–07:55), then ``run`` sends each later
+    punch when its time comes and a heartbeat every minute, until ``stop`` is set. Without a
+    plan (a weekend, a holiday) the readers only send heartbeats, as idle readers do."""
+
+    def __init__(
+        self,
+        plan: OfficeDay | None,
+        device_ids: Sequence[str],
+        host: str | Sequence[BrokerAddress],
+        port: int,
+        *,
+        secrets: dict[str, str] | None = None,
+        tls_ca: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.clock = clock or (lambda: datetime.now(zone()))
+        self.readers = {
+            d: Reader(d, host, port, password=(secrets or {}).get(d), tls_ca=tls_ca)
+            for d in device_ids
+        }
+        self.sent: set[str] = set()
+
+    def connect(self) -> None:
+        for reader in self.readers.values():
+            reader.connect()
+
+    def catch_up(self) -> int:
+        """Send the punches due by now not sent yet, then each reader's heartbeat."""
+        now = self.clock()
+        sent = 0
+        if self.plan is not None:
+            for event in due(self.plan, now):
+                if event.event_id in self.sent:
+                    continue
+                self.sent.add(event.event_id)
+                reader = self.readers[event.device_id]
+                if event.kind == "malformed":
+                    reader.publish_raw("punch", b'{"v": 1, "event_id": "broken", "ts": ')
+                else:
+                    reader.punch(event.event_id, event.card, event.at, direction=event.direction)
+                sent += 1
+        for device_id, reader in self.readers.items():
+            mark = sent_up_to(self.plan, device_id, now) if self.plan is not None else now
+            reader.heartbeat(now, mark, backlog=0 if mark == now else 1)
+        return sent
+
+    def wait_stored(self, timeout: float = 120.0) -> None:
+        for reader in self.readers.values():
+            reader.drain(timeout=timeout)
+            reader.wait_receipts(timeout=timeout)
+
+    def run(self, stop: threading.Event, every: float = 60.0) -> None:
+        """Keep playing until ``stop``: the punches as their time comes, a heartbeat a minute."""
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:  # a broker restart: the readers reconnect, the next round resends
+                log.exception("simulator: a round of today's office day failed")
+            stop.wait(self._until_next(every))
+
+    def _until_next(self, every: float) -> float:
+        now = self.clock()
+        if self.plan is None:
+            return every
+        later = [(e.publish_at or e.at) for e in self.plan.events if e.event_id not in self.sent]
+        wait = min([(t - now).total_seconds() for t in later if t > now], default=every)
+        return max(1.0, min(every, wait))
+
+    def close(self) -> None:
+        for reader in self.readers.values():
+            reader.close()

@@ -76,13 +76,27 @@ def _start_ingest(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
-    from devices.simulator import last_working_day, office_day_from_db, play
+    """The demo in one process. It plays the last working day whole (or ``--date``), then
+    today as it happens: what the readers would have sent by now at once, each later punch
+    when its time comes while the server runs. So Hôm nay shows at any hour what a real office
+    would (who has arrived, who is late, the reader that was offline 07:25–07:55 as Tạm tính),
+    and the queue holds no "Vắng mặt" for people who came today: the deadlines of today are
+    judged only after today's punches so far are stored."""
+    from devices.simulator import (
+        LiveDay,
+        day_seed,
+        is_working_day,
+        last_working_day,
+        office_day_from_db,
+        play,
+    )
     from store.demo import seed_demo
 
     upgrade(settings.database_url)
     engine = engine_for(settings.database_url)
     tz = ZoneInfo(settings.timezone)
-    day = args.date or last_working_day(datetime.now(tz).date())
+    today = datetime.now(tz).date()
+    day = args.date or last_working_day(today)
     with db_session(engine) as db:
         # The demo is judged from the simulated day on: a go-live never flags the past.
         seeded = seed_demo(db, employees=args.employees, tracking_start=day)
@@ -91,21 +105,13 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         with db_session(engine) as db:
             _demo_users(db)
     broker, worker = _start_ingest(settings)
-    rules_worker, scheduler = _start_rules(settings)
     with db_session(engine) as db:
-        plan = office_day_from_db(db, day, tz=tz, seed=args.seed)
+        plan = office_day_from_db(db, day, tz=tz, seed=day_seed(args.seed, day))
+        today_plan = None
+        if day <= today and is_working_day(today):
+            today_plan = office_day_from_db(db, today, tz=tz, seed=day_seed(args.seed, today))
     assert plan is not None, "the demo agency has people with cards and readers"
     device_ids = sorted({e.device_id for e in plan.events})
-    log.info(
-        "simulating the office day %s: %d events from %d readers "
-        "(%d late, %d absent, reader %s offline 07:25-07:55)",
-        day.strftime("%d/%m/%Y"),
-        len(plan.events),
-        len(device_ids),
-        len(plan.late),
-        len(plan.absent),
-        plan.offline_device,
-    )
     device_secrets = seeded.device_secrets if seeded else None
     if device_secrets is None and settings.mqtt_embedded:
         # Shown once at the first run; on the embedded broker the demo readers get new ones.
@@ -113,33 +119,75 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 
         with db_session(engine) as db:
             device_secrets = {d: rotate_secret(db, d) for d in device_ids}
-    play(
-        plan,
+    if day != today:  # today itself is played as it happens below, not whole
+        log.info(
+            "simulating the office day %s: %d events from %d readers "
+            "(%d late, %d absent, reader %s offline 07:25-07:55)",
+            day.strftime("%d/%m/%Y"),
+            len(plan.events),
+            len(device_ids),
+            len(plan.late),
+            len(plan.absent),
+            plan.offline_device,
+        )
+        play(
+            plan,
+            settings.mqtt_brokers,
+            settings.mqtt_port,
+            speed=args.speed,
+            secrets=device_secrets,
+            tls_ca=settings.mqtt_tls_ca,
+        )
+    live = LiveDay(
+        today_plan,
+        device_ids,
         settings.mqtt_brokers,
         settings.mqtt_port,
-        speed=args.speed,
         secrets=device_secrets,
         tls_ca=settings.mqtt_tls_ca,
     )
+    live.connect()
+    caught_up = live.catch_up()
+    live.wait_stored()
+    if today_plan is not None:
+        log.info(
+            "today %s so far: %d events sent up to now; the rest as their time comes",
+            today.strftime("%d/%m/%Y"),
+            caught_up,
+        )
     worker.wait_idle(timeout=30)
-    # The simulated day is over: judge it whole (the nightly reconciliation does this too).
-    from runner.deadlines import nightly
+    # The rules start once the replay is stored. Running during it, they would judge each
+    # person's day on its first punches (the rest "missing", then withdrawn one by one: rows
+    # "Đã thu hồi" nobody caused), and the scheduler would find today's deadlines passed
+    # before today's punches arrive (everyone "Vắng mặt"). The punches wait in the queue.
+    rules_worker, scheduler = _start_rules(settings, start_scheduler=False)
+    if day != today:
+        # The simulated day is over: judge it whole (the nightly reconciliation does this too).
+        from runner.deadlines import nightly
 
-    with db_session(engine) as db:
-        nightly(db, day)
+        with db_session(engine) as db:
+            nightly(db, day)
+    rules_worker.drain()
+    scheduler.start()  # today's deadlines passed so far, judged on today's punches so far
     rules_worker.drain()
     _print_summary(settings)
     _print_violations(settings, day)
     if not args.once:
         _serve_api_in_background(settings)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        for line in quickstart_links(base, day, _demo_sign_ins(settings)):
+        for line in quickstart_links(base, day, _demo_sign_ins(settings), today=today):
             print(line)
         log.info(
             "Kỷ Cương is running (ingest on %s). Ctrl-C to stop.",
             ", ".join(str(a) for a in settings.mqtt_brokers),
         )
+        stop = threading.Event()
+        playing = threading.Thread(target=live.run, args=(stop,), name="today", daemon=True)
+        playing.start()
         _wait_for_signal()
+        stop.set()
+        playing.join(timeout=10)
+    live.close()
     scheduler.stop()
     rules_worker.stop()
     worker.stop()
@@ -151,12 +199,16 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
 DEMO_PASSWORD = "kycuong-demo"
 
 
-def quickstart_links(base: str, day: date, sign_ins: str) -> list[str]:
-    """What the quickstart prints to open: the pages at the simulated day (the last working
-    day, not today: Hôm nay opens on today, which has no punches yet), the report, the API."""
+def quickstart_links(base: str, day: date, sign_ins: str, today: date | None = None) -> list[str]:
+    """What the quickstart prints to open: today's Hôm nay (played as it happens), the pages
+    at the simulated day (the last working day, played whole), the report, the API."""
     shown = f"{day:%d/%m/%Y}"
+    live = []
+    if today is not None and today != day:
+        live = [f"Hôm nay {today:%d/%m/%Y} (máy chấm công gửi dần theo giờ thực): {base}/hom-nay"]
     return [
         f"Trang web: {base}/  (đăng nhập: {sign_ins})",
+        *live,
         f"Ngày đã mô phỏng {shown}, trang Hôm nay của đơn vị: {base}/hom-nay?ngay={shown}",
         f"Vi phạm ngày đó: {base}/vi-pham?tu={shown}&den={shown}",
         f"Bảng tháng: {base}/bang-thang?thang={day.month}&nam={day.year}",
@@ -216,7 +268,7 @@ def _demo_sign_ins(settings: Settings) -> str:
     return ", ".join(f"{u} / {DEMO_PASSWORD}" for u in names)
 
 
-def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
+def _start_rules(settings: Settings, *, start_scheduler: bool = True):  # type: ignore[no-untyped-def]
     from notify.jobs import NotifyJobs
     from notify.sender import Sender
     from notify.violations import ViolationNotices
@@ -241,7 +293,8 @@ def _start_rules(settings: Settings):  # type: ignore[no-untyped-def]
         sender = Sender.from_settings(engine, settings)
         sender.start()
         scheduler.on_stop.append(sender.stop)
-    scheduler.start()
+    if start_scheduler:
+        scheduler.start()
     return worker, scheduler
 
 

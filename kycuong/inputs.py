@@ -110,13 +110,30 @@ BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
 HIDDEN_CHARACTERS = "hidden_characters"
+# In a name, a line break or a tab is refused too (it splits a row of a list or a file): said
+# in words beside its code point, since a clerk cannot see it in the cell.
+BREAKS = {"\n": "xuống dòng", "\r": "xuống dòng", "\t": "tab"}
 
 
 def _hidden(ch: str) -> bool:
-    """A bidi control, or a C0/C1 control other than a line break or a tab."""
-    if ch in BIDI_CONTROLS:
-        return True
-    return unicodedata.category(ch) == "Cc" and ch not in "\n\t"
+    """A bidi control, or a C0/C1 control (line breaks and tabs included)."""
+    return ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc"
+
+
+def _refuse_hidden(text: str, field: str | None, allowed: str) -> None:
+    """Raise ``hidden_characters`` when ``text`` holds a hidden character not in ``allowed``,
+    named by its code point: the one rule for notes and names."""
+    found = sorted({ch for ch in text if ch not in allowed and _hidden(ch)})
+    if found:
+        codes = ", ".join(
+            f"U+{ord(ch):04X}" + (f" {BREAKS[ch]}" if ch in BREAKS else "") for ch in found[:3]
+        )
+        message = (
+            f"có ký tự điều khiển ẩn ({codes}) làm đảo hoặc che chữ khi người khác đọc "
+            "(thường do dán từ tệp khác). Hãy gõ lại đoạn này rồi gửi lại."
+        )
+        text = f"{field}: {message}" if field else message[0].upper() + message[1:]
+        raise Invalid(HIDDEN_CHARACTERS, text)
 
 
 def free_text(text: str, field: str | None = None) -> str:
@@ -124,15 +141,16 @@ def free_text(text: str, field: str | None = None) -> str:
     to others: NFC, line breaks as ``\\n``; refused (``Invalid``, code ``hidden_characters``)
     when it holds a character that hides or reverses text, named by its code point."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    found = sorted({ch for ch in text if _hidden(ch)})
-    if found:
-        codes = ", ".join(f"U+{ord(ch):04X}" for ch in found[:3])
-        message = (
-            f"có ký tự điều khiển ẩn ({codes}) làm đảo hoặc che chữ khi người khác đọc "
-            "(thường do dán từ tệp khác). Hãy gõ lại đoạn này rồi gửi lại."
-        )
-        text = f"{field}: {message}" if field else message[0].upper() + message[1:]
-        raise Invalid(HIDDEN_CHARACTERS, text)
+    _refuse_hidden(text, field, "\n\t")
+    return text
+
+
+def name_text(text: str, field: str) -> str:
+    """A name others read in lists, files and e-mails (a person's full name, a unit's or an
+    agency's name, a title): NFC, trimmed, on one line; refused like ``free_text`` when it
+    holds a hidden character, a line break or a tab (``field`` names it in the message)."""
+    text = unicodedata.normalize("NFC", text).strip()
+    _refuse_hidden(text, field, "")
     return text
 
 

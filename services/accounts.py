@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
-from kycuong.inputs import plain
+from kycuong.inputs import name_text, plain
 from kycuong.labels import ROLE
 from services.scope import Scope, subtree_units
 from store.models import Agency, Employee, Unit, User, UserEvent
@@ -323,12 +323,13 @@ def create(db: DbSession, scope: Scope, new: NewAccount, now: datetime) -> Issue
             "invalid_username",
             "Tên đăng nhập gồm 3–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang",
         )
+    full_name = name_text(new.full_name, "Họ tên")
     assignment = _placed(db, new.assignment)
     password = new.password or one_time_password()
     _check_password(password)
     user = User(
         username=username,
-        full_name=new.full_name.strip()[:255],
+        full_name=full_name[:255],
         password_hash=hash_password(password),
         role=assignment.role,
         unit_id=assignment.unit_id,

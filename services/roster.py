@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid
+from kycuong.inputs import name_text
 from kycuong.labels import ROSTER_ACTION, ROSTER_KIND
 from rules.zones import local_date, zone
 from services.scope import Scope, subtree_units
@@ -417,7 +418,15 @@ def _missing(row: Row, columns: tuple[Column, ...]) -> str | None:
         for c in columns
         if len(row.get(c.field)) > MAX_LENGTHS.get(c.field, MAX_LENGTH)
     ]
-    return "; ".join(long) or None
+    # Names, codes and titles as every list, file and e-mail shows them: a hidden character
+    # (a bidi override pasted from elsewhere, a line break in a cell) refuses this row only.
+    hidden = []
+    for c in columns:
+        try:
+            name_text(row.get(c.field), c.label)
+        except Invalid as exc:
+            hidden.append(exc.message)
+    return "; ".join([*long, *hidden]) or None
 
 
 def _plan_employees(
@@ -1069,9 +1078,10 @@ def edit_person(
         )
     if len(change.title) > 255:
         raise Invalid("invalid_title", "Chức vụ quá dài (tối đa 255 ký tự)")
+    title = name_text(change.title, "Chức vụ")
     before = (found.unit_id, found.active_from, found.active_to)
     found.unit_id = change.unit_id
-    found.title = change.title.strip() or None
+    found.title = title or None
     found.active_from, found.active_to = change.active_from, change.active_to
     if change.email is not None or change.phone is not None:
         from services.notifications import set_contact

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError, NotFound
+from kycuong.inputs import HIDDEN_CHARACTERS
 from kycuong.labels import ROLE
 from services import accounts
 from store.models import User
@@ -78,6 +79,7 @@ def _new_form(
     status: int,
     error: str | None,
     values: dict[str, Any],
+    field_errors: dict[str, str] | None = None,
 ) -> Response:
     agencies, units = accounts.places(db, visitor.scope)
     return common.page(
@@ -90,6 +92,7 @@ def _new_form(
         units=units,
         error=error,
         values=values,
+        field_errors=field_errors or {},
     )
 
 
@@ -147,6 +150,9 @@ def create_user(
         except KcError as exc:
             if exc.status == 403:
                 return common.refused(request, visitor, 403, exc.message)
+            if exc.code == HIDDEN_CHARACTERS:  # said beside the name, the typed text kept
+                errors = {"full_name": exc.message}
+                return _new_form(request, db, visitor, exc.status, None, values, errors)
             return _new_form(request, db, visitor, exc.status, exc.message, values)
         return _user_page(request, db, visitor, issued.account.id, issued=issued, status=201)
 

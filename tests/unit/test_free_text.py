@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from kycuong.errors import Invalid
-from kycuong.inputs import BIDI_CONTROLS, FreeText, free_text, hidden_characters_message
+from kycuong.inputs import (
+    BIDI_CONTROLS,
+    FreeText,
+    free_text,
+    hidden_characters_message,
+    name_text,
+)
 
 
 class Note(BaseModel):
@@ -56,3 +62,15 @@ def test_text_without_controls_passes_unless_it_holds_a_bidi_control(text: str) 
             free_text(text)
     else:
         assert free_text(text) == unicodedata.normalize("NFC", text)
+
+
+def test_a_name_follows_the_same_rule_and_is_kept_on_one_line() -> None:
+    assert name_text("  Nguye\u0302\u0303n Văn An ", "Họ và tên") == "Nguyễn Văn An"
+    with pytest.raises(Invalid) as reversed_:
+        name_text("Nguyễn Văn \u202enA", "Họ và tên")
+    assert reversed_.value.code == "hidden_characters"
+    assert reversed_.value.message.startswith("Họ và tên: có ký tự điều khiển ẩn (U+202E)")
+    with pytest.raises(Invalid) as broken:
+        name_text("Phòng Tổng\nhợp", "Tên đơn vị")
+    assert "(U+000A xuống dòng)" in broken.value.message
+    assert free_text("Dòng 1\nDòng 2") == "Dòng 1\nDòng 2"  # a note keeps its line breaks
