@@ -177,6 +177,8 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
         base = f"http://{settings.api_host}:{settings.api_port}"
         for line in quickstart_links(base, day, _demo_sign_ins(settings), today=today):
             print(line)
+        # Written to a file or a pipe, stdout is block-buffered: the links must show now.
+        sys.stdout.flush()
         log.info(
             "Kỷ Cương is running (ingest on %s). Ctrl-C to stop.",
             ", ".join(str(a) for a in settings.mqtt_brokers),
