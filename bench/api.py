@@ -21,27 +21,13 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import astuple
 from datetime import date, timedelta
 
 import httpx
-import psycopg
 
-from bench.ingest import ADMIN
+from bench.seeding import bench_database, connect, run_sql, seed_organisation
 
-ORG_SQL = """
-SELECT setseed(0.42);
-INSERT INTO agencies (id, code, name, timezone)
-  SELECT g, 'S' || g, 'Sở số ' || g, 'Asia/Ho_Chi_Minh' FROM generate_series(1, %(agencies)s) g;
-INSERT INTO units (id, agency_id, code, name)
-  SELECT g, 1 + (g - 1) %% %(agencies)s, 'U' || g, 'Phòng số ' || g
-  FROM generate_series(1, %(units)s) g;
-INSERT INTO employees (id, code, full_name, unit_id, active_from)
-  SELECT g, 'NV' || lpad(g::text, 6, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s,
-         DATE '2024-01-01'
-  FROM generate_series(1, %(employees)s) g;
-"""
 # Working days from ``since`` to ``until``: a later call adds older years beneath.
 HISTORY_SQL = """
 CREATE TEMP TABLE days AS
@@ -74,8 +60,6 @@ DROP TABLE days;
 DROP TABLE facts;
 ANALYZE;
 """
-
-SEED_SQL = ORG_SQL + HISTORY_SQL  # both at once (bench documents), with since and until
 
 
 def _load() -> str:
@@ -135,29 +119,21 @@ def main(argv: list[str]) -> int:
         "--days-pass", action="store_true", help="also time a year to 17/11 read from every day"
     )
     args = parser.parse_args(argv)
+    with bench_database() as url:
+        return _measure(url, args)
 
-    from store.db import db_session, make_engine, upgrade
+
+def _measure(url: str, args: argparse.Namespace) -> int:
+    from store.db import db_session, make_engine
     from store.rollups import rebuild
     from store.summaries import Thresholds, person_lines, person_lines_from_days
     from store.users import create_user
 
-    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = dict(p.split("=", 1) for p in ADMIN.split())
-    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
     plan = sorted({int(y) for y in args.years.split(",")})
-    pg_url = url.replace("postgresql+psycopg", "postgresql")
     server: subprocess.Popen[bytes] | None = None
     try:
-        upgrade(url)
-        units = max(1, args.employees // 30)
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            values = {"agencies": 30, "units": units, "employees": args.employees}
-            for statement in ORG_SQL.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement, values)
+        with connect(url) as conn:
+            units = seed_organisation(conn, agencies=30, employees=args.employees)
         engine = make_engine(url)
         rng = random.Random(7)
         heads = rng.sample(range(1, units + 1), min(30, units))
@@ -330,11 +306,10 @@ def main(argv: list[str]) -> int:
         for years in plan:
             since = date(2026 - years, 11, 24)
             started = time.perf_counter()
-            with psycopg.connect(pg_url, autocommit=True) as conn:
-                values = {"since": since, "until": seeded_since - timedelta(days=1)}
-                for statement in HISTORY_SQL.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement, values)
+            with connect(url) as conn:
+                run_sql(
+                    conn, HISTORY_SQL, {"since": since, "until": seeded_since - timedelta(days=1)}
+                )
                 counts = conn.execute(
                     "SELECT (SELECT count(*) FROM violations), (SELECT count(*) FROM day_records)"
                 ).fetchone()
@@ -366,6 +341,4 @@ def main(argv: list[str]) -> int:
         if server is not None:
             server.terminate()
             server.wait(30)
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0

@@ -20,14 +20,11 @@ import io
 import os
 import pstats
 import time
-import uuid
 import zipfile
 from datetime import UTC, date, datetime
 
-import psycopg
-
-from bench.api import SEED_SQL
-from bench.ingest import ADMIN
+from bench.api import HISTORY_SQL
+from bench.seeding import bench_database, connect, run_sql, seed_organisation
 
 
 def _load() -> str:
@@ -69,34 +66,17 @@ def main(argv: list[str]) -> int:
     from services.documents.files import report_data, report_file, timesheet_file
     from services.documents.header import DocumentHeader
     from services.documents.period import report_period
-    from store.db import db_session, make_engine, upgrade
+    from store.db import db_session, make_engine
     from store.rollups import rebuild
     from store.summaries import Thresholds
     from store.timesheets import month_marks
 
-    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = dict(p.split("=", 1) for p in ADMIN.split())
-    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
-    seed = SEED_SQL
     since = "2026-11-02" if args.history == "month" else "2025-11-24"
-    try:
-        upgrade(url)
-        units = max(1, args.employees // 30)
+    with bench_database() as url:
         started = time.perf_counter()
-        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
-            values = {
-                "agencies": 30,
-                "units": units,
-                "employees": args.employees,
-                "since": since,
-                "until": "2026-11-20",
-            }
-            for statement in seed.split(";\n"):
-                if statement.strip():
-                    c.execute(statement, values)
+        with connect(url) as c:
+            units = seed_organisation(c, agencies=30, employees=args.employees)
+            run_sql(c, HISTORY_SQL, {"since": since, "until": "2026-11-20"})
         print(
             f"documents benchmark: {args.employees:,} employees in {units:,} units, "
             f"history {args.history} (seeded in {time.perf_counter() - started:.0f} s)",
@@ -161,7 +141,4 @@ def main(argv: list[str]) -> int:
             if args.against and fmt == "xlsx":
                 print(f"  against {args.against}: {_differences(out.content, args.against, name)}")
         engine.dispose()
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0

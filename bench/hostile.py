@@ -17,12 +17,11 @@ import logging
 import statistics
 import threading
 import time
-import uuid
+from contextlib import ExitStack
 
 import httpx
-import psycopg
 
-from bench.ingest import ADMIN
+from bench.seeding import bench_database
 
 PASSWORD = "bench-password-1"
 
@@ -75,19 +74,14 @@ def main(argv: list[str]) -> int:
 
     from api.app import create_app
     from kycuong.settings import Settings
-    from store.db import db_session, make_engine, upgrade
+    from store.db import db_session, make_engine
     from store.models import Agency, Unit
     from store.users import create_user
     from tests.support import serving
 
-    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = dict(p.split("=", 1) for p in ADMIN.split())
-    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    database = ExitStack()  # the benchmark's own database, dropped at the end
+    url = database.enter_context(bench_database())
     try:
-        upgrade(url)
         engine = make_engine(url)
         with db_session(engine) as db:
             db.add(Agency(code="A", name="Sở A"))
@@ -169,6 +163,5 @@ def main(argv: list[str]) -> int:
             print(f"  import answered {answer.status_code} in {took:.2f} s: {answer.text[:120]}")
         engine.dispose()
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database.close()
     return 0

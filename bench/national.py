@@ -19,23 +19,11 @@ import json
 import resource
 import statistics
 import time
-import uuid
 
-import psycopg
+from bench.seeding import bench_database, connect, run_sql, seed_organisation
 
-from bench.ingest import ADMIN
-
-SEED_SQL = """
-SELECT setseed(0.15);
-INSERT INTO agencies (id, code, name, timezone)
-  SELECT g, 'T' || g, 'Tỉnh số ' || g, 'Asia/Ho_Chi_Minh' FROM generate_series(1, %(provinces)s) g;
-INSERT INTO units (id, agency_id, code, name)
-  SELECT g, 1 + (g - 1) %% %(provinces)s, 'U' || g, 'Phòng số ' || g
-  FROM generate_series(1, %(units)s) g;
-INSERT INTO employees (id, code, full_name, unit_id, active_from)
-  SELECT g, 'NV' || lpad(g::text, 7, '0'), 'Cán bộ ' || g, 1 + (g - 1) %% %(units)s,
-         DATE '2024-01-01'
-  FROM generate_series(1, %(employees)s) g;
+# After the organisation (bench.seeding), in the same session: its random() follows setseed.
+PERSON_MONTHS_SQL = """
 INSERT INTO person_months (employee_id, month, unit_id, working_days, present_days,
   late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
   excused_leave, excused_sick, excused_trip, excused_study, excused_other,
@@ -64,33 +52,24 @@ def main(argv: list[str]) -> int:
 
     from api.app import create_app
     from kycuong.settings import Settings
-    from store.db import db_session, make_engine, upgrade
+    from store.db import db_session, make_engine
     from store.users import create_user
 
-    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = dict(p.split("=", 1) for p in ADMIN.split())
-    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
     with open("/proc/loadavg") as f:
         load_before = " ".join(f.read().split()[:3])
-    try:
-        upgrade(url)
-        units = max(1, args.employees // 30)
+    with bench_database() as url:
         started = time.perf_counter()
-        with psycopg.connect(
-            url.replace("postgresql+psycopg", "postgresql"), autocommit=True
-        ) as conn:
-            values = {
-                "provinces": args.provinces,
-                "units": units,
-                "employees": args.employees,
-                "months": args.months,
-            }
-            for statement in SEED_SQL.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement, values)
+        with connect(url) as conn:
+            units = seed_organisation(
+                conn,
+                agencies=args.provinces,
+                employees=args.employees,
+                seed=0.15,
+                agency_code="T",
+                agency_name="Tỉnh số ",
+                code_width=7,
+            )
+            run_sql(conn, PERSON_MONTHS_SQL, {"months": args.months})
             rows, size = conn.execute(
                 "SELECT count(*), pg_total_relation_size('person_months') FROM person_months"
             ).fetchone() or (0, 0)
@@ -176,7 +155,4 @@ def main(argv: list[str]) -> int:
         }
         print("RESULT " + json.dumps(figures), flush=True)
         engine.dispose()
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0

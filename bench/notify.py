@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-import psycopg
 
 
 def main(argv: list[str]) -> int:
@@ -30,24 +28,19 @@ def main(argv: list[str]) -> int:
     from aiosmtpd.controller import Controller
     from sqlalchemy import insert, select, update
 
-    from bench.ingest import ADMIN
+    from bench.seeding import bench_database
     from ingest.mosquitto import free_port
     from notify.channels import EmailChannel, SmtpConfig
     from notify.sender import Sender, SenderConfig
     from notify.violations import ViolationNotices
     from services.notifications import enqueue
-    from store.db import db_session, make_engine, upgrade
+    from store.db import db_session, make_engine
     from store.models import Agency, Employee, OutboxMessage, Unit, ViolationRecord
 
-    name = f"kc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = dict(p.split("=", 1) for p in ADMIN.split())
-    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+    database = ExitStack()  # the benchmark's own database, dropped at the end
+    url = database.enter_context(bench_database())
     engine = make_engine(url)
     try:
-        upgrade(url)
         now = datetime.now(UTC)
         day = date.today()
         with db_session(engine) as db:
@@ -154,6 +147,5 @@ def main(argv: list[str]) -> int:
             controller.stop()
     finally:
         engine.dispose()
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database.close()
     return 0

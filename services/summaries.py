@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from json.encoder import encode_basestring as _text
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -23,7 +24,16 @@ from services.exports import to_csv
 from services.scope import Scope, units_filter
 from store import charts as chart_sums
 from store.models import Agency, Unit, User
-from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
+from store.summaries import (
+    Line,
+    Row,
+    Thresholds,
+    lines_of,
+    person_rows,
+    row_of,
+    total_line,
+    unit_lines_of_rows,
+)
 
 PeriodKind = Literal["month", "quarter", "year"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -160,7 +170,7 @@ class _Computed:
     first: date
     last: date
     thresholds: Thresholds
-    people: list[Line]
+    people: list[Row]  # store.summaries.Row: a Line's fields, one tuple a person
     ranked: list[Line]
     total: Line
     period: ReportPeriod
@@ -174,8 +184,8 @@ def _compute(
     p = report_period(query.period, query.year, query.month, query.quarter, today)
     first, last = p.first, p.last
     units = units_filter(db, scope, query.unit_id)
-    people = person_lines(db, first, last, units, thresholds)
-    ranked = with_unit_codes(db, unit_lines(people, thresholds))
+    people = person_rows(db, first, last, units, thresholds)
+    ranked = with_unit_codes(db, unit_lines_of_rows(people, thresholds))
     return _Computed(
         period=p,
         name=scope_name(db, scope, query.unit_id),
@@ -225,7 +235,7 @@ def summary(
     """The summary of a period for the units in scope (404 for a unit outside it);
     ``people="flagged"``: only the people a threshold flags (the page lists no others)."""
     c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
-    shown = c.people if people == "all" else [line for line in c.people if line.flags]
+    shown = lines_of(c.people if people == "all" else [row for row in c.people if row[-1]])
     return SummaryOut.model_validate(
         _heading(c, query, thresholds, now, timezone)
         | {
@@ -255,19 +265,85 @@ def summary_json(
 
 CHUNK_LINES = 1000  # lines per chunk of a streamed summary
 
+# A LineOut's JSON as to_json writes it, filled by ``%``: the figures of a line are ints and
+# floats of a few digits (days, minutes, rates rounded to 2 places), which repr() writes as
+# to_json does (the shortest text that reads back the same); strings are escaped by json's
+# own encoder, as to_json escapes them. A test compares the bytes with the model's JSON.
+_LINE_JSON = (
+    '{"rank":%s,"id":%d,"code":%s,"name":%s,"unit_id":%d,"unit_name":%s,"staff":%s,'
+    '"working_days":%d,"present_days":%d,"late_count":%d,"late_minutes":%d,'
+    '"early_count":%d,"early_minutes":%d,"absent_days":%s,'
+    '"excused_days":{"leave":%s,"sick":%s,"trip":%s,"study":%s,"other":%s},'
+    '"missing_punches":%d,"reviewed":{"confirmed":%d,"excused":%d,"dismissed":%d},'
+    '"rate_per_100_days":%s,"rate":{"violations":%s,"working_days":%d,"per_100_days":%s},'
+    '"flags":%s}'
+)
+
+
+class _Figures(dict[float, str]):
+    """The text of ``float(round(value, 2))`` by value, worked out once per value: the
+    figures of 30,000 people take a few hundred values (0.0 most of all)."""
+
+    def __missing__(self, value: float) -> str:
+        text = self[value] = repr(float(round(value, 2)))
+        return text
+
+
+def _line_json(row: Row, rank: int | None, person: bool, figures: _Figures) -> str:
+    """``to_json(line_fields(Line(*row), rank, person))`` as text, with no dict or Line."""
+    (key, name, code, unit_id, unit_name, staff, working, present, late, late_minutes, early,
+     early_minutes, absent, leave, sick, trip, study, other, missing, confirmed, excused,
+     dismissed, _, _, flags) = row  # fmt: skip
+    events = late + early + absent
+    rate = figures[100.0 * events / working] if working else "0.0"
+    return _LINE_JSON % (
+        "null" if rank is None else rank,
+        key,
+        _text(code),
+        _text(name),
+        unit_id,
+        _text(unit_name),
+        "null" if person else staff,
+        working,
+        present,
+        late,
+        late_minutes,
+        early,
+        early_minutes,
+        figures[absent],
+        figures[leave],
+        figures[sick],
+        figures[trip],
+        figures[study],
+        figures[other],
+        missing,
+        confirmed,
+        excused,
+        dismissed,
+        rate,
+        figures[events],
+        working,
+        rate,
+        "[" + ",".join(map(_text, flags)) + "]" if flags else "[]",
+    )
+
 
 def _json_chunks(heading: bytes, c: _Computed) -> Iterator[bytes]:
     size = CHUNK_LINES
+    figures = _Figures()
     yield heading[:-1] + b',"units":['
-    units = list(enumerate(c.ranked, start=1))
+    units = [row_of(u) for u in c.ranked]
     for i in range(0, len(units), size):
-        chunk = to_json([line_fields(u, rank) for rank, u in units[i : i + size]])
-        yield (b"," if i else b"") + chunk[1:-1]  # a list's items: one call per chunk
+        chunk = ",".join(
+            _line_json(u, rank, False, figures)
+            for rank, u in enumerate(units[i : i + size], start=i + 1)
+        )
+        yield (b"," if i else b"") + chunk.encode()
     yield b'],"people":['
     for i in range(0, len(c.people), size):
-        chunk = to_json([line_fields(p, person=True) for p in c.people[i : i + size]])
-        yield (b"," if i else b"") + chunk[1:-1]
-    yield b'],"total":' + to_json(line_fields(c.total)) + b"}"
+        chunk = ",".join(_line_json(p, None, True, figures) for p in c.people[i : i + size])
+        yield (b"," if i else b"") + chunk.encode()
+    yield b'],"total":' + _line_json(row_of(c.total), None, False, figures).encode() + b"}"
 
 
 def summary_file(
@@ -291,7 +367,8 @@ def summary_file(
     if fmt == "csv":
         c = _compute(db, scope, query, thresholds, generated.date())
         stem = f"bao-cao-ky-luat-{c.first:%Y%m%d}-{c.last:%Y%m%d}"
-        return SummaryFile(to_csv(c.ranked, c.people, by), "text/csv; charset=utf-8", f"{stem}.csv")
+        content = to_csv(c.ranked, lines_of(c.people), by)
+        return SummaryFile(content, "text/csv; charset=utf-8", f"{stem}.csv")
     # the document reads its own figures (report_file): summed once, not also here
     scope.require("summaries:read")
     units = units_filter(db, scope, query.unit_id)

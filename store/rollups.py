@@ -294,13 +294,9 @@ def _pg_group(group: str) -> str:
 
 
 _COUNTED = "(s.decision IS NULL OR s.decision = 'confirmed')"
-# The same sums as the SQLite path below, computed in the server from each pair's rows
-# (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
-_PG_INSERT = text(
-    f"""
-WITH k AS (SELECT * FROM unnest(CAST(:e AS integer[]), CAST(:m AS date[])) AS k(e, m)),
-d AS (
-  SELECT r.employee_id, k.m AS month, r.unit_id,
+# The select lists of a person-month's sums, of the day records ``r`` and of the violations ``x``
+# with their current review ``s``: _PG_INSERT and _PG_PARTIAL group them their own way.
+_PG_DAY_SUMS = f"""\
     count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
     count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
     count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
@@ -313,13 +309,8 @@ d AS (
     coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
       AS excused_study,
     coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
-      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
-  FROM k CROSS JOIN LATERAL (SELECT * FROM day_records WHERE employee_id = k.e
-    AND day >= k.m AND day < (k.m + interval '1 month')::date OFFSET 0) AS r
-  GROUP BY r.employee_id, k.m, r.unit_id
-),
-v AS (
-  SELECT x.employee_id, k.m AS month, x.unit_id,
+      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other"""
+_PG_VIOLATION_SUMS = f"""\
     count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
     coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
     count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
@@ -331,7 +322,22 @@ v AS (
       AS missing_punches,
     count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
     count(*) FILTER (WHERE s.decision = 'excused') AS excused,
-    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed"""
+# The same sums as the SQLite path below, computed in the server from each pair's rows
+# (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
+_PG_INSERT = text(
+    f"""
+WITH k AS (SELECT * FROM unnest(CAST(:e AS integer[]), CAST(:m AS date[])) AS k(e, m)),
+d AS (
+  SELECT r.employee_id, k.m AS month, r.unit_id,
+{_PG_DAY_SUMS}
+  FROM k CROSS JOIN LATERAL (SELECT * FROM day_records WHERE employee_id = k.e
+    AND day >= k.m AND day < (k.m + interval '1 month')::date OFFSET 0) AS r
+  GROUP BY r.employee_id, k.m, r.unit_id
+),
+v AS (
+  SELECT x.employee_id, k.m AS month, x.unit_id,
+{_PG_VIOLATION_SUMS}
   FROM k CROSS JOIN LATERAL (SELECT * FROM violations WHERE employee_id = k.e
     AND day >= k.m AND day < (k.m + interval '1 month')::date AND active OFFSET 0) AS x
   LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
@@ -384,36 +390,13 @@ def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
 _PG_PARTIAL = f"""
 WITH d AS (
   SELECT r.employee_id, date_trunc('month', r.day)::date AS month, r.unit_id,
-    count(*) FILTER (WHERE r.status IN {_pg_in(WORKING)}) AS working_days,
-    count(*) FILTER (WHERE r.status IN {_pg_in(PRESENT)}) AS present_days,
-    count(*) FILTER (WHERE r.status = 'absent') AS absent_status_days,
-    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("leave")}), 0)
-      AS excused_leave,
-    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("sick")}), 0)
-      AS excused_sick,
-    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("trip")}), 0)
-      AS excused_trip,
-    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IN {_pg_group("study")}), 0)
-      AS excused_study,
-    coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
-      AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other
+{_PG_DAY_SUMS}
   FROM day_records r WHERE r.day >= :first AND r.day <= :last {{units_r}}
   GROUP BY 1, 2, 3
 ),
 v AS (
   SELECT x.employee_id, date_trunc('month', x.day)::date AS month, x.unit_id,
-    count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
-    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
-    count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
-    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
-      AS early_minutes,
-    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
-      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
-    count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
-      AS missing_punches,
-    count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
-    count(*) FILTER (WHERE s.decision = 'excused') AS excused,
-    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed
+{_PG_VIOLATION_SUMS}
   FROM violations x
   LEFT JOIN review_state s ON s.employee_id = x.employee_id AND s.day = x.day
     AND s.session = x.session AND s.kind = x.kind

@@ -7,9 +7,11 @@ session is its minutes over an 8-hour day); excused absence comes from the day r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import reduce
+from operator import add, attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
+from store.bulk import among
 from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
 from store.rollups import PERSON_MONTHS, insert_partial
 
@@ -131,10 +134,26 @@ def _counted() -> Any:
     return or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
 
 
+Row = tuple[Any, ...]  # a person's line as a tuple of Line's fields in their order (flags last)
+LINE_FIELDS = tuple(Line.__dataclass_fields__)
+row_of: Callable[[Line], Row] = attrgetter(*LINE_FIELDS)  # a Line as its Row
+
+
+def lines_of(rows: Iterable[Row]) -> list[Line]:
+    return [Line(*row) for row in rows]
+
+
 def person_lines(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
-    """One line per person with a day record in the period and in scope.
+    """``person_rows`` as lines."""
+    return lines_of(person_rows(db, first, last, units, thresholds))
+
+
+def person_rows(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
+) -> list[Row]:
+    """One line per person with a day record in the period and in scope, as a ``Row``.
 
     Whole months read the person-months (``store.rollups``): one row per person and month,
     whatever the history stored. The days of a month the period holds only in part (the
@@ -157,7 +176,7 @@ def person_lines(
         if whole_end <= last:
             pieces.append((whole_end, last))
     if not pieces:
-        return person_lines_from_months(db, first, last, units, thresholds)
+        return _rows(db, lambda: PersonMonth, first, last, units, thresholds)
     conn = db.connection()
     _PARTIAL.create(conn, checkfirst=True)
     try:
@@ -177,7 +196,7 @@ def person_lines(
                 ).subquery(),
             )
 
-        return _lines(db, source, first.replace(day=1), last, units, thresholds)
+        return _rows(db, source, first.replace(day=1), last, units, thresholds)
     finally:
         _PARTIAL.drop(conn, checkfirst=True)
 
@@ -219,25 +238,24 @@ def person_lines_from_months(
     db: DbSession, first: date, last: date, units: frozenset[int] | None, thresholds: Thresholds
 ) -> list[Line]:
     """``person_lines`` of whole months, from the person-months."""
-    return _lines(db, lambda: PersonMonth, first, last, units, thresholds)
+    return lines_of(_rows(db, lambda: PersonMonth, first, last, units, thresholds))
 
 
-def _lines(
+def _rows(
     db: DbSession,
     source: Callable[[], Any],
     first: date,
     last: date,
     units: frozenset[int] | None,
     thresholds: Thresholds,
-) -> list[Line]:
-    """The lines of the person-months ``source()`` gives (a new FROM at each call) of the
+) -> list[Row]:
+    """The rows of the person-months ``source()`` gives (a new FROM at each call) of the
     months ``first`` to ``last``: the sums in one GROUP BY, then the longest absence from the
     few months an absence run touches (``_longest_runs``)."""
     pm = source()
     scope = [pm.month >= first, pm.month <= last]
     if units is not None:
         scope.append(pm.unit_id.in_(units))
-    worst_months = _worst_months(db, pm, scope)
     runs = _longest_runs(db, source, first, last, units)
     sums = (
         select(
@@ -246,6 +264,7 @@ def _lines(
             *[func.sum(getattr(pm, c)).label(c) for c in _SUMMED],
             func.max(pm.absent_days).label("worst"),
             func.max(pm.absent_run_max).label("inside"),
+            func.min(pm.unit_id).label("first_unit"),
         )
         .where(*scope)
         .group_by(pm.employee_id)
@@ -262,75 +281,51 @@ def _lines(
             *[s[c] for c in _SUMMED],
             s.worst,
             s.inside,
+            s.first_unit,
         )
         .join(Employee, Employee.id == s.e)
         .join(Unit, Unit.id == s.unit_id)
         .order_by(Unit.name, Employee.code)
         .execution_options(yield_per=2000)  # a server-side cursor: rows become lines by batch
     )
-    lines: list[Line] = []
-    append = lines.append
-    # integer columns sum to int, float columns to float (SQLite and PostgreSQL alike); the
-    # arguments in Line's field order (a keyword call per person costs more than its reading)
-    for (
-        e,
-        name,
-        code,
-        unit_id,
-        unit_name,
-        working,
-        present,
-        late_count,
-        late_minutes,
-        early_count,
-        early_minutes,
-        absent,
-        leave,
-        sick,
-        trip,
-        study,
-        other,
-        missing,
-        confirmed,
-        excused,
-        dismissed,
-        worst,
-        inside,
-    ) in found:
-        line = Line(
-            e,
-            name,
-            code,
-            unit_id,
-            unit_name,
-            1,
-            working,
-            present,
-            late_count,
-            late_minutes,
-            early_count,
-            early_minutes,
-            round(float(absent), 2),
-            leave,
-            sick,
-            trip,
-            study,
-            other,
-            missing,
-            confirmed,
-            excused,
-            dismissed,
-            max(worst_months.get(e, 0.0), round(float(worst), 2)),
-            max(inside, runs.get(e, 0)),
+    # integer columns sum to int, float columns to float (SQLite and PostgreSQL alike); a
+    # person costs one tuple: the flags are worked out only for the few who reach a threshold
+    rows: list[Row] = []
+    append = rows.append
+    month_days, period_days = thresholds.month_days, thresholds.year_days
+    run_days = thresholds.consecutive_days
+    movers = []  # where the people in two units within the period stand in ``rows``
+    for batch in found.partitions():
+        for r in batch:
+            absent = round(float(r[11]), 2)
+            worst = round(float(r[21]), 2)
+            inside = r[22]
+            if runs:
+                inside = max(inside, runs.get(r[0], 0))
+            if r[23] != r[3]:
+                movers.append(len(rows))
+            if worst >= month_days or absent >= period_days or inside >= run_days:
+                flags = _flags(worst, absent, inside, thresholds)
+            else:
+                flags = []
+            append((*r[:5], 1, *r[5:11], absent, *r[12:21], worst, inside, flags))
+    if movers:  # a month may hold two rows of theirs, its days summed
+        worst_months = _worst_months(
+            db, pm, [*scope, among(db, pm.employee_id, {rows[i][0] for i in movers})]
         )
-        line.flags = flags_for(line, thresholds)
-        append(line)
-    return lines
+        for i in movers:
+            row = rows[i]
+            worst = max(worst_months.get(row[0], 0.0), row[22])
+            flags = _flags(worst, row[12], row[23], thresholds)
+            rows[i] = (*row[:22], worst, row[23], flags)
+    return rows
 
 
 def _worst_months(db: DbSession, pm: Any, scope: list[Any]) -> dict[int, float]:
     """The worst of the months in which a person has two rows (moved between units), their
-    rows summed: the worst month is this or the largest row, whichever is more."""
+    rows summed: the worst month is this or the largest row, whichever is more. Read for the
+    people ``scope`` names who were in two units in the period: only they can have two rows
+    in a month (a person-month is one per unit)."""
     per_month = (
         select(pm.employee_id.label("e"), func.sum(pm.absent_days).label("days"))
         .where(*scope)
@@ -518,13 +513,22 @@ def person_lines_from_days(
 
 def flags_for(line: Line, thresholds: Thresholds) -> list[str]:
     """Threshold flags (vượt ngưỡng xem xét kỷ luật), in Vietnamese."""
+    return _flags(
+        line.max_month_absent_days,
+        line.absent_days,
+        line.max_consecutive_absent_days,
+        thresholds,
+    )
+
+
+def _flags(month_days: float, days: float, consecutive: int, thresholds: Thresholds) -> list[str]:
     flags = []
-    if line.max_month_absent_days >= thresholds.month_days:
-        flags.append(f"Nghỉ không lý do {line.max_month_absent_days:g} ngày trong một tháng")
-    if line.absent_days >= thresholds.year_days:
-        flags.append(f"Nghỉ không lý do {line.absent_days:g} ngày trong kỳ")
-    if line.max_consecutive_absent_days >= thresholds.consecutive_days:
-        flags.append(f"Nghỉ không lý do {line.max_consecutive_absent_days} ngày liên tục")
+    if month_days >= thresholds.month_days:
+        flags.append(f"Nghỉ không lý do {month_days:g} ngày trong một tháng")
+    if days >= thresholds.year_days:
+        flags.append(f"Nghỉ không lý do {days:g} ngày trong kỳ")
+    if consecutive >= thresholds.consecutive_days:
+        flags.append(f"Nghỉ không lý do {consecutive} ngày liên tục")
     return flags
 
 
@@ -580,21 +584,33 @@ def _longest_absence(
 
 def unit_lines(lines: list[Line], thresholds: Thresholds) -> list[Line]:
     """Roll people up into their units, ranked by violation rate (worst first)."""
-    units: dict[int, Line] = {}
-    for line in lines:
-        unit = units.setdefault(
-            line.unit_id,
-            Line(
-                key=line.unit_id,
-                name=line.unit_name,
-                unit_id=line.unit_id,
-                unit_name=line.unit_name,
-            ),
-        )
-        unit.add(line)
-        if line.flags:
-            unit.flags.append(f"{line.code} {line.name}: {'; '.join(line.flags)}")
-    return sorted(units.values(), key=lambda u: (-u.rate, u.name))
+    return unit_lines_of_rows([row_of(line) for line in lines], thresholds)
+
+
+_COUNTS = tuple(LINE_FIELDS.index(name) for name in ("staff", *_SUMMED))
+_FLOATS = frozenset(i for i in _COUNTS if isinstance(getattr(Line(0, ""), LINE_FIELDS[i]), float))
+
+
+def unit_lines_of_rows(rows: list[Row], thresholds: Thresholds) -> list[Line]:
+    """``unit_lines`` of people's rows: each figure summed a column at a time, in the people's
+    order (floats added one by one from 0.0, as ``Line.add`` adds them)."""
+    members: dict[int, list[Row]] = {}
+    for row in rows:
+        found = members.get(row[3])
+        if found is None:
+            members[row[3]] = [row]
+        else:
+            found.append(row)
+    units = []
+    for unit_id, people in members.items():
+        columns = list(zip(*people, strict=True))
+        unit = Line(key=unit_id, name=people[0][4], unit_id=unit_id, unit_name=people[0][4])
+        for i in _COUNTS:
+            total = reduce(add, columns[i], 0.0) if i in _FLOATS else sum(columns[i])
+            setattr(unit, LINE_FIELDS[i], total)
+        unit.flags = [f"{row[2]} {row[1]}: {'; '.join(row[-1])}" for row in people if row[-1]]
+        units.append(unit)
+    return sorted(units, key=lambda u: (-u.rate, u.name))
 
 
 def total_line(units: list[Line]) -> Line:
