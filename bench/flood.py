@@ -31,10 +31,11 @@ def child_runner(db_url: str) -> None:
     import resource
 
     from kycuong.logs import configure
-    from runner.worker import RecomputeWorker
+    from runner.worker import RecomputeWorker, prepare_process
     from store.db import make_engine
 
     configure("WARNING")
+    prepare_process()  # as the rules role does before it claims (kycuong.cli)
     worker = RecomputeWorker(make_engine(db_url))
     worker.start()
     print("READY", flush=True)

@@ -72,9 +72,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--saturate", type=int, default=20_000, help="punches per saturated run")
     parser.add_argument("--drain", type=int, default=0, help="one runner on a queue of N keys")
+    parser.add_argument(
+        "--profile", default="", help="with --drain: write the runner's cProfile stats here"
+    )
     args = parser.parse_args(argv)
     if args.drain:
-        return drain(args.drain)
+        return drain(args.drain, profile=args.profile)
     if args.latency:
         return latency([float(r) for r in args.rates.split(",")], args.seconds, args.saturate)
     year, month = (int(p) for p in args.month.split("-"))
@@ -132,11 +135,12 @@ def child_rules_worker(db_url: str, expected: int) -> None:
     from sqlalchemy import func, select
 
     from kycuong.logs import configure
-    from runner.worker import RecomputeWorker
+    from runner.worker import RecomputeWorker, prepare_process
     from store.db import db_session, make_engine
     from store.models import RecomputeRequest, ViolationRecord
 
     configure("WARNING")
+    prepare_process()  # as the rules role does before it claims (kycuong.cli)
     engine = make_engine(db_url)
     backends = backend_pids(engine)
     worker = RecomputeWorker(engine)
@@ -364,8 +368,10 @@ def latency(rates: list[float], seconds: float, saturate: int, employees: int = 
     return 0
 
 
-def drain(total: int, employees: int = 10_000) -> int:
-    """One runner, in this process, on a queue of ``total`` late-punch keys (no MQTT)."""
+def drain(total: int, employees: int = 10_000, profile: str = "") -> int:
+    """One runner, in this process, on a queue of ``total`` late-punch keys (no MQTT); with
+    ``profile``, under cProfile (its stats written there, the top of them printed: the CPU
+    figures then include the profiler's own cost)."""
     import json
     import resource
     import uuid
@@ -373,7 +379,7 @@ def drain(total: int, employees: int = 10_000) -> int:
     import psycopg
 
     from bench.ingest import ADMIN, seed
-    from runner.worker import RecomputeWorker
+    from runner.worker import RecomputeWorker, prepare_process
     from store.db import db_session, make_engine
     from store.queue import enqueue_for_punches
 
@@ -428,6 +434,7 @@ def drain(total: int, employees: int = 10_000) -> int:
                 enqueue_for_punches(db, ids[i : i + 500], "punch")
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("ANALYZE")
+        prepare_process()  # as the rules role does before it claims (kycuong.cli)
         worker = RecomputeWorker(engine)
         with engine.connect():
             pass
@@ -440,9 +447,21 @@ def drain(total: int, employees: int = 10_000) -> int:
             ]
         server_before = backend_cpu_s()
         sched_before = schedstat(os.getpid()), sched_sum(pids)
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)  # CPU, not the loaded wall clock
+            profiler.enable()
         started, cpu_started = time.perf_counter(), time.process_time()
         keys = worker.drain()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            profiler.dump_stats(profile)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         server = backend_cpu_s() - server_before
         (on, ready), (server_on, server_ready) = (
             (a[0] - b[0], a[1] - b[1])

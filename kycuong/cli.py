@@ -380,9 +380,11 @@ def cmd_ingest(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_rules(_args: argparse.Namespace, settings: Settings) -> int:
     from kycuong.metrics import serve
+    from runner.worker import prepare_process
 
     upgrade(settings.database_url)
     serve(settings.metrics_port)
+    prepare_process()
     worker, scheduler = _start_rules(settings)
     log.info("rules role running: recompute loop and scheduler (%s)", settings.timezone)
     _wait_for_signal()

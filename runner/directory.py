@@ -79,6 +79,7 @@ class RulesDirectory:
         self._plans: dict[tuple[int | None, int | None, int, str, date], DayPlan] = {}
         self._neighbours: dict[tuple[int | None, int | None, int, str, date], tuple[date, ...]] = {}
         self._resolved: dict[tuple[int, int | None, date], tuple[Any, ...]] = {}
+        self._people: dict[Any, Person] = {}
 
     def invalidate(self) -> None:
         with self._lock:
@@ -114,12 +115,15 @@ class RulesDirectory:
             self._plans.clear()
             self._neighbours.clear()
             self._resolved.clear()
+            self._people.clear()
             self._loaded_at = clock.monotonic()
 
     def people(self, db: DbSession, employee_ids: set[int]) -> dict[int, Person]:
         """Resolve the given employees (unknown ids are left out)."""
         self._refresh(db)
-        rows = db.execute(
+        # Core rows through the session's connection (no ORM loading: a batch is thousands
+        # of rows), and one Person per distinct row, kept until the next reload.
+        rows = db.connection().execute(
             select(
                 Employee.id,
                 Employee.unit_id,
@@ -127,13 +131,18 @@ class RulesDirectory:
                 Employee.active_from,
                 Employee.active_to,
             ).where(among(db, Employee.id, employee_ids))
-        ).all()
-        return {
-            row.id: self._person(
-                row.id, row.unit_id, row.schedule_id, row.active_from, row.active_to
-            )
-            for row in rows
-        }
+        )
+        known = self._people
+        found: dict[int, Person] = {}
+        for row in rows:
+            person = known.get(row)
+            if person is None:
+                person = self._person(*row)
+                if len(known) > 50_000:
+                    known.clear()
+                known[row] = person
+            found[row[0]] = person
+        return found
 
     def _person(
         self,
@@ -243,6 +252,11 @@ class RulesDirectory:
 @lru_cache(maxsize=256)
 def _national(year: int) -> Calendar:
     return vietnam_calendar(range(year - 1, year + 2))
+
+
+def national_calendar(year: int) -> Calendar:
+    """The national calendar around ``year`` (Tết, public holidays), built once a process."""
+    return _national(year)
 
 
 def _calendar_with(overrides: list[tuple[date, str, str]], year: int) -> Calendar:

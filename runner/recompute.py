@@ -146,8 +146,18 @@ def recompute(
     if write:
         lock_keys(db, wanted)
     stats.keys = len(wanted)
-    plans = {key: directory.plan(people[key[0]], key[1]) for key in wanted}
-    bounds = {key: _bounds(plans[key], people[key[0]]) for key in wanted}
+    plans: dict[Key, DayPlan] = {}
+    bounds: dict[Key, tuple[int, int]] = {}
+    # A batch's keys share a few plans (directory.plan caches them, one per schedule, zone
+    # and date): their windows are worked out once per plan, not once per key.
+    plan_bounds: dict[int, tuple[int, int]] = {}
+    for key in wanted:
+        person = people[key[0]]
+        plan = plans[key] = directory.plan(person, key[1])
+        window = plan_bounds.get(id(plan))
+        if window is None:
+            window = plan_bounds[id(plan)] = _bounds(plan, person)
+        bounds[key] = window
     employee_ids = sorted({e for e, _ in wanted})
     first_day, last_day = min(d for _, d in wanted), max(d for _, d in wanted)
     lo = datetime.fromtimestamp(min(b[0] for b in bounds.values()), UTC)
@@ -168,6 +178,7 @@ def recompute(
         records = _load_day_records(db, wanted, employee_ids, first_day, last_day)
     _add_said_sessions(db, punches, employee_ids, lo, hi)
     marks = complete_until(db)
+    agency_marks: dict[int, datetime | None] = {}
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -183,13 +194,15 @@ def recompute(
         facts = [p for p in punches.get(employee_id, ()) if start <= p.at <= end]
         result: DayResult | None = None
         if person.active_on(day):
+            if person.agency_id not in agency_marks:
+                agency_marks[person.agency_id] = _marks_for(person.agency_id, marks)
             result = evaluate_day(
                 plans[key],
                 directory.policy(person),
                 facts,
                 excuses.get(employee_id, ()),
                 now,
-                _marks_for(person.agency_id, marks),
+                agency_marks[person.agency_id],
             )
         changes = reconcile(stored.get(key, {}), result.violations if result else ())
         for change in changes:

@@ -8,6 +8,7 @@ idempotent, so a second one by mistake does no harm).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -34,6 +35,25 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def prepare_process(today: datetime | None = None) -> None:
+    """Ready a process whose work is the recompute loop (the rules role), before it claims.
+
+    Builds this year's national calendar (importing the holidays package: about a second of
+    CPU otherwise spent on the first batch, ahead of its keys), then tunes the cyclic garbage
+    collector. A batch holds some hundred thousand live objects (rows, facts, results); with
+    the default thresholds the collector ran a thousand times over a 20,000-key drain and
+    walked every object of SQLAlchemy's and our modules at each full pass: 1.25 s of 4.0 s
+    of the runner's CPU. What is loaded now is frozen (never walked again), and a young
+    collection waits for 50,000 new objects instead of 700: 0.2-0.3 s. Reference counting
+    still frees everything acyclic at once, so memory does not grow with it."""
+    from runner.directory import national_calendar
+
+    national_calendar((today or utc_now()).year)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 class RecomputeWorker:
