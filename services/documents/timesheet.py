@@ -17,7 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import add_sheet, sheet_titles, workbook
+from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
 from store.timesheets import DayMark, PersonMonth
 
 if TYPE_CHECKING:
@@ -197,11 +197,19 @@ def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
     return _cell(parts), tuple((symbol.bucket, share) for symbol, share in parts)
 
 
+SIZE = 10  # points, every text of the form but the title
+NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 14, 10  # column widths (characters)
+
+
 class _Formats:
     def __init__(self, book: Any) -> None:
-        base = {"font_name": "Times New Roman", "font_size": 10}
+        base = {"font_name": "Times New Roman", "font_size": SIZE}
         self.bold = book.add_format({**base, "bold": True})
         self.italic = book.add_format({**base, "italic": True})
+        self.bold_center = book.add_format({**base, "bold": True, "align": "center"})
+        self.source = book.add_format(
+            {**base, "italic": True, "align": "center", "valign": "top", "text_wrap": True}
+        )
         self.plain = book.add_format(base)
         self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
         self.title = book.add_format({**base, "bold": True, "size": 14, "align": "center"})
@@ -210,7 +218,7 @@ class _Formats:
         self.head = book.add_format(
             {**box, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#DDEBF7"}
         )
-        self.name = book.add_format(box)
+        self.name = book.add_format({**box, "text_wrap": True})
         self.day = book.add_format({**box, "align": "center"})
         self.total = book.add_format({**box, "bold": True, "align": "center"})
 
@@ -232,20 +240,29 @@ def _write_unit(
     form_col = last - 8
     head = 7  # zero-based: the heading rows are 8, 9 and 10 of the sheet
     ws.set_column(0, 0, 5)
-    ws.set_column(1, 1, 24)
-    ws.set_column(2, 2, 14)
+    ws.set_column(1, 1, NAME)
+    ws.set_column(2, 2, TITLE_WIDTH)
     ws.set_column(3, 2 + ndays, 3.6)
-    ws.set_column(3 + ndays, last, 10)
-    ws.write(0, 0, f"Đơn vị: {header.agency}", f.bold)
-    ws.write(0, form_col, FORM, f.bold)
-    ws.write(1, 0, f"Bộ phận: {unit_name}", f.plain)
-    ws.write(1, form_col, FORM_SOURCE, f.italic)
+    ws.set_column(3 + ndays, last, BUCKET_WIDTH)
+    ws.write_values(0, 0, [f"Đơn vị: {header.agency}"], f.bold)
+    ws.merge_values(0, form_col, last, FORM, f.bold_center)
+    # the circular's line wraps in the form's corner, two lines, not spilling past the table
+    corner = 5 * 3.6 + len(BUCKETS) * BUCKET_WIDTH
+    ws.set_row(1, row_points(text_lines(FORM_SOURCE, corner, SIZE), SIZE))
+    ws.write_values(1, 0, [f"Bộ phận: {unit_name}"], f.plain)
+    ws.merge_values(1, form_col, last, FORM_SOURCE, f.source)
     ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.set_row(4, row_points(1, 14))
     ws.merge_values(4, 0, last, TITLE, f.title)
     ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
-    # Rows are written in order (constant memory), so the three first headings are not
-    # merged down: the cell below each stays blank in the heading's format.
-    ws.write_values(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
+    # The form's headings: STT, Họ và tên and the chức vụ over two rows, the days and the
+    # Quy ra công over their columns; the rows as tall as the wrapped headings.
+    first_three = ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"]
+    tall = text_lines(first_three[2], TITLE_WIDTH, SIZE, bold=True)
+    buckets = max(text_lines(b, BUCKET_WIDTH, SIZE, bold=True) for b in BUCKETS.values())
+    ws.set_row(head + 1, row_points(max(buckets, tall - 1), SIZE))
+    for col, text in enumerate(first_three):
+        ws.merge_values(head, col, col, text, f.head, last_row=head + 1)
     ws.merge_values(head, 3, 2 + ndays, "Ngày trong tháng", f.head)
     ws.merge_values(head, 3 + ndays, last, "Quy ra công", f.head)
     ws.write_values(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
@@ -253,6 +270,9 @@ def _write_unit(
     ws.write_values(head + 2, 0, letters, f.head)
     r = head + 3
     for i, row in enumerate(rows, start=1):
+        lines = max(text_lines(row.name, NAME, SIZE), text_lines(row.title, TITLE_WIDTH, SIZE))
+        if lines > 1:  # a long name or chức vụ wraps in its cell
+            ws.set_row(r, row_points(lines, SIZE))
         ws.write_values(r, 0, (i, row.name, row.title or ""), f.name, f.day)  # the number in f.day
         ws.write_values(r, 3, (*row.cells, *row.totals.values()), f.day)
         r += 1
