@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
 TOTALS_SHEET = "Tổng hợp"
+# the note of a unit in scope with nobody, or nobody with a working day, in the period
+NO_DATA = "Không có dữ liệu chấm công trong kỳ"
 RATE_NOTE = (
     "Tỷ lệ vi phạm = (số lượt đi muộn + số lượt về sớm + số ngày nghỉ không lý do) "
     "÷ số ngày làm việc × 100. Vi phạm đã được xét là có lý do hoặc bỏ qua không tính."
@@ -289,7 +291,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
         members.setdefault(person.unit_id, []).append(person)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = unit_flags(members.get(unit.key, []), t)
+        flagged = unit_flags(members.get(unit.key, []), t) if unit.working_days else [NO_DATA]
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _write_sheet(
@@ -382,7 +384,7 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     _pdf_section(pdf, header, header.unit or header.agency)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = unit_flags(members.get(unit.key, []), t)
+        flagged = unit_flags(members.get(unit.key, []), t) if unit.working_days else [NO_DATA]
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _pdf_table(
