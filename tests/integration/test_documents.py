@@ -269,3 +269,45 @@ def test_every_unit_in_scope_has_its_row_on_the_totals_sheet_even_with_no_one_or
     assert totals[ucol["Số ngày làm việc"]] == 60 and totals[ucol["Tổng số CBCCVC"]] == 3
     idle_sheet: Any = book["Phòng Ba"]
     assert any(r[2] == "Cộng (0 người)" for r in idle_sheet.iter_rows(values_only=True))
+
+
+def test_the_timesheet_reads_one_snapshot_even_if_the_runner_commits_between_its_reads(
+    month: Engine,
+) -> None:
+    """The day records are read in several statements (people, reviews of absences, plain
+    days' masks, the other days). A runner's commit lands right after the reviews are read:
+    E0002's unexcused 16/11 becomes approved leave. The bảng chấm công still shows the state
+    all its reads saw, V; under READ COMMITTED the later read said P beside a review read
+    before it (on PostgreSQL; on SQLite each read outside a transaction sees the latest)."""
+    from sqlalchemy import event, text
+
+    day = ABSENT[0]
+    change = text(
+        "UPDATE day_records SET status = 'on_leave', excused = 'morning:annual_leave,"
+        "afternoon:annual_leave' WHERE day = :day AND employee_id = "
+        "(SELECT id FROM employees WHERE code = 'E0002')"
+    )
+    committed: list[str] = []
+
+    def runner_commits(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if committed or "FROM violations" not in statement:
+            return
+        committed.append(statement)
+        with month.connect() as other:  # another connection, as the runner's process
+            assert other.execute(change, {"day": day}).rowcount == 1
+            other.commit()
+
+    event.listen(month, "after_cursor_execute", runner_commits)
+    try:
+        with db_session(month) as db:
+            people = month_marks(db, None, date(2026, 11, 1), date(2026, 11, 30))
+    finally:
+        event.remove(month, "after_cursor_execute", runner_commits)
+    assert committed, "the commit happened between the reads"
+    rows = {r.code: r for r in timesheet.build_rows(people, 2026, 11, timesheet.Symbols())}
+    assert rows["E0002"].cells[day.day - 1] == "V"
+    assert rows["E0002"].totals["unpaid"] == 2.0
+    with db_session(month) as db:  # the next bảng chấm công sees the runner's commit
+        people = month_marks(db, None, date(2026, 11, 1), date(2026, 11, 30))
+    rows = {r.code: r for r in timesheet.build_rows(people, 2026, 11, timesheet.Symbols())}
+    assert rows["E0002"].cells[day.day - 1] == "P"
