@@ -2,9 +2,9 @@
 24/2024/TT-BTC, which replaced Thông tư 107/2017/TT-BTC from 01/01/2025): a row per person,
 a column per day with the form's symbols, the "Quy ra công" totals, three signatures.
 
-The symbol table is configuration (``Symbols``) with the form's defaults; docs/documents.md
-lists them and the four the form lacks (business trip, other excuse, holiday, unexcused
-absence).
+The symbol table is configuration (``Symbols``) with the form's defaults, its whole legend
+printed; docs/documents.md lists them, their sources, and the four the form lacks (business
+trip, other excuse, holiday, unexcused absence).
 """
 
 from __future__ import annotations
@@ -42,19 +42,28 @@ BUCKETS = {
 class Symbol:
     code: str
     label: str
-    bucket: str
+    bucket: str | None  # None: on the form's legend, never produced here, counted nowhere
 
 
+# The form's legend, in its order (docs/documents.md: the sources and what is not verified),
+# then the four the form lacks. The kinds of the form's own that the software never produces
+# (con ốm, tai nạn, ngừng việc, lao động nghĩa vụ) are printed in the legend all the same: a
+# person filling a cell by hand finds the symbol on the sheet.
 DEFAULT_SYMBOLS: dict[str, Symbol] = {
-    "present": Symbol("+", "Lương thời gian (làm việc)", TIME_PAY),
+    "present": Symbol("+", "Lương thời gian", TIME_PAY),
     "sick_leave": Symbol("Ô", "Ốm, điều dưỡng", INSURANCE),
-    "maternity": Symbol("Ts", "Thai sản", INSURANCE),
+    "child_sick": Symbol("Cô", "Con ốm", None),
+    "maternity": Symbol("TS", "Thai sản", INSURANCE),
+    "accident": Symbol("T", "Tai nạn", None),
     "annual_leave": Symbol("P", "Nghỉ phép", TIME_PAY),
     "personal_paid": Symbol("P", "Nghỉ phép", TIME_PAY),
     "training": Symbol("H", "Hội nghị, học tập", TIME_PAY),
     "outside_meeting": Symbol("H", "Hội nghị, học tập", TIME_PAY),
-    "compensatory_day": Symbol("Nb", "Nghỉ bù", TIME_PAY),
-    "unpaid_leave": Symbol("No", "Nghỉ không lương", UNPAID),
+    "compensatory_day": Symbol("NB", "Nghỉ bù", TIME_PAY),
+    "unpaid_leave": Symbol("KL", "Nghỉ không lương", UNPAID),
+    "work_stoppage": Symbol("N", "Ngừng việc", None),
+    "labour_duty": Symbol("LĐ", "Lao động nghĩa vụ", None),
+    # not on the form: ours
     "business_trip": Symbol("CT", "Công tác", TIME_PAY),
     "other": Symbol("K", "Nghỉ có lý do khác", TIME_PAY),
     "holiday": Symbol("L", "Nghỉ lễ, Tết", TIME_PAY),
@@ -70,11 +79,15 @@ class Symbols:
 
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, str]) -> Symbols:
+        """The defaults with the codes of ``overrides`` (kind → code); a kind the table does
+        not have is an error (a misspelt key would silently print the default)."""
         table = dict(DEFAULT_SYMBOLS)
+        unknown = sorted(set(overrides) - set(table))
+        if unknown:
+            raise ValueError(f"không có loại ngày {', '.join(unknown)} trong bảng ký hiệu")
         for kind, code in overrides.items():
-            if kind in table:
-                old = table[kind]
-                table[kind] = Symbol(code, old.label, old.bucket)
+            old = table[kind]
+            table[kind] = Symbol(code, old.label, old.bucket)
         return cls(table)
 
     def legend(self) -> list[tuple[str, str]]:
@@ -194,7 +207,8 @@ def _record(mark: DayMark) -> tuple[object, ...]:
 
 def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
     parts = day_parts(mark, symbols)
-    return _cell(parts), tuple((symbol.bucket, share) for symbol, share in parts)
+    shares = tuple((symbol.bucket, share) for symbol, share in parts if symbol.bucket)
+    return _cell(parts), shares
 
 
 SIZE = 10  # points, every text of the form but the title
