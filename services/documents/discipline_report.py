@@ -55,6 +55,7 @@ UNIT_HEADERS = ("STT", "Mã đơn vị", "Đơn vị", "Tổng số CBCCVC", *FI
 PERSON_HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Chức vụ", *FIGURES)
 WIDTHS = {"Đơn vị": 32, "Họ và tên": 26, "Chức vụ": 16, "Ghi chú (vượt ngưỡng kỷ luật)": 46}
 SIZE = 11  # points, every text of the workbook but the title
+TEXT_COLUMNS = {"Mã đơn vị", "Đơn vị", "Mã cán bộ", "Họ và tên", "Chức vụ", FIGURES[-1]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ class _Formats:
         self.block_italic = book.add_format({**block, "italic": True})
         self.block = book.add_format(block)
         self.title = book.add_format({**block, "bold": True, "size": 13})
-        self.note = book.add_format({**block, "italic": True, "align": "left"})
+        self.note = book.add_format({**base, "italic": True})
         box = {**base, "border": 1, "valign": "top"}
         self.head = book.add_format(
             {
@@ -232,7 +233,8 @@ def _write_sheet(
     heading_lines = max(text_lines(h, w, SIZE, True) for h, w in zip(headers, widths, strict=True))
     ws.set_row(8, row_points(heading_lines))
     ws.write_values(8, 0, headers, f.head)
-    wrapped = [(col, widths[col]) for col in range(ncols)]
+    # the columns of text (the others hold numbers, one line): a province has 30,000 rows
+    wrapped = [(col, widths[col]) for col, name in enumerate(headers) if name in TEXT_COLUMNS]
     r = 9
     for row in rows:
         _fit(ws, r, row, wrapped)
@@ -241,8 +243,8 @@ def _write_sheet(
     _fit(ws, r, total, wrapped, bold=True)
     ws.write_values(r, 0, total, f.total_text, f.total)
     r += 2
-    merged(r, [(0, last, RATE_NOTE, f.note, whole)])
-    merged(r + 1, [(0, last, SUGGESTS, f.note, whole)])
+    ws.write(r, 0, RATE_NOTE, f.note)  # one line, narrower than the table: it runs over the
+    ws.write(r + 1, 0, SUGGESTS, f.note)  # empty cells to its right
     r += 3
     cols = [1, right + 2][: len(header.signatures)]
     for c, s in zip(cols, header.signatures, strict=False):
@@ -272,7 +274,7 @@ def _fit(
     lines = 1
     for col, width in columns:
         value = row[col]
-        if isinstance(value, str) and value:
+        if value.__class__ is str and value:
             lines = max(lines, text_lines(value, width, SIZE, bold))
     if lines > 1:
         ws.set_row(r, row_points(lines))

@@ -212,7 +212,8 @@ def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
 
 
 SIZE = 10  # points, every text of the form but the title
-NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 14, 10  # column widths (characters)
+# column widths (characters): "Phó Trưởng phòng" holds on one line of the chức vụ column
+NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 18, 10
 
 
 class _Formats:

@@ -121,7 +121,8 @@ def test_the_timesheet_headings_are_merged_as_the_form_and_tall_enough_for_their
     assert (_height(ws, 2) or 0) >= row_points(2, 10)
     plain, long = _row_of(ws, "Trần Văn Bình"), _row_of(ws, "Hoàng Thị Lan")
     assert _height(ws, plain) is None
-    assert _height(ws, long) == row_points(text_lines(LONG_TITLE, 14, 10), 10) > row_points(1)
+    assert _height(ws, long) == row_points(text_lines(LONG_TITLE, 18, 10), 10) > row_points(1)
+    assert text_lines("Phó Trưởng phòng", timesheet.TITLE_WIDTH, 10) == 1
     assert ws.cell(long, 3).alignment.wrap_text
 
 
