@@ -184,6 +184,14 @@ class Settings(BaseSettings):
         ScoreRule.with_overrides(value)  # a misspelt key stops the process, not a download
         return value
 
+    @field_validator("timesheet_symbols")
+    @classmethod
+    def _timesheet_symbols_known(cls, value: dict[str, str]) -> dict[str, str]:
+        from services.documents.timesheet import Symbols
+
+        Symbols.with_overrides(value)  # a misspelt kind stops the process, as the score rule
+        return value
+
     # Notifications (thông báo): the outbox's channels, links, digests and the monthly report.
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="the web app's address, for links in messages"

@@ -3,10 +3,25 @@ month, with the reviewers' decisions on absences (an excused absence is not mark
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, and_, cast, func, literal, not_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -59,6 +74,33 @@ def _excused(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((s, k) for s, k in pairs)
 
 
+@contextmanager
+def _one_snapshot(db: DbSession) -> Iterator[Connection]:
+    """A connection whose statements all read the same committed state.
+
+    ``month_marks`` reads the people, the reviews of absences, the plain days' masks and the
+    other day records in several statements; under PostgreSQL's READ COMMITTED a runner's
+    commit between two of them could turn a day absent when the masks were read into a plain
+    day when the records are: in neither, a blank cell. A REPEATABLE READ READ ONLY
+    transaction of its own sees one snapshot (and takes no lock). On SQLite the session's
+    connection is used, in a transaction begun now if none is open: the driver begins one
+    only before a write, and each read outside one (WAL) sees the latest commit."""
+    bind = db.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        conn = db.connection()
+        driver: Any = conn.connection.driver_connection  # sqlite3.Connection on SQLite
+        if bind.dialect.name == "sqlite" and not driver.in_transaction:
+            conn.exec_driver_sql("BEGIN")  # ended by the session's commit or rollback
+        yield conn
+        return
+    with bind.connect() as conn:
+        snapshot = conn.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        with snapshot.begin():
+            yield snapshot
+
+
 def month_marks(
     db: DbSession, unit_ids: frozenset[int] | None, first: date, last: date
 ) -> list[PersonMonth]:
@@ -69,7 +111,15 @@ def month_marks(
     30,000 ids as bound parameters cost seconds to send); a day with no absence, nearly all of
     them, takes no review look-up and shares its ``DayMark`` with the same record of others
     (a province's month is half a million records of a few hundred kinds); the plain days
-    come as a bit mask per person. Core statements: the ORM's row handling doubled the time."""
+    come as a bit mask per person. Core statements: the ORM's row handling doubled the time.
+    The statements read one snapshot (``_one_snapshot``)."""
+    with _one_snapshot(db) as conn:
+        return _month_marks(conn, unit_ids, first, last)
+
+
+def _month_marks(
+    conn: Connection, unit_ids: frozenset[int] | None, first: date, last: date
+) -> list[PersonMonth]:
     employed = [
         Employee.active_from <= last,
         or_(Employee.active_to.is_(None), Employee.active_to >= first),
@@ -81,7 +131,6 @@ def month_marks(
         .where(*employed)
         .order_by(Employee.unit_id, Employee.code)
     )
-    conn = db.connection()
     found = {
         i: PersonMonth(i, code, name, title or "", unit_id, {})
         for i, code, name, title, unit_id in conn.execute(people)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import add_sheet, sheet_titles, workbook
+from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
 from store.summaries import Line, Thresholds
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 TITLE = "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH"
 TOTALS_SHEET = "Tổng hợp"
+# the note of a unit in scope with nobody, or nobody with a working day, in the period
+NO_DATA = "Không có dữ liệu chấm công trong kỳ"
 RATE_NOTE = (
     "Tỷ lệ vi phạm = (số lượt đi muộn + số lượt về sớm + số ngày nghỉ không lý do) "
     "÷ số ngày làm việc × 100. Vi phạm đã được xét là có lý do hoặc bỏ qua không tính."
@@ -52,6 +54,8 @@ FIGURES = (
 UNIT_HEADERS = ("STT", "Mã đơn vị", "Đơn vị", "Tổng số CBCCVC", *FIGURES)
 PERSON_HEADERS = ("STT", "Mã cán bộ", "Họ và tên", "Chức vụ", *FIGURES)
 WIDTHS = {"Đơn vị": 32, "Họ và tên": 26, "Chức vụ": 16, "Ghi chú (vượt ngưỡng kỷ luật)": 46}
+SIZE = 11  # points, every text of the workbook but the title
+TEXT_COLUMNS = {"Mã đơn vị", "Đơn vị", "Mã cán bộ", "Họ và tên", "Chức vụ", FIGURES[-1]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +143,16 @@ class _Formats:
     """XlsxWriter formats of the document, made once per workbook."""
 
     def __init__(self, book: Any) -> None:
-        base = {"font_name": "Times New Roman", "font_size": 11}
+        base = {"font_name": "Times New Roman", "font_size": SIZE}
         self.bold_center = book.add_format({**base, "bold": True, "align": "center"})
         self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
-        self.center = book.add_format({**base, "align": "center"})
-        self.title = book.add_format({**base, "bold": True, "size": 13, "align": "center"})
-        self.italic = book.add_format({**base, "italic": True})
+        # the merged blocks (national title, heading, period…) wrap in the rows' heights
+        block = {**base, "align": "center", "valign": "vcenter", "text_wrap": True}
+        self.block_bold = book.add_format({**block, "bold": True})
+        self.block_italic = book.add_format({**block, "italic": True})
+        self.block = book.add_format(block)
+        self.title = book.add_format({**block, "bold": True, "size": 13})
+        self.note = book.add_format({**base, "italic": True})
         box = {**base, "border": 1, "valign": "top"}
         self.head = book.add_format(
             {
@@ -183,28 +191,60 @@ def _write_sheet(
         if col == ncols or widths[col] != widths[first]:
             ws.set_column(first, col - 1, widths[first])
             first = col
-    ws.merge_values(0, 0, right - 1, header.agency.upper(), f.bold_center)
-    ws.merge_values(0, right, last, NATIONAL_TITLE, f.bold_center)
-    ws.merge_values(1, 0, right - 1, heading, f.bold_center)
-    ws.merge_values(1, right, last, MOTTO, f.bold_center)
-    ws.merge_values(2, right, last, header.dated_line(), f.italic_center)
+    left_width, right_width, whole = sum(widths[:right]), sum(widths[right:]), sum(widths)
+
+    def merged(
+        r: int, blocks: Sequence[tuple[int, int, str, Any, float]], bold: bool = False
+    ) -> None:
+        """Merged blocks on row ``r`` (first column, last, text, format, width), the row
+        as tall as the longest text wrapped (a spreadsheet never fits a merged cell)."""
+        size = 13 if any(fmt is f.title for *_, fmt, _ in blocks) else SIZE
+        lines = max(text_lines(text, width, size, bold) for _, _, text, _, width in blocks)
+        if lines > 1 or size > SIZE:
+            ws.set_row(r, row_points(lines, size))
+        for first_col, last_col, text, fmt, _ in blocks:
+            ws.merge_values(r, first_col, last_col, text, fmt)
+
+    merged(
+        0,
+        [
+            (0, right - 1, header.agency.upper(), f.block_bold, left_width),
+            (right, last, NATIONAL_TITLE, f.block_bold, right_width),
+        ],
+        bold=True,
+    )
+    merged(
+        1,
+        [
+            (0, right - 1, heading, f.block_bold, left_width),
+            (right, last, MOTTO, f.block_bold, right_width),
+        ],
+        bold=True,
+    )
+    merged(2, [(right, last, header.dated_line(), f.block_italic, right_width)])
     generated = f"{header.generated:%H:%M ngày %d/%m/%Y}" if header.generated else ""
+    merged(3, [(0, last, TITLE, f.title, whole)], bold=True)
     for r, text, fmt in (
-        (3, TITLE, f.title),
-        (4, f"Kỳ báo cáo: {header.period_label}", f.center),
-        (5, f"Kính gửi: {header.recipient}" if header.recipient else "", f.center),
-        (6, f"Thời điểm lập: {generated}", f.italic_center),
+        (4, f"Kỳ báo cáo: {header.period_label}", f.block),
+        (5, f"Kính gửi: {header.recipient}" if header.recipient else "", f.block),
+        (6, f"Thời điểm lập: {generated}", f.block_italic),
     ):
-        ws.merge_values(r, 0, last, text, fmt)
+        merged(r, [(0, last, text, fmt, whole)])
+    heading_lines = max(text_lines(h, w, SIZE, True) for h, w in zip(headers, widths, strict=True))
+    ws.set_row(8, row_points(heading_lines))
     ws.write_values(8, 0, headers, f.head)
+    # the columns of text (the others hold numbers, one line): a province has 30,000 rows
+    wrapped = [(col, widths[col]) for col, name in enumerate(headers) if name in TEXT_COLUMNS]
     r = 9
     for row in rows:
+        _fit(ws, r, row, wrapped)
         ws.write_values(r, 0, row, f.text, f.cell)
         r += 1
+    _fit(ws, r, total, wrapped, bold=True)
     ws.write_values(r, 0, total, f.total_text, f.total)
     r += 2
-    ws.write(r, 0, RATE_NOTE, f.italic)
-    ws.write(r + 1, 0, SUGGESTS, f.italic)
+    ws.write(r, 0, RATE_NOTE, f.note)  # one line, narrower than the table: it runs over the
+    ws.write(r + 1, 0, SUGGESTS, f.note)  # empty cells to its right
     r += 3
     cols = [1, right + 2][: len(header.signatures)]
     for c, s in zip(cols, header.signatures, strict=False):
@@ -222,6 +262,24 @@ def _write_sheet(
     ws.set_footer("&CTrang &P / &N")
 
 
+def _fit(
+    ws: StreamedSheet,
+    r: int,
+    row: Sequence[object],
+    columns: Sequence[tuple[int, float]],
+    bold: bool = False,
+) -> None:
+    """Row ``r`` as tall as its longest text wrapped (a name, a chức vụ, the flags one per
+    line); a row of one line keeps the default height."""
+    lines = 1
+    for col, width in columns:
+        value = row[col]
+        if value.__class__ is str and value:
+            lines = max(lines, text_lines(value, width, SIZE, bold))
+    if lines > 1:
+        ws.set_row(r, row_points(lines))
+
+
 def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
     """The workbook: the totals sheet, then one sheet per unit in the order of ``data.units``.
 
@@ -235,7 +293,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
         members.setdefault(person.unit_id, []).append(person)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = unit_flags(members.get(unit.key, []), t)
+        flagged = unit_flags(members.get(unit.key, []), t) if unit.working_days else [NO_DATA]
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _write_sheet(
@@ -328,7 +386,7 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     _pdf_section(pdf, header, header.unit or header.agency)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
-        flagged = unit_flags(members.get(unit.key, []), t)
+        flagged = unit_flags(members.get(unit.key, []), t) if unit.working_days else [NO_DATA]
         unit_rows.append([i, unit.code, unit.name, unit.staff, *figures(unit, flagged)])
     total = data.total
     _pdf_table(

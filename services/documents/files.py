@@ -40,11 +40,28 @@ def with_unit_codes(db: DbSession, units: list[Line]) -> list[Line]:
     return units
 
 
+def with_every_unit(
+    db: DbSession, unit_ids: frozenset[int] | None, units: list[Line]
+) -> list[Line]:
+    """Every unit in scope has its line, ranked as the others: one with nobody, or whose people
+    have no day record in the period, shows zeros (a unit that vanished from the totals
+    sheet would read as one not asked about)."""
+    present = {unit.key for unit in units}
+    missing = [
+        Line(key=u.id, name=u.name, code=u.code, unit_id=u.id, unit_name=u.name)
+        for u in unit_refs(db, unit_ids)
+        if u.id not in present
+    ]
+    if not missing:
+        return units
+    return sorted([*units, *missing], key=lambda u: (-u.rate, u.name))
+
+
 def report_data(
     db: DbSession, unit_ids: frozenset[int] | None, period: ReportPeriod, thresholds: Thresholds
 ) -> discipline_report.ReportData:
     people = person_lines(db, period.first, period.last, unit_ids, thresholds)
-    units = with_unit_codes(db, unit_lines(people, thresholds))
+    units = with_every_unit(db, unit_ids, with_unit_codes(db, unit_lines(people, thresholds)))
     titled = select(Employee.id, Employee.title).where(
         Employee.id.in_([p.key for p in people]), Employee.title.is_not(None)
     )

@@ -6,9 +6,12 @@ and "…" marks the cut; a name already taken gets " (2)", " (3)"…"""
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from copy import copy
+from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # imported where a workbook is written: 18 MB not held by every process
@@ -127,6 +130,86 @@ def as_text_cells(ws: Any) -> None:
         for cell in row:
             if cell.data_type == "f":
                 cell.data_type = "s"
+
+
+# Row heights. A spreadsheet never fits a row to a merged cell's text, and XlsxWriter writes no
+# height unless told: a wrapped heading or a cell of several flags is cut where the row
+# ends. The documents set the height of each row whose text wraps, measured here with the
+# widths of Times New Roman (their font; Liberation Serif, LibreOffice's stand-in, has the
+# same): 1/1000 of the font size, by character, the base letter of an accented one.
+_NARROW = dict.fromkeys(" ,.", 250) | dict.fromkeys("ijlt:;/'|!", 278)
+
+
+class _Widths(dict[str, int]):
+    """Width by character; an accented letter measured as its base letter, an unknown
+    character as the widest (the lookup of a known one stays in C: a province's names)."""
+
+    def __missing__(self, ch: str) -> int:
+        base = unicodedata.normalize("NFD", ch)[:1]
+        width = self.get(base, 722 if base.isupper() else 500 if base.isalpha() else 1000)
+        self[ch] = width
+        return width
+
+
+_TIMES = _Widths(
+    {
+        **dict.fromkeys("abcdeghknopquvxyz0123456789_#$*", 500),
+        **dict.fromkeys("acez", 444),
+        **dict.fromkeys("frI()[]-", 333),
+        "s": 389,
+        "m": 778,
+        "w": 722,
+        **dict.fromkeys("ABCDGHKNOQUVXYĐ", 722),
+        **dict.fromkeys("EFLPSTZ", 611),
+        **dict.fromkeys("BCR", 667),
+        "J": 389,
+        "M": 889,
+        "W": 944,
+        "%": 833,
+        "…": 1000,
+        **_NARROW,
+    }
+)
+LINE = 1.25  # a line's height over the font size (Excel's 15 points for an 11-point font)
+
+
+def column_points(width: float) -> float:
+    """The room for text in a column ``width`` characters wide (Excel's unit: the digits of
+    the 11-point default font, 7 pixels each, plus 5 of padding), in points, less a margin."""
+    return (width * 7 + 5) * 0.75 - 4
+
+
+@lru_cache(maxsize=65_536)
+def text_lines(text: str, width: float, size: float = 11, bold: bool = False) -> int:
+    """The lines ``text`` takes when wrapped at word boundaries in a cell of ``width``
+    characters (several columns merged: their sum), in a ``size``-point font."""
+    room = column_points(width) * 1000 / (size * (1.08 if bold else 1.0))
+    measure = _TIMES.__getitem__
+    if "\n" not in text and sum(map(measure, text)) <= room:
+        return 1
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        used = 0.0
+        for word in paragraph.split(" "):
+            w: float = sum(map(measure, word))
+            needed = w if not used else used + 250 + w
+            if needed <= room:
+                used = needed
+                continue
+            if used:
+                lines += 1
+            while w > room:  # a word longer than the line breaks where it must
+                lines += 1
+                w -= room
+            used = w
+    return lines
+
+
+def row_points(lines: int, size: float = 11) -> float:
+    """The height of a row of ``lines`` lines in a ``size``-point font, in points, in whole
+    pixels (0.75 point) as a spreadsheet stores it."""
+    return math.ceil((lines * size * LINE + 3) / 0.75) * 0.75
 
 
 class StyledCells:

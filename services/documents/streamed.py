@@ -84,16 +84,25 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         self._next_col = last + 1
 
     def merge_values(
-        self, row: int, first_col: int, last_col: int, value: object, fmt: Format
+        self,
+        row: int,
+        first_col: int,
+        last_col: int,
+        value: object,
+        fmt: Format,
+        last_row: int | None = None,
     ) -> None:
-        """A merged range on one row: ``value`` in its first cell, the others blank, all in
-        ``fmt`` (what ``merge_range`` writes)."""
-        cell_range = xl_range(row, first_col, row, last_col)
-        for col in range(first_col, last_col + 1):
-            if (row, col) in self.merged_cells:
-                raise ValueError(f"{cell_range} overlaps {self.merged_cells[(row, col)]}")
-            self.merged_cells[(row, col)] = cell_range
-        self.merge.append([row, first_col, row, last_col])
+        """A merged range: ``value`` in its first cell, the others blank, all in ``fmt`` (what
+        ``merge_range`` writes). A range down to ``last_row`` is recorded whole; its cells on
+        the rows below are the caller's to write, blank in ``fmt`` (rows go in order)."""
+        last_row = row if last_row is None else last_row
+        cell_range = xl_range(row, first_col, last_row, last_col)
+        for r in range(row, last_row + 1):
+            for col in range(first_col, last_col + 1):
+                if (r, col) in self.merged_cells:
+                    raise ValueError(f"{cell_range} overlaps {self.merged_cells[(r, col)]}")
+                self.merged_cells[(r, col)] = cell_range
+        self.merge.append([row, first_col, last_row, last_col])
         blank = "" if isinstance(value, str) else None
         self.write_values(row, first_col, [value, *[blank] * (last_col - first_col)], fmt)
 

@@ -2,9 +2,9 @@
 24/2024/TT-BTC, which replaced Thông tư 107/2017/TT-BTC from 01/01/2025): a row per person,
 a column per day with the form's symbols, the "Quy ra công" totals, three signatures.
 
-The symbol table is configuration (``Symbols``) with the form's defaults; docs/documents.md
-lists them and the four the form lacks (business trip, other excuse, holiday, unexcused
-absence).
+The symbol table is configuration (``Symbols``) with the form's defaults, its whole legend
+printed; docs/documents.md lists them, their sources, and the four the form lacks (business
+trip, other excuse, holiday, unexcused absence).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from services.documents.header import DocumentHeader
-from services.documents.sheets import add_sheet, sheet_titles, workbook
+from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
 from store.timesheets import DayMark, PersonMonth
 
 if TYPE_CHECKING:
@@ -42,19 +42,28 @@ BUCKETS = {
 class Symbol:
     code: str
     label: str
-    bucket: str
+    bucket: str | None  # None: on the form's legend, never produced here, counted nowhere
 
 
+# The form's legend, in its order (docs/documents.md: the sources and what is not verified),
+# then the four the form lacks. The kinds of the form's own that the software never produces
+# (con ốm, tai nạn, ngừng việc, lao động nghĩa vụ) are printed in the legend all the same: a
+# person filling a cell by hand finds the symbol on the sheet.
 DEFAULT_SYMBOLS: dict[str, Symbol] = {
-    "present": Symbol("+", "Lương thời gian (làm việc)", TIME_PAY),
+    "present": Symbol("+", "Lương thời gian", TIME_PAY),
     "sick_leave": Symbol("Ô", "Ốm, điều dưỡng", INSURANCE),
-    "maternity": Symbol("Ts", "Thai sản", INSURANCE),
+    "child_sick": Symbol("Cô", "Con ốm", None),
+    "maternity": Symbol("TS", "Thai sản", INSURANCE),
+    "accident": Symbol("T", "Tai nạn", None),
     "annual_leave": Symbol("P", "Nghỉ phép", TIME_PAY),
     "personal_paid": Symbol("P", "Nghỉ phép", TIME_PAY),
     "training": Symbol("H", "Hội nghị, học tập", TIME_PAY),
     "outside_meeting": Symbol("H", "Hội nghị, học tập", TIME_PAY),
-    "compensatory_day": Symbol("Nb", "Nghỉ bù", TIME_PAY),
-    "unpaid_leave": Symbol("No", "Nghỉ không lương", UNPAID),
+    "compensatory_day": Symbol("NB", "Nghỉ bù", TIME_PAY),
+    "unpaid_leave": Symbol("KL", "Nghỉ không lương", UNPAID),
+    "work_stoppage": Symbol("N", "Ngừng việc", None),
+    "labour_duty": Symbol("LĐ", "Lao động nghĩa vụ", None),
+    # not on the form: ours
     "business_trip": Symbol("CT", "Công tác", TIME_PAY),
     "other": Symbol("K", "Nghỉ có lý do khác", TIME_PAY),
     "holiday": Symbol("L", "Nghỉ lễ, Tết", TIME_PAY),
@@ -70,11 +79,15 @@ class Symbols:
 
     @classmethod
     def with_overrides(cls, overrides: Mapping[str, str]) -> Symbols:
+        """The defaults with the codes of ``overrides`` (kind → code); a kind the table does
+        not have is an error (a misspelt key would silently print the default)."""
         table = dict(DEFAULT_SYMBOLS)
+        unknown = sorted(set(overrides) - set(table))
+        if unknown:
+            raise ValueError(f"không có loại ngày {', '.join(unknown)} trong bảng ký hiệu")
         for kind, code in overrides.items():
-            if kind in table:
-                old = table[kind]
-                table[kind] = Symbol(code, old.label, old.bucket)
+            old = table[kind]
+            table[kind] = Symbol(code, old.label, old.bucket)
         return cls(table)
 
     def legend(self) -> list[tuple[str, str]]:
@@ -194,14 +207,24 @@ def _record(mark: DayMark) -> tuple[object, ...]:
 
 def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
     parts = day_parts(mark, symbols)
-    return _cell(parts), tuple((symbol.bucket, share) for symbol, share in parts)
+    shares = tuple((symbol.bucket, share) for symbol, share in parts if symbol.bucket)
+    return _cell(parts), shares
+
+
+SIZE = 10  # points, every text of the form but the title
+# column widths (characters): "Phó Trưởng phòng" holds on one line of the chức vụ column
+NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 18, 10
 
 
 class _Formats:
     def __init__(self, book: Any) -> None:
-        base = {"font_name": "Times New Roman", "font_size": 10}
+        base = {"font_name": "Times New Roman", "font_size": SIZE}
         self.bold = book.add_format({**base, "bold": True})
         self.italic = book.add_format({**base, "italic": True})
+        self.bold_center = book.add_format({**base, "bold": True, "align": "center"})
+        self.source = book.add_format(
+            {**base, "italic": True, "align": "center", "valign": "top", "text_wrap": True}
+        )
         self.plain = book.add_format(base)
         self.italic_center = book.add_format({**base, "italic": True, "align": "center"})
         self.title = book.add_format({**base, "bold": True, "size": 14, "align": "center"})
@@ -210,7 +233,7 @@ class _Formats:
         self.head = book.add_format(
             {**box, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#DDEBF7"}
         )
-        self.name = book.add_format(box)
+        self.name = book.add_format({**box, "text_wrap": True})
         self.day = book.add_format({**box, "align": "center"})
         self.total = book.add_format({**box, "bold": True, "align": "center"})
 
@@ -232,20 +255,29 @@ def _write_unit(
     form_col = last - 8
     head = 7  # zero-based: the heading rows are 8, 9 and 10 of the sheet
     ws.set_column(0, 0, 5)
-    ws.set_column(1, 1, 24)
-    ws.set_column(2, 2, 14)
+    ws.set_column(1, 1, NAME)
+    ws.set_column(2, 2, TITLE_WIDTH)
     ws.set_column(3, 2 + ndays, 3.6)
-    ws.set_column(3 + ndays, last, 10)
-    ws.write(0, 0, f"Đơn vị: {header.agency}", f.bold)
-    ws.write(0, form_col, FORM, f.bold)
-    ws.write(1, 0, f"Bộ phận: {unit_name}", f.plain)
-    ws.write(1, form_col, FORM_SOURCE, f.italic)
+    ws.set_column(3 + ndays, last, BUCKET_WIDTH)
+    ws.write_values(0, 0, [f"Đơn vị: {header.agency}"], f.bold)
+    ws.merge_values(0, form_col, last, FORM, f.bold_center)
+    # the circular's line wraps in the form's corner, two lines, not spilling past the table
+    corner = 5 * 3.6 + len(BUCKETS) * BUCKET_WIDTH
+    ws.set_row(1, row_points(text_lines(FORM_SOURCE, corner, SIZE), SIZE))
+    ws.write_values(1, 0, [f"Bộ phận: {unit_name}"], f.plain)
+    ws.merge_values(1, form_col, last, FORM_SOURCE, f.source)
     ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.set_row(4, row_points(1, 14))
     ws.merge_values(4, 0, last, TITLE, f.title)
     ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
-    # Rows are written in order (constant memory), so the three first headings are not
-    # merged down: the cell below each stays blank in the heading's format.
-    ws.write_values(head, 0, ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"], f.head)
+    # The form's headings: STT, Họ và tên and the chức vụ over two rows, the days and the
+    # Quy ra công over their columns; the rows as tall as the wrapped headings.
+    first_three = ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"]
+    tall = text_lines(first_three[2], TITLE_WIDTH, SIZE, bold=True)
+    buckets = max(text_lines(b, BUCKET_WIDTH, SIZE, bold=True) for b in BUCKETS.values())
+    ws.set_row(head + 1, row_points(max(buckets, tall - 1), SIZE))
+    for col, text in enumerate(first_three):
+        ws.merge_values(head, col, col, text, f.head, last_row=head + 1)
     ws.merge_values(head, 3, 2 + ndays, "Ngày trong tháng", f.head)
     ws.merge_values(head, 3 + ndays, last, "Quy ra công", f.head)
     ws.write_values(head + 1, 0, ["", "", "", *range(1, ndays + 1), *BUCKETS.values()], f.head)
@@ -253,6 +285,9 @@ def _write_unit(
     ws.write_values(head + 2, 0, letters, f.head)
     r = head + 3
     for i, row in enumerate(rows, start=1):
+        lines = max(text_lines(row.name, NAME, SIZE), text_lines(row.title, TITLE_WIDTH, SIZE))
+        if lines > 1:  # a long name or chức vụ wraps in its cell
+            ws.set_row(r, row_points(lines, SIZE))
         ws.write_values(r, 0, (i, row.name, row.title or ""), f.name, f.day)  # the number in f.day
         ws.write_values(r, 3, (*row.cells, *row.totals.values()), f.day)
         r += 1

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from services.documents import discipline_report, timesheet
 from services.documents.header import DocumentHeader
@@ -224,3 +224,90 @@ def test_the_timesheet_pdf_has_the_form_the_symbols_and_the_signatures(month: En
     ):
         assert expected in text, expected
     save_png(content, "timesheet")
+
+
+def test_every_unit_in_scope_has_its_row_on_the_totals_sheet_even_with_no_one_or_no_record(
+    month: Engine,
+) -> None:
+    """A unit with nobody, and one whose only person has no day record in the month, are on
+    the totals sheet with zeros and a note, and each has its sheet; the units with records
+    keep their figures and the total is still their sum."""
+    from services.documents.files import report_file
+    from services.documents.period import report_period
+    from store.models import Agency, Employee, Unit
+
+    with db_session(month) as db:
+        agency_id = db.scalars(select(Agency.id)).one()
+        empty = Unit(agency_id=agency_id, code="P2", name="Phòng Hai (chưa có người)")
+        idle = Unit(agency_id=agency_id, code="P3", name="Phòng Ba")
+        db.add_all([empty, idle])
+        db.flush()
+        db.add(
+            Employee(
+                code="E9000", full_name="Lê Văn Mới", unit_id=idle.id, active_from=date(2026, 12, 1)
+            )
+        )
+    period = report_period("month", 2026, 11, None, date(2026, 12, 1))
+    with db_session(month) as db:
+        content = report_file(db, None, period, Thresholds(), HEADER, "xlsx").content
+    book = load_workbook(io.BytesIO(content))
+    assert sorted(book.sheetnames) == sorted(
+        ["Tổng hợp", "Phòng Một", "Phòng Hai (chưa có người)", "Phòng Ba"]
+    )
+    summary: Any = book["Tổng hợp"]
+    ucol = {h: i for i, h in enumerate(c.value for c in summary[9])}
+    rows = {r[1]: r for r in summary.iter_rows(min_row=10, values_only=True) if type(r[0]) is int}
+    assert set(rows) == {"P1", "P2", "P3"}
+    for code in ("P2", "P3"):
+        row = rows[code]
+        assert row[ucol["Tổng số CBCCVC"]] == 0 and row[ucol["Số ngày làm việc"]] == 0
+        assert row[ucol["Tỷ lệ vi phạm (lượt/100 ngày làm việc)"]] == 0
+        assert row[ucol["Ghi chú (vượt ngưỡng kỷ luật)"]] == "Không có dữ liệu chấm công trong kỳ"
+    assert rows["P1"][ucol["Số ngày làm việc"]] == 60  # the month's three people, as before
+    assert next(iter(rows)) == "P1"  # ranked by rate: the units with violations first
+    totals = next(r for r in summary.iter_rows(min_row=10, values_only=True) if r[2] == "Tổng cộng")
+    assert totals[ucol["Số ngày làm việc"]] == 60 and totals[ucol["Tổng số CBCCVC"]] == 3
+    idle_sheet: Any = book["Phòng Ba"]
+    assert any(r[2] == "Cộng (0 người)" for r in idle_sheet.iter_rows(values_only=True))
+
+
+def test_the_timesheet_reads_one_snapshot_even_if_the_runner_commits_between_its_reads(
+    month: Engine,
+) -> None:
+    """The day records are read in several statements (people, reviews of absences, plain
+    days' masks, the other days). A runner's commit lands right after the reviews are read:
+    E0002's unexcused 16/11 becomes approved leave. The bảng chấm công still shows the state
+    all its reads saw, V; under READ COMMITTED the later read said P beside a review read
+    before it (on PostgreSQL; on SQLite each read outside a transaction sees the latest)."""
+    from sqlalchemy import event, text
+
+    day = ABSENT[0]
+    change = text(
+        "UPDATE day_records SET status = 'on_leave', excused = 'morning:annual_leave,"
+        "afternoon:annual_leave' WHERE day = :day AND employee_id = "
+        "(SELECT id FROM employees WHERE code = 'E0002')"
+    )
+    committed: list[str] = []
+
+    def runner_commits(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if committed or "FROM violations" not in statement:
+            return
+        committed.append(statement)
+        with month.connect() as other:  # another connection, as the runner's process
+            assert other.execute(change, {"day": day}).rowcount == 1
+            other.commit()
+
+    event.listen(month, "after_cursor_execute", runner_commits)
+    try:
+        with db_session(month) as db:
+            people = month_marks(db, None, date(2026, 11, 1), date(2026, 11, 30))
+    finally:
+        event.remove(month, "after_cursor_execute", runner_commits)
+    assert committed, "the commit happened between the reads"
+    rows = {r.code: r for r in timesheet.build_rows(people, 2026, 11, timesheet.Symbols())}
+    assert rows["E0002"].cells[day.day - 1] == "V"
+    assert rows["E0002"].totals["unpaid"] == 2.0
+    with db_session(month) as db:  # the next bảng chấm công sees the runner's commit
+        people = month_marks(db, None, date(2026, 11, 1), date(2026, 11, 30))
+    rows = {r.code: r for r in timesheet.build_rows(people, 2026, 11, timesheet.Symbols())}
+    assert rows["E0002"].cells[day.day - 1] == "P"

@@ -167,3 +167,38 @@ def test_a_streamed_row_with_a_height_is_one_row_as_the_librarys() -> None:
     assert xml.count(b'<row r="1" ') == 1 and xml.count(b'<row r="3" ') == 1
     with zipfile.ZipFile(io.BytesIO(made(streamed=False))) as z:
         assert xml == z.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_range_merged_down_two_rows_is_the_librarys_own() -> None:
+    """The bảng chấm công's STT, Họ và tên and chức vụ headings span two rows: the range is
+    recorded once, its first cell holds the text and the cell below is blank in its format,
+    as ``merge_range`` writes them."""
+
+    def made(streamed: bool) -> bytes:
+        out = io.BytesIO()
+        options = {"constant_memory": True, **DATA_ONLY}
+        book = workbook(out) if streamed else xlsxwriter.Workbook(out, options)
+        text, _ = _formats(book)
+        ws = add_sheet(book, "S") if streamed else book.add_worksheet("S")
+        ws.set_row(1, 30)
+        if streamed:
+            ws.merge_values(0, 0, 1, "Ngày trong tháng", text)
+            ws.merge_values(0, 2, 2, "Quy ra công", text, last_row=1)
+            ws.write_values(1, 0, [1, 2, ""], text)
+        else:  # the library's merge down moves to row 2: row 1 is written before it
+            ws.merge_range(0, 0, 0, 1, "Ngày trong tháng", text)
+            ws.merge_range(0, 2, 1, 2, "Quy ra công", text)
+            ws.write_number(1, 0, 1, text)
+            ws.write_number(1, 1, 2, text)
+        book.close()
+        return out.getvalue()
+
+    with zipfile.ZipFile(io.BytesIO(made(streamed=True))) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    assert b'<mergeCell ref="C1:C2"/>' in xml and b'<c r="C2" s="1"/>' in xml
+    with zipfile.ZipFile(io.BytesIO(made(streamed=False))) as z:
+        assert xml == z.read("xl/worksheets/sheet1.xml")
+    ws = add_sheet(workbook(io.BytesIO()), "S")
+    ws.merge_values(0, 0, 0, "STT", None, last_row=1)
+    with pytest.raises(ValueError, match="overlaps"):
+        ws.merge_values(1, 0, 1, "x", None)

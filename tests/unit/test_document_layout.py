@@ -1,0 +1,143 @@
+"""The documents as they print: a row whose text wraps is as tall as its lines (a spreadsheet
+never fits a merged cell, and XlsxWriter writes no height unless told), headings merged as
+the form has them, A4 print setup with the header rows repeated and page numbers."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from typing import Any
+
+from openpyxl import load_workbook
+
+from services.documents import discipline_report, timesheet
+from services.documents.header import DocumentHeader
+from services.documents.sheets import column_points, row_points, text_lines
+from store.summaries import Line, Thresholds, total_line
+from store.timesheets import DayMark, PersonMonth
+
+HEADER = DocumentHeader(
+    agency="Sở Tài nguyên và Môi trường tỉnh Thử Nghiệm " * 3,  # a name longer than its block
+    recipient="Sở Nội vụ",
+    period_label="Tháng 11/2026 (từ 01/11/2026 đến 30/11/2026)",
+    generated=datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+)
+LONG_TITLE = "Phó Trưởng phòng phụ trách kế toán, kiêm thủ quỹ"
+
+
+def _height(ws: Any, row: int) -> float | None:
+    """The height a sheet sets on a row (1-based), None when it keeps the default."""
+    dimension = ws.row_dimensions.get(row)
+    return None if dimension is None else dimension.ht
+
+
+def _report() -> Any:
+    unit = Line(key=1, name="Phòng Một", unit_id=1, unit_name="Phòng Một", code="P1")
+    plain = Line(key=10, name="Trần Văn Bình", code="E1", unit_id=1, staff=1, working_days=20)
+    flagged = Line(
+        key=11,
+        name="Hoàng Thị Lan",
+        code="E2",
+        unit_id=1,
+        staff=1,
+        working_days=20,
+        absent_days=20,
+        max_month_absent_days=20,
+        max_consecutive_absent_days=7,
+    )
+    for person in (plain, flagged):
+        unit.add(person)
+    data = discipline_report.ReportData(
+        [unit], [plain, flagged], total_line([unit]), Thresholds(), {11: LONG_TITLE}
+    )
+    return load_workbook(io.BytesIO(discipline_report.to_xlsx(HEADER, data)))
+
+
+def test_text_wider_than_its_column_takes_more_lines() -> None:
+    assert text_lines("STT", 5) == 1
+    assert text_lines("Nghỉ không lý do (ngày)", 10, bold=True) >= 2
+    assert text_lines("Nghỉ không lý do (ngày)", 30, bold=True) == 1
+    assert text_lines("một\nhai\nba", 40) == 3  # each flag on its own line
+    assert text_lines("x" * 200, 10) >= 200 * 500 * 11 / 1000 // column_points(10)
+    assert text_lines("Trưởng phòng", 30) == 1 < text_lines("Trưởng phòng", 5)
+    assert row_points(3) > row_points(2) > row_points(1) >= 15
+
+
+def test_report_rows_whose_text_wraps_are_as_tall_as_their_lines() -> None:
+    book = _report()
+    unit_sheet = book.worksheets[1]
+    headings = [c.value for c in unit_sheet[9]]
+    assert headings[:3] == ["STT", "Mã cán bộ", "Họ và tên"]
+    # the heading row: "Tỷ lệ vi phạm (lượt/100 ngày làm việc)" in a column 10 wide
+    lines = text_lines(discipline_report.FIGURES[-2], 10, 11, bold=True)
+    assert lines >= 3 and _height(unit_sheet, 9) == row_points(lines)
+    plain, flagged = _row_of(unit_sheet, "Trần Văn Bình"), _row_of(unit_sheet, "Hoàng Thị Lan")
+    assert _height(unit_sheet, plain) is None  # one line: the default height
+    flags = unit_sheet.cell(flagged, len(discipline_report.PERSON_HEADERS)).value
+    assert flags.count("\n") == 2  # three thresholds, one per line
+    assert _height(unit_sheet, flagged) == row_points(text_lines(flags, 46)) >= row_points(3)
+    assert unit_sheet.cell(flagged, 4).value == LONG_TITLE
+    # the agency's name, longer than its merged block, wraps in a taller row
+    assert "SỞ TÀI NGUYÊN" in str(unit_sheet["A1"].value) and (_height(unit_sheet, 1) or 0) > 30
+    assert unit_sheet["A1"].alignment.wrap_text
+
+
+def test_report_sheets_print_on_a4_landscape_fitted_to_the_width_with_the_header_repeated() -> None:
+    for ws in _report().worksheets:
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0
+        assert ws.print_title_rows == "$9:$9"
+        assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
+
+
+def _timesheet() -> Any:
+    days = {
+        date(2026, 11, d): DayMark(date(2026, 11, d), "present", None, (), None, None)
+        for d in range(2, 7)
+    }
+    people = [
+        PersonMonth(1, "E1", "Trần Văn Bình", "Chuyên viên", 1, days),
+        PersonMonth(2, "E2", "Hoàng Thị Lan", LONG_TITLE, 1, days),
+    ]
+    symbols = timesheet.Symbols()
+    rows = timesheet.build_rows(people, 2026, 11, symbols)
+    raw = timesheet.to_xlsx(HEADER, [("Phòng Một", rows)], 2026, 11, symbols)
+    return load_workbook(io.BytesIO(raw))["Phòng Một"]
+
+
+def test_the_timesheet_headings_are_merged_as_the_form_and_tall_enough_for_their_text() -> None:
+    ws = _timesheet()
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert {"A8:A9", "B8:B9", "C8:C9", "D8:AG8", "AH8:AJ8"} <= merged
+    assert ws["C8"].value == "Ngạch, bậc lương hoặc cấp bậc, chức vụ" and ws["C9"].value is None
+    # "Số công hưởng lương thời gian" in a column 10 wide, bold 10 point: several lines
+    lines = max(text_lines(b, 10, 10, bold=True) for b in timesheet.BUCKETS.values())
+    assert lines >= 3 and _height(ws, 9) == row_points(lines, 10)
+    # the circular's line wraps in the form's corner instead of running off the table
+    source = next(r for r in ws.merged_cells.ranges if r.min_row == 2)
+    assert ws.cell(2, source.min_col).value == timesheet.FORM_SOURCE
+    assert source.max_col == 3 + 30 + 3  # to the last column: 30 days of November, 3 totals
+    assert (_height(ws, 2) or 0) >= row_points(2, 10)
+    plain, long = _row_of(ws, "Trần Văn Bình"), _row_of(ws, "Hoàng Thị Lan")
+    assert _height(ws, plain) is None
+    assert _height(ws, long) == row_points(text_lines(LONG_TITLE, 18, 10), 10) > row_points(1)
+    assert text_lines("Phó Trưởng phòng", timesheet.TITLE_WIDTH, 10) == 1
+    assert ws.cell(long, 3).alignment.wrap_text
+
+
+def test_the_timesheet_prints_on_a4_landscape_with_its_three_heading_rows_repeated() -> None:
+    ws = _timesheet()
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 wide
+    assert ws.print_title_rows == "$8:$10"
+    assert "&P" in ws.oddFooter.center.text
+
+
+def _row_of(ws: Any, value: str) -> int:
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value == value:
+                return int(cell.row)
+    raise AssertionError(f"{value} not on {ws.title}")
