@@ -15,9 +15,9 @@ from store.db import db_session
 from store.models import Employee, User
 from tests.integration.test_api import World, build_world
 from tests.integration.test_roster import xlsx
-from tests.integration.test_web_pages import csrf_of
-from tests.integration.test_web_roster import signed_in, upload
+from tests.integration.test_web_roster import upload
 from tests.integration.test_web_users import admin_browser
+from tests.signin import csrf_of, signed_in
 from tests.support import free_port
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "Nguyễn Văn ‮nA" reads "Nguyễn Văn An" reversed
