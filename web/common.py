@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError, Unauthorized
-from kycuong.inputs import parse_day
+from kycuong.inputs import parse_day, quoted
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
 from services.scope import Scope
@@ -103,7 +103,8 @@ def numbers(*fields: NumberField) -> tuple[dict[str, int], dict[str, str]]:
         values[f.name] = f.default
         if raw:
             errors[f.name] = (
-                f"{f.label} phải là một số từ {f.low} đến {f.high}; “{raw[:20]}” không hợp lệ"
+                f"{f.label} phải là một số từ {f.low} đến {f.high}; "
+                f"“{quoted(raw, 20)}” không hợp lệ"
             )
     return values, errors
 

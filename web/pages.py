@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
-from kycuong.inputs import hidden_characters_message
+from kycuong.inputs import hidden_characters_message, quoted
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -307,7 +307,7 @@ def _queue_page(
                 if not matches:
                     raise KcError(
                         "no_person",
-                        f"Không có cán bộ nào có tên hoặc mã “{tim.strip()}” trong phạm vi "
+                        f"Không có cán bộ nào có tên hoặc mã “{quoted(tim.strip())}” trong phạm vi "
                         "của bạn. Hãy gõ lại (có thể gõ không dấu).",
                     )
                 chosen = matches[0] if len(matches) == 1 else None
