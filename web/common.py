@@ -227,6 +227,8 @@ def sign_in_redirect(request: Request) -> Response:
         # /vi-pham/xu-ly-nhieu), so after sign-in go back to the page the form was on.
         target = _form_page(request)
     location = f"/?next={quote(target)}" if target else "/"
+    if request.method not in ("GET", "HEAD"):  # the sign-in page says it was not saved
+        location += "&het_han=1" if target else "?het_han=1"
     if request.headers.get("HX-Request") == "true":
         # A part of a page refreshed in place (Hôm nay's board): a plain redirect would paste
         # the whole sign-in page into it; htmx sends the browser to sign-in instead.
