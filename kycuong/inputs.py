@@ -37,7 +37,7 @@ def parse_day(text: str | date, field: str = "Ngày") -> date:
             continue
     raise Invalid(
         "invalid_date",
-        f"{field}: “{raw}” không phải ngày hợp lệ (nhập dạng dd/mm/yyyy, ví dụ 15/11/2026)",
+        f"{field}: “{quoted(raw)}” không phải ngày hợp lệ (nhập dạng dd/mm/yyyy, ví dụ 15/11/2026)",
     )
 
 
@@ -67,7 +67,7 @@ def choice(vocabulary: Mapping[str, str], text: str, field: str) -> str:
             return code
     raise Invalid(
         "invalid_choice",
-        f"{field}: “{raw}” không hợp lệ; chọn một trong: {accepted(vocabulary)}",
+        f"{field}: “{quoted(raw)}” không hợp lệ; chọn một trong: {accepted(vocabulary)}",
     )
 
 
@@ -134,6 +134,14 @@ def _refuse_hidden(text: str, field: str | None, allowed: str) -> None:
         )
         text = f"{field}: {message}" if field else message[0].upper() + message[1:]
         raise Invalid(HIDDEN_CHARACTERS, text)
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """What a person typed, as a message quotes it back: each hidden control shown by its
+    code point ("[U+202E]"), so a pasted override cannot reverse the rest of the message, and
+    a long text cut short ("…")."""
+    shown = "".join(f"[U+{ord(ch):04X}]" if _hidden(ch) else ch for ch in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
 
 
 def free_text(text: str, field: str | None = None) -> str:

@@ -171,9 +171,24 @@ def review(
     by: str,
     now: datetime,
 ) -> Review:
-    """Record a decision on a violation: appended to the history, and the current state."""
+    """Record a decision on a violation: appended to the history, and the current state.
+
+    The same decision sent again by the same person (a double click, the back button and
+    "Gửi lại") is the one already recorded: returned, not written twice."""
     identity = (violation.employee_id, violation.day, violation.session, violation.kind)
-    current = db.get(ReviewState, identity)
+    # Decisions on one person wait for each other here (before the state is read), so two
+    # copies of one form sent together see each other.
+    lock_keys(db, [(identity[0], identity[1])])
+    current = db.get(ReviewState, identity, populate_existing=True)
+    if current is not None:
+        last = db.get(Review, current.review_id)
+        if last is not None and (last.decision, last.reason_kind, last.note, last.decided_by) == (
+            decision,
+            reason_kind,
+            note,
+            by,
+        ):
+            return last
     record = Review(
         employee_id=violation.employee_id,
         day=violation.day,
@@ -203,6 +218,5 @@ def review(
         db, REVIEW_STATE, [state], conflict=("update", ("employee_id", "day", "session", "kind"))
     )
     # Summaries count the decision at once: the person's month is rewritten now.
-    lock_keys(db, [(identity[0], identity[1])])
     refresh_person_months(db, [(identity[0], identity[1])])
     return record

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError, Unauthorized
-from kycuong.inputs import parse_day
+from kycuong.inputs import parse_day, quoted
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
 from rules.zones import zone
 from services.scope import Scope
@@ -104,7 +104,8 @@ def numbers(*fields: NumberField) -> tuple[dict[str, int], dict[str, str]]:
         values[f.name] = f.default
         if raw:
             errors[f.name] = (
-                f"{f.label} phải là một số từ {f.low} đến {f.high}; “{raw[:20]}” không hợp lệ"
+                f"{f.label} phải là một số từ {f.low} đến {f.high}; "
+                f"“{quoted(raw, 20)}” không hợp lệ"
             )
     return values, errors
 
@@ -227,6 +228,8 @@ def sign_in_redirect(request: Request) -> Response:
         # /vi-pham/xu-ly-nhieu), so after sign-in go back to the page the form was on.
         target = _form_page(request)
     location = f"/?next={quote(target)}" if target else "/"
+    if request.method not in ("GET", "HEAD"):  # the sign-in page says it was not saved
+        location += "&het_han=1" if target else "?het_han=1"
     if request.headers.get("HX-Request") == "true":
         # A part of a page refreshed in place (Hôm nay's board): a plain redirect would paste
         # the whole sign-in page into it; htmx sends the browser to sign-in instead.

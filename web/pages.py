@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
-from kycuong.inputs import hidden_characters_message
+from kycuong.inputs import hidden_characters_message, quoted
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -39,8 +39,14 @@ common.nav("/bang-thang", "Bảng tháng", "violations:read", 30)
 common.nav("/bao-cao", "Báo cáo", "summaries:read", 40)
 
 
+# A form sent after the session ended (``?het_han=1``, from common.sign_in_redirect).
+EXPIRED_MESSAGE = (
+    "Phiên đăng nhập đã kết thúc nên việc vừa gửi chưa được lưu. Hãy đăng nhập lại rồi làm lại."
+)
+
+
 @router.get("/", response_class=HTMLResponse)
-def sign_in_page(request: Request, next: str = "") -> Response:
+def sign_in_page(request: Request, next: str = "", het_han: str = "") -> Response:
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
@@ -54,7 +60,7 @@ def sign_in_page(request: Request, next: str = "") -> Response:
             )
         except Unauthorized:
             pass
-    return _login(request, next, None, 200)
+    return _login(request, next, EXPIRED_MESSAGE if het_han else None, 200)
 
 
 @router.get("/favicon.ico")
@@ -307,7 +313,7 @@ def _queue_page(
                 if not matches:
                     raise KcError(
                         "no_person",
-                        f"Không có cán bộ nào có tên hoặc mã “{tim.strip()}” trong phạm vi "
+                        f"Không có cán bộ nào có tên hoặc mã “{quoted(tim.strip())}” trong phạm vi "
                         "của bạn. Hãy gõ lại (có thể gõ không dấu).",
                     )
                 chosen = matches[0] if len(matches) == 1 else None

@@ -344,16 +344,22 @@ def test_a_form_sent_after_the_session_expired_returns_to_its_page_after_sign_in
             follow_redirects=False,
         )
         assert sent.status_code == 303
-        assert sent.headers["location"] == "/?next=" + quote(page)
+        assert sent.headers["location"] == "/?next=" + quote(page) + "&het_han=1"
+        # ...and the sign-in page says why, and that what was sent is not saved (review 8)
+        told = stranger.get(sent.headers["location"])
+        assert "Phiên đăng nhập đã kết thúc nên việc vừa gửi chưa được lưu" in told.text
+        assert f'name="next" value="{page}"' in told.text
     elsewhere = stranger.post(
         "/vi-pham/7/xu-ly",
         data={"decision": "confirmed"},
         headers={"Referer": "http://evil.example/vi-pham/7"},
         follow_redirects=False,
     )
-    assert elsewhere.headers["location"] == "/"
+    assert elsewhere.headers["location"] == "/?het_han=1"
     bare = stranger.post("/vi-pham/7/xu-ly", data={"decision": "confirmed"}, follow_redirects=False)
-    assert bare.headers["location"] == "/"
+    assert bare.headers["location"] == "/?het_han=1"
+    plain = stranger.get("/")  # signing in from the start: no such message
+    assert "Phiên đăng nhập đã kết thúc" not in plain.text
 
 
 def test_a_unit_head_confirms_two_in_bulk_and_each_is_recorded(world: World) -> None:

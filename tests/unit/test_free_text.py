@@ -74,3 +74,32 @@ def test_a_name_follows_the_same_rule_and_is_kept_on_one_line() -> None:
         name_text("Phòng Tổng\nhợp", "Tên đơn vị")
     assert "(U+000A xuống dòng)" in broken.value.message
     assert free_text("Dòng 1\nDòng 2") == "Dòng 1\nDòng 2"  # a note keeps its line breaks
+
+
+@pytest.mark.parametrize(
+    ("typed", "field"),
+    [("\u202e12/11/2026", "Từ ngày"), ("31/02\u200f/2026", "Ngày"), ("\x0012/11/2026", "Ngày")],
+)
+def test_a_date_that_cannot_be_read_is_quoted_with_its_hidden_characters_shown(
+    typed: str, field: str
+) -> None:
+    """The refusal quotes what was typed: a pasted U+202E must not reverse the rest of the
+    message the person reads ("“6202/11/21” không phải…" drawn backwards)."""
+    from kycuong.inputs import parse_day
+
+    with pytest.raises(Invalid) as refused:
+        parse_day(typed, field)
+    message = refused.value.message
+    assert not any(ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc" for ch in message)
+    hidden = next(ch for ch in typed if ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc")
+    assert f"[U+{ord(hidden):04X}]" in message
+
+
+def test_a_long_text_is_quoted_cut_short() -> None:
+    from kycuong.inputs import parse_day, quoted
+
+    assert quoted("a" * 100, 10) == "a" * 10 + "…"
+    assert quoted("Đi\u202ehọp") == "Đi[U+202E]họp"
+    with pytest.raises(Invalid) as refused:
+        parse_day("1" * 5000, "Từ ngày")
+    assert len(refused.value.message) < 200
