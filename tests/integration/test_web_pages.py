@@ -508,3 +508,29 @@ def test_a_past_day_is_provisional_only_while_a_reader_has_not_sent_up_to_its_en
         db.execute(update(Device).values(sent_up_to=datetime(2026, 11, 24, 0, 30, tzinfo=vn)))
     assert banner not in client.get("/hom-nay", params=day).text
     assert banner in client.get("/hom-nay", params={"don_vi": day["don_vi"]}).text  # today
+
+
+def test_noi_vu_sees_each_flagged_person_with_a_link_to_their_days(pg_engine: Engine) -> None:
+    """The summary lists the people past a threshold (NĐ 112/2020), each linking to their days."""
+    settings = Settings(
+        database_url=pg_engine.url.render_as_string(hide_password=False),
+        mqtt_port=free_port(),
+        api_secret="test-secret-of-at-least-thirty-two-bytes",
+        absence_days_per_month_flag=0.5,  # e2 was absent one session without reason: half a day
+    )
+    world = build_world(pg_engine, settings)
+    client = signed_in(world, "noivu_a")
+    page = client.get("/bao-cao", params={"ky": "month", "nam": "2026", "thang": "11"})
+    assert page.status_code == 200
+    e2 = world.people["e2"]
+    link = re.search(
+        rf'<a href="(/vi-pham\?xu_ly=all&can_bo={e2}&tu=01/11/2026&den=30/11/2026)">'
+        r"([^<]+)</a> \(([^)]+)\): ([^<]+)</li>",
+        page.text,
+    )
+    assert link, "e2 is not listed with a link to their days"
+    assert link.group(4) == "Nghỉ không lý do 0,5 ngày trong một tháng"
+    days = client.get(link.group(1))
+    assert days.status_code == 200
+    assert link.group(2) in days.text and "Vắng mặt" in days.text
+    assert f"can_bo={world.people['e1']}&tu=" not in page.text  # e1 was late once, no flag
