@@ -80,6 +80,14 @@ class Settings(BaseSettings):
         ),
     )
     api_token_minutes: int = Field(default=8 * 60, ge=1, le=7 * 24 * 60)
+    password_hash_profile: Literal["rfc9106_low_memory", "cheapest"] = Field(
+        default="rfc9106_low_memory",
+        description=(
+            "argon2id parameters for new password hashes: RFC 9106's low-memory profile "
+            "(64 MiB, 3 passes); 'cheapest' (and bcrypt cost 4 for readers' NATS passwords) "
+            "only for the test suite, never for real accounts"
+        ),
+    )
     trusted_proxies: str = Field(
         default="",
         description=(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -12,9 +13,34 @@ from sqlalchemy.orm import Session as DbSession
 from store.models import Agency, Unit, User
 
 ROLES = ("unit_head", "noi_vu", "hr_clerk", "admin", "auditor", "employee")
-_hasher = PasswordHasher()
-# Verifying against this keeps a wrong username as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+PASSWORD_PROFILES = {
+    "rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY,
+    "cheapest": profiles.CHEAPEST,
+}
+
+
+@cache
+def hasher_for(profile: str) -> PasswordHasher:
+    """The argon2id hasher of one of PASSWORD_PROFILES (KeyError for another name).
+
+    A stored hash carries its own parameters, so one made under another profile still verifies.
+    """
+    return PasswordHasher.from_parameters(PASSWORD_PROFILES[profile])
+
+
+def _hasher() -> PasswordHasher:
+    """The hasher of KC_PASSWORD_HASH_PROFILE (RFC 9106 low-memory unless the tests say)."""
+    from kycuong.settings import get_settings
+
+    return hasher_for(get_settings().password_hash_profile)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps a wrong username as slow as a wrong password."""
+    return _hasher().hash("not-a-password")
 
 
 class UserError(ValueError):
@@ -59,7 +85,7 @@ def create_user(
     user = User(
         username=username,
         full_name=full_name,
-        password_hash=_hasher.hash(password),
+        password_hash=_hasher().hash(password),
         role=role,
         unit_id=unit_id,
         agency_id=agency_id,
@@ -72,12 +98,12 @@ def create_user(
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def password_matches(user: User, password: str) -> bool:
     try:
-        return bool(_hasher.verify(user.password_hash, password))
+        return bool(_hasher().verify(user.password_hash, password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -85,7 +111,7 @@ def password_matches(user: User, password: str) -> bool:
 def authenticate(db: DbSession, username: str, password: str) -> User | None:
     user = db.scalar(select(User).where(User.username == username, User.active.is_(True)))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher().verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     return user

@@ -25,6 +25,10 @@ from tests.support import (
 # than KC_MAX_BACKLOG_AGE_DAYS (62) when received, so those tests would start failing two
 # months later; the tests of that window pass their own limits. Subprocesses inherit this.
 os.environ.setdefault("KC_MAX_BACKLOG_AGE_DAYS", "3650")
+# Argon2's RFC 9106 profile (64 MiB, 3 passes) costs ~0.1 s a hash on this box, and the suite
+# creates and signs in hundreds of users: tests hash with the cheapest parameters. One test
+# (tests/unit/test_password_profile.py) checks the default profile real accounts get.
+os.environ.setdefault("KC_PASSWORD_HASH_PROFILE", "cheapest")
 
 
 @pytest.fixture(scope="session")

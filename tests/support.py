@@ -81,12 +81,22 @@ TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
 
 
 def truncate_all(engine: Engine) -> None:
+    """Empty every table and start its ids from 1 again.
+
+    DELETE in foreign-key order rather than TRUNCATE: a test leaves a few rows, and on
+    PostgreSQL a TRUNCATE recreates the files of every monthly partition and index (about 350
+    relations), which cost seconds for each test.
+    """
     with engine.begin() as conn:
+        for table in TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c"
+                    " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+                )
+            )
 
 
 def ingest_settings(engine: Engine, port: int, **extra: object) -> Settings:

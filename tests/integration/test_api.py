@@ -83,6 +83,17 @@ class World:
             )
 
 
+def world_settings(engine: Engine, **extra: object) -> Settings:
+    """The settings of a test world on ``engine``: its own MQTT port, a fixed API secret."""
+    values: dict[str, object] = {
+        "database_url": engine.url.render_as_string(hide_password=False),
+        "mqtt_port": free_port(),
+        "api_secret": "test-secret-of-at-least-thirty-two-bytes",
+    }
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
 def build_world(engine: Engine, settings: Settings) -> World:
     with db_session(engine) as db:
         a = Agency(code="A", name="Sở Nội vụ tỉnh A")
@@ -141,13 +152,7 @@ def build_world(engine: Engine, settings: Settings) -> World:
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-        metrics_token="scraper-token",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine, metrics_token="scraper-token"))
 
 
 def codes(answer: Response) -> set[tuple[str, str]]:

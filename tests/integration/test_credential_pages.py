@@ -14,25 +14,18 @@ from sqlalchemy import Engine, delete, select
 
 from devices.provision import nats_hash, verify_password
 from ingest.pipeline import DeviceDirectory, Message, process_batch
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Credential, DeadLetter, Device, RecomputeRequest, UnmatchedPunch
 from tests.factories import punch_payload
-from tests.integration.test_api import DAY, World, build_world
+from tests.integration.test_api import DAY, World, build_world, world_settings
 from tests.integration.test_web_pages import EXTERNAL
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 from tests.unit.days import local
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def send(world: World, body: bytes) -> None:

@@ -10,27 +10,20 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, select
 
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Employee, User
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.integration.test_roster import xlsx
 from tests.integration.test_web_roster import upload
 from tests.integration.test_web_users import admin_browser
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "Nguyễn Văn ‮nA" reads "Nguyễn Văn An" reversed
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def test_the_users_page_says_beside_the_name_which_hidden_character_it_refuses(

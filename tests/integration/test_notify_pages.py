@@ -11,24 +11,17 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select, update
 
-from kycuong.settings import Settings
 from notify.recipients import employee
 from services import notifications
 from store.db import db_session
 from store.models import OutboxMessage
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def failed_message(world: World) -> int:

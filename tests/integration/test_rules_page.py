@@ -10,12 +10,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, func, select
 
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Agency, DisciplinePolicy, RecomputeRequest
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 
 LENIENT = b"""# a more lenient policy
 [policy]
@@ -25,12 +23,7 @@ late_grace_minutes = 30
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def agency_id(world: World, code: str) -> int:

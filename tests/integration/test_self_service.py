@@ -16,7 +16,6 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ingest.pipeline import DeviceDirectory, Message, process_batch
-from kycuong.settings import Settings
 from rules.zones import zone
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
@@ -42,11 +41,10 @@ from store.models import (
 )
 from store.queue import enqueue
 from tests.factories import punch_payload
-from tests.integration.test_api import DAY, PASSWORD, World, build_world
+from tests.integration.test_api import DAY, PASSWORD, World, build_world, world_settings
 from tests.integration.test_notify_delivery import smtp_sender
 from tests.mail import body_text, smtp_server
 from tests.signin import browser, csrf_of, sign_in, signed_in
-from tests.support import free_port
 from tests.unit.days import local
 from web import self_service
 
@@ -60,14 +58,8 @@ REQUEST_STATUS_LABELS = {"approved": "Đã duyệt", "refused": "Không duyệt"
 
 @pytest.fixture
 def world(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-        attachment_max_bytes=64 * 1024,
-    )
     monkeypatch.setattr(self_service, "now", lambda: NEXT_MORNING.astimezone(UTC))
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine, attachment_max_bytes=64 * 1024))
 
 
 def staff_code(world: World, employee: str) -> str:

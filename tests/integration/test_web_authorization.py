@@ -13,16 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from kycuong.settings import Settings
 from services.accounts import create_staff_account
 from services.scope import PERMISSIONS, Scope
 from store.db import db_session
 from store.models import User
 from store.users import hash_password
-from tests.integration.test_api import PASSWORD, USERS, World, build_world
+from tests.integration.test_api import PASSWORD, USERS, World, build_world, world_settings
 from tests.integration.test_web_pages import unit_id
 from tests.signin import browser, signed_in
-from tests.support import free_port
 from web import common
 
 
@@ -39,12 +37,7 @@ class Target:
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 # A member of staff of unit A1 (role employee, self-service): only their own pages.

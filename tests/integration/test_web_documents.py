@@ -11,24 +11,17 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine, select
 
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Unit
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 
 NOVEMBER = "thang=11&nam=2026"
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def unit_id(world: World, code: str) -> int:

@@ -10,22 +10,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, update
 
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import ViolationRecord
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.signin import browser, csrf_of, signed_in
-from tests.support import free_port
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def beside(html: str, field_id: str) -> str:

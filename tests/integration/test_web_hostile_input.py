@@ -14,24 +14,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from kycuong.inputs import BIDI_CONTROLS
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import ViolationRecord
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.integration.test_web_pages import browser, csrf_of, sign_in
-from tests.support import free_port
 
 RLO = "\u202e"
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def signed_in(world: World, username: str) -> TestClient:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, update
 from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Device
-from tests.integration.test_api import PASSWORD, World, build_world
+from tests.integration.test_api import PASSWORD, World, build_world, world_settings
 from tests.signin import bearer, signed_in
 from tests.signin import browser as browser  # these three imported from here too
 from tests.signin import csrf_of as csrf_of
@@ -27,12 +27,7 @@ EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.I
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def test_the_sign_in_page_is_vietnamese_and_refuses_a_wrong_password(world: World) -> None:

@@ -11,23 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import Credential, Employee, ImportUpload
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.integration.test_roster import cp1258
 from tests.signin import csrf_of, signed_in
-from tests.support import free_port
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def test_the_unit_tree_shows_the_visitors_scope_only(world: World) -> None:

@@ -12,24 +12,17 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine, select, update
 
-from kycuong.settings import Settings
 from services import people
 from store.db import db_session
 from store.models import Agency, CalendarDay, DayRecord, User, ViolationRecord
-from tests.integration.test_api import World, build_world
+from tests.integration.test_api import World, build_world, world_settings
 from tests.integration.test_web_pages import unit_id
 from tests.signin import browser, csrf_of, signed_in
-from tests.support import free_port
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def test_the_month_grid_marks_weekends_and_the_agencys_days_off(world: World) -> None:

@@ -12,22 +12,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from kycuong.cli import main
-from kycuong.settings import Settings, get_settings
+from kycuong.settings import get_settings
 from store.db import db_session
 from store.models import User, UserEvent
-from tests.integration.test_api import PASSWORD, World, build_world
+from tests.integration.test_api import PASSWORD, World, build_world, world_settings
 from tests.signin import browser, csrf_of, sign_in, signed_in
-from tests.support import free_port
 
 
 @pytest.fixture
 def world(pg_engine: Engine) -> Iterator[World]:
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    yield build_world(pg_engine, settings)
+    yield build_world(pg_engine, world_settings(pg_engine))
 
 
 def user_id(world: World, username: str) -> int:
