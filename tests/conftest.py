@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from tests.support import (
     truncate_all,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # Many tests replay punches on fixed dates (November 2026). Ingest quarantines punches older
 # than KC_MAX_BACKLOG_AGE_DAYS (62) when received, so those tests would start failing two
 # months later; the tests of that window pass their own limits. Subprocesses inherit this.
@@ -38,6 +41,19 @@ def pg_url() -> Iterator[str]:
     upgrade(url)
     yield url
     drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def broker_certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA and a server certificate for localhost/127.0.0.1, made the documented way
+    (deploy/mosquitto/make-certs.sh), once per test process: two RSA-3072 keys cost seconds."""
+    out = tmp_path_factory.mktemp("certs")
+    subprocess.run(
+        ["sh", str(ROOT / "deploy/mosquitto/make-certs.sh"), str(out), "localhost", "127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return out
 
 
 @pytest.fixture

@@ -238,22 +238,14 @@ def test_the_bridges_and_the_simulator_work_against_the_cluster_with_settings_on
 
 
 def test_the_cluster_over_tls_stores_punches_and_refuses_plain_clients(
-    pg_engine: Engine, tmp_path: Path
+    pg_engine: Engine, tmp_path: Path, broker_certs: Path
 ) -> None:
     """The shipped TLS listener (deploy/nats/mqtt-tls.conf) with a certificate made the
     documented way (deploy/mosquitto/make-certs.sh): the ingest and a reader given the CA and
     every node store and confirm punches, also after the node they were on is SIGKILLed; a
     client without TLS gets nowhere."""
-    import subprocess
-
     require(nats_available(), "nats-server is not installed")
-    root = Path(__file__).resolve().parents[2]
-    certs = tmp_path / "certs"
-    subprocess.run(
-        ["sh", str(root / "deploy/mosquitto/make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
+    certs = broker_certs
     cluster = NatsCluster(tmp_path / "nats", tls=(certs / "server.crt", certs / "server.key"))
     made = provisioned(pg_engine, cluster, employees=10, devices=("T1", "T2"))
     try:

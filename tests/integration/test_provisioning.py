@@ -3,7 +3,6 @@ generated dynamic-security file: readers publish under their own topic and nothi
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,15 +24,8 @@ INGEST_ID = "kycuong-ingest-host1"
 
 
 @pytest.fixture
-def certs(tmp_path: Path) -> Path:
-    """The broker certificate made the documented way (deploy/mosquitto/make-certs.sh)."""
-    out = tmp_path / "certs"
-    subprocess.run(
-        ["sh", str(ROOT / "deploy/mosquitto/make-certs.sh"), str(out), "localhost", "127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
-    return out
+def certs(broker_certs: Path) -> Path:
+    return broker_certs
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ headers a proxy adds, and as a client that forges them.
 from __future__ import annotations
 
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from kycuong.settings import Settings
 from services.signin import locks
 from store.db import db_session
 from store.users import create_user
-from tests.support import ROOT, free_port, wait_for
+from tests.support import free_port, wait_for
 from web import session as web_session
 
 PASSWORD = "mat-khau-du-dai-1"
@@ -196,14 +195,9 @@ def test_the_session_cookie_is_secure_exactly_when_the_browser_speaks_https(
 
 
 def test_the_session_cookie_is_secure_when_the_api_itself_serves_https(
-    engine: Engine, tmp_path: Path
+    engine: Engine, broker_certs: Path
 ) -> None:
-    certs = tmp_path / "certs"
-    subprocess.run(
-        ["sh", str(ROOT / "deploy/mosquitto/make-certs.sh"), str(certs), "localhost", "127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
+    certs = broker_certs
     settings = settings_for(engine)
     tls = {"ssl_certfile": str(certs / "server.crt"), "ssl_keyfile": str(certs / "server.key")}
     context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
