@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,41 @@ def pg_available() -> bool:
 
 
 TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
+
+
+STACKS = ["postgres+mosquitto", "sqlite+embedded"]
+
+
+@dataclass
+class Stack:
+    """A database and a broker for an ingest worker: PostgreSQL with a real Mosquitto, or
+    the one-office SQLite file with the in-process broker."""
+
+    engine: Engine
+    settings: Settings
+    port: int
+
+
+def stack_for(request: pytest.FixtureRequest, **extra: object) -> Stack:
+    """The stack named by ``request.param`` (one of STACKS), with ingest settings ``extra``."""
+    if request.param == "postgres+mosquitto":
+        engine = request.getfixturevalue("pg_engine")
+        port = request.getfixturevalue("mosquitto").port
+        embedded = False
+    else:
+        engine = request.getfixturevalue("sqlite_engine")
+        port = request.getfixturevalue("embedded_broker")
+        embedded = True
+    values: dict[str, object] = {
+        "database_url": str(engine.url.render_as_string(hide_password=False)),
+        "mqtt_port": port,
+        "mqtt_embedded": embedded,
+        "mqtt_protocol": "5",
+        "mqtt_client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+        "ingest_flush_ms": 20,
+    }
+    values.update(extra)
+    return Stack(engine, Settings(**values), port)  # type: ignore[arg-type]
 
 
 def truncate_all(engine: Engine) -> None:

@@ -7,25 +7,21 @@ test-artifacts/screens/self-*.png."""
 from __future__ import annotations
 
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from kycuong.settings import Settings
 from services.accounts import create_staff_account
 from services.scope import Scope
 from store.db import db_session
 from tests.e2e.test_browser_unit_head import CHROMIUM, SCREENS
-from tests.integration.test_api import PASSWORD, World, build_world
+from tests.integration.test_api import PASSWORD, World, build_world, world_settings
 from tests.integration.test_self_service import NEXT_MORNING
-from tests.support import free_port, require
+from tests.support import require, serving
 from web import self_service
 
 NEW_PASSWORD = "mật-khẩu-riêng-của-tôi"
@@ -53,24 +49,9 @@ def served(pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
     )
     monkeypatch.setattr(self_service, "now", lambda: NEXT_MORNING.astimezone(UTC))
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    world = build_world(pg_engine, settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(world.client.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    world = build_world(pg_engine, world_settings(pg_engine))
+    with serving(world.client.app) as port:
+        yield world, f"http://127.0.0.1:{port}"
 
 
 def test_a_person_explains_from_a_phone_and_the_head_approves(

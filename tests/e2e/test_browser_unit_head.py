@@ -5,18 +5,14 @@ desktop (1366×768) and phone (390×844) widths are saved under test-artifacts/s
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from kycuong.settings import Settings
-from tests.integration.test_api import PASSWORD, World, build_world
-from tests.support import ROOT, free_port, require
+from tests.integration.test_api import PASSWORD, World, build_world, world_settings
+from tests.support import ROOT, require, serving
 
 SCREENS = ROOT / "test-artifacts" / "screens"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,24 +23,9 @@ def served(pg_engine: Engine) -> Iterator[tuple[World, str]]:
     require(
         Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
     )
-    settings = Settings(
-        database_url=pg_engine.url.render_as_string(hide_password=False),
-        mqtt_port=free_port(),
-        api_secret="test-secret-of-at-least-thirty-two-bytes",
-    )
-    world = build_world(pg_engine, settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(world.client.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    world = build_world(pg_engine, world_settings(pg_engine))
+    with serving(world.client.app) as port:
+        yield world, f"http://127.0.0.1:{port}"
 
 
 def test_a_unit_head_excuses_a_late_arrival_in_the_browser(served: tuple[World, str]) -> None:

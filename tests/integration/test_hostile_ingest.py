@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import paho.mqtt.client as mqtt
@@ -20,41 +18,16 @@ from sqlalchemy import Engine, delete, func, select
 
 from ingest.pipeline import DeviceDirectory, Limits, Message, process_batch
 from ingest.worker import IngestWorker
-from kycuong.settings import Settings
 from store.db import db_session
 from store.models import DeadLetter, DeadLetterTally, Device, Punch
 from store.punches import purge_dead_letters
 from tests.factories import org, punch_payload
-from tests.support import wait_for
+from tests.support import STACKS, Stack, stack_for, wait_for
 
 
-@dataclass
-class Stack:
-    engine: Engine
-    settings: Settings
-    port: int
-
-
-@pytest.fixture(params=["postgres+mosquitto", "sqlite+embedded"])
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    if request.param == "postgres+mosquitto":
-        engine = request.getfixturevalue("pg_engine")
-        port = request.getfixturevalue("mosquitto").port
-        embedded = False
-    else:
-        engine = request.getfixturevalue("sqlite_engine")
-        port = request.getfixturevalue("embedded_broker")
-        embedded = True
-    settings = Settings(
-        database_url=str(engine.url.render_as_string(hide_password=False)),
-        mqtt_port=port,
-        mqtt_embedded=embedded,
-        mqtt_protocol="5",
-        mqtt_client_id=f"ingest-{uuid.uuid4().hex[:8]}",
-        ingest_batch_size=50,
-        ingest_flush_ms=20,
-    )
-    yield Stack(engine, settings, port)
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> Stack:
+    return stack_for(request, ingest_batch_size=50)
 
 
 def publisher(port: int) -> mqtt.Client:
