@@ -243,16 +243,17 @@ def _write_sheet(
     _fit(ws, r, total, wrapped, bold=True)
     ws.write_values(r, 0, total, f.total_text, f.total)
     r += 2
-    ws.write(r, 0, RATE_NOTE, f.note)  # one line, narrower than the table: it runs over the
-    ws.write(r + 1, 0, SUGGESTS, f.note)  # empty cells to its right
+    # one line each, narrower than the table: it runs over the empty cells to its right
+    ws.write_values(r, 0, [RATE_NOTE], f.note)
+    ws.write_values(r + 1, 0, [SUGGESTS], f.note)
     r += 3
     cols = [1, right + 2][: len(header.signatures)]
     for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r, c, s.role, f.bold_center)
+        ws.write_values(r, c, [s.role], f.bold_center)
     for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r + 1, c, s.note, f.italic_center)
+        ws.write_values(r + 1, c, [s.note], f.italic_center)
     for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r + 5, c, s.name, f.bold_center)
+        ws.write_values(r + 5, c, [s.name], f.bold_center)
     ws.freeze_panes(9, 3)
     ws.set_paper(9)  # A4
     ws.set_landscape()

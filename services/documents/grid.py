@@ -72,7 +72,9 @@ def _split_long(words: list[str], width: float, measure: Any, style: str) -> lis
     return out
 
 
-def _wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
+def wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
+    """The lines of ``text`` in ``width`` mm, broken between words (and after a new line);
+    ``measure(style, text)`` gives a text's width in mm."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         current = ""
@@ -120,7 +122,7 @@ def draw_grid(
         ):
             head_size -= 0.25
             pdf.set_font(family, "B", head_size)
-        lines = _wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
+        lines = wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
         step = line_height * head_size / size
         placed.append(
             (
@@ -158,7 +160,7 @@ def draw_grid(
     def draw_row(cells: Sequence[str], style: str) -> None:
         nonlocal block_top
         wrapped = [
-            _wrap(text, c.width - 2 * pad, measure, style) if c.wrap and text else [text]
+            wrap(text, c.width - 2 * pad, measure, style) if c.wrap and text else [text]
             for c, text in zip(columns, cells, strict=True)
         ]
         height = max(len(w) for w in wrapped) * line_height + 2 * pad

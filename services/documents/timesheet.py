@@ -266,7 +266,7 @@ def _write_unit(
     ws.set_row(1, row_points(text_lines(FORM_SOURCE, corner, SIZE), SIZE))
     ws.write_values(1, 0, [f"Bộ phận: {unit_name}"], f.plain)
     ws.merge_values(1, form_col, last, FORM_SOURCE, f.source)
-    ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.write_values(2, 0, ["Mã QHNS: ................"], f.plain)
     ws.set_row(4, row_points(1, 14))
     ws.merge_values(4, 0, last, TITLE, f.title)
     ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
@@ -294,15 +294,15 @@ def _write_unit(
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
     ws.write_values(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
     r += 2
-    ws.write(r, form_col, header.dated_line(), f.italic_center)
+    ws.write_values(r, form_col, [header.dated_line()], f.italic_center)
     role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
     roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
     for c, role in zip(role_cols, roles, strict=True):
-        ws.write(r + 1, c, role, f.bold)
+        ws.write_values(r + 1, c, [role], f.bold)
     for c in role_cols:
-        ws.write(r + 2, c, "(Ký, họ tên)", f.italic)
+        ws.write_values(r + 2, c, ["(Ký, họ tên)"], f.italic)
     r += 7
-    ws.write(r, 0, "Ký hiệu chấm công:", f.bold)
+    ws.write_values(r, 0, ["Ký hiệu chấm công:"], f.bold)
     legend = symbols.legend()
     per_column = (len(legend) + 2) // 3
     for n in range(per_column):
@@ -310,7 +310,7 @@ def _write_unit(
             m = k * per_column + n
             if m < len(legend):
                 code, label = legend[m]
-                ws.write(r + 1 + n, 1 + k * (ndays // 3), f"- {label}: {code}", f.plain)
+                ws.write_values(r + 1 + n, 1 + k * (ndays // 3), [f"- {label}: {code}"], f.plain)
     ws.freeze_panes(head + 3, 3)
     ws.set_paper(9)
     ws.set_landscape()
@@ -376,18 +376,12 @@ def to_pdf(
         pdf.add_page()
         y = pdf.get_y()
         pdf.set_font(FAMILY, "", 8.5)
-        pdf.multi_cell(
-            120,
-            4.2,
-            f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
+        pdf.paragraph(120, 4.2, f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........")
         pdf.set_xy(pdf.w - pdf.r_margin - 110, y)
         pdf.set_font(FAMILY, "B", 8.5)
         pdf.cell(110, 4.2, FORM, align="C", new_x="LEFT", new_y="NEXT")
         pdf.set_font(FAMILY, "I", 7.5)
-        pdf.multi_cell(110, 3.8, FORM_SOURCE, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.paragraph(110, 3.8, FORM_SOURCE, align="C")
         pdf.set_y(max(pdf.get_y(), y + 14))
         pdf.centered(TITLE, "B", 13, 6)
         pdf.centered(month_title(year, month, through), "", 9, 5)
