@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kycuong.labels import vn_number
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
 from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
 from store.summaries import Line, Thresholds
@@ -79,12 +80,13 @@ def person_flags(line: Line, t: Thresholds) -> list[str]:
     flags = []
     if line.max_month_absent_days >= t.month_days:
         flags.append(
-            f"Nghỉ không lý do {line.max_month_absent_days:g} ngày trong một tháng "
-            f"(ngưỡng {t.month_days:g} ngày/tháng)"
+            f"Nghỉ không lý do {vn_number(line.max_month_absent_days)} ngày trong một tháng "
+            f"(ngưỡng {vn_number(t.month_days)} ngày/tháng)"
         )
     if line.absent_days >= t.year_days:
         flags.append(
-            f"Nghỉ không lý do {line.absent_days:g} ngày trong kỳ (ngưỡng {t.year_days:g} ngày)"
+            f"Nghỉ không lý do {vn_number(line.absent_days)} ngày trong kỳ "
+            f"(ngưỡng {vn_number(t.year_days)} ngày)"
         )
     if line.max_consecutive_absent_days >= t.consecutive_days:
         flags.append(
@@ -101,11 +103,11 @@ def unit_flags(people: Sequence[Line], t: Thresholds) -> list[str]:
     reached = (
         (
             sum(p.max_month_absent_days >= t.month_days for p in people),
-            f"nghỉ không lý do {t.month_days:g} ngày/tháng",
+            f"nghỉ không lý do {vn_number(t.month_days)} ngày/tháng",
         ),
         (
             sum(p.absent_days >= t.year_days for p in people),
-            f"nghỉ không lý do {t.year_days:g} ngày trong kỳ",
+            f"nghỉ không lý do {vn_number(t.year_days)} ngày trong kỳ",
         ),
         (
             sum(p.max_consecutive_absent_days >= t.consecutive_days for p in people),
@@ -331,7 +333,7 @@ def _pdf_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
+        return vn_number(value)
     return str(value)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from kycuong.labels import vn_number
 from services.documents.header import DocumentHeader
 from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
 from store.timesheets import DayMark, PersonMonth
@@ -341,10 +342,6 @@ def to_xlsx(
     return out.getvalue()
 
 
-def _number(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
-
-
 def to_pdf(
     header: DocumentHeader,
     units: Sequence[tuple[str, Sequence[Row]]],
@@ -391,10 +388,10 @@ def to_pdf(
             for i, (h, w) in enumerate(zip(headers, widths, strict=True))
         ]
         body = (
-            [str(i), row.name, row.title, *row.cells, *(_number(v) for v in row.totals.values())]
+            [str(i), row.name, row.title, *row.cells, *(vn_number(v) for v in row.totals.values())]
             for i, row in enumerate(rows, start=1)
         )
-        sums = [_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
+        sums = [vn_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
         draw_grid(pdf, FAMILY, columns, body, ["", "Cộng", "", *([""] * ndays), *sums])
         pdf.ln(3)
         pdf.signatures(

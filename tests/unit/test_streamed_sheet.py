@@ -217,7 +217,8 @@ def test_sheets_share_rendered_cells_and_each_is_the_librarys_own() -> None:
         text, number = _formats(book)
         for n, (first, second) in enumerate([(text, number), (number, text), (text, text)]):
             ws = add_sheet(book, f"S{n}") if streamed else book.add_worksheet(f"S{n}")
-            for r, row in enumerate([["Cộng", 0, 1, 2.5], ["Cộng", 0, "", None]]):
+            rows: list[list[Any]] = [["Cộng", 0, 1, 2.5], ["Cộng", 0, "", None]]
+            for r, row in enumerate(rows):
                 if streamed:
                     ws.write_values(r, 0, row, first, second)
                 else:
