@@ -11,13 +11,20 @@ thousand sheets and a million cells.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kycuong.labels import vn_number
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
+from services.documents.sheets import (
+    add_sheet,
+    row_points,
+    sheet_titles,
+    signature_blocks,
+    text_lines,
+    workbook,
+)
 from store.summaries import Line, Thresholds
 
 if TYPE_CHECKING:
@@ -249,13 +256,20 @@ def _write_sheet(
     ws.write_values(r, 0, [RATE_NOTE], f.note)
     ws.write_values(r + 1, 0, [SUGGESTS], f.note)
     r += 3
-    cols = [1, right + 2][: len(header.signatures)]
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write_values(r, c, [s.role], f.bold_center)
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write_values(r + 1, c, [s.note], f.italic_center)
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write_values(r + 5, c, [s.name], f.bold_center)
+    # each signature block merged and centred: two under the issuing body and the national
+    # title, as the heading's blocks (Nghị định 30/2020/NĐ-CP); others share the width
+    signers = header.signatures
+    blocks = (
+        [(0, right - 1), (right, last)]
+        if len(signers) == 2
+        else signature_blocks(widths, len(signers))
+    )
+    for at, part, fmt in ((r, "role", f.bold_center), (r + 1, "note", f.italic_center)):
+        for (first_col, last_col), signer in zip(blocks, signers, strict=True):
+            ws.merge_values(at, first_col, last_col, getattr(signer, part), fmt)
+    if any(s.name for s in signers):
+        for (first_col, last_col), signer in zip(blocks, signers, strict=True):
+            ws.merge_values(r + 5, first_col, last_col, signer.name, f.bold_center)
     ws.freeze_panes(9, 3)
     ws.set_paper(9)  # A4
     ws.set_landscape()
@@ -337,22 +351,34 @@ def _pdf_text(value: object) -> str:
     return str(value)
 
 
-def _pdf_table(
-    pdf: Any,
-    headers: Sequence[str],
-    rows: Sequence[Sequence[object]],
-    total: Sequence[object],
-    wide: dict[int, float],
-) -> None:
-    from services.documents.grid import Column, draw_grid
+def _pdf_columns(pdf: Any, headers: Sequence[str], wide: Mapping[int, float]) -> list[Any]:
+    """The table's columns: those of ``wide`` (text, wrapped) as wide as given, the others
+    sharing the rest but each wide enough for its heading's longest word at the table's size
+    ("CBCCVC" shrank to 4.5 points); the last column (the flags) gives the room they take."""
+    from services.documents.grid import Column, heading_width
     from services.documents.pdf import FAMILY
 
     usable = pdf.w - pdf.l_margin - pdf.r_margin
     narrow = (usable - sum(wide.values())) / (len(headers) - len(wide))
-    columns = [
-        Column(h, wide.get(i, narrow), "L" if i in wide else "C", wrap=i in wide)
-        for i, h in enumerate(headers)
+    widths = [
+        wide.get(i, max(narrow, heading_width(pdf, FAMILY, h))) for i, h in enumerate(headers)
     ]
+    widths[-1] -= sum(widths) - usable
+    return [
+        Column(h, w, "L" if i in wide else "C", wrap=i in wide)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    ]
+
+
+def _pdf_table(
+    pdf: Any,
+    columns: Sequence[Any],
+    rows: Sequence[Sequence[object]],
+    total: Sequence[object],
+) -> None:
+    from services.documents.grid import draw_grid
+    from services.documents.pdf import FAMILY
+
     draw_grid(
         pdf,
         FAMILY,
@@ -394,27 +420,26 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     total = data.total
     _pdf_table(
         pdf,
-        UNIT_HEADERS,
+        _pdf_columns(pdf, UNIT_HEADERS, {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52}),
         unit_rows,
         ["", "", "Tổng cộng", total.staff, *figures(total, [])],
-        {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52},
     )
     pdf.ln(2)
     pdf.notice(RATE_NOTE)
     pdf.signatures(roles)
     titles = data.titles or {}
+    columns = _pdf_columns(pdf, PERSON_HEADERS, {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50})
     for unit in data.units:
         people = members.get(unit.key, [])
         _pdf_section(pdf, header, unit.name)
         _pdf_table(
             pdf,
-            PERSON_HEADERS,
+            columns,
             [
                 [i, p.code, p.name, titles.get(p.key, ""), *figures(p, person_flags(p, t))]
                 for i, p in enumerate(people, start=1)
             ],
             ["", "", f"Cộng ({len(people)} người)", "", *figures(unit, [])],
-            {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50},
         )
         pdf.ln(2)
         pdf.notice(RATE_NOTE)

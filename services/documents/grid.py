@@ -5,6 +5,7 @@ grid about fifty times faster. Text wraps between words in the columns marked ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,21 @@ def text_width(pdf: Any, text: str) -> float:
         return float(pdf.get_string_width(text))
     cw = font.cw
     return float(sum(cw[ord(c)] for c in text) * pdf.font_size_pt * 0.001 / pdf.k)
+
+
+def _pieces(heading: str) -> list[str]:
+    """A heading's words, each cut after its slashes ("(lượt/100" → "(lượt/", "100"): the
+    parts a heading's line may end with."""
+    return [part for word in heading.split() for part in re.findall(r"[^/]*/|[^/]+", word)]
+
+
+def heading_width(
+    pdf: Any, family: str, heading: str, size: float = 6.5, pad: float = 0.7
+) -> float:
+    """The narrowest column (mm) whose ``heading`` keeps the table's type size: its widest word
+    (a word may end a line after a slash) and the padding."""
+    pdf.set_font(family, "B", size)
+    return max(text_width(pdf, part) for part in _pieces(heading)) + 2 * pad + 0.1
 
 
 def _split_long(words: list[str], width: float, measure: Any, style: str) -> list[str]:
@@ -118,7 +134,7 @@ def draw_grid(
         head_size = size
         pdf.set_font(family, "B", head_size)
         while head_size > 4.5 and any(
-            text_width(pdf, word) > room for word in column.header.split()
+            text_width(pdf, word) > room for word in _pieces(column.header)
         ):
             head_size -= 0.25
             pdf.set_font(family, "B", head_size)

@@ -207,6 +207,20 @@ def text_lines(text: str, width: float, size: float = 11, bold: bool = False) ->
     return lines
 
 
+def signature_blocks(widths: Sequence[float], count: int) -> list[tuple[int, int]]:
+    """``count`` runs of columns (first, last, zero-based), each about an equal share of the
+    columns' total ``widths``: where signature blocks side by side are merged and centred."""
+    total, first, used = sum(widths), 0, 0.0
+    blocks: list[tuple[int, int]] = []
+    for col, width in enumerate(widths):
+        used += width
+        if len(blocks) < count - 1 and used >= total * (len(blocks) + 1) / count:
+            blocks.append((first, col))
+            first = col + 1
+    blocks.append((first, len(widths) - 1))
+    return blocks
+
+
 def row_points(lines: int, size: float = 11) -> float:
     """The height of a row of ``lines`` lines in a ``size``-point font, in points, in whole
     pixels (0.75 point) as a spreadsheet stores it."""

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from kycuong.labels import vn_number
 from services.documents.header import DocumentHeader
-from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
+from services.documents.sheets import (
+    add_sheet,
+    row_points,
+    sheet_titles,
+    signature_blocks,
+    text_lines,
+    workbook,
+)
 from store.timesheets import DayMark, PersonMonth
 
 if TYPE_CHECKING:
@@ -212,9 +219,10 @@ def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
     return _cell(parts), shares
 
 
+ROLES = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
 SIZE = 10  # points, every text of the form but the title
 # column widths (characters): "Phó Trưởng phòng" holds on one line of the chức vụ column
-NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 18, 10
+NAME, TITLE_WIDTH, BUCKET_WIDTH, DAY_WIDTH = 24, 18, 10, 3.6
 
 
 class _Formats:
@@ -258,12 +266,12 @@ def _write_unit(
     ws.set_column(0, 0, 5)
     ws.set_column(1, 1, NAME)
     ws.set_column(2, 2, TITLE_WIDTH)
-    ws.set_column(3, 2 + ndays, 3.6)
+    ws.set_column(3, 2 + ndays, DAY_WIDTH)
     ws.set_column(3 + ndays, last, BUCKET_WIDTH)
     ws.write_values(0, 0, [f"Đơn vị: {header.agency}"], f.bold)
     ws.merge_values(0, form_col, last, FORM, f.bold_center)
     # the circular's line wraps in the form's corner, two lines, not spilling past the table
-    corner = 5 * 3.6 + len(BUCKETS) * BUCKET_WIDTH
+    corner = 5 * DAY_WIDTH + len(BUCKETS) * BUCKET_WIDTH
     ws.set_row(1, row_points(text_lines(FORM_SOURCE, corner, SIZE), SIZE))
     ws.write_values(1, 0, [f"Bộ phận: {unit_name}"], f.plain)
     ws.merge_values(1, form_col, last, FORM_SOURCE, f.source)
@@ -295,13 +303,15 @@ def _write_unit(
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
     ws.write_values(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
     r += 2
-    ws.write_values(r, form_col, [header.dated_line()], f.italic_center)
-    role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
-    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
-    for c, role in zip(role_cols, roles, strict=True):
-        ws.write_values(r + 1, c, [role], f.bold)
-    for c in role_cols:
-        ws.write_values(r + 2, c, ["(Ký, họ tên)"], f.italic)
+    # three signature blocks side by side, each centred over a third of the table's width,
+    # the date over the last (Người duyệt), as the form prints them
+    widths = [5, NAME, TITLE_WIDTH, *[DAY_WIDTH] * ndays, *[BUCKET_WIDTH] * len(BUCKETS)]
+    blocks = signature_blocks(widths, 3)
+    ws.merge_values(r, *blocks[-1], header.dated_line(), f.italic_center)
+    for (first, last_col), role in zip(blocks, ROLES, strict=True):
+        ws.merge_values(r + 1, first, last_col, role, f.bold_center)
+    for first, last_col in blocks:
+        ws.merge_values(r + 2, first, last_col, "(Ký, họ tên)", f.italic_center)
     r += 7
     ws.write_values(r, 0, ["Ký hiệu chấm công:"], f.bold)
     legend = symbols.legend()
@@ -396,9 +406,7 @@ def to_pdf(
         pdf.ln(3)
         pdf.signatures(
             [
-                ("Người chấm công", "(Ký, họ tên)"),
-                ("Phụ trách bộ phận", "(Ký, họ tên)"),
-                ("Người duyệt", "(Ký, họ tên)"),
+                *((role, "(Ký, họ tên)") for role in ROLES),
             ],
             header.dated_line(),
         )
