@@ -105,29 +105,27 @@ def wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
     return lines
 
 
-def draw_grid(
+Placed = list[tuple[float, list[tuple[str, float, float]]]]  # size, (text, dx, dy)
+
+
+def _headings(
     pdf: Any,
     family: str,
-    columns: Sequence[Column],
-    rows: Iterable[Sequence[str]],
-    total: Sequence[str] | None = None,
-    size: float = 6.5,
-    line_height: float = 3.0,
-    pad: float = 0.7,
-    fill: tuple[int, int, int] = (221, 235, 247),
-) -> None:
-    """Draw the headings, the rows and a bold total row from the current position."""
-    measure = _Widths(pdf)
-    xs = [pdf.l_margin]
-    for column in columns:
-        xs.append(xs[-1] + column.width)
-    bottom_limit = pdf.h - pdf.b_margin
-    ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
+    columns: tuple[Column, ...],
+    size: float,
+    line_height: float,
+    pad: float,
+) -> tuple[Placed, float]:
+    """Each heading's size and lines placed in its column, and the height of the heading row.
 
-    # Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
-    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page (but
-    # once per table: a province's PDF has a thousand tables, hence ``text_width``).
-    placed: list[tuple[float, list[tuple[str, float, float]]]] = []  # size, (text, dx, dy)
+    Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
+    fit gets a smaller size for its heading alone. Laid out once per document for the same
+    columns (a ``DocumentPdf`` keeps them: a province's PDF has a thousand tables)."""
+    kept: dict[object, tuple[Placed, float]] | None = getattr(pdf, "grid_headings", None)
+    key = (family, columns, size, line_height, pad)
+    if kept is not None and key in kept:
+        return kept[key]
+    placed: Placed = []
     head_height = 0.0
     for column in columns:
         room = column.width - 2 * pad
@@ -150,6 +148,31 @@ def draw_grid(
             )
         )
         head_height = max(head_height, len(lines) * step + 2 * pad)
+    if kept is not None:
+        kept[key] = (placed, head_height)
+    return placed, head_height
+
+
+def draw_grid(
+    pdf: Any,
+    family: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[str]],
+    total: Sequence[str] | None = None,
+    size: float = 6.5,
+    line_height: float = 3.0,
+    pad: float = 0.7,
+    fill: tuple[int, int, int] = (221, 235, 247),
+) -> None:
+    """Draw the headings, the rows and a bold total row from the current position."""
+    measure = _Widths(pdf)
+    xs = [pdf.l_margin]
+    for column in columns:
+        xs.append(xs[-1] + column.width)
+    bottom_limit = pdf.h - pdf.b_margin
+    ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
+
+    placed, head_height = _headings(pdf, family, tuple(columns), size, line_height, pad)
 
     def headings() -> float:
         y = float(pdf.get_y())

@@ -7,6 +7,7 @@ LANs and a fresh machine may have no fonts at all."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -34,6 +35,7 @@ class DocumentPdf(FPDF):
         self.set_creator("Kỷ Cương")
         self.alias_nb_pages(PAGES)
         self._wrapped: dict[tuple[str, str, float, float, str], list[str]] = {}
+        self.grid_headings: dict[object, Any] = {}  # grid.draw_grid's layouts of headings
 
     def footer(self) -> None:
         self.set_y(-9)
