@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from pypdf import PdfReader
 
 from services.documents import discipline_report
@@ -94,3 +95,29 @@ def test_the_report_columns_are_wide_enough_for_their_headings_at_the_tables_siz
             assert c.width >= heading_width(pdf, FAMILY, c.header) or c.wrap, c.header
         assert _heading_sizes(list(headers), [c.width for c in columns]) == {6.5}
     assert "CBCCVC" in discipline_report.UNIT_HEADERS[3]
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "align"),
+    [
+        (discipline_report.RATE_NOTE, 0, "L"),
+        (discipline_report.RATE_NOTE, 120, "L"),
+        ("SỞ TÀI NGUYÊN VÀ MÔI TRƯỜNG TỈNH THỬ NGHIỆM " * 3, 124.65, "C"),
+        ("Đơn vị: Sở Nội vụ\nBộ phận: Phòng Một\nMã QHNS: ........", 120, "L"),
+    ],
+)
+def test_a_paragraph_breaks_into_the_lines_multi_cell_would(
+    text: str, width: float, align: str
+) -> None:
+    """``paragraph`` wraps once with the grid's widths instead of ``multi_cell``'s line
+    breaking character by character: the same lines, each a cell, y below the last."""
+    pdf = DocumentPdf("L")
+    pdf.add_page()
+    pdf.set_font(FAMILY, "I", 7.5)
+    expected = pdf.multi_cell(width, 3.8, text, align=align, dry_run=True, output="LINES")
+    y = pdf.get_y()
+    pdf.paragraph(width, 3.8, text, align=align)
+    assert abs(pdf.get_y() - (y + 3.8 * len(expected))) < 1e-6
+    assert pdf.x == pdf.l_margin
+    got = PdfReader(io.BytesIO(pdf.output_bytes())).pages[0].extract_text().split("\n")
+    assert [line.strip() for line in got[: len(expected)]] == [e.strip() for e in expected]
