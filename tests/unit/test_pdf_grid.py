@@ -114,7 +114,9 @@ def test_a_paragraph_breaks_into_the_lines_multi_cell_would(
     pdf = DocumentPdf("L")
     pdf.add_page()
     pdf.set_font(FAMILY, "I", 7.5)
-    expected = pdf.multi_cell(width, 3.8, text, align=align, dry_run=True, output="LINES")
+    lines = pdf.multi_cell(width, 3.8, text, align=align, dry_run=True, output="LINES")
+    assert isinstance(lines, list)
+    expected = [str(line) for line in lines]
     y = pdf.get_y()
     pdf.paragraph(width, 3.8, text, align=align)
     assert abs(pdf.get_y() - (y + 3.8 * len(expected))) < 1e-6
