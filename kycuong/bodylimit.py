@@ -11,6 +11,8 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from kycuong.labels import vn_number
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -25,7 +27,7 @@ class BodyTooLarge(Exception):
 
 
 def _size_label(limit: int) -> str:
-    return f"{limit / MB:g} MB" if limit >= MB else f"{limit / 1024:g} KB"
+    return f"{vn_number(limit / MB)} MB" if limit >= MB else f"{vn_number(limit / 1024)} KB"
 
 
 class BodyLimit:

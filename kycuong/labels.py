@@ -1,6 +1,22 @@
-"""What people read, in Vietnamese: one table per kind of code, used by the CLI, API and reports."""
+"""What people read, in Vietnamese: one table per kind of code, used by the CLI, API and reports,
+and the one way a number is written in text (``vn_number``)."""
 
 from __future__ import annotations
+
+
+def vn_number(value: float) -> str:
+    """A number as Vietnamese write it in text: a decimal comma, at most two decimals, no
+    needless zeros: 0,5 · 5 · 12,25 · 2483 (no grouping); text or a bool is refused.
+
+    Every number written into text a person reads goes through here (flags, reasons, the PDFs'
+    cells, messages): ``f"{x:g}"`` wrote 0.5 and turned 1234567 into 1.23457e+06."""
+    if isinstance(value, bool | str | bytes):
+        raise TypeError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")  # a Decimal of a SQL sum too
+    return "0" if text == "-0" else text.replace(".", ",")
+
 
 VIOLATION = {
     "late": "Đi muộn",

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
+from kycuong.labels import vn_number
 from services.scope import scope_of
 from services.summaries import XLSX, SummaryQuery, summary, summary_file
 from store.models import OutboxMessage, User
@@ -84,7 +85,7 @@ def monthly(
         "working_days": view.total.working_days,
         "late_count": view.total.late_count,
         "early_count": view.total.early_count,
-        "absent_days": f"{view.total.absent_days:g}",
+        "absent_days": vn_number(view.total.absent_days),
         "flagged": flagged,
     }
     return values, [Attachment(file.filename, file.media_type or XLSX, file.content)]

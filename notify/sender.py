@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from kycuong.labels import vn_number
 from kycuong.metrics import NOTIFY_FAILURES, NOTIFY_LEASE_LOST, NOTIFY_OUTBOX, NOTIFY_SENT
 from kycuong.settings import Settings
 from notify import reports
@@ -51,7 +52,9 @@ NO_ADDRESS = (
 def expired_reason(wait: timedelta) -> str:
     """Why a notice that waited for an address too long is not sent (the page shows it)."""
     days = wait.total_seconds() / 86400
-    span = f"{days:g} ngày" if days >= 1 else f"{wait.total_seconds() / 3600:g} giờ"
+    span = (
+        f"{vn_number(days)} ngày" if days >= 1 else f"{vn_number(wait.total_seconds() / 3600)} giờ"
+    )
     return (
         f"Người nhận vẫn chưa có địa chỉ sau {span} chờ: thông báo đã hết hạn và sẽ không "
         "được gửi, kể cả khi có địa chỉ sau này."

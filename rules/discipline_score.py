@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from kycuong.labels import vn_number
+
 
 @dataclass(frozen=True, slots=True)
 class MonthRecord:
@@ -101,10 +103,6 @@ FLAGS = {
 }
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
-
-
 def suggest_score(month: MonthRecord, rule: ScoreRule) -> Suggestion:
     """Turn a reviewed month into a suggested ý thức kỷ luật score and thi đua flag."""
     deductions: list[Deduction] = []
@@ -132,7 +130,7 @@ def suggest_score(month: MonthRecord, rule: ScoreRule) -> Suggestion:
                 "late_or_early_hours",
                 round(hours, 2),
                 round(hours * rule.per_hour_late_or_early, 2),
-                f"Tổng thời gian đi muộn, về sớm {_fmt(round(hours, 2))} giờ",
+                f"Tổng thời gian đi muộn, về sớm {vn_number(round(hours, 2))} giờ",
             )
         )
     if month.absent_days and rule.per_absent_day:
@@ -141,7 +139,7 @@ def suggest_score(month: MonthRecord, rule: ScoreRule) -> Suggestion:
                 "absent",
                 month.absent_days,
                 round(month.absent_days * rule.per_absent_day, 2),
-                f"Nghỉ không lý do {_fmt(month.absent_days)} ngày",
+                f"Nghỉ không lý do {vn_number(month.absent_days)} ngày",
             )
         )
     missing = max(0, month.missing_punches - rule.tolerated_missing_punches)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kycuong.errors import Invalid, NotFound
+from kycuong.labels import vn_number
 from rules.discipline_score import FLAGS, MonthRecord, ScoreRule, Suggestion, suggest_score
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
 from services.documents.period import ReportPeriod, report_period
@@ -127,7 +128,7 @@ def decide(
         score != current.suggestion.score or flag != current.suggestion.flag
     )
     if score is not None and not 0 <= score <= rule.max_points:
-        raise ScoreError("bad_score", f"Điểm phải từ 0 đến {rule.max_points:g}")
+        raise ScoreError("bad_score", f"Điểm phải từ 0 đến {vn_number(rule.max_points)}")
     if adjusted and not note.strip():
         raise ScoreError("note_required", "Điều chỉnh điểm cần ghi rõ lý do")
     record_decision(
@@ -225,7 +226,7 @@ def to_xlsx(
     ws.append([header.unit, "", "", "", "", "", MOTTO])
     ws.append([])
     ws.append(["ĐỀ XUẤT ĐIỂM Ý THỨC KỶ LUẬT HẰNG THÁNG"])
-    ws.append([f"Kỳ: {period.label}; điểm tối đa {rule.max_points:g}"])
+    ws.append([f"Kỳ: {period.label}; điểm tối đa {vn_number(rule.max_points)}"])
     ws.append([f"Căn cứ: {rule.source}"])
     ws.append([SUGGESTS])
     ws.append([])
@@ -244,7 +245,7 @@ def to_xlsx(
                 s.score,
                 STATUS[s.decision],
                 FLAGS.get(s.flag or "", ""),
-                "\n".join(f"{d.text}: −{d.points:g}" for d in s.suggestion.deductions),
+                "\n".join(f"{d.text}: −{vn_number(d.points)}" for d in s.suggestion.deductions),
                 s.note,
                 s.decided_by,
                 (

@@ -28,6 +28,7 @@ from kycuong.labels import (
     REVIEW,
     SESSION,
     VIOLATION,
+    vn_number,
 )
 from rules.config import SessionNameError, resolve_session_names
 from runner.directory import RulesDirectory
@@ -169,7 +170,7 @@ def check_attachment(upload: Upload, max_bytes: int) -> str:
     if len(upload.content) > max_bytes:
         raise Invalid(
             "file_too_large",
-            f"Tệp đính kèm quá lớn (tối đa {max_bytes / (1024 * 1024):g} MB)",
+            f"Tệp đính kèm quá lớn (tối đa {vn_number(max_bytes / (1024 * 1024))} MB)",
         )
     media_type = next((t for magic, t in SIGNATURES if upload.content.startswith(magic)), None)
     name = upload.filename.lower()

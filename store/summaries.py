@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
+from kycuong.labels import vn_number
 from store.bulk import among
 from store.models import DayRecord, Employee, PersonMonth, ReviewState, Unit, ViolationRecord
 from store.rollups import PERSON_MONTHS, insert_partial
@@ -521,17 +522,12 @@ def flags_for(line: Line, thresholds: Thresholds) -> list[str]:
     )
 
 
-def _days(value: float) -> str:
-    """Days as a Vietnamese reads them: 0,5 (decimal comma), 5 (no trailing zeros)."""
-    return f"{value:g}".replace(".", ",")
-
-
 def _flags(month_days: float, days: float, consecutive: int, thresholds: Thresholds) -> list[str]:
     flags = []
     if month_days >= thresholds.month_days:
-        flags.append(f"Nghỉ không lý do {_days(month_days)} ngày trong một tháng")
+        flags.append(f"Nghỉ không lý do {vn_number(month_days)} ngày trong một tháng")
     if days >= thresholds.year_days:
-        flags.append(f"Nghỉ không lý do {_days(days)} ngày trong kỳ")
+        flags.append(f"Nghỉ không lý do {vn_number(days)} ngày trong kỳ")
     if consecutive >= thresholds.consecutive_days:
         flags.append(f"Nghỉ không lý do {consecutive} ngày liên tục")
     return flags

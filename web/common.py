@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import KcError, Unauthorized
 from kycuong.inputs import parse_day, quoted
-from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION
+from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION, vn_number
 from rules.zones import zone
 from services.scope import Scope
 from web import session as web_session
@@ -53,9 +53,7 @@ def local_date(value: date | None) -> str:
 
 def vn_decimal(value: float) -> str:
     """A number as Vietnamese write it, without needless zeros: 4,5 · 0,5 · 27."""
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:g}".replace(".", ",")
+    return vn_number(value)
 
 
 def parse_date(text: str | None, field: str) -> date | None:

@@ -11,12 +11,20 @@ thousand sheets and a million cells.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kycuong.labels import vn_number
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
-from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
+from services.documents.sheets import (
+    add_sheet,
+    row_points,
+    sheet_titles,
+    signature_blocks,
+    text_lines,
+    workbook,
+)
 from store.summaries import Line, Thresholds
 
 if TYPE_CHECKING:
@@ -79,12 +87,13 @@ def person_flags(line: Line, t: Thresholds) -> list[str]:
     flags = []
     if line.max_month_absent_days >= t.month_days:
         flags.append(
-            f"Nghỉ không lý do {line.max_month_absent_days:g} ngày trong một tháng "
-            f"(ngưỡng {t.month_days:g} ngày/tháng)"
+            f"Nghỉ không lý do {vn_number(line.max_month_absent_days)} ngày trong một tháng "
+            f"(ngưỡng {vn_number(t.month_days)} ngày/tháng)"
         )
     if line.absent_days >= t.year_days:
         flags.append(
-            f"Nghỉ không lý do {line.absent_days:g} ngày trong kỳ (ngưỡng {t.year_days:g} ngày)"
+            f"Nghỉ không lý do {vn_number(line.absent_days)} ngày trong kỳ "
+            f"(ngưỡng {vn_number(t.year_days)} ngày)"
         )
     if line.max_consecutive_absent_days >= t.consecutive_days:
         flags.append(
@@ -101,11 +110,11 @@ def unit_flags(people: Sequence[Line], t: Thresholds) -> list[str]:
     reached = (
         (
             sum(p.max_month_absent_days >= t.month_days for p in people),
-            f"nghỉ không lý do {t.month_days:g} ngày/tháng",
+            f"nghỉ không lý do {vn_number(t.month_days)} ngày/tháng",
         ),
         (
             sum(p.absent_days >= t.year_days for p in people),
-            f"nghỉ không lý do {t.year_days:g} ngày trong kỳ",
+            f"nghỉ không lý do {vn_number(t.year_days)} ngày trong kỳ",
         ),
         (
             sum(p.max_consecutive_absent_days >= t.consecutive_days for p in people),
@@ -243,16 +252,24 @@ def _write_sheet(
     _fit(ws, r, total, wrapped, bold=True)
     ws.write_values(r, 0, total, f.total_text, f.total)
     r += 2
-    ws.write(r, 0, RATE_NOTE, f.note)  # one line, narrower than the table: it runs over the
-    ws.write(r + 1, 0, SUGGESTS, f.note)  # empty cells to its right
+    # one line each, narrower than the table: it runs over the empty cells to its right
+    ws.write_values(r, 0, [RATE_NOTE], f.note)
+    ws.write_values(r + 1, 0, [SUGGESTS], f.note)
     r += 3
-    cols = [1, right + 2][: len(header.signatures)]
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r, c, s.role, f.bold_center)
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r + 1, c, s.note, f.italic_center)
-    for c, s in zip(cols, header.signatures, strict=False):
-        ws.write(r + 5, c, s.name, f.bold_center)
+    # each signature block merged and centred: two under the issuing body and the national
+    # title, as the heading's blocks (Nghị định 30/2020/NĐ-CP); others share the width
+    signers = header.signatures
+    blocks = (
+        [(0, right - 1), (right, last)]
+        if len(signers) == 2
+        else signature_blocks(widths, len(signers))
+    )
+    for at, part, fmt in ((r, "role", f.bold_center), (r + 1, "note", f.italic_center)):
+        for (first_col, last_col), signer in zip(blocks, signers, strict=True):
+            ws.merge_values(at, first_col, last_col, getattr(signer, part), fmt)
+    if any(s.name for s in signers):
+        for (first_col, last_col), signer in zip(blocks, signers, strict=True):
+            ws.merge_values(r + 5, first_col, last_col, signer.name, f.bold_center)
     ws.freeze_panes(9, 3)
     ws.set_paper(9)  # A4
     ws.set_landscape()
@@ -330,26 +347,38 @@ def _pdf_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
+        return vn_number(value)
     return str(value)
 
 
-def _pdf_table(
-    pdf: Any,
-    headers: Sequence[str],
-    rows: Sequence[Sequence[object]],
-    total: Sequence[object],
-    wide: dict[int, float],
-) -> None:
-    from services.documents.grid import Column, draw_grid
+def _pdf_columns(pdf: Any, headers: Sequence[str], wide: Mapping[int, float]) -> list[Any]:
+    """The table's columns: those of ``wide`` (text, wrapped) as wide as given, the others
+    sharing the rest but each wide enough for its heading's longest word at the table's size
+    ("CBCCVC" shrank to 4.5 points); the last column (the flags) gives the room they take."""
+    from services.documents.grid import Column, heading_width
     from services.documents.pdf import FAMILY
 
     usable = pdf.w - pdf.l_margin - pdf.r_margin
     narrow = (usable - sum(wide.values())) / (len(headers) - len(wide))
-    columns = [
-        Column(h, wide.get(i, narrow), "L" if i in wide else "C", wrap=i in wide)
-        for i, h in enumerate(headers)
+    widths = [
+        wide.get(i, max(narrow, heading_width(pdf, FAMILY, h))) for i, h in enumerate(headers)
     ]
+    widths[-1] -= sum(widths) - usable
+    return [
+        Column(h, w, "L" if i in wide else "C", wrap=i in wide)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    ]
+
+
+def _pdf_table(
+    pdf: Any,
+    columns: Sequence[Any],
+    rows: Sequence[Sequence[object]],
+    total: Sequence[object],
+) -> None:
+    from services.documents.grid import draw_grid
+    from services.documents.pdf import FAMILY
+
     draw_grid(
         pdf,
         FAMILY,
@@ -391,27 +420,26 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     total = data.total
     _pdf_table(
         pdf,
-        UNIT_HEADERS,
+        _pdf_columns(pdf, UNIT_HEADERS, {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52}),
         unit_rows,
         ["", "", "Tổng cộng", total.staff, *figures(total, [])],
-        {1: 12, 2: 34, len(UNIT_HEADERS) - 1: 52},
     )
     pdf.ln(2)
     pdf.notice(RATE_NOTE)
     pdf.signatures(roles)
     titles = data.titles or {}
+    columns = _pdf_columns(pdf, PERSON_HEADERS, {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50})
     for unit in data.units:
         people = members.get(unit.key, [])
         _pdf_section(pdf, header, unit.name)
         _pdf_table(
             pdf,
-            PERSON_HEADERS,
+            columns,
             [
                 [i, p.code, p.name, titles.get(p.key, ""), *figures(p, person_flags(p, t))]
                 for i, p in enumerate(people, start=1)
             ],
             ["", "", f"Cộng ({len(people)} người)", "", *figures(unit, [])],
-            {1: 14, 2: 30, 3: 16, len(PERSON_HEADERS) - 1: 50},
         )
         pdf.ln(2)
         pdf.notice(RATE_NOTE)

@@ -5,6 +5,7 @@ grid about fifty times faster. Text wraps between words in the columns marked ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,21 @@ def text_width(pdf: Any, text: str) -> float:
     return float(sum(cw[ord(c)] for c in text) * pdf.font_size_pt * 0.001 / pdf.k)
 
 
+def _pieces(heading: str) -> list[str]:
+    """A heading's words, each cut after its slashes ("(lượt/100" → "(lượt/", "100"): the
+    parts a heading's line may end with."""
+    return [part for word in heading.split() for part in re.findall(r"[^/]*/|[^/]+", word)]
+
+
+def heading_width(
+    pdf: Any, family: str, heading: str, size: float = 6.5, pad: float = 0.7
+) -> float:
+    """The narrowest column (mm) whose ``heading`` keeps the table's type size: its widest word
+    (a word may end a line after a slash) and the padding."""
+    pdf.set_font(family, "B", size)
+    return max(text_width(pdf, part) for part in _pieces(heading)) + 2 * pad + 0.1
+
+
 def _split_long(words: list[str], width: float, measure: Any, style: str) -> list[str]:
     """Words wider than the column are cut after a slash, else between characters."""
     out: list[str] = []
@@ -72,7 +88,9 @@ def _split_long(words: list[str], width: float, measure: Any, style: str) -> lis
     return out
 
 
-def _wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
+def wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
+    """The lines of ``text`` in ``width`` mm, broken between words (and after a new line);
+    ``measure(style, text)`` gives a text's width in mm."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         current = ""
@@ -85,6 +103,54 @@ def _wrap(text: str, width: float, measure: Any, style: str) -> list[str]:
                 current = candidate
         lines.append(current)
     return lines
+
+
+Placed = list[tuple[float, list[tuple[str, float, float]]]]  # size, (text, dx, dy)
+
+
+def _headings(
+    pdf: Any,
+    family: str,
+    columns: tuple[Column, ...],
+    size: float,
+    line_height: float,
+    pad: float,
+) -> tuple[Placed, float]:
+    """Each heading's size and lines placed in its column, and the height of the heading row.
+
+    Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
+    fit gets a smaller size for its heading alone. Laid out once per document for the same
+    columns (a ``DocumentPdf`` keeps them: a province's PDF has a thousand tables)."""
+    kept: dict[object, tuple[Placed, float]] | None = getattr(pdf, "grid_headings", None)
+    key = (family, columns, size, line_height, pad)
+    if kept is not None and key in kept:
+        return kept[key]
+    placed: Placed = []
+    head_height = 0.0
+    for column in columns:
+        room = column.width - 2 * pad
+        head_size = size
+        pdf.set_font(family, "B", head_size)
+        while head_size > 4.5 and any(
+            text_width(pdf, word) > room for word in _pieces(column.header)
+        ):
+            head_size -= 0.25
+            pdf.set_font(family, "B", head_size)
+        lines = wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
+        step = line_height * head_size / size
+        placed.append(
+            (
+                head_size,
+                [
+                    (text, (column.width - text_width(pdf, text)) / 2, n * step)
+                    for n, text in enumerate(lines)
+                ],
+            )
+        )
+        head_height = max(head_height, len(lines) * step + 2 * pad)
+    if kept is not None:
+        kept[key] = (placed, head_height)
+    return placed, head_height
 
 
 def draw_grid(
@@ -106,32 +172,7 @@ def draw_grid(
     bottom_limit = pdf.h - pdf.b_margin
     ascent = line_height * 0.5 + size * MM_PER_PT * 0.35
 
-    # Headings never cut a word ("CBCC|VC", "(ngày|)"): a column whose longest word does not
-    # fit gets a smaller size for its heading alone. Laid out once, drawn on every page (but
-    # once per table: a province's PDF has a thousand tables, hence ``text_width``).
-    placed: list[tuple[float, list[tuple[str, float, float]]]] = []  # size, (text, dx, dy)
-    head_height = 0.0
-    for column in columns:
-        room = column.width - 2 * pad
-        head_size = size
-        pdf.set_font(family, "B", head_size)
-        while head_size > 4.5 and any(
-            text_width(pdf, word) > room for word in column.header.split()
-        ):
-            head_size -= 0.25
-            pdf.set_font(family, "B", head_size)
-        lines = _wrap(column.header, room, lambda _s, t: text_width(pdf, t), "B")
-        step = line_height * head_size / size
-        placed.append(
-            (
-                head_size,
-                [
-                    (text, (column.width - text_width(pdf, text)) / 2, n * step)
-                    for n, text in enumerate(lines)
-                ],
-            )
-        )
-        head_height = max(head_height, len(lines) * step + 2 * pad)
+    placed, head_height = _headings(pdf, family, tuple(columns), size, line_height, pad)
 
     def headings() -> float:
         y = float(pdf.get_y())
@@ -158,7 +199,7 @@ def draw_grid(
     def draw_row(cells: Sequence[str], style: str) -> None:
         nonlocal block_top
         wrapped = [
-            _wrap(text, c.width - 2 * pad, measure, style) if c.wrap and text else [text]
+            wrap(text, c.width - 2 * pad, measure, style) if c.wrap and text else [text]
             for c, text in zip(columns, cells, strict=True)
         ]
         height = max(len(w) for w in wrapped) * line_height + 2 * pad

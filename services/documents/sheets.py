@@ -15,10 +15,9 @@ from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # imported where a workbook is written: 18 MB not held by every process
-    import xlsxwriter
     from openpyxl.styles import Alignment, Font
 
-    from services.documents.streamed import StreamedSheet
+    from services.documents.streamed import DocumentWorkbook, StreamedSheet
 
 LIMIT = 31
 ABBREVIATIONS = (
@@ -109,18 +108,20 @@ def sheet_titles(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str
 DATA_ONLY = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
-def workbook(out: IO[bytes]) -> xlsxwriter.Workbook:
+def workbook(out: IO[bytes]) -> DocumentWorkbook:
     """An XlsxWriter workbook built in memory in which every text is written as text."""
-    import xlsxwriter
+    from services.documents.streamed import DocumentWorkbook
 
-    return xlsxwriter.Workbook(out, {"in_memory": True, **DATA_ONLY})
+    return DocumentWorkbook(out, {"in_memory": True, **DATA_ONLY})
 
 
-def add_sheet(book: xlsxwriter.Workbook, title: str) -> StreamedSheet:
-    """A ``StreamedSheet`` added to ``book``."""
+def add_sheet(book: DocumentWorkbook, title: str) -> StreamedSheet:
+    """A ``StreamedSheet`` added to ``book``, rendering cells with the book's other sheets."""
     from services.documents.streamed import StreamedSheet
 
-    return cast(StreamedSheet, book.add_worksheet(title, worksheet_class=StreamedSheet))
+    ws = cast(StreamedSheet, book.add_worksheet(title, worksheet_class=StreamedSheet))
+    ws.share_rendered(book.rendered)
+    return ws
 
 
 def as_text_cells(ws: Any) -> None:
@@ -204,6 +205,20 @@ def text_lines(text: str, width: float, size: float = 11, bold: bool = False) ->
                 w -= room
             used = w
     return lines
+
+
+def signature_blocks(widths: Sequence[float], count: int) -> list[tuple[int, int]]:
+    """``count`` runs of columns (first, last, zero-based), each about an equal share of the
+    columns' total ``widths``: where signature blocks side by side are merged and centred."""
+    total, first, used = sum(widths), 0, 0.0
+    blocks: list[tuple[int, int]] = []
+    for col, width in enumerate(widths):
+        used += width
+        if len(blocks) < count - 1 and used >= total * (len(blocks) + 1) / count:
+            blocks.append((first, col))
+            first = col + 1
+    blocks.append((first, len(widths) - 1))
+    return blocks
 
 
 def row_points(lines: int, size: float = 11) -> float:

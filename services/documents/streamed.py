@@ -11,8 +11,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from xlsxwriter.exceptions import DuplicateWorksheetName
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name, xl_range
+from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 # '<c r="A', '<c r="B', … '<c r="IV': a cell's element up to its row number
@@ -20,6 +22,42 @@ _OPENINGS = [f'<c r="{xl_col_to_name(c)}' for c in range(256)]
 _STRMAX = 32767  # Excel's limit on a cell's text, in UTF-16 units
 # what the library's escapes change: control characters, their _xHHHH_ form, & < >
 _ESCAPED = re.compile(r"[\x00-\x08\x0b-\x1f&<>]|_x[0-9a-fA-F]{4}_")
+
+
+# value → a cell's element after its reference, per (text format, number format)
+Rendered = dict[tuple[Format | None, Format | None], dict[object, str]]
+
+
+class DocumentWorkbook(Workbook):  # type: ignore[misc]
+    """XlsxWriter's workbook whose sheets share the cells they render, and that adds a sheet in
+    constant time.
+
+    The library checks a new sheet's name against every sheet's, lowercased (its
+    ``_check_sheetname``: ≈ 1.2 s for a province's thousand sheets, quadratic). Here its checks
+    run as they are (length, characters, apostrophes) against no sheet, and the names taken are
+    looked up in a set of their lowercase forms: the same names accepted, the same error for a
+    duplicate. Should a later version stop calling ``_check_sheetname``, its own check runs
+    and the names are still checked (tests/unit/test_streamed_sheet.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken: set[str] = set()  # the sheet names, lowercase
+        self.rendered: Rendered = {}  # shared by the sheets: a format's index is the workbook's
+
+    def _check_sheetname(self, sheetname: str | None, is_chartsheet: bool = False) -> str:
+        sheets = self.worksheets()  # the library's own list, which its check walks
+        self.worksheets_objs = []
+        try:
+            name: str = super()._check_sheetname(sheetname, is_chartsheet)
+        finally:
+            self.worksheets_objs = sheets
+        key = name.lower()
+        if key in self.taken:
+            raise DuplicateWorksheetName(
+                f"Sheetname '{name}', with case ignored, is already in use."
+            )
+        self.taken.add(key)
+        return name
 
 
 class StreamedSheet(Worksheet):  # type: ignore[misc]
@@ -43,7 +81,12 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         self._open_row = -1  # the row ``write_values`` is filling, -1 when none
         self._next_col = 0
         self._cells: list[str] = []
-        self._rendered: dict[tuple[Format | None, Format | None], dict[object, str]] = {}
+        self._rendered: Rendered = {}  # the workbook's, once ``share_rendered`` is called
+
+    def share_rendered(self, rendered: Rendered) -> None:
+        """Render each value in each format once per workbook, not once per sheet (a province's
+        thousand sheets repeat the same figures and headings)."""
+        self._rendered = rendered
 
     def write_values(
         self,
@@ -97,11 +140,11 @@ class StreamedSheet(Worksheet):  # type: ignore[misc]
         the rows below are the caller's to write, blank in ``fmt`` (rows go in order)."""
         last_row = row if last_row is None else last_row
         cell_range = xl_range(row, first_col, last_row, last_col)
-        for r in range(row, last_row + 1):
-            for col in range(first_col, last_col + 1):
-                if (r, col) in self.merged_cells:
-                    raise ValueError(f"{cell_range} overlaps {self.merged_cells[(r, col)]}")
-                self.merged_cells[(r, col)] = cell_range
+        cells = [(r, c) for r in range(row, last_row + 1) for c in range(first_col, last_col + 1)]
+        if not self.merged_cells.keys().isdisjoint(cells):  # as the library checks merges
+            taken = next(self.merged_cells[cell] for cell in cells if cell in self.merged_cells)
+            raise ValueError(f"{cell_range} overlaps {taken}")
+        self.merged_cells.update(dict.fromkeys(cells, cell_range))
         self.merge.append([row, first_col, last_row, last_col])
         blank = "" if isinstance(value, str) else None
         self.write_values(row, first_col, [value, *[blank] * (last_col - first_col)], fmt)

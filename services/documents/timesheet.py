@@ -16,8 +16,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from kycuong.labels import vn_number
 from services.documents.header import DocumentHeader
-from services.documents.sheets import add_sheet, row_points, sheet_titles, text_lines, workbook
+from services.documents.sheets import (
+    add_sheet,
+    row_points,
+    sheet_titles,
+    signature_blocks,
+    text_lines,
+    workbook,
+)
 from store.timesheets import DayMark, PersonMonth
 
 if TYPE_CHECKING:
@@ -211,9 +219,10 @@ def _worked(mark: DayMark | None, symbols: Symbols) -> Worked:
     return _cell(parts), shares
 
 
+ROLES = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
 SIZE = 10  # points, every text of the form but the title
 # column widths (characters): "Phó Trưởng phòng" holds on one line of the chức vụ column
-NAME, TITLE_WIDTH, BUCKET_WIDTH = 24, 18, 10
+NAME, TITLE_WIDTH, BUCKET_WIDTH, DAY_WIDTH = 24, 18, 10, 3.6
 
 
 class _Formats:
@@ -257,16 +266,16 @@ def _write_unit(
     ws.set_column(0, 0, 5)
     ws.set_column(1, 1, NAME)
     ws.set_column(2, 2, TITLE_WIDTH)
-    ws.set_column(3, 2 + ndays, 3.6)
+    ws.set_column(3, 2 + ndays, DAY_WIDTH)
     ws.set_column(3 + ndays, last, BUCKET_WIDTH)
     ws.write_values(0, 0, [f"Đơn vị: {header.agency}"], f.bold)
     ws.merge_values(0, form_col, last, FORM, f.bold_center)
     # the circular's line wraps in the form's corner, two lines, not spilling past the table
-    corner = 5 * 3.6 + len(BUCKETS) * BUCKET_WIDTH
+    corner = 5 * DAY_WIDTH + len(BUCKETS) * BUCKET_WIDTH
     ws.set_row(1, row_points(text_lines(FORM_SOURCE, corner, SIZE), SIZE))
     ws.write_values(1, 0, [f"Bộ phận: {unit_name}"], f.plain)
     ws.merge_values(1, form_col, last, FORM_SOURCE, f.source)
-    ws.write(2, 0, "Mã QHNS: ................", f.plain)
+    ws.write_values(2, 0, ["Mã QHNS: ................"], f.plain)
     ws.set_row(4, row_points(1, 14))
     ws.merge_values(4, 0, last, TITLE, f.title)
     ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
@@ -294,15 +303,17 @@ def _write_unit(
     sums = [round(sum(row.totals[b] for row in rows), 2) for b in BUCKETS]
     ws.write_values(r, 0, ["", "Cộng", "", *([""] * ndays), *sums], f.total)
     r += 2
-    ws.write(r, form_col, header.dated_line(), f.italic_center)
-    role_cols = (1, 3 + ndays // 3, 3 + 2 * ndays // 3)
-    roles = ("Người chấm công", "Phụ trách bộ phận", "Người duyệt")
-    for c, role in zip(role_cols, roles, strict=True):
-        ws.write(r + 1, c, role, f.bold)
-    for c in role_cols:
-        ws.write(r + 2, c, "(Ký, họ tên)", f.italic)
+    # three signature blocks side by side, each centred over a third of the table's width,
+    # the date over the last (Người duyệt), as the form prints them
+    widths = [5, NAME, TITLE_WIDTH, *[DAY_WIDTH] * ndays, *[BUCKET_WIDTH] * len(BUCKETS)]
+    blocks = signature_blocks(widths, 3)
+    ws.merge_values(r, *blocks[-1], header.dated_line(), f.italic_center)
+    for (first, last_col), role in zip(blocks, ROLES, strict=True):
+        ws.merge_values(r + 1, first, last_col, role, f.bold_center)
+    for first, last_col in blocks:
+        ws.merge_values(r + 2, first, last_col, "(Ký, họ tên)", f.italic_center)
     r += 7
-    ws.write(r, 0, "Ký hiệu chấm công:", f.bold)
+    ws.write_values(r, 0, ["Ký hiệu chấm công:"], f.bold)
     legend = symbols.legend()
     per_column = (len(legend) + 2) // 3
     for n in range(per_column):
@@ -310,7 +321,7 @@ def _write_unit(
             m = k * per_column + n
             if m < len(legend):
                 code, label = legend[m]
-                ws.write(r + 1 + n, 1 + k * (ndays // 3), f"- {label}: {code}", f.plain)
+                ws.write_values(r + 1 + n, 1 + k * (ndays // 3), [f"- {label}: {code}"], f.plain)
     ws.freeze_panes(head + 3, 3)
     ws.set_paper(9)
     ws.set_landscape()
@@ -339,10 +350,6 @@ def to_xlsx(
         )
     book.close()
     return out.getvalue()
-
-
-def _number(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
 
 
 def to_pdf(
@@ -376,18 +383,12 @@ def to_pdf(
         pdf.add_page()
         y = pdf.get_y()
         pdf.set_font(FAMILY, "", 8.5)
-        pdf.multi_cell(
-            120,
-            4.2,
-            f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
+        pdf.paragraph(120, 4.2, f"Đơn vị: {header.agency}\nBộ phận: {unit_name}\nMã QHNS: ........")
         pdf.set_xy(pdf.w - pdf.r_margin - 110, y)
         pdf.set_font(FAMILY, "B", 8.5)
         pdf.cell(110, 4.2, FORM, align="C", new_x="LEFT", new_y="NEXT")
         pdf.set_font(FAMILY, "I", 7.5)
-        pdf.multi_cell(110, 3.8, FORM_SOURCE, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.paragraph(110, 3.8, FORM_SOURCE, align="C")
         pdf.set_y(max(pdf.get_y(), y + 14))
         pdf.centered(TITLE, "B", 13, 6)
         pdf.centered(month_title(year, month, through), "", 9, 5)
@@ -397,17 +398,15 @@ def to_pdf(
             for i, (h, w) in enumerate(zip(headers, widths, strict=True))
         ]
         body = (
-            [str(i), row.name, row.title, *row.cells, *(_number(v) for v in row.totals.values())]
+            [str(i), row.name, row.title, *row.cells, *(vn_number(v) for v in row.totals.values())]
             for i, row in enumerate(rows, start=1)
         )
-        sums = [_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
+        sums = [vn_number(round(sum(r.totals[b] for r in rows), 2)) for b in BUCKETS]
         draw_grid(pdf, FAMILY, columns, body, ["", "Cộng", "", *([""] * ndays), *sums])
         pdf.ln(3)
         pdf.signatures(
             [
-                ("Người chấm công", "(Ký, họ tên)"),
-                ("Phụ trách bộ phận", "(Ký, họ tên)"),
-                ("Người duyệt", "(Ký, họ tên)"),
+                *((role, "(Ký, họ tên)") for role in ROLES),
             ],
             header.dated_line(),
         )

@@ -141,3 +141,36 @@ def _row_of(ws: Any, value: str) -> int:
             if cell.value == value:
                 return int(cell.row)
     raise AssertionError(f"{value} not on {ws.title}")
+
+
+def _block_of(ws: Any, text: str) -> Any:
+    """The merged range whose first cell holds ``text``."""
+    cell = next(c for row in ws.iter_rows() for c in row if c.value == text)
+    block = next(r for r in ws.merged_cells.ranges if cell.coordinate in r)
+    assert (block.min_row, block.min_col) == (cell.row, cell.column)
+    assert cell.alignment.horizontal == "center", text
+    return block
+
+
+def test_the_timesheet_signature_blocks_are_centred_each_over_a_third_of_the_table() -> None:
+    ws = _timesheet()
+    roles = [_block_of(ws, role) for role in timesheet.ROLES]
+    assert len({r.min_row for r in roles}) == 1
+    last = 3 + 30 + 3
+    assert roles[0].min_col == 1 and roles[-1].max_col == last
+    assert [r.min_col for r in roles[1:]] == [r.max_col + 1 for r in roles[:-1]]  # side by side
+    notes = [
+        r for r in ws.merged_cells.ranges if ws.cell(r.min_row, r.min_col).value == "(Ký, họ tên)"
+    ]
+    assert sorted((r.min_col, r.max_col) for r in notes) == [(r.min_col, r.max_col) for r in roles]
+    dated = _block_of(ws, HEADER.dated_line())
+    assert (dated.min_col, dated.max_col) == (roles[-1].min_col, roles[-1].max_col)  # Người duyệt
+
+
+def test_the_report_signature_blocks_are_centred_under_the_heading_blocks() -> None:
+    for ws in _report().worksheets:
+        agency = _block_of(ws, HEADER.agency.upper())
+        national = _block_of(ws, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+        compiler, head = _block_of(ws, "Người lập biểu"), _block_of(ws, "Thủ trưởng đơn vị")
+        assert (compiler.min_col, compiler.max_col) == (agency.min_col, agency.max_col)
+        assert (head.min_col, head.max_col) == (national.min_col, national.max_col)

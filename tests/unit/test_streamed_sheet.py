@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import xlsxwriter
 from openpyxl import load_workbook
+from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
 
 from services.documents.sheets import DATA_ONLY, add_sheet, workbook
 
@@ -202,3 +203,70 @@ def test_a_range_merged_down_two_rows_is_the_librarys_own() -> None:
     ws.merge_values(0, 0, 0, "STT", None, last_row=1)
     with pytest.raises(ValueError, match="overlaps"):
         ws.merge_values(1, 0, 1, "x", None)
+
+
+def test_sheets_share_rendered_cells_and_each_is_the_librarys_own() -> None:
+    """The workbook's sheets render a value in a format once for all of them (a province's
+    thousand sheets repeat their figures): every sheet is still byte for byte the library's,
+    whichever sheet first used a format."""
+
+    def made(streamed: bool) -> list[bytes]:
+        out = io.BytesIO()
+        options = {"constant_memory": True, **DATA_ONLY}
+        book = workbook(out) if streamed else xlsxwriter.Workbook(out, options)
+        text, number = _formats(book)
+        for n, (first, second) in enumerate([(text, number), (number, text), (text, text)]):
+            ws = add_sheet(book, f"S{n}") if streamed else book.add_worksheet(f"S{n}")
+            rows: list[list[Any]] = [["Cộng", 0, 1, 2.5], ["Cộng", 0, "", None]]
+            for r, row in enumerate(rows):
+                if streamed:
+                    ws.write_values(r, 0, row, first, second)
+                else:
+                    for c, value in enumerate(row):
+                        fmt = first if isinstance(value, str) else second
+                        if value is None or value == "":
+                            ws.write_blank(r, c, None, fmt)
+                        elif isinstance(value, str):
+                            ws.write_string(r, c, value, fmt)
+                        else:
+                            ws.write_number(r, c, value, fmt)
+        book.close()
+        with zipfile.ZipFile(io.BytesIO(out.getvalue())) as z:
+            return [z.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2, 3)]
+
+    mine, theirs = made(streamed=True), made(streamed=False)
+    assert mine == theirs
+    assert b'<c r="A1" s="2" t="inlineStr">' in mine[1]  # "Cộng" in the number format there
+
+
+@pytest.mark.parametrize(
+    ("names", "error"),
+    [
+        (["Phòng Một", "PHÒNG MỘT"], DuplicateWorksheetName),
+        (["Tổng hợp", "Phòng Một", "tổng hợp"], DuplicateWorksheetName),
+        (["P. Tổ chức: cán bộ"], InvalidWorksheetName),
+        (["'Phòng Một'"], InvalidWorksheetName),
+        (["Phòng Tổ chức, biên chế và tổ chức phi chính phủ"], InvalidWorksheetName),
+    ],
+)
+def test_a_sheet_name_the_library_refuses_is_refused_the_same(
+    names: list[str], error: type[Exception]
+) -> None:
+    """The workbook adds a sheet in constant time (a set of the names taken, not the library's
+    walk through every sheet): what the library refuses is refused with its own error."""
+    for book in (workbook(io.BytesIO()), xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})):
+        with pytest.raises(error):
+            for name in names:
+                book.add_worksheet(name)
+        assert len(book.worksheets()) == len(names) - 1
+
+
+def test_a_thousand_distinct_sheet_names_are_all_taken_in_order() -> None:
+    book = workbook(io.BytesIO())
+    names = [f"Phòng số {n}" for n in range(1, 1001)]
+    for name in names:
+        add_sheet(book, name)
+    assert [ws.name for ws in book.worksheets()] == names
+    with pytest.raises(DuplicateWorksheetName):
+        add_sheet(book, "phòng SỐ 500")
+    assert book.get_worksheet_by_name("Phòng số 1000") is book.worksheets()[-1]
