@@ -16,12 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter
 from sqlalchemy import Engine
+from starlette.background import BackgroundTask
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import documents, errors, excuses, ops, roster, summaries, users, violations
 from api.deps import ApiContext, Context, CurrentScope, DbSession, require
 from kycuong.bodylimit import MB, BodyLimit
 from kycuong.headers import SecurityHeaders
+from kycuong.memory import release_memory
 from kycuong.settings import Settings
 from services import signin
 from services.schemas import Me, SigninLock, Token
@@ -150,9 +152,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Any) -> Any:
-        """One line per request for operators: method, path, status, duration."""
+        """One line per request for operators: method, path, status, duration; after a
+        report is sent, its memory goes back to the system (``release_memory``)."""
         started = time.perf_counter()
         response = await call_next(request)
+        if request.url.path.startswith(LARGE_ANSWERS) and response.background is None:
+            response.background = BackgroundTask(release_memory)  # once the body is sent
         elapsed_ms = (time.perf_counter() - started) * 1000
         REQUESTS.labels(request.method, response.status_code).inc()
         log.info(
@@ -211,6 +216,10 @@ BODY_LIMITS |= {"/nhap-danh-sach": 6 * MB, "/api/roster/": 6 * MB, "/nghi-phep/n
 # A giải trình with its attachment: room for a file somewhat over KC_ATTACHMENT_MAX_BYTES, so
 # that the page (not this middleware) refuses it with its own message.
 BODY_LIMITS |= {"/cua-toi/giai-trinh/": 12 * MB, "/doi-mat-khau": 16 * 1024}
+
+
+# The answers that build a province's figures (summaries, documents, the report page).
+LARGE_ANSWERS = ("/api/summaries", "/api/documents", "/bao-cao")
 
 
 def freeze_startup_heap() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any, Literal
@@ -240,7 +241,7 @@ def pg_array(values: Iterable[int | date | datetime]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def among(db: DbSession, column: Any, ids: Sequence[int] | set[int]) -> ColumnElement[bool]:
+def among(db: DbSession, column: Any, ids: Sequence[int] | AbstractSet[int]) -> ColumnElement[bool]:
     """``column`` among integer ``ids``: one array parameter on PostgreSQL (nothing to
     render per id), IN elsewhere."""
     if db.get_bind().dialect.name == "postgresql":

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -384,6 +385,9 @@ class ViolationRecord(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+PERSON_MONTH_RUNS = "absent_run_head > 0 OR absent_run_tail > 0"  # starts or ends absent
+
+
 class PersonMonth(Base):
     """A person's month in one unit, summed from day records and violations (derived).
 
@@ -396,6 +400,14 @@ class PersonMonth(Base):
     __table_args__ = (
         Index("ix_person_months_unit_month", "unit_id", "month"),
         Index("ix_person_months_month", "month", "employee_id"),
+        # the months a summary reads to join absence runs (store.summaries._longest_runs)
+        Index(
+            "ix_person_months_runs",
+            "month",
+            "employee_id",
+            postgresql_where=text(PERSON_MONTH_RUNS),
+            sqlite_where=text(PERSON_MONTH_RUNS),
+        ),
     )
 
     employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)

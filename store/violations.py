@@ -86,6 +86,8 @@ def list_violations(
         .outerjoin(ReviewState, _identity_join())
     )
     if where.units is not None:
+        # IN, not = ANY(array): one unit's IN is its equality, which reads the (unit, day)
+        # index in order (0.6 ms); an array parameter made it filter the day index (45 ms)
         query = query.where(ViolationRecord.unit_id.in_(where.units))
     if where.employee_id is not None:
         query = query.where(ViolationRecord.employee_id == where.employee_id)
@@ -109,7 +111,9 @@ def list_violations(
     else:
         query = query.order_by(ViolationRecord.day.asc(), ViolationRecord.id.asc())
     query = query.limit(limit)
-    return list(db.execute(query).all())
+    # plain rows through the session's connection: the ORM's row processing was a third of
+    # the page's Python time for 51 rows of columns (no entity is loaded)
+    return list(db.connection().execute(query).all())
 
 
 def get_violation(db: DbSession, violation_id: int, units: frozenset[int] | None) -> Any | None:

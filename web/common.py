@@ -364,6 +364,7 @@ templates.env.filters["vn_date"] = local_date
 templates.env.filters["vn_decimal"] = vn_decimal
 templates.env.filters["request_status"] = lambda code: REQUEST_STATUS.get(code, code)
 templates.env.globals["VIOLATION"] = VIOLATION
+templates.env.globals["zip"] = zip
 templates.env.globals["REVIEW"] = REVIEW
 templates.env.globals["EXCUSE"] = EXCUSE
 templates.env.globals["nav_for"] = nav_for

@@ -277,6 +277,7 @@ def _write_sheet(
     ws.repeat_rows(8)
     ws.set_margins(left=0.4, right=0.4)
     ws.set_footer("&CTrang &P / &N")
+    ws.finish()
 
 
 def _fit(

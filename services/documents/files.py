@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from services.documents import discipline_report, timesheet
 from services.documents.header import DocumentHeader
 from services.documents.period import ReportPeriod
+from store.bulk import among
 from store.models import Employee, Unit
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
 from store.timesheets import PersonMonth, month_marks, unit_refs
@@ -33,7 +34,7 @@ class DocumentFile:
 
 def with_unit_codes(db: DbSession, units: list[Line]) -> list[Line]:
     """Unit lines carry their unit's code (the roll-up leaves it empty)."""
-    query = select(Unit.id, Unit.code).where(Unit.id.in_([u.key for u in units]))
+    query = select(Unit.id, Unit.code).where(among(db, Unit.id, {u.key for u in units}))
     codes: dict[int, str] = {unit_id: code for unit_id, code in db.execute(query)}
     for unit in units:
         unit.code = codes.get(unit.key, "")
@@ -63,7 +64,7 @@ def report_data(
     people = person_lines(db, period.first, period.last, unit_ids, thresholds)
     units = with_every_unit(db, unit_ids, with_unit_codes(db, unit_lines(people, thresholds)))
     titled = select(Employee.id, Employee.title).where(
-        Employee.id.in_([p.key for p in people]), Employee.title.is_not(None)
+        among(db, Employee.id, {p.key for p in people}), Employee.title.is_not(None)
     )
     titles = {employee_id: title or "" for employee_id, title in db.execute(titled)}
     return discipline_report.ReportData(units, people, total_line(units), thresholds, titles)

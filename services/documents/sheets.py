@@ -112,7 +112,7 @@ def workbook(out: IO[bytes]) -> DocumentWorkbook:
     """An XlsxWriter workbook built in memory in which every text is written as text."""
     from services.documents.streamed import DocumentWorkbook
 
-    return DocumentWorkbook(out, {"in_memory": True, **DATA_ONLY})
+    return DocumentWorkbook(out, {"in_memory": False, **DATA_ONLY})
 
 
 def add_sheet(book: DocumentWorkbook, title: str) -> StreamedSheet:
@@ -180,7 +180,9 @@ def column_points(width: float) -> float:
     return (width * 7 + 5) * 0.75 - 4
 
 
-@lru_cache(maxsize=65_536)
+# Small: a name is measured once a report (no hit), a title, a flag or a heading many times;
+# 65,536 entries kept a province's names alive in the process (≈ 10 MB) between reports.
+@lru_cache(maxsize=4096)
 def text_lines(text: str, width: float, size: float = 11, bold: bool = False) -> int:
     """The lines ``text`` takes when wrapped at word boundaries in a cell of ``width``
     characters (several columns merged: their sum), in a ``size``-point font."""

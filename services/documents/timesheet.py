@@ -329,6 +329,7 @@ def _write_unit(
     ws.repeat_rows(head, head + 2)
     ws.set_margins(left=0.4, right=0.4)
     ws.set_footer("&CTrang &P / &N")
+    ws.finish()
 
 
 def to_xlsx(

@@ -68,17 +68,25 @@ def _by_library() -> bytes:
     return out.getvalue()
 
 
-def _streamed() -> bytes:
+def _streamed(finish: bool = False) -> bytes:
+    """The rows by ``write_values``; with ``finish``, the sheet finished half-way (its rows
+    packed, its rendered values forgotten) and written on after, as the library's last row
+    is at packaging."""
     out = io.BytesIO()
     book = workbook(out)
     text, number = _formats(book)
     ws = add_sheet(book, "Đơn vị")
     ws.merge_values(0, 0, 5, "BÁO CÁO & TỔNG HỢP", text)
     ws.merge_values(1, 2, 4, "", text)
-    for r, row in enumerate(_rows(), start=3):
+    rows = list(enumerate(_rows(), start=3))
+    for r, row in rows:
         ws.write_values(r, 0, row[:3], text, number)  # a row in two calls, left to right
         ws.write_values(r, 3, row[3:], text, number)
+        if finish and r == rows[len(rows) // 2][0]:
+            ws.finish()
     ws.write(len(_rows()) + 4, 1, "Người lập biểu", text)  # the library's own, on its own row
+    if finish:
+        ws.finish()
     book.close()
     return out.getvalue()
 
@@ -270,3 +278,14 @@ def test_a_thousand_distinct_sheet_names_are_all_taken_in_order() -> None:
     with pytest.raises(DuplicateWorksheetName):
         add_sheet(book, "phòng SỐ 500")
     assert book.get_worksheet_by_name("Phòng số 1000") is book.worksheets()[-1]
+
+
+def test_a_finished_sheet_written_on_is_the_librarys_xml_byte_for_byte() -> None:
+    """``finish`` packs the rows written so far (deflated until the workbook is packaged):
+    rows written after it follow them, and the file is the library's own."""
+
+    def parts(raw: bytes) -> list[bytes]:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            return [z.read("xl/worksheets/sheet1.xml"), z.read("xl/styles.xml")]
+
+    assert parts(_streamed(finish=True)) == parts(_by_library())
