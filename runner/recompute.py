@@ -187,6 +187,7 @@ def recompute(
     record_deletes: list[Key] = []
     flagged: list[tuple[int, date, str, str]] = []
     withdrawn: list[tuple[int, date, str, str]] = []
+    counts = dict.fromkeys(("detected", "updated", "withdrawn", "restored"), 0)
     for key in sorted(wanted):
         employee_id, day = key
         person = people[employee_id]
@@ -204,34 +205,37 @@ def recompute(
                 now,
                 agency_marks[person.agency_id],
             )
-        changes = reconcile(stored.get(key, {}), result.violations if result else ())
-        for change in changes:
-            stats.add(change)
-            stats.changes.append((employee_id, day, change))
-            if not write:
-                continue
-            old = stored.get(key, {}).get(change.key)
-            _plan_write(
-                change,
-                key,
-                person,
-                now,
-                old,
-                stored_ids.get(key, {}),
-                inserts,
-                updates,
-                events,
-                trigger,
-            )
-            if notices is not None:
-                identity = (employee_id, day, *change.key)
-                v = change.violation
-                if v is None:
-                    withdrawn.append(identity)
-                elif notices.wants(v.kind, day, v.provisional, now.astimezone(person.tz).date()):
-                    flagged.append(identity)
+        before = stored.get(key)
+        changes = reconcile(before or {}, result.violations if result else ())
         if changes:
             stats.changed_keys.append(key)
+            for change in changes:
+                counts[change.action] += 1
+                stats.changes.append((employee_id, day, change))
+            if write:
+                ids = stored_ids.get(key, {})
+                for change in changes:
+                    _plan_write(
+                        change,
+                        key,
+                        person,
+                        now,
+                        before.get(change.key) if before else None,
+                        ids,
+                        inserts,
+                        updates,
+                        events,
+                        trigger,
+                    )
+                    if notices is not None:
+                        identity = (employee_id, day, *change.key)
+                        v = change.violation
+                        if v is None:
+                            withdrawn.append(identity)
+                        elif notices.wants(
+                            v.kind, day, v.provisional, now.astimezone(person.tz).date()
+                        ):
+                            flagged.append(identity)
         if not write:
             continue
         if result is None:
@@ -242,6 +246,8 @@ def recompute(
         if records.get(key) != _comparable(row):
             record_rows.append(row)
 
+    for action, count in counts.items():
+        setattr(stats, action, getattr(stats, action) + count)
     if not write:
         return stats
     # New violations and their "detected" events in one statement.
@@ -425,7 +431,7 @@ def _pg_load_violations(
     ids: dict[Key, dict[ViolationKey, int]] = defaultdict(dict)
     for vid, e, day, session, kind, minutes, evidence, provisional, pending, active in db.execute(
         _PG_VIOLATIONS, arrays
-    ):
+    ).all():
         stored[(e, day)][(session, kind)] = StoredViolation(
             minutes, tuple(json.loads(evidence)), provisional, pending, active
         )
@@ -434,7 +440,7 @@ def _pg_load_violations(
 
 
 def _pg_load_day_records(db: DbSession, arrays: dict[str, str]) -> dict[Key, tuple[Any, ...]]:
-    return {(r[0], r[1]): tuple(r[2:]) for r in db.execute(_PG_DAY_RECORDS, arrays)}
+    return {(r[0], r[1]): tuple(r[2:]) for r in db.execute(_PG_DAY_RECORDS, arrays).all()}
 
 
 def _load_punches(
