@@ -2,7 +2,7 @@
 
     python -m bench rules [--employees 100000] [--month 2026-11]
     python -m bench rules --latency [--rates 3500,7000] [--seconds 10] [--saturate 20000]
-    python -m bench rules --drain 20000
+    python -m bench rules --drain 20000 [--people 10000] [--profile FILE]
 
 The first runs the pure core over a month of working days for 100,000 employees (~2
 million employee-days): punch lists are drawn from a pool of realistic days (on time,
@@ -75,9 +75,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile", default="", help="with --drain: write the runner's cProfile stats here"
     )
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=10_000,
+        help="with --drain: the people the keys are spread over (N / people days each: a "
+        "month's later days cost what its earlier ones did, or more)",
+    )
     args = parser.parse_args(argv)
     if args.drain:
-        return drain(args.drain, profile=args.profile)
+        return drain(args.drain, employees=args.people, profile=args.profile)
     if args.latency:
         return latency([float(r) for r in args.rates.split(",")], args.seconds, args.saturate)
     year, month = (int(p) for p in args.month.split("-"))

@@ -51,7 +51,7 @@ def reconcile(
     stored: Mapping[ViolationKey, StoredViolation], fresh: Iterable[Violation]
 ) -> list[Change]:
     """The changes that turn ``stored`` into ``fresh``; empty when nothing changed."""
-    fresh_by_key = {(v.session, v.kind): v for v in fresh}
+    fresh_by_key: dict[ViolationKey, Violation] = {(v.session, v.kind): v for v in fresh}
     if not stored:  # a day judged for the first time (most keys of a morning): all new
         return [Change(key, "detected", fresh_by_key[key]) for key in sorted(fresh_by_key)]
     changes: list[Change] = []

@@ -233,14 +233,14 @@ def bulk_insert_logged(
                     *(_array_literal(r[c] for r in rows) for c in copied),
                 ]
                 if all(a is not None for a in arrays):
-                    names = [link, *copied]
+                    logged = [link, *copied]
                     cursor.execute(
-                        f"INSERT INTO {log.name} ({', '.join([*names, *fixed])}) "
-                        f"SELECT {', '.join(names)}, "
+                        f"INSERT INTO {log.name} ({', '.join([*logged, *fixed])}) "
+                        f"SELECT {', '.join(logged)}, "
                         + ", ".join(f"%b::{_pg_type(log, c)}" for c in fixed)
                         + " FROM unnest("
-                        + ", ".join(f"%s::{_pg_type(log, c)}[]" for c in names)
-                        + f") AS u({', '.join(names)})",
+                        + ", ".join(f"%s::{_pg_type(log, c)}[]" for c in logged)
+                        + f") AS u({', '.join(logged)})",
                         [*(constants[c] for c in fixed), *arrays],
                     )
                 else:

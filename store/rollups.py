@@ -134,15 +134,13 @@ def _violation_sums(db: DbSession, where: Where, first: date, end: date) -> list
                 func.sum(case((and_(v.kind == "late", counted), v.minutes), else_=0)),
                 func.sum(case((and_(v.kind == "early_leave", counted), 1), else_=0)),
                 func.sum(case((and_(v.kind == "early_leave", counted), v.minutes), else_=0)),
-                func.sum(
-                    case(
-                        (
-                            and_(v.kind == "absent", counted),
-                            sql_cast(v.minutes, Float) / DAY_MINUTES,
-                        ),
-                        else_=0.0,
-                    )
-                ),
+                # The minutes summed, then divided once: the same value whatever the order
+                # of the rows, and what the runner's additions (add_deltas) keep exactly.
+                sql_cast(
+                    func.sum(case((and_(v.kind == "absent", counted), v.minutes), else_=0)),
+                    Float,
+                )
+                / DAY_MINUTES,
                 func.sum(
                     case((and_(v.kind.in_(["missing_in", "missing_out"]), counted), 1), else_=0)
                 ),
@@ -316,8 +314,8 @@ _PG_VIOLATION_SUMS = f"""\
     count(*) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}) AS early_count,
     coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'early_leave' AND {_COUNTED}), 0)
       AS early_minutes,
-    coalesce(sum(x.minutes::float8 / {DAY_MINUTES})
-      FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0) AS absent_days,
+    coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'absent' AND {_COUNTED}), 0)::float8
+      / {DAY_MINUTES} AS absent_days,
     count(*) FILTER (WHERE x.kind IN ('missing_in', 'missing_out') AND {_COUNTED})
       AS missing_punches,
     count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
@@ -369,7 +367,12 @@ def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
     arrays = {"e": pg_array(e for e, _ in ordered), "m": pg_array(m for _, m in ordered)}
     db.execute(_PG_DELETE, arrays)
     written = db.execute(_PG_INSERT, arrays).all()
-    absent = {(e, m, u) for e, m, u, days in written if days}
+    _write_runs(db, {(e, m, u) for e, m, u, days in written if days})
+    return len(written)
+
+
+def _write_runs(db: DbSession, absent: set[tuple[int, date, int]]) -> None:
+    """The absence runs of the given rows (person, month, unit), from their day records."""
     runs = [
         {"e": e, "m": m, "u": u, "h": head, "t": tail, "x": longest}
         for (e, m, u), (head, tail, longest) in _runs(db, absent).items()
@@ -382,7 +385,6 @@ def _pg_refresh(db: DbSession, wanted: set[Pair]) -> int:
             ),
             runs,
         )
-    return len(written)
 
 
 # ``partial_rows`` in the server, into a table of person_months' columns: the sums as
@@ -491,6 +493,148 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     db.execute(delete(PERSON_MONTHS).where(tuple_(pm.employee_id, pm.month).in_(wanted)))
     bulk_insert(db, PERSON_MONTHS, [rows[k] for k in sorted(rows)])
     return len(rows)
+
+
+# What one day record or one violation adds to its person-month, in integers:
+# (working_days, present_days, absent_status_days, late_count, late_minutes, early_count,
+#  early_minutes, missing_punches, confirmed, excused, dismissed, absent minutes).
+DELTA_COLUMNS = (
+    "working_days",
+    "present_days",
+    "absent_status_days",
+    "late_count",
+    "late_minutes",
+    "early_count",
+    "early_minutes",
+    "missing_punches",
+    "confirmed",
+    "excused",
+    "dismissed",
+)
+Delta = tuple[int, ...]
+_ZERO: Delta = (0,) * (len(DELTA_COLUMNS) + 1)
+
+
+def day_delta(status: str) -> Delta:
+    """A day record's share of its person-month's counts (its excused days are not counted
+    here: ``MonthDeltas`` rewrites the month from its rows when they change)."""
+    return (
+        int(status in WORKING),
+        int(status in PRESENT),
+        int(status == "absent"),
+        *_ZERO[3:],
+    )
+
+
+def violation_delta(kind: str, minutes: int, decision: str | None) -> Delta:
+    """An active violation's share of its person-month's counts, given its review's decision."""
+    counted = decision is None or decision == "confirmed"
+    return (
+        0,
+        0,
+        0,
+        int(counted and kind == "late"),
+        minutes if counted and kind == "late" else 0,
+        int(counted and kind == "early_leave"),
+        minutes if counted and kind == "early_leave" else 0,
+        int(counted and kind in ("missing_in", "missing_out")),
+        int(decision == "confirmed"),
+        int(decision == "excused"),
+        int(decision == "dismissed"),
+        minutes if counted and kind == "absent" else 0,
+    )
+
+
+class MonthDeltas:
+    """The changes a recompute makes to person-months, as differences of counts (PostgreSQL).
+
+    A key whose day record and violations stay in one unit and whose excused days do not
+    change moves its person-month by whole numbers (days, counts, minutes): ``add`` them and
+    ``write`` adds them to the stored rows, one statement for the batch, without reading the
+    month's other days (a refresh read every day record and violation of the month: 28 µs of
+    server CPU a person-month with two days judged, 82 µs with twenty-one). Anything else (a
+    unit change, a record deleted, excused days changed) is ``rewrite``: that person-month is
+    refreshed from its rows as before. Absence runs are worked out again, from the month's
+    statuses, for the rows with absent days."""
+
+    def __init__(self) -> None:
+        self.deltas: dict[tuple[int, date, int], list[int]] = {}
+        self.rewritten: set[Pair] = set()
+
+    def rewrite(self, employee_id: int, day: date) -> None:
+        self.rewritten.add((employee_id, month_of(day)))
+
+    def add(self, employee_id: int, day: date, unit_id: int, delta: Delta, sign: int) -> None:
+        key = (employee_id, month_of(day), unit_id)
+        total = self.deltas.get(key)
+        if total is None:
+            total = self.deltas[key] = [0] * len(_ZERO)
+        for i, value in enumerate(delta):
+            if value:
+                total[i] += sign * value
+
+    def write(self, db: DbSession) -> None:
+        """Rewrite the person-months marked so, add the differences to the others."""
+        if self.rewritten:
+            refresh(db, self.rewritten)
+        rows = {
+            k: v for k, v in self.deltas.items() if (k[0], k[1]) not in self.rewritten and any(v)
+        }
+        if not rows:
+            return
+        ordered = sorted(rows)
+        arrays = {
+            "e": pg_array(k[0] for k in ordered),
+            "m": pg_array(k[1] for k in ordered),
+            "u": pg_array(k[2] for k in ordered),
+        }
+        for i in range(len(_ZERO)):
+            arrays[f"c{i}"] = pg_array(rows[k][i] for k in ordered)
+        updated = db.execute(_PG_ADD, arrays).all()
+        absent = {(e, m, u) for e, m, u, days in updated if days}
+        missing = set(ordered) - {(e, m, u) for e, m, u, _ in updated}
+        if missing:
+            # A person's first row of a month (or of a unit in it): nothing was there to
+            # add to, so the differences are the sums (``lock_keys`` holds the person).
+            new = []
+            for e, m, u in sorted(missing):
+                values = rows[(e, m, u)]
+                row: dict[str, Any] = {c.name: 0 for c in PERSON_MONTHS.columns}
+                row.update(dict(zip(DELTA_COLUMNS, values, strict=False)))
+                row.update(employee_id=e, month=m, unit_id=u, absent_days=values[-1] / DAY_MINUTES)
+                for c in (k for k in row if k.startswith("excused_") and k != "excused"):
+                    row[c] = 0.0
+                new.append(row)
+                if row["absent_status_days"]:
+                    absent.add((e, m, u))
+            bulk_insert(db, PERSON_MONTHS, new)
+        _write_runs(db, absent)
+
+
+_PG_ADD_SET = ", ".join(f"{c} = p.{c} + t.c{i}" for i, c in enumerate(DELTA_COLUMNS))
+_PG_ADD_VALUES = ", ".join(f"c{i}" for i in range(len(_ZERO)))
+# Each row found by its key through the primary key (LATERAL ... OFFSET 0), then updated by
+# its tuple id: a join of the batch against person_months was planned as a scan of the whole
+# table once its statistics lagged (146 ms a batch on 10,000 rows, and growing with them).
+_PG_ADD = text(
+    "WITH d AS (SELECT * FROM unnest(CAST(:e AS integer[]), CAST(:m AS date[]),"
+    " CAST(:u AS integer[]), "
+    + ", ".join(f"CAST(:c{i} AS integer[])" for i in range(len(_ZERO)))
+    + f") AS d(e, m, u, {_PG_ADD_VALUES})), "
+    "t AS (SELECT x.tid, d.* FROM d CROSS JOIN LATERAL (SELECT ctid AS tid FROM person_months"
+    " WHERE employee_id = d.e AND month = d.m AND unit_id = d.u OFFSET 0) AS x) "
+    "UPDATE person_months p SET "
+    + _PG_ADD_SET
+    + f", absent_days = (round(p.absent_days * {DAY_MINUTES}) + t.c{len(DELTA_COLUMNS)})"
+    f"::float8 / {DAY_MINUTES}, "
+    # A row left without absent days has no runs; one with some gets them from _write_runs.
+    + ", ".join(
+        f"{c} = CASE WHEN p.absent_status_days + t.c2 = 0 THEN 0 ELSE p.{c} END"
+        for c in ("absent_run_head", "absent_run_tail", "absent_run_max")
+    )
+    + " FROM t WHERE p.ctid = t.tid"
+    " RETURNING p.employee_id, p.month, p.unit_id, p.absent_status_days"
+)
 
 
 def rebuild(db: DbSession, first: date | None = None, last: date | None = None) -> int:
