@@ -35,7 +35,7 @@ from store.models import (
 )
 from store.punches import credential_held
 from store.queue import lock_keys
-from store.rollups import MonthDeltas, day_delta, month_of, violation_delta
+from store.rollups import MonthDeltas, month_of
 from store.rollups import refresh as refresh_person_months
 
 if TYPE_CHECKING:
@@ -251,7 +251,7 @@ def recompute(
             if key in records:
                 record_deletes.append(key)
             if months is not None and (key in records or changes):
-                months.rewrite(employee_id, day)
+                months.rewrite(employee_id, day.replace(day=1))
             continue
         row = _record_row(result, person, now, len(plans[key].sessions))
         changed = records.get(key) != _comparable(row)
@@ -325,28 +325,29 @@ def _month_changes(
     differences of counts, or a rewrite of the month when they do not stay in one unit or
     its excused days change (their fractions are not whole numbers)."""
     employee_id, day = key
+    month = day.replace(day=1)
     unit = row["unit_id"]
     if (
         (record is not None and record[0] != unit)
         or excused_before != (row["excused_kind"], row["excused_fraction"])
         or any(c.action != "detected" and units.get(c.key, unit) != unit for c in changes)
     ):
-        months.rewrite(employee_id, day)
+        months.rewrite(employee_id, month)
         return
     if record is None:
-        months.add(employee_id, day, unit, day_delta(row["status"]), 1)
+        months.add_day(employee_id, month, unit, row["status"], 1)
     elif record[1] != row["status"]:
-        months.add(employee_id, day, unit, day_delta(record[1]), -1)
-        months.add(employee_id, day, unit, day_delta(row["status"]), 1)
+        months.add_day(employee_id, month, unit, record[1], -1)
+        months.add_day(employee_id, month, unit, row["status"], 1)
     for change in changes:
         session, kind = change.key
-        decision = decisions.get((employee_id, day, session, kind))
+        decision = decisions.get((employee_id, day, session, kind)) if decisions else None
         old = before.get(change.key) if before else None
         if old is not None and old.active:
-            months.add(employee_id, day, unit, violation_delta(kind, old.minutes, decision), -1)
+            months.add_violation(employee_id, month, unit, kind, old.minutes, decision, -1)
         if change.violation is not None:
-            months.add(
-                employee_id, day, unit, violation_delta(kind, change.violation.minutes, decision), 1
+            months.add_violation(
+                employee_id, month, unit, kind, change.violation.minutes, decision, 1
             )
 
 

@@ -156,18 +156,20 @@ def _next_ids(cursor: Any, table: Table, count: int) -> list[int] | None:
 
 
 def _array_literal(values: Iterable[Any]) -> str | None:
-    """A PostgreSQL array literal of integers, flags and NULLs (None for any other value)."""
-    out = []
-    for v in values:
-        if v is None:
-            out.append("NULL")
-        elif v is True or v is False:
-            out.append("t" if v else "f")
-        elif type(v) is int:
-            out.append(str(v))
-        else:
-            return None
-    return "{" + ",".join(out) + "}"
+    """A PostgreSQL array literal of integers or of flags, NULLs among them (None for any
+    other value)."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds <= {bool, type(None)}:
+        return "{" + ",".join([_FLAGS[v] for v in values]) + "}"
+    if kinds <= {int, type(None)}:
+        return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
+    return None
+
+
+_FLAGS = {True: "t", False: "f", None: "NULL"}
 
 
 def _picker(columns: Sequence[str]) -> Any:

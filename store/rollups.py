@@ -495,9 +495,8 @@ def refresh(db: DbSession, pairs: Iterable[Pair]) -> int:
     return len(rows)
 
 
-# What one day record or one violation adds to its person-month, in integers:
-# (working_days, present_days, absent_status_days, late_count, late_minutes, early_count,
-#  early_minutes, missing_punches, confirmed, excused, dismissed, absent minutes).
+# What day records and violations add to their person-month, in integers: these columns
+# of person_months, then the absent minutes (absent_days × 480).
 DELTA_COLUMNS = (
     "working_days",
     "present_days",
@@ -511,38 +510,17 @@ DELTA_COLUMNS = (
     "excused",
     "dismissed",
 )
-Delta = tuple[int, ...]
-_ZERO: Delta = (0,) * (len(DELTA_COLUMNS) + 1)
-
-
-def day_delta(status: str) -> Delta:
-    """A day record's share of its person-month's counts (its excused days are not counted
-    here: ``MonthDeltas`` rewrites the month from its rows when they change)."""
-    return (
-        int(status in WORKING),
-        int(status in PRESENT),
-        int(status == "absent"),
-        *_ZERO[3:],
-    )
-
-
-def violation_delta(kind: str, minutes: int, decision: str | None) -> Delta:
-    """An active violation's share of its person-month's counts, given its review's decision."""
-    counted = decision is None or decision == "confirmed"
-    return (
-        0,
-        0,
-        0,
-        int(counted and kind == "late"),
-        minutes if counted and kind == "late" else 0,
-        int(counted and kind == "early_leave"),
-        minutes if counted and kind == "early_leave" else 0,
-        int(counted and kind in ("missing_in", "missing_out")),
-        int(decision == "confirmed"),
-        int(decision == "excused"),
-        int(decision == "dismissed"),
-        minutes if counted and kind == "absent" else 0,
-    )
+_WIDTH = len(DELTA_COLUMNS) + 1
+_ABSENT_MINUTES = len(DELTA_COLUMNS)
+# A counted violation's (count, minutes) positions by kind; its review's decision's position.
+_KIND_AT = {
+    "late": (3, 4),
+    "early_leave": (5, 6),
+    "missing_in": (7, None),
+    "missing_out": (7, None),
+    "absent": (None, _ABSENT_MINUTES),
+}
+_DECISION_AT = {"confirmed": 8, "excused": 9, "dismissed": 10}
 
 
 class MonthDeltas:
@@ -561,17 +539,47 @@ class MonthDeltas:
         self.deltas: dict[tuple[int, date, int], list[int]] = {}
         self.rewritten: set[Pair] = set()
 
-    def rewrite(self, employee_id: int, day: date) -> None:
-        self.rewritten.add((employee_id, month_of(day)))
+    def rewrite(self, employee_id: int, month: date) -> None:
+        self.rewritten.add((employee_id, month))
 
-    def add(self, employee_id: int, day: date, unit_id: int, delta: Delta, sign: int) -> None:
-        key = (employee_id, month_of(day), unit_id)
+    def _total(self, employee_id: int, month: date, unit_id: int) -> list[int]:
+        key = (employee_id, month, unit_id)
         total = self.deltas.get(key)
         if total is None:
-            total = self.deltas[key] = [0] * len(_ZERO)
-        for i, value in enumerate(delta):
-            if value:
-                total[i] += sign * value
+            total = self.deltas[key] = [0] * _WIDTH
+        return total
+
+    def add_day(self, employee_id: int, month: date, unit_id: int, status: str, sign: int) -> None:
+        """A day record of ``status`` added (``sign`` 1) or taken away (-1)."""
+        total = self._total(employee_id, month, unit_id)
+        if status in WORKING:
+            total[0] += sign
+        if status in PRESENT:
+            total[1] += sign
+        elif status == "absent":
+            total[2] += sign
+
+    def add_violation(
+        self,
+        employee_id: int,
+        month: date,
+        unit_id: int,
+        kind: str,
+        minutes: int,
+        decision: str | None,
+        sign: int,
+    ) -> None:
+        """An active violation added (``sign`` 1) or taken away (-1), with its review's
+        ``decision``: counted when it has none or is confirmed (as the sums count it)."""
+        total = self._total(employee_id, month, unit_id)
+        if decision is None or decision == "confirmed":
+            count, summed = _KIND_AT.get(kind, (None, None))
+            if count is not None:
+                total[count] += sign
+            if summed is not None:
+                total[summed] += sign * minutes
+        if decision is not None:
+            total[_DECISION_AT[decision]] += sign
 
     def write(self, db: DbSession) -> None:
         """Rewrite the person-months marked so, add the differences to the others."""
@@ -584,12 +592,11 @@ class MonthDeltas:
             return
         ordered = sorted(rows)
         arrays = {
-            "e": pg_array(k[0] for k in ordered),
-            "m": pg_array(k[1] for k in ordered),
-            "u": pg_array(k[2] for k in ordered),
+            name: pg_array(values)
+            for name, values in zip(("e", "m", "u"), zip(*ordered, strict=True), strict=True)
         }
-        for i in range(len(_ZERO)):
-            arrays[f"c{i}"] = pg_array(rows[k][i] for k in ordered)
+        for i, column in enumerate(zip(*(rows[k] for k in ordered), strict=True)):
+            arrays[f"c{i}"] = pg_array(column)
         updated = db.execute(_PG_ADD, arrays).all()
         absent = {(e, m, u) for e, m, u, days in updated if days}
         missing = set(ordered) - {(e, m, u) for e, m, u, _ in updated}
@@ -599,11 +606,9 @@ class MonthDeltas:
             new = []
             for e, m, u in sorted(missing):
                 values = rows[(e, m, u)]
-                row: dict[str, Any] = {c.name: 0 for c in PERSON_MONTHS.columns}
-                row.update(dict(zip(DELTA_COLUMNS, values, strict=False)))
+                row = dict(_NEW_ROW)
+                row.update(zip(DELTA_COLUMNS, values, strict=False))
                 row.update(employee_id=e, month=m, unit_id=u, absent_days=values[-1] / DAY_MINUTES)
-                for c in (k for k in row if k.startswith("excused_") and k != "excused"):
-                    row[c] = 0.0
                 new.append(row)
                 if row["absent_status_days"]:
                     absent.add((e, m, u))
@@ -611,15 +616,19 @@ class MonthDeltas:
         _write_runs(db, absent)
 
 
+# A new row's columns before its sums: integers 0, the excused shares 0.0.
+_NEW_ROW: dict[str, Any] = {
+    c.name: 0.0 if c.name.startswith("excused_") else 0 for c in PERSON_MONTHS.columns
+}
 _PG_ADD_SET = ", ".join(f"{c} = p.{c} + t.c{i}" for i, c in enumerate(DELTA_COLUMNS))
-_PG_ADD_VALUES = ", ".join(f"c{i}" for i in range(len(_ZERO)))
+_PG_ADD_VALUES = ", ".join(f"c{i}" for i in range(_WIDTH))
 # Each row found by its key through the primary key (LATERAL ... OFFSET 0), then updated by
 # its tuple id: a join of the batch against person_months was planned as a scan of the whole
 # table once its statistics lagged (146 ms a batch on 10,000 rows, and growing with them).
 _PG_ADD = text(
     "WITH d AS (SELECT * FROM unnest(CAST(:e AS integer[]), CAST(:m AS date[]),"
     " CAST(:u AS integer[]), "
-    + ", ".join(f"CAST(:c{i} AS integer[])" for i in range(len(_ZERO)))
+    + ", ".join(f"CAST(:c{i} AS integer[])" for i in range(_WIDTH))
     + f") AS d(e, m, u, {_PG_ADD_VALUES})), "
     "t AS (SELECT x.tid, d.* FROM d CROSS JOIN LATERAL (SELECT ctid AS tid FROM person_months"
     " WHERE employee_id = d.e AND month = d.m AND unit_id = d.u OFFSET 0) AS x) "

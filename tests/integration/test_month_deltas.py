@@ -105,7 +105,8 @@ def test_person_months_moved_by_differences_equal_their_rows_after_each_change(
     _drain(pg_engine)
     assert _months(pg_engine)[0] == _months(pg_engine)[1]
 
-    # A review excuses a lateness; a later-found earlier punch shortens it (counted nowhere).
+    # A review excuses a lateness; a later-found earlier punch shortens it (counted nowhere),
+    # another shows the person was on time.
     with db_session(pg_engine) as db:
         late = db.scalars(
             select(ViolationRecord.id).where(
@@ -123,6 +124,12 @@ def test_person_months_moved_by_differences_equal_their_rows_after_each_change(
     kept, fresh = _months(pg_engine)
     assert kept == fresh
     assert sum(r[columns_index("excused")] for r in kept) == 1
+    # An even earlier one: on time after all, the reviewed lateness is withdrawn.
+    _punch_in(pg_engine, [_punch(card, vday, "07:20", "earlier")])
+    _drain(pg_engine)
+    kept, fresh = _months(pg_engine)
+    assert kept == fresh
+    assert sum(r[columns_index("excused")] for r in kept) == 0
 
     # An approved sick leave on two days with punches: excused days, the month rewritten.
     with db_session(pg_engine) as db:
