@@ -35,7 +35,7 @@ from store.models import (
 )
 from store.punches import credential_held
 from store.queue import lock_keys
-from store.rollups import MonthDeltas, month_of
+from store.rollups import MonthDeltas, count_day, count_violation, month_of
 from store.rollups import refresh as refresh_person_months
 
 if TYPE_CHECKING:
@@ -329,26 +329,29 @@ def _month_changes(
     unit = row["unit_id"]
     if (
         (record is not None and record[0] != unit)
-        or excused_before != (row["excused_kind"], row["excused_fraction"])
-        or any(c.action != "detected" and units.get(c.key, unit) != unit for c in changes)
+        or row["excused_fraction"] != excused_before[1]
+        or row["excused_kind"] != excused_before[0]
+        or (
+            before
+            and any(c.action != "detected" and units.get(c.key, unit) != unit for c in changes)
+        )
     ):
         months.rewrite(employee_id, month)
         return
+    total = months.total(employee_id, month, unit)
     if record is None:
-        months.add_day(employee_id, month, unit, row["status"], 1)
+        count_day(total, row["status"], 1)
     elif record[1] != row["status"]:
-        months.add_day(employee_id, month, unit, record[1], -1)
-        months.add_day(employee_id, month, unit, row["status"], 1)
+        count_day(total, record[1], -1)
+        count_day(total, row["status"], 1)
     for change in changes:
         session, kind = change.key
         decision = decisions.get((employee_id, day, session, kind)) if decisions else None
         old = before.get(change.key) if before else None
         if old is not None and old.active:
-            months.add_violation(employee_id, month, unit, kind, old.minutes, decision, -1)
+            count_violation(total, kind, old.minutes, decision, -1)
         if change.violation is not None:
-            months.add_violation(
-                employee_id, month, unit, kind, change.violation.minutes, decision, 1
-            )
+            count_violation(total, kind, change.violation.minutes, decision, 1)
 
 
 def _plan_write(

@@ -523,6 +523,31 @@ _KIND_AT = {
 _DECISION_AT = {"confirmed": 8, "excused": 9, "dismissed": 10}
 
 
+def count_day(total: list[int], status: str, sign: int) -> None:
+    """A day record of ``status`` added to ``total`` (``sign`` 1) or taken away (-1)."""
+    if status in WORKING:
+        total[0] += sign
+    if status in PRESENT:
+        total[1] += sign
+    elif status == "absent":
+        total[2] += sign
+
+
+def count_violation(
+    total: list[int], kind: str, minutes: int, decision: str | None, sign: int
+) -> None:
+    """An active violation added to ``total`` (``sign`` 1) or taken away (-1), with its
+    review's ``decision``: counted when it has none or is confirmed, as the sums count it."""
+    if decision is None or decision == "confirmed":
+        count, summed = _KIND_AT.get(kind, (None, None))
+        if count is not None:
+            total[count] += sign
+        if summed is not None:
+            total[summed] += sign * minutes
+    if decision is not None:
+        total[_DECISION_AT[decision]] += sign
+
+
 class MonthDeltas:
     """The changes a recompute makes to person-months, as differences of counts (PostgreSQL).
 
@@ -542,44 +567,14 @@ class MonthDeltas:
     def rewrite(self, employee_id: int, month: date) -> None:
         self.rewritten.add((employee_id, month))
 
-    def _total(self, employee_id: int, month: date, unit_id: int) -> list[int]:
+    def total(self, employee_id: int, month: date, unit_id: int) -> list[int]:
+        """The differences gathered so far for a row (person, month, unit), to add to with
+        ``count_day`` and ``count_violation``."""
         key = (employee_id, month, unit_id)
         total = self.deltas.get(key)
         if total is None:
             total = self.deltas[key] = [0] * _WIDTH
         return total
-
-    def add_day(self, employee_id: int, month: date, unit_id: int, status: str, sign: int) -> None:
-        """A day record of ``status`` added (``sign`` 1) or taken away (-1)."""
-        total = self._total(employee_id, month, unit_id)
-        if status in WORKING:
-            total[0] += sign
-        if status in PRESENT:
-            total[1] += sign
-        elif status == "absent":
-            total[2] += sign
-
-    def add_violation(
-        self,
-        employee_id: int,
-        month: date,
-        unit_id: int,
-        kind: str,
-        minutes: int,
-        decision: str | None,
-        sign: int,
-    ) -> None:
-        """An active violation added (``sign`` 1) or taken away (-1), with its review's
-        ``decision``: counted when it has none or is confirmed (as the sums count it)."""
-        total = self._total(employee_id, month, unit_id)
-        if decision is None or decision == "confirmed":
-            count, summed = _KIND_AT.get(kind, (None, None))
-            if count is not None:
-                total[count] += sign
-            if summed is not None:
-                total[summed] += sign * minutes
-        if decision is not None:
-            total[_DECISION_AT[decision]] += sign
 
     def write(self, db: DbSession) -> None:
         """Rewrite the person-months marked so, add the differences to the others."""
