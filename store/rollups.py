@@ -1,9 +1,10 @@
 """Person-months: each person's month summed from day records and violations (derived).
 
-``refresh`` rewrites the given (person, month) rows from the rows beneath them; the runner
-calls it in the transaction that writes day records, a review in the transaction that
-records the decision, and ``rebuild`` for everything. A summary then reads one row per person
-and month, whatever the years stored.
+``refresh`` rewrites the given (person, month) rows from the rows beneath them: a review
+calls it in the transaction that records the decision, ``rebuild`` for everything, and the
+runner in the transaction that writes day records (on PostgreSQL through ``MonthDeltas``,
+which adds the differences of counts instead where it can). A summary then reads one row
+per person and month, whatever the years stored.
 """
 
 from __future__ import annotations
