@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,33 @@ def child_runner(db_url: str) -> None:
     worker.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"recomputed": worker.recomputed, "maxrss_mb": usage}), flush=True)
+
+
+def person_month_differences(engine: Any, day: date) -> int:
+    """The person-months of ``day``'s month the runner kept that differ from a sum of the
+    month's day records and violations read now (rows missing on either side count)."""
+    from sqlalchemy import select
+
+    from store.db import db_session
+    from store.models import PersonMonth
+    from store.rollups import PERSON_MONTHS, partial_rows
+
+    first = day.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    columns = [c.name for c in PERSON_MONTHS.columns]
+
+    def values(row: Any) -> tuple[Any, ...]:
+        return tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+
+    with db_session(engine) as db:
+        kept = {
+            values(r)
+            for r in db.execute(
+                select(*PERSON_MONTHS.columns).where(PersonMonth.month == first)
+            ).all()
+        }
+        fresh = {values(tuple(r[c] for c in columns)) for r in partial_rows(db, first, last, None)}
+    return len(kept ^ fresh)
 
 
 def main(argv: list[str]) -> int:
@@ -145,9 +172,11 @@ def main(argv: list[str]) -> int:
                 with db_session(engine) as db:
                     stats = recompute(db, keys_for_days(db, day, day), now, RulesDirectory())
                 differences = stats.detected + stats.updated + stats.withdrawn + stats.restored
+                months = person_month_differences(engine, day)
                 print(
-                    f"  recompute from scratch of {stats.keys:,} keys: {differences} violation "
-                    f"and {stats.day_records} day-record differences (must be 0)",
+                    f"  recompute from scratch of {stats.keys:,} keys: {differences} violation, "
+                    f"{stats.day_records} day-record and {months} person-month differences "
+                    "(must be 0)",
                     flush=True,
                 )
         ratio = rates[1] / rates[0]
@@ -157,7 +186,7 @@ def main(argv: list[str]) -> int:
             "ingest_without_runner": round(rates[0]),
             "ingest_with_runner": round(rates[1]),
             "ratio": round(ratio, 2),
-            "differences": differences + stats.day_records,
+            "differences": differences + stats.day_records + months,
         }
         print("RESULT " + json.dumps(summary), flush=True)
     finally:

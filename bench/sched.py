@@ -10,15 +10,16 @@ import os
 from typing import Any
 
 
-def schedstat(pid: int) -> tuple[float, float]:
-    """Seconds a process (all its live threads) has run on a core, and waited ready to run
-    with no core free, so far (/proc/PID/task/*/schedstat; zeros where unreadable).
+def schedstat(pid: int, thread: int | None = None) -> tuple[float, float]:
+    """Seconds a process (all its live threads, or only ``thread``, a native thread id) has
+    run on a core, and waited ready to run with no core free, so far
+    (/proc/PID/task/*/schedstat; zeros where unreadable).
 
     The second is what a loaded machine adds to the wall clock; the rest of a wall time
     beyond both is waiting on something else (the disk, a lock, the other end of a socket)."""
     on = ready = 0
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        tasks = [str(thread)] if thread is not None else os.listdir(f"/proc/{pid}/task")
     except OSError:  # not on this machine's /proc (a remote server): not counted
         return 0.0, 0.0
     for task in tasks:

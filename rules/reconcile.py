@@ -51,8 +51,10 @@ def reconcile(
     stored: Mapping[ViolationKey, StoredViolation], fresh: Iterable[Violation]
 ) -> list[Change]:
     """The changes that turn ``stored`` into ``fresh``; empty when nothing changed."""
+    fresh_by_key: dict[ViolationKey, Violation] = {(v.session, v.kind): v for v in fresh}
+    if not stored:  # a day judged for the first time (most keys of a morning): all new
+        return [Change(key, "detected", fresh_by_key[key]) for key in sorted(fresh_by_key)]
     changes: list[Change] = []
-    fresh_by_key = {key_of(v): v for v in fresh}
     for key, violation in fresh_by_key.items():
         old = stored.get(key)
         if old is None:

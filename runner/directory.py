@@ -123,15 +123,19 @@ class RulesDirectory:
         self._refresh(db)
         # Core rows through the session's connection (no ORM loading: a batch is thousands
         # of rows), and one Person per distinct row, kept until the next reload.
-        rows = db.connection().execute(
-            select(
-                Employee.id,
-                Employee.unit_id,
-                Employee.schedule_id,
-                Employee.active_from,
-                Employee.active_to,
-            ).where(among(db, Employee.id, employee_ids))
-        )
+        rows = (
+            db.connection()
+            .execute(
+                select(
+                    Employee.id,
+                    Employee.unit_id,
+                    Employee.schedule_id,
+                    Employee.active_from,
+                    Employee.active_to,
+                ).where(among(db, Employee.id, employee_ids))
+            )
+            .all()
+        )  # fetched at once: iterating fetched the rows one by one
         known = self._people
         found: dict[int, Person] = {}
         for row in rows:

@@ -35,7 +35,7 @@ from store.models import (
 )
 from store.punches import credential_held
 from store.queue import lock_keys
-from store.rollups import month_of
+from store.rollups import MonthDeltas, count_day, count_violation, month_of
 from store.rollups import refresh as refresh_person_months
 
 if TYPE_CHECKING:
@@ -163,14 +163,23 @@ def recompute(
     lo = datetime.fromtimestamp(min(b[0] for b in bounds.values()), UTC)
     hi = datetime.fromtimestamp(max(b[1] for b in bounds.values()), UTC)
 
+    # On PostgreSQL the person-months move by differences (store.rollups.MonthDeltas), from
+    # what the keys had before: their violations' units, records' excused days, reviews.
+    months: MonthDeltas | None = None
+    units: dict[Key, dict[ViolationKey, int]] = {}
+    excused_before: dict[Key, tuple[str | None, float]] = {}
+    decisions: dict[tuple[int, date, str, str], str] = {}
     if db.get_bind().dialect.name == "postgresql":
         # Each key's own window and rows, joined against arrays of the keys: one statement
         # per kind of input, whatever the spread of the batch's dates.
         punches = _pg_load_punches(db, bounds)
         excuses = _load_excuses(db, employee_ids, first_day, last_day)
         arrays = _key_arrays(wanted)
-        stored, stored_ids = _pg_load_violations(db, arrays)
-        records = _pg_load_day_records(db, arrays)
+        stored, stored_ids, units = _pg_load_violations(db, arrays)
+        records, excused_before = _pg_load_day_records(db, arrays)
+        if write:
+            months = MonthDeltas()
+            decisions = _pg_load_decisions(db, arrays)
     else:
         punches = _load_punches(db, employee_ids, lo, hi)
         excuses = _load_excuses(db, employee_ids, first_day, last_day)
@@ -187,6 +196,7 @@ def recompute(
     record_deletes: list[Key] = []
     flagged: list[tuple[int, date, str, str]] = []
     withdrawn: list[tuple[int, date, str, str]] = []
+    counts = dict.fromkeys(("detected", "updated", "withdrawn", "restored"), 0)
     for key in sorted(wanted):
         employee_id, day = key
         person = people[employee_id]
@@ -204,44 +214,64 @@ def recompute(
                 now,
                 agency_marks[person.agency_id],
             )
-        changes = reconcile(stored.get(key, {}), result.violations if result else ())
-        for change in changes:
-            stats.add(change)
-            stats.changes.append((employee_id, day, change))
-            if not write:
-                continue
-            old = stored.get(key, {}).get(change.key)
-            _plan_write(
-                change,
-                key,
-                person,
-                now,
-                old,
-                stored_ids.get(key, {}),
-                inserts,
-                updates,
-                events,
-                trigger,
-            )
-            if notices is not None:
-                identity = (employee_id, day, *change.key)
-                v = change.violation
-                if v is None:
-                    withdrawn.append(identity)
-                elif notices.wants(v.kind, day, v.provisional, now.astimezone(person.tz).date()):
-                    flagged.append(identity)
+        before = stored.get(key)
+        changes = reconcile(before or {}, result.violations if result else ())
         if changes:
             stats.changed_keys.append(key)
+            for change in changes:
+                counts[change.action] += 1
+                stats.changes.append((employee_id, day, change))
+            if write:
+                ids = stored_ids.get(key, {})
+                for change in changes:
+                    _plan_write(
+                        change,
+                        key,
+                        person,
+                        now,
+                        before.get(change.key) if before else None,
+                        ids,
+                        inserts,
+                        updates,
+                        events,
+                        trigger,
+                    )
+                    if notices is not None:
+                        identity = (employee_id, day, *change.key)
+                        v = change.violation
+                        if v is None:
+                            withdrawn.append(identity)
+                        elif notices.wants(
+                            v.kind, day, v.provisional, now.astimezone(person.tz).date()
+                        ):
+                            flagged.append(identity)
         if not write:
             continue
         if result is None:
             if key in records:
                 record_deletes.append(key)
+            if months is not None and (key in records or changes):
+                months.rewrite(employee_id, day.replace(day=1))
             continue
         row = _record_row(result, person, now, len(plans[key].sessions))
-        if records.get(key) != _comparable(row):
+        changed = records.get(key) != _comparable(row)
+        if changed:
             record_rows.append(row)
+        if months is not None and (changed or changes):
+            _month_changes(
+                months,
+                key,
+                row,
+                records.get(key),
+                excused_before.get(key, _NOT_EXCUSED),
+                before,
+                changes,
+                units.get(key, {}),
+                decisions,
+            )
 
+    for action, count in counts.items():
+        setattr(stats, action, getattr(stats, action) + count)
     if not write:
         return stats
     # New violations and their "detected" events in one statement.
@@ -266,12 +296,62 @@ def recompute(
             )
         )
     # The person-months above what changed, in the same transaction (held by lock_keys).
-    touched = {*stats.changed_keys, *record_deletes}
-    touched |= {(r["employee_id"], r["day"]) for r in record_rows}
-    refresh_person_months(db, {(e, month_of(d)) for e, d in touched})
+    if months is not None:
+        months.write(db)
+    else:
+        touched = {*stats.changed_keys, *record_deletes}
+        touched |= {(r["employee_id"], r["day"]) for r in record_rows}
+        refresh_person_months(db, {(e, month_of(d)) for e, d in touched})
     if notices is not None:
         notices.record(db, flagged, withdrawn, now)
     return stats
+
+
+_NOT_EXCUSED: tuple[str | None, float] = (None, 0.0)
+
+
+def _month_changes(
+    months: MonthDeltas,
+    key: Key,
+    row: dict[str, Any],
+    record: tuple[Any, ...] | None,
+    excused_before: tuple[str | None, float],
+    before: dict[ViolationKey, StoredViolation] | None,
+    changes: list[Change],
+    units: dict[ViolationKey, int],
+    decisions: dict[tuple[int, date, str, str], str],
+) -> None:
+    """What a key's new day record ``row`` and violation ``changes`` do to its person-month:
+    differences of counts, or a rewrite of the month when they do not stay in one unit or
+    its excused days change (their fractions are not whole numbers)."""
+    employee_id, day = key
+    month = day.replace(day=1)
+    unit = row["unit_id"]
+    if (
+        (record is not None and record[0] != unit)
+        or row["excused_fraction"] != excused_before[1]
+        or row["excused_kind"] != excused_before[0]
+        or (
+            before
+            and any(c.action != "detected" and units.get(c.key, unit) != unit for c in changes)
+        )
+    ):
+        months.rewrite(employee_id, month)
+        return
+    total = months.total(employee_id, month, unit)
+    if record is None:
+        count_day(total, row["status"], 1)
+    elif record[1] != row["status"]:
+        count_day(total, record[1], -1)
+        count_day(total, row["status"], 1)
+    for change in changes:
+        session, kind = change.key
+        decision = decisions.get((employee_id, day, session, kind)) if decisions else None
+        old = before.get(change.key) if before else None
+        if old is not None and old.active:
+            count_violation(total, kind, old.minutes, decision, -1)
+        if change.violation is not None:
+            count_violation(total, kind, change.violation.minutes, decision, 1)
 
 
 def _plan_write(
@@ -385,13 +465,19 @@ _PG_PUNCHES = text(
 _PG_VIOLATIONS = text(
     "SELECT v.* FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS k(e, d) "
     "CROSS JOIN LATERAL (SELECT id, employee_id, day, session, kind, minutes, evidence,"
-    " provisional, pending_excuse_id, active FROM violations"
+    " provisional, pending_excuse_id, active, unit_id FROM violations"
     " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS v"
 )
 _PG_DAY_RECORDS = text(
     "SELECT r.* FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS k(e, d) "
-    f"CROSS JOIN LATERAL (SELECT employee_id, day, {', '.join(_COMPARED)} FROM day_records"
+    f"CROSS JOIN LATERAL (SELECT employee_id, day, {', '.join(_COMPARED)},"
+    " excused_kind, excused_fraction FROM day_records"
     " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS r"
+)
+_PG_DECISIONS = text(
+    "SELECT s.* FROM unnest(CAST(:e AS integer[]), CAST(:d AS date[])) AS k(e, d) "
+    "CROSS JOIN LATERAL (SELECT employee_id, day, session, kind, decision FROM review_state"
+    " WHERE employee_id = k.e AND day = k.d OFFSET 0) AS s"
 )
 
 
@@ -420,21 +506,53 @@ def _key_arrays(wanted: set[Key]) -> dict[str, str]:
 
 def _pg_load_violations(
     db: DbSession, arrays: dict[str, str]
-) -> tuple[dict[Key, dict[ViolationKey, StoredViolation]], dict[Key, dict[ViolationKey, int]]]:
+) -> tuple[
+    dict[Key, dict[ViolationKey, StoredViolation]],
+    dict[Key, dict[ViolationKey, int]],
+    dict[Key, dict[ViolationKey, int]],
+]:
+    """The keys' stored violations, their ids and their units."""
     stored: dict[Key, dict[ViolationKey, StoredViolation]] = defaultdict(dict)
     ids: dict[Key, dict[ViolationKey, int]] = defaultdict(dict)
-    for vid, e, day, session, kind, minutes, evidence, provisional, pending, active in db.execute(
-        _PG_VIOLATIONS, arrays
-    ):
+    units: dict[Key, dict[ViolationKey, int]] = defaultdict(dict)
+    for (
+        vid,
+        e,
+        day,
+        session,
+        kind,
+        minutes,
+        evidence,
+        provisional,
+        pending,
+        active,
+        unit,
+    ) in db.execute(_PG_VIOLATIONS, arrays).all():
         stored[(e, day)][(session, kind)] = StoredViolation(
             minutes, tuple(json.loads(evidence)), provisional, pending, active
         )
         ids[(e, day)][(session, kind)] = vid
-    return stored, ids
+        units[(e, day)][(session, kind)] = unit
+    return stored, ids, units
 
 
-def _pg_load_day_records(db: DbSession, arrays: dict[str, str]) -> dict[Key, tuple[Any, ...]]:
-    return {(r[0], r[1]): tuple(r[2:]) for r in db.execute(_PG_DAY_RECORDS, arrays)}
+def _pg_load_day_records(
+    db: DbSession, arrays: dict[str, str]
+) -> tuple[dict[Key, tuple[Any, ...]], dict[Key, tuple[str | None, float]]]:
+    """The keys' stored day records (the compared columns) and their excused kind and share."""
+    records: dict[Key, tuple[Any, ...]] = {}
+    excused: dict[Key, tuple[str | None, float]] = {}
+    for r in db.execute(_PG_DAY_RECORDS, arrays).all():
+        records[(r[0], r[1])] = tuple(r[2:-2])
+        excused[(r[0], r[1])] = (r[-2], r[-1])
+    return records, excused
+
+
+def _pg_load_decisions(
+    db: DbSession, arrays: dict[str, str]
+) -> dict[tuple[int, date, str, str], str]:
+    """The current review decision of each violation identity of the keys."""
+    return {(e, d, s, k): x for e, d, s, k, x in db.execute(_PG_DECISIONS, arrays).all()}
 
 
 def _load_punches(

@@ -138,6 +138,63 @@ def bulk_insert(
     return []
 
 
+_PG_SEQUENCES: dict[str, str | None] = {}
+
+
+def _next_ids(cursor: Any, table: Table, count: int) -> list[int] | None:
+    """``count`` new ids from the sequence of ``table``'s ``id`` column, in one query (None
+    when the column has no sequence of its own)."""
+    if table.name not in _PG_SEQUENCES:
+        found = cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table.name])
+        _PG_SEQUENCES[table.name] = found.fetchone()[0]
+    sequence = _PG_SEQUENCES[table.name]
+    if sequence is None:
+        return None
+    found = cursor.execute(
+        "SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)", [sequence, count]
+    )
+    return list(found.fetchone()[0])  # one array, read in C: not a row per id
+
+
+def _array_literal(values: Iterable[Any]) -> str | None:
+    """A PostgreSQL array literal of integers or of flags, NULLs among them (None for any
+    other value)."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds <= {bool, type(None)}:
+        return "{" + ",".join([_FLAGS[v] for v in values]) + "}"
+    if kinds <= {int, type(None)}:
+        return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
+    return None
+
+
+_FLAGS = {True: "t", False: "f", None: "NULL"}
+
+
+def _picker(columns: Sequence[str]) -> Any:
+    """A function of a row giving the values of ``columns`` as a tuple (picked in C)."""
+    if len(columns) == 1:
+        only = columns[0]
+        return lambda row: (row[only],)
+    return itemgetter(*columns)
+
+
+def _copy_rows(cursor: Any, table: Table, columns: Sequence[str], rows: Iterable[Any]) -> None:
+    """Binary ``COPY`` of ``rows`` (tuples in ``columns``' order) straight into ``table``."""
+    types = [_pg_type(table, c) for c in columns]
+    for t in types:
+        if t not in _PG_OIDS:
+            _PG_OIDS[t] = int(cursor.execute("SELECT %s::regtype::oid", [t]).fetchone()[0])
+    with cursor.copy(
+        f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types([_PG_OIDS[t] for t in types])
+        for row in rows:
+            copy.write_row(row)
+
+
 def bulk_insert_logged(
     db: DbSession,
     table: Table,
@@ -150,14 +207,54 @@ def bulk_insert_logged(
     """Insert ``rows`` and, for each new row, a row of ``log`` (its ``link`` column the new
     row's id, ``copied`` columns from the new row, ``constants`` for the rest).
 
-    On PostgreSQL one statement (the insert's RETURNING feeds the log's insert); elsewhere two.
-    Returns the rows inserted."""
+    On PostgreSQL a small batch is one statement (the insert's RETURNING feeds the log's
+    insert); a large one takes its ids from ``table``'s sequence in one query, then is copied
+    straight into both tables: no staging table to fill and empty, and COPY writes a
+    partitioned table's rows in multi-row batches where INSERT … SELECT routes them one by
+    one (about a third less server CPU for the runner's new violations and their "detected"
+    events). Elsewhere two statements. Returns the rows inserted."""
     if not rows:
         return 0
     columns = list(rows[0].keys())
     if db.get_bind().dialect.name == "postgresql":
         fixed = list(constants)
         cursor = _driver_cursor(db)
+        ids = _next_ids(cursor, table, len(rows)) if len(rows) >= COPY_FROM_ROWS else None
+        if ids is not None:
+            with cursor:
+                values, kept = _picker(columns), _picker(copied)
+                _copy_rows(
+                    cursor,
+                    table,
+                    ["id", *columns],
+                    ((i, *values(row)) for i, row in zip(ids, rows, strict=True)),
+                )
+                # The log's rows from arrays of the few values it copies (integers and flags,
+                # one literal each: less client work than a second COPY), else a second COPY.
+                arrays = [
+                    _array_literal(ids),
+                    *(_array_literal(r[c] for r in rows) for c in copied),
+                ]
+                if all(a is not None for a in arrays):
+                    logged = [link, *copied]
+                    cursor.execute(
+                        f"INSERT INTO {log.name} ({', '.join([*logged, *fixed])}) "
+                        f"SELECT {', '.join(logged)}, "
+                        + ", ".join(f"%b::{_pg_type(log, c)}" for c in fixed)
+                        + " FROM unnest("
+                        + ", ".join(f"%s::{_pg_type(log, c)}[]" for c in logged)
+                        + f") AS u({', '.join(logged)})",
+                        [*(constants[c] for c in fixed), *arrays],
+                    )
+                else:
+                    tail = tuple(constants[c] for c in fixed)
+                    _copy_rows(
+                        cursor,
+                        log,
+                        [link, *copied, *fixed],
+                        ((i, *kept(row), *tail) for i, row in zip(ids, rows, strict=True)),
+                    )
+            return len(rows)
         source, params = _source(cursor, table, rows, columns)
         names = ", ".join(columns)
         sql = (

@@ -91,8 +91,12 @@ def test_a_batch_of_any_size_is_stored_upserted_and_logged_alike(
         ).all()
         assert sorted(r[1] for r in stored) == list(range(size))
         assert {r[2] for r in stored} == {'["a \\"quoted\\" id", 7]'}
-        logged = db.execute(select(EVENTS.c.violation_id, EVENTS.c.minutes)).all()
-        assert sorted(logged) == sorted((r[0], r[1] % 60) for r in stored)
+        logged = db.execute(
+            select(EVENTS.c.violation_id, EVENTS.c.minutes, EVENTS.c.provisional, EVENTS.c.action)
+        ).all()
+        assert sorted(logged) == sorted(
+            (r[0], r[1] % 60, r[1] % 2 == 0, "detected") for r in stored
+        )
         bulk_update(
             db,
             VIOLATIONS,

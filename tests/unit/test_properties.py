@@ -61,6 +61,20 @@ def test_recomputing_is_idempotent(punches: list[PunchFact], policy: Policy, now
     assert reconcile(state, again.violations) == []
 
 
+@given(punch_lists, policies, moments)
+def test_a_day_judged_for_the_first_time_gives_what_the_general_comparison_gives(
+    punches: list[PunchFact], policy: Policy, now: datetime
+) -> None:
+    # reconcile's shortcut for a key with nothing stored, against its general path (taken
+    # when something is stored: here a withdrawn violation no evaluation gives again).
+    fresh = evaluate_day(PLAN, policy, punches, [], now).violations
+    elsewhere = {("no-such-session", "late"): StoredViolation(5, (), False, None, active=False)}
+    first = reconcile({}, fresh)
+    assert first == reconcile(elsewhere, fresh)
+    assert [c.action for c in first] == ["detected"] * len(fresh)
+    assert apply_changes({}, first) == {(v.session, v.kind): StoredViolation.of(v) for v in fresh}
+
+
 def _deliver(
     punches: list[PunchFact], delays: list[int], policy: Policy, checkpoints: list[int]
 ) -> dict[ViolationKey, StoredViolation]:
