@@ -397,6 +397,7 @@ def person_code(db: DbSession, scope: Scope, typed: str) -> str:
         codes = ", ".join(sorted(code for code, _ in named))
         raise KcError(
             "ambiguous_person",
-            f"Có {len(named)} cán bộ tên {text} ({codes}): hãy chọn theo mã trong danh sách",
+            f"Có {len(named)} cán bộ tên “{quoted(text)}” ({codes}): hãy chọn theo mã trong "
+            "danh sách",
         )
     return named[0][0] if named else text

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, KcError, NotFound
-from kycuong.inputs import free_text
+from kycuong.inputs import free_text, quoted
 from rules.discipline_score import FLAGS
 from services import days as day_service
 from services.documents import downloads
@@ -231,7 +231,7 @@ def _score(text: str) -> float | None:
     try:
         return float(raw)
     except ValueError as exc:
-        raise Invalid("bad_score", f"Điểm “{text.strip()}” không phải là số") from exc
+        raise Invalid("bad_score", f"Điểm “{quoted(text.strip())}” không phải là số") from exc
 
 
 @router.post("/diem-ky-luat/{employee_id}")
