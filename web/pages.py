@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
-from kycuong.inputs import hidden_characters_message, quoted
+from kycuong.inputs import HIDDEN_CHARACTERS, hidden_characters_message, quoted
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -409,6 +409,10 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
         )
 
 
+# The field of the decision form a refusal is about (services.violations.review).
+DECISION_FIELDS = {"reason_required": "reason_kind", "hidden_characters": "note"}
+
+
 @router.post("/vi-pham/{violation_id}/xu-ly")
 def review_action(
     request: Request,
@@ -422,41 +426,49 @@ def review_action(
         visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        error: str | None
-        reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
-        if number is None:
-            return common.not_found(request, visitor, NotFound("Vi phạm").message)
         try:
-            body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
+            if number is None:
+                raise NotFound("Vi phạm")
+            body = _review_in(decision, reason_kind, note)
             violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
-            error = None
-        except ValidationError as exc:
-            error = hidden_characters_message(exc.errors()) or _DECISION_MESSAGE
-        except (NotFound, Forbidden) as exc:
+            return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
+        except NotFound as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
-            error = exc.message
-            reason_error = exc.code == "reason_required"
-        if error is None:
-            return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
-    with common.db(request) as db:
-        detail = violation_service.detail(db, visitor.scope, number)
-        requests = request_service.for_violation(db, visitor.scope, number)
-    return common.page(
-        request,
-        "violation.html",
-        400,
-        visitor=visitor,
-        v=detail,
-        may_review=True,
-        saved=False,
-        error=None if reason_error else error,
-        reason_error=error if reason_error else None,
-        # what was chosen and typed comes back with the message: nothing to type twice
-        values={"decision": decision, "reason_kind": reason_kind, "note": note},
-        requests=requests,
-    )
+            refusal = exc
+
+    def again(field_errors: dict[str, str], message: str | None) -> Response:
+        assert number is not None
+        with common.db(request) as db:
+            detail = violation_service.detail(db, visitor.scope, number)
+            requests = request_service.for_violation(db, visitor.scope, number)
+        return common.page(
+            request,
+            "violation.html",
+            400,
+            visitor=visitor,
+            v=detail,
+            may_review=True,
+            saved=False,
+            error=message,
+            field_errors=field_errors,
+            # what was chosen and typed comes back with the message: nothing to type twice
+            values={"decision": decision, "reason_kind": reason_kind, "note": note},
+            requests=requests,
+        )
+
+    return common.form_refused(request, visitor, refusal, again, DECISION_FIELDS, above=True)
+
+
+def _review_in(decision: str, reason_kind: str, note: str) -> ReviewIn:
+    """The decision form as the API's model reads it; a refusal as a domain error."""
+    try:
+        return ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        if hidden := hidden_characters_message(exc.errors()):
+            raise Invalid(HIDDEN_CHARACTERS, hidden) from None
+        raise Invalid("invalid_decision", _DECISION_MESSAGE) from None
 
 
 @router.get("/bao-cao", response_class=HTMLResponse)

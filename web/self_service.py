@@ -532,6 +532,7 @@ async def decide_many_action(request: Request) -> Response:
             visitor=visitor,
             requests=items,
             shown="pending",
+            statuses=QUEUE_STATUS,
             may_decide=visitor.scope.may("requests:decide"),
             notice=_decided_notice(f"{done}-{len(outcomes)}"),
             failures=[f"Đề nghị số {o.id}: {o.message}" for o in failed[:20]],

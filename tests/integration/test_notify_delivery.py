@@ -427,7 +427,8 @@ def test_a_contact_refusal_quotes_a_typed_override_by_its_code_point(pg_engine: 
     with db_session(pg_engine) as db:
         for field in ("email", "phone", "quiet"):
             with pytest.raises(KcError) as caught:
-                notifications.set_contact(db, employee(ids[0]), **{field: "ab\u202ecd" + "x" * 90})
+                typed: dict[str, Any] = {field: "ab\u202ecd" + "x" * 90}
+                notifications.set_contact(db, employee(ids[0]), **typed)
             message = caught.value.message
             assert "\u202e" not in message and "ab[U+202E]cd" in message, message
             assert "x" * 35 + "…" in message and "x" * 36 not in message, message

@@ -147,3 +147,47 @@ def test_a_value_given_by_its_vietnamese_label_is_read(browsers: dict[str, TestC
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     queue = browsers["head_a1"].get("/vi-pham?xu_ly=tat ca&trang_thai=Đang hiệu lực")
     assert queue.status_code == 200 and 'name="ids"' in queue.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/summaries", {"format": "zzz"}, "format"),
+        ("/api/violations", {"review": "zzz"}, "review"),
+        ("/api/documents/timesheets", {"year": "2026", "month": "11", "format": "zzz"}, "format"),
+    ],
+)
+def test_the_api_refuses_an_unknown_value_in_vietnamese(
+    world: World, path: str, params: dict[str, str], field: str
+) -> None:
+    """The API never read an unknown value as another (422), and now says why in Vietnamese
+    beside the accepted values, instead of pydantic's English."""
+    answer = world.get("noivu_a", path, **params)
+    assert answer.status_code == 422, answer.text
+    (detail,) = answer.json()["error"]["details"]
+    assert detail["field"] == f"query.{field}"
+    assert detail["problem"].startswith(f"'{field}': giá trị \"zzz\" không hợp lệ; chọn một trong:")
+    assert "Input should" not in detail["problem"] and " or " not in detail["problem"]
+
+
+def test_a_refused_decision_is_said_beside_its_field_what_was_typed_kept(
+    world: World, browsers: dict[str, TestClient]
+) -> None:
+    """The decision form's refusals through common.form_refused: "Có lý do" without a reason
+    beside the reason, a note with U+202E beside the note, a decision nobody offers above."""
+    from tests.signin import csrf_of
+
+    late = world.violation_id("e1", "late")
+    client = browsers["head_a1"]
+    token = csrf_of(client.get(f"/vi-pham/{late}").text)
+    form = {"decision": "excused", "reason_kind": "", "note": "Họp", "csrf": token}
+    no_reason = client.post(f"/vi-pham/{late}/xu-ly", data=form)
+    assert no_reason.status_code == 400
+    assert beside(no_reason.text, "reason").startswith("Cần chọn lý do")
+    hidden = {**form, "reason_kind": "business_trip", "note": "Họp\u202etàn"}
+    refused = client.post(f"/vi-pham/{late}/xu-ly", data=hidden)
+    assert refused.status_code == 400 and "(U+202E)" in beside(refused.text, "note")
+    assert ">Họp\u202etàn</textarea>" in refused.text  # kept to be corrected, not retyped
+    odd = client.post(f"/vi-pham/{late}/xu-ly", data={**form, "decision": "zzz"})
+    assert odd.status_code == 400 and any("Hãy chọn một quyết định" in m for m in shown(odd.text))
+    assert "Chưa xử lý" in client.get(f"/vi-pham/{late}").text  # nothing was written

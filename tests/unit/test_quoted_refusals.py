@@ -4,6 +4,7 @@ reverse the rest of the message and a pasted page of text is cut short."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date
@@ -38,6 +39,9 @@ CASES: dict[str, Callable[[str], object]] = {
     "vai trò": accounts.role_of,
     "số thẻ": lambda text: tabular.normalise_card(text, False, tabular.CardFormat(digits=10)),
     "tên tệp quy định": lambda text: rules.parse(b"\xff\xfe\x00", f"{text}.toml"),
+    "giá trị trong tệp quy định": lambda text: rules.parse(
+        f'[policy]\nlate_grace_minutes = "{text}"\n'.encode(), "quy-dinh.toml"
+    ),
 }
 
 
@@ -51,4 +55,5 @@ def test_a_typed_override_is_shown_by_its_code_point_not_obeyed(where: str) -> N
 @pytest.mark.parametrize("where", sorted(CASES))
 def test_a_long_typed_value_is_cut_in_the_refusal(where: str) -> None:
     message = refusal(lambda: CASES[where]("9" * 5000 + "x"))
-    assert "9" * 40 + "…" in message and "9" * 41 not in message, message
+    # cut at 40 characters (60 for a value of a rules file, shown as JSON), marked "…"
+    assert re.search(r"9{39,59}…", message) and "9" * 61 not in message, message
