@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kycuong.errors import KcError
 from kycuong.inputs import hidden_characters_message
+from kycuong.replay import explain
 
 
 class ApiError(Exception):
@@ -101,6 +102,22 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 PageRenderer = Callable[[Request, int, str | None], Response]
+# Where FastAPI says a request's value came from: not part of the field's name people read.
+_SOURCES = ("query", "path", "body", "header", "cookie")
+
+
+def _problem(error: Any) -> str:
+    """One of pydantic's errors in Vietnamese ("'format': giá trị "zzz" không hợp lệ; chọn
+    một trong: 'json', 'csv', 'xlsx'"): what is wrong, the typed value quoted safely."""
+    loc = tuple(error.get("loc", ()))
+    named = {**error, "loc": loc[1:] if loc and loc[0] in _SOURCES else loc}
+    text = explain(named)
+    expected = (error.get("ctx") or {}).get("expected")
+    if error.get("type") in ("literal_error", "enum") and expected:
+        text += f"; chọn một trong: {str(expected).replace(' or ', ', ')}"
+    return text
+
+
 BAD_VALUE_PAGE = (
     "Dữ liệu chứa ký tự hoặc giá trị không hợp lệ (ví dụ ký tự điều khiển dán từ tệp khác). "
     "Hãy quay lại, sửa rồi gửi lại."
@@ -138,7 +155,7 @@ def install(
         if shown is not None:
             return shown
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": _problem(e)}
             for e in exc.errors()
         ]
         code, message = (

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from kycuong import credentials_cli
 from kycuong.errors import Invalid, KcError
-from kycuong.inputs import choice, parse_day, plain
+from kycuong.inputs import choice, parse_day, plain, quoted
 from kycuong.labels import DIRECTION
 from kycuong.logs import configure
 from kycuong.settings import Settings, get_settings
@@ -1151,7 +1151,7 @@ def _instant(text: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"“{text}” không phải thời điểm hợp lệ (dạng 2026-11-23T08:00:00+07:00)"
+            f"“{quoted(text)}” không phải thời điểm hợp lệ (dạng 2026-11-23T08:00:00+07:00)"
         ) from None
 
 

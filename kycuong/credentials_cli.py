@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from kycuong.errors import KcError
+from kycuong.inputs import quoted
 from kycuong.labels import CREDENTIAL_KIND
 from kycuong.settings import Settings
 from rules.zones import zone
@@ -31,7 +32,7 @@ def _date(text: str) -> date:
             return datetime.strptime(text.strip(), fmt).date()
         except ValueError:
             continue
-    raise argparse.ArgumentTypeError(f"“{text}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
+    raise argparse.ArgumentTypeError(f"“{quoted(text)}” không phải ngày hợp lệ (dạng dd/mm/yyyy)")
 
 
 def _kind(text: str) -> str:
@@ -40,7 +41,7 @@ def _kind(text: str) -> str:
         if text.strip().lower() in (code, label.lower()):
             return code
     accepted = ", ".join(f"{code} ({label})" for code, label in CREDENTIAL_KIND.items())
-    raise argparse.ArgumentTypeError(f"loại mã “{text}” không hợp lệ; chọn: {accepted}")
+    raise argparse.ArgumentTypeError(f"loại mã “{quoted(text)}” không hợp lệ; chọn: {accepted}")
 
 
 def add_parser(sub: Any) -> None:
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 elif args.group:
                     group = credential_store.group_by_name(db, args.group)
                     if group is None:
-                        raise KcError("not_found", f"Không có nhóm máy “{args.group}”.")
+                        raise KcError("not_found", f"Không có nhóm máy “{quoted(args.group)}”.")
                     key = f"group:{group.id}"
                 done = service.register(
                     db,

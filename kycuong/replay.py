@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from kycuong.errors import Invalid
-from kycuong.inputs import choice, parse_day
+from kycuong.inputs import choice, parse_day, quoted
 from kycuong.labels import EXCUSE, EXCUSE_STATUS
 from rules.config import RulesDoc, SessionNameError, resolve_session_names
 from rules.evaluate import Excuse, ExcuseKind
@@ -216,7 +216,7 @@ def explain(error: Any, model: type[BaseModel] | None = None) -> str:
         value = error.get("input")
         text = template.format(
             field=field if kind not in ("missing", "extra_forbidden") else f"khóa {field}",
-            value=json.dumps(value, ensure_ascii=False, default=str)[:60],
+            value=quoted(json.dumps(value, ensure_ascii=False, default=str), 60),
             **{k: v for k, v in ctx.items() if k not in ("field", "value")},
         )
     if model is None or kind in ("json_invalid", "json_type", "value_error"):
@@ -230,7 +230,8 @@ def explain(error: Any, model: type[BaseModel] | None = None) -> str:
             hint = f" (có phải {near[0]}?)" if near else ""
             if "[key]" in loc:
                 text = (
-                    f"khóa {json.dumps(wrong, ensure_ascii=False)} trong {_table(loc)} không hợp lệ"
+                    f"khóa {quoted(json.dumps(wrong, ensure_ascii=False))} trong {_table(loc)} "
+                    "không hợp lệ"
                 )
             return f"{text}; {_table(loc)} chỉ nhận các khóa: {', '.join(keys)}{hint}"
         return text

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
-from kycuong.inputs import name_text, plain
+from kycuong.inputs import name_text, plain, quoted
 from kycuong.labels import ROLE
 from services.scope import Scope, subtree_units
 from store.models import Agency, Employee, Unit, User, UserEvent
@@ -135,7 +135,9 @@ def role_of(text: str) -> str:
         if wanted in (plain(code), plain(label)):
             return code
     accepted = "; ".join(f"{label} ({code})" for code, label in ROLE.items())
-    raise Invalid("invalid_role", f"Vai trò không hợp lệ: “{text}”. Chọn một trong: {accepted}")
+    raise Invalid(
+        "invalid_role", f"Vai trò không hợp lệ: “{quoted(text)}”. Chọn một trong: {accepted}"
+    )
 
 
 def one_time_password() -> str:
@@ -234,7 +236,8 @@ def _guard_last_admin(db: DbSession, user: User, what: str) -> None:
     if all(admin == user.id for admin in admins):
         raise Conflict(
             "last_admin",
-            f"Không thể {what}: “{user.username}” là quản trị viên cuối cùng còn hoạt động. "
+            f"Không thể {what}: “{quoted(user.username)}” là quản trị viên cuối cùng còn "
+            "hoạt động. "
             "Hãy tạo hoặc mở khóa một quản trị viên khác trước.",
         )
 
@@ -342,7 +345,9 @@ def create(db: DbSession, scope: Scope, new: NewAccount, now: datetime) -> Issue
     try:  # the unique index decides, not a look-up first; the caller's transaction ends
         db.flush()
     except IntegrityError as exc:
-        raise Conflict("username_taken", f"Tên đăng nhập “{username}” đã được dùng") from exc
+        raise Conflict(
+            "username_taken", f"Tên đăng nhập “{quoted(username)}” đã được dùng"
+        ) from exc
     _record(db, user, scope.username, "created", None, now)
     return Issued(_account(user, _names(db)), None if new.password else password)
 
@@ -523,14 +528,14 @@ def find_user(db: DbSession, scope: Scope, username: str) -> Account:
     scope.require("users:admin")
     user = db.scalar(select(User).where(User.username == username.strip()))
     if user is None:
-        raise NotFound(f"Người dùng “{username}”")
+        raise NotFound(f"Người dùng “{quoted(username)}”")
     return _account(user, _names(db))
 
 
 def agency_by_code(db: DbSession, code: str) -> int:
     found = db.scalar(select(Agency.id).where(Agency.code == code))
     if found is None:
-        raise NotFound(f"Cơ quan “{code}”")
+        raise NotFound(f"Cơ quan “{quoted(code)}”")
     return found
 
 
@@ -541,7 +546,9 @@ def unit_by_code(db: DbSession, code: str, agency_code: str | None = None) -> in
         query = query.where(Unit.agency_id == agency_by_code(db, agency_code))
     found = list(db.scalars(query))
     if not found:
-        raise NotFound(f"Đơn vị “{code}”")
+        raise NotFound(f"Đơn vị “{quoted(code)}”")
     if len(found) > 1:
-        raise Invalid("ambiguous_unit", f"Có nhiều đơn vị mã “{code}”: hãy cho biết mã cơ quan")
+        raise Invalid(
+            "ambiguous_unit", f"Có nhiều đơn vị mã “{quoted(code)}”: hãy cho biết mã cơ quan"
+        )
     return found[0]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
+from kycuong.inputs import quoted
 from kycuong.labels import CREDENTIAL_KIND
 from rules.zones import zone
 from services.scope import Scope
@@ -258,8 +259,8 @@ def register(db: DbSession, scope: Scope, body: CredentialIn, now: datetime) -> 
         label = CREDENTIAL_KIND[body.kind]
         raise Conflict(
             "credential_held",
-            f"{label} {value} trên {where} đã được cấp cho {who} từ {since}; ngày hiệu lực mới "
-            "phải sau ngày đó (bàn giao), hoặc chọn máy khác.",
+            f"{label} {quoted(value)} trên {where} đã được cấp cho {who} từ {since}; ngày hiệu "
+            "lực mới phải sau ngày đó (bàn giao), hoặc chọn máy khác.",
         ) from clash
     return Registration(
         done.credential.id if done.credential else None,

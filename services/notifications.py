@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, NotFound
+from kycuong.inputs import quoted
 from kycuong.labels import NOTIFICATION_KIND, NOTIFICATION_STATUS
 from services.scope import Scope
 from store import outbox
@@ -217,12 +218,12 @@ def set_contact(
     if email is not None:
         email = email.strip()
         if email and (len(email) > 255 or not _EMAIL.match(email)):
-            raise Invalid("bad_email", f"Địa chỉ e-mail “{email[:80]}” không hợp lệ.")
+            raise Invalid("bad_email", f"Địa chỉ e-mail “{quoted(email)}” không hợp lệ.")
         target.email = email or None
     if phone is not None:
         phone = phone.strip()
         if phone and (len(phone) > 32 or not phone.lstrip("+").replace(" ", "").isdigit()):
-            raise Invalid("bad_phone", f"Số điện thoại “{phone[:40]}” không hợp lệ.")
+            raise Invalid("bad_phone", f"Số điện thoại “{quoted(phone)}” không hợp lệ.")
         target.phone = phone or None
     if target.email or target.phone:
         # The notices that waited for an address (chờ địa chỉ) go now.
@@ -250,7 +251,7 @@ def set_contact(
             if hours is None:
                 raise Invalid(
                     "bad_quiet_hours",
-                    f"Giờ yên lặng “{quiet[:40]}” không hợp lệ (dạng 21:00-06:30).",
+                    f"Giờ yên lặng “{quoted(quiet)}” không hợp lệ (dạng 21:00-06:30).",
                 )
             pref.quiet_from, pref.quiet_to = f"{hours.start:%H:%M}", f"{hours.end:%H:%M}"
     pref.updated_at = now or datetime.now(UTC)

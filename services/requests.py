@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid, KcError, NotFound
+from kycuong.inputs import quoted
 from kycuong.labels import (
     EXCUSE,
     REQUEST_ACTION,
@@ -950,4 +951,6 @@ def local_instant(day: date, hhmm: str, tz: Any) -> datetime:
         hours, minutes = (int(part) for part in hhmm.strip().split(":"))
         return datetime.combine(day, time(hours, minutes), tzinfo=tz)
     except (ValueError, TypeError) as exc:
-        raise Invalid("invalid_time", f"“{hhmm}” không phải giờ hợp lệ (dạng HH:MM)") from exc
+        raise Invalid(
+            "invalid_time", f"“{quoted(hhmm.strip())}” không phải giờ hợp lệ (dạng HH:MM)"
+        ) from exc

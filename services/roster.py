@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Conflict, Invalid
-from kycuong.inputs import name_text
+from kycuong.inputs import name_text, quoted
 from kycuong.labels import ROSTER_ACTION, ROSTER_KIND
 from rules.zones import local_date, zone
 from services.scope import Scope, subtree_units
@@ -527,7 +527,7 @@ def _plan_employees(
             if name in table.fields:
                 value = row.get(name).strip()
                 if value and (len(value) > longest or not pattern.match(value)):
-                    reasons.append(f"{label} “{value[:80]}” không hợp lệ")
+                    reasons.append(f"{label} “{quoted(value)}” không hợp lệ")
                 contacts[name] = value or None
         holder_note = None
         card_start = card_from or first_day

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, NotFound
+from kycuong.inputs import quoted
 from kycuong.replay import ReplayError, parse_rules
 from rules.config import DEFAULT_SESSIONS, CalendarDoc, PolicyDoc, RulesDoc, ScheduleDoc
 from services import effects
@@ -138,7 +139,10 @@ def agency_by_code(db: DbSession, code: str) -> Agency:
     agency = db.scalar(select(Agency).where(Agency.code == code.strip()))
     if agency is None:
         known = ", ".join(db.scalars(select(Agency.code).order_by(Agency.code))) or "chưa có"
-        raise Invalid("unknown_agency", f"Không tìm thấy cơ quan {code}; các mã cơ quan: {known}")
+        raise Invalid(
+            "unknown_agency",
+            f"Không tìm thấy cơ quan {quoted(code.strip())}; các mã cơ quan: {known}",
+        )
     return agency
 
 
@@ -261,10 +265,11 @@ def parse(text: bytes | str, filename: str) -> RulesDoc:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Invalid(
-                "rules_file", f"{filename}: tệp không phải văn bản UTF-8; hãy lưu lại dạng UTF-8"
+                "rules_file",
+                f"{quoted(filename)}: tệp không phải văn bản UTF-8; hãy lưu lại dạng UTF-8",
             ) from None
     if not text.strip():
-        raise Invalid("rules_file", f"{filename}: tệp trống")
+        raise Invalid("rules_file", f"{quoted(filename)}: tệp trống")
     try:
         return parse_rules(text, filename)
     except ReplayError as exc:

@@ -206,7 +206,8 @@ def _table(
     if footer:
         written = sum(1 for _, filled in footer if filled)
         notes.append(
-            f"Bỏ qua phần ký tên cuối tệp từ dòng {footer[0][0].line} (“{footer_mark}”): "
+            f"Bỏ qua phần ký tên cuối tệp từ dòng {footer[0][0].line} "
+            f"(“{inputs.quoted(footer_mark)}”): "
             f"{written} dòng không phải dữ liệu."
         )
     if not rows:
@@ -305,7 +306,7 @@ def _xlsx_rows(
         sheet.reset_dimensions()  # a declared A1:XFD1048576 would pad every row
     notes = []
     if len(book.worksheets) > 1:
-        notes.append(f"Chỉ đọc trang tính đầu tiên (“{sheet.title}”).")
+        notes.append(f"Chỉ đọc trang tính đầu tiên (“{inputs.quoted(sheet.title)}”).")
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         with _unreadable_excel():
@@ -498,19 +499,19 @@ def normalise_card(text: str, from_number_cell: bool, fmt: CardFormat) -> tuple[
     bare = re.fullmatch(r"\d+[eE]\d+", value) and (fmt.digits or from_number_cell)
     if bare or re.fullmatch(r"\d+([.,]\d+[eE]\+?|[eE]\+)\d+", value):
         raise ValueError(
-            f"Số thẻ “{text.strip()}” đã bị Excel đổi sang dạng số mũ, mất chữ số: hãy định dạng "
-            "cột Số thẻ là Văn bản (Text) và nhập lại số thẻ"
+            f"Số thẻ “{inputs.quoted(text.strip())}” đã bị Excel đổi sang dạng số mũ, mất chữ số: "
+            "hãy định dạng cột Số thẻ là Văn bản (Text) và nhập lại số thẻ"
         )
     if from_number_cell:
         warnings.append(
-            f"Số thẻ {value} nằm trong ô kiểu số của Excel (có thể đã mất số 0 ở đầu): nên định "
-            "dạng cột Số thẻ là Văn bản (Text)"
+            f"Số thẻ {inputs.quoted(value)} nằm trong ô kiểu số của Excel (có thể đã mất số 0 ở "
+            "đầu): nên định dạng cột Số thẻ là Văn bản (Text)"
         )
     if fmt.digits is not None:
         if not value.isdigit():
-            raise ValueError(f"Số thẻ “{value}” phải gồm {fmt.digits} chữ số")
+            raise ValueError(f"Số thẻ “{inputs.quoted(value)}” phải gồm {fmt.digits} chữ số")
         if len(value) > fmt.digits:
-            raise ValueError(f"Số thẻ {value} dài hơn {fmt.digits} chữ số")
+            raise ValueError(f"Số thẻ {inputs.quoted(value)} dài hơn {fmt.digits} chữ số")
         if len(value) < fmt.digits:
             padded = value.zfill(fmt.digits)
             warnings.append(

@@ -166,6 +166,25 @@ def history(db: DbSession, violation: Any) -> tuple[list[ViolationEvent], list[R
     return events, reviews
 
 
+def hold_person(db: DbSession, employee_id: int, day: date) -> None:
+    """Hold the person until the caller's transaction ends, before their decisions are read:
+    two decisions sent together (a double click, two tabs) are written one after the other,
+    the second seeing the first, whether or not the violation was ever decided.
+
+    PostgreSQL: the person's row lock, the one the runner takes (``store.queue.lock_keys``).
+    SQLite: the database's write lock, taken now (``BEGIN IMMEDIATE``). Its driver begins a
+    transaction only at the first write, so the reads before it would each see the database
+    as it is, and two requests could both read "chưa xử lý" and both write.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        lock_keys(db, [(employee_id, day)])
+        return
+    conn = db.connection()
+    driver: Any = conn.connection.driver_connection  # sqlite3.Connection
+    if not driver.in_transaction:  # in one already: it has written, so it holds the lock
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def review(
     db: DbSession,
     violation: Any,
@@ -182,7 +201,7 @@ def review(
     identity = (violation.employee_id, violation.day, violation.session, violation.kind)
     # Decisions on one person wait for each other here (before the state is read), so two
     # copies of one form sent together see each other.
-    lock_keys(db, [(identity[0], identity[1])])
+    hold_person(db, violation.employee_id, violation.day)
     current = db.get(ReviewState, identity, populate_existing=True)
     if current is not None:
         last = db.get(Review, current.review_id)

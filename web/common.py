@@ -9,7 +9,7 @@ service call and renders (DESIGN.md: pages and API over one service layer).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,8 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session as DbSession
 
-from kycuong.errors import KcError, Unauthorized
-from kycuong.inputs import parse_day, quoted
+from kycuong.errors import Invalid, KcError, NotFound, Unauthorized
+from kycuong.inputs import choice, parse_day, quoted
 from kycuong.labels import EXCUSE, REQUEST_STATUS, REVIEW, VIOLATION, vn_number
 from rules.zones import zone
 from services.scope import Scope
@@ -106,6 +106,62 @@ def numbers(*fields: NumberField) -> tuple[dict[str, int], dict[str, str]]:
                 f"“{quoted(raw, 20)}” không hợp lệ"
             )
     return values, errors
+
+
+# The "Tất cả" entry of a filter's list: the filter is off.
+ALL = "Tất cả"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceField:
+    """A value picked from a list (a filter's select, a link's format): ``text`` as sent,
+    ``choices`` (code → Vietnamese label) it must be one of, ``default`` when it is empty."""
+
+    name: str
+    label: str
+    text: str
+    choices: Mapping[str, str]
+    default: str = ""
+
+
+def picked(*fields: ChoiceField) -> tuple[dict[str, str], dict[str, str]]:
+    """Each field's code (sent as its code or its label, any case, with or without diacritics),
+    or its default with a message beside the field naming what is accepted: a value that is
+    none of them is said, never silently read as another (``dinh_dang=zzz`` is not XLSX)."""
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for f in fields:
+        values[f.name] = f.default
+        if not f.text.strip():
+            continue
+        try:
+            values[f.name] = choice(f.choices, f.text, f.label)
+        except Invalid as exc:
+            errors[f.name] = exc.message.removeprefix(f"{f.label}: ")
+    return values, errors
+
+
+def pick(choices: Mapping[str, str], text: str, label: str, default: str) -> str:
+    """A choice of a link or a button (no field to mark it beside): its code, ``default`` when
+    empty; ``Invalid`` (400) naming the accepted values when it is none of them."""
+    return choice(choices, text, label) if text.strip() else default
+
+
+def link_number(text: str, what: str, limit: int = 2**31 - 1) -> int | None:
+    """The id a link carries (a person, a unit, a page): None when empty; a value that is not
+    one is ``NotFound(what)`` (404), as an id outside the scope is: never the page without
+    it (``can_bo=abc`` is not every person)."""
+    if not text.strip():
+        return None
+    number = row_id(text.strip(), limit)
+    if number is None:
+        raise NotFound(what)
+    return number
+
+
+def unit_id(text: str) -> int | None:
+    """The ``don_vi`` of a page or a link: None for every unit in scope (see ``link_number``)."""
+    return link_number(text, "Đơn vị")
 
 
 FIX_MARKED = "Hãy sửa ô được đánh dấu rồi bấm lại."
@@ -396,6 +452,7 @@ def person_code(db: DbSession, scope: Scope, typed: str) -> str:
         codes = ", ".join(sorted(code for code, _ in named))
         raise KcError(
             "ambiguous_person",
-            f"Có {len(named)} cán bộ tên {text} ({codes}): hãy chọn theo mã trong danh sách",
+            f"Có {len(named)} cán bộ tên “{quoted(text)}” ({codes}): hãy chọn theo mã trong "
+            "danh sách",
         )
     return named[0][0] if named else text

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Invalid, KcError, NotFound
-from kycuong.inputs import free_text
+from kycuong.inputs import free_text, quoted
 from rules.discipline_score import FLAGS
 from services import days as day_service
 from services.documents import downloads
@@ -24,7 +24,9 @@ from web import session as web_session
 router = APIRouter(include_in_schema=False)
 common.nav("/bieu-mau", "Biểu mẫu", "summaries:read", 45)
 
-FORMATS = {"xlsx": "xlsx", "pdf": "pdf"}
+FORMATS = {"xlsx": "Excel (XLSX)", "pdf": "PDF"}
+# What the unit head does with a suggested score: confirm it, or adjust it with a note.
+SCORE_ACTIONS = {"confirm": "Xác nhận", "adjust": "Điều chỉnh"}
 
 
 def _asked(request: Request, visitor: web_session.Visitor) -> downloads.Asked:
@@ -54,12 +56,6 @@ def _month(request: Request, thang: str, nam: str) -> tuple[int, int]:
     return year, month
 
 
-def _unit(text: str) -> int | None:
-    if text.strip() and common.row_id(text) is None:
-        raise NotFound("Đơn vị")
-    return common.row_id(text)
-
-
 def _file(doc: DocumentFile) -> Response:
     return Response(
         doc.content,
@@ -82,6 +78,10 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
         except KcError as exc:
             return common.failed(request, visitor, exc)
         year, month, field_errors = _month_fields(request, thang, nam)
+        try:
+            unit_id = common.unit_id(don_vi)
+        except KcError as exc:
+            return common.failed(request, visitor, exc)
         return common.page(
             request,
             "documents.html",
@@ -92,7 +92,7 @@ def documents_page(request: Request, thang: str = "", nam: str = "", don_vi: str
             typed={"thang": thang, "nam": nam},
             year=year,
             month=month,
-            unit_id=common.row_id(don_vi),
+            unit_id=unit_id,
             units=day_service.units_for(db, visitor.scope),
         )
 
@@ -103,16 +103,21 @@ def timesheet_download(
 ) -> Response:
     if _month_fields(request, thang, nam)[2]:  # typed in the page's form: marked there
         return documents_page(request, thang, nam, don_vi)
-    file_format: Literal["xlsx", "pdf"] = "pdf" if dinh_dang == "pdf" else "xlsx"
-    return _download(
-        request,
-        thang,
-        nam,
-        don_vi,
-        lambda db, asked, year, month, unit_id: downloads.timesheets(
-            db, asked, year=year, month=month, unit_id=unit_id, file_format=file_format
-        ),
-    )
+
+    def timesheets(
+        db: DbSession, asked: downloads.Asked, year: int, month: int, unit_id: int | None
+    ) -> DocumentFile:
+        file_format = common.pick(FORMATS, dinh_dang, "Định dạng tệp", "xlsx")
+        return downloads.timesheets(
+            db,
+            asked,
+            year=year,
+            month=month,
+            unit_id=unit_id,
+            file_format=cast(Literal["xlsx", "pdf"], file_format),
+        )
+
+    return _download(request, thang, nam, don_vi, timesheets)
 
 
 def _download(
@@ -129,7 +134,7 @@ def _download(
             return visitor
         try:
             year, month = _month(request, thang, nam)
-            doc = make(db, _asked(request, visitor), year, month, _unit(don_vi))
+            doc = make(db, _asked(request, visitor), year, month, common.unit_id(don_vi))
         except KcError as exc:
             return common.failed(request, visitor, exc)
     return _file(doc)
@@ -163,7 +168,7 @@ def _scores(
     (``refused``: shown beside the field of that person's adjustment, what was typed kept)."""
     year, month, field_errors = _month_fields(request, thang, nam)
     try:
-        unit_id = _unit(don_vi)
+        unit_id = common.unit_id(don_vi)
         period, items, rule = downloads.scores(
             db, _asked(request, visitor), year=year, month=month, unit_id=unit_id
         )
@@ -231,7 +236,7 @@ def _score(text: str) -> float | None:
     try:
         return float(raw)
     except ValueError as exc:
-        raise Invalid("bad_score", f"Điểm “{text.strip()}” không phải là số") from exc
+        raise Invalid("bad_score", f"Điểm “{quoted(text.strip())}” không phải là số") from exc
 
 
 @router.post("/diem-ky-luat/{employee_id}")
@@ -256,14 +261,15 @@ def score_decision(
             if person is None:
                 raise NotFound("Cán bộ")
             year, month = _month(request, thang, nam)
+            adjust = common.pick(SCORE_ACTIONS, action, "Thao tác", "confirm") == "adjust"
             downloads.decide_score(
                 db,
                 _asked(request, visitor),
                 person,
                 year=year,
                 month=month,
-                score=_score(score) if action == "adjust" else None,
-                flag=(flag or None) if action == "adjust" else None,
+                score=_score(score) if adjust else None,
+                flag=(flag or None) if adjust else None,
                 note=free_text(note),
             )
         except Invalid as exc:

@@ -68,17 +68,23 @@ def excuses_page(
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
+        # a date or a choice that cannot be read is said beside its field, the other filters
+        # kept, and no rows: never the rows of another filter than the one asked for
+        dates, field_errors = common.date_range(tu, den)
+        chosen, choice_errors = common.picked(
+            common.ChoiceField("loai", "Loại", loai, EXCUSE),
+            common.ChoiceField("trang_thai", "Trạng thái", trang_thai, EXCUSE_STATUS),
+        )
+        field_errors |= choice_errors
         filters = {
             "can_bo": can_bo.strip()[:64],
-            "loai": loai if loai in EXCUSE else "",
+            "loai": chosen["loai"],
             "tu": tu[:32],
             "den": den[:32],
-            "trang_thai": trang_thai if trang_thai in EXCUSE_STATUS else "",
+            "trang_thai": chosen["trang_thai"],
         }
         error = None
         items: list[Excuse] = []
-        # a date that cannot be read is said beside its field, the other filters kept
-        dates, field_errors = common.date_range(tu, den)
         try:
             people = excuse_service.people(db, visitor.scope)
             if not field_errors:
@@ -118,7 +124,12 @@ FIELD_OF_CODE = {
     "ambiguous_person": "employee",
     "invalid_kind": "kind",
 }
-FIELD_OF_LABEL = {"Từ ngày": "first_day", "Đến ngày": "last_day", "Ghi chú": "note"}
+FIELD_OF_LABEL = {
+    "Từ ngày": "first_day",
+    "Đến ngày": "last_day",
+    "Ghi chú": "note",
+    "Buổi": "session",
+}
 
 
 def _form(
@@ -213,13 +224,15 @@ def create_excuse(
 def _excuse_in(
     code: str, kind: str, first: date, last: date, session: str, note: str, approved: bool
 ) -> ExcuseIn:
+    # a session that is none of the list's is refused, never read as the whole day
+    session = common.pick({k: v for k, v in SESSIONS.items() if k}, session, "Buổi", "")
     try:
         return ExcuseIn(
             employee_code=code,
             kind=kind,  # type: ignore[arg-type]
             first_day=first,
             last_day=last,
-            sessions=[session] if session in SESSIONS and session else None,
+            sessions=[session] if session else None,
             approved=approved,
             note=note,
         )

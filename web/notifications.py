@@ -48,23 +48,31 @@ def outbox_page(
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
-        status = trang_thai if trang_thai in service.STATUS else ""
-        kind = loai if loai in service.KIND else ""
+        # a status or kind that is none of the list's: said beside it, every message shown
+        chosen, field_errors = common.picked(
+            common.ChoiceField("trang_thai", "Trạng thái", trang_thai, service.STATUS),
+            common.ChoiceField("loai", "Loại", loai, service.KIND),
+        )
+        status, kind = chosen["trang_thai"], chosen["loai"]
         try:
             view = service.page(
                 db,
                 visitor.scope,
                 status or None,
-                common.row_id(truoc, 2**63 - 1),
-                after=common.row_id(sau, 2**63 - 1),
+                common.link_number(truoc, "Trang thông báo", 2**63 - 1),
+                after=common.link_number(sau, "Trang thông báo", 2**63 - 1),
                 kind=kind or None,
             )
         except Forbidden as exc:
             return common.refused(request, visitor, 403, exc.message)
+        except NotFound as exc:
+            return common.not_found(request, visitor, exc.message)
         return common.page(
             request,
             "notifications.html",
+            400 if field_errors else 200,
             visitor=visitor,
+            field_errors=field_errors,
             view=view,
             chosen=status,
             kind=kind,

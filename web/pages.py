@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from kycuong.errors import Forbidden, Invalid, KcError, NotFound, Unauthorized
-from kycuong.inputs import hidden_characters_message, quoted
+from kycuong.inputs import HIDDEN_CHARACTERS, hidden_characters_message, quoted
 from kycuong.labels import DAY_STATUS, VIOLATION
 from services import days as day_service
 from services import people, signin
@@ -227,13 +227,16 @@ def _failed_rows(db: DbSession, scope: Scope, codes: list[str]) -> list[FailedRo
     return [FailedRow(i, reason, found.get(i)) for i, reason in wanted.items()]
 
 
-REVIEW_FILTERS: dict[str, ReviewFilter] = {
-    "pending": "pending",
-    "confirmed": "confirmed",
-    "excused": "excused",
-    "dismissed": "dismissed",
+# The queue's lists as its form offers them (code → label); "all" turns the filter off.
+REVIEW_CHOICES = {
+    "pending": "Chưa xử lý",
+    "confirmed": "Xác nhận",
+    "excused": "Có lý do",
+    "dismissed": "Bỏ qua",
+    "all": common.ALL,
 }
-STATES: dict[str, State] = {"active": "active", "withdrawn": "withdrawn", "all": "all"}
+STATE_CHOICES = {"active": "Đang hiệu lực", "withdrawn": "Đã thu hồi", "all": common.ALL}
+KIND_CHOICES = {"": common.ALL, **VIOLATION}
 _DECISION_MESSAGE = (
     "Hãy chọn một quyết định (Xác nhận, Có lý do hoặc Bỏ qua) và một lý do trong danh sách."
 )
@@ -299,13 +302,21 @@ def _queue_page(
         error = None
         page = None
         everyone, chosen, matches = None, None, []
-        # a date that cannot be read is shown beside its field, the rest of the form kept
+        # a date or a choice that cannot be read is shown beside its field, the rest of the
+        # form kept, and no rows: never the rows of another filter than the one asked for
         dates, field_errors = common.date_range(tu, den)
+        chosen_in, choice_errors = common.picked(
+            common.ChoiceField("loai", "Loại", loai, KIND_CHOICES, ""),
+            common.ChoiceField("xu_ly", "Xử lý", xu_ly, REVIEW_CHOICES, "pending"),
+            common.ChoiceField("trang_thai", "Hiệu lực", trang_thai, STATE_CHOICES, "active"),
+        )
+        field_errors |= choice_errors
+        loai, xu_ly, trang_thai = chosen_in["loai"], chosen_in["xu_ly"], chosen_in["trang_thai"]
         try:
             if field_errors:
-                raise KcError("invalid_date", "Hãy sửa ngày được đánh dấu trong ô lọc.")
+                raise KcError("invalid_filter", "Hãy sửa ô được đánh dấu trong phần lọc.")
             everyone = people.choices(db, visitor.scope)
-            number = common.row_id(can_bo)
+            number = common.link_number(can_bo, "Cán bộ")
             if number is not None:
                 chosen = people.one(db, visitor.scope, number)
             elif tim.strip():
@@ -319,15 +330,11 @@ def _queue_page(
                 chosen = matches[0] if len(matches) == 1 else None
             query = violation_service.ViolationQuery(
                 employee_id=chosen.id if chosen else None,
-                state="withdrawn"
-                if trang_thai == "withdrawn"
-                else "all"
-                if trang_thai == "all"
-                else "active",
+                state=cast(State, trang_thai),
                 date_from=dates["tu"],
                 date_to=dates["den"],
-                kind=loai if loai in VIOLATION else None,
-                review=REVIEW_FILTERS.get(xu_ly),
+                kind=loai or None,
+                review=None if xu_ly == "all" else cast(ReviewFilter, xu_ly),
             )
             if len(matches) <= 1:  # several people match: pick one first
                 page = violation_service.page(db, visitor.scope, query, 50, trang or None)
@@ -361,6 +368,9 @@ def _queue_page(
             explained=request_service.explained(
                 db, visitor.scope, [v.id for v in page.items] if page else []
             ),
+            kind_choices=KIND_CHOICES,
+            review_choices=REVIEW_CHOICES,
+            state_choices=STATE_CHOICES,
             filters={
                 "tu": tu,
                 "den": den,
@@ -399,6 +409,10 @@ def violation_page(request: Request, violation_id: str, msg: str = "") -> Respon
         )
 
 
+# The field of the decision form a refusal is about (services.violations.review).
+DECISION_FIELDS = {"reason_required": "reason_kind", "hidden_characters": "note"}
+
+
 @router.post("/vi-pham/{violation_id}/xu-ly")
 def review_action(
     request: Request,
@@ -412,41 +426,49 @@ def review_action(
         visitor = common.signed_in_form(request, db, csrf)
         if isinstance(visitor, Response):
             return visitor
-        error: str | None
-        reason_error = False
         number = common.row_id(violation_id, 2**63 - 1)
-        if number is None:
-            return common.not_found(request, visitor, NotFound("Vi phạm").message)
         try:
-            body = ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
+            if number is None:
+                raise NotFound("Vi phạm")
+            body = _review_in(decision, reason_kind, note)
             violation_service.review(db, visitor.scope, number, body, web_session.now_utc())
-            error = None
-        except ValidationError as exc:
-            error = hidden_characters_message(exc.errors()) or _DECISION_MESSAGE
-        except (NotFound, Forbidden) as exc:
+            return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
+        except NotFound as exc:
             return common.failed(request, visitor, exc)
         except KcError as exc:
-            error = exc.message
-            reason_error = exc.code == "reason_required"
-        if error is None:
-            return RedirectResponse(f"/vi-pham/{number}?msg=da-luu", status_code=303)
-    with common.db(request) as db:
-        detail = violation_service.detail(db, visitor.scope, number)
-        requests = request_service.for_violation(db, visitor.scope, number)
-    return common.page(
-        request,
-        "violation.html",
-        400,
-        visitor=visitor,
-        v=detail,
-        may_review=True,
-        saved=False,
-        error=None if reason_error else error,
-        reason_error=error if reason_error else None,
-        # what was chosen and typed comes back with the message: nothing to type twice
-        values={"decision": decision, "reason_kind": reason_kind, "note": note},
-        requests=requests,
-    )
+            refusal = exc
+
+    def again(field_errors: dict[str, str], message: str | None) -> Response:
+        assert number is not None
+        with common.db(request) as db:
+            detail = violation_service.detail(db, visitor.scope, number)
+            requests = request_service.for_violation(db, visitor.scope, number)
+        return common.page(
+            request,
+            "violation.html",
+            400,
+            visitor=visitor,
+            v=detail,
+            may_review=True,
+            saved=False,
+            error=message,
+            field_errors=field_errors,
+            # what was chosen and typed comes back with the message: nothing to type twice
+            values={"decision": decision, "reason_kind": reason_kind, "note": note},
+            requests=requests,
+        )
+
+    return common.form_refused(request, visitor, refusal, again, DECISION_FIELDS, above=True)
+
+
+def _review_in(decision: str, reason_kind: str, note: str) -> ReviewIn:
+    """The decision form as the API's model reads it; a refusal as a domain error."""
+    try:
+        return ReviewIn(decision=decision, reason_kind=reason_kind or None, note=note)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        if hidden := hidden_characters_message(exc.errors()):
+            raise Invalid(HIDDEN_CHARACTERS, hidden) from None
+        raise Invalid("invalid_decision", _DECISION_MESSAGE) from None
 
 
 @router.get("/bao-cao", response_class=HTMLResponse)
@@ -519,6 +541,7 @@ def summary_chart(
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
+            narrow = common.pick(WIDTHS, kho, "Khổ", "") == "hep"
             query = _summary_query(
                 ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
             )
@@ -537,7 +560,7 @@ def summary_chart(
             return Response(status_code=exc.status)
     # The page's <figcaption> names the chart: no second title inside the picture.
     rates = [(u.name, u.rate_per_100_days) for u in report.units]
-    return _svg(unit_rates(rates, narrow=kho == "hep"))
+    return _svg(unit_rates(rates, narrow=narrow))
 
 
 def _svg(svg: str) -> Response:
@@ -575,6 +598,7 @@ def summary_extra_chart(
     with common.db(request) as db:
         try:
             visitor = common.visitor(request, db)
+            narrow = common.pick(WIDTHS, kho, "Khổ", "") == "hep"
             query = _summary_query(
                 ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
             )
@@ -584,7 +608,6 @@ def summary_extra_chart(
         except KcError as exc:
             return Response(status_code=exc.status)
     # The page's <figcaption> names the chart: no second title inside the picture.
-    narrow = kho == "hep"
     if name == "xu-huong":
         return _svg(trend([(p.label, p.value) for p in found.trend], narrow=narrow))
     points = found.late_by_weekday if name == "theo-thu" else found.late_by_minutes
@@ -608,6 +631,7 @@ def summary_download(
         if isinstance(visitor, Response):
             return visitor
         try:
+            file_format = common.pick(SUMMARY_FORMATS, dinh_dang, "Định dạng tệp", "xlsx")
             query = _summary_query(
                 ky, nam, thang, quy, now.astimezone(common.tz(request)).date(), don_vi
             )
@@ -618,7 +642,7 @@ def summary_download(
                 context.settings.thresholds,
                 now,
                 context.settings.timezone,
-                "csv" if dinh_dang == "csv" else "pdf" if dinh_dang == "pdf" else "xlsx",
+                cast(Literal["csv", "pdf", "xlsx"], file_format),
                 recipient=context.settings.report_recipient,
                 issuer_fallback=context.settings.report_issuer,
                 place=context.settings.report_place,
@@ -632,6 +656,13 @@ def summary_download(
     )
 
 
+# The summary's periods and files as its form and links offer them (code → label).
+PERIODS = {"month": "Tháng", "quarter": "Quý", "year": "Năm"}
+SUMMARY_FORMATS = {"xlsx": "Excel (XLSX)", "pdf": "PDF", "csv": "CSV"}
+# A chart drawn for a phone's width (``kho=hep``) or, without it, for a desk's.
+WIDTHS = {"hep": "Hẹp (điện thoại)"}
+
+
 def _summary_fields(
     kind: str, year: str, month: str, quarter: str, today: date, unit: str = ""
 ) -> tuple[summary_service.SummaryQuery, dict[str, str]]:
@@ -639,10 +670,9 @@ def _summary_fields(
     default used meanwhile); by default the month of the last closed day (on the 1st, last
     month: the new one has no finished day yet)."""
     today = today - timedelta(days=1)
-    period: summary_service.PeriodKind = (
-        "quarter" if kind == "quarter" else "year" if kind == "year" else "month"
-    )
-    values, errors = common.numbers(
+    chosen, errors = common.picked(common.ChoiceField("ky", "Kỳ", kind, PERIODS, "month"))
+    period = cast(summary_service.PeriodKind, chosen["ky"])
+    values, number_errors = common.numbers(
         common.NumberField("nam", "Năm", year, 2000, 2100, today.year),
         common.NumberField("thang", "Tháng", month, 1, 12, today.month),
         common.NumberField("quy", "Quý", quarter, 1, 4, (today.month - 1) // 3 + 1),
@@ -652,9 +682,9 @@ def _summary_fields(
         values["nam"],
         values["thang"] if period == "month" else None,
         values["quy"] if period == "quarter" else None,
-        common.row_id(unit),
+        common.unit_id(unit),
     )
-    return query, errors
+    return query, errors | number_errors
 
 
 def _summary_query(
@@ -686,13 +716,13 @@ def today_page(
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
-        unit = common.row_id(don_vi)
         field_errors: dict[str, str] = {}
         try:
             day = common.parse_date(ngay, "Ngày") or today
         except KcError as exc:
             day, field_errors = today, {"ngay": exc.message.removeprefix("Ngày: ")}
         try:
+            unit = common.unit_id(don_vi)
             try:
                 board = day_service.today(db, visitor.scope, unit, day, now)
             except Invalid as exc:  # a date to come: today instead, the reason beside the field
@@ -735,7 +765,7 @@ def month_page(request: Request, don_vi: str = "", thang: str = "", nam: str = "
             common.NumberField("nam", "Năm", nam, 2000, 2100, today.year),
         )
         try:
-            unit = common.row_id(don_vi)
+            unit = common.unit_id(don_vi)
             grid = day_service.month(db, visitor.scope, unit, values["nam"], values["thang"])
             units = day_service.units_for(db, visitor.scope)
         except KcError as exc:

@@ -91,8 +91,9 @@ def people_page(request: Request, q: str = "", don_vi: str = "", trang: str = "1
         if isinstance(visitor, Response):
             return visitor
         try:
-            unit_id = common.row_id(don_vi)
-            page = service.people(db, visitor.scope, q, unit_id, common.row_id(trang, 100_000) or 1)
+            unit_id = common.unit_id(don_vi)
+            number = common.link_number(trang, "Trang", 100_000) or 1
+            page = service.people(db, visitor.scope, q, unit_id, number)
             tree = service.unit_tree(db, visitor.scope)
         except NotFound as exc:
             return common.not_found(request, visitor, exc.message)

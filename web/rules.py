@@ -69,9 +69,12 @@ def rules_page(request: Request, co_quan: str = "", msg: str = "") -> Response:
         if isinstance(visitor, Response):
             return visitor
         try:
-            return _render(request, db, visitor, common.row_id(co_quan), notice=NOTICES.get(msg))
+            agency = common.link_number(co_quan, "Cơ quan")
+            return _render(request, db, visitor, agency, notice=NOTICES.get(msg))
         except Forbidden as exc:
             return common.refused(request, visitor, 403, exc.message)
+        except NotFound as exc:
+            return common.not_found(request, visitor, exc.message)
 
 
 @router.post("/quy-dinh/xem-truoc")

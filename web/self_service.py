@@ -67,8 +67,13 @@ def my_month_page(request: Request, thang: str = "", nam: str = "", luu: str = "
         if isinstance(visitor, Response):
             return visitor
         try:
-            year = int(nam) if nam.isdigit() else today.year
-            month = int(thang) if thang.isdigit() else today.month
+            values, errors = common.numbers(  # a link's month: a bad one said, not replaced
+                common.NumberField("thang", "Tháng", thang, 1, 12, today.month),
+                common.NumberField("nam", "Năm", nam, 2000, 2100, today.year),
+            )
+            if errors:
+                raise Invalid("invalid_period", "; ".join(errors.values()))
+            year, month = values["nam"], values["thang"]
             data = self_service.my_month(db, visitor.scope, year, month, common.tz(request), today)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
@@ -214,7 +219,7 @@ def missing_punch_page(request: Request, ngay: str = "", vi_pham: str = "") -> R
             return visitor
         try:
             visitor.scope.require("requests:create")
-            number = common.row_id(vi_pham, 2**63 - 1)
+            number = common.link_number(vi_pham, "Vi phạm", 2**63 - 1)
             label = _own_violation_label(db, visitor, number) if number else ""
             day = common.parse_date(ngay, "Ngày") or _today(request)
             choices = request_service.punch_choices(db, visitor.scope, day)
@@ -299,7 +304,11 @@ def absence_page(request: Request, loai: str = "leave") -> Response:
             return visitor
         if not visitor.scope.may("requests:create"):
             return common.refused(request, visitor, 403, "Chỉ cán bộ có tài khoản cá nhân gửi được")
-        return _form_page(request, visitor, "trip" if loai == "trip" else "leave")
+        try:
+            form = common.pick(ABSENCE_FORMS, loai, "Loại đề nghị", "leave")
+        except KcError as exc:  # a link that names no form: the leave form, and why
+            return _form_page(request, visitor, "leave", 400, exc.message)
+        return _form_page(request, visitor, form)
 
 
 @router.post("/cua-toi/xin-nghi")
@@ -319,11 +328,14 @@ def absence_action(
         if isinstance(visitor, Response):
             return visitor
         try:
+            common.pick(ABSENCE_FORMS, loai, "Loại đề nghị", "leave")  # never read as leave
             first = common.parse_date(tu, "Từ ngày")
             last = common.parse_date(den, "Đến ngày") or first
             if first is None or last is None:
                 raise Invalid("date_required", "Hãy nhập ngày bắt đầu")
-            sessions = [buoi] if buoi in request_service.SESSIONS else None
+            # a session that is none of the list's is refused, never read as the whole day
+            session = common.pick(SESSION_CHOICES, buoi, "Buổi", "")
+            sessions = [session] if session else None
             request_service.request_absence(
                 db,
                 visitor.scope,
@@ -361,23 +373,37 @@ def absence_action(
 # -- one request, its attachment, the head's queue and decision ----------------------------
 
 
+# The head's queue's list of statuses (code → label); "all" turns the filter off.
+QUEUE_STATUS = {**REQUEST_STATUS, "all": common.ALL}
+# The two forms of Xin nghỉ (``loai``): leave or a business trip.
+ABSENCE_FORMS = {"leave": "Nghỉ", "trip": "Công tác"}
+SESSION_CHOICES = {"morning": "Buổi sáng", "afternoon": "Buổi chiều"}
+
+
 @router.get("/de-nghi", response_class=HTMLResponse)
 def queue_page(request: Request, trang_thai: str = "pending", luu: str = "") -> Response:
     with common.db(request) as db:
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
-        status = trang_thai if trang_thai in REQUEST_STATUS else None
+        # a status that is none of the list's: said beside it, the pending ones shown
+        chosen, field_errors = common.picked(
+            common.ChoiceField("trang_thai", "Trạng thái", trang_thai, QUEUE_STATUS, "pending")
+        )
+        shown = chosen["trang_thai"]
         try:
-            items = request_service.queue(db, visitor.scope, status)
+            items = request_service.queue(db, visitor.scope, None if shown == "all" else shown)
         except KcError as exc:
             return common.refused(request, visitor, exc.status, exc.message)
         return common.page(
             request,
             "requests_queue.html",
+            400 if field_errors else 200,
             visitor=visitor,
+            field_errors=field_errors,
+            statuses=QUEUE_STATUS,
             requests=items,
-            shown=trang_thai if status else "all",
+            shown=shown,
             may_decide=visitor.scope.may("requests:decide"),
             notice=_decided_notice(luu),
         )
@@ -506,6 +532,7 @@ async def decide_many_action(request: Request) -> Response:
             visitor=visitor,
             requests=items,
             shown="pending",
+            statuses=QUEUE_STATUS,
             may_decide=visitor.scope.may("requests:decide"),
             notice=_decided_notice(f"{done}-{len(outcomes)}"),
             failures=[f"Đề nghị số {o.id}: {o.message}" for o in failed[:20]],

@@ -35,6 +35,7 @@ NOTICES = {
     "khong-doi": "Không có gì thay đổi.",
 }
 STATES = {"hoat-dong": True, "da-khoa": False}
+STATE_CHOICES = {"hoat-dong": "Đang hoạt động", "da-khoa": "Đã khóa"}
 Text = Annotated[str, Form(max_length=255)]
 Csrf = Annotated[str, Form(max_length=128)]
 
@@ -53,11 +54,16 @@ def users_page(request: Request, q: str = "", vai_tro: str = "", trang_thai: str
         visitor = common.signed_in(request, db)
         if isinstance(visitor, Response):
             return visitor
+        # a role or state that is none of the list's: said beside it, every account shown
+        chosen, field_errors = common.picked(
+            common.ChoiceField("vai_tro", "Vai trò", vai_tro, ROLE),
+            common.ChoiceField("trang_thai", "Trạng thái", trang_thai, STATE_CHOICES),
+        )
         try:
             query = accounts.AccountQuery(
                 text=q[:64] or None,
-                role=vai_tro if vai_tro in ROLE else None,
-                active=STATES.get(trang_thai),
+                role=chosen["vai_tro"] or None,
+                active=STATES.get(chosen["trang_thai"]),
             )
             users = accounts.listing(db, visitor.scope, query)
         except KcError as exc:
@@ -65,10 +71,13 @@ def users_page(request: Request, q: str = "", vai_tro: str = "", trang_thai: str
         return common.page(
             request,
             "users.html",
+            400 if field_errors else 200,
             visitor=visitor,
             users=users,
             roles=ROLE,
-            filters={"q": q[:64], "vai_tro": vai_tro, "trang_thai": trang_thai},
+            states=STATE_CHOICES,
+            field_errors=field_errors,
+            filters={"q": q[:64], **chosen},
         )
 
 

@@ -418,3 +418,17 @@ def test_a_notice_waiting_longer_than_the_limit_expires_and_is_never_sent(
         with pytest.raises(KcError, match="chưa hết hạn"):
             notifications.retry(db, ADMIN, view.messages[0].id, clock[0])
     assert "sau 7 ngày chờ: thông báo đã hết hạn" in expired_reason(week)
+
+
+def test_a_contact_refusal_quotes_a_typed_override_by_its_code_point(pg_engine: Engine) -> None:
+    """An e-mail, phone or quiet hours pasted with U+202E: the refusal shows "[U+202E]" and
+    cuts a long paste, so the message reads as written."""
+    ids = people_with_email(pg_engine, 1)
+    with db_session(pg_engine) as db:
+        for field in ("email", "phone", "quiet"):
+            with pytest.raises(KcError) as caught:
+                typed: dict[str, Any] = {field: "ab\u202ecd" + "x" * 90}
+                notifications.set_contact(db, employee(ids[0]), **typed)
+            message = caught.value.message
+            assert "\u202e" not in message and "ab[U+202E]cd" in message, message
+            assert "x" * 35 + "…" in message and "x" * 36 not in message, message

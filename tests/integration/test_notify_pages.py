@@ -167,8 +167,11 @@ def test_the_outbox_pages_older_and_newer_keeping_its_filters(world: World) -> N
     assert retried.headers["location"] == (
         f"/thong-bao?trang_thai=failed&loai=violation_flagged&truoc={marked[49]}&luu=gui-lai"
     )
-    # A filter value that is not one leaves it out instead of failing.
-    assert client.get("/thong-bao?loai=x&trang_thai=y&truoc=abc").status_code == 200
+    # A filter value that is not one is said beside its field (not silently left out); a
+    # page link that is none answers 404.
+    odd = client.get("/thong-bao?loai=x&trang_thai=y")
+    assert odd.status_code == 400 and odd.text.count("không hợp lệ; chọn một trong") == 2
+    assert client.get("/thong-bao?truoc=abc").status_code == 404
 
 
 def test_a_waiting_notice_offers_to_look_its_address_up_and_says_what_that_does(
