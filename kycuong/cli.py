@@ -659,6 +659,11 @@ def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     if not settings.api_secret:
         log.info("KC_API_SECRET is not set: tokens are signed with the key kept in the database")
+    if settings.password_hash_profile == "cheapest":
+        log.warning(
+            "KC_PASSWORD_HASH_PROFILE=cheapest: mật khẩu mới được băm với tham số yếu nhất, "
+            "chỉ dành cho bộ kiểm thử; bỏ biến này trên máy chủ thật"
+        )
     from api.deps import WeakSecret
 
     try:
