@@ -36,6 +36,8 @@ from store.punches import credential_held
 # Symbols of the month grid, with the words a legend shows (configurable later per agency).
 SYMBOLS: dict[str, tuple[str, str]] = {
     "present": ("+", "Có mặt đúng giờ"),
+    # present, but an early departure or a missing punch stands that day: "+" alone would hide it
+    "present_flagged": ("+*", "Có mặt, có vi phạm khác (về sớm, quên chấm công)"),
     "late": ("M", "Đi muộn"),
     "absent": ("V", "Vắng không lý do"),
     "annual_leave": ("P", "Nghỉ phép"),
@@ -377,6 +379,8 @@ def month(db: DbSession, scope: Scope, unit_id: int | None, year: int, month: in
         )
     ):
         key = excused_kind if status == "on_leave" and excused_kind in SYMBOLS else status
+        if key == "present" and (employee_id, day) in found:
+            key = "present_flagged"
         symbol = SYMBOLS.get(key, ("?", ""))[0]
         row = rows[employee_id]
         row.symbols[index[day]] = symbol

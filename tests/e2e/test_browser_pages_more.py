@@ -53,6 +53,9 @@ def test_the_pages_read_well_at_1280_and_on_a_phone(served: tuple[World, str]) -
             page.get_by_label("Đơn vị", exact=True).select_option(label="Văn phòng Sở")
             page.get_by_role("button", name="Xem").click()
             page.screenshot(path=str(SCREENS / f"month-days-off-{width}.png"), full_page=True)
+            totals = page.locator("table.grid th.totals").bounding_box()
+            if width >= 1280:  # an office screen sees each person's totals beside the days
+                assert totals and totals["x"] + totals["width"] <= width, totals
             page.locator(f'a[href="/bang-thang/ngay?can_bo={e1}&ngay=23/11/2026"]').click()
             main = page.inner_text("main")
             assert "07:50 · GATE" in main and "Đi muộn 20 phút" in main

@@ -321,3 +321,41 @@ def test_an_excuse_note_with_a_control_character_is_refused_on_the_page_and_by_t
         },
     )
     assert api.status_code == 422 and "U+2067" in api.json()["error"]["message"]
+
+
+def test_a_present_day_with_a_missing_punch_is_not_shown_as_on_time(world: World) -> None:
+    """Review try-it 7: "+" reads "Có mặt đúng giờ", so a day with only the morning punch
+    (a missing punch stands) is "+*" in the grid, named in the key, and counted with "+"."""
+    from datetime import timedelta
+
+    from ingest.pipeline import DeviceDirectory, Message, process_batch
+    from runner.directory import RulesDirectory
+    from runner.worker import RecomputeWorker
+    from store.queue import enqueue
+    from tests.factories import punch_payload
+    from tests.unit.days import local
+
+    day = date(2026, 11, 25)
+    body = punch_payload("GATE", "only-in", "CARD-e1", local(day, "07:20"))
+    process_batch(
+        world.engine,
+        [Message("kc/v1/GATE/punch", body, local(day, "07:21"))],
+        DeviceDirectory(world.engine),
+        timedelta(minutes=5),
+    )
+    with db_session(world.engine) as db:
+        enqueue(db, [(world.people["e1"], day)], "test")
+    next_morning = local(day + timedelta(days=1), "09:00").astimezone(UTC)
+    RecomputeWorker(world.engine, RulesDirectory(max_age_s=0), clock=lambda: next_morning).drain()
+    grid = signed_in(world, "head_a1").get(
+        "/bang-thang", params={"don_vi": unit_id(world, "A1"), "thang": "11", "nam": "2026"}
+    )
+    e1 = world.people["e1"]
+    cell = re.search(
+        rf'href="/bang-thang/ngay\?can_bo={e1}&ngay=25/11/2026" title="([^"]*)">([^<]*)</a>',
+        grid.text,
+    )
+    assert cell and cell.group(2) == "+*", cell
+    assert "Vào 07:20" in cell.group(1) and "Quên chấm công ra" in cell.group(1)
+    assert "<strong>+*</strong> Có mặt, có vi phạm khác" in grid.text
+    assert "+*:1" in grid.text
