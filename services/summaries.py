@@ -417,11 +417,8 @@ def charts(
     p = report_period(query.period, query.year, query.month, query.quarter, today)
     units = units_filter(db, scope, query.unit_id)
     end = p.last.replace(day=1)
-    start = (
-        date(end.year - 1, end.month, 1)
-        if end.month == 12
-        else date(end.year - 1, end.month + 1, 1)
-    )
+    year, month0 = divmod(end.year * 12 + end.month - 1 - 11, 12)
+    start = date(year, month0 + 1, 1)  # the 12 months that end with the period's last
     totals = {t.month: t for t in chart_sums.month_totals(db, start, end, units)}
     trend = []
     month = start

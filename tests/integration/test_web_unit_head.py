@@ -188,6 +188,10 @@ def test_the_summary_draws_the_trend_and_lateness_with_tables(world: World) -> N
     weekday = client.get("/bao-cao/bieu-do-theo-thu.svg", params=params)
     assert "Thứ Hai" in weekday.text
     assert client.get("/bao-cao/bieu-do-khac.svg").status_code == 404
+    # a period that ends in December: its 12 months are that year's, not 13 from December before
+    year = client.get("/bao-cao/bieu-do-xu-huong.svg", params={"ky": "year", "nam": "2025"})
+    labels = re.findall(r">(\d\d/\d\d)</text>", year.text)
+    assert labels == [f"{m:02d}/25" for m in range(1, 13)], labels
     assert browser(world).get("/bao-cao/bieu-do-xu-huong.svg").status_code == 401
 
 
