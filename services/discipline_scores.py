@@ -18,6 +18,7 @@ from services.documents.sheets import as_text_cells
 from store.models import Employee, Unit
 from store.scores import decisions_in_force, record_decision
 from store.summaries import Line, Thresholds, person_lines
+from store.users import full_names
 
 CRITERION = "y_thuc_ky_luat"
 
@@ -40,9 +41,10 @@ class PersonScore:
     score: float  # the score in force: the head's when decided, the suggestion otherwise
     flag: str | None
     note: str
-    decided_by: str
+    decided_by: str  # the username
     decided_at: datetime | None
     suggested_at_decision: float | None  # the suggestion the head saw (it may have moved since)
+    decided_by_name: str = ""  # the full name people know (the username when it has none)
 
 
 def _record(line: Line) -> MonthRecord:
@@ -70,6 +72,7 @@ def month_scores(
     lines = person_lines(db, period.first, period.last, unit_ids, Thresholds())
     decisions = decisions_in_force(db, (line.key for line in lines), period.first)
     codes = dict(db.query(Unit.id, Unit.code).filter(Unit.id.in_({line.unit_id for line in lines})))
+    names = full_names(db, {d.decided_by for d in decisions.values() if d.decided_by})
     scores = []
     for line in lines:
         record = _record(line)
@@ -92,6 +95,7 @@ def month_scores(
                 decided_by=d.decided_by if d else "",
                 decided_at=d.decided_at if d else None,
                 suggested_at_decision=d.suggested_score if d else None,
+                decided_by_name=names.get(d.decided_by, d.decided_by) if d else "",
             )
         )
     return period, scores
@@ -182,6 +186,7 @@ def to_json(period: ReportPeriod, scores: list[PersonScore], rule: ScoreRule) ->
                 ],
                 "note": s.note,
                 "decided_by": s.decided_by or None,
+                "decided_by_name": s.decided_by_name or None,
                 "decided_at": s.decided_at.isoformat() if s.decided_at else None,
                 "suggestion_changed_since_decision": (
                     s.suggested_at_decision is not None
@@ -247,7 +252,7 @@ def to_xlsx(
                 FLAGS.get(s.flag or "", ""),
                 "\n".join(f"{d.text}: −{vn_number(d.points)}" for d in s.suggestion.deductions),
                 s.note,
-                s.decided_by,
+                s.decided_by_name,
                 (
                     f"{s.decided_at.astimezone(zone):%d/%m/%Y %H:%M}"
                     if s.decided_at is not None

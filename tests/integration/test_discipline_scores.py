@@ -17,6 +17,7 @@ from services.discipline_scores import PersonScore, ScoreError, decide, month_sc
 from store.db import db_session
 from store.excuses import add_excuse
 from store.models import Employee
+from store.users import create_user
 from tests.integration.month import LATE_DAY, NOW, make_month
 
 RULE = ScoreRule()
@@ -92,6 +93,14 @@ def test_a_heads_adjustment_is_kept_after_a_recompute_changes_the_suggestion(mon
     assert after.suggestion.score == 5.0  # the lateness is excused now
     assert (after.decision, after.score, after.flag) == ("adjusted", 4.0, "not_excellent")
     assert after.note == "Đi muộn không báo trước" and after.decided_by == "truongphong"
+    assert after.decided_by_name == "truongphong"  # no such account: the username as written
+    with db_session(month) as db:  # pages and the XLSX name the head as people know them
+        create_user(db, "truongphong", "mat-khau-du-dai", "noi_vu", full_name="Chánh Văn phòng")
+    with db_session(month) as db:
+        named = next(
+            s for s in month_scores(db, None, 2026, 11, RULE, TODAY)[1] if s.code == "E0001"
+        )
+    assert named.decided_by_name == "Chánh Văn phòng" and named.decided_by == "truongphong"
     item = next(i for i in to_json(period, scores, RULE)["items"] if i["employee_code"] == "E0001")
     assert item["suggestion_changed_since_decision"] is True
     assert item["status"] == "adjusted" and item["score"] == 4.0
