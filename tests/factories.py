@@ -78,3 +78,22 @@ def punch_payload(
     }
     body.update(overrides)
     return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+
+
+def punch_row(card: str, event: str, at: datetime, device: str = "D1") -> dict[str, Any]:
+    """A punches row as ingest stores it (for store.bulk and direct inserts): card ``card``
+    punched at ``at`` (aware), received at once, clock in step."""
+    at = at.astimezone(UTC)
+    return {
+        "device_id": device,
+        "event_id": event,
+        "credential_kind": "card",
+        "credential_value": card,
+        "device_time": at,
+        "clock_offset_s": 0.0,
+        "punched_at": at,
+        "received_at": at,
+        "direction": "in",
+        "verify_mode": "card",
+        "raw": "{}",
+    }

@@ -17,27 +17,14 @@ from store.db import db_session, session_factory
 from store.models import DayRecord, Employee, RecomputeRequest, ViolationRecord
 from store.punches import insert_punches, record_unmatched
 from store.queue import enqueue, enqueue_for_punches, keys_for_days
-from tests.factories import org, punch_payload
+from tests.factories import org, punch_payload, punch_row
 from tests.integration.test_runner import DAY, FakeClock
 from tests.support import wait_for
 from tests.unit.days import local
 
 
 def _punch_row(card: str, event: str, hhmm: str) -> dict[str, object]:
-    at = local(DAY, hhmm).astimezone(UTC)
-    return {
-        "device_id": "D1",
-        "event_id": event,
-        "credential_kind": "card",
-        "credential_value": card,
-        "device_time": at,
-        "clock_offset_s": 0.0,
-        "punched_at": at,
-        "received_at": at,
-        "direction": "in",
-        "verify_mode": "card",
-        "raw": "{}",
-    }
+    return punch_row(card, event, local(DAY, hhmm))
 
 
 def _late(engine: Engine) -> list[tuple[str, int]]:

@@ -19,7 +19,7 @@ from store.punches import insert_punches
 from store.queue import enqueue, enqueue_for_punches, keys_for_days
 from store.rollups import PERSON_MONTHS, partial_rows
 from store.violations import get_violation, review
-from tests.factories import org
+from tests.factories import org, punch_row
 from tests.unit.days import local
 
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 13)  # two working weeks of one month
@@ -27,20 +27,7 @@ NOW = local(date(2026, 11, 16), "09:00").astimezone(UTC)
 
 
 def _punch(card: str, day: date, hhmm: str, n: str) -> dict[str, Any]:
-    at = local(day, hhmm).astimezone(UTC)
-    return {
-        "device_id": "D1",
-        "event_id": f"{card}-{day}-{n}",
-        "credential_kind": "card",
-        "credential_value": card,
-        "device_time": at,
-        "clock_offset_s": 0.0,
-        "punched_at": at,
-        "received_at": at,
-        "direction": "in",
-        "verify_mode": "card",
-        "raw": "{}",
-    }
+    return punch_row(card, f"{card}-{day}-{n}", local(day, hhmm))
 
 
 def _punch_in(engine: Engine, rows: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ from store.db import db_session
 from store.models import DayRecord, Punch, ViolationRecord
 from store.partitions import archive, ensure, ensure_ahead, partition_name
 from store.punches import insert_punches
-from tests.factories import org
+from tests.factories import org, punch_row
 
 
 def _violation(day: date) -> ViolationRecord:
@@ -83,19 +83,7 @@ def test_rows_land_in_their_month_partitions_are_made_ahead_and_old_months_archi
 
 
 def _punch(event: str, at: datetime) -> dict[str, object]:
-    return {
-        "device_id": "D1",
-        "event_id": event,
-        "credential_kind": "card",
-        "credential_value": "C000000",
-        "device_time": at,
-        "clock_offset_s": 0.0,
-        "punched_at": at,
-        "received_at": at,
-        "direction": "in",
-        "verify_mode": "card",
-        "raw": "{}",
-    }
+    return punch_row("C000000", event, at)
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])

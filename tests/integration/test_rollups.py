@@ -29,7 +29,7 @@ from store.summaries import (
     person_lines_from_months,
 )
 from store.violations import get_violation, review
-from tests.factories import org
+from tests.factories import org, punch_row
 from tests.unit.days import local
 
 FIRST, LAST = date(2026, 9, 1), date(2026, 11, 30)
@@ -60,22 +60,7 @@ def _generate(engine: Engine, people: int) -> None:
                 for n, hhmm in enumerate((arrive, "11:31", "12:58", leave)):
                     if n == 3 and rng.random() < 0.03:
                         continue  # forgot to punch out
-                    at = local(day, hhmm).astimezone(UTC)
-                    rows.append(
-                        {
-                            "device_id": "D1",
-                            "event_id": f"{card}-{day}-{n}",
-                            "credential_kind": "card",
-                            "credential_value": card,
-                            "device_time": at,
-                            "clock_offset_s": 0.0,
-                            "punched_at": at,
-                            "received_at": at,
-                            "direction": "in",
-                            "verify_mode": "card",
-                            "raw": "{}",
-                        }
-                    )
+                    rows.append(punch_row(card, f"{card}-{day}-{n}", local(day, hhmm)))
         day += timedelta(days=1)
     with db_session(engine) as db:
         for i in range(0, len(rows), 2000):
