@@ -6,8 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import local_date, zone
