@@ -439,10 +439,12 @@ def _store(engine: Engine, items: list[_Prepared], limits: Limits) -> BatchOutco
         elif seen is not None:
             changes["last_seen_at"] = seen
     with db_session(engine) as db:
-        inserted = insert_punches(db, _unique_events(punch_rows))
-        outcome.unmatched = record_unmatched(db, inserted)
+        unique = _unique_events(punch_rows)
+        inserted = insert_punches(db, unique)
+        between = _time_window(unique)
+        outcome.unmatched = record_unmatched(db, inserted, between)
         # The rules runner recomputes the (person, date) keys these punches touch.
-        outcome.keys = enqueue_for_punches(db, inserted, "punch")
+        outcome.keys = enqueue_for_punches(db, inserted, "punch", between)
         insert_dead_letters(db, dead_rows, per_device_cap=limits.dead_letter_device_cap)
         update_devices(db, ((d, c) for d, c in device_changes.items() if c))
     outcome.stored = len(inserted)
@@ -454,6 +456,14 @@ def _store(engine: Engine, items: list[_Prepared], limits: Limits) -> BatchOutco
     outcome.duplicates = len(punch_rows) - len(inserted)
     outcome.dead_letters = len(dead_rows)
     return outcome
+
+
+def _time_window(rows: list[dict[str, Any]]) -> tuple[datetime, datetime] | None:
+    """The earliest and latest ``punched_at`` of punch rows (None for none)."""
+    if not rows:
+        return None
+    instants = [row["punched_at"] for row in rows]
+    return min(instants), max(instants)
 
 
 def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

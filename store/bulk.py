@@ -304,6 +304,23 @@ def bulk_insert_keyed(
         )
     }
     fresh = [row for row in rows if tuple(row[c] for c in key_columns) in new]
+    if len(fresh) >= COPY_FROM_ROWS and db.get_bind().dialect.name == "postgresql":
+        # Ids from the sequence in one query, rows copied straight into the (partitioned)
+        # table: no staging table to fill and empty, no INSERT … SELECT routing each row
+        # to its partition one by one, no RETURNING.
+        cursor = _driver_cursor(db)
+        with cursor:
+            ids = _next_ids(cursor, table, len(fresh))
+            if ids is not None:
+                columns = list(fresh[0].keys())
+                values = _picker(columns)
+                _copy_rows(
+                    cursor,
+                    table,
+                    ["id", *columns],
+                    ((i, *values(row)) for i, row in zip(ids, fresh, strict=True)),
+                )
+                return ids
     return [r[0] for r in bulk_insert(db, table, fresh, returning=("id",))]
 
 

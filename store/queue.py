@@ -6,14 +6,19 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import local_date, zone
 from store.bulk import bulk_insert, pg_array
 from store.models import Agency, Credential, Employee, Punch, RecomputeRequest, Unit
-from store.punches import credential_held, punch_id_filter
+from store.punches import (
+    PG_CHOSEN_PUNCHES,
+    PG_CREDENTIAL_HELD,
+    credential_held,
+    pg_ids,
+    punch_id_filter,
+)
 
 Key = tuple[int, date]
 QUEUE = cast(Table, RecomputeRequest.__table__)
@@ -115,25 +120,31 @@ def keys_for_punches(db: DbSession, punch_ids: Sequence[int]) -> set[Key]:
 _PG_ENQUEUE_FOR_PUNCHES = text(
     "INSERT INTO recompute_queue (employee_id, day, reason, enqueued_at) "
     "SELECT DISTINCT c.employee_id, (p.punched_at AT TIME ZONE a.timezone)::date, :reason, now() "
-    "FROM punches p "
-    "JOIN credentials c ON c.kind = p.credential_kind AND c.value = p.credential_value "
-    " AND c.valid_from <= p.punched_at AND (c.valid_to IS NULL OR c.valid_to > p.punched_at) "
-    " AND ((c.device_id IS NULL AND c.group_id IS NULL) OR c.device_id = p.device_id"
-    "  OR EXISTS (SELECT 1 FROM device_group_members m"
-    "   WHERE m.group_id = c.group_id AND m.device_id = p.device_id)) "
+    f"FROM punches p JOIN credentials c ON {PG_CREDENTIAL_HELD} "
     "JOIN employees e ON e.id = c.employee_id "
     "JOIN units u ON u.id = e.unit_id "
     "JOIN agencies a ON a.id = u.agency_id "
-    "WHERE p.id = ANY(:ids)"
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+    f"WHERE {PG_CHOSEN_PUNCHES}"
+)
 
 
-def enqueue_for_punches(db: DbSession, punch_ids: Sequence[int], reason: str) -> int:
-    """Queue the keys that new punches touch; on PostgreSQL in one statement, in the database."""
+def enqueue_for_punches(
+    db: DbSession,
+    punch_ids: Sequence[int],
+    reason: str,
+    between: tuple[datetime, datetime] | None = None,
+) -> int:
+    """Queue the keys that new punches touch; on PostgreSQL in one statement, in the database.
+
+    ``between``: the earliest and latest ``punched_at`` of the punches, when the caller
+    knows (only the months' partitions that can hold them are read). Returns the number of
+    requests queued."""
     if not punch_ids:
         return 0
     if db.get_bind().dialect.name == "postgresql":
-        result = db.execute(_PG_ENQUEUE_FOR_PUNCHES, {"ids": list(punch_ids), "reason": reason})
+        first, last = between or (None, None)
+        params = {"ids": pg_ids(punch_ids), "reason": reason, "first": first, "last": last}
+        result = db.execute(_PG_ENQUEUE_FOR_PUNCHES, params)
         return int(getattr(result, "rowcount", 0) or 0)
     return enqueue(db, keys_for_punches(db, punch_ids), reason)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
@@ -13,8 +13,16 @@ from ingest.pipeline import DeviceDirectory, Message, process_batch
 from runner.directory import RulesDirectory
 from runner.recompute import recompute
 from runner.worker import RecomputeWorker
+from store.bulk import COPY_FROM_ROWS
 from store.db import db_session, session_factory
-from store.models import DayRecord, Employee, RecomputeRequest, ViolationRecord
+from store.models import (
+    DayRecord,
+    Employee,
+    Punch,
+    RecomputeRequest,
+    UnmatchedPunch,
+    ViolationRecord,
+)
 from store.punches import insert_punches, record_unmatched
 from store.queue import enqueue, enqueue_for_punches, keys_for_days
 from tests.factories import org, punch_payload, punch_row
@@ -140,3 +148,46 @@ def test_ingest_and_two_runners_end_where_a_recompute_from_scratch_does(
         )
     expected_late = sum(1 for i in range(people) if i % 4 == 1 and i % 11 != 5)
     assert late == expected_late
+
+
+def test_a_large_batch_across_months_is_stored_once_unmatched_marked_and_every_key_queued(
+    pg_engine: Engine,
+) -> None:
+    """The copy path (a batch of at least ``COPY_FROM_ROWS`` new punches): every punch
+    stored once, the unknown cards marked unmatched, one request per (person, local day)
+    in two months, and the same batch again changes nothing."""
+    cards = org(pg_engine, employees=20)["cards"]
+    received = datetime.now(UTC)
+    # 01:30 UTC is 08:30 in Hà Nội: each instant's local day is its UTC day.
+    days = [(received - timedelta(days=d)).replace(hour=1, minute=30) for d in (1, 40)]
+    messages = []
+    for n in range(2 * COPY_FROM_ROWS):
+        at = days[n % 2] + timedelta(seconds=n)
+        card = cards[n % 20] if n % 10 else f"X{n:05d}"  # every tenth card is nobody's
+        messages.append(
+            Message(
+                topic="kc/v1/D1/punch",
+                payload=punch_payload("D1", f"big-{n}", card, at),
+                received_at=received,
+            )
+        )
+    directory = DeviceDirectory(pg_engine)
+    first = process_batch(pg_engine, messages, directory, timedelta(minutes=5))
+    again = process_batch(pg_engine, messages, directory, timedelta(minutes=5))
+    unknown = sum(1 for n in range(2 * COPY_FROM_ROWS) if n % 10 == 0)
+    people_days = {(cards[n % 20], days[n % 2].date()) for n in range(2 * COPY_FROM_ROWS) if n % 10}
+    assert (first.stored, first.duplicates, first.unmatched) == (len(messages), 0, unknown)
+    assert first.keys == len(people_days)
+    assert (again.stored, again.duplicates, again.unmatched, again.keys) == (
+        0,
+        len(messages),
+        0,
+        0,
+    )
+    with db_session(pg_engine) as db:
+        assert db.scalar(select(func.count()).select_from(Punch)) == len(messages)
+        assert db.scalar(select(func.count()).select_from(UnmatchedPunch)) == unknown
+        assert db.scalar(select(func.count(func.distinct(Punch.id)))) == len(messages)
+        queued = db.execute(select(RecomputeRequest.employee_id, RecomputeRequest.day)).all()
+    assert len(queued) == len(people_days)
+    assert {d for _, d in queued} == {d.date() for d in days}
