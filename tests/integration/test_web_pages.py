@@ -137,6 +137,7 @@ def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: Wo
     )
     assert 'value="excused" checked> Có lý do' in missing_reason.text
     assert ">Họp ở tỉnh</textarea>" in missing_reason.text
+    assert "<h2>Quyết định</h2>" in missing_reason.text  # nothing decided yet
     saved = client.post(
         f"/vi-pham/{late}/xu-ly", data={**form, "csrf": token}, follow_redirects=False
     )
@@ -144,6 +145,9 @@ def test_a_review_needs_the_form_token_and_is_kept_with_who_and_reason(world: Wo
     page = client.get(saved.headers["location"])
     assert "Đã lưu quyết định." in page.text and "Đi công tác" in page.text
     assert "head_a1" in page.text
+    # the form that stays says a decision stands and that saving again changes it
+    assert "<h2>Đổi quyết định</h2>" in page.text
+    assert "Đã quyết định: <strong>Có lý do</strong>" in page.text and "Lưu quyết định mới" in page.text
     assert world.get("noivu_a", f"/api/violations/{late}").json()["review"] == "excused"
 
 
