@@ -485,11 +485,7 @@ def charts(
             if month.month == 12
             else date(month.year, month.month + 1, 1)
         )
-    weekdays = [0] * 7
-    buckets = [0] * len(chart_sums.LATE_BUCKETS)
-    for day, bucket, count in chart_sums.late_by_day_and_bucket(db, p.first, p.last, units):
-        weekdays[day.weekday()] += count
-        buckets[bucket] += count
+    weekdays, buckets = chart_sums.late_shape(db, p.first, p.last, units)
     shown_days = 7 if weekdays[5] or weekdays[6] else 5  # weekends only when someone was late
     return SummaryCharts(
         trend=trend,

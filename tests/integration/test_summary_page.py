@@ -4,15 +4,18 @@ total as the whole summary, and a page number that cannot be read refused in Vie
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session as DbSession
 
 from services import summaries as summary_service
 from services.scope import scope_of
+from store import charts as chart_sums
+from store import rollups
 from store.db import db_session
-from store.models import User
+from store.models import PersonMonth, Unit, User
 from tests.integration.test_api import World, build_world, world_settings
 from tests.signin import signed_in
 
@@ -71,3 +74,71 @@ def test_the_ranking_pages_link_to_each_other(
     second = client.get("/bao-cao", params=params | {"trang": "2"}).text
     assert "Trang 2/" in second and "Trang trước" in second
     assert '<td data-label="#">2</td>' in second
+
+
+def _raw_shape(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> tuple[list[int], list[int]]:
+    """The charts' late arrivals as they were counted before the rollups: every violation."""
+    weekdays, buckets = [0] * 7, [0] * len(chart_sums.LATE_BUCKETS)
+    for day, bucket, count in chart_sums.late_by_day_and_bucket(db, first, last, units):
+        weekdays[day.weekday()] += count
+        buckets[bucket] += count
+    return weekdays, buckets
+
+
+def test_the_charts_late_arrivals_from_the_rollups_equal_the_violations(world: World) -> None:
+    periods = [
+        (date(2026, 11, 1), date(2026, 11, 30)),  # a whole month
+        (date(2026, 11, 10), date(2026, 12, 5)),  # the parts of two months
+        (date(2026, 10, 20), date(2026, 12, 31)),  # parts and a whole month between
+        (date(2026, 11, 23), date(2026, 11, 23)),  # one day
+    ]
+
+    def compare() -> list[int]:
+        with db_session(world.engine) as db:
+            units = frozenset(db.scalars(select(Unit.id)))
+            seen = []
+            for first, last in periods:
+                for scope in (None, units, frozenset(sorted(units)[:1])):
+                    rolled = chart_sums.late_shape(db, first, last, scope)
+                    assert rolled == _raw_shape(db, first, last, scope), (first, last, scope)
+                    seen.append(sum(rolled[0]))
+            return seen
+
+    before = compare()
+    assert max(before) > 0  # late arrivals there are, else nothing is compared
+    late = world.violation_id("e1", "late")
+    answer = world.client.post(
+        f"/api/violations/{late}/review",
+        headers=world.headers("head_a1"),
+        json={"decision": "excused", "reason_kind": "business_trip", "note": "Họp"},
+    )
+    assert answer.status_code == 200
+    after = compare()
+    assert sum(after) < sum(before)  # the excused arrival left the charts at once
+
+
+def test_a_rebuild_keeps_the_late_arrivals_the_runner_wrote(world: World) -> None:
+    columns = [*rollups.LATE_WEEKDAYS, *rollups.LATE_BUCKETS]
+    with db_session(world.engine) as db:
+        kept = sorted(
+            db.execute(
+                select(
+                    PersonMonth.employee_id,
+                    PersonMonth.month,
+                    *[getattr(PersonMonth, c) for c in columns],
+                )
+            )
+        )
+        rollups.rebuild(db)
+        rebuilt = sorted(
+            db.execute(
+                select(
+                    PersonMonth.employee_id,
+                    PersonMonth.month,
+                    *[getattr(PersonMonth, c) for c in columns],
+                )
+            )
+        )
+    assert kept == rebuilt and any(any(r[2:]) for r in kept)
