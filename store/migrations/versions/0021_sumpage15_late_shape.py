@@ -57,6 +57,9 @@ def upgrade() -> None:
             f" FROM ({late}) l WHERE p.employee_id = l.employee_id AND p.month = l.month"
             " AND p.unit_id = l.unit_id"
         )
+        # every row was rewritten: the planner's figures again (VACUUM cannot run in the
+        # migration's transaction; autovacuum, or an operator, reclaims the old versions)
+        op.execute("ANALYZE person_months")
     else:
         op.execute(f"CREATE TEMPORARY TABLE late_shape AS {late}")
         op.execute(
