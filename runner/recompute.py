@@ -349,9 +349,9 @@ def _month_changes(
         decision = decisions.get((employee_id, day, session, kind)) if decisions else None
         old = before.get(change.key) if before else None
         if old is not None and old.active:
-            count_violation(total, kind, old.minutes, decision, -1)
+            count_violation(total, kind, old.minutes, decision, -1, day)
         if change.violation is not None:
-            count_violation(total, kind, change.violation.minutes, decision, 1)
+            count_violation(total, kind, change.violation.minutes, decision, 1, day)
 
 
 def _plan_write(

@@ -246,6 +246,53 @@ def summary(
     )
 
 
+UNITS_PER_PAGE = 50  # units of the ranking a summary page shows at a time
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPage:
+    """What the summary page shows: ``report`` holds the ranking's units of page ``page``
+    only (their ranks among all), the people a threshold flags and the total of all units;
+    ``unit_count`` and ``pages`` say how many units and pages there are in all."""
+
+    report: SummaryOut
+    page: int  # 1-based, at most ``pages``
+    pages: int
+    unit_count: int
+
+
+def summary_page(
+    db: DbSession,
+    scope: Scope,
+    query: SummaryQuery,
+    thresholds: Thresholds,
+    now: datetime,
+    timezone: str,
+    page: int = 1,
+    size: int = UNITS_PER_PAGE,
+) -> SummaryPage:
+    """``summary(..., people="flagged")`` with the units of one page of the ranking (``size``
+    a page; a page past the last reads as the last): a province's 1,000 units are not all
+    written into the page, the files keep them all. Raises as ``summary``."""
+    c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
+    pages = max(1, -(-len(c.ranked) // size))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * size
+    shown = lines_of([row for row in c.people if row[-1]])
+    report = SummaryOut.model_validate(
+        _heading(c, query, thresholds, now, timezone)
+        | {
+            "units": [
+                line_fields(u, rank)
+                for rank, u in enumerate(c.ranked[start : start + size], start=start + 1)
+            ],
+            "people": [line_fields(line, person=True) for line in shown],
+            "total": line_fields(c.total),
+        }
+    )
+    return SummaryPage(report, page, pages, len(c.ranked))
+
+
 def summary_json(
     db: DbSession,
     scope: Scope,
@@ -435,11 +482,7 @@ def charts(
             if month.month == 12
             else date(month.year, month.month + 1, 1)
         )
-    weekdays = [0] * 7
-    buckets = [0] * len(chart_sums.LATE_BUCKETS)
-    for day, bucket, count in chart_sums.late_by_day_and_bucket(db, p.first, p.last, units):
-        weekdays[day.weekday()] += count
-        buckets[bucket] += count
+    weekdays, buckets = chart_sums.late_shape(db, p.first, p.last, units)
     shown_days = 7 if weekdays[5] or weekdays[6] else 5  # weekends only when someone was late
     return SummaryCharts(
         trend=trend,

@@ -1,16 +1,19 @@
-"""The sums the summary's charts draw (biểu đồ): violations month by month from the
-person-months, and late arrivals by date and by minutes late from the violations. Sums run
-in SQL; at most one row per month, or per date and bucket, comes back."""
+"""The sums the summary's charts draw (biểu đồ): violations month by month, and late arrivals
+by weekday and by minutes late, from the person-months (the days of a month the period holds
+only in part from the violations). Sums run in SQL; at most one row per month, or per date
+and bucket, comes back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from store.models import PersonMonth, ReviewState, ViolationRecord
+from store.rollups import LATE_BUCKETS as LATE_BUCKET_COLUMNS
+from store.rollups import LATE_WEEKDAYS
 from store.summaries import _reviewed
 
 # Minutes late, in buckets a reader compares: (lowest minute, label).
@@ -80,3 +83,48 @@ def late_by_day_and_bucket(
     if units is not None:
         query = query.where(v.unit_id.in_(sorted(units)))
     return [(day, int(b), int(n)) for day, b, n in db.execute(query)]
+
+
+def late_shape(
+    db: DbSession, first: date, last: date, units: frozenset[int] | None
+) -> tuple[list[int], list[int]]:
+    """The counted late arrivals from ``first`` to ``last`` (not excused or dismissed) by
+    weekday (7, Monday first) and by bucket of ``LATE_BUCKETS`` (5): the whole months from
+    the person-months' counts, the days of a month held in part from the violations, so the
+    figures are those ``late_by_day_and_bucket`` gives for the same days."""
+    weekdays = [0] * len(LATE_WEEKDAYS)
+    buckets = [0] * len(LATE_BUCKETS)
+    if first > last:
+        return weekdays, buckets
+    whole_first = first if first.day == 1 else _next_month(first)
+    following = last + timedelta(days=1)
+    whole_end = following if following.day == 1 else last.replace(day=1)
+    pieces = []
+    if whole_first < whole_end:
+        if first < whole_first:
+            pieces.append((first, whole_first - timedelta(days=1)))
+        if whole_end <= last:
+            pieces.append((whole_end, last))
+        pm = PersonMonth
+        query = select(
+            *[
+                func.coalesce(func.sum(getattr(pm, c)), 0)
+                for c in (*LATE_WEEKDAYS, *LATE_BUCKET_COLUMNS)
+            ]
+        ).where(pm.month >= whole_first, pm.month < whole_end)
+        if units is not None:
+            query = query.where(pm.unit_id.in_(sorted(units)))
+        sums = [int(n) for n in db.execute(query).one()]
+        weekdays = sums[: len(LATE_WEEKDAYS)]
+        buckets = sums[len(LATE_WEEKDAYS) :]
+    else:
+        pieces.append((first, last))
+    for a, b in pieces:
+        for day, bucket, count in late_by_day_and_bucket(db, a, b, units):
+            weekdays[day.weekday()] += count
+            buckets[bucket] += count
+    return weekdays, buckets
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)

@@ -433,6 +433,20 @@ class PersonMonth(Base):
     absent_run_head: Mapped[int] = mapped_column(Integer)  # absent from the month's start
     absent_run_tail: Mapped[int] = mapped_column(Integer)  # absent up to the month's end
     absent_run_max: Mapped[int] = mapped_column(Integer)
+    # Counted late arrivals (not excused or dismissed) by weekday (thứ, Monday first) and by
+    # minutes late (1–5, 6–15, 16–30, 31–60, over 60): what the summary's charts draw.
+    late_mon: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_tue: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_wed: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_thu: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_fri: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_sat: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_sun: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_1_5: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_6_15: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_16_30: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_31_60: Mapped[int] = mapped_column(Integer, server_default="0")
+    late_over_60: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ViolationEvent(Base):

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Date,
     Float,
+    Integer,
     Table,
     and_,
     case,
@@ -52,6 +53,19 @@ EXCUSE_GROUPS = {
 }
 
 
+# Counted late arrivals by weekday (date.weekday(): Monday 0) and by minutes late: the
+# columns of person_months, and the lowest minute of each bucket after the first (which
+# takes every arrival under 6 minutes late).
+LATE_WEEKDAYS = ("late_mon", "late_tue", "late_wed", "late_thu", "late_fri", "late_sat", "late_sun")
+LATE_BUCKETS = ("late_1_5", "late_6_15", "late_16_30", "late_31_60", "late_over_60")
+LATE_BUCKET_FLOORS = (6, 16, 31, 61)
+
+
+def late_bucket(minutes: int) -> int:
+    """The index into ``LATE_BUCKETS`` of a late arrival of ``minutes``."""
+    return sum(minutes >= low for low in LATE_BUCKET_FLOORS)
+
+
 def month_of(day: date) -> date:
     return day.replace(day=1)
 
@@ -64,6 +78,13 @@ def _month_expr(db: DbSession, column: Any) -> Any:
     if db.get_bind().dialect.name == "postgresql":
         return sql_cast(func.date_trunc("month", column), Date)
     return func.date(column, "start of month")
+
+
+def _weekday_expr(db: DbSession, column: Any) -> Any:
+    """The weekday of a date column as ``date.weekday()`` numbers it (Monday 0)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return sql_cast(func.extract("isodow", column), Integer) - 1
+    return (sql_cast(func.strftime("%w", column), Integer) + 6) % 7
 
 
 def _as_date(value: Any) -> date:
@@ -125,6 +146,11 @@ def _violation_sums(db: DbSession, where: Where, first: date, end: date) -> list
     v = ViolationRecord
     month = _month_expr(db, v.day)
     counted = or_(ReviewState.decision.is_(None), ReviewState.decision == "confirmed")
+    weekday = _weekday_expr(db, v.day)
+    bucket = case(
+        *[(v.minutes >= low, i + 1) for i, low in reversed(list(enumerate(LATE_BUCKET_FLOORS)))],
+        else_=0,
+    )
     return list(
         db.execute(
             select(
@@ -148,6 +174,14 @@ def _violation_sums(db: DbSession, where: Where, first: date, end: date) -> list
                 func.sum(case((ReviewState.decision == "confirmed", 1), else_=0)),
                 func.sum(case((ReviewState.decision == "excused", 1), else_=0)),
                 func.sum(case((ReviewState.decision == "dismissed", 1), else_=0)),
+                *[
+                    func.sum(case((and_(v.kind == "late", counted, weekday == i), 1), else_=0))
+                    for i in range(len(LATE_WEEKDAYS))
+                ],
+                *[
+                    func.sum(case((and_(v.kind == "late", counted, bucket == i), 1), else_=0))
+                    for i in range(len(LATE_BUCKETS))
+                ],
             )
             .outerjoin(ReviewState, _reviewed())
             .where(*where(v), v.active.is_(True), v.day >= first, v.day < end)
@@ -242,7 +276,8 @@ def _rows(
             )
     for e, month, unit, *sums in _violation_sums(db, where, first, end):
         if (r := row(e, month, unit)) is not None:
-            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums
+            late, late_min, early, early_min, absent, missing, conf, exc, dis = sums[:9]
+            r.update(zip((*LATE_WEEKDAYS, *LATE_BUCKETS), map(int, sums[9:]), strict=True))
             r.update(
                 late_count=int(late or 0),
                 late_minutes=int(late_min or 0),
@@ -309,6 +344,25 @@ _PG_DAY_SUMS = f"""\
       AS excused_study,
     coalesce(sum(r.excused_fraction) FILTER (WHERE r.excused_kind IS NOT NULL
       AND r.excused_kind NOT IN {_pg_in(EXCUSE_GROUPS)}), 0) AS excused_other"""
+_PG_LATE = f"x.kind = 'late' AND {_COUNTED}"
+_PG_LATE_SUMS = ",\n".join(
+    [
+        f"    count(*) FILTER (WHERE {_PG_LATE} AND extract(isodow FROM x.day) = {i + 1}) AS {c}"
+        for i, c in enumerate(LATE_WEEKDAYS)
+    ]
+    + [
+        f"    count(*) FILTER (WHERE {_PG_LATE} AND x.minutes >= {low}"
+        f" AND x.minutes < {high}) AS {c}"
+        for c, low, high in zip(
+            LATE_BUCKETS,
+            (-(2**31), *LATE_BUCKET_FLOORS),
+            (*LATE_BUCKET_FLOORS, 2**31 - 1),
+            strict=True,
+        )
+    ]
+)
+_LATE_COLUMNS = ", ".join((*LATE_WEEKDAYS, *LATE_BUCKETS))
+_PG_LATE_VALUES = ", ".join(f"coalesce(v.{c}, 0)" for c in (*LATE_WEEKDAYS, *LATE_BUCKETS))
 _PG_VIOLATION_SUMS = f"""\
     count(*) FILTER (WHERE x.kind = 'late' AND {_COUNTED}) AS late_count,
     coalesce(sum(x.minutes) FILTER (WHERE x.kind = 'late' AND {_COUNTED}), 0) AS late_minutes,
@@ -321,7 +375,8 @@ _PG_VIOLATION_SUMS = f"""\
       AS missing_punches,
     count(*) FILTER (WHERE s.decision = 'confirmed') AS confirmed,
     count(*) FILTER (WHERE s.decision = 'excused') AS excused,
-    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed"""
+    count(*) FILTER (WHERE s.decision = 'dismissed') AS dismissed,
+{_PG_LATE_SUMS}"""
 # The same sums as the SQLite path below, computed in the server from each pair's rows
 # (LATERAL ... OFFSET 0: an index lookup per pair, whatever the table statistics say).
 _PG_INSERT = text(
@@ -347,7 +402,7 @@ INSERT INTO person_months (employee_id, month, unit_id, working_days, present_da
   late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
   excused_leave, excused_sick, excused_trip, excused_study, excused_other,
   confirmed, excused, dismissed,
-  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max, {_LATE_COLUMNS})
 SELECT coalesce(d.employee_id, v.employee_id), coalesce(d.month, v.month),
   coalesce(d.unit_id, v.unit_id), coalesce(d.working_days, 0), coalesce(d.present_days, 0),
   coalesce(v.late_count, 0), coalesce(v.late_minutes, 0), coalesce(v.early_count, 0),
@@ -355,7 +410,7 @@ SELECT coalesce(d.employee_id, v.employee_id), coalesce(d.month, v.month),
   coalesce(d.excused_leave, 0), coalesce(d.excused_sick, 0), coalesce(d.excused_trip, 0),
   coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
   coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
-  coalesce(d.absent_status_days, 0), 0, 0, 0
+  coalesce(d.absent_status_days, 0), 0, 0, 0, {_PG_LATE_VALUES}
 FROM d FULL JOIN v ON v.employee_id = d.employee_id AND v.month = d.month
   AND v.unit_id = d.unit_id
 RETURNING employee_id, month, unit_id, absent_status_days
@@ -433,7 +488,7 @@ INSERT INTO {{table}} (employee_id, month, unit_id, working_days, present_days,
   late_count, late_minutes, early_count, early_minutes, absent_days, missing_punches,
   excused_leave, excused_sick, excused_trip, excused_study, excused_other,
   confirmed, excused, dismissed,
-  absent_status_days, absent_run_head, absent_run_tail, absent_run_max)
+  absent_status_days, absent_run_head, absent_run_tail, absent_run_max, {_LATE_COLUMNS})
 SELECT k.employee_id, k.month, k.unit_id, coalesce(d.working_days, 0),
   coalesce(d.present_days, 0), coalesce(v.late_count, 0), coalesce(v.late_minutes, 0),
   coalesce(v.early_count, 0), coalesce(v.early_minutes, 0), coalesce(v.absent_days, 0),
@@ -441,7 +496,7 @@ SELECT k.employee_id, k.month, k.unit_id, coalesce(d.working_days, 0),
   coalesce(d.excused_trip, 0), coalesce(d.excused_study, 0), coalesce(d.excused_other, 0),
   coalesce(v.confirmed, 0), coalesce(v.excused, 0), coalesce(v.dismissed, 0),
   coalesce(d.absent_status_days, 0), coalesce(runs.head, 0), coalesce(runs.tail, 0),
-  coalesce(runs.longest, 0)
+  coalesce(runs.longest, 0), {_PG_LATE_VALUES}
 FROM d FULL JOIN v USING (employee_id, month, unit_id)
   CROSS JOIN LATERAL (SELECT coalesce(d.employee_id, v.employee_id) AS employee_id,
     coalesce(d.month, v.month) AS month, coalesce(d.unit_id, v.unit_id) AS unit_id) k
@@ -510,6 +565,8 @@ DELTA_COLUMNS = (
     "confirmed",
     "excused",
     "dismissed",
+    *LATE_WEEKDAYS,
+    *LATE_BUCKETS,
 )
 _WIDTH = len(DELTA_COLUMNS) + 1
 _ABSENT_MINUTES = len(DELTA_COLUMNS)
@@ -522,6 +579,8 @@ _KIND_AT = {
     "absent": (None, _ABSENT_MINUTES),
 }
 _DECISION_AT = {"confirmed": 8, "excused": 9, "dismissed": 10}
+_LATE_WEEKDAY_AT = DELTA_COLUMNS.index(LATE_WEEKDAYS[0])
+_LATE_BUCKET_AT = DELTA_COLUMNS.index(LATE_BUCKETS[0])
 
 
 def count_day(total: list[int], status: str, sign: int) -> None:
@@ -535,16 +594,20 @@ def count_day(total: list[int], status: str, sign: int) -> None:
 
 
 def count_violation(
-    total: list[int], kind: str, minutes: int, decision: str | None, sign: int
+    total: list[int], kind: str, minutes: int, decision: str | None, sign: int, day: date
 ) -> None:
-    """An active violation added to ``total`` (``sign`` 1) or taken away (-1), with its
-    review's ``decision``: counted when it has none or is confirmed, as the sums count it."""
+    """An active violation of ``day`` added to ``total`` (``sign`` 1) or taken away (-1), with
+    its review's ``decision``: counted when it has none or is confirmed, as the sums count it
+    (a late arrival also by its weekday and its bucket of minutes)."""
     if decision is None or decision == "confirmed":
         count, summed = _KIND_AT.get(kind, (None, None))
         if count is not None:
             total[count] += sign
         if summed is not None:
             total[summed] += sign * minutes
+        if kind == "late":
+            total[_LATE_WEEKDAY_AT + day.weekday()] += sign
+            total[_LATE_BUCKET_AT + late_bucket(minutes)] += sign
     if decision is not None:
         total[_DECISION_AT[decision]] += sign
 

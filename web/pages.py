@@ -479,7 +479,10 @@ def summary_page(
     thang: str = "",
     quy: str = "",
     don_vi: str = "",
+    trang: str = "",
 ) -> Response:
+    """The summary of a period: the units' ranking a page of ``UNITS_PER_PAGE`` at a time
+    (``trang``: the page, 1 first), the charts and the people a threshold flags."""
     context = common.context(request)
     now = web_session.now_utc()
     today = now.astimezone(common.tz(request)).date()
@@ -489,18 +492,25 @@ def summary_page(
             return visitor
         try:
             query, field_errors = _summary_fields(ky, nam, thang, quy, today, don_vi)
-            report = summary_service.summary(
+            number, page_errors = common.numbers(
+                common.NumberField("trang", "Trang", trang, 1, 100_000, 1)
+            )
+            if page_errors:  # a link's value, no field to mark: refused
+                raise Invalid("invalid_page", page_errors["trang"])
+            shown = summary_service.summary_page(
                 db,
                 visitor.scope,
                 query,
                 context.settings.thresholds,
                 now,
                 context.settings.timezone,
-                people="flagged",
+                number["trang"],
+                summary_service.UNITS_PER_PAGE,
             )
         except KcError as exc:
             return common.failed(request, visitor, exc)
         extra = summary_service.charts(db, visitor.scope, query, now, context.settings.timezone)
+        report = shown.report
         flagged = report.people
         params = (
             f"ky={query.period}&nam={query.year}"
@@ -516,6 +526,7 @@ def summary_page(
             report=report,
             flagged=flagged,
             charts=extra,
+            ranking=shown,
             units=day_service.units_for(db, visitor.scope),
             query=query,
             params=params,

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from runner.directory import RulesDirectory
 from runner.worker import RecomputeWorker
 from services.summaries import line_fields
-from store import summaries
+from store import charts, summaries
 from store.db import db_session
 from store.excuses import add_excuse
 from store.models import PersonMonth, Unit, ViolationRecord
@@ -155,3 +155,24 @@ def test_periods_not_whole_months_composed_from_months_and_days_equal_the_days(
     crossing = from_days[(date(2026, 9, 30), date(2026, 11, 14), None)]
     assert {line.code: line for line in crossing}["E0000"].max_consecutive_absent_days >= 3
     assert any(line.flags for lines in from_days.values() for line in lines)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+def test_the_late_arrivals_the_charts_read_from_the_months_equal_the_violations(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    engine: Engine = request.getfixturevalue(engine_name)
+    _judged(engine, people=12)
+    with db_session(engine) as db:
+        units = frozenset(db.scalars(select(Unit.id).order_by(Unit.id).limit(1)))
+        for rebuilt in (False, True):
+            if rebuilt:
+                rebuild(db)
+            for first, last in ((FIRST, LAST), (date(2026, 10, 1), date(2026, 10, 31))):
+                for scope in (None, units):
+                    weekdays, buckets = [0] * 7, [0] * len(charts.LATE_BUCKETS)
+                    for day, bucket, n in charts.late_by_day_and_bucket(db, first, last, scope):
+                        weekdays[day.weekday()] += n
+                        buckets[bucket] += n
+                    assert charts.late_shape(db, first, last, scope) == (weekdays, buckets)
+                    assert sum(weekdays) > 0 and sum(buckets) == sum(weekdays)
