@@ -18,7 +18,7 @@ from services import discipline_scores
 from services.discipline_scores import PersonScore
 from services.documents import timesheet
 from services.documents.files import XLSX, DocumentFile, issuer, report_file, timesheet_file
-from services.documents.header import DocumentHeader
+from services.documents.header import DocumentHeader, addressee
 from services.documents.period import PeriodKind, ReportPeriod, report_period
 from services.scope import Scope, units_filter
 
@@ -43,11 +43,12 @@ def header(
 ) -> DocumentHeader:
     """The document's header blocks: the issuing agency and unit, the recipient, the period."""
     s = asked.settings
-    agency, unit = issuer(db, asked.scope.user_id, unit_id, s.report_issuer)
+    who = issuer(db, asked.scope.user_id, unit_id, s.report_issuer)
     return DocumentHeader(
-        agency=agency,
-        unit=unit,
-        recipient=recipient or s.report_recipient,
+        agency=who.agency,
+        unit=who.unit,
+        parent=who.parent,
+        recipient=addressee(recipient or s.report_recipient, who.agency, who.parent),
         period_label=label,
         generated=asked.now,
         place=s.report_place,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -123,8 +123,18 @@ def timesheet_file(
     )
 
 
-def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> tuple[str, str]:
-    """(agency, unit) that issue a document: the unit asked for, else the user's own."""
+class Issuer(NamedTuple):
+    """Who issues a document: the agency, the unit asked for ("" for the whole agency), the
+    agency's supervising body (cơ quan chủ quản, its parent agency; "" when none)."""
+
+    agency: str
+    unit: str
+    parent: str
+
+
+def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> Issuer:
+    """The issuer of a document: the unit asked for, else the user's own; ``fallback`` names
+    the agency of a user with none (a province account)."""
     from store.models import Agency, User
 
     user = db.get(User, user_id)
@@ -133,4 +143,9 @@ def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> t
         unit = db.get(Unit, user.unit_id)
     agency_id = unit.agency_id if unit is not None else (user.agency_id if user else None)
     agency = db.get(Agency, agency_id) if agency_id is not None else None
-    return (agency.name if agency else fallback), (unit.name if unit else "")
+    parent = db.get(Agency, agency.parent_id) if agency and agency.parent_id else None
+    return Issuer(
+        agency.name if agency else fallback,
+        unit.name if unit else "",
+        parent.name if parent else "",
+    )

@@ -174,3 +174,29 @@ def test_the_report_signature_blocks_are_centred_under_the_heading_blocks() -> N
         compiler, head = _block_of(ws, "Người lập biểu"), _block_of(ws, "Thủ trưởng đơn vị")
         assert (compiler.min_col, compiler.max_col) == (agency.min_col, agency.max_col)
         assert (head.min_col, head.max_col) == (national.min_col, national.max_col)
+
+
+def test_issuing_block_names_the_supervising_body_then_the_issuer_never_twice() -> None:
+    from services.documents.header import addressee
+
+    with_parent = DocumentHeader(agency="Sở Nội vụ", parent="UBND tỉnh Vĩnh Phúc")
+    assert with_parent.issuer_lines() == ("UBND TỈNH VĨNH PHÚC", "SỞ NỘI VỤ")
+    assert DocumentHeader(agency="Sở Nội vụ (demo)").issuer_lines() == ("SỞ NỘI VỤ (DEMO)", "")
+    # the recipient: the configured one, else the parent; never the issuer itself
+    assert addressee("", "Sở Nội vụ", "UBND tỉnh Vĩnh Phúc") == "UBND tỉnh Vĩnh Phúc"
+    assert addressee("Bộ Nội vụ", "Sở Nội vụ", "UBND tỉnh Vĩnh Phúc") == "Bộ Nội vụ"
+    assert addressee("Sở Nội vụ", "Sở Nội vụ (demo)", "") == ""
+    assert addressee("", "Sở Nội vụ", "") == ""
+
+
+def test_report_sheets_carry_the_issuer_in_caps_and_the_unit_under_the_title() -> None:
+    header = DocumentHeader(agency="Sở Thử nghiệm", parent="UBND tỉnh Thử nghiệm")
+    units = [Line(key=1, name="Phòng Một", unit_id=1, unit_name="Phòng Một")]
+    data = discipline_report.ReportData(units, [], total_line(units), Thresholds())
+    book = load_workbook(io.BytesIO(discipline_report.to_xlsx(header, data)))
+    for name in book.sheetnames:
+        ws: Any = book[name]
+        assert ws["A1"].value == "UBND TỈNH THỬ NGHIỆM" and not ws["A1"].font.b
+        assert ws["A2"].value == "SỞ THỬ NGHIỆM" and ws["A2"].font.b
+    assert book["Phòng Một"]["A4"].value.endswith("\nPhòng Một")
+    assert "\n" not in book["Tổng hợp"]["A4"].value  # the whole agency: the title alone
