@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import zone
 from services.documents.discipline_report import events
-from services.documents.files import issuer, report_file, with_unit_codes
+from services.documents.files import issuer, period_label, report_file, with_unit_codes
 from services.documents.header import DocumentHeader, addressee
 from services.documents.period import ReportPeriod, report_period
 from services.exports import to_csv
@@ -189,7 +189,7 @@ def _compute(
     return _Computed(
         period=p,
         name=scope_name(db, scope, query.unit_id),
-        label=p.label,
+        label=period_label(db, units, p),
         first=first,
         last=last,
         thresholds=thresholds,
@@ -426,7 +426,7 @@ def summary_file(
         unit=who.unit,
         parent=who.parent,
         recipient=addressee(recipient, who.agency, who.parent),
-        period_label=period.label,
+        period_label=period_label(db, units, period),
         generated=generated,
         place=place,
     )
