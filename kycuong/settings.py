@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     consecutive_absence_days_flag: int = 5
 
     # Documents (báo cáo, bảng chấm công): who receives a report, where it is issued, symbols.
-    report_recipient: str = "Sở Nội vụ"
+    report_recipient: str = Field(
+        default="",
+        description="'Kính gửi' of a report; empty: the issuing agency's parent (cơ quan chủ quản)",
+    )
     report_issuer: str = Field(
         default="Sở Nội vụ", description="issuing body when the user has no agency (province)"
     )

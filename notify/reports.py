@@ -28,7 +28,7 @@ class ReportOptions:
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     timezone: str = "Asia/Ho_Chi_Minh"
-    recipient: str = "Sở Nội vụ"
+    recipient: str = ""
     issuer_fallback: str = "Sở Nội vụ"
     place: str = ""
 

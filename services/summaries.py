@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from rules.zones import zone
 from services.documents.discipline_report import events
-from services.documents.files import issuer, report_file, with_unit_codes
-from services.documents.header import DocumentHeader
+from services.documents.files import issuer, period_label, report_file, with_unit_codes
+from services.documents.header import DocumentHeader, addressee
 from services.documents.period import ReportPeriod, report_period
 from services.exports import to_csv
 from services.scope import Scope, units_filter
@@ -189,7 +189,7 @@ def _compute(
     return _Computed(
         period=p,
         name=scope_name(db, scope, query.unit_id),
-        label=p.label,
+        label=period_label(db, units, p),
         first=first,
         last=last,
         thresholds=thresholds,
@@ -403,7 +403,7 @@ def summary_file(
     fmt: Literal["csv", "xlsx", "pdf"],
     by: Literal["unit", "employee"] = "unit",
     *,
-    recipient: str = "Sở Nội vụ",
+    recipient: str = "",
     issuer_fallback: str = "Sở Nội vụ",
     place: str = "",
 ) -> SummaryFile:
@@ -420,12 +420,13 @@ def summary_file(
     scope.require("summaries:read")
     units = units_filter(db, scope, query.unit_id)
     period = report_period(query.period, query.year, query.month, query.quarter, generated.date())
-    agency, unit = issuer(db, scope.user_id, query.unit_id, issuer_fallback)
+    who = issuer(db, scope.user_id, query.unit_id, issuer_fallback)
     header = DocumentHeader(
-        agency=agency,
-        unit=unit,
-        recipient=recipient,
-        period_label=period.label,
+        agency=who.agency,
+        unit=who.unit,
+        parent=who.parent,
+        recipient=addressee(recipient, who.agency, who.parent),
+        period_label=period_label(db, units, period),
         generated=generated,
         place=place,
     )

@@ -81,6 +81,8 @@ UNITS = [
     ("TDKT", "Ban Thi đua - Khen thưởng"),
 ]
 AGENCY_CODE = "SNV"
+PARENT_CODE = "UBND"  # the demo Sở's cơ quan chủ quản
+PARENT_NAME = "UBND tỉnh Phú Thọ (demo)"
 DEVICES = [("SNV-CONG-CHINH", "Cổng chính", "both"), ("SNV-CONG-PHU", "Cổng phụ", "both")]
 
 
@@ -99,9 +101,17 @@ def seed_demo(
     if db.scalar(select(func.count()).select_from(Agency).where(Agency.code == AGENCY_CODE)):
         return None
     rng = random.Random(seed)
+    # its supervising body (cơ quan chủ quản): a report reads "UBND TỈNH …" above the Sở and
+    # goes to it (Kính gửi), as a real one does (Nghị định 30/2020/NĐ-CP)
+    parent = db.scalar(select(Agency).where(Agency.code == PARENT_CODE))
+    if parent is None:
+        parent = Agency(code=PARENT_CODE, name=PARENT_NAME, timezone="Asia/Ho_Chi_Minh")
+        db.add(parent)
+        db.flush()
     agency = Agency(
         code=AGENCY_CODE,
         name="Sở Nội vụ (demo)",
+        parent_id=parent.id,
         timezone="Asia/Ho_Chi_Minh",
         tracking_start=tracking_start,
     )

@@ -183,12 +183,13 @@ def _write_sheet(
     ws: StreamedSheet,
     f: _Formats,
     header: DocumentHeader,
-    heading: str,
+    unit: str,
     headers: Sequence[str],
     rows: Sequence[Sequence[object]],
     total: Sequence[object],
 ) -> None:
-    """Header blocks, the table from row 10 (index 9 is its heading), notes, signatures.
+    """Header blocks, the table from row 10 (index 9 is its heading), notes, signatures;
+    ``unit``: the unit the sheet is about, named under the title ("" for the whole agency).
 
     Rows are written in order (constant-memory mode: a province has a thousand sheets)."""
     ncols = len(headers)
@@ -214,10 +215,11 @@ def _write_sheet(
         for first_col, last_col, text, fmt, _ in blocks:
             ws.merge_values(r, first_col, last_col, text, fmt)
 
+    top, bottom = header.issuer_lines()
     merged(
         0,
         [
-            (0, right - 1, header.agency.upper(), f.block_bold, left_width),
+            (0, right - 1, top, f.block if bottom else f.block_bold, left_width),
             (right, last, NATIONAL_TITLE, f.block_bold, right_width),
         ],
         bold=True,
@@ -225,14 +227,15 @@ def _write_sheet(
     merged(
         1,
         [
-            (0, right - 1, heading, f.block_bold, left_width),
+            (0, right - 1, bottom, f.block_bold, left_width),
             (right, last, MOTTO, f.block_bold, right_width),
         ],
         bold=True,
     )
     merged(2, [(right, last, header.dated_line(), f.block_italic, right_width)])
     generated = f"{header.generated:%H:%M ngày %d/%m/%Y}" if header.generated else ""
-    merged(3, [(0, last, TITLE, f.title, whole)], bold=True)
+    # the unit a sheet is about goes under the title (the issuing block names the agency)
+    merged(3, [(0, last, f"{TITLE}\n{unit}" if unit else TITLE, f.title, whole)], bold=True)
     for r, text, fmt in (
         (4, f"Kỳ báo cáo: {header.period_label}", f.block),
         (5, f"Kính gửi: {header.recipient}" if header.recipient else "", f.block),
@@ -318,7 +321,7 @@ def to_xlsx(header: DocumentHeader, data: ReportData) -> bytes:
         add_sheet(book, TOTALS_SHEET),
         f,
         header,
-        header.unit or header.agency,
+        header.unit,
         UNIT_HEADERS,
         unit_rows,
         ["", "", "Tổng cộng", total.staff, *figures(total, [])],
@@ -389,12 +392,16 @@ def _pdf_table(
     )
 
 
-def _pdf_section(pdf: Any, header: DocumentHeader, heading: str) -> None:
+def _pdf_section(pdf: Any, header: DocumentHeader, unit: str) -> None:
+    """A section's first page: the issuing block, the title with ``unit`` under it ("" for
+    the whole agency), the period, the recipient."""
     from services.documents.pdf import header_lines
 
     pdf.add_page()
-    pdf.national_block(header.agency, heading, header.dated_line())
+    pdf.national_block(*header.issuer_lines(), header.dated_line())
     pdf.centered(TITLE, "B", 12, 6)
+    if unit:
+        pdf.centered(unit, "B", 11, 6)
     pdf.centered(f"Kỳ báo cáo: {header.period_label}")
     if header.recipient:
         pdf.centered(f"Kính gửi: {header.recipient}")
@@ -413,7 +420,7 @@ def to_pdf(header: DocumentHeader, data: ReportData) -> bytes:
     for person in data.people:
         members.setdefault(person.unit_id, []).append(person)
     roles = [(s.role, s.note) for s in header.signatures]
-    _pdf_section(pdf, header, header.unit or header.agency)
+    _pdf_section(pdf, header, header.unit)
     unit_rows = []
     for i, unit in enumerate(data.units, start=1):
         flagged = unit_flags(members.get(unit.key, []), t) if unit.working_days else [NO_DATA]

@@ -17,8 +17,15 @@ from rules.discipline_score import ScoreRule
 from services import discipline_scores
 from services.discipline_scores import PersonScore
 from services.documents import timesheet
-from services.documents.files import XLSX, DocumentFile, issuer, report_file, timesheet_file
-from services.documents.header import DocumentHeader
+from services.documents.files import (
+    XLSX,
+    DocumentFile,
+    issuer,
+    period_label,
+    report_file,
+    timesheet_file,
+)
+from services.documents.header import DocumentHeader, addressee
 from services.documents.period import PeriodKind, ReportPeriod, report_period
 from services.scope import Scope, units_filter
 
@@ -43,11 +50,12 @@ def header(
 ) -> DocumentHeader:
     """The document's header blocks: the issuing agency and unit, the recipient, the period."""
     s = asked.settings
-    agency, unit = issuer(db, asked.scope.user_id, unit_id, s.report_issuer)
+    who = issuer(db, asked.scope.user_id, unit_id, s.report_issuer)
     return DocumentHeader(
-        agency=agency,
-        unit=unit,
-        recipient=recipient or s.report_recipient,
+        agency=who.agency,
+        unit=who.unit,
+        parent=who.parent,
+        recipient=addressee(recipient or s.report_recipient, who.agency, who.parent),
         period_label=label,
         generated=asked.now,
         place=s.report_place,
@@ -70,7 +78,7 @@ def discipline_report(
     asked.scope.require("summaries:read")
     period = report_period(kind, year, month, quarter, asked.today)
     units = units_filter(db, asked.scope, unit_id)
-    head = header(db, asked, unit_id, period.label, recipient)
+    head = header(db, asked, unit_id, period_label(db, units, period), recipient)
     return report_file(db, units, period, asked.settings.thresholds, head, file_format)
 
 
@@ -81,7 +89,7 @@ def timesheets(
     asked.scope.require("summaries:read")
     period = report_period("month", year, month, None, asked.today)
     units = units_filter(db, asked.scope, unit_id)
-    head = header(db, asked, unit_id, period.label)
+    head = header(db, asked, unit_id, period_label(db, units, period))
     symbols = timesheet.Symbols.with_overrides(asked.settings.timesheet_symbols)
     through = None if period.complete else period.last
     return timesheet_file(db, units, year, month, symbols, head, file_format, through)

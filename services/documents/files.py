@@ -5,16 +5,17 @@ functions take the units already allowed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from services.documents import discipline_report, timesheet
 from services.documents.header import DocumentHeader
-from services.documents.period import ReportPeriod
+from services.documents.period import ReportPeriod, tracking_note, with_tracking
 from store.bulk import among
 from store.models import Employee, Unit
 from store.summaries import Line, Thresholds, person_lines, total_line, unit_lines
@@ -106,25 +107,61 @@ def timesheet_file(
     for person in people:
         members.setdefault(person.unit_id, []).append(person)
     refs = unit_refs(db, unit_ids)
-    units = [
-        (u.name, timesheet.build_rows(members[u.id], year, month, symbols))
-        for u in refs
-        if u.id in members
-    ]
+    starts = unit_tracking(db, unit_ids, first)
+    calendars: dict[int, Mapping[date, str]] = {}
+
+    def rows(unit_id: int) -> list[timesheet.Row]:
+        """A unit's rows; the days before its agency's tracking start marked as such."""
+        agency_id, start = starts.get(unit_id, (0, None))
+        if start is not None and agency_id not in calendars:
+            from services.days import agency_calendar
+
+            calendars[agency_id] = agency_calendar(db, agency_id, year).days_off
+        days_off = calendars.get(agency_id, {})
+        return timesheet.build_rows(members[unit_id], year, month, symbols, start, days_off)
+
+    units = [(u.name, rows(u.id)) for u in refs if u.id in members]
     if not units:  # nobody in the units asked for: their blank forms, to fill in by hand
         units = [(u.name, []) for u in refs]
+    # the title names the latest start of the units' agencies (one agency: its own)
+    tracked = max((start for _, start in starts.values() if start is not None), default=None)
     stem = f"bang-cham-cong-{year}{month:02d}"
     if fmt == "pdf":
-        return DocumentFile(
-            timesheet.to_pdf(header, units, year, month, symbols, through), PDF, f"{stem}.pdf"
-        )
-    return DocumentFile(
-        timesheet.to_xlsx(header, units, year, month, symbols, through), XLSX, f"{stem}.xlsx"
+        content = timesheet.to_pdf(header, units, year, month, symbols, through, tracked)
+        return DocumentFile(content, PDF, f"{stem}.pdf")
+    content = timesheet.to_xlsx(header, units, year, month, symbols, through, tracked)
+    return DocumentFile(content, XLSX, f"{stem}.xlsx")
+
+
+def unit_tracking(
+    db: DbSession, unit_ids: frozenset[int] | None, first: date
+) -> dict[int, tuple[int, date | None]]:
+    """unit id → (its agency id, the agency's tracking start when after ``first``, else None)."""
+    from store.models import Agency
+
+    query = select(Unit.id, Agency.id, Agency.tracking_start).join(
+        Agency, Agency.id == Unit.agency_id
     )
+    if unit_ids is not None:
+        query = query.where(among(db, Unit.id, unit_ids))
+    return {
+        unit_id: (agency_id, start if start is not None and start > first else None)
+        for unit_id, agency_id, start in db.execute(query)
+    }
 
 
-def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> tuple[str, str]:
-    """(agency, unit) that issue a document: the unit asked for, else the user's own."""
+class Issuer(NamedTuple):
+    """Who issues a document: the agency, the unit asked for ("" for the whole agency), the
+    agency's supervising body (cơ quan chủ quản, its parent agency; "" when none)."""
+
+    agency: str
+    unit: str
+    parent: str
+
+
+def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> Issuer:
+    """The issuer of a document: the unit asked for, else the user's own; ``fallback`` names
+    the agency of a user with none (a province account)."""
     from store.models import Agency, User
 
     user = db.get(User, user_id)
@@ -133,4 +170,27 @@ def issuer(db: DbSession, user_id: int, unit_id: int | None, fallback: str) -> t
         unit = db.get(Unit, user.unit_id)
     agency_id = unit.agency_id if unit is not None else (user.agency_id if user else None)
     agency = db.get(Agency, agency_id) if agency_id is not None else None
-    return (agency.name if agency else fallback), (unit.name if unit else "")
+    parent = db.get(Agency, agency.parent_id) if agency and agency.parent_id else None
+    return Issuer(
+        agency.name if agency else fallback,
+        unit.name if unit else "",
+        parent.name if parent else "",
+    )
+
+
+def tracking_starts(db: DbSession, unit_ids: frozenset[int] | None) -> list[date]:
+    """The tracking starts (ngày bắt đầu theo dõi) of the agencies of ``unit_ids`` (None: of
+    every agency); an agency without one is left out."""
+    from store.models import Agency
+
+    query = select(Agency.tracking_start).where(Agency.tracking_start.is_not(None)).distinct()
+    if unit_ids is not None:
+        agencies = select(Unit.agency_id).where(among(db, Unit.id, unit_ids))
+        query = query.where(Agency.id.in_(agencies))
+    return [d for d in db.scalars(query) if d is not None]
+
+
+def period_label(db: DbSession, unit_ids: frozenset[int] | None, period: ReportPeriod) -> str:
+    """The period's label with "Theo dõi từ dd/mm/yyyy" when it begins before tracking did."""
+    note = tracking_note(period.first, tracking_starts(db, unit_ids))
+    return with_tracking(period.label, note)

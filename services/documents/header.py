@@ -4,6 +4,7 @@ signatures."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,7 +28,7 @@ class Signature:
 class DocumentHeader:
     """Who issues the document, to whom, for which period, when it was generated."""
 
-    agency: str
+    agency: str  # the issuing body (cơ quan ban hành)
     unit: str = ""
     recipient: str = ""
     period_label: str = ""
@@ -39,6 +40,16 @@ class DocumentHeader:
             Signature("Thủ trưởng đơn vị", "(Ký, họ tên, đóng dấu)"),
         )
     )
+    parent: str = ""  # the supervising body (cơ quan chủ quản); "" when unknown
+
+    def issuer_lines(self) -> tuple[str, str]:
+        """The issuing block (Nghị định 30/2020/NĐ-CP): (supervising body in upper case, not
+        bold; issuing body in bold upper case). Without a supervising body: (issuing body, "")
+        — the caller sets the first line bold then; never the same name twice."""
+        agency = self.agency.upper()
+        if self.parent and not same_body(self.parent, self.agency):
+            return self.parent.upper(), agency
+        return agency, ""
 
     def dated_line(self) -> str:
         """'Hà Nội, ngày 01 tháng 12 năm 2026' (the place is left out when unknown)."""
@@ -47,3 +58,19 @@ class DocumentHeader:
         g = self.generated
         text = f"ngày {g:%d} tháng {g:%m} năm {g:%Y}"
         return f"{self.place}, {text}" if self.place else text[0].upper() + text[1:]
+
+
+def same_body(a: str, b: str) -> bool:
+    """Whether two names are the same body: case, spaces and a "(demo)"-like note aside."""
+
+    def norm(name: str) -> str:
+        return " ".join(re.sub(r"\([^)]*\)", " ", name).casefold().split())
+
+    return norm(a) == norm(b)
+
+
+def addressee(recipient: str, agency: str, parent: str) -> str:
+    """Who the document goes to (Kính gửi): the configured ``recipient``, else the supervising
+    body ``parent``; "" when none is known or it would be the issuer ``agency`` itself."""
+    chosen = recipient.strip() or parent.strip()
+    return "" if not chosen or same_body(chosen, agency) else chosen

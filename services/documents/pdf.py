@@ -43,13 +43,15 @@ class DocumentPdf(FPDF):
         self.cell(0, 4, f"Trang {self.page_no()}/{PAGES}", align="C")
 
     def national_block(self, left_top: str, left_bottom: str, dated: str | None = None) -> None:
-        """The issuing body on the left, Quốc hiệu and tiêu ngữ on the right."""
+        """The issuing block on the left (``left_top`` in upper case, ``left_bottom`` bold; a
+        lone ``left_top`` bold), Quốc hiệu and tiêu ngữ on the right."""
         half = (self.w - self.l_margin - self.r_margin) / 2
         y = self.get_y()
-        self.set_font(FAMILY, "", 9)
+        self.set_font(FAMILY, "" if left_bottom else "B", 9)
         self.paragraph(half * 0.9, 4.5, left_top.upper(), align="C")
-        self.set_font(FAMILY, "B", 9)
-        self.paragraph(half * 0.9, 4.5, left_bottom, align="C")
+        if left_bottom:
+            self.set_font(FAMILY, "B", 9)
+            self.paragraph(half * 0.9, 4.5, left_bottom, align="C")
         bottom = self.get_y()
         self.set_xy(self.l_margin + half, y)
         self.set_font(FAMILY, "B", 9.5)

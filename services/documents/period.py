@@ -6,13 +6,21 @@ day before today, local time) and says so: "Năm 2026, tính đến 30/11/2026".
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
 from kycuong.errors import Invalid
 
-__all__ = ["Invalid", "PeriodKind", "ReportPeriod", "report_period"]
+__all__ = [
+    "Invalid",
+    "PeriodKind",
+    "ReportPeriod",
+    "report_period",
+    "tracking_note",
+    "with_tracking",
+]
 
 PeriodKind = Literal["month", "quarter", "year"]
 
@@ -72,3 +80,23 @@ def report_period(
     if last < end:
         name = f"{name}, tính đến {last:%d/%m/%Y}"
     return ReportPeriod(kind, first, last, end, f"{name} (từ {first:%d/%m/%Y} đến {last:%d/%m/%Y})")
+
+
+def tracking_note(first: date, starts: Iterable[date]) -> str:
+    """ "Theo dõi từ 01/12/2026" when the period starting ``first`` begins before the tracking
+    start (ngày bắt đầu theo dõi) of the agencies in ``starts``; the latest of several, the
+    others named briefly; "" when every agency was tracked from ``first`` or earlier."""
+    later = sorted({d for d in starts if d > first}, reverse=True)
+    if not later:
+        return ""
+    note = f"Theo dõi từ {later[0]:%d/%m/%Y}"
+    if len(later) == 2:
+        return f"{note} (cơ quan khác từ {later[1]:%d/%m/%Y})"
+    if len(later) > 2:
+        return f"{note} (muộn nhất; {len(later) - 1} cơ quan khác từ {later[-1]:%d/%m/%Y})"
+    return note
+
+
+def with_tracking(label: str, note: str) -> str:
+    """The period label with the tracking note after it ("" leaves it as is)."""
+    return f"{label} · {note}" if note else label

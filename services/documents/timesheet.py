@@ -149,11 +149,40 @@ def day_parts(mark: DayMark | None, symbols: Symbols) -> list[tuple[Symbol, floa
     return [(t["present"], round(worked, 2)), *parts] if worked > 0 else parts
 
 
-def month_title(year: int, month: int, through: date | None = None) -> str:
+UNTRACKED = "–"  # a working day before the agency's tracking start (chưa theo dõi)
+
+
+def month_title(
+    year: int, month: int, through: date | None = None, tracked_from: date | None = None
+) -> str:
     """ "Tháng 12 năm 2026", and for a month not over "… (số liệu đến hết ngày 15/12/2026)":
-    the days after it are blank because they have not been worked yet, not because nobody came."""
+    the days after it are blank because they have not been worked yet, not because nobody came.
+    ``tracked_from``: the tracking start (ngày bắt đầu theo dõi) when it falls after the 1st,
+    "· Theo dõi từ 01/12/2026" after the title (the days before it are not judged)."""
     title = f"Tháng {month:02d} năm {year}"
-    return f"{title} (số liệu đến hết ngày {through:%d/%m/%Y})" if through else title
+    if through:
+        title = f"{title} (số liệu đến hết ngày {through:%d/%m/%Y})"
+    if tracked_from and tracked_from > date(year, month, 1):
+        title = f"{title} · Theo dõi từ {tracked_from:%d/%m/%Y}"
+    return title
+
+
+def legend_lines(symbols: Symbols, tracked_from: date | None) -> list[tuple[str, str]]:
+    """The legend, with "Chưa theo dõi" when some days precede the tracking start."""
+    legend = symbols.legend()
+    if tracked_from:
+        legend.append((UNTRACKED, f"Chưa theo dõi (trước {tracked_from:%d/%m/%Y})"))
+    return legend
+
+
+def _untracked_cell(day: date, symbols: Symbols, days_off: Mapping[date, str]) -> str:
+    """A day before the tracking start: a weekend blank as usual, a holiday its symbol, any
+    other day ``UNTRACKED``; none is counted in Quy ra công (nothing was judged)."""
+    if day.weekday() >= 5:
+        return ""
+    if day in days_off:
+        return symbols.table["holiday"].code
+    return UNTRACKED
 
 
 def _cell(parts: list[tuple[Symbol, float]]) -> str:
@@ -164,20 +193,37 @@ def _cell(parts: list[tuple[Symbol, float]]) -> str:
     return "/".join(codes)
 
 
-def build_rows(people: Sequence[PersonMonth], year: int, month: int, symbols: Symbols) -> list[Row]:
+def build_rows(
+    people: Sequence[PersonMonth],
+    year: int,
+    month: int,
+    symbols: Symbols,
+    tracked_from: date | None = None,
+    days_off: Mapping[date, str] | None = None,
+) -> list[Row]:
     """The form's rows for a month: symbols per day and Quy ra công per bucket.
+
+    ``tracked_from``: the agency's tracking start; an earlier day is blank on a weekend, the
+    holiday symbol on a day of ``days_off`` (date → name), ``UNTRACKED`` otherwise, and is
+    counted nowhere.
 
     A day's cell depends only on what its mark records, not on the date: each distinct record
     is worked out once (a province's million days are a few dozen distinct ones), and a mark
     object met again (``month_marks`` shares them) is found by its identity."""
     days = [date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
+    before = [
+        _untracked_cell(day, symbols, days_off or {})
+        for day in days
+        if tracked_from is not None and day < tracked_from
+    ]
+    days = days[len(before) :]
     by_record: dict[object, Worked] = {}
     by_mark: dict[int, Worked] = {}
     known: list[DayMark | None] = []  # the marks whose ids key by_mark, alive while it is
     rows = []
     for person in people:
         totals = dict.fromkeys(BUCKETS, 0.0)
-        cells = []
+        cells = list(before)
         marks = person.days
         for day in days:
             mark = marks.get(day)
@@ -257,6 +303,7 @@ def _write_unit(
     rows: Sequence[Row],
     symbols: Symbols,
     through: date | None = None,
+    tracked_from: date | None = None,
 ) -> None:
     """The form on one sheet, rows in order (constant memory: a province has a thousand units)."""
     ndays = calendar.monthrange(year, month)[1]
@@ -278,7 +325,7 @@ def _write_unit(
     ws.write_values(2, 0, ["Mã QHNS: ................"], f.plain)
     ws.set_row(4, row_points(1, 14))
     ws.merge_values(4, 0, last, TITLE, f.title)
-    ws.merge_values(5, 0, last, month_title(year, month, through), f.center)
+    ws.merge_values(5, 0, last, month_title(year, month, through, tracked_from), f.center)
     # The form's headings: STT, Họ và tên and the chức vụ over two rows, the days and the
     # Quy ra công over their columns; the rows as tall as the wrapped headings.
     first_three = ["STT", "Họ và tên", "Ngạch, bậc lương hoặc cấp bậc, chức vụ"]
@@ -314,7 +361,7 @@ def _write_unit(
         ws.merge_values(r + 2, first, last_col, "(Ký, họ tên)", f.italic_center)
     r += 7
     ws.write_values(r, 0, ["Ký hiệu chấm công:"], f.bold)
-    legend = symbols.legend()
+    legend = legend_lines(symbols, tracked_from)
     per_column = (len(legend) + 2) // 3
     for n in range(per_column):
         for k in range(3):
@@ -339,15 +386,26 @@ def to_xlsx(
     month: int,
     symbols: Symbols,
     through: date | None = None,
+    tracked_from: date | None = None,
 ) -> bytes:
     """One sheet per unit: the form with its header, rows, Cộng, signatures and legend;
-    ``through``: the last day counted of a month not over."""
+    ``through``: the last day counted of a month not over; ``tracked_from``: the tracking
+    start when it falls in the month (the title and the legend say so)."""
     out = io.BytesIO()
     book = workbook(out)
     f = _Formats(book)
     for title, (unit_name, rows) in zip(sheet_titles([n for n, _ in units]), units, strict=True):
         _write_unit(
-            add_sheet(book, title), f, header, unit_name, year, month, rows, symbols, through
+            add_sheet(book, title),
+            f,
+            header,
+            unit_name,
+            year,
+            month,
+            rows,
+            symbols,
+            through,
+            tracked_from,
         )
     book.close()
     return out.getvalue()
@@ -360,8 +418,10 @@ def to_pdf(
     month: int,
     symbols: Symbols,
     through: date | None = None,
+    tracked_from: date | None = None,
 ) -> bytes:
-    """The form on A4 landscape, one unit after another (each on its own pages)."""
+    """The form on A4 landscape, one unit after another (each on its own pages);
+    ``through``, ``tracked_from``: as :func:`to_xlsx`."""
     from services.documents.grid import Column, draw_grid
     from services.documents.pdf import FAMILY, DocumentPdf
 
@@ -392,7 +452,7 @@ def to_pdf(
         pdf.paragraph(110, 3.8, FORM_SOURCE, align="C")
         pdf.set_y(max(pdf.get_y(), y + 14))
         pdf.centered(TITLE, "B", 13, 6)
-        pdf.centered(month_title(year, month, through), "", 9, 5)
+        pdf.centered(month_title(year, month, through, tracked_from), "", 9, 5)
         pdf.ln(1)
         columns = [
             Column(h, w, "L" if i in (1, 2) else "C", wrap=i in (1, 2))
@@ -414,7 +474,7 @@ def to_pdf(
         pdf.set_font(FAMILY, "B", 7.5)
         pdf.cell(0, 4, "Ký hiệu chấm công:", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FAMILY, "", 7.5)
-        legend = symbols.legend()
+        legend = legend_lines(symbols, tracked_from)
         per_row = 4
         for start in range(0, len(legend), per_row):
             chunk = legend[start : start + per_row]

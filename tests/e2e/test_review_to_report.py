@@ -109,4 +109,6 @@ def test_a_morning_excused_by_its_unit_head_is_counted_as_excused_by_noi_vu(
     row = next(r for r in sheet.iter_rows(min_row=10, values_only=True) if r[2] == unit_name)
     assert row[headers.index("Đã xử lý: có lý do")] == unit_after["reviewed"]["excused"]
     assert row[headers.index("Đi muộn (lượt)")] == unit_after["late_count"]
-    assert sheet["A1"].value == "SỞ NỘI VỤ (DEMO)"
+    # the demo Sở under its UBND (Nghị định 30/2020): the parent, then the issuer in caps
+    assert sheet["A1"].value == "UBND TỈNH PHÚ THỌ (DEMO)"
+    assert sheet["A2"].value == "SỞ NỘI VỤ (DEMO)"

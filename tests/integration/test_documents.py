@@ -107,7 +107,7 @@ def test_the_discipline_report_is_a_document_whose_totals_are_the_sums_of_its_ro
         "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         "Độc lập - Tự do - Hạnh phúc",
         "SỞ THỬ NGHIỆM",
-        "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH",
+        "BÁO CÁO TÌNH HÌNH CHẤP HÀNH KỶ LUẬT, KỶ CƯƠNG HÀNH CHÍNH\nPhòng Một",
         "Kỳ báo cáo: Tháng 11/2026 (từ 01/11/2026 đến 30/11/2026)",
         "Kính gửi: Sở Nội vụ",
         "Thời điểm lập: 08:00 ngày 01/12/2026",

@@ -51,7 +51,8 @@ def test_noi_vu_downloads_the_report_and_the_timesheets_and_a_clerk_may_not(
     book = load_workbook(io.BytesIO(xlsx.content))
     assert book.sheetnames == ["Tổng hợp", "Phòng Một"]
     texts = [c.value for row in book["Tổng hợp"].iter_rows() for c in row if c.value]
-    assert "SỞ THỬ NGHIỆM" in texts and "Kính gửi: Sở Nội vụ" in texts
+    assert "SỞ THỬ NGHIỆM" in texts  # no parent, no recipient configured: nobody addressed
+    assert not any(str(t).startswith("Kính gửi") for t in texts)
     pdf = client.get(
         "/api/documents/discipline-report", params={**month, "format": "pdf"}, headers=noivu
     )
@@ -248,3 +249,37 @@ def test_without_a_year_the_summary_is_this_years_and_a_quarter_alone_means_the_
         "/api/documents/discipline-report", params={"year": 2026, "quarter": 4}, headers=noivu
     )
     assert report.status_code == 200, report.text
+
+
+def test_the_report_reads_issuer_under_its_parent_and_says_when_tracking_began(
+    sqlite_engine: Engine,
+) -> None:
+    """The agency under a UBND: the parent then the agency (caps), addressed to the parent;
+    tracked from 18/11/2026: the November report, summary and timesheet say so."""
+    from datetime import date
+
+    client = _client(sqlite_engine)
+    with db_session(sqlite_engine) as db:
+        parent = Agency(code="UBND", name="UBND tỉnh Thử nghiệm")
+        db.add(parent)
+        db.flush()
+        agency = db.scalars(select(Agency).where(Agency.code == "AG")).one()
+        agency.parent_id = parent.id
+        agency.tracking_start = date(2026, 11, 18)
+    noivu = bearer(client, "noivu", "mật-khẩu-nội-vụ")
+    month = {"year": 2026, "month": 11}
+    answer = client.get("/api/documents/discipline-report", params=month, headers=noivu)
+    assert answer.status_code == 200, answer.text
+    sheet = load_workbook(io.BytesIO(answer.content))["Tổng hợp"]
+    assert sheet["A1"].value == "UBND TỈNH THỬ NGHIỆM" and sheet["A2"].value == "SỞ THỬ NGHIỆM"
+    texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Kính gửi: UBND tỉnh Thử nghiệm" in texts
+    assert any(t.startswith("Kỳ báo cáo:") and "Theo dõi từ 18/11/2026" in t for t in texts)
+    summary = client.get("/api/summaries", params=month, headers=noivu)
+    assert "Theo dõi từ 18/11/2026" in summary.json()["period"]["label"]
+    form = client.get("/api/documents/timesheets", params=month, headers=noivu)
+    assert form.status_code == 200, form.text
+    ws = load_workbook(io.BytesIO(form.content)).worksheets[0]
+    cells = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "Tháng 11 năm 2026 · Theo dõi từ 18/11/2026" in cells
+    assert "–" in cells  # the working days before 18/11

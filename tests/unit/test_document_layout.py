@@ -174,3 +174,59 @@ def test_the_report_signature_blocks_are_centred_under_the_heading_blocks() -> N
         compiler, head = _block_of(ws, "Người lập biểu"), _block_of(ws, "Thủ trưởng đơn vị")
         assert (compiler.min_col, compiler.max_col) == (agency.min_col, agency.max_col)
         assert (head.min_col, head.max_col) == (national.min_col, national.max_col)
+
+
+def test_issuing_block_names_the_supervising_body_then_the_issuer_never_twice() -> None:
+    from services.documents.header import addressee
+
+    with_parent = DocumentHeader(agency="Sở Nội vụ", parent="UBND tỉnh Vĩnh Phúc")
+    assert with_parent.issuer_lines() == ("UBND TỈNH VĨNH PHÚC", "SỞ NỘI VỤ")
+    assert DocumentHeader(agency="Sở Nội vụ (demo)").issuer_lines() == ("SỞ NỘI VỤ (DEMO)", "")
+    # the recipient: the configured one, else the parent; never the issuer itself
+    assert addressee("", "Sở Nội vụ", "UBND tỉnh Vĩnh Phúc") == "UBND tỉnh Vĩnh Phúc"
+    assert addressee("Bộ Nội vụ", "Sở Nội vụ", "UBND tỉnh Vĩnh Phúc") == "Bộ Nội vụ"
+    assert addressee("Sở Nội vụ", "Sở Nội vụ (demo)", "") == ""
+    assert addressee("", "Sở Nội vụ", "") == ""
+
+
+def test_report_sheets_carry_the_issuer_in_caps_and_the_unit_under_the_title() -> None:
+    header = DocumentHeader(agency="Sở Thử nghiệm", parent="UBND tỉnh Thử nghiệm")
+    units = [Line(key=1, name="Phòng Một", unit_id=1, unit_name="Phòng Một")]
+    data = discipline_report.ReportData(units, [], total_line(units), Thresholds())
+    book = load_workbook(io.BytesIO(discipline_report.to_xlsx(header, data)))
+    for name in book.sheetnames:
+        ws: Any = book[name]
+        assert ws["A1"].value == "UBND TỈNH THỬ NGHIỆM" and not ws["A1"].font.b
+        assert ws["A2"].value == "SỞ THỬ NGHIỆM" and ws["A2"].font.b
+    assert book["Phòng Một"]["A4"].value.endswith("\nPhòng Một")
+    assert "\n" not in book["Tổng hợp"]["A4"].value  # the whole agency: the title alone
+
+
+def test_a_period_begun_before_tracking_says_when_tracking_began() -> None:
+    from services.documents.period import report_period, tracking_note, with_tracking
+
+    year = report_period("year", 2026, None, None, date(2026, 12, 2))
+    note = tracking_note(year.first, [date(2026, 12, 1)])
+    assert note == "Theo dõi từ 01/12/2026"
+    assert with_tracking(year.label, note).endswith("· Theo dõi từ 01/12/2026")
+    assert tracking_note(date(2026, 12, 1), [date(2026, 12, 1)]) == ""  # tracked all along
+    several = tracking_note(year.first, [date(2026, 12, 1), date(2026, 6, 1), date(2025, 1, 1)])
+    assert several == "Theo dõi từ 01/12/2026 (cơ quan khác từ 01/06/2026)"
+
+
+def test_timesheet_days_before_tracking_are_marked_and_counted_nowhere() -> None:
+    tracked = date(2026, 11, 18)
+    person = PersonMonth(1, "NV1", "Nguyễn Văn A", "", 1, {})
+    symbols = timesheet.Symbols()
+    row = timesheet.build_rows([person], 2026, 11, symbols, tracked, {date(2026, 11, 3): "Lễ"})[0]
+    # 02/11/2026 is a Monday, 01/11 a Sunday, 03/11 a holiday here
+    assert row.cells[0] == "" and row.cells[1] == timesheet.UNTRACKED
+    assert row.cells[2] == "L"
+    assert all(c == "" for c in row.cells[17:])  # from 18/11: no record, blank as usual
+    assert all(v == 0 for v in row.totals.values())
+    title = timesheet.month_title(2026, 11, None, tracked)
+    assert title == "Tháng 11 năm 2026 · Theo dõi từ 18/11/2026"
+    raw = timesheet.to_xlsx(HEADER, [("Phòng Một", [row])], 2026, 11, symbols, None, tracked)
+    texts = [c.value for r in load_workbook(io.BytesIO(raw)).worksheets[0].iter_rows() for c in r]
+    assert title in texts
+    assert f"- Chưa theo dõi (trước 18/11/2026): {timesheet.UNTRACKED}" in texts
