@@ -14,7 +14,7 @@ from kycuong.labels import vn_number
 from rules.discipline_score import FLAGS, MonthRecord, ScoreRule, Suggestion, suggest_score
 from services.documents.header import MOTTO, NATIONAL_TITLE, SUGGESTS, DocumentHeader
 from services.documents.period import ReportPeriod, report_period
-from services.documents.sheets import as_text_cells
+from services.documents.sheets import as_text_cells, row_points, text_lines
 from store.models import Employee, Unit
 from store.scores import decisions_in_force, record_decision
 from store.summaries import Line, Thresholds, person_lines
@@ -220,13 +220,16 @@ def to_xlsx(
 ) -> bytes:
     """One sheet: the header blocks, a row per person, the notice that people decide."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment, Border, Font, Side
 
     zone = header.generated.tzinfo if header.generated else None  # the agency's local time
     book = Workbook()
     ws: Any = book.worksheets[0]
     ws.title = "Điểm kỷ luật"
     bold = Font(bold=True)
+    thin = Side(style="thin")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)  # the table printed ruled
+    widths = (5, 12, 24, 10, 24, 10, 8, 16, 36, 44, 30, 16, 16)
     ws.append([header.agency.upper(), "", "", "", "", "", NATIONAL_TITLE])
     ws.append([header.unit, "", "", "", "", "", MOTTO])
     ws.append([])
@@ -237,7 +240,12 @@ def to_xlsx(
     ws.append([])
     ws.append(list(SCORE_HEADERS))
     for c in ws[9]:
-        c.font, c.alignment = bold, Alignment(wrap_text=True, horizontal="center")
+        c.font, c.border = bold, box
+        c.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    # a spreadsheet never grows a row to its wrapped text when printed: set each row's height
+    ws.row_dimensions[9].height = row_points(
+        max(text_lines(h, w, bold=True) for h, w in zip(SCORE_HEADERS, widths, strict=True))
+    )
     for i, s in enumerate(scores, start=1):
         ws.append(
             [
@@ -260,14 +268,16 @@ def to_xlsx(
                 ),
             ]
         )
-        for c in ws[ws.max_row]:
-            c.alignment = Alignment(wrap_text=True, vertical="top")
+        lines = 1
+        for c, width in zip(ws[ws.max_row], widths, strict=True):
+            c.alignment, c.border = Alignment(wrap_text=True, vertical="top"), box
+            if isinstance(c.value, str):
+                lines = max(lines, text_lines(c.value, width))
+        ws.row_dimensions[ws.max_row].height = row_points(lines)
     for r in (1, 2, 4):
         ws.cell(r, 1).font = bold
         ws.cell(r, 7).font = bold
-    for letter, width in zip(
-        "ABCDEFGHIJKLM", (5, 12, 24, 10, 24, 10, 8, 16, 36, 44, 30, 16, 16), strict=True
-    ):
+    for letter, width in zip("ABCDEFGHIJKLM", widths, strict=True):
         ws.column_dimensions[letter].width = width
     ws.page_setup.paperSize, ws.page_setup.orientation = 9, "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0

@@ -33,7 +33,7 @@ FIGURES = [
     "Đã xử lý: xác nhận",
     "Đã xử lý: có lý do",
     "Đã xử lý: bỏ qua",
-    "Tỷ lệ vi phạm (%)",
+    "Tỷ lệ vi phạm (lượt/100 ngày làm việc)",  # the heading of the page, PDF and XLSX
     "Ghi chú (vượt ngưỡng kỷ luật)",
 ]
 UNIT_HEADERS = ["STT", "Đơn vị", *FIGURES]

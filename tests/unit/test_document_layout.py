@@ -230,3 +230,25 @@ def test_timesheet_days_before_tracking_are_marked_and_counted_nowhere() -> None
     texts = [c.value for r in load_workbook(io.BytesIO(raw)).worksheets[0].iter_rows() for c in r]
     assert title in texts
     assert f"- Chưa theo dõi (trước 18/11/2026): {timesheet.UNTRACKED}" in texts
+
+
+def test_scores_sheet_rows_are_as_tall_as_their_wrapped_text_and_ruled() -> None:
+    from rules.discipline_score import MonthRecord, ScoreRule, Suggestion
+    from services import discipline_scores
+    from services.discipline_scores import PersonScore
+    from services.documents.period import ReportPeriod
+
+    suggestion = Suggestion(5.0, 5.0, (), None, None)
+    unit = "Trung tâm Phục vụ hành chính công và Chuyển đổi số cơ sở 2"
+    people = [
+        PersonScore(1, "E1", "Trần Văn Bình", 1, "P1", unit, MonthRecord(20), suggestion,
+                    None, 5.0, None, "", "", None, 5.0),
+    ]  # fmt: skip
+    period = ReportPeriod("month", date(2026, 12, 1), date(2026, 12, 31), date(2026, 12, 31), "x")
+    raw = discipline_scores.to_xlsx(HEADER, period, people, ScoreRule())
+    ws = load_workbook(io.BytesIO(raw)).worksheets[0]
+    assert ws.print_title_rows == "$9:$9"
+    assert (_height(ws, 9) or 0) >= row_points(text_lines("Điểm đề xuất", 10, bold=True)) > 20
+    assert (_height(ws, 10) or 0) >= row_points(text_lines(unit, 24)) > row_points(1)
+    assert ws.cell(10, 5).border.left.style == "thin"
+    assert ws.cell(9, 8).alignment.wrap_text

@@ -142,3 +142,9 @@ def test_unit_names_with_control_or_bidi_characters_make_readable_sheet_titles()
     )
     book = load_workbook(io.BytesIO(discipline_report.to_xlsx(_header(), data)))
     assert book.sheetnames[1:] == ["Phòng Một", "Phòng Hai", "Phòng Ba", "Phòng Bốn"]
+
+
+def test_csv_rate_column_has_the_report_heading() -> None:
+    head = to_csv([], [], "unit").decode("utf-8-sig").splitlines()[0]
+    assert "Tỷ lệ vi phạm (lượt/100 ngày làm việc)" in head
+    assert "(%)" not in head
