@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -32,6 +33,18 @@ os.environ.setdefault("KC_MAX_BACKLOG_AGE_DAYS", "3650")
 # creates and signs in hundreds of users: tests hash with the cheapest parameters. One test
 # (tests/unit/test_password_profile.py) checks the default profile real accounts get.
 os.environ.setdefault("KC_PASSWORD_HASH_PROFILE", "cheapest")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs a CLI command configures the root logger (kycuong.logs.configure: a
+    handler on stderr, INFO): put it back after the test, or every later INFO line from a
+    background thread (the test SMTP server's "connection lost") lands in CI's output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
