@@ -161,11 +161,14 @@ def test_a_rotated_password_takes_effect_on_reload(
     cluster.reload()
 
     def refuses_old() -> bool:
-        client = Peer(port, "D1", secrets["D1"], "D1-old")
+        try:
+            client = Peer(port, "D1", secrets["D1"], "D1-old")
+        except AssertionError:  # no CONNACK: the node dropped the connection while reloading
+            return False
         client.close()
         return client.refused
 
-    wait_for(refuses_old, 15, "the old password refused after the reload")
+    wait_for(refuses_old, 30, "the old password refused after the reload")
     fresh = Peer(port, "D1", new, "D1-new")
     assert not fresh.refused
     fresh.close()
