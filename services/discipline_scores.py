@@ -230,11 +230,13 @@ def to_xlsx(
     thin = Side(style="thin")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)  # the table printed ruled
     widths = (5, 12, 24, 10, 24, 10, 8, 16, 36, 44, 30, 16, 16)
-    ws.append([header.agency.upper(), "", "", "", "", "", NATIONAL_TITLE])
-    ws.append([header.unit, "", "", "", "", "", MOTTO])
+    supervising, issuing = header.issuer_lines()  # NĐ 30/2020: never the same name twice
+    ws.append([supervising, "", "", "", "", "", NATIONAL_TITLE])
+    ws.append([issuing, "", "", "", "", "", MOTTO])
     ws.append([])
     ws.append(["ĐỀ XUẤT ĐIỂM Ý THỨC KỶ LUẬT HẰNG THÁNG"])
-    ws.append([f"Kỳ: {period.label}; điểm tối đa {vn_number(rule.max_points)}"])
+    unit = f"Đơn vị: {header.unit} · " if header.unit else ""  # the unit under the title
+    ws.append([f"{unit}Kỳ: {period.label}; điểm tối đa {vn_number(rule.max_points)}"])
     ws.append([f"Căn cứ: {rule.source}"])
     ws.append([SUGGESTS])
     ws.append([])
@@ -275,8 +277,9 @@ def to_xlsx(
                 lines = max(lines, text_lines(c.value, width))
         ws.row_dimensions[ws.max_row].height = row_points(lines)
     for r in (1, 2, 4):
-        ws.cell(r, 1).font = bold
         ws.cell(r, 7).font = bold
+    for r in (2, 4) if issuing else (1, 4):  # the issuing body bold, its supervisor not
+        ws.cell(r, 1).font = bold
     for letter, width in zip("ABCDEFGHIJKLM", widths, strict=True):
         ws.column_dimensions[letter].width = width
     ws.page_setup.paperSize, ws.page_setup.orientation = 9, "landscape"

@@ -5,6 +5,7 @@ the form has them, A4 print setup with the header rows repeated and page numbers
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -252,3 +253,15 @@ def test_scores_sheet_rows_are_as_tall_as_their_wrapped_text_and_ruled() -> None
     assert (_height(ws, 10) or 0) >= row_points(text_lines(unit, 24)) > row_points(1)
     assert ws.cell(10, 5).border.left.style == "thin"
     assert ws.cell(9, 8).alignment.wrap_text
+    # the issuing block as the report's (NĐ 30/2020): supervisor, then the issuer in bold caps
+    parented = replace(HEADER, agency="Sở Nội vụ (demo)", parent="UBND tỉnh Phú Thọ", unit="VP")
+    first = load_workbook(
+        io.BytesIO(discipline_scores.to_xlsx(parented, period, people, ScoreRule()))
+    ).worksheets[0]
+    assert [first["A1"].value, first["A2"].value] == ["UBND TỈNH PHÚ THỌ", "SỞ NỘI VỤ (DEMO)"]
+    assert first["A2"].font.bold and not first["A1"].font.bold
+    assert first["A5"].value.startswith("Đơn vị: VP · Kỳ: ")
+    alone = load_workbook(
+        io.BytesIO(discipline_scores.to_xlsx(HEADER, period, people, ScoreRule()))
+    ).worksheets[0]
+    assert alone["A1"].font.bold and alone["A2"].value is None
