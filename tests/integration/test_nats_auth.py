@@ -168,10 +168,16 @@ def test_a_rotated_password_takes_effect_on_reload(
         client.close()
         return client.refused
 
+    def accepts_new() -> bool:
+        try:  # a new session waits on JetStream, which may still be settling after the reload
+            fresh = Peer(port, "D1", new, "D1-new")
+        except AssertionError:
+            return False
+        fresh.close()
+        return not fresh.refused
+
     wait_for(refuses_old, 30, "the old password refused after the reload")
-    fresh = Peer(port, "D1", new, "D1-new")
-    assert not fresh.refused
-    fresh.close()
+    wait_for(accepts_new, 40, "the new password accepted after the reload")
 
 
 def test_a_reader_connected_under_another_readers_client_id_is_named_by_broker_check(
