@@ -235,11 +235,27 @@ def summary(
     """The summary of a period for the units in scope (404 for a unit outside it);
     ``people="flagged"``: only the people a threshold flags (the page lists no others)."""
     c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
+    return _summary_out(c, query, thresholds, now, timezone, people, 0, len(c.ranked))
+
+
+def _summary_out(
+    c: _Computed,
+    query: SummaryQuery,
+    thresholds: Thresholds,
+    now: datetime,
+    timezone: str,
+    people: Literal["all", "flagged"],
+    start: int,
+    size: int,
+) -> SummaryOut:
+    """The summary of a computed period with the ranking's units ``start`` to ``start + size``
+    (their ranks among all) and everyone or the flagged people."""
     shown = lines_of(c.people if people == "all" else [row for row in c.people if row[-1]])
+    units = enumerate(c.ranked[start : start + size], start=start + 1)
     return SummaryOut.model_validate(
         _heading(c, query, thresholds, now, timezone)
         | {
-            "units": [line_fields(u, rank) for rank, u in enumerate(c.ranked, start=1)],
+            "units": [line_fields(u, rank) for rank, u in units],
             "people": [line_fields(line, person=True) for line in shown],
             "total": line_fields(c.total),
         }
@@ -277,19 +293,7 @@ def summary_page(
     c = _compute(db, scope, query, thresholds, now.astimezone(zone(timezone)).date())
     pages = max(1, -(-len(c.ranked) // size))
     page = min(max(page, 1), pages)
-    start = (page - 1) * size
-    shown = lines_of([row for row in c.people if row[-1]])
-    report = SummaryOut.model_validate(
-        _heading(c, query, thresholds, now, timezone)
-        | {
-            "units": [
-                line_fields(u, rank)
-                for rank, u in enumerate(c.ranked[start : start + size], start=start + 1)
-            ],
-            "people": [line_fields(line, person=True) for line in shown],
-            "total": line_fields(c.total),
-        }
-    )
+    report = _summary_out(c, query, thresholds, now, timezone, "flagged", (page - 1) * size, size)
     return SummaryPage(report, page, pages, len(c.ranked))
 
 
